@@ -1,0 +1,109 @@
+//! Interleaving address families (HE-4.3), as a pure function.
+
+use std::net::SocketAddr;
+
+use super::Family;
+
+/// Reorders a sorted list so that, after `lead_count` addresses of `lead`, the families alternate,
+/// starting with the other family. Within each family the sorted order is kept. When one family
+/// runs out, the rest of the other follows in order.
+///
+/// At the start of a connect `lead` is the family of the best sorted address and `lead_count` the
+/// First Address Family Count; when answers arrive mid-race the driver passes the family that must
+/// come next so that alternation continues from what was already tried.
+pub(crate) fn interleave(
+    sorted: &[SocketAddr],
+    lead: Family,
+    lead_count: usize,
+) -> Vec<SocketAddr> {
+    let (mut first, mut second): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
+    for addr in sorted {
+        if Family::of(addr) == lead {
+            first.push(*addr)
+        } else {
+            second.push(*addr)
+        }
+    }
+    let mut out = Vec::with_capacity(sorted.len());
+    let mut a = first.into_iter();
+    let mut b = second.into_iter();
+    out.extend(a.by_ref().take(lead_count));
+    loop {
+        match (b.next(), a.next()) {
+            (None, None) => break,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &str) -> Vec<SocketAddr> {
+        list.split_whitespace()
+            .map(|s| {
+                if s.contains(':') {
+                    format!("[{s}]:1").parse().unwrap()
+                } else {
+                    format!("{s}:1").parse().unwrap()
+                }
+            })
+            .collect()
+    }
+
+    /// HE-4.3: after First Address Family Count addresses of the first family, alternate.
+    #[test]
+    fn he_4_3_interleave_table() {
+        let table: &[(&str, Family, usize, &str)] = &[
+            (
+                "2001:db8::1 2001:db8::2 2001:db8::3 192.0.2.1 192.0.2.2",
+                Family::V6,
+                1,
+                "2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2 2001:db8::3",
+            ),
+            (
+                "2001:db8::1 2001:db8::2 2001:db8::3 192.0.2.1 192.0.2.2",
+                Family::V6,
+                2,
+                "2001:db8::1 2001:db8::2 192.0.2.1 2001:db8::3 192.0.2.2",
+            ),
+            (
+                "192.0.2.1 192.0.2.2 2001:db8::1",
+                Family::V4,
+                1,
+                "192.0.2.1 2001:db8::1 192.0.2.2",
+            ),
+            (
+                "2001:db8::1 2001:db8::2",
+                Family::V6,
+                1,
+                "2001:db8::1 2001:db8::2",
+            ),
+            ("192.0.2.1 192.0.2.2", Family::V6, 1, "192.0.2.1 192.0.2.2"),
+            // Mid-race: IPv4 was tried last, so the untried list leads with IPv6.
+            (
+                "2001:db8::1 2001:db8::2 192.0.2.2",
+                Family::V6,
+                1,
+                "2001:db8::1 192.0.2.2 2001:db8::2",
+            ),
+            ("", Family::V6, 1, ""),
+            // Sorting put the families in mixed order: interleave keeps each family's order.
+            (
+                "2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2 192.0.2.3",
+                Family::V6,
+                1,
+                "2001:db8::1 192.0.2.1 2001:db8::2 192.0.2.2 192.0.2.3",
+            ),
+        ];
+        for (input, lead, count, want) in table {
+            assert_eq!(
+                interleave(&addrs(input), *lead, *count),
+                addrs(want),
+                "{input} lead {lead:?} x{count}"
+            );
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The Happy Eyeballs state machine (RFC 8305 §3 and §5): events in, actions out, time as a
+//! parameter.
+//!
+//! # Driving it
+//! 1. Create a [`Race`] with the time the connect started and which families are being looked up.
+//! 2. Feed every event with [`Race::handle`] (a DNS answer, an attempt that failed or connected) and
+//!    call [`Race::handle_timeout`] when the deadline from [`Race::poll_timeout`] is reached.
+//! 3. After each of those calls, drain [`Race::poll_action`] and carry the actions out, in order.
+//!    [`Action::Done`] is the last action the machine ever produces.
+//!
+//! `now` must never go backwards; an earlier `now` is treated as the latest one seen.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::Family;
+use super::interleave::interleave;
+use super::sort::{Candidate, sort_destinations};
+
+/// Identifies one connection attempt within one race. Ids count up from 0 in start order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct AttemptId(pub(crate) usize);
+
+/// The timing parameters of one race (validated by the builder).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RaceConfig {
+    pub(crate) resolution_delay: Duration,
+    pub(crate) attempt_delay: Duration,
+    pub(crate) first_family_count: usize,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) connect_timeout: Option<Duration>,
+}
+
+/// What the driver tells the machine.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    /// A family's lookup answered with these destinations (possibly none: NODATA).
+    Resolved {
+        family: Family,
+        addrs: Vec<Candidate>,
+    },
+    /// A family's lookup failed.
+    ResolveFailed { family: Family },
+    /// The attempt's connect failed.
+    AttemptFailed(AttemptId),
+    /// The attempt's TCP handshake completed.
+    Connected(AttemptId),
+}
+
+/// Why the machine cancels an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelReason {
+    /// Another attempt won (HE-5.4).
+    Lost,
+    /// The per-attempt timeout expired; the machine moves on as if it had failed (HE-5.5).
+    AttemptTimedOut,
+    /// The timeout for the whole connect expired.
+    ConnectTimedOut,
+}
+
+/// Why the whole connect failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// Every queried family failed to resolve, at least one with an error.
+    Resolve,
+    /// Resolution succeeded but yielded no address.
+    NoAddresses,
+    /// Every address was tried and failed.
+    AllAttemptsFailed,
+    /// The connect timeout expired.
+    TimedOut,
+}
+
+/// What the machine tells the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Start connecting to `addr`.
+    Start { id: AttemptId, addr: SocketAddr },
+    /// Stop the attempt and close its socket.
+    Cancel { id: AttemptId, reason: CancelReason },
+    /// The race is over; the machine does nothing more.
+    Done(Result<AttemptId, Failure>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LookupState {
+    NotQueried,
+    Pending,
+    /// Answered with at least one address.
+    Positive,
+    /// Answered with no address (NODATA), or only with addresses already known.
+    Empty,
+    Failed,
+}
+
+impl LookupState {
+    fn settled_without_addresses(self) -> bool {
+        matches!(
+            self,
+            LookupState::NotQueried | LookupState::Empty | LookupState::Failed
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AttemptState {
+    Running,
+    Failed,
+    Cancelled,
+    Won,
+}
+
+#[derive(Debug, Clone)]
+struct Attempt {
+    addr: SocketAddr,
+    started: Instant,
+    state: AttemptState,
+}
+
+/// One Happy Eyeballs race: from the first DNS query to a winner or a failure.
+#[derive(Debug)]
+pub(crate) struct Race {
+    config: RaceConfig,
+    now: Instant,
+    connect_deadline: Option<Instant>,
+    lookups: [LookupState; 2],
+    /// When the first positive A answer arrived while AAAA was still pending (HE-3.4).
+    ipv4_first_at: Option<Instant>,
+    /// Every destination received so far, deduplicated (HE-5.6), in arrival order.
+    received: Vec<Candidate>,
+    known: HashSet<SocketAddr>,
+    /// The untried destinations, in the order they will be tried.
+    untried: VecDeque<SocketAddr>,
+    begun: bool,
+    /// When the next attempt may start because of the Connection Attempt Delay (HE-5.1).
+    next_attempt_at: Option<Instant>,
+    attempts: Vec<Attempt>,
+    running: usize,
+    /// No attempt before this index is running: the oldest running attempt has the earliest
+    /// per-attempt deadline, since all attempts share one timeout.
+    oldest_running: usize,
+    actions: VecDeque<Action>,
+    done: bool,
+}
+
+impl Race {
+    /// A race that started at `now`, with lookups pending for the families in `queried`.
+    pub(crate) fn new(config: RaceConfig, now: Instant, query_v6: bool, query_v4: bool) -> Race {
+        let state = |q| {
+            if q {
+                LookupState::Pending
+            } else {
+                LookupState::NotQueried
+            }
+        };
+        Race {
+            config,
+            now,
+            connect_deadline: config.connect_timeout.map(|t| now + t),
+            lookups: [state(query_v6), state(query_v4)],
+            ipv4_first_at: None,
+            received: Vec::new(),
+            known: HashSet::new(),
+            untried: VecDeque::new(),
+            begun: false,
+            next_attempt_at: None,
+            attempts: Vec::new(),
+            running: 0,
+            oldest_running: 0,
+            actions: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Feeds one event that happened at `now`.
+    pub(crate) fn handle(&mut self, input: Input, now: Instant) {
+        self.advance_clock(now);
+        if self.done {
+            return;
+        }
+        match input {
+            Input::Resolved { family, addrs } => self.on_resolved(family, addrs),
+            Input::ResolveFailed { family } => {
+                if self.lookups[family.index()] == LookupState::Pending {
+                    self.lookups[family.index()] = LookupState::Failed;
+                }
+            }
+            Input::AttemptFailed(id) => {
+                if self.attempt_state(id) == Some(AttemptState::Running) {
+                    self.finish_attempt(id, AttemptState::Failed);
+                    // HE-5.5: a failure starts the next address at once.
+                    self.next_attempt_at = Some(self.now);
+                }
+            }
+            Input::Connected(id) => {
+                if self.attempt_state(id) == Some(AttemptState::Running) {
+                    self.finish_attempt(id, AttemptState::Won);
+                    // HE-5.4: the first handshake wins; cancel every other attempt.
+                    self.cancel_running(CancelReason::Lost);
+                    self.finish(Ok(id));
+                    return;
+                }
+            }
+        }
+        self.step();
+    }
+
+    /// Tells the machine that `now` has come; call it when [`Race::poll_timeout`] is reached.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.advance_clock(now);
+        if !self.done {
+            self.step();
+        }
+    }
+
+    /// The next action to carry out, if any.
+    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The instant at which [`Race::handle_timeout`] must be called next, if any.
+    ///
+    /// Never earlier than the latest `now` the machine has seen, once the pending actions are drained.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        if self.done {
+            return None;
+        }
+        let mut deadline = self.connect_deadline;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                deadline = Some(deadline.map_or(t, |d| d.min(t)));
+            }
+        };
+        if !self.begun && self.lookups[Family::V6.index()] == LookupState::Pending {
+            consider(self.ipv4_first_at.map(|t| t + self.config.resolution_delay));
+        }
+        if self.begun && !self.untried.is_empty() {
+            consider(self.next_attempt_at);
+        }
+        if let Some(timeout) = self.config.attempt_timeout {
+            consider(self.oldest_running_attempt().map(|a| a.started + timeout));
+        }
+        deadline
+    }
+
+    /// The address an attempt was started for.
+    pub(crate) fn attempt_addr(&self, id: AttemptId) -> Option<SocketAddr> {
+        self.attempts.get(id.0).map(|a| a.addr)
+    }
+
+    /// Whether [`Action::Done`] has been produced.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Number of attempts started so far.
+    #[cfg(test)]
+    pub(crate) fn attempts_started(&self) -> usize {
+        self.attempts.len()
+    }
+
+    fn advance_clock(&mut self, now: Instant) {
+        if now > self.now {
+            self.now = now;
+        }
+    }
+
+    fn attempt_state(&self, id: AttemptId) -> Option<AttemptState> {
+        self.attempts.get(id.0).map(|a| a.state)
+    }
+
+    fn oldest_running_attempt(&self) -> Option<&Attempt> {
+        self.attempts[self.oldest_running..]
+            .iter()
+            .find(|a| a.state == AttemptState::Running)
+    }
+
+    fn on_resolved(&mut self, family: Family, addrs: Vec<Candidate>) {
+        let slot = family.index();
+        if self.lookups[slot] != LookupState::Pending {
+            return; // An answer for a family not asked for, or a second answer: ignore.
+        }
+        let before = self.received.len();
+        for c in addrs {
+            // HE-5.6: no address twice; the answer's family is the one it was asked for.
+            if Family::of(&c.dst) == family && self.known.insert(c.dst) {
+                self.received.push(c);
+            }
+        }
+        let positive = self.received.len() > before;
+        self.lookups[slot] = if positive {
+            LookupState::Positive
+        } else {
+            LookupState::Empty
+        };
+        if positive
+            && family == Family::V4
+            && self.lookups[Family::V6.index()] == LookupState::Pending
+        {
+            self.ipv4_first_at.get_or_insert(self.now);
+        }
+        if positive && self.begun {
+            // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
+            self.rebuild_untried();
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        if self.connect_deadline.is_some_and(|d| now >= d) {
+            self.cancel_running(CancelReason::ConnectTimedOut);
+            self.finish(Err(Failure::TimedOut));
+            return;
+        }
+        if let Some(timeout) = self.config.attempt_timeout {
+            while let Some(idx) = self.next_running_index() {
+                if self.attempts[idx].started + timeout > now {
+                    break;
+                }
+                self.finish_attempt(AttemptId(idx), AttemptState::Cancelled);
+                self.actions.push_back(Action::Cancel {
+                    id: AttemptId(idx),
+                    reason: CancelReason::AttemptTimedOut,
+                });
+                self.next_attempt_at = Some(now); // HE-5.5
+            }
+        }
+        if !self.begun {
+            if !self.ready_to_begin() {
+                let [v6, v4] = self.lookups;
+                if v6.settled_without_addresses() && v4.settled_without_addresses() {
+                    let failure = if self.lookups.contains(&LookupState::Failed) {
+                        Failure::Resolve
+                    } else {
+                        Failure::NoAddresses
+                    };
+                    self.finish(Err(failure));
+                }
+                return;
+            }
+            self.begun = true;
+            self.rebuild_untried();
+            self.next_attempt_at = Some(now);
+        }
+        if self.next_attempt_at.is_some_and(|t| t <= now) {
+            if let Some(addr) = self.untried.pop_front() {
+                let id = AttemptId(self.attempts.len());
+                self.attempts.push(Attempt {
+                    addr,
+                    started: now,
+                    state: AttemptState::Running,
+                });
+                self.running += 1;
+                self.actions.push_back(Action::Start { id, addr });
+                // HE-5.1: the next attempt waits for the Connection Attempt Delay.
+                self.next_attempt_at = Some(now + self.config.attempt_delay);
+            }
+        }
+        if self.running == 0
+            && self.untried.is_empty()
+            && !self.lookups.contains(&LookupState::Pending)
+        {
+            self.finish(Err(Failure::AllAttemptsFailed));
+        }
+    }
+
+    /// HE-3.3 / HE-3.4: whether the first attempt may start.
+    fn ready_to_begin(&self) -> bool {
+        let [v6, v4] = self.lookups;
+        match (v6, v4) {
+            (LookupState::Positive, _) => true,
+            (v6, LookupState::Positive) if v6.settled_without_addresses() => true,
+            (LookupState::Pending, LookupState::Positive) => self
+                .ipv4_first_at
+                .is_some_and(|t| self.now >= t + self.config.resolution_delay),
+            _ => false,
+        }
+    }
+
+    /// Sorts every received, untried destination (HE-4.1) and interleaves the families so that
+    /// alternation continues from what was already tried (HE-4.3).
+    fn rebuild_untried(&mut self) {
+        let mut pending: Vec<Candidate> = if self.attempts.is_empty() {
+            self.received.clone()
+        } else {
+            let tried: HashSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
+            self.received
+                .iter()
+                .filter(|c| !tried.contains(&c.dst))
+                .copied()
+                .collect()
+        };
+        sort_destinations(&mut pending);
+        let sorted: Vec<SocketAddr> = pending.iter().map(|c| c.dst).collect();
+        let Some(first) = sorted.first() else {
+            self.untried.clear();
+            return;
+        };
+        let (lead, lead_count) = match self.attempts.last() {
+            None => (Family::of(first), self.config.first_family_count),
+            Some(last) => {
+                let fam = Family::of(&last.addr);
+                let same = self.attempts.iter().all(|a| Family::of(&a.addr) == fam);
+                if same && self.attempts.len() < self.config.first_family_count {
+                    (fam, self.config.first_family_count - self.attempts.len())
+                } else {
+                    (fam.other(), 1)
+                }
+            }
+        };
+        self.untried = interleave(&sorted, lead, lead_count).into();
+    }
+
+    fn next_running_index(&mut self) -> Option<usize> {
+        while self.oldest_running < self.attempts.len() {
+            if self.attempts[self.oldest_running].state == AttemptState::Running {
+                return Some(self.oldest_running);
+            }
+            self.oldest_running += 1;
+        }
+        None
+    }
+
+    fn finish_attempt(&mut self, id: AttemptId, state: AttemptState) {
+        self.attempts[id.0].state = state;
+        self.running -= 1;
+    }
+
+    fn cancel_running(&mut self, reason: CancelReason) {
+        for idx in self.oldest_running..self.attempts.len() {
+            if self.attempts[idx].state == AttemptState::Running {
+                self.finish_attempt(AttemptId(idx), AttemptState::Cancelled);
+                self.actions.push_back(Action::Cancel {
+                    id: AttemptId(idx),
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn finish(&mut self, result: Result<AttemptId, Failure>) {
+        self.untried.clear();
+        self.done = true;
+        self.actions.push_back(Action::Done(result));
+    }
+}
+
+#[cfg(test)]
+mod tests;

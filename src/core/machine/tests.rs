@@ -1,0 +1,513 @@
+//! Core tables with explicit time, grouped by RFC 8305 section. Every action is written out as a
+//! string: `start N ADDR`, `cancel N REASON`, `done ok N` or `done FAILURE`.
+
+use super::*;
+use std::net::IpAddr;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn config() -> RaceConfig {
+    RaceConfig {
+        resolution_delay: 50 * MS,
+        attempt_delay: 250 * MS,
+        first_family_count: 1,
+        attempt_timeout: None,
+        connect_timeout: None,
+    }
+}
+
+struct H {
+    race: Race,
+    t0: Instant,
+}
+
+impl H {
+    fn new(config: RaceConfig) -> H {
+        let t0 = Instant::now();
+        H {
+            race: Race::new(config, t0, true, true),
+            t0,
+        }
+    }
+
+    fn with(config: RaceConfig, v6: bool, v4: bool) -> H {
+        let t0 = Instant::now();
+        H {
+            race: Race::new(config, t0, v6, v4),
+            t0,
+        }
+    }
+
+    fn at(&self, ms: u64) -> Instant {
+        self.t0 + Duration::from_millis(ms)
+    }
+
+    fn drain(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(a) = self.race.poll_action() {
+            out.push(match a {
+                Action::Start { id, addr } => format!("start {} {addr}", id.0),
+                Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
+                Action::Done(Ok(id)) => format!("done ok {}", id.0),
+                Action::Done(Err(f)) => format!("done {f:?}"),
+            });
+        }
+        // The next deadline never lies in the past once the actions are drained.
+        if let Some(d) = self.race.poll_timeout() {
+            assert!(d > self.race.now, "deadline in the past");
+        }
+        out
+    }
+
+    fn resolved(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
+        let addrs = addrs.iter().map(|a| cand(a)).collect();
+        self.race
+            .handle(Input::Resolved { family, addrs }, self.at(ms));
+        self.drain()
+    }
+
+    fn resolve_failed(&mut self, ms: u64, family: Family) -> Vec<String> {
+        self.race
+            .handle(Input::ResolveFailed { family }, self.at(ms));
+        self.drain()
+    }
+
+    fn failed(&mut self, ms: u64, id: usize) -> Vec<String> {
+        self.race
+            .handle(Input::AttemptFailed(AttemptId(id)), self.at(ms));
+        self.drain()
+    }
+
+    fn connected(&mut self, ms: u64, id: usize) -> Vec<String> {
+        self.race
+            .handle(Input::Connected(AttemptId(id)), self.at(ms));
+        self.drain()
+    }
+
+    fn tick(&mut self, ms: u64) -> Vec<String> {
+        self.race.handle_timeout(self.at(ms));
+        self.drain()
+    }
+
+    fn deadline_ms(&self) -> Option<u64> {
+        self.race
+            .poll_timeout()
+            .map(|d| (d - self.t0).as_millis() as u64)
+    }
+}
+
+/// A destination on port 443 whose source is a global address of the same family.
+fn cand(ip: &str) -> Candidate {
+    let ip: IpAddr = ip.parse().unwrap();
+    let src: IpAddr = if ip.is_ipv6() {
+        "2001:db8:ffff::1".parse().unwrap()
+    } else {
+        "192.0.2.200".parse().unwrap()
+    };
+    Candidate {
+        dst: SocketAddr::new(ip, 443),
+        src: Some(src),
+    }
+}
+
+fn none() -> Vec<String> {
+    Vec::new()
+}
+
+mod section_3_resolution {
+    use super::*;
+
+    // HE-3.3
+    #[test]
+    fn he_3_3_positive_aaaa_first_starts_ipv6_at_once() {
+        let mut h = H::new(config());
+        assert_eq!(
+            h.resolved(12, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.resolved(20, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(h.deadline_ms(), Some(262));
+        assert_eq!(h.tick(261), none());
+        assert_eq!(h.tick(262), ["start 1 192.0.2.1:443"]);
+    }
+
+    // HE-3.4: boundary at resolution delay - 1 ms and at the delay.
+    #[test]
+    fn he_3_4_positive_a_first_waits_resolution_delay() {
+        let mut h = H::new(config());
+        assert_eq!(h.resolved(10, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(h.deadline_ms(), Some(60));
+        assert_eq!(h.tick(59), none());
+        assert_eq!(h.tick(60), ["start 0 192.0.2.1:443"]);
+    }
+
+    // HE-3.4: AAAA inside the delay: sort both, IPv6 first.
+    #[test]
+    fn he_3_4_aaaa_within_delay_goes_first() {
+        let mut h = H::new(config());
+        assert_eq!(h.resolved(10, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(
+            h.resolved(50, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.tick(300), ["start 1 192.0.2.1:443"]);
+    }
+
+    // HE-3.4: an empty AAAA (NODATA) or a failed AAAA ends the wait at once.
+    #[test]
+    fn he_3_4_empty_or_failed_aaaa_starts_ipv4_at_once() {
+        let mut h = H::new(config());
+        h.resolved(10, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.resolved(20, Family::V6, &[]), ["start 0 192.0.2.1:443"]);
+
+        let mut h = H::new(config());
+        h.resolved(10, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.resolve_failed(30, Family::V6), ["start 0 192.0.2.1:443"]);
+    }
+
+    // HE-3.4 with HE-3.5: AAAA 60 ms late joins interleaved after IPv4 started at 50 ms.
+    #[test]
+    fn he_3_5_late_aaaa_merges_into_untried() {
+        let mut h = H::new(config());
+        assert_eq!(
+            h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.2"]),
+            none()
+        );
+        assert_eq!(h.tick(50), ["start 0 192.0.2.1:443"]);
+        assert_eq!(
+            h.resolved(60, Family::V6, &["2001:db8::1", "2001:db8::2"]),
+            none()
+        );
+        assert_eq!(h.deadline_ms(), Some(300));
+        assert_eq!(h.tick(300), ["start 1 [2001:db8::1]:443"]);
+        assert_eq!(h.tick(550), ["start 2 192.0.2.2:443"]);
+        assert_eq!(h.tick(800), ["start 3 [2001:db8::2]:443"]);
+        assert_eq!(h.deadline_ms(), None);
+    }
+
+    // HE-3.5: a late answer after every earlier attempt failed starts at once.
+    #[test]
+    fn he_3_5_late_answer_after_failures_starts_at_once() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.tick(50), ["start 0 192.0.2.1:443"]);
+        assert_eq!(h.failed(51, 0), none(), "AAAA still pending: wait for it");
+        assert_eq!(
+            h.resolved(400, Family::V6, &["2001:db8::1"]),
+            ["start 1 [2001:db8::1]:443"]
+        );
+    }
+
+    // HE-3.6
+    #[test]
+    fn he_3_6_one_family_failing_never_blocks_the_other() {
+        let mut h = H::new(config());
+        assert_eq!(h.resolve_failed(5, Family::V6), none());
+        assert_eq!(
+            h.resolved(7, Family::V4, &["192.0.2.1"]),
+            ["start 0 192.0.2.1:443"]
+        );
+
+        let mut h = H::new(config());
+        assert_eq!(h.resolve_failed(5, Family::V4), none());
+        assert_eq!(
+            h.resolved(700, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+    }
+
+    // HE-3.6: both failing is one error.
+    #[test]
+    fn he_3_6_both_failing() {
+        let mut h = H::new(config());
+        assert_eq!(h.resolve_failed(5, Family::V6), none());
+        assert_eq!(h.resolve_failed(6, Family::V4), ["done Resolve"]);
+
+        let mut h = H::new(config());
+        assert_eq!(h.resolved(5, Family::V6, &[]), none());
+        assert_eq!(h.resolved(6, Family::V4, &[]), ["done NoAddresses"]);
+
+        let mut h = H::new(config());
+        assert_eq!(h.resolved(5, Family::V6, &[]), none());
+        assert_eq!(h.resolve_failed(6, Family::V4), ["done Resolve"]);
+    }
+
+    // A family that was not queried (family policy) counts as settled.
+    #[test]
+    fn not_queried_family_does_not_delay() {
+        let mut h = H::with(config(), false, true);
+        assert_eq!(
+            h.resolved(5, Family::V4, &["192.0.2.1"]),
+            ["start 0 192.0.2.1:443"]
+        );
+        // An answer for a family not asked for is ignored.
+        assert_eq!(h.resolved(6, Family::V6, &["2001:db8::1"]), none());
+        assert_eq!(h.failed(7, 0), ["done AllAttemptsFailed"]);
+    }
+}
+
+mod section_4_sorting {
+    use super::*;
+
+    // HE-4.3: 3 AAAA + 2 A, First Address Family Count 1: the attempts alternate.
+    #[test]
+    fn he_4_3_attempts_alternate_families() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.2"]);
+        let got = h.resolved(
+            1,
+            Family::V6,
+            &["2001:db8::1", "2001:db8::2", "2001:db8::3"],
+        );
+        assert_eq!(got, ["start 0 [2001:db8::1]:443"]);
+        let mut order = Vec::new();
+        for (i, ms) in [(0, 2), (1, 3), (2, 4), (3, 5)] {
+            order.extend(h.failed(ms, i));
+        }
+        assert_eq!(
+            order,
+            [
+                "start 1 192.0.2.1:443",
+                "start 2 [2001:db8::2]:443",
+                "start 3 192.0.2.2:443",
+                "start 4 [2001:db8::3]:443"
+            ]
+        );
+    }
+
+    // HE-4.3: First Address Family Count 2.
+    #[test]
+    fn he_4_3_first_address_family_count_two() {
+        let mut h = H::new(RaceConfig {
+            first_family_count: 2,
+            ..config()
+        });
+        h.resolved(
+            0,
+            Family::V6,
+            &["2001:db8::1", "2001:db8::2", "2001:db8::3"],
+        );
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        let mut order = vec![];
+        for i in 0..3 {
+            order.extend(h.failed(1 + i as u64, i));
+        }
+        assert_eq!(
+            order,
+            [
+                "start 1 [2001:db8::2]:443",
+                "start 2 192.0.2.1:443",
+                "start 3 [2001:db8::3]:443"
+            ]
+        );
+    }
+
+    // HE-4.3 with count 2 and a late A: the lead family keeps its remaining slot.
+    #[test]
+    fn he_4_3_count_two_late_ipv4() {
+        let mut h = H::new(RaceConfig {
+            first_family_count: 2,
+            ..config()
+        });
+        assert_eq!(
+            h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        h.resolved(10, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.tick(250), ["start 1 [2001:db8::2]:443"]);
+        assert_eq!(h.tick(500), ["start 2 192.0.2.1:443"]);
+    }
+
+    // HE-4.1 inside the race: an unusable destination (no route) is tried after usable ones.
+    #[test]
+    fn he_4_1_unusable_family_goes_after() {
+        let mut h = H::new(config());
+        let unusable = Candidate {
+            dst: "[2001:db8::1]:443".parse().unwrap(),
+            src: None,
+        };
+        h.race.handle(
+            Input::Resolved {
+                family: Family::V4,
+                addrs: vec![cand("192.0.2.1")],
+            },
+            h.at(0),
+        );
+        h.race.handle(
+            Input::Resolved {
+                family: Family::V6,
+                addrs: vec![unusable],
+            },
+            h.at(1),
+        );
+        assert_eq!(h.drain(), ["start 0 192.0.2.1:443"]);
+    }
+}
+
+mod section_5_attempts {
+    use super::*;
+
+    // HE-5.1 / HE-5.2: staggered by the Connection Attempt Delay; boundary at delay - 1 ms.
+    #[test]
+    fn he_5_1_attempts_are_staggered() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(h.tick(249), none());
+        assert_eq!(
+            h.tick(250),
+            ["start 1 192.0.2.1:443"],
+            "earlier attempt is not cancelled"
+        );
+        assert_eq!(h.tick(499), none());
+        assert_eq!(h.tick(500), ["start 2 192.0.2.2:443"]);
+        assert_eq!(h.deadline_ms(), None, "nothing left to start");
+    }
+
+    // HE-5.2: a configured delay of 10 ms (the floor) is honoured exactly.
+    #[test]
+    fn he_5_2_minimum_delay() {
+        let mut h = H::new(RaceConfig {
+            attempt_delay: 10 * MS,
+            ..config()
+        });
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        h.resolved(0, Family::V4, &[]);
+        assert_eq!(h.tick(9), none());
+        assert_eq!(h.tick(10), ["start 1 [2001:db8::2]:443"]);
+    }
+
+    // HE-5.4: first handshake wins; every other running attempt is cancelled; untried are ignored.
+    #[test]
+    fn he_5_4_winner_cancels_the_rest() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        h.tick(250);
+        assert_eq!(h.connected(253, 1), ["cancel 0 Lost", "done ok 1"]);
+        assert!(h.race.is_done());
+        assert_eq!(h.deadline_ms(), None);
+        // A loser completing in the same instant is not a second winner.
+        assert_eq!(h.connected(253, 0), none());
+        assert_eq!(h.tick(10_000), none());
+        assert_eq!(h.race.attempts_started(), 2);
+    }
+
+    // HE-5.5: a failure starts the next address at once, and the delay restarts from there.
+    #[test]
+    fn he_5_5_failure_starts_next_at_once() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.failed(3, 0), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.deadline_ms(), Some(253));
+        assert_eq!(h.tick(252), none());
+        assert_eq!(h.tick(253), ["start 2 [2001:db8::2]:443"]);
+    }
+
+    // HE-5.5: three dead addresses, then a live one.
+    #[test]
+    fn he_5_5_three_dead_then_live() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(h.failed(1, 0), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.failed(2, 1), ["start 2 [2001:db8::2]:443"]);
+        assert_eq!(h.failed(3, 2), ["start 3 192.0.2.2:443"]);
+        assert_eq!(h.connected(4, 3), ["done ok 3"]);
+    }
+
+    // HE-5.6: duplicates within and across answers are tried once.
+    #[test]
+    fn he_5_6_no_address_twice() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.1"]);
+        assert_eq!(h.failed(1, 0), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.failed(2, 1), ["done AllAttemptsFailed"]);
+    }
+
+    // Everything fails: the race ends only once the pending lookup is settled.
+    #[test]
+    fn all_fail_waits_for_pending_lookup() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        assert_eq!(h.failed(1, 0), none());
+        assert_eq!(h.resolve_failed(80, Family::V4), ["done AllAttemptsFailed"]);
+    }
+
+    // Per-attempt timeout: the attempt is cancelled and the next starts at once.
+    #[test]
+    fn attempt_timeout_moves_on() {
+        let mut h = H::new(RaceConfig {
+            attempt_timeout: Some(100 * MS),
+            ..config()
+        });
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.deadline_ms(), Some(100));
+        assert_eq!(h.tick(99), none());
+        assert_eq!(
+            h.tick(100),
+            ["cancel 0 AttemptTimedOut", "start 1 192.0.2.1:443"]
+        );
+        assert_eq!(
+            h.tick(200),
+            ["cancel 1 AttemptTimedOut", "done AllAttemptsFailed"]
+        );
+    }
+
+    // Connect timeout: every running attempt is cancelled and the race fails.
+    #[test]
+    fn connect_timeout_ends_the_race() {
+        let mut h = H::new(RaceConfig {
+            connect_timeout: Some(400 * MS),
+            ..config()
+        });
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.2"]);
+        h.tick(250);
+        assert_eq!(h.deadline_ms(), Some(400));
+        assert_eq!(h.tick(399), none());
+        assert_eq!(
+            h.tick(400),
+            [
+                "cancel 0 ConnectTimedOut",
+                "cancel 1 ConnectTimedOut",
+                "done TimedOut"
+            ]
+        );
+    }
+
+    // Connect timeout while DNS is still pending.
+    #[test]
+    fn connect_timeout_during_resolution() {
+        let mut h = H::new(RaceConfig {
+            connect_timeout: Some(400 * MS),
+            ..config()
+        });
+        assert_eq!(h.deadline_ms(), Some(400));
+        assert_eq!(h.tick(400), ["done TimedOut"]);
+    }
+
+    // Events for unknown or finished attempts are ignored.
+    #[test]
+    fn stale_events_are_ignored() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        assert_eq!(h.failed(1, 7), none());
+        assert_eq!(h.connected(1, 7), none());
+        assert_eq!(h.failed(2, 0), ["start 1 [2001:db8::2]:443"]);
+        assert_eq!(h.failed(3, 0), none(), "already failed");
+    }
+
+    // Time going backwards is clamped, never a panic or an early start.
+    #[test]
+    fn clock_going_backwards_is_clamped() {
+        let mut h = H::new(config());
+        h.resolved(100, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        assert_eq!(h.tick(50), none());
+        assert_eq!(h.tick(349), none());
+        assert_eq!(h.tick(350), ["start 1 [2001:db8::2]:443"]);
+    }
+}

@@ -1,0 +1,405 @@
+//! RFC 6724 §6 destination address selection, as a pure function (HE-4.1).
+//!
+//! The caller supplies, for every destination, the source address the kernel would use (or `None`
+//! when the destination is unreachable). Rules that need data a user-space client cannot see are
+//! skipped: rule 3 (avoid deprecated addresses), rule 4 (prefer home addresses) and rule 7 (prefer
+//! native transport). Rule 9 (longest matching prefix) is applied to IPv6 only, because on IPv4 it
+//! defeats DNS round robin (Go's resolver makes the same choice).
+
+use std::cmp::Ordering;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+/// A destination to sort, with the source address the kernel would pick for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    /// Where to connect.
+    pub(crate) dst: SocketAddr,
+    /// The local address the kernel would use; `None` when no route exists (rule 1).
+    pub(crate) src: Option<IpAddr>,
+}
+
+/// Sorts `candidates` in place by RFC 6724 §6 rules 1, 2, 5, 6, 8, 9 (IPv6 only) and 10.
+///
+/// The sort is stable (rule 10: otherwise leave the order unchanged) and total.
+pub(crate) fn sort_destinations(candidates: &mut [Candidate]) {
+    // Precompute the attributes once per candidate: the comparator is then cheap.
+    let mut keyed: Vec<(Attrs, Candidate)> =
+        candidates.iter().map(|c| (Attrs::of(c), *c)).collect();
+    keyed.sort_by(|(a, _), (b, _)| compare(a, b));
+    for (slot, (_, c)) in candidates.iter_mut().zip(keyed) {
+        *slot = c;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Attrs {
+    usable: bool,
+    scope_match: bool,
+    label_match: bool,
+    precedence: u8,
+    scope: u8,
+    /// Common prefix length of source and destination, IPv6 only (rule 9).
+    prefix: Option<u8>,
+}
+
+impl Attrs {
+    fn of(c: &Candidate) -> Self {
+        let dst = to_v6(c.dst.ip());
+        let d_policy = policy(&dst);
+        let d_scope = scope(&c.dst.ip());
+        match c.src {
+            None => Attrs {
+                usable: false,
+                scope_match: false,
+                label_match: false,
+                precedence: d_policy.precedence,
+                scope: d_scope,
+                prefix: None,
+            },
+            Some(src) => {
+                let s6 = to_v6(src);
+                let prefix = match (c.dst.ip(), src) {
+                    (IpAddr::V6(d), IpAddr::V6(s)) => Some(common_prefix_len(&d, &s).min(64)),
+                    _ => None,
+                };
+                Attrs {
+                    usable: true,
+                    scope_match: d_scope == scope(&src),
+                    label_match: d_policy.label == policy(&s6).label,
+                    precedence: d_policy.precedence,
+                    scope: d_scope,
+                    prefix,
+                }
+            }
+        }
+    }
+}
+
+/// `Less` means `a` is preferred.
+fn compare(a: &Attrs, b: &Attrs) -> Ordering {
+    // Rule 1: avoid unusable destinations.
+    b.usable
+        .cmp(&a.usable)
+        // Rule 2: prefer matching scope.
+        .then(b.scope_match.cmp(&a.scope_match))
+        // Rule 5: prefer matching label.
+        .then(b.label_match.cmp(&a.label_match))
+        // Rule 6: prefer higher precedence.
+        .then(b.precedence.cmp(&a.precedence))
+        // Rule 8: prefer smaller scope.
+        .then(a.scope.cmp(&b.scope))
+        // Rule 9: longest matching prefix, when both are IPv6.
+        .then(match (a.prefix, b.prefix) {
+            (Some(pa), Some(pb)) => pb.cmp(&pa),
+            _ => Ordering::Equal,
+        })
+    // Rule 10: otherwise leave the order unchanged (the sort is stable).
+}
+
+fn to_v6(ip: IpAddr) -> Ipv6Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+        IpAddr::V6(v6) => v6,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Policy {
+    precedence: u8,
+    label: u8,
+}
+
+/// The RFC 6724 §2.1 default policy table, longest prefix first.
+const POLICY_TABLE: [(u128, u8, Policy); 9] = [
+    (
+        1,
+        128,
+        Policy {
+            precedence: 50,
+            label: 0,
+        },
+    ), // ::1/128
+    (
+        0xffff_0000_0000,
+        96,
+        Policy {
+            precedence: 35,
+            label: 4,
+        },
+    ), // ::ffff:0:0/96
+    (
+        0,
+        96,
+        Policy {
+            precedence: 1,
+            label: 3,
+        },
+    ), // ::/96
+    (
+        0x2001_0000 << 96,
+        32,
+        Policy {
+            precedence: 5,
+            label: 5,
+        },
+    ), // 2001::/32
+    (
+        0x2002 << 112,
+        16,
+        Policy {
+            precedence: 30,
+            label: 2,
+        },
+    ), // 2002::/16
+    (
+        0x3ffe << 112,
+        16,
+        Policy {
+            precedence: 1,
+            label: 12,
+        },
+    ), // 3ffe::/16
+    (
+        0xfec0 << 112,
+        10,
+        Policy {
+            precedence: 1,
+            label: 11,
+        },
+    ), // fec0::/10
+    (
+        0xfc00 << 112,
+        7,
+        Policy {
+            precedence: 3,
+            label: 13,
+        },
+    ), // fc00::/7
+    (
+        0,
+        0,
+        Policy {
+            precedence: 40,
+            label: 1,
+        },
+    ), // ::/0
+];
+
+fn policy(addr: &Ipv6Addr) -> Policy {
+    let bits = u128::from(*addr);
+    for (prefix, len, p) in POLICY_TABLE {
+        let mask = if len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(len))
+        };
+        if bits & mask == prefix {
+            return p;
+        }
+    }
+    unreachable!("::/0 matches every address")
+}
+
+// Scope values from RFC 6724 §3.1 / RFC 4291.
+const SCOPE_LINK_LOCAL: u8 = 0x2;
+const SCOPE_SITE_LOCAL: u8 = 0x5;
+const SCOPE_GLOBAL: u8 = 0xe;
+
+fn scope(ip: &IpAddr) -> u8 {
+    match ip {
+        // RFC 6724 §3.2: 127/8 and 169.254/16 are link-local; everything else (private included) global.
+        IpAddr::V4(v4) => {
+            if v4.is_loopback() || v4.is_link_local() {
+                SCOPE_LINK_LOCAL
+            } else {
+                SCOPE_GLOBAL
+            }
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return scope(&IpAddr::V4(v4));
+            }
+            let seg0 = v6.segments()[0];
+            if v6.is_multicast() {
+                (seg0 & 0x000f) as u8
+            } else if v6.is_loopback() || seg0 & 0xffc0 == 0xfe80 {
+                SCOPE_LINK_LOCAL
+            } else if seg0 & 0xffc0 == 0xfec0 {
+                SCOPE_SITE_LOCAL
+            } else {
+                SCOPE_GLOBAL
+            }
+        }
+    }
+}
+
+fn common_prefix_len(a: &Ipv6Addr, b: &Ipv6Addr) -> u8 {
+    (u128::from(*a) ^ u128::from(*b)).leading_zeros() as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(dst: &str, src: Option<&str>) -> Candidate {
+        let ip: IpAddr = dst.parse().unwrap();
+        Candidate {
+            dst: SocketAddr::new(ip, 443),
+            src: src.map(|s| s.parse().unwrap()),
+        }
+    }
+
+    fn sorted(input: &[(&str, Option<&str>)]) -> Vec<String> {
+        let mut c: Vec<Candidate> = input.iter().map(|(d, s)| cand(d, *s)).collect();
+        sort_destinations(&mut c);
+        c.iter().map(|c| c.dst.ip().to_string()).collect()
+    }
+
+    /// HE-4.1: the RFC 6724 §10.2 destination address selection examples, each in both input orders.
+    #[test]
+    fn he_4_1_rfc6724_section_10_2_examples() {
+        // (destinations with the source the kernel picks, expected order)
+        let table: &[(&str, &[(&str, Option<&str>)], &[&str])] = &[
+            (
+                "prefer matching scope (IPv6 first)",
+                &[
+                    ("2001:db8:1::1", Some("2001:db8:1::2")),
+                    ("198.51.100.121", Some("169.254.13.78")),
+                ],
+                &["2001:db8:1::1", "198.51.100.121"],
+            ),
+            (
+                "prefer matching scope (IPv4 first)",
+                &[
+                    ("2001:db8:1::1", Some("fe80::1")),
+                    ("198.51.100.121", Some("198.51.100.117")),
+                ],
+                &["198.51.100.121", "2001:db8:1::1"],
+            ),
+            (
+                "prefer higher precedence",
+                &[
+                    ("2001:db8:1::1", Some("2001:db8:1::2")),
+                    ("10.1.2.3", Some("10.1.2.4")),
+                ],
+                &["2001:db8:1::1", "10.1.2.3"],
+            ),
+            (
+                "prefer smaller scope",
+                &[
+                    ("2001:db8:1::1", Some("2001:db8:1::2")),
+                    ("fe80::1", Some("fe80::2")),
+                ],
+                &["fe80::1", "2001:db8:1::1"],
+            ),
+            (
+                // The RFC's example has each destination matched by its own source (a tie that rule 10
+                // settles); with one source, rule 9 decides, whatever the input order.
+                "use longest matching prefix",
+                &[
+                    ("2001:db8:1::1", Some("2001:db8:1::2")),
+                    ("2001:db8:3ffe::1", Some("2001:db8:1::2")),
+                ],
+                &["2001:db8:1::1", "2001:db8:3ffe::1"],
+            ),
+            (
+                "prefer matching label (6to4 source)",
+                &[
+                    ("2002:c633:6401::1", Some("2002:c633:6401::2")),
+                    ("2001:db8:1::1", Some("2002:c633:6401::2")),
+                ],
+                &["2002:c633:6401::1", "2001:db8:1::1"],
+            ),
+            (
+                "prefer higher precedence over 6to4",
+                &[
+                    ("2002:c633:6401::1", Some("2002:c633:6401::2")),
+                    ("2001:db8:1::1", Some("2001:db8:1::2")),
+                ],
+                &["2001:db8:1::1", "2002:c633:6401::1"],
+            ),
+        ];
+        for (name, input, want) in table {
+            assert_eq!(sorted(input), *want, "{name}");
+            let reversed: Vec<_> = input.iter().rev().copied().collect();
+            assert_eq!(sorted(&reversed), *want, "{name} (reversed input)");
+        }
+    }
+
+    /// HE-4.1: the RFC's own longest-prefix example keeps the input order (a tie at 64 bits).
+    #[test]
+    fn he_4_1_rfc6724_longest_prefix_example_as_written() {
+        let got = sorted(&[
+            ("2001:db8:1::1", Some("2001:db8:1::2")),
+            ("2001:db8:3ffe::1", Some("2001:db8:3ffe::2")),
+        ]);
+        assert_eq!(got, ["2001:db8:1::1", "2001:db8:3ffe::1"]);
+    }
+
+    /// HE-4.1 rule 1: a destination with no route (no source) goes last.
+    #[test]
+    fn he_4_1_rule1_unusable_last() {
+        let got = sorted(&[("2001:db8::1", None), ("192.0.2.1", Some("192.0.2.100"))]);
+        assert_eq!(got, ["192.0.2.1", "2001:db8::1"]);
+    }
+
+    /// HE-4.1 rule 9 applies to IPv6 only; IPv4 keeps DNS order (round robin survives).
+    #[test]
+    fn he_4_1_rule9_ipv4_keeps_dns_order() {
+        let got = sorted(&[
+            ("203.0.113.9", Some("192.0.2.100")),
+            ("192.0.2.1", Some("192.0.2.100")),
+        ]);
+        assert_eq!(got, ["203.0.113.9", "192.0.2.1"]);
+    }
+
+    /// HE-4.1 rule 10: equal destinations keep their order.
+    #[test]
+    fn he_4_1_rule10_stable() {
+        let input: Vec<(String, Option<&str>)> = (1..=20)
+            .map(|i| (format!("2001:db8::{i:x}"), Some("2001:db8::ffff")))
+            .collect();
+        let input: Vec<(&str, Option<&str>)> =
+            input.iter().map(|(d, s)| (d.as_str(), *s)).collect();
+        // All share the same 64-bit prefix with the source: rule 9 (capped at 64) ties them.
+        let want: Vec<String> = input
+            .iter()
+            .map(|(d, _)| d.parse::<IpAddr>().unwrap().to_string())
+            .collect();
+        assert_eq!(sorted(&input), want);
+    }
+
+    /// HE-4.1: loopback on both families: ::1 (precedence 50) before 127.0.0.1 (35).
+    #[test]
+    fn he_4_1_loopback_prefers_ipv6() {
+        let got = sorted(&[("127.0.0.1", Some("127.0.0.1")), ("::1", Some("::1"))]);
+        assert_eq!(got, ["::1", "127.0.0.1"]);
+    }
+
+    #[test]
+    fn policy_table_lookups() {
+        let p = |s: &str| policy(&to_v6(s.parse().unwrap()));
+        assert_eq!(p("::1").precedence, 50);
+        assert_eq!(p("192.0.2.1").label, 4);
+        assert_eq!(p("2002::1").label, 2);
+        assert_eq!(p("2001::1").label, 5);
+        assert_eq!(p("2001:db8::1").label, 1);
+        assert_eq!(p("fd00::1").label, 13);
+        assert_eq!(p("::c000:201").label, 3);
+        assert_eq!(p("fec0::1").label, 11);
+        assert_eq!(p("3ffe::1").label, 12);
+    }
+
+    #[test]
+    fn scopes() {
+        let s = |a: &str| scope(&a.parse().unwrap());
+        assert_eq!(s("fe80::1"), SCOPE_LINK_LOCAL);
+        assert_eq!(s("::1"), SCOPE_LINK_LOCAL);
+        assert_eq!(s("127.0.0.1"), SCOPE_LINK_LOCAL);
+        assert_eq!(s("169.254.1.1"), SCOPE_LINK_LOCAL);
+        assert_eq!(s("10.0.0.1"), SCOPE_GLOBAL);
+        assert_eq!(s("fec0::1"), SCOPE_SITE_LOCAL);
+        assert_eq!(s("ff05::1"), 5);
+        assert_eq!(s("::ffff:127.0.0.1"), SCOPE_LINK_LOCAL);
+    }
+}
