@@ -1,2 +1,85 @@
-#![allow(dead_code)]
+//! # eyeballs: Happy Eyeballs v2 (RFC 8305) for tokio
+//!
+//! `eyeballs` opens TCP connections fast on dual-stack networks. It resolves AAAA and A
+//! concurrently, sorts the addresses (RFC 6724) and interleaves the families, staggers connection
+//! attempts (250 ms apart by default), starts the next attempt at once when one fails, returns the
+//! first [`tokio::net::TcpStream`] that connects, and closes every other socket.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), eyeballs::Error> {
+//! let stream = eyeballs::connect("example.com", 443).await?;
+//! # drop(stream);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A runnable example against a local listener:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = listener.local_addr()?.port();
+//!
+//! let connector = eyeballs::Connector::new();
+//! let (stream, report) = connector.connect_with_report("127.0.0.1", port).await?;
+//! assert_eq!(stream.peer_addr()?.port(), port);
+//! assert_eq!(report.winner().unwrap().addr(), stream.peer_addr()?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## How it is built
+//!
+//! ```text
+//!   Connector::connect(host, port)
+//!        │
+//!        ▼
+//!   ┌─────────── driver (tokio) ───────────┐      ┌──────── core (pure) ────────┐
+//!   │ Resolve::lookup(AAAA), lookup(A)     │─────▶│ Race::handle(event, now)    │
+//!   │ Dial::dial(addr)  (socket2 options)  │◀─────│ Race::poll_action()         │
+//!   │ one Sleep at Race::poll_timeout()    │      │ sort (RFC 6724), interleave │
+//!   └──────────────────────────────────────┘      └─────────────────────────────┘
+//! ```
+//!
+//! The core takes `now` as a parameter and never touches a clock or a socket, so every rule of the
+//! RFC is tested with explicit times; the driver only carries out what the core decides.
+//!
+//! ## Address sorting
+//!
+//! Destinations are sorted by RFC 6724 §6 with the default policy table, using the source address
+//! the kernel would pick for each (a connected UDP socket; nothing is sent). Rules 3 (avoid
+//! deprecated addresses), 4 (prefer home addresses) and 7 (prefer native transport) need data a
+//! user-space client cannot see and are skipped. Rule 9 (longest matching prefix) is applied to
+//! IPv6 only, so DNS round robin on IPv4 survives.
+//!
+//! ## Features
+//! - `hickory` (default): resolve with hickory-resolver, configured from the system.
+
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+
+mod config;
+mod connector;
 mod core;
+mod dial;
+mod driver;
+mod error;
+mod host;
+mod report;
+mod resolve;
+
+// The public interface is:
+pub use crate::config::{
+    Config, ConfigError, FamilyPolicy, Keepalive, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY,
+    RECOMMENDED_MIN_ATTEMPT_DELAY, SocketHook, SocketOptions,
+};
+pub use crate::connector::{Builder, Connector, connect};
+pub use crate::core::Family;
+pub use crate::error::{ConnectFailure, Error};
+pub use crate::host::InputError;
+pub use crate::report::{Answer, Attempt, AttemptOutcome, Report};
+#[cfg(feature = "hickory")]
+pub use crate::resolve::HickoryResolver;
+pub use crate::resolve::{
+    Lookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
+};

@@ -244,12 +244,8 @@ impl Race {
         deadline
     }
 
-    /// The address an attempt was started for.
-    pub(crate) fn attempt_addr(&self, id: AttemptId) -> Option<SocketAddr> {
-        self.attempts.get(id.0).map(|a| a.addr)
-    }
-
     /// Whether [`Action::Done`] has been produced.
+    #[cfg(test)]
     pub(crate) fn is_done(&self) -> bool {
         self.done
     }
@@ -343,20 +339,21 @@ impl Race {
             self.rebuild_untried();
             self.next_attempt_at = Some(now);
         }
-        if self.next_attempt_at.is_some_and(|t| t <= now) {
-            if let Some(addr) = self.untried.pop_front() {
-                let id = AttemptId(self.attempts.len());
-                self.attempts.push(Attempt {
-                    addr,
-                    started: now,
-                    state: AttemptState::Running,
-                });
-                self.running += 1;
-                self.actions.push_back(Action::Start { id, addr });
-                // HE-5.1: the next attempt waits for the Connection Attempt Delay.
-                self.next_attempt_at = Some(now + self.config.attempt_delay);
-            }
+        if self.next_attempt_at.is_some_and(|t| t <= now)
+            && let Some(addr) = self.untried.pop_front()
+        {
+            let id = AttemptId(self.attempts.len());
+            self.attempts.push(Attempt {
+                addr,
+                started: now,
+                state: AttemptState::Running,
+            });
+            self.running += 1;
+            self.actions.push_back(Action::Start { id, addr });
+            // HE-5.1: the next attempt waits for the Connection Attempt Delay.
+            self.next_attempt_at = Some(now + self.config.attempt_delay);
         }
+
         if self.running == 0
             && self.untried.is_empty()
             && !self.lookups.contains(&LookupState::Pending)

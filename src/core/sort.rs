@@ -259,7 +259,8 @@ mod tests {
     #[test]
     fn he_4_1_rfc6724_section_10_2_examples() {
         // (destinations with the source the kernel picks, expected order)
-        let table: &[(&str, &[(&str, Option<&str>)], &[&str])] = &[
+        type Example<'a> = (&'a str, &'a [(&'a str, Option<&'a str>)], &'a [&'a str]);
+        let table: &[Example] = &[
             (
                 "prefer matching scope (IPv6 first)",
                 &[

@@ -1,0 +1,306 @@
+//! Configuration: [`Config`], [`SocketOptions`] and the errors the builder reports.
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which address families a connect may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FamilyPolicy {
+    /// Both IPv6 and IPv4, raced per RFC 8305. The default.
+    #[default]
+    Both,
+    /// IPv4 only: no AAAA query is sent and IPv6 literals are rejected.
+    Ipv4Only,
+    /// IPv6 only: no A query is sent and IPv4 literals are rejected.
+    Ipv6Only,
+}
+
+impl FamilyPolicy {
+    pub(crate) fn allows(self, family: crate::Family) -> bool {
+        !matches!(
+            (self, family),
+            (FamilyPolicy::Ipv4Only, crate::Family::V6)
+                | (FamilyPolicy::Ipv6Only, crate::Family::V4)
+        )
+    }
+}
+
+/// TCP keepalive settings applied to every attempt's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Keepalive {
+    /// Idle time before the first probe (`TCP_KEEPIDLE`). `None`: the system default.
+    pub time: Option<Duration>,
+    /// Time between probes (`TCP_KEEPINTVL`). `None`: the system default.
+    pub interval: Option<Duration>,
+    /// Unanswered probes before the connection is dropped (`TCP_KEEPCNT`). `None`: the system default.
+    pub retries: Option<u32>,
+}
+
+impl Keepalive {
+    /// Keepalive on, probing after `time` of idleness.
+    pub fn new(time: Duration) -> Keepalive {
+        Keepalive {
+            time: Some(time),
+            interval: None,
+            retries: None,
+        }
+    }
+
+    /// Sets the probe interval.
+    pub fn interval(mut self, interval: Duration) -> Keepalive {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Sets the number of probes.
+    pub fn retries(mut self, retries: u32) -> Keepalive {
+        self.retries = Some(retries);
+        self
+    }
+}
+
+/// A hook called with each attempt's socket before it connects.
+pub type SocketHook = Arc<dyn Fn(&socket2::Socket, SocketAddr) -> io::Result<()> + Send + Sync>;
+
+/// Socket options applied to every connection attempt (parity with hyper-util's `HttpConnector`).
+///
+/// All are off (the system default) unless set.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct SocketOptions {
+    /// `TCP_NODELAY`. Default: `false` (the system default, Nagle on).
+    pub nodelay: bool,
+    /// TCP keepalive. Default: off.
+    pub keepalive: Option<Keepalive>,
+    /// Local address to bind IPv4 attempts to. Default: none (the kernel picks).
+    pub local_v4: Option<Ipv4Addr>,
+    /// Local address to bind IPv6 attempts to. Default: none (the kernel picks).
+    pub local_v6: Option<Ipv6Addr>,
+    /// Network interface to bind to (`SO_BINDTODEVICE`, Linux, Android and Fuchsia). Default: none.
+    pub interface: Option<String>,
+    /// `SO_MARK` (Linux). Default: none.
+    pub mark: Option<u32>,
+    /// `SO_SNDBUF` in bytes. Default: the system's.
+    pub send_buffer_size: Option<usize>,
+    /// `SO_RCVBUF` in bytes. Default: the system's.
+    pub recv_buffer_size: Option<usize>,
+    /// `TCP_USER_TIMEOUT` (Linux). Default: none.
+    pub user_timeout: Option<Duration>,
+    /// `SO_REUSEADDR`. Default: `false`.
+    pub reuse_address: bool,
+    /// Called with each socket, after the options above and before `connect`. Default: none.
+    pub hook: Option<SocketHook>,
+}
+
+impl fmt::Debug for SocketOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketOptions")
+            .field("nodelay", &self.nodelay)
+            .field("keepalive", &self.keepalive)
+            .field("local_v4", &self.local_v4)
+            .field("local_v6", &self.local_v6)
+            .field("interface", &self.interface)
+            .field("mark", &self.mark)
+            .field("send_buffer_size", &self.send_buffer_size)
+            .field("recv_buffer_size", &self.recv_buffer_size)
+            .field("user_timeout", &self.user_timeout)
+            .field("reuse_address", &self.reuse_address)
+            .field(
+                "hook",
+                &self.hook.as_ref().map(|_| "Fn(&Socket, SocketAddr)"),
+            )
+            .finish()
+    }
+}
+
+impl SocketOptions {
+    /// Whether every option is at its default, so a socket needs no extra system calls.
+    pub(crate) fn is_default(&self) -> bool {
+        !self.nodelay
+            && self.keepalive.is_none()
+            && self.local_v4.is_none()
+            && self.local_v6.is_none()
+            && self.interface.is_none()
+            && self.mark.is_none()
+            && self.send_buffer_size.is_none()
+            && self.recv_buffer_size.is_none()
+            && self.user_timeout.is_none()
+            && !self.reuse_address
+            && self.hook.is_none()
+    }
+}
+
+/// Bounds on the Connection Attempt Delay (RFC 8305 §5, §8).
+pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
+/// The RFC's recommended minimum: smaller values are allowed but not recommended.
+pub const RECOMMENDED_MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(100);
+/// The largest Connection Attempt Delay the builder accepts (RFC 8305 §8).
+pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
+
+/// The timing and policy of a [`crate::Connector`]. Build it through [`crate::Builder`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// How long to wait for AAAA after a positive A answer arrived first (RFC 8305 §3).
+    /// Default: 50 ms, the RFC's recommendation.
+    pub resolution_delay: Duration,
+    /// The Connection Attempt Delay between staggered attempts (RFC 8305 §5). Default: 250 ms,
+    /// the RFC's recommendation. Accepted range 10 ms to 2 s; below 100 ms is not recommended.
+    pub attempt_delay: Duration,
+    /// How many addresses of the preferred family are tried before the families alternate
+    /// (RFC 8305 §4). Default: 1, the RFC's recommendation (2 may be used).
+    pub first_address_family_count: usize,
+    /// Which families to use. Default: [`FamilyPolicy::Both`].
+    pub family: FamilyPolicy,
+    /// A limit on the whole connect, resolution included. Default: none; a connect to black-holed
+    /// addresses then ends only when the kernel gives up on each SYN (about two minutes on Linux).
+    pub connect_timeout: Option<Duration>,
+    /// A limit on each attempt; an attempt that runs out counts as failed and the next address
+    /// starts at once. Default: none (attempts end when the kernel gives up or another wins).
+    pub attempt_timeout: Option<Duration>,
+    /// Allow `0.0.0.0` and `::` as destinations (Linux connects them to the local host).
+    /// Default: `false`.
+    pub allow_unspecified: bool,
+    /// Socket options applied to every attempt.
+    pub socket: SocketOptions,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            resolution_delay: Duration::from_millis(50),
+            attempt_delay: Duration::from_millis(250),
+            first_address_family_count: 1,
+            family: FamilyPolicy::Both,
+            connect_timeout: None,
+            attempt_timeout: None,
+            allow_unspecified: false,
+            socket: SocketOptions::default(),
+        }
+    }
+}
+
+/// A configuration value the builder rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The Connection Attempt Delay lies outside 10 ms ..= 2 s (RFC 8305 §5: "MUST NOT" below 10 ms).
+    #[error("connection attempt delay {value:?} is outside {min:?}..={max:?} (RFC 8305 section 5)")]
+    AttemptDelayOutOfRange {
+        /// The rejected value.
+        value: Duration,
+        /// The smallest accepted value.
+        min: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
+    /// The Resolution Delay is above 2 s (beyond any reasonable wait for AAAA).
+    #[error("resolution delay {0:?} is above 2s")]
+    ResolutionDelayTooLong(Duration),
+    /// First Address Family Count must be at least 1.
+    #[error("first address family count must be at least 1")]
+    FirstAddressFamilyCountZero,
+    /// A timeout of zero would fail every connect.
+    #[error("the {0} timeout must be greater than zero")]
+    ZeroTimeout(&'static str),
+}
+
+impl Config {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if !(MIN_ATTEMPT_DELAY..=MAX_ATTEMPT_DELAY).contains(&self.attempt_delay) {
+            return Err(ConfigError::AttemptDelayOutOfRange {
+                value: self.attempt_delay,
+                min: MIN_ATTEMPT_DELAY,
+                max: MAX_ATTEMPT_DELAY,
+            });
+        }
+        if self.resolution_delay > Duration::from_secs(2) {
+            return Err(ConfigError::ResolutionDelayTooLong(self.resolution_delay));
+        }
+        if self.first_address_family_count == 0 {
+            return Err(ConfigError::FirstAddressFamilyCountZero);
+        }
+        if self.connect_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroTimeout("connect"));
+        }
+        if self.attempt_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroTimeout("attempt"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn race(&self) -> crate::core::machine::RaceConfig {
+        crate::core::machine::RaceConfig {
+            resolution_delay: self.resolution_delay,
+            attempt_delay: self.attempt_delay,
+            first_family_count: self.first_address_family_count,
+            attempt_timeout: self.attempt_timeout,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // HE-5.2: the delay is bounded: below 10 ms or above 2 s is rejected.
+    #[test]
+    fn he_5_2_attempt_delay_bounds() {
+        let ms = Duration::from_millis;
+        for (delay, ok) in [
+            (ms(9), false),
+            (ms(10), true),
+            (ms(250), true),
+            (ms(2000), true),
+            (ms(2001), false),
+        ] {
+            let c = Config {
+                attempt_delay: delay,
+                ..Config::default()
+            };
+            assert_eq!(c.validate().is_ok(), ok, "{delay:?}");
+        }
+    }
+
+    // HE-3.4 / HE-4.3 / HE-5.1: the RFC's recommended defaults (§8).
+    #[test]
+    fn defaults_are_the_rfc_recommendations() {
+        let c = Config::default();
+        assert_eq!(c.resolution_delay, Duration::from_millis(50));
+        assert_eq!(c.attempt_delay, Duration::from_millis(250));
+        assert_eq!(c.first_address_family_count, 1);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn other_bad_values() {
+        let bad = [
+            Config {
+                first_address_family_count: 0,
+                ..Config::default()
+            },
+            Config {
+                connect_timeout: Some(Duration::ZERO),
+                ..Config::default()
+            },
+            Config {
+                attempt_timeout: Some(Duration::ZERO),
+                ..Config::default()
+            },
+            Config {
+                resolution_delay: Duration::from_secs(3),
+                ..Config::default()
+            },
+        ];
+        for c in bad {
+            let e = c.validate().unwrap_err();
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}

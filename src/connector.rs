@@ -1,0 +1,390 @@
+//! [`Connector`] and its [`Builder`]: the public entry points.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tracing::Instrument;
+
+use crate::config::{Config, ConfigError, FamilyPolicy, Keepalive, SocketOptions};
+use crate::dial::TcpDial;
+use crate::driver::{self, Source};
+use crate::error::Error;
+use crate::host::{Host, InputError, Zone, parse_host};
+use crate::report::Report;
+use crate::resolve::{Resolve, SystemResolver, default_resolver};
+
+/// Opens TCP connections with Happy Eyeballs v2 (RFC 8305).
+///
+/// Cheap to clone: clones share the configuration and the resolver (and its cache). Create one
+/// per program (or per configuration) and reuse it.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), eyeballs::Error> {
+/// use std::time::Duration;
+///
+/// let connector = eyeballs::Connector::builder()
+///     .connect_timeout(Duration::from_secs(10))
+///     .nodelay(true)
+///     .build()
+///     .expect("valid configuration");
+/// let stream = connector.connect("example.com", 443).await?;
+/// # drop(stream);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    resolver: Arc<dyn Resolve>,
+    dial: TcpDial,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("config", &self.inner.config)
+            .field("resolver", &self.inner.resolver)
+            .finish()
+    }
+}
+
+impl Default for Connector {
+    fn default() -> Connector {
+        Connector::new()
+    }
+}
+
+/// Connects to `host:port` with a process-wide default [`Connector`] (created on first use, so
+/// its resolver cache is shared by every call).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), eyeballs::Error> {
+/// let stream = eyeballs::connect("example.com", 443).await?;
+/// # drop(stream);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    static DEFAULT: OnceLock<Connector> = OnceLock::new();
+    DEFAULT
+        .get_or_init(Connector::new)
+        .connect(host, port)
+        .await
+}
+
+impl Connector {
+    /// A connector with the default configuration and resolver (see [`Config`]).
+    pub fn new() -> Connector {
+        Builder::default()
+            .build()
+            .expect("the default configuration is valid")
+    }
+
+    /// A builder to configure a connector.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Connects to `host:port` and returns the first stream whose handshake completes.
+    ///
+    /// `host` is a DNS name (any case, optional trailing dot), an IPv4 literal, or an IPv6 literal
+    /// with or without brackets and with an optional zone id (`fe80::1%eth0`, `[fe80::1%2]`).
+    /// Literals skip DNS. Malformed input fails at once with [`Error::InvalidInput`].
+    pub async fn connect(&self, host: &str, port: u16) -> Result<TcpStream, Error> {
+        self.connect_with_report(host, port)
+            .await
+            .map(|(stream, _)| stream)
+    }
+
+    /// Like [`Connector::connect`], and also returns what happened. A failed connect's [`Error`]
+    /// carries its report too ([`Error::report`]).
+    pub async fn connect_with_report(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<(TcpStream, Report), Error> {
+        let span = tracing::debug_span!("eyeballs::connect", host, port);
+        self.connect_inner(host, port).instrument(span).await
+    }
+
+    async fn connect_inner(&self, host: &str, port: u16) -> Result<(TcpStream, Report), Error> {
+        if port == 0 {
+            return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
+        }
+        let parsed = parse_host(host).map_err(|e| Error::invalid(host, e))?;
+        let inner = &*self.inner;
+        match parsed {
+            Host::Name(name) => {
+                let source = Source::Resolve {
+                    resolver: &*inner.resolver,
+                    name: &name,
+                };
+                driver::run(&inner.config, &inner.dial, source, host, port).await
+            }
+            Host::Ip(ip, zone) => {
+                let addr = self.literal(host, ip, zone, port)?;
+                driver::run(
+                    &inner.config,
+                    &inner.dial,
+                    Source::Addrs(vec![addr]),
+                    host,
+                    port,
+                )
+                .await
+            }
+        }
+    }
+
+    fn literal(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        zone: Option<Zone>,
+        port: u16,
+    ) -> Result<SocketAddr, Error> {
+        let config = &self.inner.config;
+        if ip.is_unspecified() && !config.allow_unspecified {
+            return Err(Error::invalid(host, InputError::Unspecified(ip)));
+        }
+        match ip {
+            IpAddr::V4(_) => Ok(SocketAddr::new(ip, port)),
+            IpAddr::V6(v6) => {
+                let scope = match zone {
+                    None => 0,
+                    Some(Zone::Index(i)) => i,
+                    Some(Zone::Interface(name)) => interface_index(&name)
+                        .ok_or_else(|| Error::invalid(host, InputError::UnknownInterface(name)))?,
+                };
+                Ok(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)))
+            }
+        }
+    }
+
+    /// Connects to already-resolved addresses. Sorting (RFC 6724), interleaving and staggering
+    /// still apply; duplicates are tried once.
+    pub async fn connect_addrs(
+        &self,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+    ) -> Result<TcpStream, Error> {
+        self.connect_addrs_with_report(addrs)
+            .await
+            .map(|(stream, _)| stream)
+    }
+
+    /// Like [`Connector::connect_addrs`], and also returns what happened.
+    pub async fn connect_addrs_with_report(
+        &self,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+    ) -> Result<(TcpStream, Report), Error> {
+        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
+        let label = match addrs.as_slice() {
+            [one] => one.ip().to_string(),
+            _ => format!("{} addresses", addrs.len()),
+        };
+        let port = addrs.first().map_or(0, SocketAddr::port);
+        if let Some(bad) = addrs.iter().find(|a| a.port() == 0) {
+            return Err(Error::invalid(bad.to_string(), InputError::PortZero));
+        }
+        let inner = &*self.inner;
+        let span = tracing::debug_span!("eyeballs::connect", host = %label, port);
+        driver::run(
+            &inner.config,
+            &inner.dial,
+            Source::Addrs(addrs),
+            &label,
+            port,
+        )
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(unix)]
+fn interface_index(name: &str) -> Option<u32> {
+    let c = std::ffi::CString::new(name).ok()?;
+    // SAFETY: c is a valid NUL-terminated string; if_nametoindex only reads it.
+    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+#[cfg(not(unix))]
+fn interface_index(_name: &str) -> Option<u32> {
+    None
+}
+
+/// Configures a [`Connector`]. Every setting starts at its documented default (see [`Config`]).
+#[derive(Default)]
+pub struct Builder {
+    config: Config,
+    resolver: Option<Arc<dyn Resolve>>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("config", &self.config)
+            .field("resolver", &self.resolver)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// The Resolution Delay (RFC 8305 §3). Default: 50 ms. At most 2 s.
+    pub fn resolution_delay(mut self, delay: Duration) -> Builder {
+        self.config.resolution_delay = delay;
+        self
+    }
+
+    /// The Connection Attempt Delay (RFC 8305 §5). Default: 250 ms. Accepted 10 ms ..= 2 s;
+    /// below 100 ms is not recommended by the RFC.
+    pub fn attempt_delay(mut self, delay: Duration) -> Builder {
+        self.config.attempt_delay = delay;
+        self
+    }
+
+    /// The First Address Family Count (RFC 8305 §4). Default: 1.
+    pub fn first_address_family_count(mut self, count: usize) -> Builder {
+        self.config.first_address_family_count = count;
+        self
+    }
+
+    /// Which address families to use. Default: both.
+    pub fn family(mut self, policy: FamilyPolicy) -> Builder {
+        self.config.family = policy;
+        self
+    }
+
+    /// A limit on the whole connect, resolution included. Default: none.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// A limit on each attempt; the next address starts when it runs out. Default: none.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Allow connecting to `0.0.0.0` and `::` (the local host on Linux). Default: `false`.
+    pub fn allow_unspecified(mut self, allow: bool) -> Builder {
+        self.config.allow_unspecified = allow;
+        self
+    }
+
+    /// The resolver to use. Default: [`crate::HickoryResolver`] with the system configuration
+    /// (with the `hickory` feature, on by default), else [`SystemResolver`].
+    pub fn resolver(mut self, resolver: impl Resolve) -> Builder {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Use the system's getaddrinfo ([`SystemResolver`]).
+    pub fn system_resolver(self) -> Builder {
+        self.resolver(SystemResolver::new())
+    }
+
+    /// `TCP_NODELAY` on every socket. Default: `false`.
+    pub fn nodelay(mut self, nodelay: bool) -> Builder {
+        self.config.socket.nodelay = nodelay;
+        self
+    }
+
+    /// TCP keepalive. Default: off.
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Builder {
+        self.config.socket.keepalive = Some(keepalive);
+        self
+    }
+
+    /// Bind IPv4 attempts to this local address. Default: none.
+    pub fn local_address_v4(mut self, addr: Ipv4Addr) -> Builder {
+        self.config.socket.local_v4 = Some(addr);
+        self
+    }
+
+    /// Bind IPv6 attempts to this local address. Default: none.
+    pub fn local_address_v6(mut self, addr: Ipv6Addr) -> Builder {
+        self.config.socket.local_v6 = Some(addr);
+        self
+    }
+
+    /// Bind to a network interface (`SO_BINDTODEVICE`; Linux). Default: none.
+    pub fn interface(mut self, name: impl Into<String>) -> Builder {
+        self.config.socket.interface = Some(name.into());
+        self
+    }
+
+    /// `SO_MARK` (Linux). Default: none.
+    pub fn mark(mut self, mark: u32) -> Builder {
+        self.config.socket.mark = Some(mark);
+        self
+    }
+
+    /// `SO_SNDBUF`. Default: the system's.
+    pub fn send_buffer_size(mut self, size: usize) -> Builder {
+        self.config.socket.send_buffer_size = Some(size);
+        self
+    }
+
+    /// `SO_RCVBUF`. Default: the system's.
+    pub fn recv_buffer_size(mut self, size: usize) -> Builder {
+        self.config.socket.recv_buffer_size = Some(size);
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` (Linux). Default: none.
+    pub fn user_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.socket.user_timeout = Some(timeout);
+        self
+    }
+
+    /// `SO_REUSEADDR`. Default: `false`.
+    pub fn reuse_address(mut self, reuse: bool) -> Builder {
+        self.config.socket.reuse_address = reuse;
+        self
+    }
+
+    /// Calls `hook` with every attempt's socket after the options above are set and before it
+    /// connects. An error from the hook fails that attempt (the next address is tried at once).
+    pub fn socket_hook(
+        mut self,
+        hook: impl Fn(&socket2::Socket, SocketAddr) -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Builder {
+        self.config.socket.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Replaces every socket option at once.
+    pub fn socket_options(mut self, options: SocketOptions) -> Builder {
+        self.config.socket = options;
+        self
+    }
+
+    /// Builds the connector, or says which value is out of range.
+    pub fn build(self) -> Result<Connector, ConfigError> {
+        self.config.validate()?;
+        let resolver = self.resolver.unwrap_or_else(default_resolver);
+        let dial = TcpDial {
+            options: self.config.socket.clone(),
+        };
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                config: self.config,
+                resolver,
+                dial,
+            }),
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! The single-attempt connect seam: one socket, one `connect`, options applied. The driver only
+//! sees the [`Dial`] trait, so its tests run with a fake under paused time.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::config::SocketOptions;
+
+/// A boxed single-attempt connect.
+pub(crate) type DialFuture<S> = Pin<Box<dyn Future<Output = io::Result<S>> + Send + 'static>>;
+
+/// Opens one connection attempt, and tells which source address a destination would use.
+pub(crate) trait Dial: Send + Sync {
+    /// The connected stream.
+    type Stream: Send + 'static;
+
+    /// Starts one attempt. Dropping the future closes its socket.
+    fn dial(&self, addr: SocketAddr) -> DialFuture<Self::Stream>;
+
+    /// The source address the kernel would pick for `dst`, or `None` if it has no route (RFC 6724
+    /// rule 1). Must not send anything.
+    fn source(&self, dst: SocketAddr) -> Option<IpAddr>;
+}
+
+/// The real dialer: tokio sockets, with options applied through socket2.
+#[derive(Debug, Clone)]
+pub(crate) struct TcpDial {
+    pub(crate) options: SocketOptions,
+}
+
+impl Dial for TcpDial {
+    type Stream = TcpStream;
+
+    fn dial(&self, addr: SocketAddr) -> DialFuture<TcpStream> {
+        let socket = if self.options.is_default() {
+            // The fast path: exactly the system calls `TcpStream::connect` makes.
+            if addr.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            }
+        } else {
+            configured_socket(&self.options, addr)
+        };
+        Box::pin(async move { socket?.connect(addr).await })
+    }
+
+    fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
+        match dst.ip() {
+            IpAddr::V4(_) if self.options.local_v4.is_some() => {
+                self.options.local_v4.map(IpAddr::V4)
+            }
+            IpAddr::V6(_) if self.options.local_v6.is_some() => {
+                self.options.local_v6.map(IpAddr::V6)
+            }
+            _ => udp_source(&self.options, dst).ok(),
+        }
+    }
+}
+
+/// Asks the kernel which source it would use for `dst`: a connected UDP socket sends nothing.
+fn udp_source(options: &SocketOptions, dst: SocketAddr) -> io::Result<IpAddr> {
+    let socket = Socket::new(Domain::for_address(dst), Type::DGRAM, Some(Protocol::UDP))?;
+    bind_device(&socket, options)?;
+    socket.connect(&SockAddr::from(dst))?;
+    socket
+        .local_addr()?
+        .as_socket()
+        .map(|a| a.ip())
+        .ok_or_else(|| io::Error::other("local address is not an IP address"))
+}
+
+fn bind_device(socket: &Socket, options: &SocketOptions) -> io::Result<()> {
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    if let Some(name) = &options.interface {
+        socket.bind_device(Some(name.as_bytes()))?;
+    }
+    #[cfg(not(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))]
+    if options.interface.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "binding to an interface needs Linux",
+        ));
+    }
+    let _ = (socket, options);
+    Ok(())
+}
+
+fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<TcpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    if o.nodelay {
+        socket.set_tcp_nodelay(true)?;
+    }
+    if let Some(k) = o.keepalive {
+        let mut ka = TcpKeepalive::new();
+        if let Some(t) = k.time {
+            ka = ka.with_time(t);
+        }
+        #[cfg(not(any(target_os = "openbsd", target_os = "redox", target_os = "solaris")))]
+        if let Some(i) = k.interval {
+            ka = ka.with_interval(i);
+        }
+        #[cfg(not(any(
+            target_os = "openbsd",
+            target_os = "redox",
+            target_os = "solaris",
+            target_os = "windows"
+        )))]
+        if let Some(r) = k.retries {
+            ka = ka.with_retries(r);
+        }
+        socket.set_tcp_keepalive(&ka)?;
+    }
+    if o.reuse_address {
+        socket.set_reuse_address(true)?;
+    }
+    if let Some(size) = o.send_buffer_size {
+        socket.set_send_buffer_size(size)?;
+    }
+    if let Some(size) = o.recv_buffer_size {
+        socket.set_recv_buffer_size(size)?;
+    }
+    #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+    {
+        if let Some(mark) = o.mark {
+            socket.set_mark(mark)?;
+        }
+        if let Some(t) = o.user_timeout {
+            socket.set_tcp_user_timeout(Some(t))?;
+        }
+    }
+    #[cfg(not(any(target_os = "android", target_os = "fuchsia", target_os = "linux")))]
+    if o.mark.is_some() || o.user_timeout.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "SO_MARK and TCP_USER_TIMEOUT need Linux",
+        ));
+    }
+    bind_device(&socket, o)?;
+    let local = match addr {
+        SocketAddr::V4(_) => o.local_v4.map(|ip| SocketAddr::new(IpAddr::V4(ip), 0)),
+        SocketAddr::V6(_) => o.local_v6.map(|ip| SocketAddr::new(IpAddr::V6(ip), 0)),
+    };
+    if let Some(local) = local {
+        socket.bind(&SockAddr::from(local))?;
+    }
+    if let Some(hook) = &o.hook {
+        hook(&socket, addr)?;
+    }
+    Ok(TcpSocket::from_std_stream(socket.into()))
+}

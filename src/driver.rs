@@ -1,0 +1,363 @@
+//! The tokio driver: runs the lookups and attempts the core asks for, feeds their results back,
+//! and keeps one timer at the core's next deadline.
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::time::{Instant, Sleep};
+use tracing::debug;
+
+use crate::config::Config;
+use crate::core::Family;
+use crate::core::machine::{Action, AttemptId, CancelReason, Failure, Input, Race};
+use crate::core::sort::Candidate;
+use crate::dial::{Dial, DialFuture};
+use crate::error::{ConnectFailure, Error, FailureKind, round_ms};
+use crate::report::{Answer, Attempt, AttemptOutcome, Report};
+use crate::resolve::{Lookup, Resolve};
+
+/// Where the addresses come from.
+pub(crate) enum Source<'a> {
+    /// Look `name` up with the resolver, per family.
+    Resolve {
+        resolver: &'a dyn Resolve,
+        name: &'a str,
+    },
+    /// Already known (IP literal, or `connect_addrs`).
+    Addrs(Vec<SocketAddr>),
+}
+
+/// Runs one race to its end.
+pub(crate) async fn run<D: Dial>(
+    config: &Config,
+    dial: &D,
+    source: Source<'_>,
+    host: &str,
+    port: u16,
+) -> Result<(D::Stream, Report), Error> {
+    let start = Instant::now();
+    let query = |f: Family| config.family.allows(f);
+    let mut driver = match source {
+        Source::Resolve { resolver, name } => {
+            let mut race = Race::new(
+                config.race(),
+                start.into_std(),
+                query(Family::V6),
+                query(Family::V4),
+            );
+            race.handle_timeout(start.into_std());
+            // HE-3.1: AAAA first, then A, back to back; neither waits for the other.
+            let v6 = query(Family::V6).then(|| resolver.lookup(name, Family::V6));
+            let v4 = query(Family::V4).then(|| resolver.lookup(name, Family::V4));
+            Driver::new(config, dial, race, [v6, v4], start, host, port)
+        }
+        Source::Addrs(addrs) => {
+            let has = |f: Family| addrs.iter().any(|a| Family::of(a) == f);
+            let (q6, q4) = (
+                has(Family::V6) && query(Family::V6),
+                has(Family::V4) && query(Family::V4),
+            );
+            let race = Race::new(config.race(), start.into_std(), q6, q4);
+            let mut d = Driver::new(config, dial, race, [None, None], start, host, port);
+            let with_sources = addrs.len() > 1;
+            for family in [Family::V6, Family::V4] {
+                if family == Family::V6 && q6 || family == Family::V4 && q4 {
+                    let list = addrs
+                        .iter()
+                        .filter(|a| Family::of(a) == family)
+                        .copied()
+                        .collect();
+                    let addrs = d.candidates(list, with_sources);
+                    d.race
+                        .handle(Input::Resolved { family, addrs }, start.into_std());
+                }
+            }
+            d.race.handle_timeout(start.into_std());
+            d
+        }
+    };
+    poll_fn(|cx| driver.poll(cx)).await
+}
+
+type RaceResult<S> = Result<(S, Report), Error>;
+
+struct Driver<'a, D: Dial> {
+    config: &'a Config,
+    dial: &'a D,
+    race: Race,
+    start: Instant,
+    port: u16,
+    lookups: [Option<Lookup>; 2],
+    /// Running attempts; dropping one closes its socket.
+    attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
+    /// Each started attempt's error, by attempt id.
+    errors: Vec<Option<io::Error>>,
+    winner: Option<D::Stream>,
+    timer: Pin<Box<Sleep>>,
+    timer_deadline: Option<Instant>,
+    report: Report,
+}
+
+impl<'a, D: Dial> Driver<'a, D> {
+    fn new(
+        config: &'a Config,
+        dial: &'a D,
+        race: Race,
+        lookups: [Option<Lookup>; 2],
+        start: Instant,
+        host: &str,
+        port: u16,
+    ) -> Self {
+        Driver {
+            config,
+            dial,
+            race,
+            start,
+            port,
+            lookups,
+            attempts: Vec::new(),
+            errors: Vec::new(),
+            winner: None,
+            timer: Box::pin(tokio::time::sleep_until(start)),
+            timer_deadline: None,
+            report: Report::new(host, port),
+        }
+    }
+
+    fn since_start(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.start)
+    }
+
+    /// Turns one family's answer into candidates: the port, the source address (RFC 6724 needs
+    /// it), and no address that cannot be a destination.
+    fn candidates(&self, addrs: Vec<SocketAddr>, with_sources: bool) -> Vec<Candidate> {
+        addrs
+            .into_iter()
+            .filter(|a| usable_destination(a.ip(), self.config.allow_unspecified))
+            .map(|dst| Candidate {
+                dst,
+                src: if with_sources {
+                    self.dial.source(dst)
+                } else {
+                    Some(dst.ip())
+                },
+            })
+            .collect()
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<D::Stream>> {
+        if let Some(done) = self.apply_actions(Instant::now()) {
+            return Poll::Ready(done);
+        }
+        loop {
+            let mut progressed = false;
+            for family in [Family::V6, Family::V4] {
+                let Some(lookup) = &mut self.lookups[family.index()] else {
+                    continue;
+                };
+                let Poll::Ready(result) = lookup.as_mut().poll(cx) else {
+                    continue;
+                };
+                self.lookups[family.index()] = None;
+                progressed = true;
+                let now = Instant::now();
+                let input = match &result {
+                    Ok(ips) => {
+                        debug!(%family, count = ips.len(), ms = self.since_start(now).as_millis() as u64, "dns answer");
+                        let addrs = ips
+                            .iter()
+                            .filter(|ip| Family::of_ip(ip) == family)
+                            .map(|ip| SocketAddr::new(*ip, self.port))
+                            .collect();
+                        Input::Resolved {
+                            family,
+                            addrs: self.candidates(addrs, true),
+                        }
+                    }
+                    Err(e) => {
+                        debug!(%family, error = %e, "dns lookup failed");
+                        Input::ResolveFailed { family }
+                    }
+                };
+                self.report.answers.push(Answer {
+                    family,
+                    at: self.since_start(now),
+                    result,
+                });
+                self.race.handle(input, now.into_std());
+                if let Some(done) = self.apply_actions(now) {
+                    return Poll::Ready(done);
+                }
+            }
+            let mut i = 0;
+            while i < self.attempts.len() {
+                let Poll::Ready(result) = self.attempts[i].1.as_mut().poll(cx) else {
+                    i += 1;
+                    continue;
+                };
+                let (id, _) = self.attempts.swap_remove(i);
+                progressed = true;
+                let now = Instant::now();
+                let input = match result {
+                    Ok(stream) => {
+                        self.winner = Some(stream);
+                        Input::Connected(id)
+                    }
+                    Err(e) => {
+                        self.end_attempt(
+                            id,
+                            now,
+                            AttemptOutcome::Failed {
+                                kind: e.kind(),
+                                message: e.to_string(),
+                            },
+                        );
+                        debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, error = %e, "attempt failed");
+                        self.errors[id.0] = Some(e);
+                        Input::AttemptFailed(id)
+                    }
+                };
+                self.race.handle(input, now.into_std());
+                if let Some(done) = self.apply_actions(now) {
+                    return Poll::Ready(done);
+                }
+                // A stream the machine did not take as the winner is closed here.
+                self.winner = None;
+            }
+            if let Some(deadline) = self.race.poll_timeout().map(Instant::from_std) {
+                if self.timer_deadline != Some(deadline) {
+                    self.timer.as_mut().reset(deadline);
+                    self.timer_deadline = Some(deadline);
+                }
+                if self.timer.as_mut().poll(cx).is_ready() {
+                    let now = Instant::now();
+                    self.race.handle_timeout(now.into_std());
+                    if let Some(done) = self.apply_actions(now) {
+                        return Poll::Ready(done);
+                    }
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    fn end_attempt(&mut self, id: AttemptId, now: Instant, outcome: AttemptOutcome) {
+        let at = self.since_start(now);
+        let a = &mut self.report.attempts[id.0];
+        a.ended = Some(at);
+        a.outcome = Some(outcome);
+    }
+
+    /// Carries out the machine's actions; returns the result once the race is over.
+    fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<D::Stream>> {
+        while let Some(action) = self.race.poll_action() {
+            match action {
+                Action::Start { id, addr } => {
+                    debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
+                    let started = self.since_start(now);
+                    self.report.attempts.push(Attempt {
+                        addr,
+                        started,
+                        ended: None,
+                        outcome: None,
+                    });
+                    self.errors.push(None);
+                    self.attempts.push((id, self.dial.dial(addr)));
+                }
+                Action::Cancel { id, reason } => {
+                    // Dropping the attempt's future closes its socket now (HE-5.4).
+                    self.attempts.retain(|(a, _)| *a != id);
+                    let ran = self
+                        .since_start(now)
+                        .saturating_sub(self.report.attempts[id.0].started);
+                    let outcome = match reason {
+                        CancelReason::Lost => AttemptOutcome::Cancelled,
+                        CancelReason::AttemptTimedOut | CancelReason::ConnectTimedOut => {
+                            let msg = format!("timed out after {:?}", round_ms(ran));
+                            self.errors[id.0] = Some(io::Error::new(io::ErrorKind::TimedOut, msg));
+                            AttemptOutcome::TimedOut
+                        }
+                    };
+                    debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, ?reason, "attempt cancelled");
+                    self.end_attempt(id, now, outcome);
+                }
+                Action::Done(result) => return Some(self.finish(result, now)),
+            }
+        }
+        None
+    }
+
+    fn finish(
+        &mut self,
+        result: Result<AttemptId, Failure>,
+        now: Instant,
+    ) -> RaceResult<D::Stream> {
+        self.attempts.clear();
+        self.lookups = [None, None];
+        self.report.elapsed = self.since_start(now);
+        let report = std::mem::replace(&mut self.report, Report::new("", 0));
+        match result {
+            Ok(id) => {
+                let mut report = report;
+                let at = report.elapsed;
+                report.attempts[id.0].ended = Some(at);
+                report.attempts[id.0].outcome = Some(AttemptOutcome::Connected);
+                report.winner = Some(id.0);
+                debug!(addr = %report.attempts[id.0].addr, attempt = id.0, ms = at.as_millis() as u64, "connected");
+                let stream = self
+                    .winner
+                    .take()
+                    .expect("the winner's stream is held until Done");
+                Ok((stream, report))
+            }
+            Err(failure) => {
+                let attempts = report
+                    .attempts
+                    .iter()
+                    .zip(self.errors.drain(..))
+                    .filter_map(|(a, e)| e.map(|e| (a.addr, e)))
+                    .collect();
+                let kind = match failure {
+                    Failure::Resolve => FailureKind::Resolve,
+                    Failure::NoAddresses => FailureKind::NoAddresses,
+                    Failure::AllAttemptsFailed => FailureKind::AllAttemptsFailed,
+                    Failure::TimedOut => FailureKind::TimedOut,
+                };
+                let f = Box::new(ConnectFailure {
+                    kind,
+                    report,
+                    attempts,
+                    timeout: self.config.connect_timeout,
+                });
+                debug!(error = %f, "connect failed");
+                Err(match kind {
+                    FailureKind::Resolve => Error::ResolutionFailed(f),
+                    FailureKind::NoAddresses => Error::NoAddresses(f),
+                    FailureKind::AllAttemptsFailed => Error::AllAttemptsFailed(f),
+                    FailureKind::TimedOut => Error::TimedOut(f),
+                })
+            }
+        }
+    }
+}
+
+/// Multicast and broadcast addresses can never be TCP destinations; the unspecified address reaches
+/// the local host on Linux and is only allowed on request.
+pub(crate) fn usable_destination(ip: IpAddr, allow_unspecified: bool) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !v4.is_multicast() && !v4.is_broadcast() && (allow_unspecified || !v4.is_unspecified())
+        }
+        IpAddr::V6(v6) => !v6.is_multicast() && (allow_unspecified || !v6.is_unspecified()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,524 @@
+//! Driver tests: fake resolver and fake dialer under tokio's paused clock, asserting exact instants.
+
+use super::*;
+use crate::resolve::{ResolveError, ResolveErrorKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// What a fake lookup answers, and when.
+#[derive(Debug, Clone)]
+enum Answer {
+    Addrs(u64, &'static [&'static str]),
+    Fail(u64),
+    Never,
+}
+
+#[derive(Debug)]
+struct FakeResolver {
+    v6: Answer,
+    v4: Answer,
+    queried: Arc<std::sync::Mutex<Vec<(Family, Duration)>>>,
+}
+
+impl FakeResolver {
+    fn new(v6: Answer, v4: Answer) -> FakeResolver {
+        FakeResolver {
+            v6,
+            v4,
+            queried: Default::default(),
+        }
+    }
+}
+
+impl Resolve for FakeResolver {
+    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+        let answer = if family == Family::V6 {
+            self.v6.clone()
+        } else {
+            self.v4.clone()
+        };
+        let queried = self.queried.clone();
+        let t0 = Instant::now();
+        Box::pin(async move {
+            queried.lock().unwrap().push((family, t0.elapsed()));
+            match answer {
+                Answer::Addrs(ms, list) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(list.iter().map(|s| s.parse().unwrap()).collect())
+                }
+                Answer::Fail(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Err(ResolveError::new(ResolveErrorKind::Other, "SERVFAIL"))
+                }
+                Answer::Never => std::future::pending().await,
+            }
+        })
+    }
+}
+
+/// How a fake address behaves.
+#[derive(Debug, Clone, Copy)]
+enum Peer {
+    /// Handshake completes after this many ms.
+    Up(u64),
+    /// Refused after this many ms.
+    Refused(u64),
+    /// Never answers.
+    BlackHole,
+}
+
+/// A fake socket: counts itself open until dropped.
+#[derive(Debug)]
+struct FakeSocket {
+    open: Arc<AtomicUsize>,
+    addr: SocketAddr,
+}
+
+impl FakeSocket {
+    fn new(open: &Arc<AtomicUsize>, addr: SocketAddr) -> FakeSocket {
+        open.fetch_add(1, Ordering::SeqCst);
+        FakeSocket {
+            open: open.clone(),
+            addr,
+        }
+    }
+}
+
+impl Drop for FakeSocket {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[derive(Debug, Default)]
+struct FakeDial {
+    peers: HashMap<SocketAddr, Peer>,
+    open: Arc<AtomicUsize>,
+}
+
+impl FakeDial {
+    fn new(peers: &[(&str, Peer)]) -> FakeDial {
+        FakeDial {
+            peers: peers
+                .iter()
+                .map(|(a, p)| (a.parse().unwrap(), *p))
+                .collect(),
+            open: Default::default(),
+        }
+    }
+
+    fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+}
+
+impl Dial for FakeDial {
+    type Stream = FakeSocket;
+
+    fn dial(&self, addr: SocketAddr) -> DialFuture<FakeSocket> {
+        let peer = self.peers.get(&addr).copied().unwrap_or(Peer::BlackHole);
+        let socket = FakeSocket::new(&self.open, addr);
+        Box::pin(async move {
+            match peer {
+                Peer::Up(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(socket)
+                }
+                Peer::Refused(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    drop(socket);
+                    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+                }
+                Peer::BlackHole => std::future::pending().await,
+            }
+        })
+    }
+
+    fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
+        Some(if dst.is_ipv6() {
+            "2001:db8:ffff::1".parse().unwrap()
+        } else {
+            "192.0.2.200".parse().unwrap()
+        })
+    }
+}
+
+const V6: &str = "[2001:db8::1]:443";
+const V6B: &str = "[2001:db8::2]:443";
+const V4: &str = "192.0.2.1:443";
+const V4B: &str = "192.0.2.2:443";
+
+async fn race(
+    config: &Config,
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+) -> Result<(FakeSocket, Report), Error> {
+    run(
+        config,
+        dial,
+        Source::Resolve {
+            resolver,
+            name: "test.example",
+        },
+        "test.example",
+        443,
+    )
+    .await
+}
+
+/// Each attempt as `(start ms, addr, outcome)`.
+fn timeline(report: &Report) -> Vec<(u128, String, &'static str)> {
+    report
+        .attempts()
+        .iter()
+        .map(|a| {
+            (
+                a.started().as_millis(),
+                a.addr().to_string(),
+                a.outcome().map_or("running", |o| o.label()),
+            )
+        })
+        .collect()
+}
+
+fn row(ms: u128, addr: &str, outcome: &'static str) -> (u128, String, &'static str) {
+    (ms, addr.to_string(), outcome)
+}
+
+// HE-3.1: AAAA is asked first, then A, at the same instant.
+#[tokio::test(start_paused = true)]
+async fn he_3_1_both_queries_sent_at_once_aaaa_first() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(1))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(10, &["2001:db8::1"]),
+        Answer::Addrs(10, &["192.0.2.1"]),
+    );
+    race(&Config::default(), &dial, &resolver).await.unwrap();
+    let q = resolver.queried.lock().unwrap().clone();
+    assert_eq!(
+        q,
+        [(Family::V6, Duration::ZERO), (Family::V4, Duration::ZERO)]
+    );
+}
+
+// HE-5.1 / HE-5.4: IPv6 black-holed: IPv4 starts at exactly 250 ms and wins; IPv6 is closed.
+#[tokio::test(start_paused = true)]
+async fn he_5_1_ipv6_black_hole_falls_back_at_250ms() {
+    let dial = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(3))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(stream.addr, V4.parse().unwrap());
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "cancelled"), row(250, V4, "connected")]
+    );
+    assert_eq!(report.elapsed(), 253 * MS);
+    assert_eq!(dial.open(), 1, "only the winner is open");
+    drop(stream);
+    assert_eq!(dial.open(), 0);
+}
+
+// HE-3.4: AAAA 40 ms after A arrives inside the Resolution Delay: IPv6 goes first, at 40 ms.
+#[tokio::test(start_paused = true)]
+async fn he_3_4_aaaa_40ms_late_ipv6_first() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Up(2))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(40, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&report), [row(40, V6, "connected")]);
+    assert_eq!(report.elapsed(), 42 * MS);
+}
+
+// HE-3.4 / HE-3.5: AAAA 60 ms late: IPv4 starts at 50 ms, IPv6 joins interleaved at 300 ms.
+#[tokio::test(start_paused = true)]
+async fn he_3_5_aaaa_60ms_late_joins_interleaved() {
+    let dial = FakeDial::new(&[
+        (V6, Peer::Up(5)),
+        (V4, Peer::BlackHole),
+        (V4B, Peer::BlackHole),
+    ]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(60, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+    );
+    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(stream.addr, V6.parse().unwrap());
+    assert_eq!(
+        timeline(&report),
+        [row(50, V4, "cancelled"), row(300, V6, "connected")]
+    );
+    let answers: Vec<_> = report
+        .answers()
+        .iter()
+        .map(|a| (a.family(), a.at().as_millis()))
+        .collect();
+    assert_eq!(answers, [(Family::V4, 0), (Family::V6, 60)]);
+    assert_eq!(dial.open(), 1);
+}
+
+// HE-5.5: IPv6 refused: IPv4 starts at once.
+#[tokio::test(start_paused = true)]
+async fn he_5_5_ipv6_refused_ipv4_at_once() {
+    let dial = FakeDial::new(&[(V6, Peer::Refused(7)), (V4, Peer::Up(1))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "refused"), row(7, V4, "connected")]
+    );
+    assert_eq!(report.elapsed(), 8 * MS);
+}
+
+// HE-5.1 / HE-4.3: three dead (black-holed) addresses, then a live one, interleaved and staggered.
+#[tokio::test(start_paused = true)]
+async fn he_5_1_three_dead_then_live() {
+    let dial = FakeDial::new(&[(V4B, Peer::Up(4))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1", "2001:db8::2"]),
+        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+    );
+    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(stream.addr, V4B.parse().unwrap());
+    assert_eq!(
+        timeline(&report),
+        [
+            row(0, V6, "cancelled"),
+            row(250, V4, "cancelled"),
+            row(500, V6B, "cancelled"),
+            row(750, V4B, "connected")
+        ]
+    );
+    assert_eq!(report.elapsed(), 754 * MS);
+    assert_eq!(dial.open(), 1);
+}
+
+// HE-5.5 / HE-3.6: every attempt fails: the error lists every attempt in order, and a failed lookup.
+#[tokio::test(start_paused = true)]
+async fn all_attempts_fail_error_lists_all() {
+    let dial = FakeDial::new(&[
+        (V6, Peer::Refused(1)),
+        (V4, Peer::Refused(2)),
+        (V4B, Peer::Refused(3)),
+    ]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+    );
+    let err = race(&Config::default(), &dial, &resolver)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err:?}");
+    let addrs: Vec<String> = err.attempts().iter().map(|(a, _)| a.to_string()).collect();
+    assert_eq!(addrs, [V6, V4, V4B]);
+    assert_eq!(
+        err.to_string(),
+        "connect to test.example:443 failed: [2001:db8::1]:443 connection refused; \
+         192.0.2.1:443 connection refused; 192.0.2.2:443 connection refused"
+    );
+    let report = err.report().unwrap();
+    assert_eq!(
+        timeline(report),
+        [
+            row(0, V6, "refused"),
+            row(1, V4, "refused"),
+            row(3, V4B, "refused")
+        ]
+    );
+    assert_eq!(
+        io::Error::from(err).kind(),
+        io::ErrorKind::ConnectionRefused
+    );
+    assert_eq!(dial.open(), 0);
+}
+
+// Connect timeout with everything black-holed: fails at exactly the timeout, listing each attempt.
+#[tokio::test(start_paused = true)]
+async fn connect_timeout_everything_black_holed() {
+    let dial = FakeDial::new(&[]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let config = Config {
+        connect_timeout: Some(400 * MS),
+        ..Config::default()
+    };
+    let err = race(&config, &dial, &resolver).await.unwrap_err();
+    assert!(matches!(err, Error::TimedOut(_)));
+    assert_eq!(err.report().unwrap().elapsed(), 400 * MS);
+    assert_eq!(
+        err.to_string(),
+        "connect to test.example:443 timed out after 400ms: [2001:db8::1]:443 timed out after 400ms; \
+         192.0.2.1:443 timed out after 150ms"
+    );
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
+    assert_eq!(dial.open(), 0);
+}
+
+// A resolver that never answers is bounded by the connect timeout.
+#[tokio::test(start_paused = true)]
+async fn hanging_resolver_bounded_by_timeout() {
+    let dial = FakeDial::new(&[]);
+    let resolver = FakeResolver::new(Answer::Never, Answer::Never);
+    let config = Config {
+        connect_timeout: Some(2 * 1000 * MS),
+        ..Config::default()
+    };
+    let err = race(&config, &dial, &resolver).await.unwrap_err();
+    assert!(matches!(err, Error::TimedOut(_)));
+    assert_eq!(err.report().unwrap().elapsed(), 2000 * MS);
+    assert!(
+        err.to_string().ends_with("while resolving the name"),
+        "{err}"
+    );
+}
+
+// Per-attempt timeout: the next address starts when it runs out.
+#[tokio::test(start_paused = true)]
+async fn attempt_timeout_moves_to_next() {
+    let dial = FakeDial::new(&[(V4, Peer::Up(1))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let config = Config {
+        attempt_timeout: Some(100 * MS),
+        ..Config::default()
+    };
+    let (_, report) = race(&config, &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "timed out"), row(100, V4, "connected")]
+    );
+}
+
+// HE-3.6: both lookups failing is one error with both causes.
+#[tokio::test(start_paused = true)]
+async fn he_3_6_both_lookups_fail() {
+    let dial = FakeDial::new(&[]);
+    let resolver = FakeResolver::new(Answer::Fail(5), Answer::Fail(9));
+    let err = race(&Config::default(), &dial, &resolver)
+        .await
+        .unwrap_err();
+    let Error::ResolutionFailed(f) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(f.resolve_error(Family::V6).is_some() && f.resolve_error(Family::V4).is_some());
+    assert_eq!(
+        err.to_string(),
+        "connect to test.example:443 failed: could not resolve the name (AAAA: SERVFAIL; A: SERVFAIL)"
+    );
+    assert_eq!(err.report().unwrap().elapsed(), 9 * MS);
+}
+
+// HE-3.6: one family failing never blocks the other.
+#[tokio::test(start_paused = true)]
+async fn he_3_6_aaaa_servfail_ipv4_proceeds() {
+    let dial = FakeDial::new(&[(V4, Peer::Up(1))]);
+    let resolver = FakeResolver::new(Answer::Fail(3), Answer::Addrs(10, &["192.0.2.1"]));
+    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&report), [row(10, V4, "connected")]);
+}
+
+// HE-5.4: a loser that completes in the same instant as the winner is closed, never leaked.
+#[tokio::test(start_paused = true)]
+async fn he_5_4_simultaneous_loser_is_closed() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(300)), (V4, Peer::Up(50))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    // Both handshakes complete at 300 ms.
+    assert_eq!(report.elapsed(), 300 * MS);
+    assert_eq!(
+        report
+            .attempts()
+            .iter()
+            .filter(|a| a.outcome() == Some(&AttemptOutcome::Connected))
+            .count(),
+        1
+    );
+    assert_eq!(dial.open(), 1, "the simultaneous loser was closed");
+    drop(stream);
+    assert_eq!(dial.open(), 0);
+}
+
+// Dropping the connect future mid-race closes every socket it opened.
+#[tokio::test(start_paused = true)]
+async fn dropping_the_future_closes_everything() {
+    let dial = FakeDial::new(&[]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1", "2001:db8::2"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let config = Config::default();
+    let fut = race(&config, &dial, &resolver);
+    let res = tokio::time::timeout(600 * MS, fut).await;
+    assert!(res.is_err(), "still racing");
+    assert_eq!(dial.open(), 0, "every attempt's socket was closed");
+}
+
+// HE-5.6: connect_addrs with duplicates and both families: sorted, interleaved, each once.
+#[tokio::test(start_paused = true)]
+async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
+    let dial = FakeDial::new(&[(V4B, Peer::Up(1))]);
+    let addrs: Vec<SocketAddr> = [V4, V4, V6, V4B, V6]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let (_, report) = run(&Config::default(), &dial, Source::Addrs(addrs), "x", 443)
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline(&report),
+        [
+            row(0, V6, "cancelled"),
+            row(250, V4, "cancelled"),
+            row(500, V4B, "connected")
+        ]
+    );
+}
+
+// Family policy: IPv4 only never asks for AAAA.
+#[tokio::test(start_paused = true)]
+async fn ipv4_only_skips_aaaa() {
+    let dial = FakeDial::new(&[(V4, Peer::Up(1))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(20, &["192.0.2.1"]),
+    );
+    let config = Config {
+        family: crate::FamilyPolicy::Ipv4Only,
+        ..Config::default()
+    };
+    let (_, report) = race(&config, &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&report), [row(20, V4, "connected")]);
+    assert_eq!(resolver.queried.lock().unwrap().len(), 1);
+}
+
+// DNS answers with unusable destinations (multicast, broadcast, unspecified) are dropped.
+#[tokio::test(start_paused = true)]
+async fn unusable_answers_are_dropped() {
+    let dial = FakeDial::new(&[]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["ff02::1", "::"]),
+        Answer::Addrs(0, &["255.255.255.255", "0.0.0.0", "224.0.0.1"]),
+    );
+    let err = race(&Config::default(), &dial, &resolver)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
+    assert_eq!(dial.open(), 0);
+}

@@ -1,0 +1,212 @@
+//! [`Report`]: what happened during one connect, for logs, metrics and the probe.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::core::Family;
+use crate::resolve::ResolveError;
+
+/// One DNS answer, as it arrived.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub(crate) family: Family,
+    pub(crate) at: Duration,
+    pub(crate) result: Result<Vec<IpAddr>, ResolveError>,
+}
+
+impl Answer {
+    /// Which family was asked for (AAAA for [`Family::V6`], A for [`Family::V4`]).
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// When the answer arrived, from the start of the connect.
+    pub fn at(&self) -> Duration {
+        self.at
+    }
+
+    /// The addresses (empty for NODATA), or the error.
+    pub fn result(&self) -> Result<&[IpAddr], &ResolveError> {
+        self.result.as_deref()
+    }
+}
+
+/// How one connection attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The handshake completed and this attempt won.
+    Connected,
+    /// The connect failed (refused, unreachable, ...).
+    Failed {
+        /// The error's kind.
+        kind: io::ErrorKind,
+        /// The error's text.
+        message: String,
+    },
+    /// The attempt ran out of its own timeout, or was still running when the connect timed out.
+    TimedOut,
+    /// Cancelled because another attempt won.
+    Cancelled,
+}
+
+impl AttemptOutcome {
+    /// A short word for the outcome: `connected`, `refused`, `unreachable`, `failed`,
+    /// `timed out` or `cancelled`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            AttemptOutcome::Connected => "connected",
+            AttemptOutcome::Failed {
+                kind: io::ErrorKind::ConnectionRefused,
+                ..
+            } => "refused",
+            AttemptOutcome::Failed {
+                kind: io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable,
+                ..
+            } => "unreachable",
+            AttemptOutcome::Failed {
+                kind: io::ErrorKind::TimedOut,
+                ..
+            } => "timed out",
+            AttemptOutcome::Failed { .. } => "failed",
+            AttemptOutcome::TimedOut => "timed out",
+            AttemptOutcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One connection attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub(crate) addr: SocketAddr,
+    pub(crate) started: Duration,
+    pub(crate) ended: Option<Duration>,
+    pub(crate) outcome: Option<AttemptOutcome>,
+}
+
+impl Attempt {
+    /// The address tried.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The address's family.
+    pub fn family(&self) -> Family {
+        Family::of(&self.addr)
+    }
+
+    /// When the attempt started, from the start of the connect.
+    pub fn started(&self) -> Duration {
+        self.started
+    }
+
+    /// When the attempt ended, from the start of the connect.
+    pub fn ended(&self) -> Option<Duration> {
+        self.ended
+    }
+
+    /// How it ended; `None` only while the connect is still running.
+    pub fn outcome(&self) -> Option<&AttemptOutcome> {
+        self.outcome.as_ref()
+    }
+}
+
+/// What happened during one connect: each DNS answer, each attempt, the winner and the total.
+///
+/// Returned by [`crate::Connector::connect_with_report`], and carried by a failed connect's
+/// [`crate::Error`]. Its `Display` is a compact multi-line timeline.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) answers: Vec<Answer>,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) winner: Option<usize>,
+    pub(crate) elapsed: Duration,
+}
+
+impl Report {
+    pub(crate) fn new(host: &str, port: u16) -> Report {
+        Report {
+            host: host.to_string(),
+            port,
+            answers: Vec::new(),
+            attempts: Vec::new(),
+            winner: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// The host as given.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The DNS answers in arrival order (empty for IP literals and [`crate::Connector::connect_addrs`]).
+    pub fn answers(&self) -> &[Answer] {
+        &self.answers
+    }
+
+    /// The attempts in start order.
+    pub fn attempts(&self) -> &[Attempt] {
+        &self.attempts
+    }
+
+    /// The attempt that won, if any.
+    pub fn winner(&self) -> Option<&Attempt> {
+        self.winner.map(|i| &self.attempts[i])
+    }
+
+    /// Total time from the start of the connect to its end.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "connect to {} port {} ({} ms)",
+            self.host,
+            self.port,
+            ms(self.elapsed)
+        )?;
+        for a in &self.answers {
+            let rr = if a.family == Family::V6 { "AAAA" } else { "A" };
+            match &a.result {
+                Ok(ips) if ips.is_empty() => writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at))?,
+                Ok(ips) => {
+                    let list: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
+                    writeln!(f, "  {:>8} ms  {rr} {}", ms(a.at), list.join(", "))?
+                }
+                Err(e) => writeln!(f, "  {:>8} ms  {rr} failed: {e}", ms(a.at))?,
+            }
+        }
+        for a in &self.attempts {
+            let end = a
+                .ended
+                .map(|e| format!("{} ms", ms(e)))
+                .unwrap_or_else(|| "-".into());
+            let outcome = a.outcome.as_ref().map_or("running", AttemptOutcome::label);
+            writeln!(
+                f,
+                "  {:>8} ms  {} -> {end} {outcome}",
+                ms(a.started),
+                a.addr
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}

@@ -1,0 +1,142 @@
+//! Name resolution: the [`Resolve`] trait and its implementations.
+//!
+//! A connect asks the resolver twice, once per family, AAAA first, and polls both lookups
+//! concurrently, so that each family's answer is acted on as it arrives (RFC 8305 §3).
+
+#[cfg(feature = "hickory")]
+mod hickory;
+mod static_table;
+mod system;
+
+#[cfg(feature = "hickory")]
+pub use hickory::HickoryResolver;
+pub use static_table::StaticResolver;
+pub use system::SystemResolver;
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::core::Family;
+
+/// The future a [`Resolve`] implementation returns for one family's lookup.
+///
+/// `Ok` with an empty list means the name exists but has no address of that family (NODATA).
+pub type Lookup = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, ResolveError>> + Send + 'static>>;
+
+/// Resolves host names, one address family at a time.
+///
+/// Implement this to plug in your own resolver (a cache, a service-discovery client, a test
+/// table). A connect calls [`Resolve::lookup`] for [`Family::V6`] and then for [`Family::V4`],
+/// back to back, and polls both futures concurrently: the futures should start their query when
+/// first polled and must not wait for each other.
+///
+/// `name` has been validated (ASCII, lowercase, at most 253 octets) and keeps its trailing dot
+/// when the caller wrote one. Addresses of the other family in an answer are ignored.
+///
+/// ```
+/// use eyeballs::{Family, Lookup, Resolve, ResolveError};
+/// use std::net::IpAddr;
+///
+/// #[derive(Debug)]
+/// struct OnlyLoopback;
+///
+/// impl Resolve for OnlyLoopback {
+///     fn lookup(&self, _name: &str, family: Family) -> Lookup {
+///         let ip: IpAddr = match family {
+///             Family::V6 => "::1".parse().unwrap(),
+///             Family::V4 => "127.0.0.1".parse().unwrap(),
+///         };
+///         Box::pin(async move { Ok(vec![ip]) })
+///     }
+/// }
+/// ```
+pub trait Resolve: fmt::Debug + Send + Sync + 'static {
+    /// Starts a lookup of `name`'s addresses of `family`.
+    fn lookup(&self, name: &str, family: Family) -> Lookup;
+}
+
+impl<R: Resolve + ?Sized> Resolve for Arc<R> {
+    fn lookup(&self, name: &str, family: Family) -> Lookup {
+        (**self).lookup(name, family)
+    }
+}
+
+/// What kind of resolution failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResolveErrorKind {
+    /// The name does not exist (NXDOMAIN).
+    NotFound,
+    /// The lookup timed out.
+    TimedOut,
+    /// The resolver could not be set up (for example an unreadable `/etc/resolv.conf`).
+    Config,
+    /// Any other failure (SERVFAIL, a refused query, an I/O error).
+    Other,
+}
+
+/// A failed lookup of one family.
+#[derive(Debug, Clone)]
+pub struct ResolveError {
+    kind: ResolveErrorKind,
+    message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ResolveError {
+    /// A new error of `kind`, described by `message`.
+    pub fn new(kind: ResolveErrorKind, message: impl Into<String>) -> ResolveError {
+        ResolveError {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A new error that keeps `source` as its cause.
+    pub fn with_source(
+        kind: ResolveErrorKind,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> ResolveError {
+        ResolveError {
+            kind,
+            message: source.to_string(),
+            source: Some(Arc::new(source)),
+        }
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ResolveErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ResolveError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// The resolver a [`crate::Connector`] uses when none is configured: hickory when the `hickory`
+/// feature is on (the default), the system's getaddrinfo otherwise.
+pub(crate) fn default_resolver() -> Arc<dyn Resolve> {
+    #[cfg(feature = "hickory")]
+    {
+        Arc::new(HickoryResolver::from_system_conf())
+    }
+    #[cfg(not(feature = "hickory"))]
+    {
+        Arc::new(SystemResolver::new())
+    }
+}
