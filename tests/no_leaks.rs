@@ -1,0 +1,57 @@
+//! Nothing leaks: no socket and no task, on success, failure, timeout or cancellation.
+//! One test in its own binary, because it counts the whole process's file descriptors.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{BlackHole, listen, open_fds, refused_addr};
+use eyeballs::Connector;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_socket_or_task_survives_any_outcome() {
+    let listener = listen("127.0.0.1", 0);
+    let live = listener.local_addr().unwrap();
+    // Accepts and closes at once, so the server holds no socket between rounds.
+    let server = tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            drop(s);
+        }
+    });
+    let refused = refused_addr("::1");
+    let hole6 = BlackHole::new("[::1]:0".parse().unwrap());
+    let hole4 = BlackHole::new("127.0.0.1:0".parse().unwrap());
+    let connector = Connector::builder()
+        .attempt_delay(Duration::from_millis(20))
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+
+    // Warm up once so lazily created runtime resources are not counted as leaks.
+    drop(connector.connect_addrs([live]).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let fds = open_fds();
+    let tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+
+    for round in 0..20 {
+        // Success after a black hole and a refusal lose the race.
+        let s = connector.connect_addrs([hole6.addr, refused, live]).await.unwrap();
+        drop(s);
+        // Failure: refused only.
+        assert!(connector.connect_addrs([refused]).await.is_err());
+        // Timeout: black holes only.
+        assert!(connector.connect_addrs([hole6.addr, hole4.addr]).await.is_err());
+        // Cancellation: the connect future dropped mid-race, with both attempts in flight.
+        let racing = connector.connect_addrs([hole6.addr, hole4.addr]);
+        assert!(tokio::time::timeout(Duration::from_millis(50 + round), racing).await.is_err());
+    }
+    // Sockets are closed synchronously on drop; give the server's accept loop a moment anyway.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    server.abort();
+    let _ = server.await;
+    let after_tasks = tokio::runtime::Handle::current().metrics().num_alive_tasks();
+    // The server task was alive at the baseline and is gone now.
+    assert_eq!(after_tasks + 1, tasks, "tasks left running");
+    // Exactly the server's listening socket is gone; every connect's socket was already closed.
+    assert_eq!(open_fds(), fds - 1, "file descriptors leaked");
+}
