@@ -1,1 +1,117 @@
-fn main() {}
+//! Core scheduling cost: a whole race over n addresses, every attempt failing in turn, so every
+//! address is sorted, interleaved, started and retired. Goal: O(n log n), under 1 µs per address.
+//!
+//! No sockets and no traffic: the core is pure. IPv4 addresses come from 198.18.0.0/15 (RFC 2544,
+//! benchmarking) because 4096 do not fit in the documentation ranges.
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use eyeballs::__internal::{Action, Candidate, Input, Race, RaceConfig};
+use eyeballs::Family;
+
+fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
+    let src6: IpAddr = "2001:db8:ffff::1".parse().unwrap();
+    let src4: IpAddr = "198.18.255.1".parse().unwrap();
+    let v6 = (0..n / 2)
+        .map(|i| Candidate {
+            dst: SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from((0x2001_0db8_u128 << 96) | (i as u128 + 1))),
+                443,
+            ),
+            src: Some(src6),
+        })
+        .collect();
+    let v4 = (0..n - n / 2)
+        .map(|i| Candidate {
+            dst: SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from(0xc612_0000_u32 + i as u32 + 1)),
+                443,
+            ),
+            src: Some(src4),
+        })
+        .collect();
+    (v6, v4)
+}
+
+fn config() -> RaceConfig {
+    RaceConfig {
+        resolution_delay: Duration::from_millis(50),
+        attempt_delay: Duration::from_millis(250),
+        first_family_count: 1,
+        attempt_timeout: None,
+        connect_timeout: None,
+    }
+}
+
+/// Runs one race to its end; returns the number of attempts started.
+fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
+    let mut race = Race::new(config(), t0, true, true);
+    race.handle(
+        Input::Resolved {
+            family: Family::V4,
+            addrs: v4,
+        },
+        t0,
+    );
+    race.handle(
+        Input::Resolved {
+            family: Family::V6,
+            addrs: v6,
+        },
+        t0 + Duration::from_millis(10),
+    );
+    let mut started = 0;
+    let mut now = t0 + Duration::from_millis(10);
+    loop {
+        let mut failed = Vec::new();
+        while let Some(action) = race.poll_action() {
+            match action {
+                Action::Start { id, .. } => {
+                    started += 1;
+                    failed.push(id);
+                }
+                Action::Done(_) => return started,
+                Action::Cancel { .. } => {}
+            }
+        }
+        now += Duration::from_micros(100);
+        for id in failed {
+            race.handle(Input::AttemptFailed(id), now);
+        }
+        if let Some(deadline) = race.poll_timeout() {
+            race.handle_timeout(deadline.max(now));
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("core_schedule");
+    for n in [2usize, 16, 256, 4096] {
+        let (v6, v4) = candidates(n);
+        let t0 = Instant::now();
+        assert_eq!(
+            race(v6.clone(), v4.clone(), t0),
+            n,
+            "every address is tried once"
+        );
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_batched(
+                || (v6.clone(), v4.clone()),
+                |(v6, v4)| black_box(race(v6, v4, t0)),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, ConfigError, FamilyPolicy, Keepalive, SocketOptions};
 use crate::dial::TcpDial;
-use crate::driver::{self, Source};
+use crate::driver::{self, Source, Want};
 use crate::error::Error;
 use crate::host::{Host, InputError, Zone, parse_host};
 use crate::report::Report;
@@ -116,10 +116,17 @@ impl Connector {
         port: u16,
     ) -> Result<(TcpStream, Report), Error> {
         let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_inner(host, port).instrument(span).await
+        self.connect_inner(Want::Report, host, port)
+            .instrument(span)
+            .await
     }
 
-    async fn connect_inner(&self, host: &str, port: u16) -> Result<(TcpStream, Report), Error> {
+    async fn connect_inner(
+        &self,
+        want: Want,
+        host: &str,
+        port: u16,
+    ) -> Result<(TcpStream, Report), Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
@@ -131,14 +138,15 @@ impl Connector {
                     resolver: &*inner.resolver,
                     name: &name,
                 };
-                driver::run(&inner.config, &inner.dial, source, host, port).await
+                driver::run(want, &inner.config, &inner.dial, source, host, port).await
             }
             Host::Ip(ip, zone) => {
                 let addr = self.literal(host, ip, zone, port)?;
                 driver::run(
+                    want,
                     &inner.config,
                     &inner.dial,
-                    Source::Addrs(vec![addr]),
+                    Source::Addrs(&[addr]),
                     host,
                     port,
                 )
@@ -178,9 +186,9 @@ impl Connector {
         &self,
         addrs: impl IntoIterator<Item = SocketAddr>,
     ) -> Result<TcpStream, Error> {
-        self.connect_addrs_with_report(addrs)
-            .await
-            .map(|(stream, _)| stream)
+        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
+        let result = self.connect_addrs_inner(Want::StreamOnly, &addrs).await;
+        result.map(|(stream, _)| stream)
     }
 
     /// Like [`Connector::connect_addrs`], and also returns what happened.
@@ -189,7 +197,15 @@ impl Connector {
         addrs: impl IntoIterator<Item = SocketAddr>,
     ) -> Result<(TcpStream, Report), Error> {
         let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        let label = match addrs.as_slice() {
+        self.connect_addrs_inner(Want::Report, &addrs).await
+    }
+
+    async fn connect_addrs_inner(
+        &self,
+        want: Want,
+        addrs: &[SocketAddr],
+    ) -> Result<(TcpStream, Report), Error> {
+        let label = match addrs {
             [one] => one.ip().to_string(),
             _ => format!("{} addresses", addrs.len()),
         };
@@ -199,15 +215,10 @@ impl Connector {
         }
         let inner = &*self.inner;
         let span = tracing::debug_span!("eyeballs::connect", host = %label, port);
-        driver::run(
-            &inner.config,
-            &inner.dial,
-            Source::Addrs(addrs),
-            &label,
-            port,
-        )
-        .instrument(span)
-        .await
+        let source = Source::Addrs(addrs);
+        driver::run(want, &inner.config, &inner.dial, source, &label, port)
+            .instrument(span)
+            .await
     }
 }
 

@@ -22,6 +22,14 @@ pub(crate) trait Dial: Send + Sync {
     /// Starts one attempt. Dropping the future closes its socket.
     fn dial(&self, addr: SocketAddr) -> DialFuture<Self::Stream>;
 
+    /// Starts one attempt without boxing its future, for the single-address fast path.
+    fn dial_unboxed(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = io::Result<Self::Stream>> + Send {
+        self.dial(addr)
+    }
+
     /// The source address the kernel would pick for `dst`, or `None` if it has no route (RFC 6724
     /// rule 1). Must not send anything.
     fn source(&self, dst: SocketAddr) -> Option<IpAddr>;
@@ -48,6 +56,14 @@ impl Dial for TcpDial {
             configured_socket(&self.options, addr)
         };
         Box::pin(async move { socket?.connect(addr).await })
+    }
+
+    async fn dial_unboxed(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        if self.options.is_default() {
+            TcpStream::connect(addr).await
+        } else {
+            configured_socket(&self.options, addr)?.connect(addr).await
+        }
     }
 
     fn source(&self, dst: SocketAddr) -> Option<IpAddr> {

@@ -28,11 +28,20 @@ pub(crate) enum Source<'a> {
         name: &'a str,
     },
     /// Already known (IP literal, or `connect_addrs`).
-    Addrs(Vec<SocketAddr>),
+    Addrs(&'a [SocketAddr]),
+}
+
+/// Whether the caller will read the [`Report`] of a successful connect. A failed connect's error
+/// always carries its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    StreamOnly,
+    Report,
 }
 
 /// Runs one race to its end.
 pub(crate) async fn run<D: Dial>(
+    want: Want,
     config: &Config,
     dial: &D,
     source: Source<'_>,
@@ -40,6 +49,14 @@ pub(crate) async fn run<D: Dial>(
     port: u16,
 ) -> Result<(D::Stream, Report), Error> {
     let start = Instant::now();
+    if let Source::Addrs(&[addr]) = source
+        && config.connect_timeout.is_none()
+        && config.attempt_timeout.is_none()
+        && config.family.allows(Family::of(&addr))
+        && usable_destination(addr.ip(), config.allow_unspecified)
+    {
+        return single_attempt(want, dial, addr, start, host, port).await;
+    }
     let query = |f: Family| config.family.allows(f);
     let mut driver = match source {
         Source::Resolve { resolver, name } => {
@@ -63,14 +80,11 @@ pub(crate) async fn run<D: Dial>(
             );
             let race = Race::new(config.race(), start.into_std(), q6, q4);
             let mut d = Driver::new(config, dial, race, [None, None], start, host, port);
+            // One address needs no sorting, so no source lookup either.
             let with_sources = addrs.len() > 1;
             for family in [Family::V6, Family::V4] {
                 if family == Family::V6 && q6 || family == Family::V4 && q4 {
-                    let list = addrs
-                        .iter()
-                        .filter(|a| Family::of(a) == family)
-                        .copied()
-                        .collect();
+                    let list = addrs.iter().filter(|a| Family::of(a) == family).copied();
                     let addrs = d.candidates(list, with_sources);
                     d.race
                         .handle(Input::Resolved { family, addrs }, start.into_std());
@@ -85,6 +99,82 @@ pub(crate) async fn run<D: Dial>(
 
 type RaceResult<S> = Result<(S, Report), Error>;
 
+/// One usable address and no timers: the race has exactly one possible course (start the
+/// attempt now; its outcome is the result), so it runs without the machine. This keeps a connect
+/// to an IP literal as cheap as a plain `TcpStream::connect`.
+async fn single_attempt<D: Dial>(
+    want: Want,
+    dial: &D,
+    addr: SocketAddr,
+    start: Instant,
+    host: &str,
+    port: u16,
+) -> RaceResult<D::Stream> {
+    debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
+    let result = dial.dial_unboxed(addr).await;
+    let ended = start.elapsed();
+    let result = match (result, want) {
+        (Ok(stream), Want::StreamOnly) => {
+            // Nobody will read the report: skip building it.
+            debug!(%addr, attempt = 0, ms = ended.as_millis() as u64, "connected");
+            return Ok((stream, Report::new("", port)));
+        }
+        (result, _) => result,
+    };
+    let mut report = Report::new(host, port);
+    let outcome = match &result {
+        Ok(_) => AttemptOutcome::Connected,
+        Err(e) => AttemptOutcome::Failed {
+            kind: e.kind(),
+            message: e.to_string(),
+        },
+    };
+    report.attempts.push(Attempt {
+        addr,
+        started: Duration::ZERO,
+        ended: Some(ended),
+        outcome: Some(outcome),
+    });
+    report.elapsed = ended;
+    match result {
+        Ok(stream) => {
+            debug!(%addr, attempt = 0, ms = ended.as_millis() as u64, "connected");
+            report.winner = Some(0);
+            Ok((stream, report))
+        }
+        Err(e) => {
+            debug!(%addr, attempt = 0, error = %e, "attempt failed");
+            Err(failed(
+                FailureKind::AllAttemptsFailed,
+                report,
+                vec![(addr, e)],
+                None,
+            ))
+        }
+    }
+}
+
+fn failed(
+    kind: FailureKind,
+    report: Report,
+    attempts: Vec<(SocketAddr, io::Error)>,
+    timeout: Option<Duration>,
+) -> Error {
+    let f = Box::new(ConnectFailure {
+        kind,
+        report,
+        attempts,
+        timeout,
+    });
+    debug!(error = %f, "connect failed");
+    match kind {
+        FailureKind::Resolve => Error::ResolutionFailed(f),
+        FailureKind::NoAddresses => Error::NoAddresses(f),
+        FailureKind::AllAttemptsFailed => Error::AllAttemptsFailed(f),
+        FailureKind::TimedOut => Error::TimedOut(f),
+    }
+}
+
 struct Driver<'a, D: Dial> {
     config: &'a Config,
     dial: &'a D,
@@ -94,11 +184,12 @@ struct Driver<'a, D: Dial> {
     lookups: [Option<Lookup>; 2],
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
-    /// Each started attempt's error, by attempt id.
-    errors: Vec<Option<io::Error>>,
+    /// The errors of the attempts that failed, in the order they failed (nothing to allocate
+    /// when the first attempt wins).
+    errors: Vec<(AttemptId, io::Error)>,
     winner: Option<D::Stream>,
-    timer: Pin<Box<Sleep>>,
-    timer_deadline: Option<Instant>,
+    /// Created on the first deadline: many connects (one address, no timeouts) never need it.
+    timer: Option<Pin<Box<Sleep>>>,
     report: Report,
 }
 
@@ -122,8 +213,7 @@ impl<'a, D: Dial> Driver<'a, D> {
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
-            timer: Box::pin(tokio::time::sleep_until(start)),
-            timer_deadline: None,
+            timer: None,
             report: Report::new(host, port),
         }
     }
@@ -134,9 +224,12 @@ impl<'a, D: Dial> Driver<'a, D> {
 
     /// Turns one family's answer into candidates: the port, the source address (RFC 6724 needs
     /// it), and no address that cannot be a destination.
-    fn candidates(&self, addrs: Vec<SocketAddr>, with_sources: bool) -> Vec<Candidate> {
+    fn candidates(
+        &self,
+        addrs: impl Iterator<Item = SocketAddr>,
+        with_sources: bool,
+    ) -> Vec<Candidate> {
         addrs
-            .into_iter()
             .filter(|a| usable_destination(a.ip(), self.config.allow_unspecified))
             .map(|dst| Candidate {
                 dst,
@@ -171,8 +264,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                         let addrs = ips
                             .iter()
                             .filter(|ip| Family::of_ip(ip) == family)
-                            .map(|ip| SocketAddr::new(*ip, self.port))
-                            .collect();
+                            .map(|ip| SocketAddr::new(*ip, self.port));
                         Input::Resolved {
                             family,
                             addrs: self.candidates(addrs, true),
@@ -217,7 +309,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                             },
                         );
                         debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, error = %e, "attempt failed");
-                        self.errors[id.0] = Some(e);
+                        self.errors.push((id, e));
                         Input::AttemptFailed(id)
                     }
                 };
@@ -229,11 +321,14 @@ impl<'a, D: Dial> Driver<'a, D> {
                 self.winner = None;
             }
             if let Some(deadline) = self.race.poll_timeout().map(Instant::from_std) {
-                if self.timer_deadline != Some(deadline) {
-                    self.timer.as_mut().reset(deadline);
-                    self.timer_deadline = Some(deadline);
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                // Reset only when the deadline moved (quinn's drive_timer).
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
                 }
-                if self.timer.as_mut().poll(cx).is_ready() {
+                if timer.as_mut().poll(cx).is_ready() {
                     let now = Instant::now();
                     self.race.handle_timeout(now.into_std());
                     if let Some(done) = self.apply_actions(now) {
@@ -268,7 +363,6 @@ impl<'a, D: Dial> Driver<'a, D> {
                         ended: None,
                         outcome: None,
                     });
-                    self.errors.push(None);
                     self.attempts.push((id, self.dial.dial(addr)));
                 }
                 Action::Cancel { id, reason } => {
@@ -281,7 +375,8 @@ impl<'a, D: Dial> Driver<'a, D> {
                         CancelReason::Lost => AttemptOutcome::Cancelled,
                         CancelReason::AttemptTimedOut | CancelReason::ConnectTimedOut => {
                             let msg = format!("timed out after {:?}", round_ms(ran));
-                            self.errors[id.0] = Some(io::Error::new(io::ErrorKind::TimedOut, msg));
+                            self.errors
+                                .push((id, io::Error::new(io::ErrorKind::TimedOut, msg)));
                             AttemptOutcome::TimedOut
                         }
                     };
@@ -318,11 +413,12 @@ impl<'a, D: Dial> Driver<'a, D> {
                 Ok((stream, report))
             }
             Err(failure) => {
-                let attempts = report
-                    .attempts
-                    .iter()
-                    .zip(self.errors.drain(..))
-                    .filter_map(|(a, e)| e.map(|e| (a.addr, e)))
+                // In the order the attempts started, as the error promises.
+                self.errors.sort_by_key(|(id, _)| *id);
+                let attempts = self
+                    .errors
+                    .drain(..)
+                    .map(|(id, e)| (report.attempts[id.0].addr, e))
                     .collect();
                 let kind = match failure {
                     Failure::Resolve => FailureKind::Resolve,
@@ -330,19 +426,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                     Failure::AllAttemptsFailed => FailureKind::AllAttemptsFailed,
                     Failure::TimedOut => FailureKind::TimedOut,
                 };
-                let f = Box::new(ConnectFailure {
-                    kind,
-                    report,
-                    attempts,
-                    timeout: self.config.connect_timeout,
-                });
-                debug!(error = %f, "connect failed");
-                Err(match kind {
-                    FailureKind::Resolve => Error::ResolutionFailed(f),
-                    FailureKind::NoAddresses => Error::NoAddresses(f),
-                    FailureKind::AllAttemptsFailed => Error::AllAttemptsFailed(f),
-                    FailureKind::TimedOut => Error::TimedOut(f),
-                })
+                Err(failed(kind, report, attempts, self.config.connect_timeout))
             }
         }
     }

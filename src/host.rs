@@ -103,6 +103,10 @@ const MAX_LABEL: usize = 63;
 
 /// Parses `input` as a host. Cheap and allocation-free for IP literals.
 pub(crate) fn parse_host(input: &str) -> Result<Host, InputError> {
+    // The common literal case first: a plain IPv4 or IPv6 address needs no other check.
+    if let Ok(ip) = input.parse::<IpAddr>() {
+        return Ok(Host::Ip(ip, None));
+    }
     if input.is_empty() {
         return Err(InputError::EmptyHost);
     }

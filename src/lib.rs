@@ -83,3 +83,14 @@ pub use crate::resolve::HickoryResolver;
 pub use crate::resolve::{
     Lookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
 };
+
+/// Not part of the public API: the pure core, exposed for the benches and fuzz targets only.
+/// No semver guarantees; do not use.
+#[doc(hidden)]
+pub mod __internal {
+    pub use crate::core::interleave::interleave;
+    pub use crate::core::machine::{
+        Action, AttemptId, CancelReason, Failure, Input, Race, RaceConfig,
+    };
+    pub use crate::core::sort::{Candidate, sort_destinations};
+}

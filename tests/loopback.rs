@@ -15,7 +15,10 @@ async fn connects_to_ipv4_and_ipv6_literals() {
         let listener = listen(ip.trim_matches(['[', ']']), 0);
         let port = listener.local_addr().unwrap().port();
         let _server = serve(listener);
-        let (stream, report) = Connector::new().connect_with_report(ip, port).await.unwrap();
+        let (stream, report) = Connector::new()
+            .connect_with_report(ip, port)
+            .await
+            .unwrap();
         assert_eq!(stream.peer_addr().unwrap().port(), port);
         assert!(report.answers().is_empty(), "a literal skips DNS");
         assert_eq!(report.attempts().len(), 1);
@@ -27,15 +30,24 @@ async fn connects_to_ipv4_and_ipv6_literals() {
 async fn refused_port_fails_fast() {
     let addr = refused_addr("127.0.0.1");
     let t = Instant::now();
-    let err = Connector::new().connect("127.0.0.1", addr.port()).await.unwrap_err();
+    let err = Connector::new()
+        .connect("127.0.0.1", addr.port())
+        .await
+        .unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err:?}");
     assert_eq!(err.attempts()[0].1.kind(), io::ErrorKind::ConnectionRefused);
     assert_eq!(
         err.to_string(),
-        format!("connect to 127.0.0.1:{0} failed: 127.0.0.1:{0} connection refused", addr.port())
+        format!(
+            "connect to 127.0.0.1:{0} failed: 127.0.0.1:{0} connection refused",
+            addr.port()
+        )
     );
-    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::ConnectionRefused);
+    assert_eq!(
+        io::Error::from(err).kind(),
+        io::ErrorKind::ConnectionRefused
+    );
 }
 
 // HE-5.5: IPv6 refused, IPv4 up: IPv4 starts at once, long before the attempt delay.
@@ -45,12 +57,22 @@ async fn ipv6_refused_falls_back_at_once() {
     let listener = listen("127.0.0.1", 0);
     let v4 = listener.local_addr().unwrap();
     let _server = serve(listener);
-    let connector = Connector::builder().attempt_delay(Duration::from_secs(2)).build().unwrap();
+    let connector = Connector::builder()
+        .attempt_delay(Duration::from_secs(2))
+        .build()
+        .unwrap();
     let t = Instant::now();
     let (stream, report) = connector.connect_addrs_with_report([v6, v4]).await.unwrap();
     assert_eq!(stream.peer_addr().unwrap(), v4);
-    assert!(t.elapsed() < Duration::from_secs(1), "did not wait out the 2 s delay: {:?}", t.elapsed());
-    assert_eq!(report.attempts()[0].outcome().map(AttemptOutcome::label), Some("refused"));
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "did not wait out the 2 s delay: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        report.attempts()[0].outcome().map(AttemptOutcome::label),
+        Some("refused")
+    );
 }
 
 // HE-5.1: IPv6 black-holed (full accept queue): IPv4 wins after the attempt delay.
@@ -61,20 +83,39 @@ async fn ipv6_black_hole_falls_back_to_ipv4() {
     let v4 = listener.local_addr().unwrap();
     let _server = serve(listener);
     let t = Instant::now();
-    let (stream, report) = Connector::new().connect_addrs_with_report([hole.addr, v4]).await.unwrap();
+    let (stream, report) = Connector::new()
+        .connect_addrs_with_report([hole.addr, v4])
+        .await
+        .unwrap();
     let took = t.elapsed();
     assert_eq!(stream.peer_addr().unwrap(), v4);
-    assert!(took >= Duration::from_millis(240) && took < Duration::from_secs(3), "{took:?}");
-    let outcomes: Vec<_> = report.attempts().iter().map(|a| (a.family(), a.outcome().unwrap().label())).collect();
-    assert_eq!(outcomes, [(Family::V6, "cancelled"), (Family::V4, "connected")]);
+    assert!(
+        took >= Duration::from_millis(240) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    let outcomes: Vec<_> = report
+        .attempts()
+        .iter()
+        .map(|a| (a.family(), a.outcome().unwrap().label()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [(Family::V6, "cancelled"), (Family::V4, "connected")]
+    );
 }
 
 // HE-5.4 with a black hole and a connect timeout: fails cleanly, listing the attempt.
 #[tokio::test]
 async fn black_hole_times_out() {
     let hole = BlackHole::new("127.0.0.1:0".parse().unwrap());
-    let connector = Connector::builder().connect_timeout(Duration::from_millis(300)).build().unwrap();
-    let err = connector.connect("127.0.0.1", hole.addr.port()).await.unwrap_err();
+    let connector = Connector::builder()
+        .connect_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = connector
+        .connect("127.0.0.1", hole.addr.port())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::TimedOut(_)), "{err:?}");
     assert_eq!(err.attempts().len(), 1);
     assert_eq!(err.attempts()[0].1.kind(), io::ErrorKind::TimedOut);
@@ -88,10 +129,19 @@ async fn localhost_by_name_prefers_ipv6() {
     let port = dual_port();
     let _s6 = serve(listen("::1", port));
     let _s4 = serve(listen("127.0.0.1", port));
-    let (stream, report) = Connector::new().connect_with_report("localhost", port).await.unwrap();
-    assert_eq!(stream.peer_addr().unwrap(), SocketAddr::new("::1".parse().unwrap(), port));
+    let (stream, report) = Connector::new()
+        .connect_with_report("localhost", port)
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.peer_addr().unwrap(),
+        SocketAddr::new("::1".parse().unwrap(), port)
+    );
     let families: Vec<Family> = report.answers().iter().map(|a| a.family()).collect();
-    assert!(families.contains(&Family::V6) && families.contains(&Family::V4), "{report}");
+    assert!(
+        families.contains(&Family::V6) && families.contains(&Family::V4),
+        "{report}"
+    );
 }
 
 // `localhost` by name with IPv6 black-holed on the same port: IPv4 wins.
@@ -102,13 +152,19 @@ async fn localhost_by_name_ipv6_black_hole() {
     let _hole = BlackHole::new(SocketAddr::new("::1".parse().unwrap(), port));
     let _s4 = serve(listen("127.0.0.1", port));
     let stream = eyeballs::connect("localhost.", port).await.unwrap();
-    assert_eq!(stream.peer_addr().unwrap(), SocketAddr::new("127.0.0.1".parse().unwrap(), port));
+    assert_eq!(
+        stream.peer_addr().unwrap(),
+        SocketAddr::new("127.0.0.1".parse().unwrap(), port)
+    );
 }
 
 // Every bad input is a typed error, returned at once, before any lookup.
 #[tokio::test]
 async fn bad_input_is_rejected_before_lookup() {
-    let connector = Connector::builder().resolver(PanicResolver).build().unwrap();
+    let connector = Connector::builder()
+        .resolver(PanicResolver)
+        .build()
+        .unwrap();
     let cases: &[(&str, u16, InputError)] = &[
         ("", 80, InputError::EmptyHost),
         ("   ", 80, InputError::Whitespace),
@@ -117,9 +173,17 @@ async fn bad_input_is_rejected_before_lookup() {
         ("bücher.example", 80, InputError::NonAscii),
         ("[::1", 80, InputError::UnclosedBracket),
         ("127.0.0.1%eth0", 80, InputError::ZoneWithoutIpv6),
-        ("fe80::1%no-such-if0", 80, InputError::UnknownInterface("no-such-if0".into())),
+        (
+            "fe80::1%no-such-if0",
+            80,
+            InputError::UnknownInterface("no-such-if0".into()),
+        ),
         ("example.com", 0, InputError::PortZero),
-        ("0.0.0.0", 80, InputError::Unspecified("0.0.0.0".parse().unwrap())),
+        (
+            "0.0.0.0",
+            80,
+            InputError::Unspecified("0.0.0.0".parse().unwrap()),
+        ),
         ("::", 80, InputError::Unspecified("::".parse().unwrap())),
     ];
     for (host, port, want) in cases {
@@ -130,8 +194,17 @@ async fn bad_input_is_rejected_before_lookup() {
         }
         assert_eq!(io::Error::from(err).kind(), io::ErrorKind::InvalidInput);
     }
-    let err = connector.connect_addrs(["127.0.0.1:0".parse().unwrap()]).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { problem: InputError::PortZero, .. }));
+    let err = connector
+        .connect_addrs(["127.0.0.1:0".parse().unwrap()])
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidInput {
+            problem: InputError::PortZero,
+            ..
+        }
+    ));
     let err = connector.connect_addrs([]).await.unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
 }
@@ -165,9 +238,20 @@ async fn static_resolver_and_unknown_name() {
 async fn system_resolver_numeric() {
     use eyeballs::Resolve;
     let r = eyeballs::SystemResolver::new();
-    assert_eq!(r.lookup("127.0.0.1", Family::V4).await.unwrap(), ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
-    assert_eq!(r.lookup("::1", Family::V6).await.unwrap(), ["::1".parse::<std::net::IpAddr>().unwrap()]);
-    assert!(r.lookup("127.0.0.1", Family::V6).await.map(|v| v.is_empty()).unwrap_or(true));
+    assert_eq!(
+        r.lookup("127.0.0.1", Family::V4).await.unwrap(),
+        ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert_eq!(
+        r.lookup("::1", Family::V6).await.unwrap(),
+        ["::1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    assert!(
+        r.lookup("127.0.0.1", Family::V6)
+            .await
+            .map(|v| v.is_empty())
+            .unwrap_or(true)
+    );
 }
 
 // Socket options and the hook are applied to every attempt.
@@ -182,7 +266,11 @@ async fn socket_options_and_hook_apply() {
     let seen = calls.clone();
     let connector = Connector::builder()
         .nodelay(true)
-        .keepalive(eyeballs::Keepalive::new(Duration::from_secs(30)).interval(Duration::from_secs(5)).retries(3))
+        .keepalive(
+            eyeballs::Keepalive::new(Duration::from_secs(30))
+                .interval(Duration::from_secs(5))
+                .retries(3),
+        )
         .local_address_v4("127.0.0.1".parse().unwrap())
         .send_buffer_size(64 * 1024)
         .recv_buffer_size(64 * 1024)
@@ -204,7 +292,12 @@ async fn socket_options_and_hook_apply() {
 
     // A hook error fails the attempt with that error.
     let failing = Connector::builder()
-        .socket_hook(|_, _| Err(io::Error::new(io::ErrorKind::PermissionDenied, "policy says no")))
+        .socket_hook(|_, _| {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "policy says no",
+            ))
+        })
         .build()
         .unwrap();
     let err = failing.connect("127.0.0.1", port).await.unwrap_err();
@@ -215,8 +308,24 @@ async fn socket_options_and_hook_apply() {
 // The builder rejects delays outside the RFC's bounds (HE-5.2) with a clear error.
 #[test]
 fn he_5_2_builder_rejects_out_of_range_delay() {
-    let err = Connector::builder().attempt_delay(Duration::from_millis(5)).build().unwrap_err();
-    assert_eq!(err.to_string(), "connection attempt delay 5ms is outside 10ms..=2s (RFC 8305 section 5)");
-    assert!(Connector::builder().attempt_delay(Duration::from_secs(3)).build().is_err());
-    assert!(Connector::builder().attempt_delay(Duration::from_millis(10)).build().is_ok());
+    let err = Connector::builder()
+        .attempt_delay(Duration::from_millis(5))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "connection attempt delay 5ms is outside 10ms..=2s (RFC 8305 section 5)"
+    );
+    assert!(
+        Connector::builder()
+            .attempt_delay(Duration::from_secs(3))
+            .build()
+            .is_err()
+    );
+    assert!(
+        Connector::builder()
+            .attempt_delay(Duration::from_millis(10))
+            .build()
+            .is_ok()
+    );
 }

@@ -11,11 +11,7 @@ use super::Family;
 /// At the start of a connect `lead` is the family of the best sorted address and `lead_count` the
 /// First Address Family Count; when answers arrive mid-race the driver passes the family that must
 /// come next so that alternation continues from what was already tried.
-pub(crate) fn interleave(
-    sorted: &[SocketAddr],
-    lead: Family,
-    lead_count: usize,
-) -> Vec<SocketAddr> {
+pub fn interleave(sorted: &[SocketAddr], lead: Family, lead_count: usize) -> Vec<SocketAddr> {
     let (mut first, mut second): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
     for addr in sorted {
         if Family::of(addr) == lead {

@@ -20,28 +20,38 @@ use super::sort::{Candidate, sort_destinations};
 
 /// Identifies one connection attempt within one race. Ids count up from 0 in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct AttemptId(pub(crate) usize);
+pub struct AttemptId(pub usize);
 
 /// The timing parameters of one race (validated by the builder).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct RaceConfig {
-    pub(crate) resolution_delay: Duration,
-    pub(crate) attempt_delay: Duration,
-    pub(crate) first_family_count: usize,
-    pub(crate) attempt_timeout: Option<Duration>,
-    pub(crate) connect_timeout: Option<Duration>,
+pub struct RaceConfig {
+    /// RFC 8305 §3 Resolution Delay.
+    pub resolution_delay: Duration,
+    /// RFC 8305 §5 Connection Attempt Delay.
+    pub attempt_delay: Duration,
+    /// RFC 8305 §4 First Address Family Count.
+    pub first_family_count: usize,
+    /// Per-attempt timeout.
+    pub attempt_timeout: Option<Duration>,
+    /// Whole-connect timeout.
+    pub connect_timeout: Option<Duration>,
 }
 
 /// What the driver tells the machine.
 #[derive(Debug, Clone)]
-pub(crate) enum Input {
+pub enum Input {
     /// A family's lookup answered with these destinations (possibly none: NODATA).
     Resolved {
+        /// The family asked for.
         family: Family,
+        /// The destinations, with their sources.
         addrs: Vec<Candidate>,
     },
     /// A family's lookup failed.
-    ResolveFailed { family: Family },
+    ResolveFailed {
+        /// The family asked for.
+        family: Family,
+    },
     /// The attempt's connect failed.
     AttemptFailed(AttemptId),
     /// The attempt's TCP handshake completed.
@@ -50,7 +60,7 @@ pub(crate) enum Input {
 
 /// Why the machine cancels an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CancelReason {
+pub enum CancelReason {
     /// Another attempt won (HE-5.4).
     Lost,
     /// The per-attempt timeout expired; the machine moves on as if it had failed (HE-5.5).
@@ -61,7 +71,7 @@ pub(crate) enum CancelReason {
 
 /// Why the whole connect failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
+pub enum Failure {
     /// Every queried family failed to resolve, at least one with an error.
     Resolve,
     /// Resolution succeeded but yielded no address.
@@ -74,11 +84,21 @@ pub(crate) enum Failure {
 
 /// What the machine tells the driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Action {
+pub enum Action {
     /// Start connecting to `addr`.
-    Start { id: AttemptId, addr: SocketAddr },
+    Start {
+        /// The new attempt's id.
+        id: AttemptId,
+        /// Where to connect.
+        addr: SocketAddr,
+    },
     /// Stop the attempt and close its socket.
-    Cancel { id: AttemptId, reason: CancelReason },
+    Cancel {
+        /// The attempt to stop.
+        id: AttemptId,
+        /// Why.
+        reason: CancelReason,
+    },
     /// The race is over; the machine does nothing more.
     Done(Result<AttemptId, Failure>),
 }
@@ -120,7 +140,7 @@ struct Attempt {
 
 /// One Happy Eyeballs race: from the first DNS query to a winner or a failure.
 #[derive(Debug)]
-pub(crate) struct Race {
+pub struct Race {
     config: RaceConfig,
     now: Instant,
     connect_deadline: Option<Instant>,
@@ -129,6 +149,8 @@ pub(crate) struct Race {
     ipv4_first_at: Option<Instant>,
     /// Every destination received so far, deduplicated (HE-5.6), in arrival order.
     received: Vec<Candidate>,
+    /// The addresses in `received`, for O(1) duplicate checks once the list is long; short lists
+    /// are searched directly, which saves hashing on the common one-or-two-address connect.
     known: HashSet<SocketAddr>,
     /// The untried destinations, in the order they will be tried.
     untried: VecDeque<SocketAddr>,
@@ -146,7 +168,7 @@ pub(crate) struct Race {
 
 impl Race {
     /// A race that started at `now`, with lookups pending for the families in `queried`.
-    pub(crate) fn new(config: RaceConfig, now: Instant, query_v6: bool, query_v4: bool) -> Race {
+    pub fn new(config: RaceConfig, now: Instant, query_v6: bool, query_v4: bool) -> Race {
         let state = |q| {
             if q {
                 LookupState::Pending
@@ -174,7 +196,7 @@ impl Race {
     }
 
     /// Feeds one event that happened at `now`.
-    pub(crate) fn handle(&mut self, input: Input, now: Instant) {
+    pub fn handle(&mut self, input: Input, now: Instant) {
         self.advance_clock(now);
         if self.done {
             return;
@@ -207,7 +229,7 @@ impl Race {
     }
 
     /// Tells the machine that `now` has come; call it when [`Race::poll_timeout`] is reached.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         self.advance_clock(now);
         if !self.done {
             self.step();
@@ -215,14 +237,14 @@ impl Race {
     }
 
     /// The next action to carry out, if any.
-    pub(crate) fn poll_action(&mut self) -> Option<Action> {
+    pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
 
     /// The instant at which [`Race::handle_timeout`] must be called next, if any.
     ///
     /// Never earlier than the latest `now` the machine has seen, once the pending actions are drained.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         if self.done {
             return None;
         }
@@ -246,13 +268,13 @@ impl Race {
 
     /// Whether [`Action::Done`] has been produced.
     #[cfg(test)]
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.done
     }
 
     /// Number of attempts started so far.
     #[cfg(test)]
-    pub(crate) fn attempts_started(&self) -> usize {
+    pub fn attempts_started(&self) -> usize {
         self.attempts.len()
     }
 
@@ -278,9 +300,19 @@ impl Race {
             return; // An answer for a family not asked for, or a second answer: ignore.
         }
         let before = self.received.len();
+        let mut addrs = addrs;
+        if self.received.is_empty() && addrs.len() <= 1 {
+            // The common single-address answer: adopt the list instead of copying it.
+            addrs.retain(|c| Family::of(&c.dst) == family);
+            self.received = addrs;
+            addrs = Vec::new();
+        }
         for c in addrs {
             // HE-5.6: no address twice; the answer's family is the one it was asked for.
-            if Family::of(&c.dst) == family && self.known.insert(c.dst) {
+            if Family::of(&c.dst) == family && !self.is_known(&c.dst) {
+                if !self.known.is_empty() {
+                    self.known.insert(c.dst);
+                }
                 self.received.push(c);
             }
         }
@@ -300,6 +332,17 @@ impl Race {
             // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
             self.rebuild_untried();
         }
+    }
+
+    fn is_known(&mut self, addr: &SocketAddr) -> bool {
+        const LINEAR_MAX: usize = 16;
+        if self.received.len() < LINEAR_MAX {
+            return self.received.iter().any(|c| c.dst == *addr);
+        }
+        if self.known.is_empty() {
+            self.known.extend(self.received.iter().map(|c| c.dst));
+        }
+        self.known.contains(addr)
     }
 
     fn step(&mut self) {
@@ -378,6 +421,12 @@ impl Race {
     /// Sorts every received, untried destination (HE-4.1) and interleaves the families so that
     /// alternation continues from what was already tried (HE-4.3).
     fn rebuild_untried(&mut self) {
+        if self.attempts.is_empty() && self.received.len() == 1 {
+            // Nothing to sort or interleave.
+            self.untried.clear();
+            self.untried.push_back(self.received[0].dst);
+            return;
+        }
         let mut pending: Vec<Candidate> = if self.attempts.is_empty() {
             self.received.clone()
         } else {
@@ -388,12 +437,14 @@ impl Race {
                 .copied()
                 .collect()
         };
+        if pending.len() <= 1 {
+            // Nothing to sort or interleave.
+            self.untried = pending.iter().map(|c| c.dst).collect();
+            return;
+        }
         sort_destinations(&mut pending);
         let sorted: Vec<SocketAddr> = pending.iter().map(|c| c.dst).collect();
-        let Some(first) = sorted.first() else {
-            self.untried.clear();
-            return;
-        };
+        let first = &sorted[0];
         let (lead, lead_count) = match self.attempts.last() {
             None => (Family::of(first), self.config.first_family_count),
             Some(last) => {

@@ -11,17 +11,17 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// A destination to sort, with the source address the kernel would pick for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Candidate {
+pub struct Candidate {
     /// Where to connect.
-    pub(crate) dst: SocketAddr,
+    pub dst: SocketAddr,
     /// The local address the kernel would use; `None` when no route exists (rule 1).
-    pub(crate) src: Option<IpAddr>,
+    pub src: Option<IpAddr>,
 }
 
 /// Sorts `candidates` in place by RFC 6724 §6 rules 1, 2, 5, 6, 8, 9 (IPv6 only) and 10.
 ///
 /// The sort is stable (rule 10: otherwise leave the order unchanged) and total.
-pub(crate) fn sort_destinations(candidates: &mut [Candidate]) {
+pub fn sort_destinations(candidates: &mut [Candidate]) {
     // Precompute the attributes once per candidate: the comparator is then cheap.
     let mut keyed: Vec<(Attrs, Candidate)> =
         candidates.iter().map(|c| (Attrs::of(c), *c)).collect();

@@ -157,6 +157,7 @@ async fn race(
     resolver: &FakeResolver,
 ) -> Result<(FakeSocket, Report), Error> {
     run(
+        Want::Report,
         config,
         dial,
         Source::Resolve {
@@ -478,9 +479,16 @@ async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
         .iter()
         .map(|a| a.parse().unwrap())
         .collect();
-    let (_, report) = run(&Config::default(), &dial, Source::Addrs(addrs), "x", 443)
-        .await
-        .unwrap();
+    let (_, report) = run(
+        Want::Report,
+        &Config::default(),
+        &dial,
+        Source::Addrs(&addrs),
+        "x",
+        443,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         timeline(&report),
         [
@@ -521,4 +529,51 @@ async fn unusable_answers_are_dropped() {
         .unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
     assert_eq!(dial.open(), 0);
+}
+
+// One address and no timers takes the fast path; it reports exactly what the race would.
+#[tokio::test(start_paused = true)]
+async fn single_address_fast_path_matches_the_race() {
+    let v4: SocketAddr = V4.parse().unwrap();
+    for config in [
+        Config::default(),
+        Config {
+            connect_timeout: Some(10_000 * MS),
+            ..Config::default()
+        },
+    ] {
+        let dial = FakeDial::new(&[(V4, Peer::Refused(4))]);
+        let err = run(
+            Want::StreamOnly,
+            &config,
+            &dial,
+            Source::Addrs(&[v4]),
+            "192.0.2.1",
+            443,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "connect to 192.0.2.1:443 failed: 192.0.2.1:443 connection refused"
+        );
+        assert_eq!(timeline(err.report().unwrap()), [row(0, V4, "refused")]);
+        assert_eq!(err.report().unwrap().elapsed(), 4 * MS);
+
+        let dial = FakeDial::new(&[(V4, Peer::Up(2))]);
+        let (_, report) = run(
+            Want::Report,
+            &config,
+            &dial,
+            Source::Addrs(&[v4]),
+            "192.0.2.1",
+            443,
+        )
+        .await
+        .unwrap();
+        assert_eq!(timeline(&report), [row(0, V4, "connected")]);
+        assert_eq!(report.winner().unwrap().addr(), v4);
+        assert_eq!(report.elapsed(), 2 * MS);
+    }
 }

@@ -38,7 +38,11 @@ impl BlackHole {
                 Err(_) => break,
             }
         }
-        BlackHole { addr, _listener: listener, _filler: filler }
+        BlackHole {
+            addr,
+            _listener: listener,
+            _filler: filler,
+        }
     }
 }
 
@@ -80,5 +84,7 @@ pub fn serve(listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
 
 /// Open file descriptors of this process.
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
