@@ -155,6 +155,27 @@ impl Connector {
         }
     }
 
+    /// Resolves `host` and returns its addresses with `port`, in the order a connect would try
+    /// them: both families looked up concurrently (both answers awaited), sorted by RFC 6724,
+    /// families interleaved, duplicates and unusable addresses removed. An IP literal is returned
+    /// as it is.
+    ///
+    /// Useful to hand RFC 8305-ordered addresses to a client that does its own connecting, or to
+    /// test every address of a host on its own.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+        if port == 0 {
+            return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
+        }
+        let inner = &*self.inner;
+        match parse_host(host).map_err(|e| Error::invalid(host, e))? {
+            Host::Ip(ip, zone) => Ok(vec![self.literal(host, ip, zone, port)?]),
+            Host::Name(name) => {
+                let resolver = &*inner.resolver;
+                driver::resolve_all(&inner.config, &inner.dial, resolver, &name, host, port).await
+            }
+        }
+    }
+
     fn literal(
         &self,
         host: &str,

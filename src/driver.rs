@@ -13,6 +13,7 @@ use tracing::debug;
 
 use crate::config::Config;
 use crate::core::Family;
+use crate::core::interleave::sort_and_interleave;
 use crate::core::machine::{Action, AttemptId, CancelReason, Failure, Input, Race};
 use crate::core::sort::Candidate;
 use crate::dial::{Dial, DialFuture};
@@ -430,6 +431,68 @@ impl<'a, D: Dial> Driver<'a, D> {
             }
         }
     }
+}
+
+/// Resolves both families concurrently, waits for both, and returns every usable address in the
+/// order a connect would try them (HE-4.1 sort, HE-4.3 interleave, HE-5.6 no duplicates).
+pub(crate) async fn resolve_all<D: Dial>(
+    config: &Config,
+    dial: &D,
+    resolver: &dyn Resolve,
+    name: &str,
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Error> {
+    let start = Instant::now();
+    let lookup = |family: Family| {
+        let fut = config
+            .family
+            .allows(family)
+            .then(|| resolver.lookup(name, family));
+        async move {
+            match fut {
+                Some(fut) => Some((family, fut.await, start.elapsed())),
+                None => None,
+            }
+        }
+    };
+    // HE-3.1: AAAA first, then A, both in flight at once.
+    let (v6, v4) = futures::future::join(lookup(Family::V6), lookup(Family::V4)).await;
+    let mut report = Report::new(host, port);
+    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut any_failed = false;
+    let mut answers: Vec<_> = [v6, v4].into_iter().flatten().collect();
+    answers.sort_by_key(|(_, _, at)| *at);
+    for (family, result, at) in answers {
+        match &result {
+            Ok(ips) => {
+                for ip in ips.iter().filter(|ip| Family::of_ip(ip) == family) {
+                    let dst = SocketAddr::new(*ip, port);
+                    if usable_destination(*ip, config.allow_unspecified)
+                        && !candidates.iter().any(|c| c.dst == dst)
+                    {
+                        candidates.push(Candidate {
+                            dst,
+                            src: dial.source(dst),
+                        });
+                    }
+                }
+            }
+            Err(_) => any_failed = true,
+        }
+        report.answers.push(Answer { family, at, result });
+    }
+    report.elapsed = start.elapsed();
+    if candidates.is_empty() {
+        let kind = if any_failed {
+            FailureKind::Resolve
+        } else {
+            FailureKind::NoAddresses
+        };
+        return Err(failed(kind, report, Vec::new(), None));
+    }
+    let ffc = config.first_address_family_count;
+    Ok(sort_and_interleave(candidates, |best| (best, ffc)))
 }
 
 /// Multicast and broadcast addresses can never be TCP destinations; the unspecified address reaches

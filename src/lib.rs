@@ -88,7 +88,7 @@ pub use crate::resolve::{
 /// No semver guarantees; do not use.
 #[doc(hidden)]
 pub mod __internal {
-    pub use crate::core::interleave::interleave;
+    pub use crate::core::interleave::{interleave, sort_and_interleave};
     pub use crate::core::machine::{
         Action, AttemptId, CancelReason, Failure, Input, Race, RaceConfig,
     };

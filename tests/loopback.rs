@@ -329,3 +329,32 @@ fn he_5_2_builder_rejects_out_of_range_delay() {
             .is_ok()
     );
 }
+
+// Connector::resolve: `localhost` in connect order (::1 first), literals as they are, bad input typed.
+#[cfg(feature = "hickory")]
+#[tokio::test]
+async fn resolve_localhost_in_connect_order() {
+    let c = Connector::new();
+    let addrs = c.resolve("localhost", 80).await.unwrap();
+    let want: Vec<SocketAddr> = ["[::1]:80", "127.0.0.1:80"]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(addrs, want);
+    assert_eq!(
+        c.resolve("[::1]", 8).await.unwrap(),
+        [SocketAddr::new("::1".parse().unwrap(), 8)]
+    );
+    assert!(matches!(
+        c.resolve("a..b", 80).await,
+        Err(Error::InvalidInput { .. })
+    ));
+    let v4 = Connector::builder()
+        .family(eyeballs::FamilyPolicy::Ipv4Only)
+        .build()
+        .unwrap();
+    assert_eq!(
+        v4.resolve("localhost", 80).await.unwrap(),
+        [SocketAddr::new("127.0.0.1".parse().unwrap(), 80)]
+    );
+}

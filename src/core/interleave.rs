@@ -3,6 +3,25 @@
 use std::net::SocketAddr;
 
 use super::Family;
+use super::sort::{Candidate, sort_destinations};
+
+/// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3). `lead` is given
+/// the family of the best sorted destination and returns the family to lead with and how many of
+/// it come first.
+pub fn sort_and_interleave(
+    mut candidates: Vec<Candidate>,
+    lead: impl FnOnce(Family) -> (Family, usize),
+) -> Vec<SocketAddr> {
+    sort_destinations(&mut candidates);
+    let sorted: Vec<SocketAddr> = candidates.iter().map(|c| c.dst).collect();
+    match sorted.first() {
+        None => sorted,
+        Some(best) => {
+            let (family, count) = lead(Family::of(best));
+            interleave(&sorted, family, count)
+        }
+    }
+}
 
 /// Reorders a sorted list so that, after `lead_count` addresses of `lead`, the families alternate,
 /// starting with the other family. Within each family the sorted order is kept. When one family

@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
-use super::interleave::interleave;
-use super::sort::{Candidate, sort_destinations};
+use super::interleave::sort_and_interleave;
+use super::sort::Candidate;
 
 /// Identifies one connection attempt within one race. Ids count up from 0 in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -427,7 +427,7 @@ impl Race {
             self.untried.push_back(self.received[0].dst);
             return;
         }
-        let mut pending: Vec<Candidate> = if self.attempts.is_empty() {
+        let pending: Vec<Candidate> = if self.attempts.is_empty() {
             self.received.clone()
         } else {
             let tried: HashSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
@@ -442,22 +442,21 @@ impl Race {
             self.untried = pending.iter().map(|c| c.dst).collect();
             return;
         }
-        sort_destinations(&mut pending);
-        let sorted: Vec<SocketAddr> = pending.iter().map(|c| c.dst).collect();
-        let first = &sorted[0];
-        let (lead, lead_count) = match self.attempts.last() {
-            None => (Family::of(first), self.config.first_family_count),
+        let attempts = &self.attempts;
+        let first_family_count = self.config.first_family_count;
+        let order = sort_and_interleave(pending, |best| match attempts.last() {
+            None => (best, first_family_count),
             Some(last) => {
                 let fam = Family::of(&last.addr);
-                let same = self.attempts.iter().all(|a| Family::of(&a.addr) == fam);
-                if same && self.attempts.len() < self.config.first_family_count {
-                    (fam, self.config.first_family_count - self.attempts.len())
+                let same = attempts.iter().all(|a| Family::of(&a.addr) == fam);
+                if same && attempts.len() < first_family_count {
+                    (fam, first_family_count - attempts.len())
                 } else {
                     (fam.other(), 1)
                 }
             }
-        };
-        self.untried = interleave(&sorted, lead, lead_count).into();
+        });
+        self.untried = order.into();
     }
 
     fn next_running_index(&mut self) -> Option<usize> {

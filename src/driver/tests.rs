@@ -577,3 +577,39 @@ async fn single_address_fast_path_matches_the_race() {
         assert_eq!(report.elapsed(), 2 * MS);
     }
 }
+
+// HE-4.1 / HE-4.3 / HE-5.6: resolve_all waits for both answers and orders like a connect.
+#[tokio::test(start_paused = true)]
+async fn he_4_3_resolve_all_orders_like_a_connect() {
+    let dial = FakeDial::new(&[]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(30, &["2001:db8::1", "2001:db8::2", "2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2", "224.0.0.1"]),
+    );
+    let t = Instant::now();
+    let config = Config::default();
+    let addrs = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
+        .await
+        .unwrap();
+    let want: Vec<SocketAddr> = [V6, V4, V6B, V4B]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    assert_eq!(addrs, want);
+    assert_eq!(t.elapsed(), 30 * MS, "both answers are awaited");
+
+    let resolver = FakeResolver::new(Answer::Fail(1), Answer::Addrs(2, &[]));
+    let err = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ResolutionFailed(_)), "{err:?}");
+    let resolver = FakeResolver::new(Answer::Addrs(1, &[]), Answer::Addrs(2, &[]));
+    let err = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "connect to t.example:443 failed: the name has no usable address (AAAA: no records; A: no records)"
+    );
+}
