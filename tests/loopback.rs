@@ -6,7 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{BlackHole, dual_port, listen, refused_addr, serve};
+use common::{BlackHole, dual_port, listen, listening, refused_addr, serve};
 use eyeballs::{AttemptOutcome, Connector, Error, Family, InputError};
 
 #[tokio::test]
@@ -126,9 +126,10 @@ async fn black_hole_times_out() {
 #[cfg(feature = "hickory")]
 #[tokio::test]
 async fn localhost_by_name_prefers_ipv6() {
-    let port = dual_port();
-    let _s6 = serve(listen("::1", port));
-    let _s4 = serve(listen("127.0.0.1", port));
+    let dual = dual_port();
+    let port = dual.port;
+    let _s6 = serve(listening(dual.v6));
+    let _s4 = serve(listening(dual.v4));
     let (stream, report) = Connector::new()
         .connect_with_report("localhost", port)
         .await
@@ -148,9 +149,10 @@ async fn localhost_by_name_prefers_ipv6() {
 #[cfg(feature = "hickory")]
 #[tokio::test]
 async fn localhost_by_name_ipv6_black_hole() {
-    let port = dual_port();
-    let _hole = BlackHole::new(SocketAddr::new("::1".parse().unwrap(), port));
-    let _s4 = serve(listen("127.0.0.1", port));
+    let dual = dual_port();
+    let port = dual.port;
+    let _hole = BlackHole::from_bound(dual.v6);
+    let _s4 = serve(listening(dual.v4));
     let stream = eyeballs::connect("localhost.", port).await.unwrap();
     assert_eq!(
         stream.peer_addr().unwrap(),

@@ -87,11 +87,18 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
             "--all" => o.all = true,
             "--repeat" => {
                 let v = value("--repeat")?;
-                o.repeat = v.parse().ok().filter(|n| *n >= 1).ok_or(format!("--repeat {v:?}: expected a whole number >= 1"))?;
+                o.repeat = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or(format!("--repeat {v:?}: expected a whole number >= 1"))?;
             }
-            "--attempt-delay" => o.attempt_delay = Some(millis("--attempt-delay", &value("--attempt-delay")?)?),
+            "--attempt-delay" => {
+                o.attempt_delay = Some(millis("--attempt-delay", &value("--attempt-delay")?)?)
+            }
             "--resolution-delay" => {
-                o.resolution_delay = Some(millis("--resolution-delay", &value("--resolution-delay")?)?)
+                o.resolution_delay =
+                    Some(millis("--resolution-delay", &value("--resolution-delay")?)?)
             }
             "--timeout" => {
                 o.timeout = millis("--timeout", &value("--timeout")?)?;
@@ -111,7 +118,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 o.resolver = match value("--resolver")?.as_str() {
                     "hickory" => ResolverChoice::Hickory,
                     "system" => ResolverChoice::System,
-                    other => return Err(format!("--resolver {other:?}: expected hickory or system")),
+                    other => {
+                        return Err(format!("--resolver {other:?}: expected hickory or system"));
+                    }
                 }
             }
             s if s.starts_with('-') && s.len() > 1 && !s.starts_with("-[") => {
@@ -130,7 +139,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
 }
 
 fn millis(name: &str, v: &str) -> Result<Duration, String> {
-    v.parse::<u64>().map(Duration::from_millis).map_err(|_| format!("{name} {v:?}: expected milliseconds"))
+    v.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{name} {v:?}: expected milliseconds"))
 }
 
 fn parse_port(v: &str) -> Result<u16, String> {
@@ -147,7 +158,11 @@ pub fn parse_target(s: &str) -> Result<(String, u16), String> {
         let default_port = match scheme.to_ascii_lowercase().as_str() {
             "http" => 80,
             "https" => 443,
-            other => return Err(format!("unsupported URL scheme {other:?}: use http or https")),
+            other => {
+                return Err(format!(
+                    "unsupported URL scheme {other:?}: use http or https"
+                ));
+            }
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
         let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
@@ -161,7 +176,9 @@ pub fn parse_target(s: &str) -> Result<(String, u16), String> {
 
 fn split_host_port(s: &str, default_port: Option<u16>) -> Result<(String, u16), String> {
     if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest.split_once(']').ok_or_else(|| format!("{s:?} has an unclosed '['"))?;
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{s:?} has an unclosed '['"))?;
         return match (after.strip_prefix(':'), default_port) {
             (Some(port), _) => Ok((host.to_string(), parse_port(port)?)),
             (None, Some(p)) if after.is_empty() => Ok((host.to_string(), p)),
@@ -187,7 +204,8 @@ mod tests {
 
     #[test]
     fn targets() {
-        let ok = |s: &str, h: &str, p: u16| assert_eq!(parse_target(s), Ok((h.to_string(), p)), "{s}");
+        let ok =
+            |s: &str, h: &str, p: u16| assert_eq!(parse_target(s), Ok((h.to_string(), p)), "{s}");
         ok("example.com:443", "example.com", 443);
         ok("[::1]:8080", "::1", 8080);
         ok("192.0.2.1:80", "192.0.2.1", 80);
@@ -195,7 +213,16 @@ mod tests {
         ok("https://example.com", "example.com", 443);
         ok("https://user@[2001:db8::1]:8443/x?y", "2001:db8::1", 8443);
         ok("HTTP://example.com:81#f", "example.com", 81);
-        for bad in ["example.com", "::1", "[::1", "ftp://x", "http://", "x:0", "x:99999", "[::1]x"] {
+        for bad in [
+            "example.com",
+            "::1",
+            "[::1",
+            "ftp://x",
+            "http://",
+            "x:0",
+            "x:99999",
+            "[::1]x",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
     }

@@ -14,7 +14,11 @@ pub struct Style {
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
     pub fn bold(&self, t: &str) -> String {
         self.paint("1", t)
@@ -47,44 +51,75 @@ const BAR: usize = 40;
 pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Style) -> String {
     let mut out = String::new();
     let total = report.elapsed().max(Duration::from_micros(1));
-    out += &format!("{} {} port {}\n", style.bold("connect to"), report.host(), report.port());
+    out += &format!(
+        "{} {} port {}\n",
+        style.bold("connect to"),
+        report.host(),
+        report.port()
+    );
     if report.answers().is_empty() {
         out += &style.dim("  DNS      skipped (address given)\n");
     }
     for a in report.answers() {
         let what = match a.result() {
             Ok([]) => style.yellow("no records"),
-            Ok(ips) => ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", "),
+            Ok(ips) => ips
+                .iter()
+                .map(|ip| ip.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             Err(e) => style.red(&format!("failed: {e}")),
         };
-        out += &format!("  DNS  {:>9.1} ms  {:<4}  {what}\n", ms(a.at()), record(a.family()));
+        out += &format!(
+            "  DNS  {:>9.1} ms  {:<4}  {what}\n",
+            ms(a.at()),
+            record(a.family())
+        );
     }
     if !report.attempts().is_empty() {
-        let width = report.attempts().iter().map(|a| a.addr().to_string().len()).max().unwrap_or(0);
+        let width = report
+            .attempts()
+            .iter()
+            .map(|a| a.addr().to_string().len())
+            .max()
+            .unwrap_or(0);
         out += &format!(
             "  {:<w$}  {:<4}  {:>9}  {:>9}  {}\n",
             "attempt",
             "",
             "start",
             "end",
-            style.dim(&format!("0 ms{:>w2$}", format!("{:.1} ms", ms(total)), w2 = BAR - 2)),
+            style.dim(&format!(
+                "0 ms{:>w2$}",
+                format!("{:.1} ms", ms(total)),
+                w2 = BAR - 2
+            )),
             w = width + 4
         );
     }
     for (i, a) in report.attempts().iter().enumerate() {
         let start = a.started();
         let end = a.ended().unwrap_or(report.elapsed());
-        let col = |d: Duration| ((d.as_secs_f64() / total.as_secs_f64()) * BAR as f64).round() as usize;
-        let (c0, c1) = (col(start).min(BAR - 1), col(end).clamp(col(start).min(BAR - 1) + 1, BAR));
-        let bar: String = (0..BAR).map(|c| if c >= c0 && c < c1 { '█' } else { '·' }).collect();
+        let col =
+            |d: Duration| ((d.as_secs_f64() / total.as_secs_f64()) * BAR as f64).round() as usize;
+        let (c0, c1) = (
+            col(start).min(BAR - 1),
+            col(end).clamp(col(start).min(BAR - 1) + 1, BAR),
+        );
+        let bar: String = (0..BAR)
+            .map(|c| if c >= c0 && c < c1 { '█' } else { '·' })
+            .collect();
         let outcome = a.outcome().map_or("running", AttemptOutcome::label);
         let (label, bar) = match a.outcome() {
             Some(AttemptOutcome::Connected) => (style.green("won"), style.green(&bar)),
             Some(AttemptOutcome::Cancelled) => (style.dim(outcome), style.dim(&bar)),
             _ => (style.red(outcome), style.red(&bar)),
         };
+        // The error's own words only where the label does not already say it.
         let detail = match a.outcome() {
-            Some(AttemptOutcome::Failed { message, .. }) => format!(" ({message})"),
+            Some(o @ AttemptOutcome::Failed { message, .. }) if o.label() == "failed" => {
+                format!(" ({message})")
+            }
             _ => String::new(),
         };
         out += &format!(
@@ -93,7 +128,12 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             a.family(),
             ms(start),
             ms(end),
-            w = report.attempts().iter().map(|a| a.addr().to_string().len()).max().unwrap_or(0)
+            w = report
+                .attempts()
+                .iter()
+                .map(|a| a.addr().to_string().len())
+                .max()
+                .unwrap_or(0)
         );
     }
     match result {
@@ -111,7 +151,12 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
 }
 
 /// One connect as the stable `--json` object.
-pub fn json(host: &str, port: u16, report: Option<&Report>, result: Result<SocketAddr, &Error>) -> Value {
+pub fn json(
+    host: &str,
+    port: u16,
+    report: Option<&Report>,
+    result: Result<SocketAddr, &Error>,
+) -> Value {
     let resolution: Vec<Value> = report
         .map(|r| {
             r.answers()

@@ -23,11 +23,11 @@ pub struct BlackHole {
 
 impl BlackHole {
     pub fn new(addr: SocketAddr) -> BlackHole {
-        let listener = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
-        if addr.is_ipv6() {
-            listener.set_only_v6(true).unwrap();
-        }
-        listener.bind(&addr.into()).unwrap();
+        BlackHole::from_bound(bound(addr))
+    }
+
+    /// Makes a black hole of a socket that is already bound.
+    pub fn from_bound(listener: Socket) -> BlackHole {
         listener.listen(0).unwrap();
         let addr = listener.local_addr().unwrap().as_socket().unwrap();
         // Fill the queue. How many fit depends on the stack; stop once a connect would block.
@@ -46,6 +46,24 @@ impl BlackHole {
     }
 }
 
+/// A TCP socket bound to `addr` (IPv6 only for IPv6), not yet listening: connecting to it is
+/// refused until it listens.
+pub fn bound(addr: SocketAddr) -> Socket {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).unwrap();
+    }
+    socket.bind(&addr.into()).unwrap();
+    socket
+}
+
+/// Starts listening on a bound socket.
+pub fn listening(socket: Socket) -> tokio::net::TcpListener {
+    socket.listen(128).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    tokio::net::TcpListener::from_std(socket.into()).unwrap()
+}
+
 /// Binds `ip:port` (port 0: any) and returns the std listener, non-blocking, for tokio.
 pub fn listen(ip: &str, port: u16) -> tokio::net::TcpListener {
     let addr: SocketAddr = SocketAddr::new(ip.parse().unwrap(), port);
@@ -60,13 +78,27 @@ pub fn listen(ip: &str, port: u16) -> tokio::net::TcpListener {
     tokio::net::TcpListener::from_std(socket.into()).unwrap()
 }
 
-/// A port free on both ::1 and 127.0.0.1.
-pub fn dual_port() -> u16 {
+/// One port, bound (not listening) on both ::1 and 127.0.0.1. Keeping the sockets bound, rather
+/// than probing and releasing the port, means no other test can take it in between.
+pub struct DualPort {
+    pub port: u16,
+    pub v6: Socket,
+    pub v4: Socket,
+}
+
+pub fn dual_port() -> DualPort {
     for _ in 0..50 {
-        let v4 = StdListener::bind("127.0.0.1:0").unwrap();
-        let port = v4.local_addr().unwrap().port();
-        if StdListener::bind(("::1", port)).is_ok() {
-            return port;
+        let v4 = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        v4.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        let port = v4.local_addr().unwrap().as_socket().unwrap().port();
+        let v6 = Socket::new(Domain::IPV6, Type::STREAM, None).unwrap();
+        v6.set_only_v6(true).unwrap();
+        if v6
+            .bind(&SocketAddr::new("::1".parse().unwrap(), port).into())
+            .is_ok()
+        {
+            return DualPort { port, v6, v4 };
         }
     }
     panic!("no port free on both loopbacks");

@@ -1,0 +1,208 @@
+//! The probe example, run as a person would: its real binary, real loopback listeners.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::{dual_port, listen, listening, refused_addr, serve};
+
+/// Builds `examples/probe` once (CARGO_BIN_EXE_* does not cover examples) and returns its path.
+fn probe_bin() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "probe",
+                "--message-format=json",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("cargo build --example probe");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["target"]["name"] == "probe")
+            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported the probe's executable")
+    })
+}
+
+/// Runs the probe in a blocking thread (the test's runtime keeps serving the listeners).
+async fn probe(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let bin = probe_bin().clone();
+    tokio::task::spawn_blocking(move || {
+        Command::new(bin)
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn demo_shows_the_ipv4_fallback_then_the_healthy_case() {
+    let out = probe(&[]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let first = stdout.split("2. Both families healthy").next().unwrap();
+    assert!(first.contains("IPv6 black-holed"), "{stdout}");
+    assert!(
+        first.contains("cancelled") && first.contains("(ipv4)"),
+        "{stdout}"
+    );
+    let second = stdout
+        .split("2. Both families healthy")
+        .nth(1)
+        .expect("healthy case shown");
+    assert!(
+        second.contains("(ipv6)") && second.contains(" won"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("\x1b["), "NO_COLOR is honoured");
+}
+
+#[tokio::test]
+async fn json_has_the_documented_fields() {
+    let dual = dual_port();
+    let port = dual.port;
+    let _s6 = serve(listening(dual.v6));
+    let _s4 = serve(listening(dual.v4));
+    let out = probe(&["--json", "--repeat", "2", "localhost", &port.to_string()]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one object per connect: {stdout}");
+    for line in lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["host"], "localhost");
+        assert_eq!(v["port"], port);
+        assert_eq!(v["ok"], true);
+        assert!(v["elapsed_ms"].as_f64().unwrap() >= 0.0);
+        assert_eq!(v["winner"]["addr"], format!("[::1]:{port}"));
+        assert_eq!(v["winner"]["family"], "ipv6");
+        assert!(v["error"].is_null());
+        let res = v["resolution"].as_array().unwrap();
+        assert_eq!(res.len(), 2);
+        for r in res {
+            assert!(r["family"] == "ipv6" || r["family"] == "ipv4");
+            assert!(r["ms"].as_f64().is_some() && r["addrs"].is_array() && r["error"].is_null());
+        }
+        let attempts = v["attempts"].as_array().unwrap();
+        assert_eq!(attempts[0]["addr"], format!("[::1]:{port}"));
+        assert_eq!(attempts[0]["family"], "ipv6");
+        assert_eq!(attempts[0]["outcome"], "connected");
+        assert!(
+            attempts[0]["start_ms"].as_f64().is_some() && attempts[0]["end_ms"].as_f64().is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn json_failure_has_error_and_no_winner() {
+    let addr = refused_addr("127.0.0.1");
+    let out = probe(&["--json", &addr.to_string()]).await;
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["ok"], false);
+    assert!(v["winner"].is_null());
+    assert!(
+        v["error"].as_str().unwrap().contains("connection refused"),
+        "{v}"
+    );
+    assert_eq!(v["attempts"][0]["outcome"], "refused");
+}
+
+#[tokio::test]
+async fn bad_input_exits_2_with_one_line() {
+    let cases: &[&[&str]] = &[
+        &["a..b", "80"],
+        &["example.com"],
+        &["[::1", "80"],
+        &["x:0"],
+        &["ftp://example.com/"],
+        &["--family", "ipv5", "localhost", "80"],
+        &["--repeat", "0", "localhost", "80"],
+        &["--attempt-delay", "5", "localhost", "80"],
+        &["--bogus"],
+        &["127.0.0.1%eth0", "80"],
+        &["a", "b", "c"],
+    ];
+    for args in cases {
+        let out = probe(args).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("probe: "), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn all_reports_a_refused_family_as_broken() {
+    let dual = dual_port();
+    let port = dual.port;
+    let _s4 = serve(listening(dual.v4));
+    // [::1]:port is bound (so no other test takes it) but not listening: IPv6 is refused.
+    let out = probe(&["--all", "localhost", &port.to_string()]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("IPv6 broken") && stdout.contains("refused"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("IPv4 OK"), "{stdout}");
+
+    let out = probe(&["--all", "--json", "localhost", &port.to_string()]).await;
+    let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).unwrap();
+    assert_eq!(v["verdict"]["ipv6"], "broken");
+    assert_eq!(v["verdict"]["ipv4"], "ok");
+    assert_eq!(v["ok"], false);
+
+    let _s6 = serve(listening(dual.v6));
+    let out = probe(&["--all", "localhost", &port.to_string()]).await;
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("IPv6 OK, IPv4 OK"), "{stdout}");
+}
+
+#[tokio::test]
+async fn url_and_bracketed_targets() {
+    let listener = listen("::1", 0);
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    let _s = serve(listener);
+    for target in [
+        format!("[::1]:{}", addr.port()),
+        format!("http://[::1]:{}/path", addr.port()),
+    ] {
+        let out = probe(&[&target]).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{target}: {stdout}{stderr}");
+        assert!(
+            stdout.contains(&format!("connected to [::1]:{}", addr.port())),
+            "{stdout}"
+        );
+    }
+}
