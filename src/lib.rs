@@ -94,3 +94,8 @@ pub mod __internal {
     };
     pub use crate::core::sort::{Candidate, sort_destinations};
 }
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
