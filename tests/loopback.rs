@@ -360,3 +360,17 @@ async fn resolve_localhost_in_connect_order() {
         [SocketAddr::new("127.0.0.1".parse().unwrap(), 80)]
     );
 }
+
+// Connector is cheap to clone, Send + Sync, and its connect futures are Send (hyper needs that).
+#[test]
+fn connector_and_futures_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + Clone + 'static>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<Connector>();
+    let c = Connector::new();
+    send(&c.connect("localhost", 1));
+    send(&c.connect_with_report("localhost", 1));
+    send(&c.connect_addrs([]));
+    send(&c.resolve("localhost", 1));
+    send(&eyeballs::connect("localhost", 1));
+}

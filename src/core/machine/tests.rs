@@ -165,7 +165,8 @@ mod section_3_resolution {
         assert_eq!(h.resolve_failed(30, Family::V6), ["start 0 192.0.2.1:443"]);
     }
 
-    // HE-3.4 with HE-3.5: AAAA 60 ms late joins interleaved after IPv4 started at 50 ms.
+    // HE-3.2 / HE-3.4 / HE-3.5: each answer is acted on as it arrives; AAAA 60 ms late joins
+    // interleaved after IPv4 started at 50 ms.
     #[test]
     fn he_3_5_late_aaaa_merges_into_untried() {
         let mut h = H::new(config());
