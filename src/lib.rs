@@ -55,6 +55,8 @@
 //!
 //! ## Features
 //! - `hickory` (default): resolve with hickory-resolver, configured from the system.
+//! - `hyper`: [`hyper::HttpConnector`], a connector for hyper-util's client and TLS wrappers.
+//! - `reqwest`: [`reqwest::Resolver`], RFC 8305-ordered addresses for reqwest.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
@@ -67,6 +69,11 @@ mod error;
 mod host;
 mod report;
 mod resolve;
+
+#[cfg(feature = "hyper")]
+pub mod hyper;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 
 // The public interface is:
 pub use crate::config::{

@@ -1,0 +1,325 @@
+//! The hyper adapter (feature `hyper`): [`HttpConnector`], a `tower_service::Service<Uri>` that
+//! hyper-util's client, hyper-rustls and anything else built on hyper's connector contract can use.
+//!
+//! ```no_run
+//! use http_body_util::Empty;
+//! use hyper_util::client::legacy::Client;
+//! use hyper_util::rt::TokioExecutor;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let connector = eyeballs::hyper::HttpConnector::new(eyeballs::Connector::new());
+//! let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+//! let res = client.get("http://example.com/".parse()?).await?;
+//! if let Some(info) = res.extensions().get::<eyeballs::hyper::ConnectionInfo>() {
+//!     println!("connected to {} ({}) after {:?}", info.remote_addr(), info.family(), info.elapsed());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # `https` URIs
+//!
+//! Like hyper-util's `HttpConnector`, this connector makes plain TCP connections and by default
+//! refuses `https` URIs ([`HttpConnector::enforce_http`] is `true`), so that a request meant to be
+//! encrypted is never sent in the clear by mistake. A TLS connector that wraps it (hyper-rustls,
+//! hyper-tls) passes the `https` URI through: call `enforce_http(false)` on the connector you wrap,
+//! and `https` then defaults to port 443.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use ::http::Uri;
+use ::hyper::rt::{Read, ReadBufCursor, Write};
+use ::hyper_util::client::legacy::connect::{Connected, Connection};
+use ::hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::{Connector, Error, Family};
+
+/// A hyper connector that opens connections with Happy Eyeballs v2.
+///
+/// Cheap to clone (it shares the [`Connector`], its resolver and its cache).
+#[derive(Clone, Debug)]
+pub struct HttpConnector {
+    connector: Connector,
+    enforce_http: bool,
+}
+
+impl HttpConnector {
+    /// A connector that uses `connector` for every connection.
+    pub fn new(connector: Connector) -> HttpConnector {
+        HttpConnector {
+            connector,
+            enforce_http: true,
+        }
+    }
+
+    /// Whether to refuse URIs whose scheme is not `http`. Default: `true`, as in hyper-util. Set
+    /// it to `false` when a TLS connector wraps this one.
+    pub fn enforce_http(&mut self, enforce: bool) {
+        self.enforce_http = enforce;
+    }
+
+    /// The [`Connector`] in use.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+}
+
+impl Default for HttpConnector {
+    fn default() -> HttpConnector {
+        HttpConnector::new(Connector::new())
+    }
+}
+
+/// How a connection was made; hyper-util's client puts it in each response's extensions
+/// (`response.extensions().get::<ConnectionInfo>()`), like hyper-util's `HttpInfo`.
+#[derive(Clone, Debug)]
+pub struct ConnectionInfo {
+    remote_addr: SocketAddr,
+    local_addr: SocketAddr,
+    attempt: usize,
+    attempts: usize,
+    elapsed: Duration,
+}
+
+impl ConnectionInfo {
+    /// The address connected to.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// The local address of the connection.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The family that won the race.
+    pub fn family(&self) -> Family {
+        Family::of(&self.remote_addr)
+    }
+
+    /// Which attempt won (0 is the first address tried).
+    pub fn attempt(&self) -> usize {
+        self.attempt
+    }
+
+    /// How many attempts were started.
+    pub fn attempts(&self) -> usize {
+        self.attempts
+    }
+
+    /// How long the connect took, resolution included.
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+}
+
+/// The connected stream [`HttpConnector`] returns: hyper's `Read` and `Write` over a tokio
+/// [`TcpStream`], and hyper-util's `Connection` with [`ConnectionInfo`] as extra.
+#[derive(Debug)]
+pub struct TcpConnection {
+    io: TokioIo<TcpStream>,
+    info: ConnectionInfo,
+}
+
+impl TcpConnection {
+    /// How the connection was made.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        self.io.inner()
+    }
+
+    /// Unwraps the underlying stream.
+    pub fn into_inner(self) -> TcpStream {
+        self.io.into_inner()
+    }
+}
+
+impl Read for TcpConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl Write for TcpConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+}
+
+impl Connection for TcpConnection {
+    fn connected(&self) -> Connected {
+        Connected::new().extra(self.info.clone())
+    }
+}
+
+/// Why [`HttpConnector`] could not connect.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URI cannot be connected to (missing host, unsupported scheme, ...).
+    #[error("invalid URI {uri}: {reason}")]
+    InvalidUri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The connect itself failed; the [`Error`] lists every attempt.
+    #[error(transparent)]
+    Connect(#[from] Error),
+    /// The connection's local address could not be read.
+    #[error("reading the connection's local address failed: {0}")]
+    LocalAddr(#[source] io::Error),
+}
+
+/// The future [`HttpConnector`] returns. `Send` and `Unpin`.
+pub struct HttpConnecting {
+    inner: Pin<Box<dyn Future<Output = Result<TcpConnection, ConnectError>> + Send>>,
+}
+
+impl fmt::Debug for HttpConnecting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HttpConnecting")
+    }
+}
+
+impl Future for HttpConnecting {
+    type Output = Result<TcpConnection, ConnectError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl tower_service::Service<Uri> for HttpConnector {
+    type Response = TcpConnection;
+    type Error = ConnectError;
+    type Future = HttpConnecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> HttpConnecting {
+        let connector = self.connector.clone();
+        let enforce_http = self.enforce_http;
+        HttpConnecting {
+            inner: Box::pin(async move {
+                let (host, port) = host_port(&uri, enforce_http)?;
+                let (stream, report) = connector.connect_with_report(host, port).await?;
+                let winner = report
+                    .winner()
+                    .expect("a connected report names its winner");
+                let info = ConnectionInfo {
+                    remote_addr: winner.addr(),
+                    local_addr: stream.local_addr().map_err(ConnectError::LocalAddr)?,
+                    attempt: report
+                        .attempts()
+                        .iter()
+                        .position(|a| a.addr() == winner.addr())
+                        .unwrap_or(0),
+                    attempts: report.attempts().len(),
+                    elapsed: report.elapsed(),
+                };
+                Ok(TcpConnection {
+                    io: TokioIo::new(stream),
+                    info,
+                })
+            }),
+        }
+    }
+}
+
+/// The host and port to connect to for `uri`: `http` defaults to 80 and `https` to 443.
+fn host_port(uri: &Uri, enforce_http: bool) -> Result<(&str, u16), ConnectError> {
+    let invalid = |reason| ConnectError::InvalidUri {
+        uri: uri.to_string(),
+        reason,
+    };
+    let default_port = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("http") => 80,
+        Some(s) if s.eq_ignore_ascii_case("https") && !enforce_http => 443,
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            return Err(invalid(
+                "the scheme is https but this connector makes plain TCP connections; \
+                 wrap it in a TLS connector and call enforce_http(false)",
+            ));
+        }
+        Some(_) => return Err(invalid("unsupported scheme (expected http or https)")),
+        None => return Err(invalid("the scheme is missing")),
+    };
+    let host = uri
+        .host()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("the host is missing"))?;
+    Ok((host, uri.port_u16().unwrap_or(default_port)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_host_and_port() {
+        let ok = |u: &str, enforce: bool, h: &str, p: u16| {
+            let uri: Uri = u.parse().unwrap();
+            assert_eq!(
+                host_port(&uri, enforce).map_err(|e| e.to_string()),
+                Ok((h, p)),
+                "{u}"
+            );
+        };
+        ok("http://example.com/", true, "example.com", 80);
+        ok("http://example.com:8080/x", true, "example.com", 8080);
+        ok("HTTP://[2001:db8::1]/", true, "[2001:db8::1]", 80);
+        ok("https://example.com/", false, "example.com", 443);
+        ok("https://[::1]:8443", false, "[::1]", 8443);
+        let bad = |u: &str, enforce: bool, reason: &str| {
+            let uri: Uri = u.parse().unwrap();
+            let e = host_port(&uri, enforce).unwrap_err().to_string();
+            assert!(e.contains(reason), "{u}: {e}");
+        };
+        bad("https://example.com/", true, "enforce_http(false)");
+        bad("ftp://example.com/", false, "unsupported scheme");
+        bad("/just/a/path", false, "scheme is missing");
+    }
+}
