@@ -1,1 +1,123 @@
-fn main() {}
+//! hyper-util's legacy `Client` GETs to a loopback server: eyeballs' `HttpConnector` against
+//! hyper-util's own `HttpConnector` (what reqwest users get), with a new connection per request
+//! and with keep-alive. Goal: at least 97% of hyper-util's requests per second.
+//!
+//! For "new connection per request" the server answers `Connection: close` and closes first, so
+//! thousands of connections leave no TIME_WAIT on the client's ports. After criterion's
+//! measurements, an interleaved A/B loop prints the ratios directly.
+
+#[path = "../tests/http_server/mod.rs"]
+mod http_server;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector as HyperUtilConnector};
+use hyper_util::rt::TokioExecutor;
+
+type Body = Empty<Bytes>;
+
+async fn get<C: Connect + Clone + Send + Sync + 'static>(
+    client: &Client<C, Body>,
+    uri: &hyper::Uri,
+) {
+    let res = client.get(uri.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.into_body().collect().await.unwrap();
+}
+
+struct Setup {
+    rt: tokio::runtime::Runtime,
+    eyeballs: Client<eyeballs::hyper::HttpConnector, Body>,
+    hyper_util: Client<HyperUtilConnector, Body>,
+}
+
+fn setup(close: bool) -> (Setup, hyper::Uri) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr: SocketAddr = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        http_server::serve_http_with(listener, None, close);
+        addr
+    });
+    let uri: hyper::Uri = format!("http://{addr}/").parse().unwrap();
+    let (eyeballs, hyper_util) = rt.block_on(async {
+        let builder = Client::builder(TokioExecutor::new());
+        (
+            builder.build(eyeballs::hyper::HttpConnector::default()),
+            builder.build(HyperUtilConnector::new()),
+        )
+    });
+    (
+        Setup {
+            rt,
+            eyeballs,
+            hyper_util,
+        },
+        uri,
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    for (name, close) in [("new_connection_per_request", true), ("keep_alive", false)] {
+        let (s, uri) = setup(close);
+        let mut group = c.benchmark_group(format!("hyper_client_get/{name}"));
+        group.bench_function("hyper_util_HttpConnector", |b| {
+            b.to_async(&s.rt).iter(|| get(&s.hyper_util, &uri))
+        });
+        group.bench_function("eyeballs_HttpConnector", |b| {
+            b.to_async(&s.rt).iter(|| get(&s.eyeballs, &uri))
+        });
+        group.finish();
+
+        // Interleaved A/B: requests per second of each, alternating which goes first.
+        let (rounds, per_round) = (20, 300);
+        let mut ratios = Vec::new();
+        let (mut total_a, mut total_b) = (Duration::ZERO, Duration::ZERO);
+        s.rt.block_on(async {
+            for round in 0..rounds {
+                let mut pair = [Duration::ZERO; 2];
+                for side in [round % 2, 1 - round % 2] {
+                    let t = Instant::now();
+                    for _ in 0..per_round {
+                        if side == 0 {
+                            get(&s.hyper_util, &uri).await;
+                        } else {
+                            get(&s.eyeballs, &uri).await;
+                        }
+                    }
+                    pair[side] = t.elapsed();
+                }
+                total_a += pair[0];
+                total_b += pair[1];
+                // Requests per second of eyeballs relative to hyper-util.
+                ratios.push(pair[0].as_secs_f64() / pair[1].as_secs_f64());
+            }
+        });
+        ratios.sort_by(f64::total_cmp);
+        let n = (rounds * per_round) as f64;
+        println!(
+            "{name}: interleaved A/B over {} requests each: hyper-util {:.0} req/s, eyeballs {:.0} req/s; \
+             eyeballs at {:.1}% of hyper-util (median of {rounds} rounds {:.1}%; goal >= 97%)",
+            rounds * per_round,
+            n / total_a.as_secs_f64(),
+            n / total_b.as_secs_f64(),
+            100.0 * total_a.as_secs_f64() / total_b.as_secs_f64(),
+            100.0 * ratios[ratios.len() / 2]
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);

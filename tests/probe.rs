@@ -1,6 +1,7 @@
 //! The probe example, run as a person would: its real binary, real loopback listeners.
 
 mod common;
+mod http_server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,9 +16,12 @@ fn probe_bin() -> &'static PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = Command::new(cargo)
+            // All features, as the README's test command builds everything (so nothing is
+            // rebuilt), and so that --http is available.
             .args([
                 "build",
                 "--quiet",
+                "--all-features",
                 "--example",
                 "probe",
                 "--message-format=json",
@@ -205,4 +209,33 @@ async fn url_and_bracketed_targets() {
             "{stdout}"
         );
     }
+}
+
+#[tokio::test]
+async fn http_request_through_the_hyper_connector() {
+    let dual = dual_port();
+    let port = dual.port;
+    let _s6 = http_server::serve_http(listening(dual.v6), None);
+    let _s4 = http_server::serve_http(listening(dual.v4), None);
+    let url = format!("http://localhost:{port}/");
+    let out = probe(&["--http", "--json", &url]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["ok"], true);
+    let http = &lines[1]["http"];
+    assert_eq!(http["status"], 200);
+    assert_eq!(http["version"], "HTTP/1.1");
+    assert_eq!(http["winner"]["family"], "ipv6");
+
+    let out = probe(&["--http", &url]).await;
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("http: GET") && stdout.contains("200 HTTP/1.1 via [::1]"),
+        "{stdout}"
+    );
 }

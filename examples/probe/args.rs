@@ -27,6 +27,9 @@ OPTIONS:
                             hickory-resolver from /etc/resolv.conf (default), or getaddrinfo
     --all                   connect to every resolved address on its own, without racing,
                             and print a reachability table with a dual-stack verdict
+    --http                  after the connect, make one HTTP(S) GET through eyeballs' hyper
+                            connector and print status, protocol and the connection's winner
+                            (needs the example built with --features hyper)
     -h, --help              this text
 
 EXIT STATUS:
@@ -54,6 +57,9 @@ pub struct Options {
     pub family: FamilyPolicy,
     pub resolver: ResolverChoice,
     pub all: bool,
+    pub http: bool,
+    /// The URL, when the target was given as one.
+    pub url: Option<String>,
     pub help: bool,
 }
 
@@ -69,6 +75,8 @@ impl Default for Options {
             family: FamilyPolicy::Both,
             resolver: ResolverChoice::Hickory,
             all: false,
+            http: false,
+            url: None,
             help: false,
         }
     }
@@ -85,6 +93,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
             "-h" | "--help" => o.help = true,
             "--json" => o.json = true,
             "--all" => o.all = true,
+            "--http" => o.http = true,
             "--repeat" => {
                 let v = value("--repeat")?;
                 o.repeat = v
@@ -131,7 +140,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
     }
     o.target = match positional.as_slice() {
         [] => None,
-        [one] => Some(parse_target(one)?),
+        [one] => {
+            if one.contains("://") {
+                o.url = Some(one.clone());
+            }
+            Some(parse_target(one)?)
+        }
         [host, port] => Some((host.clone(), parse_port(port)?)),
         _ => return Err(format!("too many arguments: {}", positional.join(" "))),
     };

@@ -6,6 +6,8 @@
 
 mod args;
 mod demo;
+#[cfg(feature = "hyper")]
+mod http;
 mod render;
 
 use eyeballs::{Connector, Error, Family, FamilyPolicy, StaticResolver};
@@ -69,6 +71,12 @@ fn connector(opts: &Options, resolver: Option<StaticResolver>) -> Result<Connect
 
 async fn run(opts: Options) -> u8 {
     let style = style();
+    if opts.http && !cfg!(feature = "hyper") {
+        eprintln!(
+            "probe: --http needs the hyper feature: cargo run --example probe --features hyper -- --http ..."
+        );
+        return 2;
+    }
     let Some((host, port)) = opts.target.clone() else {
         return run_demo(&opts, style).await;
     };
@@ -82,7 +90,34 @@ async fn run(opts: Options) -> u8 {
     if opts.all {
         return run_all(&connector, &host, port, &opts, style).await;
     }
-    connect_repeatedly(&connector, &host, port, &opts, style).await
+    let code = connect_repeatedly(&connector, &host, port, &opts, style).await;
+    if code != 0 || !opts.http {
+        return code;
+    }
+    let url = opts.url.clone().unwrap_or_else(|| {
+        let scheme = if port == 443 { "https" } else { "http" };
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        };
+        format!("{scheme}://{host}:{port}/")
+    });
+    http_request(&connector, &url, &opts, style).await
+}
+
+#[cfg(feature = "hyper")]
+async fn http_request(connector: &Connector, url: &str, opts: &Options, style: Style) -> u8 {
+    if http::request(connector, url, opts.json, style).await {
+        0
+    } else {
+        1
+    }
+}
+
+#[cfg(not(feature = "hyper"))]
+async fn http_request(_: &Connector, _: &str, _: &Options, _: Style) -> u8 {
+    unreachable!("--http is refused before any connect without the hyper feature")
 }
 
 /// One connect: prints it, returns whether it connected, or `Err` for bad input.

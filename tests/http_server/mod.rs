@@ -52,6 +52,16 @@ pub fn tls() -> Tls {
 
 /// Serves "hello {version} from {local address}" on every connection of `listener`.
 pub fn serve_http(listener: TcpListener, tls: Option<TlsAcceptor>) -> tokio::task::JoinHandle<()> {
+    serve_http_with(listener, tls, false)
+}
+
+/// As [`serve_http`]; with `close`, every response says `Connection: close` and the server closes
+/// first, so a benchmark's client leaves no TIME_WAIT behind.
+pub fn serve_http_with(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    close: bool,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let local = stream.local_addr().unwrap();
@@ -59,7 +69,14 @@ pub fn serve_http(listener: TcpListener, tls: Option<TlsAcceptor>) -> tokio::tas
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<Incoming>| async move {
                     let body = format!("hello {:?} from {local}", req.version());
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+                    let mut res = Response::new(Full::new(Bytes::from(body)));
+                    if close {
+                        res.headers_mut().insert(
+                            hyper::header::CONNECTION,
+                            hyper::header::HeaderValue::from_static("close"),
+                        );
+                    }
+                    Ok::<_, Infallible>(res)
                 });
                 let builder = auto::Builder::new(TokioExecutor::new());
                 let _ = match tls {
