@@ -1,0 +1,577 @@
+//! A small lab of network namespaces for real-network tests and the side-by-side benchmark:
+//!
+//! ```text
+//!   client ns            router ns                server ns
+//!   c0 2001:db8:1::2 --- r0 2001:db8:1::1
+//!      192.0.2.2            192.0.2.1
+//!                        r1 2001:db8:2::1    --- s0 2001:db8:2::10, ::11, ::12 (TCP 8080)
+//!                           198.51.100.1            198.51.100.10, .11     (TCP 8080)
+//!                                                   198.51.100.53          (DNS, UDP 53)
+//! ```
+//!
+//! Only documentation ranges are used, only inside namespaces the lab creates; everything is
+//! removed when the `Lab` is dropped (also when a test panics). Knobs: black hole and RST per
+//! address (nft in the server), unreachable per family (a route in the client, or ICMP from the
+//! router), added latency for IPv6 (NFQUEUE in the router, held by a thread here), and a DNS server
+//! whose AAAA and A answers can be delayed, empty or failed.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType, rdata};
+
+/// The TCP port every server address listens on.
+pub const PORT: u16 = 8080;
+/// The test name the lab's DNS server answers.
+pub const NAME: &str = "svc.test.";
+/// The lab's DNS server.
+pub const DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 53));
+
+pub fn v6(i: u16) -> IpAddr {
+    IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x10 + i))
+}
+
+pub fn v4(i: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(198, 51, 100, 10 + i))
+}
+
+/// How the DNS server answers one record type.
+#[derive(Debug, Clone)]
+pub enum Rr {
+    /// These addresses, after this delay.
+    Answer(Duration, Vec<IpAddr>),
+    /// NOERROR with no records (NODATA), after this delay.
+    NoData(Duration),
+    /// SERVFAIL, after this delay.
+    ServFail(Duration),
+}
+
+impl Rr {
+    pub fn now(addrs: Vec<IpAddr>) -> Rr {
+        Rr::Answer(Duration::ZERO, addrs)
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether this process may build namespaces (root or CAP_NET_ADMIN, iproute2 and nft present).
+/// When it cannot, says why on stderr, and the caller skips.
+pub fn available() -> bool {
+    let probe = format!("eybprobe{}", std::process::id());
+    let ok = run("ip", &["netns", "add", &probe]).is_ok();
+    if ok {
+        let _ = run("ip", &["netns", "del", &probe]);
+    }
+    let tools = Command::new("nft")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok || !tools {
+        eprintln!(
+            "SKIPPED: network-namespace tests need root (CAP_NET_ADMIN), iproute2, nftables and iptables; \
+             `bash .ci/test` installs the packages"
+        );
+    }
+    ok && tools
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Moves the calling thread into namespace `ns`.
+fn enter(ns: &str) {
+    let path = std::ffi::CString::new(format!("/var/run/netns/{ns}")).unwrap();
+    // SAFETY: path is a valid C string; the fd is closed below; setns affects this thread only.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        assert!(
+            fd >= 0,
+            "open netns {ns}: {}",
+            std::io::Error::last_os_error()
+        );
+        let rc = libc::setns(fd, libc::CLONE_NEWNET);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(rc, 0, "setns {ns}: {err}");
+    }
+}
+
+/// A background thread inside a namespace, stopped and joined on drop.
+struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+pub struct Lab {
+    client: String,
+    router: String,
+    server: String,
+    workers: Vec<Worker>,
+    nft_ready: [bool; 2],
+}
+
+impl Lab {
+    /// Builds the three namespaces, links and addresses; serves TCP on every server address and
+    /// DNS with `dns_aaaa`/`dns_a`; returns once both families carry traffic end to end.
+    pub fn new(dns_aaaa: Rr, dns_a: Rr) -> Lab {
+        let id = format!(
+            "eyb{}x{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut lab = Lab {
+            client: format!("{id}c"),
+            router: format!("{id}r"),
+            server: format!("{id}s"),
+            workers: Vec::new(),
+            nft_ready: [false; 2],
+        };
+        lab.build()
+            .unwrap_or_else(|e| panic!("building the lab: {e}"));
+        lab.serve_tcp();
+        lab.serve_dns(dns_aaaa, dns_a);
+        lab.wait_ready();
+        lab
+    }
+
+    fn build(&self) -> Result<(), String> {
+        let (c, r, s) = (
+            self.client.as_str(),
+            self.router.as_str(),
+            self.server.as_str(),
+        );
+        for ns in [c, r, s] {
+            run("ip", &["netns", "add", ns])?;
+            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+            for key in [
+                "net.ipv6.conf.all.accept_dad=0",
+                "net.ipv6.conf.default.accept_dad=0",
+            ] {
+                run("ip", &["netns", "exec", ns, "sysctl", "-qw", key])?;
+            }
+        }
+        run(
+            "ip",
+            &[
+                "link", "add", "c0", "netns", c, "type", "veth", "peer", "name", "r0", "netns", r,
+            ],
+        )?;
+        run(
+            "ip",
+            &[
+                "link", "add", "s0", "netns", s, "type", "veth", "peer", "name", "r1", "netns", r,
+            ],
+        )?;
+        let mut addrs = vec![
+            (c, "c0", "2001:db8:1::2/64"),
+            (c, "c0", "192.0.2.2/24"),
+            (r, "r0", "2001:db8:1::1/64"),
+            (r, "r0", "192.0.2.1/24"),
+            (r, "r1", "2001:db8:2::1/64"),
+            (r, "r1", "198.51.100.1/24"),
+            (s, "s0", "198.51.100.53/24"),
+        ];
+        let server6: Vec<String> = (0..3).map(|i| format!("{}/64", v6(i))).collect();
+        let server4: Vec<String> = (0..2).map(|i| format!("{}/24", v4(i))).collect();
+        addrs.extend(
+            server6
+                .iter()
+                .chain(&server4)
+                .map(|a| (s, "s0", a.as_str())),
+        );
+        for (ns, dev, addr) in addrs {
+            let mut args = vec!["-n", ns, "addr", "add", addr, "dev", dev];
+            if addr.contains(':') {
+                args.push("nodad");
+            }
+            run("ip", &args)?;
+        }
+        for (ns, dev) in [(c, "c0"), (r, "r0"), (r, "r1"), (s, "s0")] {
+            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
+        }
+        for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
+            run("ip", &["netns", "exec", r, "sysctl", "-qw", key])?;
+        }
+        run(
+            "ip",
+            &["-n", c, "route", "add", "default", "via", "192.0.2.1"],
+        )?;
+        run(
+            "ip",
+            &[
+                "-n",
+                c,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                "2001:db8:1::1",
+            ],
+        )?;
+        run(
+            "ip",
+            &["-n", s, "route", "add", "default", "via", "198.51.100.1"],
+        )?;
+        run(
+            "ip",
+            &[
+                "-n",
+                s,
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                "2001:db8:2::1",
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn spawn(&mut self, ns: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let ns = ns.to_string();
+        let handle = std::thread::spawn(move || {
+            enter(&ns);
+            body(flag);
+        });
+        self.workers.push(Worker {
+            stop,
+            handle: Some(handle),
+        });
+    }
+
+    /// Runs `f` on a thread inside the client namespace, on a current-thread tokio runtime.
+    pub fn in_client<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
+        &self,
+        f: impl FnOnce() -> F + Send + 'static,
+    ) -> T {
+        let ns = self.client.clone();
+        std::thread::spawn(move || {
+            enter(&ns);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(f())
+        })
+        .join()
+        .unwrap()
+    }
+
+    fn serve_tcp(&mut self) {
+        self.spawn(&self.server.clone(), |stop| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let addrs: Vec<IpAddr> = (0..3).map(v6).chain((0..2).map(v4)).collect();
+                for ip in addrs {
+                    let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, PORT))
+                        .await
+                        .unwrap();
+                    tokio::spawn(async move {
+                        let mut held = Vec::new();
+                        while let Ok((s, _)) = listener.accept().await {
+                            held.push(s);
+                        }
+                    });
+                }
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+        });
+    }
+
+    fn serve_dns(&mut self, aaaa: Rr, a: Rr) {
+        self.spawn(&self.server.clone(), move |stop| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let socket = Arc::new(
+                    tokio::net::UdpSocket::bind(SocketAddr::new(DNS, 53))
+                        .await
+                        .unwrap(),
+                );
+                let mut buf = vec![0u8; 1500];
+                loop {
+                    let recv =
+                        tokio::time::timeout(Duration::from_millis(20), socket.recv_from(&mut buf))
+                            .await;
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(Ok((n, peer))) = recv else { continue };
+                    let Ok(query) = Message::from_vec(&buf[..n]) else {
+                        continue;
+                    };
+                    let (socket, aaaa, a) = (socket.clone(), aaaa.clone(), a.clone());
+                    tokio::spawn(async move {
+                        if let Some((delay, reply)) = answer(&query, &aaaa, &a) {
+                            tokio::time::sleep(delay).await;
+                            let _ = socket.send_to(&reply, peer).await;
+                        }
+                    });
+                }
+            });
+        });
+    }
+
+    /// A resolver for the client namespace that asks only the lab's DNS server. Build it inside
+    /// [`Lab::in_client`], so its sockets live in the client namespace.
+    pub fn resolver() -> eyeballs::HickoryResolver {
+        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+        let config = ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp(DNS)]);
+        let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
+        let resolver = hickory_resolver::TokioResolver::builder_with_config(config, provider)
+            .build()
+            .unwrap();
+        eyeballs::HickoryResolver::from_resolver(resolver)
+    }
+
+    fn wait_ready(&self) {
+        // IPv6 needs a moment after setup before packets flow: poll until both families connect.
+        let ok = self.in_client(|| async {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            for ip in [v6(0), v4(0)] {
+                loop {
+                    let attempt = tokio::time::timeout(
+                        Duration::from_millis(300),
+                        tokio::net::TcpStream::connect((ip, PORT)),
+                    )
+                    .await;
+                    if matches!(attempt, Ok(Ok(_))) {
+                        break;
+                    }
+                    if Instant::now() > deadline {
+                        return false;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            true
+        });
+        assert!(ok, "the lab's network never came up");
+    }
+
+    fn nft(&mut self, ns_index: usize, rule: &str) {
+        let ns = if ns_index == 0 {
+            self.server.clone()
+        } else {
+            self.router.clone()
+        };
+        if !self.nft_ready[ns_index] {
+            let hook = if ns_index == 0 { "input" } else { "forward" };
+            let script = format!(
+                "add table inet lab\nadd chain inet lab f {{ type filter hook {hook} priority 0; }}\n"
+            );
+            nft_script(&ns, &script);
+            self.nft_ready[ns_index] = true;
+        }
+        nft_script(&ns, &format!("add rule inet lab f {rule}\n"));
+    }
+
+    fn daddr(ip: IpAddr) -> String {
+        match ip {
+            IpAddr::V6(a) => format!("ip6 daddr {a}"),
+            IpAddr::V4(a) => format!("ip daddr {a}"),
+        }
+    }
+
+    /// SYNs to `ip` are dropped: connect() hangs.
+    pub fn black_hole(&mut self, ip: IpAddr) {
+        self.nft(0, &format!("{} tcp dport {PORT} drop", Self::daddr(ip)));
+    }
+
+    /// Connections to `ip` are refused with a RST.
+    pub fn refuse(&mut self, ip: IpAddr) {
+        self.nft(
+            0,
+            &format!("{} tcp dport {PORT} reject with tcp reset", Self::daddr(ip)),
+        );
+    }
+
+    /// The client has no route to the server's IPv6 network: connect() fails at once.
+    pub fn unreachable_route_v6(&self) {
+        run(
+            "ip",
+            &[
+                "-n",
+                &self.client,
+                "-6",
+                "route",
+                "add",
+                "unreachable",
+                "2001:db8:2::/64",
+            ],
+        )
+        .unwrap();
+    }
+
+    /// The router answers SYNs to `ip` with ICMP host unreachable.
+    pub fn icmp_unreachable(&mut self, ip: IpAddr) {
+        self.nft(
+            1,
+            &format!(
+                "{} tcp dport {PORT} reject with icmpx host-unreachable",
+                Self::daddr(ip)
+            ),
+        );
+    }
+
+    /// Holds every forwarded IPv6 TCP packet for `each_way` in the router (NFQUEUE): IPv6's
+    /// round trip grows by twice that.
+    pub fn delay_ipv6(&mut self, each_way: Duration) {
+        let bound = Arc::new(AtomicBool::new(false));
+        let ready = bound.clone();
+        self.spawn(&self.router.clone(), move |stop| {
+            let mut queue = nfq::Queue::open().expect("open NFQUEUE");
+            queue.bind(0).expect("bind NFQUEUE 0");
+            queue.set_nonblocking(true);
+            ready.store(true, Ordering::SeqCst);
+            let mut held: std::collections::VecDeque<(Instant, nfq::Message)> = Default::default();
+            while !stop.load(Ordering::SeqCst) {
+                while let Ok(msg) = queue.recv() {
+                    held.push_back((Instant::now() + each_way, msg));
+                }
+                while held.front().is_some_and(|(t, _)| *t <= Instant::now()) {
+                    let (_, mut msg) = held.pop_front().unwrap();
+                    msg.set_verdict(nfq::Verdict::Accept);
+                    let _ = queue.verdict(msg);
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            for (_, mut msg) in held {
+                msg.set_verdict(nfq::Verdict::Accept);
+                let _ = queue.verdict(msg);
+            }
+        });
+        while !bound.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &self.router,
+                "ip6tables-nft",
+                "-A",
+                "FORWARD",
+                "-p",
+                "tcp",
+                "-j",
+                "NFQUEUE",
+                "--queue-num",
+                "0",
+                "--queue-bypass",
+            ],
+        )
+        .unwrap();
+    }
+}
+
+fn nft_script(ns: &str, script: &str) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "nft in {ns}: {}\n{script}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.workers.clear(); // stops and joins every thread (they hold sockets in the namespaces)
+        for ns in [&self.client, &self.router, &self.server] {
+            let _ = run("ip", &["netns", "del", ns]);
+        }
+    }
+}
+
+/// The DNS server's reply to `query`, and when to send it.
+fn answer(query: &Message, aaaa: &Rr, a: &Rr) -> Option<(Duration, Vec<u8>)> {
+    let q = query.queries.first()?;
+    let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+    reply.metadata.recursion_desired = query.metadata.recursion_desired;
+    reply.metadata.recursion_available = true;
+    reply.add_query(q.clone());
+    let known = q.name().to_ascii().eq_ignore_ascii_case(NAME);
+    let rule = match q.query_type() {
+        RecordType::AAAA => aaaa,
+        RecordType::A => a,
+        _ => &Rr::NoData(Duration::ZERO),
+    };
+    let delay = match rule {
+        _ if !known => {
+            reply.metadata.response_code = ResponseCode::NXDomain;
+            Duration::ZERO
+        }
+        Rr::Answer(d, ips) => {
+            for ip in ips {
+                let data = match ip {
+                    IpAddr::V6(v) if q.query_type() == RecordType::AAAA => {
+                        RData::AAAA(rdata::AAAA(*v))
+                    }
+                    IpAddr::V4(v) if q.query_type() == RecordType::A => RData::A(rdata::A(*v)),
+                    _ => continue,
+                };
+                reply.add_answer(Record::from_rdata(q.name().clone(), 60, data));
+            }
+            *d
+        }
+        Rr::NoData(d) => *d,
+        Rr::ServFail(d) => {
+            reply.metadata.response_code = ResponseCode::ServFail;
+            *d
+        }
+    };
+    Some((delay, reply.to_vec().ok()?))
+}

@@ -1,0 +1,197 @@
+//! Real broken networks (network namespaces, root): who wins, and when, with time windows around
+//! the RFC 8305 schedule that are wide enough never to flake (exact timing is the paused-clock
+//! tests' job). Skipped, with a message, where namespaces cannot be made.
+
+mod netns;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use eyeballs::{Connector, Error, Family};
+use netns::{Lab, NAME, PORT, Rr, v4, v6};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn both() -> (Rr, Rr) {
+    (Rr::now(vec![v6(0)]), Rr::now(vec![v4(0)]))
+}
+
+/// Connects to the lab's name from the client namespace; returns the result and elapsed time.
+fn connect(lab: &Lab, timeout: Option<Duration>) -> (Result<IpAddr, Error>, Duration) {
+    lab.in_client(move || async move {
+        let mut b = Connector::builder().resolver(Lab::resolver());
+        if let Some(t) = timeout {
+            b = b.connect_timeout(t);
+        }
+        let connector = b.build().unwrap();
+        let start = std::time::Instant::now();
+        let result = connector
+            .connect(NAME, PORT)
+            .await
+            .map(|s| s.peer_addr().unwrap().ip());
+        (result, start.elapsed())
+    })
+}
+
+fn assert_won(result: (Result<IpAddr, Error>, Duration), want: IpAddr, window: (u32, u32)) {
+    let (result, took) = result;
+    let got = result.unwrap_or_else(|e| panic!("expected {want} to win, got: {e}"));
+    assert_eq!(got, want, "winner");
+    assert!(
+        took >= window.0 * MS && took <= window.1 * MS,
+        "took {took:?}, expected {window:?} ms"
+    );
+}
+
+macro_rules! lab {
+    ($aaaa:expr, $a:expr) => {{
+        if !netns::available() {
+            return;
+        }
+        Lab::new($aaaa, $a)
+    }};
+}
+
+#[test]
+fn healthy_ipv6_wins_at_once() {
+    let (aaaa, a) = both();
+    let lab = lab!(aaaa, a);
+    assert_won(connect(&lab, None), v6(0), (0, 200));
+}
+
+// HE-5.1: IPv6 black-holed: IPv4 starts after the 250 ms attempt delay and wins.
+#[test]
+fn he_5_1_ipv6_black_holed() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.black_hole(v6(0));
+    assert_won(connect(&lab, None), v4(0), (240, 700));
+}
+
+// HE-5.5: IPv6 refused: IPv4 at once.
+#[test]
+fn he_5_5_ipv6_refused() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.refuse(v6(0));
+    assert_won(connect(&lab, None), v4(0), (0, 200));
+}
+
+// HE-5.5: IPv6 unreachable by route: the attempt fails at once, IPv4 at once.
+#[test]
+fn he_5_5_ipv6_unreachable_route() {
+    let (aaaa, a) = both();
+    let lab = lab!(aaaa, a);
+    lab.unreachable_route_v6();
+    assert_won(connect(&lab, None), v4(0), (0, 200));
+}
+
+// IPv6 unreachable from the network (ICMP from the router): IPv4 wins by the attempt delay at the
+// latest (the kernel holds the first ICMPv6 error for about a second).
+#[test]
+fn ipv6_unreachable_icmp() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.icmp_unreachable(v6(0));
+    assert_won(connect(&lab, None), v4(0), (0, 700));
+}
+
+// HE-5.1: IPv6 400 ms slower (round trip): IPv4, started at 250 ms, wins.
+#[test]
+fn he_5_1_ipv6_slower_by_400ms() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.delay_ipv6(200 * MS);
+    assert_won(connect(&lab, None), v4(0), (240, 390));
+}
+
+// HE-5.1: IPv6 100 ms slower: still inside the attempt delay, so IPv6 wins.
+#[test]
+fn he_5_1_ipv6_slower_by_100ms_still_wins() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.delay_ipv6(50 * MS);
+    assert_won(connect(&lab, None), v6(0), (90, 245));
+}
+
+// HE-3.4: AAAA 400 ms late: IPv4 starts after the 50 ms Resolution Delay.
+#[test]
+fn he_3_4_aaaa_400ms_late() {
+    let lab = lab!(Rr::Answer(400 * MS, vec![v6(0)]), Rr::now(vec![v4(0)]));
+    assert_won(connect(&lab, None), v4(0), (45, 350));
+}
+
+// HE-3.3: A 1 s late: IPv6 at once.
+#[test]
+fn he_3_3_a_1s_late() {
+    let lab = lab!(Rr::now(vec![v6(0)]), Rr::Answer(1000 * MS, vec![v4(0)]));
+    assert_won(connect(&lab, None), v6(0), (0, 200));
+}
+
+// HE-3.4: only A (AAAA NODATA): IPv4 at once, no Resolution Delay wasted.
+#[test]
+fn he_3_4_only_a_record() {
+    let lab = lab!(Rr::NoData(Duration::ZERO), Rr::now(vec![v4(0)]));
+    assert_won(connect(&lab, None), v4(0), (0, 200));
+}
+
+#[test]
+fn only_aaaa_record() {
+    let lab = lab!(Rr::now(vec![v6(0)]), Rr::NoData(Duration::ZERO));
+    assert_won(connect(&lab, None), v6(0), (0, 200));
+}
+
+// HE-3.6: AAAA SERVFAIL never stops IPv4.
+#[test]
+fn he_3_6_aaaa_servfail() {
+    let lab = lab!(Rr::ServFail(Duration::ZERO), Rr::now(vec![v4(0)]));
+    assert_won(connect(&lab, None), v4(0), (0, 400));
+}
+
+// HE-4.3 / HE-5.1: 3 AAAA + 2 A, the first two of each black-holed: attempts alternate families
+// every 250 ms and the fifth (the third IPv6 address) wins at about 1 s.
+#[test]
+fn he_4_3_three_aaaa_two_a_first_two_of_each_dead() {
+    let lab_v6 = vec![v6(0), v6(1), v6(2)];
+    let mut lab = lab!(Rr::now(lab_v6), Rr::now(vec![v4(0), v4(1)]));
+    for ip in [v6(0), v6(1), v4(0), v4(1)] {
+        lab.black_hole(ip);
+    }
+    assert_won(connect(&lab, None), v6(2), (990, 1600));
+}
+
+// Everything black-holed: fails cleanly at the connect timeout, listing every attempt.
+#[test]
+fn everything_black_holed_fails_at_timeout() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.black_hole(v6(0));
+    lab.black_hole(v4(0));
+    let (result, took) = connect(&lab, Some(1500 * MS));
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::TimedOut(_)), "{err}");
+    let tried: Vec<IpAddr> = err.attempts().iter().map(|(a, _)| a.ip()).collect();
+    assert_eq!(tried, [v6(0), v4(0)]);
+    assert!(took >= 1490 * MS && took < 2500 * MS, "{took:?}");
+}
+
+// Everything refused: fails fast, listing every attempt.
+#[test]
+fn everything_refused_fails_fast() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.refuse(v6(0));
+    lab.refuse(v4(0));
+    let (result, took) = connect(&lab, None);
+    let err = result.unwrap_err();
+    assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err}");
+    assert_eq!(err.attempts().len(), 2);
+    assert!(
+        err.attempts()
+            .iter()
+            .all(|(_, e)| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    );
+    assert!(took < 300 * MS, "{took:?}");
+    let families: Vec<Family> = err.attempts().iter().map(|(a, _)| Family::of(a)).collect();
+    assert_eq!(families, [Family::V6, Family::V4]);
+}
