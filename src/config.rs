@@ -166,6 +166,9 @@ pub struct Config {
     /// Allow `0.0.0.0` and `::` as destinations (Linux connects them to the local host).
     /// Default: `false`.
     pub allow_unspecified: bool,
+    /// Which destination addresses may be connected to, checked right before each attempt.
+    /// Default: [`crate::AddressPolicy::allow_all`].
+    pub address_policy: crate::AddressPolicy,
     /// Socket options applied to every attempt.
     pub socket: SocketOptions,
 }
@@ -180,6 +183,7 @@ impl Default for Config {
             connect_timeout: None,
             attempt_timeout: None,
             allow_unspecified: false,
+            address_policy: crate::AddressPolicy::allow_all(),
             socket: SocketOptions::default(),
         }
     }

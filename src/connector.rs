@@ -184,6 +184,13 @@ impl Connector {
         port: u16,
     ) -> Result<SocketAddr, Error> {
         let config = &self.inner.config;
+        let not_unicast = match ip {
+            IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
+            IpAddr::V6(v6) => v6.is_multicast(),
+        };
+        if not_unicast {
+            return Err(Error::invalid(host, InputError::NotUnicast(ip)));
+        }
         if ip.is_unspecified() && !config.allow_unspecified {
             return Err(Error::invalid(host, InputError::Unspecified(ip)));
         }
@@ -313,6 +320,14 @@ impl Builder {
     /// Allow connecting to `0.0.0.0` and `::` (the local host on Linux). Default: `false`.
     pub fn allow_unspecified(mut self, allow: bool) -> Builder {
         self.config.allow_unspecified = allow;
+        self
+    }
+
+    /// Which destination addresses may be connected to (an SSRF guard), checked right before each
+    /// attempt, after DNS. Denied addresses appear in the [`Report`] and the error. Default:
+    /// [`crate::AddressPolicy::allow_all`].
+    pub fn address_policy(mut self, policy: crate::AddressPolicy) -> Builder {
+        self.config.address_policy = policy;
         self
     }
 

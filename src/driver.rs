@@ -55,6 +55,7 @@ pub(crate) async fn run<D: Dial>(
         && config.attempt_timeout.is_none()
         && config.family.allows(Family::of(&addr))
         && usable_destination(addr.ip(), config.allow_unspecified)
+        && config.address_policy.is_allow_all()
     {
         return single_attempt(want, dial, addr, start, host, port).await;
     }
@@ -173,6 +174,7 @@ fn failed(
         FailureKind::NoAddresses => Error::NoAddresses(f),
         FailureKind::AllAttemptsFailed => Error::AllAttemptsFailed(f),
         FailureKind::TimedOut => Error::TimedOut(f),
+        FailureKind::Denied => Error::Denied(f),
     }
 }
 
@@ -356,8 +358,26 @@ impl<'a, D: Dial> Driver<'a, D> {
         while let Some(action) = self.race.poll_action() {
             match action {
                 Action::Start { id, addr } => {
-                    debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
                     let started = self.since_start(now);
+                    if !self.config.address_policy.allows(addr.ip()) {
+                        // Checked right before the connect, after DNS: rebinding cannot slip past.
+                        debug!(%addr, attempt = id.0, "attempt denied by the address policy");
+                        let outcome = Some(AttemptOutcome::Denied);
+                        self.report.attempts.push(Attempt {
+                            addr,
+                            started,
+                            ended: Some(started),
+                            outcome,
+                        });
+                        let denied = io::Error::new(
+                            io::ErrorKind::PermissionDenied,
+                            "denied by the address policy",
+                        );
+                        self.errors.push((id, denied));
+                        self.race.handle(Input::AttemptFailed(id), now.into_std());
+                        continue;
+                    }
+                    debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
                     self.report.attempts.push(Attempt {
                         addr,
                         started,
@@ -424,6 +444,14 @@ impl<'a, D: Dial> Driver<'a, D> {
                 let kind = match failure {
                     Failure::Resolve => FailureKind::Resolve,
                     Failure::NoAddresses => FailureKind::NoAddresses,
+                    Failure::AllAttemptsFailed
+                        if report
+                            .attempts
+                            .iter()
+                            .all(|a| a.outcome == Some(AttemptOutcome::Denied)) =>
+                    {
+                        FailureKind::Denied
+                    }
                     Failure::AllAttemptsFailed => FailureKind::AllAttemptsFailed,
                     Failure::TimedOut => FailureKind::TimedOut,
                 };
@@ -483,6 +511,19 @@ pub(crate) async fn resolve_all<D: Dial>(
         report.answers.push(Answer { family, at, result });
     }
     report.elapsed = start.elapsed();
+    let (candidates, denied): (Vec<Candidate>, Vec<Candidate>) = candidates
+        .into_iter()
+        .partition(|c| config.address_policy.allows(c.dst.ip()));
+    if candidates.is_empty() && !denied.is_empty() {
+        let why = || {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "denied by the address policy",
+            )
+        };
+        let denied = denied.into_iter().map(|c| (c.dst, why())).collect();
+        return Err(failed(FailureKind::Denied, report, denied, None));
+    }
     if candidates.is_empty() {
         let kind = if any_failed {
             FailureKind::Resolve

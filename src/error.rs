@@ -40,6 +40,9 @@ pub enum Error {
     /// The connect timeout expired.
     #[error("{0}")]
     TimedOut(Box<ConnectFailure>),
+    /// Every address was denied by the [`crate::AddressPolicy`]; nothing was sent.
+    #[error("{0}")]
+    Denied(Box<ConnectFailure>),
 }
 
 /// What is known about a failed connect.
@@ -57,6 +60,7 @@ pub(crate) enum FailureKind {
     NoAddresses,
     AllAttemptsFailed,
     TimedOut,
+    Denied,
 }
 
 impl ConnectFailure {
@@ -152,6 +156,24 @@ impl fmt::Display for ConnectFailure {
                 }
                 Ok(())
             }
+            FailureKind::Denied => {
+                let n = self.attempts.len();
+                let all = if n == 1 {
+                    "the only address was".to_string()
+                } else {
+                    format!("all {n} addresses were")
+                };
+                write!(
+                    f,
+                    "connect to {target} failed: {all} denied by the address policy: "
+                )?;
+                let list: Vec<String> = self
+                    .attempts
+                    .iter()
+                    .map(|(a, _)| a.ip().to_string())
+                    .collect();
+                f.write_str(&list.join(", "))
+            }
             FailureKind::TimedOut => {
                 let after = self.timeout.map(round_ms).unwrap_or_default();
                 write!(f, "connect to {target} timed out after {after:?}")?;
@@ -196,7 +218,8 @@ impl Error {
             Error::ResolutionFailed(f)
             | Error::NoAddresses(f)
             | Error::AllAttemptsFailed(f)
-            | Error::TimedOut(f) => Some(f),
+            | Error::TimedOut(f)
+            | Error::Denied(f) => Some(f),
         }
     }
 
@@ -215,6 +238,7 @@ impl Error {
         match self {
             Error::InvalidInput { .. } => io::ErrorKind::InvalidInput,
             Error::TimedOut(_) => io::ErrorKind::TimedOut,
+            Error::Denied(_) => io::ErrorKind::PermissionDenied,
             Error::ResolutionFailed(f) => {
                 let not_found = f.report.answers.iter().all(|a| match &a.result {
                     Ok(ips) => ips.is_empty(),
@@ -248,6 +272,7 @@ impl Error {
 /// | `TimedOut` | `TimedOut` |
 /// | `ResolutionFailed` | `NotFound` when every family said the name or record does not exist, else `Other` |
 /// | `NoAddresses` | `NotFound` |
+/// | `Denied` | `PermissionDenied` |
 /// | `AllAttemptsFailed` | the attempts' kind when they all share one (`ConnectionRefused` when all were refused), else `Other` |
 ///
 /// The [`Error`] itself is kept as the `io::Error`'s inner error (`get_ref`, `into_inner`).

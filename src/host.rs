@@ -41,6 +41,8 @@ pub enum InputError {
     InvalidIpv4,
     /// Port 0 cannot be connected to.
     PortZero,
+    /// A multicast or broadcast address: TCP connects only to unicast addresses.
+    NotUnicast(IpAddr),
     /// `0.0.0.0` or `::`: connecting to the unspecified address reaches the local host on Linux,
     /// which is almost never what a client meant.
     Unspecified(IpAddr),
@@ -72,6 +74,10 @@ impl fmt::Display for InputError {
                 f.write_str("the host looks like an IPv4 address but is not one")
             }
             InputError::PortZero => f.write_str("port 0 cannot be connected to"),
+            InputError::NotUnicast(ip) => write!(
+                f,
+                "{ip} is a multicast or broadcast address, not a TCP destination"
+            ),
             InputError::Unspecified(ip) => write!(
                 f,
                 "{ip} is the unspecified address, which reaches the local host; allow it with Builder::allow_unspecified"

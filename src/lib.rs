@@ -67,6 +67,7 @@ mod dial;
 mod driver;
 mod error;
 mod host;
+mod policy;
 mod report;
 mod resolve;
 
@@ -84,6 +85,7 @@ pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
 pub use crate::error::{ConnectFailure, Error};
 pub use crate::host::InputError;
+pub use crate::policy::{AddressPolicy, is_public};
 pub use crate::report::{Answer, Attempt, AttemptOutcome, Report};
 #[cfg(feature = "hickory")]
 pub use crate::resolve::HickoryResolver;

@@ -50,11 +50,13 @@ pub enum AttemptOutcome {
     TimedOut,
     /// Cancelled because another attempt won.
     Cancelled,
+    /// Not attempted: the address policy denied the address.
+    Denied,
 }
 
 impl AttemptOutcome {
     /// A short word for the outcome: `connected`, `refused`, `unreachable`, `failed`,
-    /// `timed out` or `cancelled`.
+    /// `timed out`, `cancelled` or `denied`.
     pub fn label(&self) -> &'static str {
         match self {
             AttemptOutcome::Connected => "connected",
@@ -73,6 +75,7 @@ impl AttemptOutcome {
             AttemptOutcome::Failed { .. } => "failed",
             AttemptOutcome::TimedOut => "timed out",
             AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Denied => "denied",
         }
     }
 }

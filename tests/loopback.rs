@@ -187,6 +187,26 @@ async fn bad_input_is_rejected_before_lookup() {
             InputError::Unspecified("0.0.0.0".parse().unwrap()),
         ),
         ("::", 80, InputError::Unspecified("::".parse().unwrap())),
+        (
+            "224.0.0.1",
+            80,
+            InputError::NotUnicast("224.0.0.1".parse().unwrap()),
+        ),
+        (
+            "255.255.255.255",
+            80,
+            InputError::NotUnicast("255.255.255.255".parse().unwrap()),
+        ),
+        (
+            "ff02::1",
+            80,
+            InputError::NotUnicast("ff02::1".parse().unwrap()),
+        ),
+        (
+            "[ff02::1%1]",
+            80,
+            InputError::NotUnicast("ff02::1".parse().unwrap()),
+        ),
     ];
     for (host, port, want) in cases {
         let err = connector.connect(host, *port).await.unwrap_err();
@@ -373,4 +393,35 @@ fn connector_and_futures_are_send_and_sync() {
     send(&c.connect_addrs([]));
     send(&c.resolve("localhost", 1));
     send(&eyeballs::connect("localhost", 1));
+}
+
+// SSRF guard on real sockets: literals and names resolving to loopback are denied, typed.
+#[tokio::test]
+async fn public_only_policy_denies_loopback() {
+    let listener = listen("127.0.0.1", 0);
+    let port = listener.local_addr().unwrap().port();
+    let _server = serve(listener);
+    let guarded = Connector::builder()
+        .address_policy(eyeballs::AddressPolicy::public_only())
+        .build()
+        .unwrap();
+    let err = guarded.connect("127.0.0.1", port).await.unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::PermissionDenied);
+    #[cfg(feature = "hickory")]
+    {
+        let err = guarded.connect("localhost", port).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "connect to localhost:{port} failed: all 2 addresses were denied by the address policy: ::1, 127.0.0.1"
+            )
+        );
+        assert!(matches!(
+            guarded.resolve("localhost", port).await,
+            Err(Error::Denied(_))
+        ));
+    }
+    // The same connector without the guard connects.
+    assert!(Connector::new().connect("127.0.0.1", port).await.is_ok());
 }

@@ -613,3 +613,56 @@ async fn he_4_3_resolve_all_orders_like_a_connect() {
         "connect to t.example:443 failed: the name has no usable address (AAAA: no records; A: no records)"
     );
 }
+
+// SSRF guard: every address denied: nothing is dialled, the error names them all.
+#[tokio::test(start_paused = true)]
+async fn address_policy_denies_everything() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(1)), (V4, Peer::Up(1))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let config = Config {
+        address_policy: crate::AddressPolicy::public_only(),
+        ..Config::default()
+    };
+    let err = race(&config, &dial, &resolver).await.unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "connect to test.example:443 failed: all 2 addresses were denied by the address policy: 2001:db8::1, 192.0.2.1"
+    );
+    assert_eq!(
+        timeline(err.report().unwrap()),
+        [row(0, V6, "denied"), row(0, V4, "denied")]
+    );
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::PermissionDenied);
+    assert_eq!(dial.open(), 0, "nothing was dialled");
+
+    // resolve_all applies the policy too (reqwest's resolver relies on it).
+    let err = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+}
+
+// SSRF guard: a denied address counts as failed at once, so the next starts without waiting.
+#[tokio::test(start_paused = true)]
+async fn address_policy_denied_address_moves_on_at_once() {
+    let dial = FakeDial::new(&[(V4, Peer::Up(2))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let no_v6 = crate::AddressPolicy::custom(|ip| ip.is_ipv4());
+    let config = Config {
+        address_policy: no_v6,
+        ..Config::default()
+    };
+    let (_, report) = race(&config, &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "denied"), row(0, V4, "connected")]
+    );
+    assert_eq!(report.elapsed(), 2 * MS);
+}
