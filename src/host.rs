@@ -90,14 +90,16 @@ impl std::error::Error for InputError {}
 
 /// A zone id, as written after `%`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Zone {
+pub enum Zone {
+    /// A numeric interface index (`%2`).
     Index(u32),
+    /// An interface name (`%eth0`).
     Interface(String),
 }
 
 /// A validated host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Host {
+pub enum Host {
     /// A DNS name, lowercased, with its trailing dot if it had one.
     Name(String),
     /// An IP literal (DNS is skipped).
@@ -108,7 +110,7 @@ const MAX_NAME: usize = 253;
 const MAX_LABEL: usize = 63;
 
 /// Parses `input` as a host. Cheap and allocation-free for IP literals.
-pub(crate) fn parse_host(input: &str) -> Result<Host, InputError> {
+pub fn parse_host(input: &str) -> Result<Host, InputError> {
     // The common literal case first: a plain IPv4 or IPv6 address needs no other check.
     if let Ok(ip) = input.parse::<IpAddr>() {
         return Ok(Host::Ip(ip, None));

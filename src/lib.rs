@@ -97,11 +97,13 @@ pub use crate::resolve::{
 /// No semver guarantees; do not use.
 #[doc(hidden)]
 pub mod __internal {
+    pub use crate::core::check::run as check_race;
     pub use crate::core::interleave::{interleave, sort_and_interleave};
     pub use crate::core::machine::{
         Action, AttemptId, CancelReason, Failure, Input, Race, RaceConfig,
     };
     pub use crate::core::sort::{Candidate, sort_destinations};
+    pub use crate::host::{Host, Zone, parse_host};
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -167,7 +167,8 @@ pub struct Race {
 }
 
 impl Race {
-    /// A race that started at `now`, with lookups pending for the families in `queried`.
+    /// A race that started at `now`, with lookups pending for the families queried. Drain
+    /// [`Race::poll_action`] after creating it: with nothing queried it is already done.
     pub fn new(config: RaceConfig, now: Instant, query_v6: bool, query_v4: bool) -> Race {
         let state = |q| {
             if q {
@@ -176,7 +177,7 @@ impl Race {
                 LookupState::NotQueried
             }
         };
-        Race {
+        let mut race = Race {
             config,
             now,
             connect_deadline: config.connect_timeout.map(|t| now + t),
@@ -192,7 +193,10 @@ impl Race {
             oldest_running: 0,
             actions: VecDeque::new(),
             done: false,
-        }
+        };
+        // A race with nothing to look up is decided at once.
+        race.step();
+        race
     }
 
     /// Feeds one event that happened at `now`.

@@ -59,7 +59,9 @@ impl Attrs {
             Some(src) => {
                 let s6 = to_v6(src);
                 let prefix = match (c.dst.ip(), src) {
-                    (IpAddr::V6(d), IpAddr::V6(s)) => Some(common_prefix_len(&d, &s).min(64)),
+                    (IpAddr::V6(d), IpAddr::V6(s)) if d.to_ipv4_mapped().is_none() => {
+                        Some(common_prefix_len(&d, &s).min(64))
+                    }
                     _ => None,
                 };
                 Attrs {
@@ -88,11 +90,11 @@ fn compare(a: &Attrs, b: &Attrs) -> Ordering {
         .then(b.precedence.cmp(&a.precedence))
         // Rule 8: prefer smaller scope.
         .then(a.scope.cmp(&b.scope))
-        // Rule 9: longest matching prefix, when both are IPv6.
-        .then(match (a.prefix, b.prefix) {
-            (Some(pa), Some(pb)) => pb.cmp(&pa),
-            _ => Ordering::Equal,
-        })
+        // Rule 9: longest matching prefix, IPv6 only. An IPv4 destination counts as 0; that never
+        // decides between IPv4 and IPv6, since no IPv6 destination ties with an IPv4 one on
+        // precedence (rule 6) but the IPv4-mapped form, which also counts as 0. Comparing a
+        // plain key keeps the order total, which a sort requires.
+        .then(b.prefix.unwrap_or(0).cmp(&a.prefix.unwrap_or(0)))
     // Rule 10: otherwise leave the order unchanged (the sort is stable).
 }
 
@@ -375,6 +377,86 @@ mod tests {
     fn he_4_1_loopback_prefers_ipv6() {
         let got = sorted(&[("127.0.0.1", Some("127.0.0.1")), ("::1", Some("::1"))]);
         assert_eq!(got, ["::1", "127.0.0.1"]);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn key(c: &Candidate) -> (bool, bool, bool, u8, u8, Option<u8>) {
+            let a = Attrs::of(c);
+            (
+                a.usable,
+                a.scope_match,
+                a.label_match,
+                a.precedence,
+                a.scope,
+                a.prefix,
+            )
+        }
+
+        fn candidate() -> impl Strategy<Value = Candidate> {
+            let dst = prop_oneof![
+                any::<[u8; 4]>().prop_map(|b| IpAddr::from(b)),
+                any::<[u8; 16]>().prop_map(|b| IpAddr::from(b)),
+                // Equal-precedence pools, so ties are common.
+                (0u16..6).prop_map(|i| IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, i])),
+                (0u8..6).prop_map(|i| IpAddr::from([192, 0, 2, i])),
+            ];
+            let src = prop_oneof![
+                Just(None),
+                Just(Some(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x100]))),
+                Just(Some(IpAddr::from([192, 0, 2, 200]))),
+                Just(Some(IpAddr::from([0xfe80, 0, 0, 0, 0, 0, 0, 1]))),
+            ];
+            (dst, src).prop_map(|(ip, src)| Candidate {
+                dst: SocketAddr::new(ip, 443),
+                src,
+            })
+        }
+
+        proptest! {
+            // HE-4.1: sorting is deterministic and total: sorting twice changes nothing, and any
+            // permutation of the input sorts to the same sequence of preferences.
+            #[test]
+            fn he_4_1_sort_is_deterministic_and_total(
+                input in proptest::collection::vec(candidate(), 0..40),
+                seed in any::<u64>(),
+            ) {
+                let mut once = input.clone();
+                sort_destinations(&mut once);
+                let mut twice = once.clone();
+                sort_destinations(&mut twice);
+                prop_assert_eq!(&once, &twice);
+
+                let mut shuffled = input.clone();
+                let mut x = seed | 1;
+                for i in (1..shuffled.len()).rev() {
+                    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                    shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+                }
+                sort_destinations(&mut shuffled);
+                let keys = |v: &[Candidate]| v.iter().map(key).collect::<Vec<_>>();
+                prop_assert_eq!(keys(&once), keys(&shuffled));
+                let mut a: Vec<_> = once.iter().map(|c| (c.dst, c.src)).collect();
+                let mut b: Vec<_> = shuffled.iter().map(|c| (c.dst, c.src)).collect();
+                a.sort();
+                b.sort();
+                prop_assert_eq!(a, b, "a permutation of the input");
+            }
+
+            // HE-4.1 rule 10: among destinations the rules cannot tell apart, input order is kept.
+            #[test]
+            fn he_4_1_rule_10_keeps_order_among_equals(input in proptest::collection::vec(candidate(), 0..40)) {
+                let mut sorted = input.clone();
+                sort_destinations(&mut sorted);
+                for k in sorted.iter().map(key).collect::<std::collections::BTreeSet<_>>() {
+                    let from_input: Vec<_> = input.iter().filter(|c| key(c) == k).collect();
+                    let from_sorted: Vec<_> = sorted.iter().filter(|c| key(c) == k).collect();
+                    prop_assert_eq!(from_input, from_sorted);
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,311 @@
+//! A simulator that drives [`Race`] with an arbitrary sequence of events decoded from bytes, and
+//! checks the machine's invariants after every step. The fuzz target and the property tests both
+//! run it, so every CI run checks the same invariants the fuzzer does.
+//!
+//! Invariants:
+//! 1. no address is tried twice;
+//! 2. no attempt started by the stagger timer starts closer than the configured delay to the
+//!    attempt before it (so never closer than 10 ms);
+//! 3. at most one winner, and nothing at all happens after `Done`;
+//! 4. when the race is done, every started attempt has ended (failed, won or been cancelled);
+//! 5. once both lookups are settled and no attempt is running, the race is done;
+//! 6. the next deadline never lies in the past;
+//! 7. the race always ends: after the events run out, failing every attempt and letting time pass
+//!    reaches `Done` in a bounded number of steps.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::Family;
+use super::machine::{Action, AttemptId, CancelReason, Input, Race, RaceConfig};
+use super::sort::Candidate;
+
+/// Reads bytes one at a time; zero once they run out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn u8(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from(self.u8()) << 8 | u16::from(self.u8())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A small pool, so duplicates are common; IPv6 includes hostile forms (v4-mapped, unspecified,
+/// multicast) and some have no route (no source address).
+fn address(family: Family, n: u8) -> Candidate {
+    let i = n % 12;
+    let ip = match family {
+        Family::V6 => match i {
+            9 => IpAddr::V6(Ipv4Addr::new(192, 0, 2, 9).to_ipv6_mapped()),
+            10 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            11 => IpAddr::V6(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1)),
+            _ => IpAddr::V6(Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0,
+                u16::from(i % 3),
+                0,
+                0,
+                0,
+                u16::from(i) + 1,
+            )),
+        },
+        Family::V4 => match i {
+            10 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            11 => IpAddr::V4(Ipv4Addr::BROADCAST),
+            _ => IpAddr::V4(Ipv4Addr::new(192, 0, 2, i + 1)),
+        },
+    };
+    let src = match (n / 12) % 4 {
+        0 => None,
+        _ if ip.is_ipv6() => Some(IpAddr::V6(Ipv6Addr::new(
+            0x2001, 0xdb8, 0, 1, 0, 0, 0, 0x100,
+        ))),
+        _ => Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 200))),
+    };
+    Candidate {
+        dst: SocketAddr::new(ip, 443),
+        src,
+    }
+}
+
+fn config(b: &mut Bytes<'_>) -> RaceConfig {
+    let ms = |v: u16| Duration::from_millis(u64::from(v));
+    RaceConfig {
+        resolution_delay: ms(b.u16() % 2001),
+        attempt_delay: ms(10 + b.u16() % 1991),
+        first_family_count: 1 + usize::from(b.u8() % 3),
+        attempt_timeout: match b.u8() % 3 {
+            0 => Some(ms(1 + b.u16() % 3000)),
+            _ => None,
+        },
+        connect_timeout: match b.u8() % 3 {
+            0 => Some(ms(1 + b.u16())),
+            _ => None,
+        },
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    started: Vec<(AttemptId, SocketAddr, Instant)>,
+    addrs: HashSet<SocketAddr>,
+    ended: HashSet<AttemptId>,
+    winners: usize,
+    done: bool,
+    lookups_settled: [bool; 2],
+}
+
+/// Runs the simulation that `data` describes; `Err` names the first broken invariant.
+pub fn run(data: &[u8]) -> Result<(), String> {
+    let mut b = Bytes(data);
+    let config = config(&mut b);
+    let t0 = Instant::now();
+    let mut now = t0;
+    let query = [b.u8() % 4 != 0, b.u8() % 4 != 0];
+    let mut race = Race::new(config, now, query[0], query[1]);
+    let mut seen = Seen {
+        lookups_settled: [!query[0], !query[1]],
+        ..Seen::default()
+    };
+    drain(&mut race, &mut seen, &config, now, false)?;
+    let mut steps = 0usize;
+    while !b.is_empty() && steps < 10_000 {
+        steps += 1;
+        let op = b.u8();
+        let timer = match op % 8 {
+            0 | 1 => {
+                let family = if op & 0x10 == 0 {
+                    Family::V6
+                } else {
+                    Family::V4
+                };
+                let count = if op & 0x20 == 0 {
+                    usize::from(b.u8() % 8)
+                } else {
+                    usize::from(b.u16() % 3000)
+                };
+                let addrs = (0..count).map(|_| address(family, b.u8())).collect();
+                race.handle(Input::Resolved { family, addrs }, now);
+                seen.lookups_settled[family.index()] = true;
+                false
+            }
+            2 => {
+                let family = if op & 0x10 == 0 {
+                    Family::V6
+                } else {
+                    Family::V4
+                };
+                race.handle(Input::ResolveFailed { family }, now);
+                seen.lookups_settled[family.index()] = true;
+                false
+            }
+            3 | 4 => {
+                // An event for a started attempt (or, sometimes, for one that does not exist).
+                let pick = usize::from(b.u8());
+                let id = seen
+                    .started
+                    .get(pick % seen.started.len().max(1))
+                    .map_or(AttemptId(pick), |s| s.0);
+                let input = if op % 8 == 3 {
+                    Input::AttemptFailed(id)
+                } else {
+                    Input::Connected(id)
+                };
+                let running = seen.started.iter().any(|s| s.0 == id) && !seen.ended.contains(&id);
+                race.handle(input.clone(), now);
+                if running {
+                    match input {
+                        Input::AttemptFailed(id) => {
+                            seen.ended.insert(id);
+                        }
+                        Input::Connected(id) if !seen.done => {
+                            seen.ended.insert(id);
+                            seen.winners += 1;
+                        }
+                        _ => {}
+                    }
+                }
+                false
+            }
+            5 => {
+                now += Duration::from_millis(u64::from(b.u16() % 600));
+                race.handle_timeout(now);
+                true
+            }
+            6 => {
+                // Jump straight to the next deadline, as a driver's timer would.
+                if let Some(deadline) = race.poll_timeout() {
+                    now = now.max(deadline);
+                }
+                race.handle_timeout(now);
+                true
+            }
+            _ => {
+                // Time going backwards must be harmless.
+                race.handle_timeout(
+                    now.checked_sub(Duration::from_millis(u64::from(b.u8())))
+                        .unwrap_or(now),
+                );
+                true
+            }
+        };
+        drain(&mut race, &mut seen, &config, now, timer)?;
+    }
+    // 7: the race ends once every attempt fails and both lookups settle.
+    for family in [Family::V6, Family::V4] {
+        if !seen.lookups_settled[family.index()] {
+            race.handle(Input::ResolveFailed { family }, now);
+            seen.lookups_settled[family.index()] = true;
+            drain(&mut race, &mut seen, &config, now, false)?;
+        }
+    }
+    for _ in 0..20_000 {
+        if seen.done {
+            return Ok(());
+        }
+        let running: Vec<AttemptId> = seen
+            .started
+            .iter()
+            .map(|s| s.0)
+            .filter(|id| !seen.ended.contains(id))
+            .collect();
+        if let Some(id) = running.first() {
+            race.handle(Input::AttemptFailed(*id), now);
+            seen.ended.insert(*id);
+            drain(&mut race, &mut seen, &config, now, false)?;
+        } else {
+            let Some(deadline) = race.poll_timeout() else {
+                return Err("not done, nothing running, and no deadline: the race is stuck".into());
+            };
+            now = now.max(deadline);
+            race.handle_timeout(now);
+            drain(&mut race, &mut seen, &config, now, true)?;
+        }
+    }
+    Err("the race did not end".into())
+}
+
+fn drain(
+    race: &mut Race,
+    seen: &mut Seen,
+    config: &RaceConfig,
+    now: Instant,
+    timer: bool,
+) -> Result<(), String> {
+    let mut timed_out_this_step = false;
+    while let Some(action) = race.poll_action() {
+        if seen.done {
+            return Err(format!("{action:?} after Done")); // 3
+        }
+        match action {
+            Action::Start { id, addr } => {
+                if !seen.addrs.insert(addr) {
+                    return Err(format!("{addr} tried twice")); // 1
+                }
+                if timer && !timed_out_this_step {
+                    if let Some((_, _, prev)) = seen.started.last() {
+                        // 2: a start by the stagger timer keeps the configured distance.
+                        if now.saturating_duration_since(*prev) < config.attempt_delay {
+                            return Err(format!(
+                                "timer-started attempt {id:?} only {:?} after the previous",
+                                now - *prev
+                            ));
+                        }
+                    }
+                }
+                seen.started.push((id, addr, now));
+            }
+            Action::Cancel { id, reason } => {
+                if !seen.started.iter().any(|s| s.0 == id) || !seen.ended.insert(id) {
+                    return Err(format!("cancelled {id:?}, which was not running"));
+                }
+                timed_out_this_step |= reason == CancelReason::AttemptTimedOut;
+            }
+            Action::Done(result) => {
+                if let Ok(id) = result
+                    && (seen.winners != 1 || !seen.ended.contains(&id))
+                {
+                    return Err(format!(
+                        "Done({id:?}) but {} winners were reported",
+                        seen.winners
+                    ));
+                }
+                seen.done = true;
+                // 4: every started attempt has ended.
+                if let Some(s) = seen.started.iter().find(|s| !seen.ended.contains(&s.0)) {
+                    return Err(format!("done with {:?} still running", s.0));
+                }
+            }
+        }
+    }
+    if seen.winners > 1 {
+        return Err("two winners".into()); // 3
+    }
+    // 6: the next deadline never lies in the past.
+    if let Some(deadline) = race.poll_timeout()
+        && deadline <= now
+    {
+        return Err(format!("deadline {:?} in the past", now - deadline));
+    }
+    // 5: settled lookups and nothing running means done.
+    let running = seen.started.iter().any(|s| !seen.ended.contains(&s.0));
+    if seen.lookups_settled == [true, true] && !running && !seen.done {
+        return Err("lookups settled, nothing running, but the race is not done".into());
+    }
+    Ok(())
+}

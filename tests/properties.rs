@@ -1,0 +1,53 @@
+//! Property tests: the core's invariants (the same checker the fuzz target runs) over arbitrary
+//! event sequences, on every test run.
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    // HE-5.1, HE-5.2, HE-5.4, HE-5.6 and termination, for any sequence of answers, attempt
+    // outcomes and clock moves (see src/core/check.rs for the list).
+    #[test]
+    fn race_invariants_hold_for_any_event_sequence(data in proptest::collection::vec(any::<u8>(), 0..800)) {
+        if let Err(broken) = eyeballs::__internal::check_race(&data) {
+            prop_assert!(false, "{}", broken);
+        }
+    }
+
+    // Host parsing never panics, and what it accepts is stable under a second parse.
+    #[test]
+    fn host_parsing_is_total(s in "\\PC{0,80}") {
+        if let Ok(host) = eyeballs::__internal::parse_host(&s) {
+            let again = match &host {
+                eyeballs::__internal::Host::Name(n) => eyeballs::__internal::parse_host(n),
+                eyeballs::__internal::Host::Ip(ip, None) => eyeballs::__internal::parse_host(&ip.to_string()),
+                eyeballs::__internal::Host::Ip(..) => Ok(host.clone()),
+            };
+            prop_assert_eq!(again, Ok(host));
+        }
+    }
+}
+
+// A fixed regression corpus: sequences that once exercised edge cases (a winner arriving with a
+// timeout in the same step, late answers after every attempt failed, thousands of addresses).
+#[test]
+fn race_invariants_regressions() {
+    let cases: &[&[u8]] = &[
+        &[],
+        &[
+            0, 10, 0, 0, 1, 0, 0, 0, 0x00, 3, 1, 2, 3, 0x10, 2, 4, 5, 6, 6, 6, 4, 0, 4, 1,
+        ],
+        &[
+            0, 10, 0, 0, 1, 0, 1, 1, 1, 0x30, 0x0b, 0xb8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 6, 6, 6, 3, 0,
+            5, 0xff, 0xff,
+        ],
+        &[
+            7, 208, 0, 10, 2, 0, 0, 10, 2, 0, 1, 1, 1, 0x10, 1, 3, 6, 3, 0, 0, 1, 9, 6, 4, 1, 7,
+            200,
+        ],
+    ];
+    for data in cases {
+        eyeballs::__internal::check_race(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
+    }
+}
