@@ -257,16 +257,16 @@ fn drain(
                 if !seen.addrs.insert(addr) {
                     return Err(format!("{addr} tried twice")); // 1
                 }
-                if timer && !timed_out_this_step {
-                    if let Some((_, _, prev)) = seen.started.last() {
-                        // 2: a start by the stagger timer keeps the configured distance.
-                        if now.saturating_duration_since(*prev) < config.attempt_delay {
-                            return Err(format!(
-                                "timer-started attempt {id:?} only {:?} after the previous",
-                                now - *prev
-                            ));
-                        }
-                    }
+                // 2: a start by the stagger timer keeps the configured distance.
+                if timer
+                    && !timed_out_this_step
+                    && let Some((_, _, prev)) = seen.started.last()
+                    && now.saturating_duration_since(*prev) < config.attempt_delay
+                {
+                    return Err(format!(
+                        "timer-started attempt {id:?} only {:?} after the previous",
+                        now - *prev
+                    ));
                 }
                 seen.started.push((id, addr, now));
             }

@@ -397,8 +397,8 @@ mod tests {
 
         fn candidate() -> impl Strategy<Value = Candidate> {
             let dst = prop_oneof![
-                any::<[u8; 4]>().prop_map(|b| IpAddr::from(b)),
-                any::<[u8; 16]>().prop_map(|b| IpAddr::from(b)),
+                any::<[u8; 4]>().prop_map(IpAddr::from),
+                any::<[u8; 16]>().prop_map(IpAddr::from),
                 // Equal-precedence pools, so ties are common.
                 (0u16..6).prop_map(|i| IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, i])),
                 (0u8..6).prop_map(|i| IpAddr::from([192, 0, 2, i])),
