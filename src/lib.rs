@@ -104,6 +104,8 @@ pub mod __internal {
     };
     pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, Zone, parse_host};
+    #[cfg(feature = "hyper")]
+    pub use crate::hyper::host_port as uri_host_port;
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

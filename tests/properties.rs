@@ -51,3 +51,9 @@ fn race_invariants_regressions() {
         eyeballs::__internal::check_race(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
     }
 }
+
+// Found by the fuzzer: a connect timeout of 65536 ms overflowed the decoder's arithmetic.
+#[test]
+fn race_invariants_fuzz_regression_long_timeout() {
+    eyeballs::__internal::check_race(&[196, 224, 254, 255, 255, 253, 255, 255, 255, 255]).unwrap();
+}

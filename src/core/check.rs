@@ -94,7 +94,7 @@ fn config(b: &mut Bytes<'_>) -> RaceConfig {
             _ => None,
         },
         connect_timeout: match b.u8() % 3 {
-            0 => Some(ms(1 + b.u16())),
+            0 => Some(Duration::from_millis(1 + u64::from(b.u16()))),
             _ => None,
         },
     }

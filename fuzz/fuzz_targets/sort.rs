@@ -1,0 +1,38 @@
+//! RFC 6724 sorting on arbitrary destinations and sources: total, deterministic, a permutation.
+#![no_main]
+
+use std::net::{IpAddr, SocketAddr};
+
+use eyeballs::__internal::{Candidate, sort_destinations};
+
+fn ip(bytes: &[u8]) -> IpAddr {
+    if bytes[0] & 1 == 0 {
+        IpAddr::from([bytes[1], bytes[2], bytes[3], bytes[4]])
+    } else {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&bytes[1..17]);
+        IpAddr::from(b)
+    }
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let input: Vec<Candidate> = data
+        .chunks_exact(35)
+        .map(|c| Candidate {
+            dst: SocketAddr::new(ip(&c[..17]), 443),
+            src: (c[34] & 3 != 0).then(|| ip(&c[17..34])),
+        })
+        .collect();
+    let mut once = input.clone();
+    sort_destinations(&mut once);
+    let mut twice = once.clone();
+    sort_destinations(&mut twice);
+    assert_eq!(once, twice, "sorting is idempotent");
+    let mut reversed: Vec<Candidate> = input.iter().rev().copied().collect();
+    sort_destinations(&mut reversed);
+    let mut a: Vec<_> = once.iter().map(|c| (c.dst, c.src)).collect();
+    let mut b: Vec<_> = reversed.iter().map(|c| (c.dst, c.src)).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "sorting permutes its input");
+});
