@@ -425,3 +425,25 @@ async fn public_only_policy_denies_loopback() {
     // The same connector without the guard connects.
     assert!(Connector::new().connect("127.0.0.1", port).await.is_ok());
 }
+
+// 0.0.0.0 is refused by default and reaches the local host when allowed (Linux).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn unspecified_destination_is_opt_in() {
+    let listener = listen("127.0.0.1", 0);
+    let port = listener.local_addr().unwrap().port();
+    let _server = serve(listener);
+    assert!(matches!(
+        Connector::new().connect("0.0.0.0", port).await,
+        Err(Error::InvalidInput {
+            problem: InputError::Unspecified(_),
+            ..
+        })
+    ));
+    let allowing = Connector::builder()
+        .allow_unspecified(true)
+        .build()
+        .unwrap();
+    let stream = allowing.connect("0.0.0.0", port).await.unwrap();
+    assert_eq!(stream.peer_addr().unwrap().port(), port);
+}

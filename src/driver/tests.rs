@@ -666,3 +666,136 @@ async fn address_policy_denied_address_moves_on_at_once() {
     );
     assert_eq!(report.elapsed(), 2 * MS);
 }
+
+/// A resolver whose answer is a hostile list: thousands of records, duplicates, the other family,
+/// v4-mapped, unspecified, multicast and broadcast addresses.
+#[derive(Debug)]
+struct HostileResolver;
+
+impl Resolve for HostileResolver {
+    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        for i in 0..3000u32 {
+            let n = i % 700; // duplicates
+            ips.push(match family {
+                Family::V6 => IpAddr::from(std::net::Ipv6Addr::from(
+                    (0x2001_0db8_u128 << 96) | u128::from(n),
+                )),
+                Family::V4 => IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | (n % 256))),
+            });
+        }
+        ips.extend(
+            [
+                "::",
+                "0.0.0.0",
+                "ff02::1",
+                "224.0.0.1",
+                "255.255.255.255",
+                "::ffff:192.0.2.9",
+                "192.0.2.77",
+            ]
+            .iter()
+            .map(|s| s.parse::<IpAddr>().unwrap()),
+        );
+        Box::pin(async move { Ok(ips) })
+    }
+}
+
+// Hostile DNS answers: no panic, unusable addresses dropped, every usable address tried once.
+#[tokio::test(start_paused = true)]
+async fn hostile_dns_answers_are_tamed() {
+    let dial = FakeDial::new(&[]);
+    let config = Config {
+        attempt_timeout: Some(MS),
+        ..Config::default()
+    };
+    let err = run(
+        Want::Report,
+        &config,
+        &dial,
+        Source::Resolve {
+            resolver: &HostileResolver,
+            name: "x",
+        },
+        "x",
+        443,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err:?}");
+    let tried: Vec<SocketAddr> = err.attempts().iter().map(|(a, _)| *a).collect();
+    let unique: std::collections::HashSet<_> = tried.iter().collect();
+    assert_eq!(unique.len(), tried.len(), "no address twice");
+    // 700 IPv6 + 256 IPv4 + the v4-mapped one; the other family's record in each answer is ignored,
+    // unspecified, multicast and broadcast are dropped.
+    assert_eq!(tried.len(), 700 + 256 + 1);
+    assert!(
+        tried
+            .iter()
+            .all(|a| !a.ip().is_unspecified() && !a.ip().is_multicast())
+    );
+    assert_eq!(dial.open(), 0);
+}
+
+/// A lookup that answers late and reports whether its future was dropped unfinished.
+#[derive(Debug)]
+struct LateResolver {
+    dropped: Arc<AtomicUsize>,
+}
+
+struct DropFlag(Arc<AtomicUsize>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Resolve for LateResolver {
+    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+        let flag = DropFlag(self.dropped.clone());
+        Box::pin(async move {
+            let _flag = flag;
+            let (ms, ip) = if family == Family::V6 {
+                (0, "2001:db8::1")
+            } else {
+                (100, "192.0.2.1")
+            };
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(vec![ip.parse().unwrap()])
+        })
+    }
+}
+
+// HE-3.7: an answer still pending when the race is won is dropped, not leaked or awaited.
+#[tokio::test(start_paused = true)]
+async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(1))]);
+    let resolver = LateResolver {
+        dropped: Arc::new(AtomicUsize::new(0)),
+    };
+    let (_, report) = run(
+        Want::Report,
+        &Config::default(),
+        &dial,
+        Source::Resolve {
+            resolver: &resolver,
+            name: "x",
+        },
+        "x",
+        443,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.elapsed(),
+        MS,
+        "the winner does not wait for the A answer"
+    );
+    assert_eq!(
+        resolver.dropped.load(Ordering::SeqCst),
+        2,
+        "both lookup futures are gone"
+    );
+    assert_eq!(report.answers().len(), 1);
+}
