@@ -195,3 +195,15 @@ fn everything_refused_fails_fast() {
     let families: Vec<Family> = err.attempts().iter().map(|(a, _)| Family::of(a)).collect();
     assert_eq!(families, [Family::V6, Family::V4]);
 }
+
+// Latency on IPv4 instead: IPv6 wins at once, whatever IPv4 does.
+#[test]
+fn ipv4_slower_ipv6_wins() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.delay_ipv4(200 * MS);
+    assert_won(connect(&lab, None), v6(0), (0, 200));
+    // And the knob really holds IPv4: with IPv6 refused, IPv4 connects only after ~400 ms.
+    lab.refuse(v6(0));
+    assert_won(connect(&lab, None), v4(0), (390, 900));
+}

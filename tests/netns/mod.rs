@@ -457,11 +457,21 @@ impl Lab {
     /// Holds every forwarded IPv6 TCP packet for `each_way` in the router (NFQUEUE): IPv6's
     /// round trip grows by twice that.
     pub fn delay_ipv6(&mut self, each_way: Duration) {
+        self.delay(false, each_way);
+    }
+
+    /// As [`Lab::delay_ipv6`], for IPv4.
+    pub fn delay_ipv4(&mut self, each_way: Duration) {
+        self.delay(true, each_way);
+    }
+
+    fn delay(&mut self, ipv4: bool, each_way: Duration) {
+        let queue_num: u16 = if ipv4 { 1 } else { 0 };
         let bound = Arc::new(AtomicBool::new(false));
         let ready = bound.clone();
         self.spawn(&self.router.clone(), move |stop| {
             let mut queue = nfq::Queue::open().expect("open NFQUEUE");
-            queue.bind(0).expect("bind NFQUEUE 0");
+            queue.bind(queue_num).expect("bind NFQUEUE");
             queue.set_nonblocking(true);
             ready.store(true, Ordering::SeqCst);
             let mut held: std::collections::VecDeque<(Instant, nfq::Message)> = Default::default();
@@ -490,7 +500,11 @@ impl Lab {
                 "netns",
                 "exec",
                 &self.router,
-                "ip6tables-nft",
+                if ipv4 {
+                    "iptables-nft"
+                } else {
+                    "ip6tables-nft"
+                },
                 "-A",
                 "FORWARD",
                 "-p",
@@ -498,7 +512,7 @@ impl Lab {
                 "-j",
                 "NFQUEUE",
                 "--queue-num",
-                "0",
+                &queue_num.to_string(),
                 "--queue-bypass",
             ],
         )
