@@ -5,9 +5,11 @@
 //! After criterion's two measurements, an interleaved A/B loop prints the ratio directly.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod ab;
 use tokio::net::{TcpListener, TcpStream};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -55,42 +57,22 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     // Interleaved A/B, so drift on the machine hits both sides alike.
-    let rounds = 40;
-    let per_round = 500;
-    let (mut tokio_total, mut eyeballs_total) = (Duration::ZERO, Duration::ZERO);
-    let mut ratios = Vec::new();
-    rt.block_on(async {
-        for round in 0..rounds {
-            // Alternate which side goes first, so neither always runs on a warmer machine.
-            let mut pair = [Duration::ZERO; 2];
-            for side in [round % 2, 1 - round % 2] {
-                let t = Instant::now();
-                for _ in 0..per_round {
-                    if side == 0 {
-                        close(TcpStream::connect(addr).await.unwrap());
-                    } else {
-                        close(connector.connect(&host, port).await.unwrap());
-                    }
-                }
-                pair[side] = t.elapsed();
-            }
-            tokio_total += pair[0];
-            eyeballs_total += pair[1];
-            ratios.push(pair[1].as_secs_f64() / pair[0].as_secs_f64());
-        }
-    });
-    let n = (rounds * per_round) as f64;
-    let (a, b) = (
-        tokio_total.as_secs_f64() / n * 1e6,
-        eyeballs_total.as_secs_f64() / n * 1e6,
-    );
-    ratios.sort_by(f64::total_cmp);
+    let ab = rt.block_on(ab::interleaved(
+        40,
+        500,
+        || async { close(TcpStream::connect(addr).await.unwrap()) },
+        || async { close(connector.connect(&host, port).await.unwrap()) },
+    ));
+    let (a, b) = ab.per_op();
     println!(
-        "interleaved A/B over {} connects each: tokio {a:.2} µs, eyeballs {b:.2} µs; \
-         ratio of totals {:.3}, median ratio of {rounds} rounds {:.3} (goal <= 1.05)",
-        rounds * per_round,
-        b / a,
-        ratios[ratios.len() / 2]
+        "interleaved A/B over {} connects each: tokio {:.2} µs, eyeballs {:.2} µs; \
+         ratio of totals {:.3}, median ratio of {} rounds {:.3} (goal <= 1.05)",
+        ab.operations,
+        a.as_secs_f64() * 1e6,
+        b.as_secs_f64() * 1e6,
+        ab.ratio_of_totals(),
+        ab.ratios.len(),
+        ab.median_ratio()
     );
 }
 

@@ -6,11 +6,12 @@
 //! thousands of connections leave no TIME_WAIT on the client's ports. After criterion's
 //! measurements, an interleaved A/B loop prints the ratios directly.
 
+mod ab;
 #[path = "../tests/http_server/mod.rs"]
 mod http_server;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -78,39 +79,22 @@ fn bench(c: &mut Criterion) {
         group.finish();
 
         // Interleaved A/B: requests per second of each, alternating which goes first.
-        let (rounds, per_round) = (20, 300);
-        let mut ratios = Vec::new();
-        let (mut total_a, mut total_b) = (Duration::ZERO, Duration::ZERO);
-        s.rt.block_on(async {
-            for round in 0..rounds {
-                let mut pair = [Duration::ZERO; 2];
-                for side in [round % 2, 1 - round % 2] {
-                    let t = Instant::now();
-                    for _ in 0..per_round {
-                        if side == 0 {
-                            get(&s.hyper_util, &uri).await;
-                        } else {
-                            get(&s.eyeballs, &uri).await;
-                        }
-                    }
-                    pair[side] = t.elapsed();
-                }
-                total_a += pair[0];
-                total_b += pair[1];
-                // Requests per second of eyeballs relative to hyper-util.
-                ratios.push(pair[0].as_secs_f64() / pair[1].as_secs_f64());
-            }
-        });
-        ratios.sort_by(f64::total_cmp);
-        let n = (rounds * per_round) as f64;
+        let ab = s.rt.block_on(ab::interleaved(
+            20,
+            300,
+            || get(&s.hyper_util, &uri),
+            || get(&s.eyeballs, &uri),
+        ));
+        let (a, b) = ab.per_op();
         println!(
             "{name}: interleaved A/B over {} requests each: hyper-util {:.0} req/s, eyeballs {:.0} req/s; \
-             eyeballs at {:.1}% of hyper-util (median of {rounds} rounds {:.1}%; goal >= 97%)",
-            rounds * per_round,
-            n / total_a.as_secs_f64(),
-            n / total_b.as_secs_f64(),
-            100.0 * total_a.as_secs_f64() / total_b.as_secs_f64(),
-            100.0 * ratios[ratios.len() / 2]
+             eyeballs at {:.1}% of hyper-util (median of {} rounds {:.1}%; goal >= 97%)",
+            ab.operations,
+            1.0 / a.as_secs_f64(),
+            1.0 / b.as_secs_f64(),
+            100.0 / ab.ratio_of_totals(),
+            ab.ratios.len(),
+            100.0 / ab.median_ratio()
         );
     }
 }
