@@ -160,8 +160,9 @@ impl Connector {
     /// families interleaved, duplicates and unusable addresses removed. An IP literal is returned
     /// as it is.
     ///
-    /// Useful to hand RFC 8305-ordered addresses to a client that does its own connecting, or to
-    /// test every address of a host on its own.
+    /// Addresses the [`crate::AddressPolicy`] denies are left out ([`Error::Denied`] when none is
+    /// left). Useful to hand RFC 8305-ordered addresses to a client that does its own connecting,
+    /// or to test every address of a host on its own.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));

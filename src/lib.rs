@@ -53,6 +53,12 @@
 //! user-space client cannot see and are skipped. Rule 9 (longest matching prefix) is applied to
 //! IPv6 only, so DNS round robin on IPv4 survives.
 //!
+//! ## Guarding against SSRF
+//!
+//! [`AddressPolicy::public_only`] on [`Builder::address_policy`] refuses loopback, private and
+//! other special-purpose destinations, checked right before each attempt (after DNS, so rebinding
+//! cannot slip past it).
+//!
 //! ## Features
 //! - `hickory` (default): resolve with hickory-resolver, configured from the system.
 //! - `hyper`: [`hyper::HttpConnector`], a connector for hyper-util's client and TLS wrappers.
