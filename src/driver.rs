@@ -491,18 +491,25 @@ pub(crate) async fn resolve_all<D: Dial>(
     let mut any_failed = false;
     let mut answers: Vec<_> = [v6, v4].into_iter().flatten().collect();
     answers.sort_by_key(|(_, _, at)| *at);
+    // Duplicates and unusable addresses go first; the policy is checked before the source lookup,
+    // so a denied address costs no system call.
+    let mut seen = std::collections::HashSet::new();
+    let mut denied: Vec<SocketAddr> = Vec::new();
     for (family, result, at) in answers {
         match &result {
             Ok(ips) => {
                 for ip in ips.iter().filter(|ip| Family::of_ip(ip) == family) {
                     let dst = SocketAddr::new(*ip, port);
-                    if usable_destination(*ip, config.allow_unspecified)
-                        && !candidates.iter().any(|c| c.dst == dst)
-                    {
+                    if !usable_destination(*ip, config.allow_unspecified) || !seen.insert(dst) {
+                        continue;
+                    }
+                    if config.address_policy.allows(*ip) {
                         candidates.push(Candidate {
                             dst,
                             src: dial.source(dst),
                         });
+                    } else {
+                        denied.push(dst);
                     }
                 }
             }
@@ -511,9 +518,6 @@ pub(crate) async fn resolve_all<D: Dial>(
         report.answers.push(Answer { family, at, result });
     }
     report.elapsed = start.elapsed();
-    let (candidates, denied): (Vec<Candidate>, Vec<Candidate>) = candidates
-        .into_iter()
-        .partition(|c| config.address_policy.allows(c.dst.ip()));
     if candidates.is_empty() && !denied.is_empty() {
         let why = || {
             io::Error::new(
@@ -521,7 +525,7 @@ pub(crate) async fn resolve_all<D: Dial>(
                 "denied by the address policy",
             )
         };
-        let denied = denied.into_iter().map(|c| (c.dst, why())).collect();
+        let denied = denied.into_iter().map(|dst| (dst, why())).collect();
         return Err(failed(FailureKind::Denied, report, denied, None));
     }
     if candidates.is_empty() {

@@ -252,11 +252,7 @@ impl tower_service::Service<Uri> for HttpConnector {
                 let info = ConnectionInfo {
                     remote_addr: winner.addr(),
                     local_addr: stream.local_addr().map_err(ConnectError::LocalAddr)?,
-                    attempt: report
-                        .attempts()
-                        .iter()
-                        .position(|a| a.addr() == winner.addr())
-                        .unwrap_or(0),
+                    attempt: report.winner.unwrap_or(0),
                     attempts: report.attempts().len(),
                     elapsed: report.elapsed(),
                 };

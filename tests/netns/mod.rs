@@ -221,40 +221,18 @@ impl Lab {
         for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
             run("ip", &["netns", "exec", r, "sysctl", "-qw", key])?;
         }
-        run(
-            "ip",
-            &["-n", c, "route", "add", "default", "via", "192.0.2.1"],
-        )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                c,
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                "2001:db8:1::1",
-            ],
-        )?;
-        run(
-            "ip",
-            &["-n", s, "route", "add", "default", "via", "198.51.100.1"],
-        )?;
-        run(
-            "ip",
-            &[
-                "-n",
-                s,
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                "2001:db8:2::1",
-            ],
-        )?;
+        let routes = [
+            (c, "-4", "192.0.2.1"),
+            (c, "-6", "2001:db8:1::1"),
+            (s, "-4", "198.51.100.1"),
+            (s, "-6", "2001:db8:2::1"),
+        ];
+        for (ns, family, via) in routes {
+            run(
+                "ip",
+                &["-n", ns, family, "route", "add", "default", "via", via],
+            )?;
+        }
         Ok(())
     }
 
