@@ -87,14 +87,7 @@ async fn demo(connector: Connector) -> Result<(), BoxError> {
     fetch(&h2, &format!("http://localhost:{plain}/")).await?;
 
     println!("HTTPS through hyper-rustls (ALPN picks the protocol):");
-    let mut http = HttpConnector::new(connector);
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls.client)
-        .https_only()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
+    let https = http_server::https_connector(connector, tls.client);
     fetch(
         &Client::builder(TokioExecutor::new()).build(https),
         &format!("https://localhost:{secure}/"),

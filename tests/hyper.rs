@@ -69,14 +69,7 @@ async fn https_through_hyper_rustls() {
     let _s6 = http_server::serve_http(listening(dual.v6), Some(tls.acceptor.clone()));
     let _s4 = http_server::serve_http(listening(dual.v4), Some(tls.acceptor));
 
-    let mut http = HttpConnector::default();
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls.client)
-        .https_only()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
+    let https = http_server::https_connector(Connector::new(), tls.client);
     let client: Client<_, Body> = Client::builder(TokioExecutor::new()).build(https);
     let (body, info) = get(&client, &format!("https://localhost:{port}/")).await;
     assert!(

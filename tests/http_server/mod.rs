@@ -50,6 +50,23 @@ pub fn tls() -> Tls {
     }
 }
 
+/// eyeballs' hyper connector wrapped by hyper-rustls, trusting `client`'s roots, https only,
+/// HTTP/1.1 and HTTP/2 offered by ALPN.
+#[cfg(feature = "hyper")]
+pub fn https_connector(
+    connector: eyeballs::Connector,
+    client: rustls::ClientConfig,
+) -> hyper_rustls::HttpsConnector<eyeballs::hyper::HttpConnector> {
+    let mut http = eyeballs::hyper::HttpConnector::new(connector);
+    http.enforce_http(false); // the TLS layer passes https URIs through
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(client)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http)
+}
+
 /// Serves "hello {version} from {local address}" on every connection of `listener`.
 pub fn serve_http(listener: TcpListener, tls: Option<TlsAcceptor>) -> tokio::task::JoinHandle<()> {
     serve_http_with(listener, tls, false)
