@@ -82,6 +82,10 @@ pub mod hyper;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 
+/// The requirement table: every rule eyeballs implements, with the id its tests cite.
+#[doc = include_str!("requirements.md")]
+pub mod requirements {}
+
 // The public interface is:
 pub use crate::config::{
     Config, ConfigError, FamilyPolicy, Keepalive, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY,
