@@ -136,7 +136,7 @@ impl SocketOptions {
 }
 
 /// Bounds on the Connection Attempt Delay (RFC 8305 §5, §8).
-pub const MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(10);
+pub const MIN_ATTEMPT_DELAY: Duration = crate::core::machine::MIN_ATTEMPT_GAP;
 /// The RFC's recommended minimum: smaller values are allowed but not recommended.
 pub const RECOMMENDED_MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(100);
 /// The largest Connection Attempt Delay the builder accepts (RFC 8305 §8).
@@ -236,6 +236,15 @@ impl Config {
             return Err(ConfigError::ZeroTimeout("attempt"));
         }
         Ok(())
+    }
+
+    /// Which destinations this configuration admits (family policy, unspecified address).
+    pub(crate) fn admission(&self) -> crate::core::admit::Admission {
+        crate::core::admit::Admission {
+            v6: self.family.allows(crate::Family::V6),
+            v4: self.family.allows(crate::Family::V4),
+            allow_unspecified: self.allow_unspecified,
+        }
     }
 
     pub(crate) fn race(&self) -> crate::core::machine::RaceConfig {

@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::config::{Config, ConfigError, FamilyPolicy, Keepalive, SocketOptions};
+use crate::core::admit::Refusal;
 use crate::dial::TcpDial;
 use crate::driver::{self, Source, Want};
 use crate::error::Error;
@@ -157,19 +158,29 @@ impl Connector {
 
     /// Resolves `host` and returns its addresses with `port`, in the order a connect would try
     /// them: both families looked up concurrently (both answers awaited), sorted by RFC 6724,
-    /// families interleaved, duplicates and unusable addresses removed. An IP literal is returned
-    /// as it is.
+    /// families interleaved, duplicates and unusable addresses removed.
     ///
-    /// Addresses the [`crate::AddressPolicy`] denies are left out ([`Error::Denied`] when none is
-    /// left). Useful to hand RFC 8305-ordered addresses to a client that does its own connecting,
-    /// or to test every address of a host on its own.
+    /// The same rules as [`Connector::connect`] apply, to names and IP literals alike: an
+    /// IPv4-mapped IPv6 address is returned as the IPv4 address it carries, a literal of a family
+    /// the [`FamilyPolicy`] excludes is [`Error::InvalidInput`], and addresses the
+    /// [`crate::AddressPolicy`] denies are left out ([`Error::Denied`] when none is left). Useful
+    /// to hand RFC 8305-ordered addresses to a client that does its own connecting, to check a
+    /// target before using it, or to test every address of a host on its own.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
         let inner = &*self.inner;
         match parse_host(host).map_err(|e| Error::invalid(host, e))? {
-            Host::Ip(ip, zone) => Ok(vec![self.literal(host, ip, zone, port)?]),
+            Host::Ip(ip, zone) => {
+                let addr = self.literal(host, ip, zone, port)?;
+                if inner.config.address_policy.allows(addr.ip()) {
+                    Ok(vec![addr])
+                } else {
+                    let report = crate::report::Report::new(host, port);
+                    Err(driver::denied_error(report, vec![addr]))
+                }
+            }
             Host::Name(name) => {
                 let resolver = &*inner.resolver;
                 driver::resolve_all(&inner.config, &inner.dial, resolver, &name, host, port).await
@@ -185,16 +196,19 @@ impl Connector {
         port: u16,
     ) -> Result<SocketAddr, Error> {
         let config = &self.inner.config;
-        let not_unicast = match ip {
-            IpAddr::V4(v4) => v4.is_multicast() || v4.is_broadcast(),
-            IpAddr::V6(v6) => v6.is_multicast(),
-        };
-        if not_unicast {
-            return Err(Error::invalid(host, InputError::NotUnicast(ip)));
-        }
-        if ip.is_unspecified() && !config.allow_unspecified {
-            return Err(Error::invalid(host, InputError::Unspecified(ip)));
-        }
+        // HE-5.7 / HE-5.9: the rules every destination passes; a literal that fails them is the
+        // caller's mistake, said at once.
+        let ip = config.admission().admit(ip).map_err(|refusal| {
+            let problem = match refusal {
+                Refusal::NotUnicast => InputError::NotUnicast(ip),
+                Refusal::Unspecified => InputError::Unspecified(ip),
+                Refusal::Family(_) => InputError::FamilyNotAllowed {
+                    ip,
+                    policy: config.family,
+                },
+            };
+            Error::invalid(host, problem)
+        })?;
         match ip {
             IpAddr::V4(_) => Ok(SocketAddr::new(ip, port)),
             IpAddr::V6(v6) => {

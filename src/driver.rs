@@ -1,6 +1,7 @@
 //! The tokio driver: runs the lookups and attempts the core asks for, feeds their results back,
 //! and keeps one timer at the core's next deadline.
 
+use std::collections::{HashSet, VecDeque};
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -13,6 +14,7 @@ use tracing::debug;
 
 use crate::config::Config;
 use crate::core::Family;
+use crate::core::admit::Admission;
 use crate::core::interleave::sort_and_interleave;
 use crate::core::machine::{Action, AttemptId, CancelReason, Failure, Input, Race};
 use crate::core::sort::Candidate;
@@ -40,6 +42,9 @@ pub(crate) enum Want {
     Report,
 }
 
+/// At most this many source-address lookups (one system call each) in one poll (HE-5.10).
+const SOURCE_BATCH: usize = 64;
+
 /// Runs one race to its end.
 pub(crate) async fn run<D: Dial>(
     want: Want,
@@ -50,53 +55,97 @@ pub(crate) async fn run<D: Dial>(
     port: u16,
 ) -> Result<(D::Stream, Report), Error> {
     let start = Instant::now();
+    let admission = config.admission();
     if let Source::Addrs(&[addr]) = source
         && config.connect_timeout.is_none()
         && config.attempt_timeout.is_none()
-        && config.family.allows(Family::of(&addr))
-        && usable_destination(addr.ip(), config.allow_unspecified)
+        && admission.admit_addr(addr) == Ok(addr)
         && config.address_policy.is_allow_all()
     {
         return single_attempt(want, dial, addr, start, host, port).await;
     }
-    let query = |f: Family| config.family.allows(f);
     let mut driver = match source {
         Source::Resolve { resolver, name } => {
-            let mut race = Race::new(
-                config.race(),
-                start.into_std(),
-                query(Family::V6),
-                query(Family::V4),
-            );
+            let (q6, q4) = (admission.v6, admission.v4);
+            let mut race = Race::new(config.race(), start.into_std(), q6, q4);
             race.handle_timeout(start.into_std());
             // HE-3.1: AAAA first, then A, back to back; neither waits for the other.
-            let v6 = query(Family::V6).then(|| resolver.lookup(name, Family::V6));
-            let v4 = query(Family::V4).then(|| resolver.lookup(name, Family::V4));
+            let v6 = q6.then(|| resolver.lookup(name, Family::V6));
+            let v4 = q4.then(|| resolver.lookup(name, Family::V4));
             Driver::new(config, dial, race, [v6, v4], start, host, port)
         }
         Source::Addrs(addrs) => {
-            let has = |f: Family| addrs.iter().any(|a| Family::of(a) == f);
-            let (q6, q4) = (
-                has(Family::V6) && query(Family::V6),
-                has(Family::V4) && query(Family::V4),
-            );
-            let race = Race::new(config.race(), start.into_std(), q6, q4);
-            let mut d = Driver::new(config, dial, race, [None, None], start, host, port);
-            // One address needs no sorting, so no source lookup either.
-            let with_sources = addrs.len() > 1;
-            for family in [Family::V6, Family::V4] {
-                if family == Family::V6 && q6 || family == Family::V4 && q4 {
-                    let list = addrs.iter().filter(|a| Family::of(a) == family).copied();
-                    let addrs = d.candidates(list, with_sources);
-                    d.race
-                        .handle(Input::Resolved { family, addrs }, start.into_std());
+            // HE-5.6 / HE-5.9: admitted and deduplicated before any system call.
+            let mut seen = Seen::default();
+            let mut per_family: [VecDeque<SocketAddr>; 2] = Default::default();
+            for addr in addrs.iter().filter_map(|a| admission.admit_addr(*a).ok()) {
+                if seen.insert(addr) {
+                    per_family[Family::of(&addr).index()].push_back(addr);
                 }
             }
-            d.race.handle_timeout(start.into_std());
+            let [v6, v4] = per_family;
+            let race = Race::new(
+                config.race(),
+                start.into_std(),
+                !v6.is_empty(),
+                !v4.is_empty(),
+            );
+            // One address needs no sorting, so no source lookup either.
+            let with_sources = v6.len() + v4.len() > 1;
+            let mut d = Driver::new(config, dial, race, [None, None], start, host, port);
+            d.with_sources = with_sources;
+            d.seen = seen;
+            d.feeds = [
+                (!v6.is_empty()).then_some(v6),
+                (!v4.is_empty()).then_some(v4),
+            ];
             d
         }
     };
     poll_fn(|cx| driver.poll(cx)).await
+}
+
+/// The destinations already handed to the race in this connect, for deduplicating before any
+/// system call (HE-5.6). Short lists are searched directly, long ones hashed.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    list: Vec<SocketAddr>,
+    set: HashSet<SocketAddr>,
+}
+
+impl Seen {
+    /// Adds `addr`; `false` if it was already there.
+    pub(crate) fn insert(&mut self, addr: SocketAddr) -> bool {
+        const LINEAR_MAX: usize = 16;
+        if self.set.is_empty() {
+            if self.list.contains(&addr) {
+                return false;
+            }
+            if self.list.len() < LINEAR_MAX {
+                self.list.push(addr);
+                return true;
+            }
+            self.set.extend(self.list.drain(..));
+        }
+        self.set.insert(addr)
+    }
+}
+
+/// The usable destinations in one family's answer, on `port`: records of the other family are
+/// ignored, the rest admitted (HE-5.7, HE-5.9) and deduplicated against `seen` (HE-5.6).
+pub(crate) fn admit_answer(
+    admission: &Admission,
+    family: Family,
+    ips: &[IpAddr],
+    port: u16,
+    seen: &mut Seen,
+) -> VecDeque<SocketAddr> {
+    ips.iter()
+        .filter(|ip| Family::of_ip(ip) == family)
+        .filter_map(|ip| admission.admit(*ip).ok())
+        .map(|ip| SocketAddr::new(ip, port))
+        .filter(|addr| seen.insert(*addr))
+        .collect()
 }
 
 type RaceResult<S> = Result<(S, Report), Error>;
@@ -185,6 +234,12 @@ struct Driver<'a, D: Dial> {
     start: Instant,
     port: u16,
     lookups: [Option<Lookup>; 2],
+    /// Answer addresses not yet handed to the race, per family: admitted and deduplicated, their
+    /// source addresses still to look up (HE-5.10). `Some` until the family's last part is fed.
+    feeds: [Option<VecDeque<SocketAddr>>; 2],
+    seen: Seen,
+    /// Whether to look source addresses up (not for a single address: nothing to sort).
+    with_sources: bool,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -213,6 +268,9 @@ impl<'a, D: Dial> Driver<'a, D> {
             start,
             port,
             lookups,
+            feeds: [None, None],
+            seen: Seen::default(),
+            with_sources: true,
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -225,32 +283,73 @@ impl<'a, D: Dial> Driver<'a, D> {
         now.saturating_duration_since(self.start)
     }
 
-    /// Turns one family's answer into candidates: the port, the source address (RFC 6724 needs
-    /// it), and no address that cannot be a destination.
-    fn candidates(
-        &self,
-        addrs: impl Iterator<Item = SocketAddr>,
-        with_sources: bool,
-    ) -> Vec<Candidate> {
-        addrs
-            .filter(|a| usable_destination(a.ip(), self.config.allow_unspecified))
-            .map(|dst| Candidate {
-                dst,
-                src: if with_sources {
-                    self.dial.source(dst)
+    /// Hands queued answer addresses to the race with their source addresses (RFC 6724 needs
+    /// them), spending at most `budget` lookups (HE-5.10). A long answer goes in parts, each only
+    /// when the race can use more, so what the race never reaches is never looked up. Returns the
+    /// result if the race ended.
+    fn feed(&mut self, now: Instant, budget: &mut usize) -> Option<RaceResult<D::Stream>> {
+        for family in [Family::V6, Family::V4] {
+            let Some(queue) = &mut self.feeds[family.index()] else {
+                continue;
+            };
+            if queue.is_empty() {
+                self.feeds[family.index()] = None;
+                let addrs = Vec::new();
+                self.race
+                    .handle(Input::Resolved { family, addrs }, now.into_std());
+            } else {
+                if !self.race.wants_addresses() || *budget == 0 {
+                    continue;
+                }
+                let n = queue.len().min(*budget);
+                *budget -= n;
+                let dial = self.dial;
+                let with_sources = self.with_sources;
+                let addrs: Vec<Candidate> = queue
+                    .drain(..n)
+                    .map(|dst| Candidate {
+                        dst,
+                        src: if with_sources {
+                            dial.source(dst)
+                        } else {
+                            Some(dst.ip())
+                        },
+                    })
+                    .collect();
+                let input = if queue.is_empty() {
+                    self.feeds[family.index()] = None;
+                    Input::Resolved { family, addrs }
                 } else {
-                    Some(dst.ip())
-                },
-            })
-            .collect()
+                    Input::ResolvedPart { family, addrs }
+                };
+                self.race.handle(input, now.into_std());
+            }
+            if let Some(done) = self.apply_actions(now) {
+                return Some(done);
+            }
+        }
+        None
+    }
+
+    /// Whether queued addresses wait for a lookup budget the race wants them for now.
+    fn feed_waiting(&self) -> bool {
+        self.feeds.iter().any(Option::is_some) && self.race.wants_addresses()
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<D::Stream>> {
         if let Some(done) = self.apply_actions(Instant::now()) {
             return Poll::Ready(done);
         }
+        let mut budget = SOURCE_BATCH;
         loop {
             let mut progressed = false;
+            if self.feeds.iter().any(Option::is_some) {
+                let before = (budget, self.feeds.iter().flatten().count());
+                if let Some(done) = self.feed(Instant::now(), &mut budget) {
+                    return Poll::Ready(done);
+                }
+                progressed |= before != (budget, self.feeds.iter().flatten().count());
+            }
             for family in [Family::V6, Family::V4] {
                 let Some(lookup) = &mut self.lookups[family.index()] else {
                     continue;
@@ -261,29 +360,26 @@ impl<'a, D: Dial> Driver<'a, D> {
                 self.lookups[family.index()] = None;
                 progressed = true;
                 let now = Instant::now();
-                let input = match &result {
+                match &result {
                     Ok(ips) => {
                         debug!(%family, count = ips.len(), ms = self.since_start(now).as_millis() as u64, "dns answer");
-                        let addrs = ips
-                            .iter()
-                            .filter(|ip| Family::of_ip(ip) == family)
-                            .map(|ip| SocketAddr::new(*ip, self.port));
-                        Input::Resolved {
-                            family,
-                            addrs: self.candidates(addrs, true),
-                        }
+                        // Fed to the race (with source addresses) by `feed`, below.
+                        let admission = self.config.admission();
+                        let queue =
+                            admit_answer(&admission, family, ips, self.port, &mut self.seen);
+                        self.feeds[family.index()] = Some(queue);
                     }
                     Err(e) => {
                         debug!(%family, error = %e, "dns lookup failed");
-                        Input::ResolveFailed { family }
+                        let input = Input::ResolveFailed { family };
+                        self.race.handle(input, now.into_std());
                     }
-                };
+                }
                 self.report.answers.push(Answer {
                     family,
                     at: self.since_start(now),
                     result,
                 });
-                self.race.handle(input, now.into_std());
                 if let Some(done) = self.apply_actions(now) {
                     return Poll::Ready(done);
                 }
@@ -341,6 +437,11 @@ impl<'a, D: Dial> Driver<'a, D> {
                 }
             }
             if !progressed {
+                if self.feed_waiting() {
+                    // Out of lookup budget with addresses the race wants: continue in the next
+                    // poll, letting other tasks run in between (HE-5.10).
+                    cx.waker().wake_by_ref();
+                }
                 return Poll::Pending;
             }
         }
@@ -417,6 +518,7 @@ impl<'a, D: Dial> Driver<'a, D> {
     ) -> RaceResult<D::Stream> {
         self.attempts.clear();
         self.lookups = [None, None];
+        self.feeds = [None, None];
         self.report.elapsed = self.since_start(now);
         let report = std::mem::replace(&mut self.report, Report::new("", 0));
         match result {
@@ -462,7 +564,8 @@ impl<'a, D: Dial> Driver<'a, D> {
 }
 
 /// Resolves both families concurrently, waits for both, and returns every usable address in the
-/// order a connect would try them (HE-4.1 sort, HE-4.3 interleave, HE-5.6 no duplicates).
+/// order a connect would try them (HE-4.1 sort, HE-4.3 interleave, HE-5.6 no duplicates), under
+/// the same rules as a connect (HE-5.9).
 pub(crate) async fn resolve_all<D: Dial>(
     config: &Config,
     dial: &D,
@@ -472,9 +575,9 @@ pub(crate) async fn resolve_all<D: Dial>(
     port: u16,
 ) -> Result<Vec<SocketAddr>, Error> {
     let start = Instant::now();
+    let admission = config.admission();
     let lookup = |family: Family| {
-        let fut = config
-            .family
+        let fut = admission
             .allows(family)
             .then(|| resolver.lookup(name, family));
         async move {
@@ -487,48 +590,28 @@ pub(crate) async fn resolve_all<D: Dial>(
     // HE-3.1: AAAA first, then A, both in flight at once.
     let (v6, v4) = futures::future::join(lookup(Family::V6), lookup(Family::V4)).await;
     let mut report = Report::new(host, port);
-    let mut candidates: Vec<Candidate> = Vec::new();
+    let mut admitted: Vec<SocketAddr> = Vec::new();
     let mut any_failed = false;
     let mut answers: Vec<_> = [v6, v4].into_iter().flatten().collect();
     answers.sort_by_key(|(_, _, at)| *at);
-    // Duplicates and unusable addresses go first; the policy is checked before the source lookup,
-    // so a denied address costs no system call.
-    let mut seen = std::collections::HashSet::new();
-    let mut denied: Vec<SocketAddr> = Vec::new();
+    // Duplicates and unusable addresses go first, then the address policy, so neither costs a
+    // source lookup.
+    let mut seen = Seen::default();
     for (family, result, at) in answers {
         match &result {
-            Ok(ips) => {
-                for ip in ips.iter().filter(|ip| Family::of_ip(ip) == family) {
-                    let dst = SocketAddr::new(*ip, port);
-                    if !usable_destination(*ip, config.allow_unspecified) || !seen.insert(dst) {
-                        continue;
-                    }
-                    if config.address_policy.allows(*ip) {
-                        candidates.push(Candidate {
-                            dst,
-                            src: dial.source(dst),
-                        });
-                    } else {
-                        denied.push(dst);
-                    }
-                }
-            }
+            Ok(ips) => admitted.extend(admit_answer(&admission, family, ips, port, &mut seen)),
             Err(_) => any_failed = true,
         }
         report.answers.push(Answer { family, at, result });
     }
     report.elapsed = start.elapsed();
-    if candidates.is_empty() && !denied.is_empty() {
-        let why = || {
-            io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "denied by the address policy",
-            )
-        };
-        let denied = denied.into_iter().map(|dst| (dst, why())).collect();
-        return Err(failed(FailureKind::Denied, report, denied, None));
+    let (allowed, denied): (Vec<SocketAddr>, Vec<SocketAddr>) = admitted
+        .into_iter()
+        .partition(|dst| config.address_policy.allows(dst.ip()));
+    if allowed.is_empty() && !denied.is_empty() {
+        return Err(denied_error(report, denied));
     }
-    if candidates.is_empty() {
+    if allowed.is_empty() {
         let kind = if any_failed {
             FailureKind::Resolve
         } else {
@@ -536,19 +619,31 @@ pub(crate) async fn resolve_all<D: Dial>(
         };
         return Err(failed(kind, report, Vec::new(), None));
     }
+    // HE-5.10: source lookups in bounded batches, yielding to other tasks in between.
+    let mut candidates = Vec::with_capacity(allowed.len());
+    for batch in allowed.chunks(SOURCE_BATCH) {
+        if !candidates.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        candidates.extend(batch.iter().map(|dst| Candidate {
+            dst: *dst,
+            src: dial.source(*dst),
+        }));
+    }
     let ffc = config.first_address_family_count;
     Ok(sort_and_interleave(candidates, |best| (best, ffc)))
 }
 
-/// Multicast and broadcast addresses can never be TCP destinations; the unspecified address reaches
-/// the local host on Linux and is only allowed on request.
-pub(crate) fn usable_destination(ip: IpAddr, allow_unspecified: bool) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            !v4.is_multicast() && !v4.is_broadcast() && (allow_unspecified || !v4.is_unspecified())
-        }
-        IpAddr::V6(v6) => !v6.is_multicast() && (allow_unspecified || !v6.is_unspecified()),
-    }
+/// The error for a target whose every address the address policy denied.
+pub(crate) fn denied_error(report: Report, denied: Vec<SocketAddr>) -> Error {
+    let why = || {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "denied by the address policy",
+        )
+    };
+    let denied = denied.into_iter().map(|dst| (dst, why())).collect();
+    failed(FailureKind::Denied, report, denied, None)
 }
 
 #[cfg(test)]

@@ -46,6 +46,14 @@ pub enum InputError {
     /// `0.0.0.0` or `::`: connecting to the unspecified address reaches the local host on Linux,
     /// which is almost never what a client meant.
     Unspecified(IpAddr),
+    /// An IP literal of a family the connector's [`crate::FamilyPolicy`] excludes (an
+    /// IPv4-mapped IPv6 literal counts as IPv4).
+    FamilyNotAllowed {
+        /// The literal.
+        ip: IpAddr,
+        /// The connector's family policy.
+        policy: crate::FamilyPolicy,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -78,6 +86,21 @@ impl fmt::Display for InputError {
                 f,
                 "{ip} is a multicast or broadcast address, not a TCP destination"
             ),
+            InputError::FamilyNotAllowed { ip, policy } => {
+                let family = match ip.to_canonical() {
+                    IpAddr::V4(_) => "IPv4",
+                    IpAddr::V6(_) => "IPv6",
+                };
+                let only = match policy {
+                    crate::FamilyPolicy::Ipv4Only => "IPv4 only",
+                    crate::FamilyPolicy::Ipv6Only => "IPv6 only",
+                    crate::FamilyPolicy::Both => "both families",
+                };
+                write!(
+                    f,
+                    "{ip} is an {family} address, but the connector is configured for {only}"
+                )
+            }
             InputError::Unspecified(ip) => write!(
                 f,
                 "{ip} is the unspecified address, which reaches the local host; allow it with Builder::allow_unspecified"

@@ -3,9 +3,10 @@
 //! run it, so every CI run checks the same invariants the fuzzer does.
 //!
 //! Invariants:
-//! 1. no address is tried twice;
-//! 2. no attempt started by the stagger timer starts closer than the configured delay to the
-//!    attempt before it (so never closer than 10 ms);
+//! 1. no address is tried twice, an IPv4-mapped IPv6 address and the IPv4 address it carries
+//!    being one address (HE-5.6, HE-5.7);
+//! 2. no attempt started by the stagger timer starts before the deadline the machine announced,
+//!    nor closer than 10 ms to the attempt before it (HE-5.1, HE-5.2, HE-5.8);
 //! 3. at most one winner, and nothing at all happens after `Done`;
 //! 4. when the race is done, every started attempt has ended (failed, won or been cancelled);
 //! 5. once both lookups are settled and no attempt is running, the race is done;
@@ -18,7 +19,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Family;
-use super::machine::{Action, AttemptId, CancelReason, Input, Race, RaceConfig};
+use super::machine::{Action, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig};
 use super::sort::Candidate;
 
 /// Reads bytes one at a time; zero once they run out.
@@ -108,6 +109,8 @@ struct Seen {
     winners: usize,
     done: bool,
     lookups_settled: [bool; 2],
+    /// The machine's deadline as announced after the previous step.
+    deadline: Option<Instant>,
 }
 
 /// Runs the simulation that `data` describes; `Err` names the first broken invariant.
@@ -122,7 +125,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         lookups_settled: [!query[0], !query[1]],
         ..Seen::default()
     };
-    drain(&mut race, &mut seen, &config, now, false)?;
+    drain(&mut race, &mut seen, now, false)?;
     let mut steps = 0usize;
     while !b.is_empty() && steps < 10_000 {
         steps += 1;
@@ -140,8 +143,13 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                     usize::from(b.u16() % 3000)
                 };
                 let addrs = (0..count).map(|_| address(family, b.u8())).collect();
-                race.handle(Input::Resolved { family, addrs }, now);
-                seen.lookups_settled[family.index()] = true;
+                // Sometimes only a part of a long answer, with more to come.
+                if op & 0x40 == 0 {
+                    race.handle(Input::Resolved { family, addrs }, now);
+                    seen.lookups_settled[family.index()] = true;
+                } else {
+                    race.handle(Input::ResolvedPart { family, addrs }, now);
+                }
                 false
             }
             2 => {
@@ -204,14 +212,14 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 true
             }
         };
-        drain(&mut race, &mut seen, &config, now, timer)?;
+        drain(&mut race, &mut seen, now, timer)?;
     }
     // 7: the race ends once every attempt fails and both lookups settle.
     for family in [Family::V6, Family::V4] {
         if !seen.lookups_settled[family.index()] {
             race.handle(Input::ResolveFailed { family }, now);
             seen.lookups_settled[family.index()] = true;
-            drain(&mut race, &mut seen, &config, now, false)?;
+            drain(&mut race, &mut seen, now, false)?;
         }
     }
     for _ in 0..20_000 {
@@ -227,26 +235,20 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         if let Some(id) = running.first() {
             race.handle(Input::AttemptFailed(*id), now);
             seen.ended.insert(*id);
-            drain(&mut race, &mut seen, &config, now, false)?;
+            drain(&mut race, &mut seen, now, false)?;
         } else {
             let Some(deadline) = race.poll_timeout() else {
                 return Err("not done, nothing running, and no deadline: the race is stuck".into());
             };
             now = now.max(deadline);
             race.handle_timeout(now);
-            drain(&mut race, &mut seen, &config, now, true)?;
+            drain(&mut race, &mut seen, now, true)?;
         }
     }
     Err("the race did not end".into())
 }
 
-fn drain(
-    race: &mut Race,
-    seen: &mut Seen,
-    config: &RaceConfig,
-    now: Instant,
-    timer: bool,
-) -> Result<(), String> {
+fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<(), String> {
     let mut timed_out_this_step = false;
     while let Some(action) = race.poll_action() {
         if seen.done {
@@ -254,19 +256,23 @@ fn drain(
         }
         match action {
             Action::Start { id, addr } => {
-                if !seen.addrs.insert(addr) {
+                let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+                if !seen.addrs.insert(canonical) {
                     return Err(format!("{addr} tried twice")); // 1
                 }
-                // 2: a start by the stagger timer keeps the configured distance.
-                if timer
-                    && !timed_out_this_step
-                    && let Some((_, _, prev)) = seen.started.last()
-                    && now.saturating_duration_since(*prev) < config.attempt_delay
-                {
-                    return Err(format!(
-                        "timer-started attempt {id:?} only {:?} after the previous",
-                        now - *prev
-                    ));
+                // 2: a start by the stagger timer waits for its deadline and the 10 ms floor.
+                if timer && !timed_out_this_step {
+                    if seen.deadline.is_some_and(|d| now < d) {
+                        return Err(format!("timer-started attempt {id:?} before its deadline"));
+                    }
+                    if let Some((_, _, prev)) = seen.started.last()
+                        && now.saturating_duration_since(*prev) < MIN_ATTEMPT_GAP
+                    {
+                        return Err(format!(
+                            "timer-started attempt {id:?} only {:?} after the previous",
+                            now - *prev
+                        ));
+                    }
                 }
                 seen.started.push((id, addr, now));
             }
@@ -297,7 +303,8 @@ fn drain(
         return Err("two winners".into()); // 3
     }
     // 6: the next deadline never lies in the past.
-    if let Some(deadline) = race.poll_timeout()
+    seen.deadline = race.poll_timeout();
+    if let Some(deadline) = seen.deadline
         && deadline <= now
     {
         return Err(format!("deadline {:?} in the past", now - deadline));

@@ -18,6 +18,14 @@ use super::Family;
 use super::interleave::sort_and_interleave;
 use super::sort::Candidate;
 
+/// No attempt starts within this long of the previous one, whatever the configuration and however
+/// late the driver's timer fires (RFC 8305 §5 "MUST NOT", HE-5.2).
+pub(crate) const MIN_ATTEMPT_GAP: Duration = Duration::from_millis(10);
+
+/// How many untried addresses the race wants in hand before it asks for more of a long answer
+/// (see [`Race::wants_addresses`]).
+const LOW_WATER: usize = 16;
+
 /// Identifies one connection attempt within one race. Ids count up from 0 in start order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptId(pub usize);
@@ -40,11 +48,24 @@ pub struct RaceConfig {
 /// What the driver tells the machine.
 #[derive(Debug, Clone)]
 pub enum Input {
-    /// A family's lookup answered with these destinations (possibly none: NODATA).
+    /// A family's lookup answered with these destinations (possibly none: NODATA). This is the
+    /// answer's last part: the lookup is settled.
+    ///
+    /// The family names the lookup that answered; each destination's own family is that of its
+    /// address, after IPv4-mapped IPv6 addresses are read as the IPv4 address they carry (HE-5.7).
     Resolved {
         /// The family asked for.
         family: Family,
         /// The destinations, with their sources.
+        addrs: Vec<Candidate>,
+    },
+    /// Part of a long answer (the driver looks source addresses up in bounded batches, HE-5.10):
+    /// these destinations may be used at once, and more of the same answer will follow, ending
+    /// with [`Input::Resolved`].
+    ResolvedPart {
+        /// The family asked for.
+        family: Family,
+        /// These destinations, with their sources.
         addrs: Vec<Candidate>,
     },
     /// A family's lookup failed.
@@ -107,6 +128,9 @@ pub enum Action {
 enum LookupState {
     NotQueried,
     Pending,
+    /// Part of a long answer has arrived (with at least one address), and more is coming: usable
+    /// like [`LookupState::Positive`], unsettled like [`LookupState::Pending`].
+    Partial,
     /// Answered with at least one address.
     Positive,
     /// Answered with no address (NODATA), or only with addresses already known.
@@ -120,6 +144,14 @@ impl LookupState {
             self,
             LookupState::NotQueried | LookupState::Empty | LookupState::Failed
         )
+    }
+
+    fn has_addresses(self) -> bool {
+        matches!(self, LookupState::Positive | LookupState::Partial)
+    }
+
+    fn unsettled(self) -> bool {
+        matches!(self, LookupState::Pending | LookupState::Partial)
     }
 }
 
@@ -206,12 +238,14 @@ impl Race {
             return;
         }
         match input {
-            Input::Resolved { family, addrs } => self.on_resolved(family, addrs),
-            Input::ResolveFailed { family } => {
-                if self.lookups[family.index()] == LookupState::Pending {
-                    self.lookups[family.index()] = LookupState::Failed;
-                }
-            }
+            Input::Resolved { family, addrs } => self.on_resolved(family, addrs, true),
+            Input::ResolvedPart { family, addrs } => self.on_resolved(family, addrs, false),
+            Input::ResolveFailed { family } => match self.lookups[family.index()] {
+                LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
+                // The rest of a long answer can no longer come; what came stays usable.
+                LookupState::Partial => self.lookups[family.index()] = LookupState::Positive,
+                _ => {}
+            },
             Input::AttemptFailed(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running) {
                     self.finish_attempt(id, AttemptState::Failed);
@@ -270,6 +304,14 @@ impl Race {
         deadline
     }
 
+    /// Whether the race can use more addresses of a long answer now: it has not begun, or fewer
+    /// than a handful of untried addresses are left. A driver that looks source addresses up in
+    /// batches (HE-5.10) feeds the next batch only then, so it never looks up what the race will
+    /// not reach.
+    pub fn wants_addresses(&self) -> bool {
+        !self.done && (!self.begun || self.untried.len() < LOW_WATER)
+    }
+
     /// Whether [`Action::Done`] has been produced.
     #[cfg(test)]
     pub fn is_done(&self) -> bool {
@@ -298,33 +340,38 @@ impl Race {
             .find(|a| a.state == AttemptState::Running)
     }
 
-    fn on_resolved(&mut self, family: Family, addrs: Vec<Candidate>) {
+    fn on_resolved(&mut self, family: Family, addrs: Vec<Candidate>, last: bool) {
         let slot = family.index();
-        if self.lookups[slot] != LookupState::Pending {
+        let was = self.lookups[slot];
+        if !was.unsettled() {
             return; // An answer for a family not asked for, or a second answer: ignore.
         }
         let before = self.received.len();
         let mut addrs = addrs;
+        for c in &mut addrs {
+            // HE-5.7: an IPv4-mapped address is the IPv4 address it carries.
+            c.dst.set_ip(c.dst.ip().to_canonical());
+        }
         if self.received.is_empty() && addrs.len() <= 1 {
             // The common single-address answer: adopt the list instead of copying it.
-            addrs.retain(|c| Family::of(&c.dst) == family);
             self.received = addrs;
             addrs = Vec::new();
         }
         for c in addrs {
-            // HE-5.6: no address twice; the answer's family is the one it was asked for.
-            if Family::of(&c.dst) == family && !self.is_known(&c.dst) {
+            // HE-5.6: no address twice.
+            if !self.is_known(&c.dst) {
                 if !self.known.is_empty() {
                     self.known.insert(c.dst);
                 }
                 self.received.push(c);
             }
         }
-        let positive = self.received.len() > before;
-        self.lookups[slot] = if positive {
-            LookupState::Positive
-        } else {
-            LookupState::Empty
+        let positive = self.received.len() > before || was == LookupState::Partial;
+        self.lookups[slot] = match (positive, last) {
+            (true, true) => LookupState::Positive,
+            (true, false) => LookupState::Partial,
+            (false, true) => LookupState::Empty,
+            (false, false) => LookupState::Pending,
         };
         if positive
             && family == Family::V4
@@ -332,7 +379,7 @@ impl Race {
         {
             self.ipv4_first_at.get_or_insert(self.now);
         }
-        if positive && self.begun {
+        if self.received.len() > before && self.begun {
             // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
             self.rebuild_untried();
         }
@@ -386,7 +433,7 @@ impl Race {
             self.rebuild_untried();
             self.next_attempt_at = Some(now);
         }
-        if self.next_attempt_at.is_some_and(|t| t <= now)
+        if let Some(due) = self.next_attempt_at.filter(|t| *t <= now)
             && let Some(addr) = self.untried.pop_front()
         {
             let id = AttemptId(self.attempts.len());
@@ -397,13 +444,16 @@ impl Race {
             });
             self.running += 1;
             self.actions.push_back(Action::Start { id, addr });
-            // HE-5.1: the next attempt waits for the Connection Attempt Delay.
-            self.next_attempt_at = Some(now + self.config.attempt_delay);
+            // HE-5.1 / HE-5.8: the next attempt is due one Connection Attempt Delay after this one
+            // was due, so a late timer does not push the whole schedule back; never sooner than
+            // the 10 ms floor after this start (HE-5.2).
+            self.next_attempt_at =
+                Some((due + self.config.attempt_delay).max(now + MIN_ATTEMPT_GAP));
         }
 
         if self.running == 0
             && self.untried.is_empty()
-            && !self.lookups.contains(&LookupState::Pending)
+            && !self.lookups.iter().any(|l| l.unsettled())
         {
             self.finish(Err(Failure::AllAttemptsFailed));
         }
@@ -413,9 +463,9 @@ impl Race {
     fn ready_to_begin(&self) -> bool {
         let [v6, v4] = self.lookups;
         match (v6, v4) {
-            (LookupState::Positive, _) => true,
-            (v6, LookupState::Positive) if v6.settled_without_addresses() => true,
-            (LookupState::Pending, LookupState::Positive) => self
+            (v6, _) if v6.has_addresses() => true,
+            (v6, v4) if v4.has_addresses() && v6.settled_without_addresses() => true,
+            (LookupState::Pending, v4) if v4.has_addresses() => self
                 .ipv4_first_at
                 .is_some_and(|t| self.now >= t + self.config.resolution_delay),
             _ => false,

@@ -5,6 +5,7 @@
 //! that decides when to start which attempt. The tokio driver feeds it events and carries out its
 //! actions.
 
+pub(crate) mod admit;
 pub(crate) mod check;
 pub(crate) mod interleave;
 pub(crate) mod machine;

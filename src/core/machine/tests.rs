@@ -84,6 +84,13 @@ impl H {
         self.drain()
     }
 
+    fn part(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
+        let addrs = addrs.iter().map(|a| cand(a)).collect();
+        self.race
+            .handle(Input::ResolvedPart { family, addrs }, self.at(ms));
+        self.drain()
+    }
+
     fn tick(&mut self, ms: u64) -> Vec<String> {
         self.race.handle_timeout(self.at(ms));
         self.drain()
@@ -378,6 +385,55 @@ mod section_5_attempts {
         assert_eq!(h.tick(10), ["start 1 [2001:db8::2]:443"]);
     }
 
+    // HE-5.8: each attempt is due one delay after the previous one was due, so a timer that fires
+    // late does not push the schedule back: with 20 ms and every tick 1 ms late, the ninth attempt
+    // (id 8) still starts at 160 ms, not 168 ms.
+    #[test]
+    fn he_5_8_the_schedule_does_not_drift() {
+        let mut h = H::new(RaceConfig {
+            attempt_delay: 20 * MS,
+            ..config()
+        });
+        let addrs: Vec<String> = (1..=9).map(|i| format!("2001:db8::{i}")).collect();
+        let addrs: Vec<&str> = addrs.iter().map(String::as_str).collect();
+        assert_eq!(
+            h.resolved(0, Family::V6, &addrs),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        h.resolved(0, Family::V4, &[]);
+        for n in 1..8u64 {
+            assert_eq!(
+                h.deadline_ms(),
+                Some(20 * n),
+                "attempt {n} is due on the grid"
+            );
+            assert_eq!(h.tick(20 * n + 1).len(), 1, "attempt {n}, 1 ms late");
+        }
+        assert_eq!(h.deadline_ms(), Some(160));
+        assert_eq!(h.tick(159), none());
+        assert_eq!(h.tick(160), ["start 8 [2001:db8::9]:443"]);
+    }
+
+    // HE-5.8 / HE-5.2: a timer that fires very late starts the overdue attempt, and the next one
+    // still keeps the 10 ms floor after it (no burst of back-to-back attempts).
+    #[test]
+    fn he_5_8_a_very_late_timer_keeps_the_floor() {
+        let mut h = H::new(RaceConfig {
+            attempt_delay: 20 * MS,
+            ..config()
+        });
+        h.resolved(
+            0,
+            Family::V6,
+            &["2001:db8::1", "2001:db8::2", "2001:db8::3"],
+        );
+        h.resolved(0, Family::V4, &[]);
+        assert_eq!(h.tick(100), ["start 1 [2001:db8::2]:443"], "80 ms late");
+        assert_eq!(h.deadline_ms(), Some(110), "the floor, not 40 ms");
+        assert_eq!(h.tick(109), none());
+        assert_eq!(h.tick(110), ["start 2 [2001:db8::3]:443"]);
+    }
+
     // HE-5.4: first handshake wins; every other running attempt is cancelled; untried are ignored.
     #[test]
     fn he_5_4_winner_cancels_the_rest() {
@@ -510,5 +566,100 @@ mod section_5_attempts {
         assert_eq!(h.tick(50), none());
         assert_eq!(h.tick(349), none());
         assert_eq!(h.tick(350), ["start 1 [2001:db8::2]:443"]);
+    }
+}
+
+mod mapped_and_partial_answers {
+    use super::*;
+
+    // HE-5.7: an IPv4-mapped address in the AAAA answer is the IPv4 address it carries: tried once,
+    // as IPv4, even though both answers name it.
+    #[test]
+    fn he_5_7_mapped_address_is_ipv4_and_tried_once() {
+        let mut h = H::new(config());
+        assert_eq!(
+            h.resolved(0, Family::V6, &["::ffff:192.0.2.1", "2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        h.resolved(1, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.tick(250), ["start 1 192.0.2.1:443"]);
+        assert_eq!(
+            h.failed(251, 0),
+            none(),
+            "192.0.2.1 is not tried a second time"
+        );
+        assert_eq!(h.failed(252, 1), ["done AllAttemptsFailed"]);
+    }
+
+    // HE-5.7: a mapped address alone in the AAAA answer starts as IPv4.
+    #[test]
+    fn he_5_7_mapped_only_answer() {
+        let mut h = H::with(config(), true, false);
+        assert_eq!(
+            h.resolved(0, Family::V6, &["::ffff:192.0.2.1"]),
+            ["start 0 192.0.2.1:443"]
+        );
+    }
+
+    // HE-5.10: the first part of a long answer starts the race; the family stays unsettled until
+    // its last part, so the race does not end while more addresses are coming.
+    #[test]
+    fn he_5_10_partial_answer_starts_and_keeps_the_race_open() {
+        let mut h = H::new(config());
+        assert!(h.race.wants_addresses());
+        assert_eq!(
+            h.part(0, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        h.resolved(1, Family::V4, &[]);
+        assert!(
+            h.race.wants_addresses(),
+            "one untried address left: below the low water"
+        );
+        assert_eq!(
+            h.failed(2, 0),
+            none(),
+            "the rest of the AAAA answer is coming"
+        );
+        assert_eq!(
+            h.part(3, Family::V6, &["2001:db8::1", "2001:db8::2"]),
+            ["start 1 [2001:db8::2]:443"],
+            "a duplicate is dropped; the new address starts at once (the last one failed)"
+        );
+        assert_eq!(h.resolved(4, Family::V6, &["2001:db8::3"]), none());
+        assert_eq!(h.failed(5, 1), ["start 2 [2001:db8::3]:443"]);
+        assert_eq!(h.failed(6, 2), ["done AllAttemptsFailed"]);
+        assert!(!h.race.wants_addresses());
+    }
+
+    // HE-5.10 / HE-3.4: a partial A answer is a positive A answer: the Resolution Delay applies.
+    #[test]
+    fn he_5_10_partial_a_answer_waits_the_resolution_delay() {
+        let mut h = H::new(config());
+        assert_eq!(h.part(0, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(h.tick(49), none());
+        assert_eq!(h.tick(50), ["start 0 192.0.2.1:443"]);
+    }
+
+    // HE-5.10: a lookup that fails after part of its answer arrived keeps what arrived.
+    #[test]
+    fn he_5_10_failure_after_a_part_keeps_the_part() {
+        let mut h = H::with(config(), true, false);
+        assert_eq!(
+            h.part(0, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.resolve_failed(1, Family::V6), none());
+        assert_eq!(h.failed(2, 0), ["done AllAttemptsFailed"]);
+    }
+
+    // The race wants more addresses only while it has fewer than a handful untried.
+    #[test]
+    fn he_5_10_wants_addresses_until_it_has_enough() {
+        let mut h = H::with(config(), true, false);
+        let many: Vec<String> = (1..=40).map(|i| format!("2001:db8::{i:x}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        h.part(0, Family::V6, &many);
+        assert!(!h.race.wants_addresses(), "39 untried");
     }
 }

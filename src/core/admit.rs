@@ -1,0 +1,130 @@
+//! Which destination addresses a connect may use at all, decided before any system call
+//! (HE-5.7, HE-5.9). One pure rule for every entry point: DNS answers, IP literals,
+//! `connect_addrs` and `resolve`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::Family;
+
+/// The rules that admit a destination: the families the configuration allows and whether the
+/// unspecified address may be used. (The address policy, user code, is applied by the driver right
+/// before each attempt.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Admission {
+    /// IPv6 destinations allowed.
+    pub(crate) v6: bool,
+    /// IPv4 destinations allowed.
+    pub(crate) v4: bool,
+    /// `0.0.0.0` and `::` allowed.
+    pub(crate) allow_unspecified: bool,
+}
+
+/// Why an address is not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Multicast or broadcast: never a TCP destination.
+    NotUnicast,
+    /// The unspecified address, not allowed by the configuration.
+    Unspecified,
+    /// The address's family (after unmapping) is not allowed by the family policy.
+    Family(Family),
+}
+
+impl Admission {
+    /// Whether the configuration allows `family` at all (and so whether to query its records).
+    pub(crate) fn allows(&self, family: Family) -> bool {
+        match family {
+            Family::V6 => self.v6,
+            Family::V4 => self.v4,
+        }
+    }
+
+    /// The address to use for `ip`, or why there is none. An IPv4-mapped IPv6 address is the IPv4
+    /// address it carries (HE-5.7), so the family policy sees its real family.
+    pub(crate) fn admit(&self, ip: IpAddr) -> Result<IpAddr, Refusal> {
+        let ip = ip.to_canonical();
+        let unicast = match ip {
+            IpAddr::V4(v4) => !v4.is_multicast() && !v4.is_broadcast(),
+            IpAddr::V6(v6) => !v6.is_multicast(),
+        };
+        if !unicast {
+            return Err(Refusal::NotUnicast);
+        }
+        if ip.is_unspecified() && !self.allow_unspecified {
+            return Err(Refusal::Unspecified);
+        }
+        let family = Family::of_ip(&ip);
+        if !self.allows(family) {
+            return Err(Refusal::Family(family));
+        }
+        Ok(ip)
+    }
+
+    /// [`Admission::admit`] for a socket address; an IPv6 address that stays IPv6 keeps its scope
+    /// id and flow info.
+    pub(crate) fn admit_addr(&self, addr: SocketAddr) -> Result<SocketAddr, Refusal> {
+        let ip = self.admit(addr.ip())?;
+        Ok(if ip == addr.ip() {
+            addr
+        } else {
+            SocketAddr::new(ip, addr.port())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOTH: Admission = Admission {
+        v6: true,
+        v4: true,
+        allow_unspecified: false,
+    };
+
+    // HE-5.7 / HE-5.9: one table for every entry point.
+    #[test]
+    fn he_5_9_admission_table() {
+        let v6_only = Admission { v4: false, ..BOTH };
+        let v4_only = Admission { v6: false, ..BOTH };
+        let unspec = Admission {
+            allow_unspecified: true,
+            ..BOTH
+        };
+        let table: &[(Admission, &str, Result<&str, Refusal>)] = &[
+            (BOTH, "2001:db8::1", Ok("2001:db8::1")),
+            (BOTH, "192.0.2.1", Ok("192.0.2.1")),
+            (BOTH, "::ffff:192.0.2.1", Ok("192.0.2.1")),
+            (
+                v6_only,
+                "::ffff:192.0.2.1",
+                Err(Refusal::Family(Family::V4)),
+            ),
+            (v6_only, "192.0.2.1", Err(Refusal::Family(Family::V4))),
+            (v4_only, "::ffff:192.0.2.1", Ok("192.0.2.1")),
+            (v4_only, "2001:db8::1", Err(Refusal::Family(Family::V6))),
+            (BOTH, "ff02::1", Err(Refusal::NotUnicast)),
+            (BOTH, "::ffff:224.0.0.1", Err(Refusal::NotUnicast)),
+            (BOTH, "255.255.255.255", Err(Refusal::NotUnicast)),
+            (BOTH, "0.0.0.0", Err(Refusal::Unspecified)),
+            (BOTH, "::", Err(Refusal::Unspecified)),
+            (BOTH, "::ffff:0.0.0.0", Err(Refusal::Unspecified)),
+            (unspec, "::", Ok("::")),
+            // IPv4-compatible (deprecated ::a.b.c.d) is not mapped: it stays IPv6.
+            (BOTH, "::192.0.2.1", Ok("::192.0.2.1")),
+        ];
+        for (rules, input, want) in table {
+            let got = rules.admit(input.parse().unwrap());
+            let want = want.map(|s| s.parse::<IpAddr>().unwrap());
+            assert_eq!(got, want, "{input} under {rules:?}");
+        }
+    }
+
+    #[test]
+    fn he_5_7_admit_addr_keeps_the_scope_of_real_ipv6() {
+        let scoped: SocketAddr = "[fe80::1%7]:80".parse().unwrap();
+        assert_eq!(BOTH.admit_addr(scoped), Ok(scoped));
+        let mapped: SocketAddr = "[::ffff:192.0.2.1]:80".parse().unwrap();
+        assert_eq!(BOTH.admit_addr(mapped), Ok("192.0.2.1:80".parse().unwrap()));
+    }
+}
