@@ -1,87 +1,434 @@
-use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+//! The default resolver, on hickory-resolver: one hickory resolver per tokio runtime (HE-8.1),
+//! and a system configuration that is re-read when it changes and never cached when it fails
+//! (HE-8.2).
 
-use hickory_resolver::TokioResolver;
-use hickory_resolver::proto::rr::RData;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::op::Query;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::{Hosts, TokioResolver};
 
 use super::{Lookup, Resolve, ResolveError, ResolveErrorKind};
 use crate::core::Family;
 
+/// How often a healthy configuration's files are checked for changes (glibc checks on every
+/// lookup; once a second costs nothing and still follows an edit at once for a person).
+const RECHECK: Duration = Duration::from_secs(1);
+
+/// How many runtimes keep a resolver of their own; the least recently used is dropped beyond that.
+const MAX_RUNTIMES: usize = 32;
+
 /// A resolver built on hickory-resolver: the default.
 ///
-/// [`HickoryResolver::from_system_conf`] reads the system configuration (`/etc/resolv.conf` and
-/// `/etc/hosts`, so `localhost` and local names work) the first time it is used, once, and shares
-/// its cache across every connect and every clone.
+/// [`HickoryResolver::from_system_conf`] follows the system configuration (`/etc/resolv.conf` and
+/// `/etc/hosts`, so `localhost` and local names work):
+/// - it is read on first use and checked for changes at most once a second afterwards, as glibc
+///   does, so a fixed or changed configuration is picked up without a restart;
+/// - a configuration that cannot be used (missing, empty, no name server) is never cached: names
+///   in the hosts file still resolve, other names fail with [`ResolveErrorKind::Config`], and
+///   the next lookup looks again;
+/// - each tokio runtime gets a hickory resolver of its own (hickory binds its sockets to the
+///   runtime that opened them), so one `HickoryResolver` works from any number of runtimes at
+///   once, whichever is idle, blocked or gone. Each runtime's resolver has its own cache.
+///
+/// Clones share all of this.
 #[derive(Clone)]
 pub struct HickoryResolver {
-    inner: Arc<OnceLock<Result<TokioResolver, ResolveError>>>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    origin: Origin,
+    state: Mutex<State>,
+}
+
+enum Origin {
+    /// Configuration files, re-read when they change.
+    Files {
+        resolv_conf: PathBuf,
+        hosts: PathBuf,
+    },
+    /// A configuration given by the caller; a resolver is built from it per runtime.
+    Config(Box<(ResolverConfig, ResolverOpts)>),
+    /// A resolver built by the caller, used as it is.
+    Resolver(Arc<TokioResolver>),
+}
+
+#[derive(Default)]
+struct State {
+    conf: Option<Conf>,
+    runtimes: Vec<PerRuntime>,
+    /// A counter for least-recently-used eviction.
+    clock: u64,
+}
+
+/// What the configuration files said, and when that was checked.
+struct Conf {
+    /// The name servers and options, or why there are none.
+    servers: Result<(ResolverConfig, ResolverOpts), ResolveError>,
+    hosts: Arc<Hosts>,
+    stamps: [Option<Stamp>; 2],
+    checked: Instant,
+    generation: u64,
+}
+
+/// Enough of a file's metadata to notice that it changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+struct PerRuntime {
+    id: tokio::runtime::Id,
+    generation: u64,
+    resolver: Arc<TokioResolver>,
+    used: u64,
+}
+
+/// What one lookup will do, decided under the lock.
+enum Plan {
+    Query(Arc<TokioResolver>),
+    /// No usable name servers: answer from the hosts file, or fail with this error.
+    HostsOnly(Arc<Hosts>, ResolveError),
+    Fail(ResolveError),
 }
 
 impl std::fmt::Debug for HickoryResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HickoryResolver")
-            .field("ready", &self.inner.get().is_some())
-            .finish()
+        let state = self.state();
+        let mut d = f.debug_struct("HickoryResolver");
+        match &self.shared.origin {
+            Origin::Files { resolv_conf, hosts } => d
+                .field("resolv_conf", resolv_conf)
+                .field("hosts", hosts)
+                .field(
+                    "servers",
+                    &state.conf.as_ref().map(|c| match &c.servers {
+                        Ok((config, _)) => Ok(config.name_servers.len()),
+                        Err(e) => Err(e.to_string()),
+                    }),
+                ),
+            Origin::Config(_) => d.field("origin", &"config"),
+            Origin::Resolver(_) => d.field("origin", &"resolver"),
+        };
+        d.field("runtimes", &state.runtimes.len()).finish()
     }
 }
 
 impl HickoryResolver {
-    /// A resolver configured from the system's DNS configuration, read on first use.
+    /// A resolver that follows the system's DNS configuration (on Unix `/etc/resolv.conf` and
+    /// `/etc/hosts`; elsewhere what hickory reads from the system), read on first use.
     pub fn from_system_conf() -> HickoryResolver {
-        HickoryResolver {
-            inner: Arc::new(OnceLock::new()),
-        }
+        HickoryResolver::from_files("/etc/resolv.conf", hosts_path())
     }
 
-    /// Wraps a hickory resolver you built yourself (custom name servers, options, hosts).
+    /// Like [`HickoryResolver::from_system_conf`], from these files instead (a container's own
+    /// configuration, or a test's). On systems without `resolv.conf` the first file is read
+    /// in its format all the same.
+    pub fn from_files(
+        resolv_conf: impl Into<PathBuf>,
+        hosts: impl Into<PathBuf>,
+    ) -> HickoryResolver {
+        HickoryResolver::with_origin(Origin::Files {
+            resolv_conf: resolv_conf.into(),
+            hosts: hosts.into(),
+        })
+    }
+
+    /// A resolver with this hickory configuration (name servers, options). A hickory resolver is
+    /// built from it for each tokio runtime that uses it.
+    ///
+    /// `ResolverConfig` and `ResolverOpts` are hickory-resolver's types, a public dependency of
+    /// this constructor: use the hickory-resolver version eyeballs depends on.
+    pub fn from_config(config: ResolverConfig, options: ResolverOpts) -> HickoryResolver {
+        HickoryResolver::with_origin(Origin::Config(Box::new((config, options))))
+    }
+
+    /// Wraps a hickory resolver you built yourself, used as it is.
+    ///
+    /// hickory binds a resolver's sockets to the runtime that first used it: a resolver given
+    /// here must only be used from that runtime (while it runs). Prefer
+    /// [`HickoryResolver::from_config`], which builds one per runtime. `TokioResolver` is
+    /// hickory-resolver's type: use the same version as eyeballs.
     pub fn from_resolver(resolver: TokioResolver) -> HickoryResolver {
+        HickoryResolver::with_origin(Origin::Resolver(Arc::new(resolver)))
+    }
+
+    fn with_origin(origin: Origin) -> HickoryResolver {
         HickoryResolver {
-            inner: Arc::new(OnceLock::from(Ok(resolver))),
+            shared: Arc::new(Shared {
+                origin,
+                state: Mutex::new(State::default()),
+            }),
         }
     }
 
-    fn resolver(&self) -> Result<TokioResolver, ResolveError> {
-        self.inner
-            .get_or_init(|| {
-                TokioResolver::builder_tokio()
-                    .and_then(|b| b.build())
-                    .map_err(|e| ResolveError::with_source(ResolveErrorKind::Config, e))
-            })
-            .clone()
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves nothing half-done that matters: go on.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Decides how to answer one lookup: refreshes the configuration when due, and finds (or
+    /// builds) the current runtime's resolver.
+    fn plan(&self) -> Plan {
+        match &self.shared.origin {
+            Origin::Resolver(resolver) => Plan::Query(resolver.clone()),
+            Origin::Config(conf) => {
+                let (config, options) = &**conf;
+                self.per_runtime(0, || build(config.clone(), options.clone(), None))
+            }
+            Origin::Files { resolv_conf, hosts } => self.plan_from_files(resolv_conf, hosts),
+        }
+    }
+
+    fn plan_from_files(&self, resolv_conf: &Path, hosts: &Path) -> Plan {
+        let now = Instant::now();
+        let (servers, hosts_table, generation) = {
+            let mut state = self.state();
+            refresh(&mut state, resolv_conf, hosts, now);
+            let conf = state
+                .conf
+                .as_ref()
+                .expect("refresh loads the configuration");
+            match &conf.servers {
+                Err(e) => return Plan::HostsOnly(conf.hosts.clone(), e.clone()),
+                Ok(servers) => (servers.clone(), conf.hosts.clone(), conf.generation),
+            }
+        };
+        self.per_runtime(generation, move || {
+            let (config, options) = servers;
+            build(config, options, Some(hosts_table))
+        })
+    }
+
+    /// The current runtime's resolver for this configuration generation, built when missing.
+    fn per_runtime(
+        &self,
+        generation: u64,
+        build: impl FnOnce() -> Result<TokioResolver, ResolveError>,
+    ) -> Plan {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return Plan::Fail(ResolveError::new(
+                ResolveErrorKind::Config,
+                "HickoryResolver must be used from within a tokio runtime",
+            ));
+        };
+        let id = handle.id();
+        let mut state = self.state();
+        state.clock += 1;
+        let clock = state.clock;
+        if let Some(entry) = state
+            .runtimes
+            .iter_mut()
+            .find(|r| r.id == id && r.generation == generation)
+        {
+            entry.used = clock;
+            return Plan::Query(entry.resolver.clone());
+        }
+        let resolver = match build() {
+            Ok(resolver) => Arc::new(resolver),
+            Err(e) => return Plan::Fail(e),
+        };
+        // A runtime's resolver of an older configuration is replaced; beyond the limit, the least
+        // recently used runtime's is dropped (a dropped runtime's never matches again).
+        state.runtimes.retain(|r| r.id != id);
+        if state.runtimes.len() >= MAX_RUNTIMES
+            && let Some(oldest) = state
+                .runtimes
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, r)| r.used)
+                .map(|(i, _)| i)
+        {
+            state.runtimes.swap_remove(oldest);
+        }
+        state.runtimes.push(PerRuntime {
+            id,
+            generation,
+            resolver: resolver.clone(),
+            used: clock,
+        });
+        Plan::Query(resolver)
+    }
+}
+
+/// Re-reads the files when they are due for a check and have changed. A configuration without
+/// usable name servers is checked again on every lookup (a `stat` of two files), so a fix is seen
+/// at once; a healthy one at most once per [`RECHECK`].
+fn refresh(state: &mut State, resolv_conf: &Path, hosts: &Path, now: Instant) {
+    let stamps = match &mut state.conf {
+        Some(conf) => {
+            let interval = if conf.servers.is_ok() {
+                RECHECK
+            } else {
+                Duration::ZERO
+            };
+            if now.saturating_duration_since(conf.checked) < interval {
+                return;
+            }
+            let stamps = [stamp(resolv_conf), stamp(hosts)];
+            if stamps == conf.stamps {
+                conf.checked = now;
+                return;
+            }
+            stamps
+        }
+        None => [stamp(resolv_conf), stamp(hosts)],
+    };
+    let generation = state.conf.as_ref().map_or(0, |c| c.generation + 1);
+    state.conf = Some(Conf {
+        servers: read_servers(resolv_conf),
+        hosts: Arc::new(read_hosts(hosts)),
+        stamps,
+        checked: now,
+        generation,
+    });
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        modified: meta.modified().ok(),
+        len: meta.len(),
+        #[cfg(unix)]
+        inode: {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        },
+    })
+}
+
+fn read_servers(path: &Path) -> Result<(ResolverConfig, ResolverOpts), ResolveError> {
+    let config_error = |why: String| {
+        ResolveError::new(
+            ResolveErrorKind::Config,
+            format!("no usable name server in {}: {why}", path.display()),
+        )
+    };
+    let data = std::fs::read(path).map_err(|e| config_error(e.to_string()))?;
+    #[cfg(unix)]
+    let parsed = hickory_resolver::system_conf::parse_resolv_conf(data);
+    #[cfg(not(unix))]
+    let parsed = {
+        let _ = data;
+        hickory_resolver::system_conf::read_system_conf()
+    };
+    let (config, mut options) = parsed.map_err(|e| config_error(e.to_string()))?;
+    // The hosts file is read here and handed over, not read again by hickory.
+    options.use_hosts_file = ResolveHosts::Never;
+    Ok((config, options))
+}
+
+/// The hosts file's table; a missing or unreadable file is an empty table.
+fn read_hosts(path: &Path) -> Hosts {
+    let mut hosts = Hosts::default();
+    if let Ok(file) = std::fs::File::open(path) {
+        let _ = hosts.read_hosts_conf(file);
+    }
+    hosts
+}
+
+fn hosts_path() -> PathBuf {
+    if cfg!(windows) {
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+        PathBuf::from(root).join("System32\\drivers\\etc\\hosts")
+    } else {
+        PathBuf::from("/etc/hosts")
+    }
+}
+
+fn build(
+    config: ResolverConfig,
+    options: ResolverOpts,
+    hosts: Option<Arc<Hosts>>,
+) -> Result<TokioResolver, ResolveError> {
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+    *builder.options_mut() = options;
+    let mut resolver = builder
+        .build()
+        .map_err(|e| ResolveError::with_source(ResolveErrorKind::Config, e))?;
+    if let Some(hosts) = hosts {
+        resolver.set_hosts(hosts);
+    }
+    Ok(resolver)
+}
+
+/// The hosts file's addresses of `family` for `name`, if it lists the name.
+fn from_hosts(hosts: &Hosts, name: &str, family: Family) -> Option<Vec<IpAddr>> {
+    let mut fqdn = Name::from_ascii(name).ok()?;
+    fqdn.set_fqdn(true);
+    let record_type = match family {
+        Family::V6 => RecordType::AAAA,
+        Family::V4 => RecordType::A,
+    };
+    let other = match family {
+        Family::V6 => RecordType::A,
+        Family::V4 => RecordType::AAAA,
+    };
+    match hosts.lookup_static_host(&Query::query(fqdn.clone(), record_type)) {
+        Some(lookup) => Some(answer_ips(lookup.answers().iter().map(|r| &r.data), family)),
+        // Listed with the other family only: no address of this one (NODATA).
+        None => hosts
+            .lookup_static_host(&Query::query(fqdn, other))
+            .map(|_| Vec::new()),
+    }
+}
+
+fn answer_ips<'a>(data: impl Iterator<Item = &'a RData>, family: Family) -> Vec<IpAddr> {
+    data.filter_map(|d| match d {
+        RData::AAAA(a) if family == Family::V6 => Some(IpAddr::V6(a.0)),
+        RData::A(a) if family == Family::V4 => Some(IpAddr::V4(a.0)),
+        _ => None,
+    })
+    .collect()
+}
+
+async fn query(
+    resolver: Arc<TokioResolver>,
+    name: String,
+    family: Family,
+) -> Result<Vec<IpAddr>, ResolveError> {
+    let answer = match family {
+        Family::V6 => resolver.ipv6_lookup(name.as_str()).await,
+        Family::V4 => resolver.ipv4_lookup(name.as_str()).await,
+    };
+    match answer {
+        Ok(lookup) => Ok(answer_ips(lookup.answers().iter().map(|r| &r.data), family)),
+        Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok(Vec::new()),
+        Err(e) => {
+            let kind = if e.is_nx_domain() {
+                ResolveErrorKind::NotFound
+            } else if matches!(e, hickory_resolver::net::NetError::Timeout) {
+                ResolveErrorKind::TimedOut
+            } else {
+                ResolveErrorKind::Other
+            };
+            Err(ResolveError::with_source(kind, e))
+        }
     }
 }
 
 impl Resolve for HickoryResolver {
     fn lookup(&self, name: &str, family: Family) -> Lookup {
-        let resolver = self.resolver();
+        let plan = self.plan();
         let name = name.to_string();
         Box::pin(async move {
-            let resolver = resolver?;
-            let answer = match family {
-                Family::V6 => resolver.ipv6_lookup(name.as_str()).await,
-                Family::V4 => resolver.ipv4_lookup(name.as_str()).await,
-            };
-            match answer {
-                Ok(lookup) => Ok(lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::AAAA(a) if family == Family::V6 => Some(IpAddr::V6(a.0)),
-                        RData::A(a) if family == Family::V4 => Some(IpAddr::V4(a.0)),
-                        _ => None,
-                    })
-                    .collect()),
-                Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok(Vec::new()),
-                Err(e) => {
-                    let kind = if e.is_nx_domain() {
-                        ResolveErrorKind::NotFound
-                    } else if matches!(e, hickory_resolver::net::NetError::Timeout) {
-                        ResolveErrorKind::TimedOut
-                    } else {
-                        ResolveErrorKind::Other
-                    };
-                    Err(ResolveError::with_source(kind, e))
-                }
+            match plan {
+                Plan::Query(resolver) => query(resolver, name, family).await,
+                // Names in the hosts file work without name servers (HE-8.2).
+                Plan::HostsOnly(hosts, error) => from_hosts(&hosts, &name, family).ok_or(error),
+                Plan::Fail(error) => Err(error),
             }
         })
     }

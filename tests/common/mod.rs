@@ -1,6 +1,8 @@
 //! Loopback helpers shared by the real-socket tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod dns;
+
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 
 use socket2::{Domain, Socket, Type};

@@ -1,0 +1,110 @@
+//! A small authoritative DNS server for tests and benches: answers A and AAAA from a table, on a
+//! thread of its own (so it serves whichever runtime asks, and none of them drives it).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType, rdata};
+
+/// A running server; stops (and joins its thread) when dropped.
+pub struct DnsServer {
+    pub addr: SocketAddr,
+    queries: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsServer {
+    /// Serves `names` (lowercase, without the trailing dot; `*.SUFFIX` matches every name under
+    /// SUFFIX) on `bind` (port 0 for any) with this TTL. A known name without an address of the
+    /// asked family gets NODATA; an unknown name NXDOMAIN.
+    pub fn start(
+        bind: SocketAddr,
+        names: &[(&str, &[IpAddr])],
+        ttl: u32,
+    ) -> std::io::Result<DnsServer> {
+        let socket = UdpSocket::bind(bind)?;
+        socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+        let addr = socket.local_addr()?;
+        let table: HashMap<String, Vec<IpAddr>> = names
+            .iter()
+            .map(|(n, ips)| (n.to_string(), ips.to_vec()))
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let queries = Arc::new(AtomicUsize::new(0));
+        let thread = std::thread::spawn({
+            let (stop, queries) = (stop.clone(), queries.clone());
+            move || {
+                let mut buf = [0u8; 1500];
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((n, peer)) = socket.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    queries.fetch_add(1, Ordering::SeqCst);
+                    if let Some(reply) = reply(&buf[..n], &table, ttl) {
+                        let _ = socket.send_to(&reply, peer);
+                    }
+                }
+            }
+        });
+        Ok(DnsServer {
+            addr,
+            queries,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// How many queries arrived so far.
+    pub fn queries(&self) -> usize {
+        self.queries.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn reply(query: &[u8], table: &HashMap<String, Vec<IpAddr>>, ttl: u32) -> Option<Vec<u8>> {
+    let query = Message::from_vec(query).ok()?;
+    let q = query.queries.first()?;
+    let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+    reply.metadata.recursion_desired = query.metadata.recursion_desired;
+    reply.metadata.recursion_available = true;
+    reply.metadata.authoritative = true;
+    reply.add_query(q.clone());
+    let name = q
+        .name()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let wildcard = name
+        .split_once('.')
+        .and_then(|(_, suffix)| table.get(&format!("*.{suffix}")));
+    match table.get(&name).or(wildcard) {
+        None => reply.metadata.response_code = ResponseCode::NXDomain,
+        Some(ips) => {
+            for ip in ips {
+                let data = match ip {
+                    IpAddr::V6(v) if q.query_type() == RecordType::AAAA => {
+                        RData::AAAA(rdata::AAAA(*v))
+                    }
+                    IpAddr::V4(v) if q.query_type() == RecordType::A => RData::A(rdata::A(*v)),
+                    _ => continue,
+                };
+                reply.add_answer(Record::from_rdata(q.name().clone(), ttl, data));
+            }
+        }
+    }
+    reply.to_vec().ok()
+}
