@@ -172,19 +172,38 @@ impl Connector {
         }
         let inner = &*self.inner;
         match parse_host(host).map_err(|e| Error::invalid(host, e))? {
-            Host::Ip(ip, zone) => {
-                let addr = self.literal(host, ip, zone, port)?;
-                if inner.config.address_policy.allows(addr.ip()) {
-                    Ok(vec![addr])
-                } else {
-                    let report = crate::report::Report::new(host, port);
-                    Err(driver::denied_error(report, vec![addr]))
-                }
-            }
+            Host::Ip(ip, zone) => Ok(vec![self.checked_literal(host, ip, zone, port)?]),
             Host::Name(name) => {
                 let resolver = &*inner.resolver;
                 driver::resolve_all(&inner.config, &inner.dial, resolver, &name, host, port).await
             }
+        }
+    }
+
+    /// Checks `host` as every entry point does before anything is sent: a malformed host is
+    /// [`Error::InvalidInput`]; an IP literal must pass the family and address policies (as in
+    /// [`Connector::resolve`]). A name passes: its addresses are checked once resolved.
+    pub(crate) fn check_host(&self, host: &str, port: u16) -> Result<(), Error> {
+        match parse_host(host).map_err(|e| Error::invalid(host, e))? {
+            Host::Ip(ip, zone) => self.checked_literal(host, ip, zone, port).map(drop),
+            Host::Name(_) => Ok(()),
+        }
+    }
+
+    /// [`Connector::literal`], then the address policy (HE-5.9).
+    fn checked_literal(
+        &self,
+        host: &str,
+        ip: IpAddr,
+        zone: Option<Zone>,
+        port: u16,
+    ) -> Result<SocketAddr, Error> {
+        let addr = self.literal(host, ip, zone, port)?;
+        if self.inner.config.address_policy.allows(addr.ip()) {
+            Ok(addr)
+        } else {
+            let report = Report::new(host, port);
+            Err(driver::denied_error(report, vec![addr]))
         }
     }
 
@@ -248,20 +267,38 @@ impl Connector {
         want: Want,
         addrs: &[SocketAddr],
     ) -> Result<(TcpStream, Report), Error> {
-        let label = match addrs {
-            [one] => one.ip().to_string(),
-            _ => format!("{} addresses", addrs.len()),
-        };
         let port = addrs.first().map_or(0, SocketAddr::port);
         if let Some(bad) = addrs.iter().find(|a| a.port() == 0) {
             return Err(Error::invalid(bad.to_string(), InputError::PortZero));
         }
+        let (label, target) = match addrs {
+            [one] => (one.ip().to_string(), None),
+            _ if addrs.iter().all(|a| a.port() == port) => {
+                let n = addrs.len();
+                (
+                    format!("{n} addresses"),
+                    Some(format!("{n} addresses (port {port})")),
+                )
+            }
+            _ => {
+                let n = addrs.len();
+                (format!("{n} addresses"), Some(format!("{n} addresses")))
+            }
+        };
         let inner = &*self.inner;
         let span = tracing::debug_span!("eyeballs::connect", host = %label, port);
         let source = Source::Addrs(addrs);
-        driver::run(want, &inner.config, &inner.dial, source, &label, port)
+        let result = driver::run(want, &inner.config, &inner.dial, source, &label, port)
             .instrument(span)
-            .await
+            .await;
+        match (result, target) {
+            (Ok((stream, mut report)), Some(target)) => {
+                report.target = Some(target);
+                Ok((stream, report))
+            }
+            (Err(e), Some(target)) => Err(e.with_target(target)),
+            (result, None) => result,
+        }
     }
 }
 
@@ -371,12 +408,20 @@ impl Builder {
     }
 
     /// Bind IPv4 attempts to this local address. Default: none.
+    ///
+    /// This binds; it does not restrict. IPv6 attempts are still made, unbound (the kernel picks
+    /// their source), unless [`Builder::local_address_v6`] is set too, as with hyper-util's
+    /// `set_local_address`. To connect over IPv4 only, add
+    /// `.family(FamilyPolicy::Ipv4Only)`.
     pub fn local_address_v4(mut self, addr: Ipv4Addr) -> Builder {
         self.config.socket.local_v4 = Some(addr);
         self
     }
 
     /// Bind IPv6 attempts to this local address. Default: none.
+    ///
+    /// Like [`Builder::local_address_v4`], this binds and does not restrict: to connect over
+    /// IPv6 only, add `.family(FamilyPolicy::Ipv6Only)`.
     pub fn local_address_v6(mut self, addr: Ipv6Addr) -> Builder {
         self.config.socket.local_v6 = Some(addr);
         self

@@ -85,12 +85,7 @@ impl ConnectFailure {
     }
 
     fn target(&self) -> String {
-        let host = &self.report.host;
-        if host.contains(':') {
-            format!("[{host}]:{}", self.report.port)
-        } else {
-            format!("{host}:{}", self.report.port)
-        }
+        self.report.target()
     }
 
     fn write_attempts(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -204,6 +199,25 @@ pub(crate) fn round_ms(d: Duration) -> Duration {
 }
 
 impl Error {
+    /// Names the target in messages as `target` (see [`Report::target`]).
+    pub(crate) fn with_target(mut self, target: String) -> Error {
+        if let Some(f) = self.failure_mut() {
+            f.report.target = Some(target);
+        }
+        self
+    }
+
+    fn failure_mut(&mut self) -> Option<&mut ConnectFailure> {
+        match self {
+            Error::InvalidInput { .. } => None,
+            Error::ResolutionFailed(f)
+            | Error::NoAddresses(f)
+            | Error::AllAttemptsFailed(f)
+            | Error::TimedOut(f)
+            | Error::Denied(f) => Some(f),
+        }
+    }
+
     pub(crate) fn invalid(input: impl Into<String>, problem: InputError) -> Error {
         Error::InvalidInput {
             input: input.into(),

@@ -188,17 +188,23 @@ fn parse_ipv6(s: &str, bracketed: bool) -> Result<Host, InputError> {
     };
     let zone = match zone {
         None => None,
-        Some(z) => Some(parse_zone(z)?),
+        Some(z) => Some(parse_zone(z, bracketed)?),
     };
     Ok(Host::Ip(IpAddr::V6(ip), zone))
 }
 
-fn parse_zone(z: &str) -> Result<Zone, InputError> {
-    // RFC 6874 writes the '%' as "%25" inside URLs; accept that form too.
-    let z = z
-        .strip_prefix("25")
-        .filter(|rest| !rest.is_empty() && !rest.bytes().all(|b| b.is_ascii_digit()))
-        .unwrap_or(z);
+/// The zone after the `%`. In brackets the host is in URI form (RFC 6874), where the `%` itself
+/// is written `%25`: `[fe80::1%25eth0]` is zone `eth0`, `[fe80::1%252]` zone 2, and
+/// `[fe80::1%25]` has an empty zone (a bare `%`, `[fe80::1%eth0]`, is accepted too). Without
+/// brackets it is the RFC 4007 text form, where the zone follows the `%` as it is:
+/// `fe80::1%25` is zone 25; an interface name written `%25eth0` is still read as `eth0`, since
+/// no number can be meant there.
+fn parse_zone(z: &str, bracketed: bool) -> Result<Zone, InputError> {
+    let z = match z.strip_prefix("25") {
+        Some(rest) if bracketed => rest,
+        Some(rest) if !rest.is_empty() && !rest.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => z,
+    };
     if z.is_empty() || z.len() > 15 || z.contains(['%', '/']) {
         return Err(InputError::InvalidZone(z.to_string()));
     }
@@ -287,6 +293,25 @@ mod tests {
                 "[fe80::1%25eth0]",
                 Host::Ip(v6("fe80::1"), Some(Zone::Interface("eth0".into()))),
             ),
+            // RFC 6874 in brackets: "%25" is the escaped '%'.
+            (
+                "[fe80::1%252]",
+                Host::Ip(v6("fe80::1"), Some(Zone::Index(2))),
+            ),
+            (
+                "[fe80::1%2525]",
+                Host::Ip(v6("fe80::1"), Some(Zone::Index(25))),
+            ),
+            // RFC 4007 text form without brackets: the zone as written.
+            ("fe80::1%25", Host::Ip(v6("fe80::1"), Some(Zone::Index(25)))),
+            (
+                "fe80::1%252",
+                Host::Ip(v6("fe80::1"), Some(Zone::Index(252))),
+            ),
+            (
+                "fe80::1%25eth0",
+                Host::Ip(v6("fe80::1"), Some(Zone::Interface("eth0".into()))),
+            ),
         ];
         for (input, want) in table {
             assert_eq!(parse_host(input).as_ref(), Ok(want), "{input}");
@@ -319,6 +344,7 @@ mod tests {
             ("[example.com]", InputError::NotIpv6InBrackets),
             ("192.0.2.1%eth0", InputError::ZoneWithoutIpv6),
             ("fe80::1%", InputError::InvalidZone(String::new())),
+            ("[fe80::1%25]", InputError::InvalidZone(String::new())),
             ("fe80::1%a/b", InputError::InvalidZone("a/b".into())),
             (
                 "fe80::1%99999999999",

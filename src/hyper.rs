@@ -61,6 +61,10 @@ impl HttpConnector {
 
     /// Whether to refuse URIs whose scheme is not `http`. Default: `true`, as in hyper-util. Set
     /// it to `false` when a TLS connector wraps this one.
+    ///
+    /// With `false`, as in hyper-util, any scheme is accepted: `http` and `ws` default to port
+    /// 80, `https` and `wss` to 443; another scheme needs an explicit port (hyper-util would
+    /// silently use 80).
     pub fn enforce_http(&mut self, enforce: bool) {
         self.enforce_http = enforce;
     }
@@ -272,23 +276,38 @@ pub fn host_port(uri: &Uri, enforce_http: bool) -> Result<(&str, u16), ConnectEr
         uri: uri.to_string(),
         reason,
     };
+    let is = |name: &str| {
+        uri.scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(name))
+    };
     let default_port = match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") => 80,
-        Some(s) if s.eq_ignore_ascii_case("https") && !enforce_http => 443,
-        Some(s) if s.eq_ignore_ascii_case("https") => {
+        None => return Err(invalid("the scheme is missing")),
+        Some(_) if is("http") => Some(80),
+        Some(_) if enforce_http && is("https") => {
             return Err(invalid(
                 "the scheme is https but this connector makes plain TCP connections; \
                  wrap it in a TLS connector and call enforce_http(false)",
             ));
         }
-        Some(_) => return Err(invalid("unsupported scheme (expected http or https)")),
-        None => return Err(invalid("the scheme is missing")),
+        Some(_) if enforce_http => {
+            return Err(invalid(
+                "unsupported scheme (expected http; call enforce_http(false) for others)",
+            ));
+        }
+        Some(_) if is("https") || is("wss") => Some(443),
+        Some(_) if is("ws") => Some(80),
+        Some(_) => None,
     };
     let host = uri
         .host()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| invalid("the host is missing"))?;
-    Ok((host, uri.port_u16().unwrap_or(default_port)))
+    match uri.port_u16().or(default_port) {
+        Some(port) => Ok((host, port)),
+        None => Err(invalid(
+            "unsupported scheme without a port (http, https, ws and wss have default ports)",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -315,8 +334,17 @@ mod tests {
             let e = host_port(&uri, enforce).unwrap_err().to_string();
             assert!(e.contains(reason), "{u}: {e}");
         };
+        ok("ws://example.com/chat", false, "example.com", 80);
+        ok("wss://example.com/chat", false, "example.com", 443);
+        ok("WSS://example.com:9443/", false, "example.com", 9443);
+        ok("redis://example.com:6379", false, "example.com", 6379);
         bad("https://example.com/", true, "enforce_http(false)");
-        bad("ftp://example.com/", false, "unsupported scheme");
+        bad("ws://example.com/", true, "enforce_http(false)");
+        bad(
+            "ftp://example.com/",
+            false,
+            "unsupported scheme without a port",
+        );
         bad("/just/a/path", false, "scheme is missing");
     }
 }

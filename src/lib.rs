@@ -59,6 +59,12 @@
 //! other special-purpose destinations, checked right before each attempt (after DNS, so rebinding
 //! cannot slip past it).
 //!
+//! The same rules apply on every entry point: names and IP literals, [`Connector::connect`],
+//! [`Connector::connect_addrs`] and [`Connector::resolve`], with IPv4-mapped IPv6 addresses judged
+//! as the IPv4 address they carry. One gap is reqwest's, not ours: reqwest connects to IP-literal
+//! URLs without asking a resolver, so the `reqwest` adapter cannot see them; check untrusted URLs
+//! with `eyeballs::reqwest::Resolver::check_url` first (feature `reqwest`).
+//!
 //! ## Features
 //! - `hickory` (default): resolve with hickory-resolver, configured from the system.
 //! - `hyper`: [`hyper::HttpConnector`], a connector for hyper-util's client and TLS wrappers.

@@ -2,6 +2,8 @@
 //!
 //! The policy is applied to every address right before its connection attempt starts, after DNS,
 //! so a name that resolves to an internal address (DNS rebinding included) cannot slip past it.
+//! With reqwest, whose IP-literal URLs never reach a resolver, check URLs with
+//! `eyeballs::reqwest::Resolver::check_url` (feature `reqwest`).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

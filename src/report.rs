@@ -124,6 +124,9 @@ impl Attempt {
 pub struct Report {
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// How messages name the target when `host:port` would mislead (several addresses given to
+    /// `connect_addrs`; a lookup whose port is not known).
+    pub(crate) target: Option<String>,
     pub(crate) answers: Vec<Answer>,
     pub(crate) attempts: Vec<Attempt>,
     pub(crate) winner: Option<usize>,
@@ -135,10 +138,25 @@ impl Report {
         Report {
             host: host.to_string(),
             port,
+            target: None,
             answers: Vec::new(),
             attempts: Vec::new(),
             winner: None,
             elapsed: Duration::ZERO,
+        }
+    }
+
+    /// The target as messages name it: `host:port`, `[v6]:port`, or for example `3 addresses
+    /// (port 443)` for [`crate::Connector::connect_addrs`].
+    pub(crate) fn target(&self) -> String {
+        if let Some(target) = &self.target {
+            return target.clone();
+        }
+        let host = &self.host;
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{}", self.port)
+        } else {
+            format!("{host}:{}", self.port)
         }
     }
 
@@ -175,13 +193,15 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "connect to {} port {} ({} ms)",
-            self.host,
-            self.port,
-            ms(self.elapsed)
-        )?;
+        let elapsed = ms(self.elapsed);
+        match &self.target {
+            Some(target) => writeln!(f, "connect to {target} ({elapsed} ms)")?,
+            None => writeln!(
+                f,
+                "connect to {} port {} ({elapsed} ms)",
+                self.host, self.port
+            )?,
+        }
         for a in &self.answers {
             let rr = if a.family == Family::V6 { "AAAA" } else { "A" };
             match &a.result {

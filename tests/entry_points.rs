@@ -223,3 +223,60 @@ async fn he_5_10_huge_answers_do_not_block_the_executor() {
         "executor blocked for {stall:?}"
     );
 }
+
+// Issue 9 item 8: messages name the target as it is, never with doubled brackets or a made-up
+// port.
+#[tokio::test]
+async fn messages_name_the_target() {
+    let refused = common::refused_addr("::1");
+    let err = Connector::new()
+        .connect("[::1]", refused.port())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("connect to [::1]:{} failed", refused.port())),
+        "{text}"
+    );
+
+    let a = common::refused_addr("127.0.0.1");
+    let b = SocketAddr::new("::1".parse().unwrap(), a.port());
+    let err = Connector::new().connect_addrs([a, b]).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "connect to 2 addresses (port {}) failed",
+            a.port()
+        )),
+        "{text}"
+    );
+    assert!(
+        err.report()
+            .unwrap()
+            .to_string()
+            .starts_with("connect to 2 addresses"),
+        "{}",
+        err.report().unwrap()
+    );
+}
+
+// Documented: `local_address_v4` binds IPv4 attempts and does not restrict the connect to IPv4.
+#[tokio::test]
+async fn local_address_v4_binds_and_does_not_restrict() {
+    let listener = listen("::1", 0);
+    let port = listener.local_addr().unwrap().port();
+    let _server = serve(listener);
+    let connector = Connector::builder()
+        .local_address_v4("127.0.0.1".parse().unwrap())
+        .build()
+        .unwrap();
+    let stream = connector.connect("::1", port).await.unwrap();
+    assert!(stream.local_addr().unwrap().is_ipv6());
+    // And the documented way to restrict: the family policy.
+    let v4_only = Connector::builder()
+        .local_address_v4("127.0.0.1".parse().unwrap())
+        .family(FamilyPolicy::Ipv4Only)
+        .build()
+        .unwrap();
+    assert!(v4_only.connect("::1", port).await.is_err());
+}
