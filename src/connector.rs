@@ -483,9 +483,7 @@ impl Builder {
     pub fn build(self) -> Result<Connector, ConfigError> {
         self.config.validate()?;
         let resolver = self.resolver.unwrap_or_else(default_resolver);
-        let dial = TcpDial {
-            options: self.config.socket.clone(),
-        };
+        let dial = TcpDial::new(self.config.socket.clone());
         Ok(Connector {
             inner: Arc::new(Inner {
                 config: self.config,

@@ -1,10 +1,13 @@
 //! The single-attempt connect seam: one socket, one `connect`, options applied. The driver only
 //! sees the [`Dial`] trait, so its tests run with a fake under paused time.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
 use tokio::net::{TcpSocket, TcpStream};
@@ -36,9 +39,74 @@ pub(crate) trait Dial: Send + Sync {
 }
 
 /// The real dialer: tokio sockets, with options applied through socket2.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct TcpDial {
-    pub(crate) options: SocketOptions,
+    options: SocketOptions,
+    sources: SourceCache,
+}
+
+impl TcpDial {
+    pub(crate) fn new(options: SocketOptions) -> TcpDial {
+        TcpDial {
+            options,
+            sources: SourceCache::default(),
+        }
+    }
+}
+
+/// How long the kernel's source-address choice for a destination is reused. Short, so a changed
+/// network (a new route, an address gone) shows in sorting within a second; long enough that a
+/// client connecting to the same host many times a second asks the kernel once.
+const SOURCE_TTL: Duration = Duration::from_secs(1);
+
+/// At most this many destinations are remembered; beyond it, expired entries are dropped, and if
+/// none has expired, all are.
+const SOURCE_CACHE_MAX: usize = 1024;
+
+/// The kernel's recent source-address choices, per destination (RFC 6724 sorting needs them; each
+/// lookup costs a UDP socket and three system calls).
+#[derive(Debug, Default)]
+struct SourceCache {
+    entries: Mutex<HashMap<SocketAddr, (Option<IpAddr>, Instant)>>,
+}
+
+impl SourceCache {
+    /// `dst`'s source, looked up with `lookup` unless a fresh one is known. The port does not
+    /// matter; an IPv6 scope id does.
+    fn get_or_insert_with(
+        &self,
+        dst: SocketAddr,
+        now: Instant,
+        lookup: impl FnOnce() -> Option<IpAddr>,
+    ) -> Option<IpAddr> {
+        let dst = match dst {
+            SocketAddr::V4(v4) => SocketAddr::new((*v4.ip()).into(), 0),
+            SocketAddr::V6(v6) => SocketAddrV6::new(*v6.ip(), 0, 0, v6.scope_id()).into(),
+        };
+        let fresh = |at: Instant| now.saturating_duration_since(at) < SOURCE_TTL;
+        if let Some((src, at)) = self.lock().get(&dst)
+            && fresh(*at)
+        {
+            return *src;
+        }
+        // Looked up without the lock held: a system call is not worth serialising connects on.
+        let src = lookup();
+        let mut entries = self.lock();
+        if entries.len() >= SOURCE_CACHE_MAX {
+            entries.retain(|_, (_, at)| fresh(*at));
+            if entries.len() >= SOURCE_CACHE_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(dst, (src, now));
+        src
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, (Option<IpAddr>, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 impl Dial for TcpDial {
@@ -74,7 +142,9 @@ impl Dial for TcpDial {
             IpAddr::V6(_) if self.options.local_v6.is_some() => {
                 self.options.local_v6.map(IpAddr::V6)
             }
-            _ => udp_source(&self.options, dst).ok(),
+            _ => self
+                .sources
+                .get_or_insert_with(dst, Instant::now(), || udp_source(&self.options, dst).ok()),
         }
     }
 }
@@ -173,4 +243,46 @@ fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<TcpSocke
         hook(&socket, addr)?;
     }
     Ok(TcpSocket::from_std_stream(socket.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_cache_reuses_within_its_ttl_and_stays_bounded() {
+        let cache = SourceCache::default();
+        let t0 = Instant::now();
+        let dst: SocketAddr = "[2001:db8::1]:443".parse().unwrap();
+        let src: IpAddr = "2001:db8::100".parse().unwrap();
+        let calls = std::cell::Cell::new(0);
+        let lookup = || {
+            calls.set(calls.get() + 1);
+            Some(src)
+        };
+        assert_eq!(cache.get_or_insert_with(dst, t0, lookup), Some(src));
+        // Another port, within the TTL: no new lookup.
+        let other_port: SocketAddr = "[2001:db8::1]:80".parse().unwrap();
+        let ms = Duration::from_millis;
+        assert_eq!(
+            cache.get_or_insert_with(other_port, t0 + ms(999), lookup),
+            Some(src)
+        );
+        assert_eq!(calls.get(), 1);
+        // Expired: asked again.
+        cache.get_or_insert_with(dst, t0 + SOURCE_TTL, lookup);
+        assert_eq!(calls.get(), 2);
+        // Another scope id is another destination.
+        let scoped: SocketAddr = "[fe80::1%2]:443".parse().unwrap();
+        let scoped3: SocketAddr = "[fe80::1%3]:443".parse().unwrap();
+        cache.get_or_insert_with(scoped, t0, lookup);
+        cache.get_or_insert_with(scoped3, t0, lookup);
+        assert_eq!(calls.get(), 4);
+        // Bounded: a million destinations never hold more than the maximum.
+        for i in 0..100_000u32 {
+            let dst = SocketAddr::new(IpAddr::from(i.to_be_bytes()), 1);
+            cache.get_or_insert_with(dst, t0, || None);
+        }
+        assert!(cache.lock().len() <= SOURCE_CACHE_MAX);
+    }
 }

@@ -1,5 +1,6 @@
 //! A small authoritative DNS server for tests and benches: answers A and AAAA from a table, on a
 //! thread of its own (so it serves whichever runtime asks, and none of them drives it).
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};

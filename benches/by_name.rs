@@ -1,0 +1,281 @@
+//! Connects by name, side by side: eyeballs' `Connector`, hyper-util's `HttpConnector` (what
+//! reqwest uses) and `tokio::net::TcpStream::connect`, at concurrency 1, 100 and 1,000.
+//!
+//! Every connect resolves for real: the bench runs in a network namespace of its own whose
+//! `resolv.conf` points at a DNS server the bench starts on the namespace's 127.0.0.1:53, answering
+//! `dual.test` with 127.0.0.1 and ::1 at TTL 0, so no client may cache. The listener accepts on
+//! both families. Rounds interleave the clients (rotating who goes first) so drift on the machine
+//! hits all alike. Each batch runs in a spawned task on the multi-thread runtime, as a server's or
+//! a connection pool's connects do. Prints connects per second, errors, DNS queries per connect and eyeballs' ratio
+//! to the faster peer. Goal (issue 9): at least 1.0x at concurrency 1, at least 10x with zero
+//! errors at 1,000.
+//!
+//! Needs root (`ip netns`); without it, says so and exits. Run it with
+//! `cargo bench --bench by_name --all-features`.
+
+#[path = "../tests/common/dns.rs"]
+mod dns;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::net::TcpStream;
+use tower_service::Service;
+
+const NAME: &str = "dual.test";
+const INSIDE: &str = "EYEBALLS_BY_NAME_INSIDE";
+/// (concurrency, connects per client per round)
+const LEVELS: [(usize, usize); 3] = [(1, 2_000), (100, 4_000), (1_000, 4_000)];
+const ROUNDS: usize = 5;
+
+fn main() {
+    // `cargo bench` passes `--bench`; criterion-style filters are ignored.
+    if std::env::var_os(INSIDE).is_some() {
+        inside();
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
+        println!("by_name: needs root and iproute2 (network namespaces); skipped");
+        return;
+    }
+    let ns = format!("eb-byname-{}", std::process::id());
+    let _cleanup = Namespace::create(&ns);
+    let status = Command::new("ip")
+        .args(["netns", "exec", &ns])
+        .arg(std::env::current_exe().unwrap())
+        .args(std::env::args().skip(1))
+        .env(INSIDE, "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the bench inside the namespace failed");
+}
+
+/// A namespace with its own resolv.conf; removed (with the file) when dropped.
+struct Namespace(String);
+
+impl Namespace {
+    fn create(name: &str) -> Namespace {
+        run("ip", &["netns", "add", name]);
+        let guard = Namespace(name.to_string());
+        let dir = format!("/etc/netns/{name}");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            format!("{dir}/resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:2 attempts:2\n",
+        )
+        .unwrap();
+        std::fs::write(
+            format!("{dir}/hosts"),
+            "127.0.0.1 localhost\n::1 localhost\n",
+        )
+        .unwrap();
+        guard
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.0));
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) {
+    let status = Command::new(cmd).args(args).status().unwrap();
+    assert!(status.success(), "{cmd} {args:?} failed");
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Client {
+    Eyeballs,
+    HyperUtil,
+    Tokio,
+}
+
+const CLIENTS: [Client; 3] = [Client::Eyeballs, Client::HyperUtil, Client::Tokio];
+
+impl Client {
+    fn name(self) -> &'static str {
+        match self {
+            Client::Eyeballs => "eyeballs Connector",
+            Client::HyperUtil => "hyper-util HttpConnector",
+            Client::Tokio => "tokio TcpStream::connect",
+        }
+    }
+}
+
+/// A filter given after `--` (`cargo bench --bench by_name -- eyeballs`) keeps the clients whose
+/// name contains it; the default runs all three.
+fn selected(client: Client) -> bool {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    filters.is_empty() || filters.iter().any(|f| client.name().contains(f.as_str()))
+}
+
+fn inside() {
+    run("ip", &["link", "set", "lo", "up"]);
+    let dns = dns::DnsServer::start(
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 53),
+        &[(
+            NAME,
+            &[
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
+        )],
+        0,
+    )
+    .expect("bind 127.0.0.1:53 in the namespace");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let port = serve();
+        let eyeballs = eyeballs::Connector::new();
+        let hyper = HttpConnector::new();
+        let uri: http::Uri = format!("http://{NAME}:{port}/").parse().unwrap();
+        // Every client connects once before timing (resolver set-up, thread pools).
+        for client in CLIENTS.into_iter().filter(|c| selected(*c)) {
+            one(client, &eyeballs, &hyper, &uri, port).await.unwrap();
+        }
+        println!(
+            "connects by name to {NAME} (A 127.0.0.1, AAAA ::1, TTL 0), {ROUNDS} interleaved rounds"
+        );
+        println!(
+            "{:>11} | {:<26} | {:>11} | {:>7} | {:>13}",
+            "concurrency", "client", "connects/s", "errors", "queries/conn"
+        );
+        for (concurrency, count) in LEVELS {
+            let mut time = [Duration::ZERO; 3];
+            let mut errors = [0usize; 3];
+            let mut queries = [0usize; 3];
+            for round in 0..ROUNDS {
+                for k in 0..3 {
+                    let i = (round + k) % 3;
+                    if !selected(CLIENTS[i]) {
+                        continue;
+                    }
+                    let before = dns.queries();
+                    let t = Instant::now();
+                    // In a spawned task, on a worker thread, as a server's or a pool's connects
+                    // run (from `block_on`'s thread every wake-up crosses threads).
+                    let (e, h, u) = (eyeballs.clone(), hyper.clone(), uri.clone());
+                    let client = CLIENTS[i];
+                    errors[i] += tokio::spawn(async move {
+                        batch(client, concurrency, count, &e, &h, &u, port).await
+                    })
+                    .await
+                    .unwrap();
+                    time[i] += t.elapsed();
+                    queries[i] += dns.queries() - before;
+                }
+            }
+            let rate: Vec<f64> = time
+                .iter()
+                .map(|t| (count * ROUNDS) as f64 / t.as_secs_f64())
+                .collect();
+            for i in (0..3).filter(|i| selected(CLIENTS[*i])) {
+                println!(
+                    "{concurrency:>11} | {:<26} | {:>11.0} | {:>7} | {:>13.2}",
+                    CLIENTS[i].name(),
+                    rate[i],
+                    errors[i],
+                    queries[i] as f64 / (count * ROUNDS) as f64
+                );
+            }
+            if CLIENTS.iter().all(|c| selected(*c)) {
+                let faster_peer = rate[1].max(rate[2]);
+                println!(
+                    "{concurrency:>11} | eyeballs / faster peer: {:.2}x",
+                    rate[0] / faster_peer
+                );
+            }
+        }
+    });
+}
+
+/// A dual-stack listener (`[::]`, IPv4 mapped) that accepts and drops; returns its port.
+fn serve() -> u16 {
+    let socket = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None).unwrap();
+    socket.set_only_v6(false).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(&SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0).into())
+        .unwrap();
+    socket.listen(4096).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            if let Ok((s, _)) = listener.accept().await {
+                drop(s);
+            }
+        }
+    });
+    port
+}
+
+/// `count` connects with at most `concurrency` in flight; returns how many failed.
+async fn batch(
+    client: Client,
+    concurrency: usize,
+    count: usize,
+    eyeballs: &eyeballs::Connector,
+    hyper: &HttpConnector,
+    uri: &http::Uri,
+    port: u16,
+) -> usize {
+    let errors = Arc::new(AtomicUsize::new(0));
+    futures::stream::iter(0..count)
+        .for_each_concurrent(concurrency, |_| {
+            let errors = errors.clone();
+            async move {
+                if one(client, eyeballs, hyper, uri, port).await.is_err() {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
+    errors.load(Ordering::Relaxed)
+}
+
+async fn one(
+    client: Client,
+    eyeballs: &eyeballs::Connector,
+    hyper: &HttpConnector,
+    uri: &http::Uri,
+    port: u16,
+) -> Result<(), String> {
+    let limit = Duration::from_secs(10);
+    let stream = match client {
+        Client::Eyeballs => tokio::time::timeout(limit, eyeballs.connect(NAME, port))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?,
+        Client::HyperUtil => {
+            let mut hyper = hyper.clone();
+            tokio::time::timeout(limit, hyper.call(uri.clone()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+                .into_inner()
+        }
+        Client::Tokio => tokio::time::timeout(limit, TcpStream::connect((NAME, port)))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?,
+    };
+    // An RST instead of a FIN: thousands of connects leave no TIME_WAIT behind.
+    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    Ok(())
+}
