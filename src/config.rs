@@ -118,20 +118,47 @@ impl fmt::Debug for SocketOptions {
     }
 }
 
+/// Options are equal when every field is; hooks are equal when they are the same `Arc`.
+impl PartialEq for SocketOptions {
+    fn eq(&self, other: &SocketOptions) -> bool {
+        // Destructured without `..`: a new option does not compile until it is compared here, so
+        // it can never be skipped by `is_default` (and the plain-socket fast path) by mistake.
+        let SocketOptions {
+            nodelay,
+            keepalive,
+            local_v4,
+            local_v6,
+            interface,
+            mark,
+            send_buffer_size,
+            recv_buffer_size,
+            user_timeout,
+            reuse_address,
+            hook,
+        } = self;
+        let same_hook = match (hook, &other.hook) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        *nodelay == other.nodelay
+            && *keepalive == other.keepalive
+            && *local_v4 == other.local_v4
+            && *local_v6 == other.local_v6
+            && *interface == other.interface
+            && *mark == other.mark
+            && *send_buffer_size == other.send_buffer_size
+            && *recv_buffer_size == other.recv_buffer_size
+            && *user_timeout == other.user_timeout
+            && *reuse_address == other.reuse_address
+            && same_hook
+    }
+}
+
 impl SocketOptions {
     /// Whether every option is at its default, so a socket needs no extra system calls.
     pub(crate) fn is_default(&self) -> bool {
-        !self.nodelay
-            && self.keepalive.is_none()
-            && self.local_v4.is_none()
-            && self.local_v6.is_none()
-            && self.interface.is_none()
-            && self.mark.is_none()
-            && self.send_buffer_size.is_none()
-            && self.recv_buffer_size.is_none()
-            && self.user_timeout.is_none()
-            && !self.reuse_address
-            && self.hook.is_none()
+        *self == SocketOptions::default()
     }
 }
 
@@ -247,6 +274,29 @@ impl Config {
         }
     }
 
+    /// Whether a connect to one usable address may skip the state machine: nothing in this
+    /// configuration can change the course of a one-address race (start now; its outcome is the
+    /// result). Every field is named, so a new setting does not compile until it is classified
+    /// here.
+    pub(crate) fn allows_single_attempt(&self) -> bool {
+        let Config {
+            // Only shape a race with DNS or several addresses.
+            resolution_delay: _,
+            attempt_delay: _,
+            first_address_family_count: _,
+            // Checked per address by the caller (`admission()`).
+            family: _,
+            allow_unspecified: _,
+            // Applied by the dialer on either path.
+            socket: _,
+            // Change the course of the race: only their defaults allow the fast path.
+            connect_timeout,
+            attempt_timeout,
+            address_policy,
+        } = self;
+        connect_timeout.is_none() && attempt_timeout.is_none() && address_policy.is_allow_all()
+    }
+
     pub(crate) fn race(&self) -> crate::core::machine::RaceConfig {
         crate::core::machine::RaceConfig {
             resolution_delay: self.resolution_delay,
@@ -289,6 +339,94 @@ mod tests {
         assert_eq!(c.attempt_delay, Duration::from_millis(250));
         assert_eq!(c.first_address_family_count, 1);
         assert!(c.validate().is_ok());
+    }
+
+    // The fast-path predicates: each non-default setting that changes a one-address race turns the
+    // fast path off; socket options compare to their defaults field by field.
+    #[test]
+    fn fast_path_predicates() {
+        assert!(Config::default().allows_single_attempt());
+        let ms = Duration::from_millis;
+        let off = [
+            Config {
+                connect_timeout: Some(ms(1)),
+                ..Config::default()
+            },
+            Config {
+                attempt_timeout: Some(ms(1)),
+                ..Config::default()
+            },
+            Config {
+                address_policy: crate::AddressPolicy::public_only(),
+                ..Config::default()
+            },
+        ];
+        for c in off {
+            assert!(!c.allows_single_attempt(), "{c:?}");
+        }
+        assert!(SocketOptions::default().is_default());
+        let hook: SocketHook = Arc::new(|_, _| Ok(()));
+        let changed = [
+            SocketOptions {
+                nodelay: true,
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                keepalive: Some(Keepalive::new(ms(1))),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                local_v4: Some(Ipv4Addr::LOCALHOST),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                local_v6: Some(Ipv6Addr::LOCALHOST),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                interface: Some("lo".into()),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                mark: Some(1),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                send_buffer_size: Some(1),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                recv_buffer_size: Some(1),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                user_timeout: Some(ms(1)),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                reuse_address: true,
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                hook: Some(hook.clone()),
+                ..SocketOptions::default()
+            },
+        ];
+        for o in &changed {
+            assert!(!o.is_default(), "{o:?}");
+            assert_eq!(o, &o.clone());
+        }
+        let other_hook: SocketHook = Arc::new(|_, _| Ok(()));
+        assert_ne!(
+            SocketOptions {
+                hook: Some(hook),
+                ..SocketOptions::default()
+            },
+            SocketOptions {
+                hook: Some(other_hook),
+                ..SocketOptions::default()
+            }
+        );
     }
 
     #[test]

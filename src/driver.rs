@@ -57,10 +57,8 @@ pub(crate) async fn run<D: Dial>(
     let start = Instant::now();
     let admission = config.admission();
     if let Source::Addrs(&[addr]) = source
-        && config.connect_timeout.is_none()
-        && config.attempt_timeout.is_none()
+        && config.allows_single_attempt()
         && admission.admit_addr(addr) == Ok(addr)
-        && config.address_policy.is_allow_all()
     {
         return single_attempt(want, dial, addr, start, host, port).await;
     }

@@ -270,8 +270,7 @@ impl tower_service::Service<Uri> for HttpConnector {
 }
 
 /// The host and port to connect to for `uri`: `http` defaults to 80 and `https` to 443.
-#[doc(hidden)]
-pub fn host_port(uri: &Uri, enforce_http: bool) -> Result<(&str, u16), ConnectError> {
+pub(crate) fn host_port(uri: &Uri, enforce_http: bool) -> Result<(&str, u16), ConnectError> {
     let invalid = |reason| ConnectError::InvalidUri {
         uri: uri.to_string(),
         reason,

@@ -109,19 +109,24 @@ pub use crate::resolve::{
     Lookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
 };
 
-/// Not part of the public API: the pure core, exposed for the benches and fuzz targets only.
-/// No semver guarantees; do not use.
+/// Not part of the public API: what the benches and fuzz targets need of the pure core. No semver
+/// guarantees; do not use.
 #[doc(hidden)]
 pub mod __internal {
+    #[cfg(fuzzing)]
     pub use crate::core::check::run as check_race;
-    pub use crate::core::interleave::{interleave, sort_and_interleave};
-    pub use crate::core::machine::{
-        Action, AttemptId, CancelReason, Failure, Input, Race, RaceConfig,
-    };
+    pub use crate::core::machine::{Action, Input, Race, RaceConfig};
     pub use crate::core::sort::{Candidate, sort_destinations};
-    pub use crate::host::{Host, Zone, parse_host};
-    #[cfg(feature = "hyper")]
-    pub use crate::hyper::host_port as uri_host_port;
+    pub use crate::host::{Host, parse_host};
+
+    /// The hyper connector's URI reading, for the parse fuzz target.
+    #[cfg(all(fuzzing, feature = "hyper"))]
+    pub fn uri_host_port(
+        uri: &::http::Uri,
+        enforce_http: bool,
+    ) -> Result<(&str, u16), crate::hyper::ConnectError> {
+        crate::hyper::host_port(uri, enforce_http)
+    }
 }
 
 /// The README's examples, compiled as doctests so they cannot rot.

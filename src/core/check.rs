@@ -114,6 +114,8 @@ struct Seen {
 }
 
 /// Runs the simulation that `data` describes; `Err` names the first broken invariant.
+// Public for the fuzz target (through `__internal`); only the crate's tests use it otherwise.
+#[allow(unreachable_pub)]
 pub fn run(data: &[u8]) -> Result<(), String> {
     let mut b = Bytes(data);
     let config = config(&mut b);

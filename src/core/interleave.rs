@@ -8,7 +8,7 @@ use super::sort::{Candidate, sort_destinations};
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3). `lead` is given
 /// the family of the best sorted destination and returns the family to lead with and how many of
 /// it come first.
-pub fn sort_and_interleave(
+pub(crate) fn sort_and_interleave(
     mut candidates: Vec<Candidate>,
     lead: impl FnOnce(Family) -> (Family, usize),
 ) -> Vec<SocketAddr> {
@@ -30,7 +30,11 @@ pub fn sort_and_interleave(
 /// At the start of a connect `lead` is the family of the best sorted address and `lead_count` the
 /// First Address Family Count; when answers arrive mid-race the driver passes the family that must
 /// come next so that alternation continues from what was already tried.
-pub fn interleave(sorted: &[SocketAddr], lead: Family, lead_count: usize) -> Vec<SocketAddr> {
+pub(crate) fn interleave(
+    sorted: &[SocketAddr],
+    lead: Family,
+    lead_count: usize,
+) -> Vec<SocketAddr> {
     let (mut first, mut second): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
     for addr in sorted {
         if Family::of(addr) == lead {

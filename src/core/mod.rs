@@ -6,9 +6,13 @@
 //! actions.
 
 pub(crate) mod admit;
+/// The invariant checker, for the property tests and the fuzz target only.
+#[cfg(any(test, fuzzing))]
 pub(crate) mod check;
 pub(crate) mod interleave;
 pub(crate) mod machine;
+#[cfg(test)]
+mod properties;
 pub(crate) mod sort;
 
 use std::fmt;

@@ -1,5 +1,6 @@
 //! Property tests: the core's invariants (the same checker the fuzz target runs) over arbitrary
-//! event sequences, on every test run.
+//! event sequences, and host parsing, on every test run. Unit tests, so the checker never ships in
+//! the library (it is compiled for tests and fuzzing only).
 
 use proptest::prelude::*;
 
@@ -10,7 +11,7 @@ proptest! {
     // outcomes and clock moves (see src/core/check.rs for the list).
     #[test]
     fn race_invariants_hold_for_any_event_sequence(data in proptest::collection::vec(any::<u8>(), 0..800)) {
-        if let Err(broken) = eyeballs::__internal::check_race(&data) {
+        if let Err(broken) = crate::core::check::run(&data) {
             prop_assert!(false, "{}", broken);
         }
     }
@@ -18,11 +19,11 @@ proptest! {
     // Host parsing never panics, and what it accepts is stable under a second parse.
     #[test]
     fn host_parsing_is_total(s in "\\PC{0,80}") {
-        if let Ok(host) = eyeballs::__internal::parse_host(&s) {
+        if let Ok(host) = crate::host::parse_host(&s) {
             let again = match &host {
-                eyeballs::__internal::Host::Name(n) => eyeballs::__internal::parse_host(n),
-                eyeballs::__internal::Host::Ip(ip, None) => eyeballs::__internal::parse_host(&ip.to_string()),
-                eyeballs::__internal::Host::Ip(..) => Ok(host.clone()),
+                crate::host::Host::Name(n) => crate::host::parse_host(n),
+                crate::host::Host::Ip(ip, None) => crate::host::parse_host(&ip.to_string()),
+                crate::host::Host::Ip(..) => Ok(host.clone()),
             };
             prop_assert_eq!(again, Ok(host));
         }
@@ -48,12 +49,12 @@ fn race_invariants_regressions() {
         ],
     ];
     for data in cases {
-        eyeballs::__internal::check_race(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
+        crate::core::check::run(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
     }
 }
 
 // Found by the fuzzer: a connect timeout of 65536 ms overflowed the decoder's arithmetic.
 #[test]
 fn race_invariants_fuzz_regression_long_timeout() {
-    eyeballs::__internal::check_race(&[196, 224, 254, 255, 255, 253, 255, 255, 255, 255]).unwrap();
+    crate::core::check::run(&[196, 224, 254, 255, 255, 253, 255, 255, 255, 255]).unwrap();
 }
