@@ -43,6 +43,7 @@ pub struct Keepalive {
 
 impl Keepalive {
     /// Keepalive on, probing after `time` of idleness.
+    #[must_use]
     pub fn new(time: Duration) -> Keepalive {
         Keepalive {
             time: Some(time),
@@ -52,12 +53,14 @@ impl Keepalive {
     }
 
     /// Sets the probe interval.
+    #[must_use]
     pub fn interval(mut self, interval: Duration) -> Keepalive {
         self.interval = Some(interval);
         self
     }
 
     /// Sets the number of probes.
+    #[must_use]
     pub fn retries(mut self, retries: u32) -> Keepalive {
         self.retries = Some(retries);
         self
@@ -65,6 +68,9 @@ impl Keepalive {
 }
 
 /// A hook called with each attempt's socket before it connects.
+///
+/// `socket2::Socket` is a public dependency here: use the socket2 version eyeballs depends on
+/// (0.6).
 pub type SocketHook = Arc<dyn Fn(&socket2::Socket, SocketAddr) -> io::Result<()> + Send + Sync>;
 
 /// Socket options applied to every connection attempt (parity with hyper-util's `HttpConnector`).
@@ -168,6 +174,10 @@ pub const MIN_ATTEMPT_DELAY: Duration = crate::core::machine::MIN_ATTEMPT_GAP;
 pub const RECOMMENDED_MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(100);
 /// The largest Connection Attempt Delay the builder accepts (RFC 8305 §8).
 pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
+/// The largest Resolution Delay the builder accepts: past 2 s, waiting for AAAA costs more than
+/// any IPv6 preference could win back (the RFC recommends 50 ms and gives no bound; we use the
+/// attempt delay's).
+pub const MAX_RESOLUTION_DELAY: Duration = Duration::from_secs(2);
 
 /// The timing and policy of a [`crate::Connector`]. Build it through [`crate::Builder`].
 #[derive(Debug, Clone)]
@@ -230,15 +240,34 @@ pub enum ConfigError {
         /// The largest accepted value.
         max: Duration,
     },
-    /// The Resolution Delay is above 2 s (beyond any reasonable wait for AAAA).
-    #[error("resolution delay {0:?} is above 2s")]
+    /// The Resolution Delay is above [`MAX_RESOLUTION_DELAY`].
+    #[error("resolution delay {0:?} is above {MAX_RESOLUTION_DELAY:?}")]
     ResolutionDelayTooLong(Duration),
     /// First Address Family Count must be at least 1.
     #[error("first address family count must be at least 1")]
     FirstAddressFamilyCountZero,
     /// A timeout of zero would fail every connect.
     #[error("the {0} timeout must be greater than zero")]
-    ZeroTimeout(&'static str),
+    ZeroTimeout(Timeout),
+}
+
+/// Which timeout a [`ConfigError::ZeroTimeout`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// [`Config::connect_timeout`].
+    Connect,
+    /// [`Config::attempt_timeout`].
+    Attempt,
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Timeout::Connect => "connect",
+            Timeout::Attempt => "attempt",
+        })
+    }
 }
 
 impl Config {
@@ -250,17 +279,17 @@ impl Config {
                 max: MAX_ATTEMPT_DELAY,
             });
         }
-        if self.resolution_delay > Duration::from_secs(2) {
+        if self.resolution_delay > MAX_RESOLUTION_DELAY {
             return Err(ConfigError::ResolutionDelayTooLong(self.resolution_delay));
         }
         if self.first_address_family_count == 0 {
             return Err(ConfigError::FirstAddressFamilyCountZero);
         }
         if self.connect_timeout == Some(Duration::ZERO) {
-            return Err(ConfigError::ZeroTimeout("connect"));
+            return Err(ConfigError::ZeroTimeout(Timeout::Connect));
         }
         if self.attempt_timeout == Some(Duration::ZERO) {
-            return Err(ConfigError::ZeroTimeout("attempt"));
+            return Err(ConfigError::ZeroTimeout(Timeout::Attempt));
         }
         Ok(())
     }

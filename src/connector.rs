@@ -317,6 +317,7 @@ fn interface_index(_name: &str) -> Option<u32> {
 
 /// Configures a [`Connector`]. Every setting starts at its documented default (see [`Config`]).
 #[derive(Default)]
+#[must_use = "a Builder does nothing until `build()` is called"]
 pub struct Builder {
     config: Config,
     resolver: Option<Arc<dyn Resolve>>,

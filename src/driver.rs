@@ -19,7 +19,7 @@ use crate::core::interleave::sort_and_interleave;
 use crate::core::machine::{Action, AttemptId, CancelReason, Failure, Input, Race};
 use crate::core::sort::Candidate;
 use crate::dial::{Dial, DialFuture};
-use crate::error::{ConnectFailure, Error, FailureKind, round_ms};
+use crate::error::{ConnectFailure, Error, round_ms};
 use crate::report::{Answer, Attempt, AttemptOutcome, Report};
 use crate::resolve::{Lookup, Resolve};
 
@@ -194,7 +194,7 @@ async fn single_attempt<D: Dial>(
         Err(e) => {
             debug!(%addr, attempt = 0, error = %e, "attempt failed");
             Err(failed(
-                FailureKind::AllAttemptsFailed,
+                Failure::AllAttemptsFailed,
                 report,
                 vec![(addr, e)],
                 None,
@@ -204,25 +204,19 @@ async fn single_attempt<D: Dial>(
 }
 
 fn failed(
-    kind: FailureKind,
+    kind: Failure,
     report: Report,
     attempts: Vec<(SocketAddr, io::Error)>,
     timeout: Option<Duration>,
 ) -> Error {
-    let f = Box::new(ConnectFailure {
+    let f = ConnectFailure {
         kind,
         report,
         attempts,
         timeout,
-    });
+    };
     debug!(error = %f, "connect failed");
-    match kind {
-        FailureKind::Resolve => Error::ResolutionFailed(f),
-        FailureKind::NoAddresses => Error::NoAddresses(f),
-        FailureKind::AllAttemptsFailed => Error::AllAttemptsFailed(f),
-        FailureKind::TimedOut => Error::TimedOut(f),
-        FailureKind::Denied => Error::Denied(f),
-    }
+    Error::failed(f)
 }
 
 struct Driver<'a, D: Dial> {
@@ -473,7 +467,9 @@ impl<'a, D: Dial> Driver<'a, D> {
                             "denied by the address policy",
                         );
                         self.errors.push((id, denied));
-                        self.race.handle(Input::AttemptFailed(id), now.into_std());
+                        // The machine decides what follows (HE-5.5), and `Failure::Denied` when
+                        // every address was denied.
+                        self.race.handle(Input::AttemptDenied(id), now.into_std());
                         continue;
                     }
                     debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
@@ -541,21 +537,12 @@ impl<'a, D: Dial> Driver<'a, D> {
                     .drain(..)
                     .map(|(id, e)| (report.attempts[id.0].addr, e))
                     .collect();
-                let kind = match failure {
-                    Failure::Resolve => FailureKind::Resolve,
-                    Failure::NoAddresses => FailureKind::NoAddresses,
-                    Failure::AllAttemptsFailed
-                        if report
-                            .attempts
-                            .iter()
-                            .all(|a| a.outcome == Some(AttemptOutcome::Denied)) =>
-                    {
-                        FailureKind::Denied
-                    }
-                    Failure::AllAttemptsFailed => FailureKind::AllAttemptsFailed,
-                    Failure::TimedOut => FailureKind::TimedOut,
-                };
-                Err(failed(kind, report, attempts, self.config.connect_timeout))
+                Err(failed(
+                    failure,
+                    report,
+                    attempts,
+                    self.config.connect_timeout,
+                ))
             }
         }
     }
@@ -611,9 +598,9 @@ pub(crate) async fn resolve_all<D: Dial>(
     }
     if allowed.is_empty() {
         let kind = if any_failed {
-            FailureKind::Resolve
+            Failure::Resolve
         } else {
-            FailureKind::NoAddresses
+            Failure::NoAddresses
         };
         return Err(failed(kind, report, Vec::new(), None));
     }
@@ -641,7 +628,7 @@ pub(crate) fn denied_error(report: Report, denied: Vec<SocketAddr>) -> Error {
         )
     };
     let denied = denied.into_iter().map(|dst| (dst, why())).collect();
-    failed(FailureKind::Denied, report, denied, None)
+    failed(Failure::Denied, report, denied, None)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::core::Family;
+use crate::core::machine::Failure;
 use crate::host::InputError;
 use crate::report::Report;
 use crate::resolve::{ResolveError, ResolveErrorKind};
@@ -48,19 +49,11 @@ pub enum Error {
 /// What is known about a failed connect.
 #[derive(Debug)]
 pub struct ConnectFailure {
-    pub(crate) kind: FailureKind,
+    /// Which failure this is; [`Error`]'s variant says the same.
+    pub(crate) kind: Failure,
     pub(crate) report: Report,
     pub(crate) attempts: Vec<(SocketAddr, io::Error)>,
     pub(crate) timeout: Option<Duration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FailureKind {
-    Resolve,
-    NoAddresses,
-    AllAttemptsFailed,
-    TimedOut,
-    Denied,
 }
 
 impl ConnectFailure {
@@ -116,7 +109,7 @@ impl fmt::Display for ConnectFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let target = self.target();
         match self.kind {
-            FailureKind::Resolve => {
+            Failure::Resolve => {
                 write!(
                     f,
                     "connect to {target} failed: could not resolve the name ("
@@ -124,7 +117,7 @@ impl fmt::Display for ConnectFailure {
                 self.write_resolution(f)?;
                 f.write_str(")")
             }
-            FailureKind::NoAddresses => {
+            Failure::NoAddresses => {
                 write!(
                     f,
                     "connect to {target} failed: the name has no usable address"
@@ -136,7 +129,7 @@ impl fmt::Display for ConnectFailure {
                 }
                 Ok(())
             }
-            FailureKind::AllAttemptsFailed => {
+            Failure::AllAttemptsFailed => {
                 write!(f, "connect to {target} failed: ")?;
                 self.write_attempts(f)?;
                 // A family whose lookup failed is part of why nothing connected.
@@ -151,7 +144,7 @@ impl fmt::Display for ConnectFailure {
                 }
                 Ok(())
             }
-            FailureKind::Denied => {
+            Failure::Denied => {
                 let n = self.attempts.len();
                 let all = if n == 1 {
                     "the only address was".to_string()
@@ -169,7 +162,7 @@ impl fmt::Display for ConnectFailure {
                     .collect();
                 f.write_str(&list.join(", "))
             }
-            FailureKind::TimedOut => {
+            Failure::TimedOut => {
                 let after = self.timeout.map(round_ms).unwrap_or_default();
                 write!(f, "connect to {target} timed out after {after:?}")?;
                 if self.attempts.is_empty() {
@@ -199,6 +192,19 @@ pub(crate) fn round_ms(d: Duration) -> Duration {
 }
 
 impl Error {
+    /// The error for a failed connect: the variant follows the core's [`Failure`].
+    pub(crate) fn failed(failure: ConnectFailure) -> Error {
+        let kind = failure.kind;
+        let f = Box::new(failure);
+        match kind {
+            Failure::Resolve => Error::ResolutionFailed(f),
+            Failure::NoAddresses => Error::NoAddresses(f),
+            Failure::AllAttemptsFailed => Error::AllAttemptsFailed(f),
+            Failure::TimedOut => Error::TimedOut(f),
+            Failure::Denied => Error::Denied(f),
+        }
+    }
+
     /// Names the target in messages as `target` (see [`Report::target`]).
     pub(crate) fn with_target(mut self, target: String) -> Error {
         if let Some(f) = self.failure_mut() {

@@ -65,6 +65,13 @@
 //! URLs without asking a resolver, so the `reqwest` adapter cannot see them; check untrusted URLs
 //! with `eyeballs::reqwest::Resolver::check_url` first (feature `reqwest`).
 //!
+//! ## Public dependencies
+//!
+//! Two dependencies appear in the public API, so their major versions are part of ours:
+//! socket2 0.6 (the socket given to [`Builder::socket_hook`] and [`SocketHook`]) and, with the
+//! `hickory` feature, hickory-resolver 0.26 (`HickoryResolver::from_resolver` and
+//! `HickoryResolver::from_config` take its types). tokio's `TcpStream` is what a connect returns.
+//!
 //! ## Features
 //! - `hickory` (default): resolve with hickory-resolver, configured from the system.
 //! - `hyper`: [`hyper::HttpConnector`], a connector for hyper-util's client and TLS wrappers.
@@ -94,8 +101,8 @@ pub mod requirements {}
 
 // The public interface is:
 pub use crate::config::{
-    Config, ConfigError, FamilyPolicy, Keepalive, MAX_ATTEMPT_DELAY, MIN_ATTEMPT_DELAY,
-    RECOMMENDED_MIN_ATTEMPT_DELAY, SocketHook, SocketOptions,
+    Config, ConfigError, FamilyPolicy, Keepalive, MAX_ATTEMPT_DELAY, MAX_RESOLUTION_DELAY,
+    MIN_ATTEMPT_DELAY, RECOMMENDED_MIN_ATTEMPT_DELAY, SocketHook, SocketOptions, Timeout,
 };
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;

@@ -171,16 +171,16 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                     .started
                     .get(pick % seen.started.len().max(1))
                     .map_or(AttemptId(pick), |s| s.0);
-                let input = if op % 8 == 3 {
-                    Input::AttemptFailed(id)
-                } else {
-                    Input::Connected(id)
+                let input = match (op % 8, op & 0x40) {
+                    (3, 0) => Input::AttemptFailed(id),
+                    (3, _) => Input::AttemptDenied(id),
+                    _ => Input::Connected(id),
                 };
                 let running = seen.started.iter().any(|s| s.0 == id) && !seen.ended.contains(&id);
                 race.handle(input.clone(), now);
                 if running {
                     match input {
-                        Input::AttemptFailed(id) => {
+                        Input::AttemptFailed(id) | Input::AttemptDenied(id) => {
                             seen.ended.insert(id);
                         }
                         Input::Connected(id) if !seen.done => {

@@ -75,6 +75,9 @@ pub enum Input {
     },
     /// The attempt's connect failed.
     AttemptFailed(AttemptId),
+    /// The driver did not start the attempt: the address policy denied its address (checked
+    /// right before the connect, after DNS). Like a failure, the next address starts at once.
+    AttemptDenied(AttemptId),
     /// The attempt's TCP handshake completed.
     Connected(AttemptId),
 }
@@ -99,6 +102,8 @@ pub enum Failure {
     NoAddresses,
     /// Every address was tried and failed.
     AllAttemptsFailed,
+    /// Every address was denied by the address policy; nothing was sent.
+    Denied,
     /// The connect timeout expired.
     TimedOut,
 }
@@ -159,6 +164,7 @@ impl LookupState {
 enum AttemptState {
     Running,
     Failed,
+    Denied,
     Cancelled,
     Won,
 }
@@ -246,9 +252,13 @@ impl Race {
                 LookupState::Partial => self.lookups[family.index()] = LookupState::Positive,
                 _ => {}
             },
-            Input::AttemptFailed(id) => {
+            Input::AttemptFailed(id) | Input::AttemptDenied(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running) {
-                    self.finish_attempt(id, AttemptState::Failed);
+                    let state = match input {
+                        Input::AttemptDenied(_) => AttemptState::Denied,
+                        _ => AttemptState::Failed,
+                    };
+                    self.finish_attempt(id, state);
                     // HE-5.5: a failure starts the next address at once.
                     self.next_attempt_at = Some(self.now);
                 }
@@ -455,7 +465,16 @@ impl Race {
             && self.untried.is_empty()
             && !self.lookups.iter().any(|l| l.unsettled())
         {
-            self.finish(Err(Failure::AllAttemptsFailed));
+            let all_denied = self
+                .attempts
+                .iter()
+                .all(|a| a.state == AttemptState::Denied);
+            let failure = if all_denied && !self.attempts.is_empty() {
+                Failure::Denied
+            } else {
+                Failure::AllAttemptsFailed
+            };
+            self.finish(Err(failure));
         }
     }
 

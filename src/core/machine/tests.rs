@@ -663,3 +663,33 @@ mod mapped_and_partial_answers {
         assert!(!h.race.wants_addresses(), "39 untried");
     }
 }
+
+mod denial {
+    use super::*;
+
+    fn denied(h: &mut H, ms: u64, id: usize) -> Vec<String> {
+        h.race.handle(Input::AttemptDenied(AttemptId(id)), h.at(ms));
+        h.drain()
+    }
+
+    // HE-5.5: a denied address moves on at once, like a failure; some denied and some failed is
+    // a failure of every attempt.
+    #[test]
+    fn he_5_5_denied_moves_on_and_mixed_is_all_failed() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(denied(&mut h, 0, 0), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.failed(5, 1), ["done AllAttemptsFailed"]);
+    }
+
+    // Every address denied: the race says so (the driver reports `Error::Denied`).
+    #[test]
+    fn every_address_denied_is_denied() {
+        let mut h = H::new(config());
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(denied(&mut h, 0, 0), ["start 1 192.0.2.1:443"]);
+        assert_eq!(denied(&mut h, 0, 1), ["done Denied"]);
+    }
+}
