@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use eyeballs::__internal::{Action, Candidate, Input, Race, RaceConfig};
+use eyeballs::__internal::{Action, Addresses, Candidate, Input, Race, RaceConfig};
 use eyeballs::Family;
 
 fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
@@ -48,7 +48,7 @@ fn config() -> RaceConfig {
 
 /// Runs one race to its end; returns the number of attempts started.
 fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
-    let mut race = Race::new(config(), t0, true, true);
+    let mut race = Race::new(config(), t0, Addresses::Given { v6: true, v4: true });
     race.handle(
         Input::Resolved {
             family: Family::V4,
@@ -74,7 +74,8 @@ fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
                     failed.push(id);
                 }
                 Action::Done(_) => return started,
-                Action::Cancel { .. } => {}
+                // Given addresses: nothing is queried.
+                Action::Cancel { .. } | Action::Query { .. } => {}
             }
         }
         now += Duration::from_micros(100);

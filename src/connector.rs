@@ -183,6 +183,7 @@ impl Connector {
     /// Checks `host` as every entry point does before anything is sent: a malformed host is
     /// [`Error::InvalidInput`]; an IP literal must pass the family and address policies (as in
     /// [`Connector::resolve`]). A name passes: its addresses are checked once resolved.
+    #[cfg(feature = "reqwest")]
     pub(crate) fn check_host(&self, host: &str, port: u16) -> Result<(), Error> {
         match parse_host(host).map_err(|e| Error::invalid(host, e))? {
             Host::Ip(ip, zone) => self.checked_literal(host, ip, zone, port).map(drop),

@@ -15,8 +15,9 @@ use tracing::debug;
 use crate::config::Config;
 use crate::core::Family;
 use crate::core::admit::Admission;
-use crate::core::interleave::sort_and_interleave;
-use crate::core::machine::{Action, AttemptId, CancelReason, Failure, Input, Race};
+use crate::core::machine::{
+    Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
+};
 use crate::core::sort::Candidate;
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
@@ -64,13 +65,15 @@ pub(crate) async fn run<D: Dial>(
     }
     let mut driver = match source {
         Source::Resolve { resolver, name } => {
-            let (q6, q4) = (admission.v6, admission.v4);
-            let mut race = Race::new(config.race(), start.into_std(), q6, q4);
-            race.handle_timeout(start.into_std());
-            // HE-3.1: AAAA first, then A, back to back; neither waits for the other.
-            let v6 = q6.then(|| resolver.lookup(name, Family::V6));
-            let v4 = q4.then(|| resolver.lookup(name, Family::V4));
-            Driver::new(config, dial, race, [v6, v4], start, host, port)
+            // The race asks for the queries (HE-3.1); `apply_actions` starts them.
+            let addresses = Addresses::Query {
+                v6: admission.v6,
+                v4: admission.v4,
+            };
+            let race = Race::new(config.race(), start.into_std(), addresses);
+            let mut d = Driver::new(config, dial, race, start, host, port);
+            d.resolver = Some((resolver, name));
+            d
         }
         Source::Addrs(addrs) => {
             // HE-5.6 / HE-5.9: admitted and deduplicated before any system call.
@@ -82,15 +85,14 @@ pub(crate) async fn run<D: Dial>(
                 }
             }
             let [v6, v4] = per_family;
-            let race = Race::new(
-                config.race(),
-                start.into_std(),
-                !v6.is_empty(),
-                !v4.is_empty(),
-            );
+            let addresses = Addresses::Given {
+                v6: !v6.is_empty(),
+                v4: !v4.is_empty(),
+            };
+            let race = Race::new(config.race(), start.into_std(), addresses);
             // One address needs no sorting, so no source lookup either.
             let with_sources = v6.len() + v4.len() > 1;
-            let mut d = Driver::new(config, dial, race, [None, None], start, host, port);
+            let mut d = Driver::new(config, dial, race, start, host, port);
             d.with_sources = with_sources;
             d.seen = seen;
             d.feeds = [
@@ -225,6 +227,8 @@ struct Driver<'a, D: Dial> {
     race: Race,
     start: Instant,
     port: u16,
+    /// The resolver and name to query when the race asks ([`Action::Query`]).
+    resolver: Option<(&'a dyn Resolve, &'a str)>,
     lookups: [Option<Lookup>; 2],
     /// Answer addresses not yet handed to the race, per family: admitted and deduplicated, their
     /// source addresses still to look up (HE-5.10). `Some` until the family's last part is fed.
@@ -248,7 +252,6 @@ impl<'a, D: Dial> Driver<'a, D> {
         config: &'a Config,
         dial: &'a D,
         race: Race,
-        lookups: [Option<Lookup>; 2],
         start: Instant,
         host: &str,
         port: u16,
@@ -259,7 +262,8 @@ impl<'a, D: Dial> Driver<'a, D> {
             race,
             start,
             port,
-            lookups,
+            resolver: None,
+            lookups: [None, None],
             feeds: [None, None],
             seen: Seen::default(),
             with_sources: true,
@@ -450,6 +454,11 @@ impl<'a, D: Dial> Driver<'a, D> {
     fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<D::Stream>> {
         while let Some(action) = self.race.poll_action() {
             match action {
+                Action::Query { family } => {
+                    if let Some((resolver, name)) = self.resolver {
+                        self.lookups[family.index()] = Some(resolver.lookup(name, family));
+                    }
+                }
                 Action::Start { id, addr } => {
                     let started = self.since_start(now);
                     if !self.config.address_policy.allows(addr.ip()) {
@@ -615,8 +624,8 @@ pub(crate) async fn resolve_all<D: Dial>(
             src: dial.source(*dst),
         }));
     }
-    let ffc = config.first_address_family_count;
-    Ok(sort_and_interleave(candidates, |best| (best, ffc)))
+    // Exactly the order a connect starts with (HE-4.1, HE-4.3).
+    Ok(connect_order(candidates, config.first_address_family_count))
 }
 
 /// The error for a target whose every address the address policy denied.

@@ -122,7 +122,7 @@ pub use crate::resolve::{
 pub mod __internal {
     #[cfg(fuzzing)]
     pub use crate::core::check::run as check_race;
-    pub use crate::core::machine::{Action, Input, Race, RaceConfig};
+    pub use crate::core::machine::{Action, Addresses, Input, Race, RaceConfig};
     pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, parse_host};
 

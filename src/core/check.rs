@@ -12,14 +12,17 @@
 //! 5. once both lookups are settled and no attempt is running, the race is done;
 //! 6. the next deadline never lies in the past;
 //! 7. the race always ends: after the events run out, failing every attempt and letting time pass
-//!    reaches `Done` in a bounded number of steps.
+//!    reaches `Done` in a bounded number of steps;
+//! 8. queries are asked for first, AAAA before A, each at most once (HE-3.1).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Family;
-use super::machine::{Action, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig};
+use super::machine::{
+    Action, Addresses, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig,
+};
 use super::sort::Candidate;
 
 /// Reads bytes one at a time; zero once they run out.
@@ -111,6 +114,7 @@ struct Seen {
     lookups_settled: [bool; 2],
     /// The machine's deadline as announced after the previous step.
     deadline: Option<Instant>,
+    queried: HashSet<Family>,
 }
 
 /// Runs the simulation that `data` describes; `Err` names the first broken invariant.
@@ -122,7 +126,18 @@ pub fn run(data: &[u8]) -> Result<(), String> {
     let t0 = Instant::now();
     let mut now = t0;
     let query = [b.u8() % 4 != 0, b.u8() % 4 != 0];
-    let mut race = Race::new(config, now, query[0], query[1]);
+    let addresses = if b.u8() % 2 == 0 {
+        Addresses::Query {
+            v6: query[0],
+            v4: query[1],
+        }
+    } else {
+        Addresses::Given {
+            v6: query[0],
+            v4: query[1],
+        }
+    };
+    let mut race = Race::new(config, now, addresses);
     let mut seen = Seen {
         lookups_settled: [!query[0], !query[1]],
         ..Seen::default()
@@ -257,6 +272,16 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
             return Err(format!("{action:?} after Done")); // 3
         }
         match action {
+            Action::Query { family } => {
+                // 8: queries come first, AAAA before A, once each, for families still pending.
+                if !seen.started.is_empty() || seen.lookups_settled[family.index()] {
+                    return Err(format!("query for {family} out of place"));
+                }
+                if !seen.queried.insert(family) || (family == Family::V6 && seen.queried.len() > 1)
+                {
+                    return Err(format!("query for {family} twice or after A"));
+                }
+            }
             Action::Start { id, addr } => {
                 let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
                 if !seen.addrs.insert(canonical) {

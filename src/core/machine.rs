@@ -45,6 +45,27 @@ pub struct RaceConfig {
     pub connect_timeout: Option<Duration>,
 }
 
+/// Where a race's addresses come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addresses {
+    /// From DNS: the race asks for a query of each of these families ([`Action::Query`], AAAA
+    /// first, HE-3.1) and waits for their answers.
+    Query {
+        /// Look up AAAA.
+        v6: bool,
+        /// Look up A.
+        v4: bool,
+    },
+    /// Already known (IP literals, `connect_addrs`): the driver feeds addresses of these families
+    /// with [`Input::Resolved`], and nothing is queried.
+    Given {
+        /// IPv6 addresses will be fed.
+        v6: bool,
+        /// IPv4 addresses will be fed.
+        v4: bool,
+    },
+}
+
 /// What the driver tells the machine.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -111,6 +132,12 @@ pub enum Failure {
 /// What the machine tells the driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Look up this family's addresses; answer with [`Input::Resolved`] (or
+    /// [`Input::ResolvedPart`]s) or [`Input::ResolveFailed`].
+    Query {
+        /// The family to look up.
+        family: Family,
+    },
     /// Start connecting to `addr`.
     Start {
         /// The new attempt's id.
@@ -205,9 +232,14 @@ pub struct Race {
 }
 
 impl Race {
-    /// A race that started at `now`, with lookups pending for the families queried. Drain
-    /// [`Race::poll_action`] after creating it: with nothing queried it is already done.
-    pub fn new(config: RaceConfig, now: Instant, query_v6: bool, query_v4: bool) -> Race {
+    /// A race that started at `now`, its addresses coming from `addresses`. Drain
+    /// [`Race::poll_action`] after creating it: it starts with the queries to send, and with no
+    /// family to expect it is already done.
+    pub fn new(config: RaceConfig, now: Instant, addresses: Addresses) -> Race {
+        let (query, query_v6, query_v4) = match addresses {
+            Addresses::Query { v6, v4 } => (true, v6, v4),
+            Addresses::Given { v6, v4 } => (false, v6, v4),
+        };
         let state = |q| {
             if q {
                 LookupState::Pending
@@ -232,6 +264,14 @@ impl Race {
             actions: VecDeque::new(),
             done: false,
         };
+        if query {
+            // HE-3.1: AAAA first, then A, back to back; neither waits for the other.
+            for (family, asked) in [(Family::V6, query_v6), (Family::V4, query_v4)] {
+                if asked {
+                    race.actions.push_back(Action::Query { family });
+                }
+            }
+        }
         // A race with nothing to look up is decided at once.
         race.step();
         race
@@ -492,7 +532,8 @@ impl Race {
     }
 
     /// Sorts every received, untried destination (HE-4.1) and interleaves the families so that
-    /// alternation continues from what was already tried (HE-4.3).
+    /// alternation continues from what was already tried (HE-4.3). Before any attempt this is
+    /// [`connect_order`].
     fn rebuild_untried(&mut self) {
         if self.attempts.is_empty() && self.received.len() == 1 {
             // Nothing to sort or interleave.
@@ -517,6 +558,10 @@ impl Race {
         }
         let attempts = &self.attempts;
         let first_family_count = self.config.first_family_count;
+        if attempts.is_empty() {
+            self.untried = connect_order(pending, first_family_count).into();
+            return;
+        }
         let order = sort_and_interleave(pending, |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
@@ -564,6 +609,16 @@ impl Race {
         self.done = true;
         self.actions.push_back(Action::Done(result));
     }
+}
+
+/// The order in which a connect tries `candidates` when none has been tried yet: sorted by
+/// RFC 6724 (HE-4.1), then `first_family_count` of the best address's family and the families
+/// alternating (HE-4.3). `Connector::resolve` returns exactly this order.
+pub(crate) fn connect_order(
+    candidates: Vec<Candidate>,
+    first_family_count: usize,
+) -> Vec<SocketAddr> {
+    sort_and_interleave(candidates, |best| (best, first_family_count))
 }
 
 #[cfg(test)]

@@ -23,19 +23,29 @@ struct H {
 
 impl H {
     fn new(config: RaceConfig) -> H {
-        let t0 = Instant::now();
-        H {
-            race: Race::new(config, t0, true, true),
-            t0,
-        }
+        H::with(config, true, true)
     }
 
+    /// A race that looks up these families; the queries it asks for first are checked and
+    /// drained.
     fn with(config: RaceConfig, v6: bool, v4: bool) -> H {
         let t0 = Instant::now();
-        H {
-            race: Race::new(config, t0, v6, v4),
+        let mut h = H {
+            race: Race::new(config, t0, Addresses::Query { v6, v4 }),
             t0,
-        }
+        };
+        let queries: Vec<String> = [("query V6", v6), ("query V4", v4)]
+            .iter()
+            .filter(|(_, asked)| *asked)
+            .map(|(q, _)| q.to_string())
+            .collect();
+        let first = h.drain();
+        assert_eq!(
+            first[..queries.len()],
+            queries[..],
+            "HE-3.1: AAAA first, then A"
+        );
+        h
     }
 
     fn at(&self, ms: u64) -> Instant {
@@ -46,6 +56,7 @@ impl H {
         let mut out = Vec::new();
         while let Some(a) = self.race.poll_action() {
             out.push(match a {
+                Action::Query { family } => format!("query {family:?}"),
                 Action::Start { id, addr } => format!("start {} {addr}", id.0),
                 Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
                 Action::Done(Ok(id)) => format!("done ok {}", id.0),
@@ -123,6 +134,43 @@ fn none() -> Vec<String> {
 
 mod section_3_resolution {
     use super::*;
+
+    // HE-3.1: the race asks for AAAA first, then A, at once; given addresses are never queried.
+    #[test]
+    fn he_3_1_queries_are_actions_aaaa_first() {
+        let t0 = Instant::now();
+        let mut race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true });
+        assert_eq!(
+            race.poll_action(),
+            Some(Action::Query { family: Family::V6 })
+        );
+        assert_eq!(
+            race.poll_action(),
+            Some(Action::Query { family: Family::V4 })
+        );
+        assert_eq!(race.poll_action(), None);
+        let mut given = Race::new(
+            config(),
+            t0,
+            Addresses::Given {
+                v6: true,
+                v4: false,
+            },
+        );
+        assert_eq!(given.poll_action(), None, "nothing to query");
+        let mut nothing = Race::new(
+            config(),
+            t0,
+            Addresses::Given {
+                v6: false,
+                v4: false,
+            },
+        );
+        assert_eq!(
+            nothing.poll_action(),
+            Some(Action::Done(Err(Failure::NoAddresses)))
+        );
+    }
 
     // HE-3.3
     #[test]
