@@ -205,231 +205,233 @@ async fn he_3_1_both_queries_sent_at_once_aaaa_first() {
     );
 }
 
-// HE-5.1 / HE-5.4: IPv6 black-holed: IPv4 starts at exactly 250 ms and wins; IPv6 is closed.
-#[tokio::test(start_paused = true)]
-async fn he_5_1_ipv6_black_hole_falls_back_at_250ms() {
-    let dial = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(3))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
-    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
-    assert_eq!(stream.addr, V4.parse().unwrap());
-    assert_eq!(
-        timeline(&report),
-        [row(0, V6, "cancelled"), row(250, V4, "connected")]
-    );
-    assert_eq!(report.elapsed(), 253 * MS);
-    assert_eq!(dial.open(), 1, "only the winner is open");
-    drop(stream);
-    assert_eq!(dial.open(), 0);
+/// How a scenario ends.
+#[derive(Debug)]
+enum Outcome {
+    /// This address wins; only its socket stays open.
+    Won(&'static str),
+    /// The connect fails with this message and `io::ErrorKind`; every socket is closed.
+    Failed(&'static str, io::ErrorKind),
 }
 
-// HE-3.4: AAAA 40 ms after A arrives inside the Resolution Delay: IPv6 goes first, at 40 ms.
-#[tokio::test(start_paused = true)]
-async fn he_3_4_aaaa_40ms_late_ipv6_first() {
-    let dial = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Up(2))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(40, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
-    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
-    assert_eq!(timeline(&report), [row(40, V6, "connected")]);
-    assert_eq!(report.elapsed(), 42 * MS);
+/// One race with a fake resolver and fake peers under the paused clock, and exactly what must
+/// happen: each attempt's start instant, address and outcome, the total time, and the end.
+struct Scenario {
+    /// The requirement ids it checks and what happens.
+    name: &'static str,
+    aaaa: Answer,
+    a: Answer,
+    peers: &'static [(&'static str, Peer)],
+    connect_timeout_ms: Option<u64>,
+    attempt_timeout_ms: Option<u64>,
+    timeline: &'static [(u128, &'static str, &'static str)],
+    elapsed_ms: u64,
+    outcome: Outcome,
 }
 
-// HE-3.4 / HE-3.5: AAAA 60 ms late: IPv4 starts at 50 ms, IPv6 joins interleaved at 300 ms.
+const BASE: Scenario = Scenario {
+    name: "",
+    aaaa: Answer::Addrs(0, &["2001:db8::1"]),
+    a: Answer::Addrs(0, &["192.0.2.1"]),
+    peers: &[],
+    connect_timeout_ms: None,
+    attempt_timeout_ms: None,
+    timeline: &[],
+    elapsed_ms: 0,
+    outcome: Outcome::Won(V4),
+};
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "HE-5.1 / HE-5.4: IPv6 black-holed: IPv4 starts at exactly 250 ms and wins; IPv6 is closed",
+        peers: &[(V6, Peer::BlackHole), (V4, Peer::Up(3))],
+        timeline: &[(0, V6, "cancelled"), (250, V4, "connected")],
+        elapsed_ms: 253,
+        outcome: Outcome::Won(V4),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-3.4: AAAA 40 ms after A, inside the Resolution Delay: IPv6 goes first, at 40 ms",
+        aaaa: Answer::Addrs(40, &["2001:db8::1"]),
+        peers: &[(V6, Peer::Up(2)), (V4, Peer::Up(2))],
+        timeline: &[(40, V6, "connected")],
+        elapsed_ms: 42,
+        outcome: Outcome::Won(V6),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-3.4 / HE-3.5: AAAA 60 ms late: IPv4 starts at 50 ms, IPv6 joins interleaved at 300 ms",
+        aaaa: Answer::Addrs(60, &["2001:db8::1"]),
+        a: Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+        peers: &[
+            (V6, Peer::Up(5)),
+            (V4, Peer::BlackHole),
+            (V4B, Peer::BlackHole),
+        ],
+        timeline: &[(50, V4, "cancelled"), (300, V6, "connected")],
+        elapsed_ms: 305,
+        outcome: Outcome::Won(V6),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-5.5: IPv6 refused: IPv4 starts at once",
+        peers: &[(V6, Peer::Refused(7)), (V4, Peer::Up(1))],
+        timeline: &[(0, V6, "refused"), (7, V4, "connected")],
+        elapsed_ms: 8,
+        outcome: Outcome::Won(V4),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-5.1 / HE-4.3: three dead (black-holed) addresses, then a live one, interleaved and staggered",
+        aaaa: Answer::Addrs(0, &["2001:db8::1", "2001:db8::2"]),
+        a: Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+        peers: &[(V4B, Peer::Up(4))],
+        timeline: &[
+            (0, V6, "cancelled"),
+            (250, V4, "cancelled"),
+            (500, V6B, "cancelled"),
+            (750, V4B, "connected"),
+        ],
+        elapsed_ms: 754,
+        outcome: Outcome::Won(V4B),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-5.5: per-attempt timeout: the next address starts when it runs out",
+        peers: &[(V4, Peer::Up(1))],
+        attempt_timeout_ms: Some(100),
+        timeline: &[(0, V6, "timed out"), (100, V4, "connected")],
+        elapsed_ms: 101,
+        outcome: Outcome::Won(V4),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-3.6: AAAA SERVFAIL never blocks IPv4",
+        aaaa: Answer::Fail(3),
+        a: Answer::Addrs(10, &["192.0.2.1"]),
+        peers: &[(V4, Peer::Up(1))],
+        timeline: &[(10, V4, "connected")],
+        elapsed_ms: 11,
+        outcome: Outcome::Won(V4),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-5.5 / HE-3.6: every attempt fails: the error lists every attempt in start order",
+        a: Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+        peers: &[
+            (V6, Peer::Refused(1)),
+            (V4, Peer::Refused(2)),
+            (V4B, Peer::Refused(3)),
+        ],
+        timeline: &[(0, V6, "refused"), (1, V4, "refused"), (3, V4B, "refused")],
+        elapsed_ms: 6,
+        outcome: Outcome::Failed(
+            "connect to test.example:443 failed: [2001:db8::1]:443 connection refused; \
+             192.0.2.1:443 connection refused; 192.0.2.2:443 connection refused",
+            io::ErrorKind::ConnectionRefused,
+        ),
+        ..BASE
+    },
+    Scenario {
+        name: "connect timeout, everything black-holed: fails at exactly the timeout, listing each attempt",
+        connect_timeout_ms: Some(400),
+        timeline: &[(0, V6, "timed out"), (250, V4, "timed out")],
+        elapsed_ms: 400,
+        outcome: Outcome::Failed(
+            "connect to test.example:443 timed out after 400ms: [2001:db8::1]:443 timed out after \
+             400ms; 192.0.2.1:443 timed out after 150ms",
+            io::ErrorKind::TimedOut,
+        ),
+        ..BASE
+    },
+    Scenario {
+        name: "a resolver that never answers is bounded by the connect timeout",
+        aaaa: Answer::Never,
+        a: Answer::Never,
+        connect_timeout_ms: Some(2000),
+        timeline: &[],
+        elapsed_ms: 2000,
+        outcome: Outcome::Failed(
+            "connect to test.example:443 timed out after 2s while resolving the name",
+            io::ErrorKind::TimedOut,
+        ),
+        ..BASE
+    },
+    Scenario {
+        name: "HE-3.6: both lookups failing is one error with both causes",
+        aaaa: Answer::Fail(5),
+        a: Answer::Fail(9),
+        timeline: &[],
+        elapsed_ms: 9,
+        outcome: Outcome::Failed(
+            "connect to test.example:443 failed: could not resolve the name (AAAA: SERVFAIL; A: SERVFAIL)",
+            io::ErrorKind::Other,
+        ),
+        ..BASE
+    },
+];
+
+// Every scenario of the table, each asserting exact instants under the paused clock.
 #[tokio::test(start_paused = true)]
-async fn he_3_5_aaaa_60ms_late_joins_interleaved() {
-    let dial = FakeDial::new(&[
-        (V6, Peer::Up(5)),
-        (V4, Peer::BlackHole),
-        (V4B, Peer::BlackHole),
-    ]);
+async fn scenarios_at_exact_instants() {
+    for sc in SCENARIOS {
+        let dial = FakeDial::new(sc.peers);
+        let resolver = FakeResolver::new(sc.aaaa.clone(), sc.a.clone());
+        let config = Config {
+            connect_timeout: sc.connect_timeout_ms.map(Duration::from_millis),
+            attempt_timeout: sc.attempt_timeout_ms.map(Duration::from_millis),
+            ..Config::default()
+        };
+        let want: Vec<_> = sc
+            .timeline
+            .iter()
+            .map(|(ms, a, o)| row(*ms, a, o))
+            .collect();
+        let name = sc.name;
+        match (race(&config, &dial, &resolver).await, &sc.outcome) {
+            (Ok((stream, report)), Outcome::Won(winner)) => {
+                assert_eq!(stream.addr, winner.parse().unwrap(), "{name}");
+                assert_eq!(timeline(&report), want, "{name}");
+                assert_eq!(report.elapsed(), Duration::from_millis(sc.elapsed_ms), "{name}");
+                assert_eq!(dial.open(), 1, "{name}: only the winner is open");
+                drop(stream);
+                assert_eq!(dial.open(), 0, "{name}");
+            }
+            (Err(err), Outcome::Failed(message, kind)) => {
+                assert_eq!(err.to_string(), *message, "{name}");
+                let report = err.report().unwrap();
+                assert_eq!(timeline(report), want, "{name}");
+                assert_eq!(report.elapsed(), Duration::from_millis(sc.elapsed_ms), "{name}");
+                let tried: Vec<String> =
+                    err.attempts().iter().map(|(a, _)| a.to_string()).collect();
+                let started: Vec<&str> = sc.timeline.iter().map(|(_, a, _)| *a).collect();
+                assert_eq!(
+                    tried, started,
+                    "{name}: every attempt's error, in start order"
+                );
+                assert_eq!(io::Error::from(err).kind(), *kind, "{name}");
+                assert_eq!(dial.open(), 0, "{name}");
+            }
+            (result, outcome) => panic!("{name}: {result:?}, wanted {outcome:?}"),
+        }
+    }
+}
+
+// HE-3.5: the report keeps each answer's family and arrival time.
+#[tokio::test(start_paused = true)]
+async fn he_3_5_answers_are_reported_as_they_arrive() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(5))]);
     let resolver = FakeResolver::new(
         Answer::Addrs(60, &["2001:db8::1"]),
         Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
     );
-    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
-    assert_eq!(stream.addr, V6.parse().unwrap());
-    assert_eq!(
-        timeline(&report),
-        [row(50, V4, "cancelled"), row(300, V6, "connected")]
-    );
+    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
     let answers: Vec<_> = report
         .answers()
         .iter()
         .map(|a| (a.family(), a.at().as_millis()))
         .collect();
     assert_eq!(answers, [(Family::V4, 0), (Family::V6, 60)]);
-    assert_eq!(dial.open(), 1);
-}
-
-// HE-5.5: IPv6 refused: IPv4 starts at once.
-#[tokio::test(start_paused = true)]
-async fn he_5_5_ipv6_refused_ipv4_at_once() {
-    let dial = FakeDial::new(&[(V6, Peer::Refused(7)), (V4, Peer::Up(1))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
-    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
-    assert_eq!(
-        timeline(&report),
-        [row(0, V6, "refused"), row(7, V4, "connected")]
-    );
-    assert_eq!(report.elapsed(), 8 * MS);
-}
-
-// HE-5.1 / HE-4.3: three dead (black-holed) addresses, then a live one, interleaved and staggered.
-#[tokio::test(start_paused = true)]
-async fn he_5_1_three_dead_then_live() {
-    let dial = FakeDial::new(&[(V4B, Peer::Up(4))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1", "2001:db8::2"]),
-        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
-    );
-    let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
-    assert_eq!(stream.addr, V4B.parse().unwrap());
-    assert_eq!(
-        timeline(&report),
-        [
-            row(0, V6, "cancelled"),
-            row(250, V4, "cancelled"),
-            row(500, V6B, "cancelled"),
-            row(750, V4B, "connected")
-        ]
-    );
-    assert_eq!(report.elapsed(), 754 * MS);
-    assert_eq!(dial.open(), 1);
-}
-
-// HE-5.5 / HE-3.6: every attempt fails: the error lists every attempt in order, and a failed lookup.
-#[tokio::test(start_paused = true)]
-async fn all_attempts_fail_error_lists_all() {
-    let dial = FakeDial::new(&[
-        (V6, Peer::Refused(1)),
-        (V4, Peer::Refused(2)),
-        (V4B, Peer::Refused(3)),
-    ]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
-    );
-    let err = race(&Config::default(), &dial, &resolver)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err:?}");
-    let addrs: Vec<String> = err.attempts().iter().map(|(a, _)| a.to_string()).collect();
-    assert_eq!(addrs, [V6, V4, V4B]);
-    assert_eq!(
-        err.to_string(),
-        "connect to test.example:443 failed: [2001:db8::1]:443 connection refused; \
-         192.0.2.1:443 connection refused; 192.0.2.2:443 connection refused"
-    );
-    let report = err.report().unwrap();
-    assert_eq!(
-        timeline(report),
-        [
-            row(0, V6, "refused"),
-            row(1, V4, "refused"),
-            row(3, V4B, "refused")
-        ]
-    );
-    assert_eq!(
-        io::Error::from(err).kind(),
-        io::ErrorKind::ConnectionRefused
-    );
-    assert_eq!(dial.open(), 0);
-}
-
-// Connect timeout with everything black-holed: fails at exactly the timeout, listing each attempt.
-#[tokio::test(start_paused = true)]
-async fn connect_timeout_everything_black_holed() {
-    let dial = FakeDial::new(&[]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
-    let config = Config {
-        connect_timeout: Some(400 * MS),
-        ..Config::default()
-    };
-    let err = race(&config, &dial, &resolver).await.unwrap_err();
-    assert!(matches!(err, Error::TimedOut(_)));
-    assert_eq!(err.report().unwrap().elapsed(), 400 * MS);
-    assert_eq!(
-        err.to_string(),
-        "connect to test.example:443 timed out after 400ms: [2001:db8::1]:443 timed out after 400ms; \
-         192.0.2.1:443 timed out after 150ms"
-    );
-    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
-    assert_eq!(dial.open(), 0);
-}
-
-// A resolver that never answers is bounded by the connect timeout.
-#[tokio::test(start_paused = true)]
-async fn hanging_resolver_bounded_by_timeout() {
-    let dial = FakeDial::new(&[]);
-    let resolver = FakeResolver::new(Answer::Never, Answer::Never);
-    let config = Config {
-        connect_timeout: Some(2 * 1000 * MS),
-        ..Config::default()
-    };
-    let err = race(&config, &dial, &resolver).await.unwrap_err();
-    assert!(matches!(err, Error::TimedOut(_)));
-    assert_eq!(err.report().unwrap().elapsed(), 2000 * MS);
-    assert!(
-        err.to_string().ends_with("while resolving the name"),
-        "{err}"
-    );
-}
-
-// Per-attempt timeout: the next address starts when it runs out.
-#[tokio::test(start_paused = true)]
-async fn attempt_timeout_moves_to_next() {
-    let dial = FakeDial::new(&[(V4, Peer::Up(1))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
-    let config = Config {
-        attempt_timeout: Some(100 * MS),
-        ..Config::default()
-    };
-    let (_, report) = race(&config, &dial, &resolver).await.unwrap();
-    assert_eq!(
-        timeline(&report),
-        [row(0, V6, "timed out"), row(100, V4, "connected")]
-    );
-}
-
-// HE-3.6: both lookups failing is one error with both causes.
-#[tokio::test(start_paused = true)]
-async fn he_3_6_both_lookups_fail() {
-    let dial = FakeDial::new(&[]);
-    let resolver = FakeResolver::new(Answer::Fail(5), Answer::Fail(9));
-    let err = race(&Config::default(), &dial, &resolver)
-        .await
-        .unwrap_err();
-    let Error::ResolutionFailed(f) = &err else {
-        panic!("{err:?}")
-    };
-    assert!(f.resolve_error(Family::V6).is_some() && f.resolve_error(Family::V4).is_some());
-    assert_eq!(
-        err.to_string(),
-        "connect to test.example:443 failed: could not resolve the name (AAAA: SERVFAIL; A: SERVFAIL)"
-    );
-    assert_eq!(err.report().unwrap().elapsed(), 9 * MS);
-}
-
-// HE-3.6: one family failing never blocks the other.
-#[tokio::test(start_paused = true)]
-async fn he_3_6_aaaa_servfail_ipv4_proceeds() {
-    let dial = FakeDial::new(&[(V4, Peer::Up(1))]);
-    let resolver = FakeResolver::new(Answer::Fail(3), Answer::Addrs(10, &["192.0.2.1"]));
-    let (_, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
-    assert_eq!(timeline(&report), [row(10, V4, "connected")]);
 }
 
 // HE-5.4: a loser that completes in the same instant as the winner is closed, never leaked.
