@@ -1,45 +1,75 @@
-//! Command-line parsing for the probe. Hand-rolled: the grammar is small and the errors should
-//! name the exact argument that is wrong.
+//! Command-line parsing for the probe, with clap's derive. Every usage error is one line on
+//! stderr (`probe: ...`) and exit status 2.
 
 use std::time::Duration;
 
+use clap::{Parser, ValueEnum};
 use eyeballs::FamilyPolicy;
 
-pub const HELP: &str = "\
-probe: test dual-stack (IPv6 and IPv4) reachability of a host with Happy Eyeballs (RFC 8305)
-
-USAGE:
-    probe                       run a built-in demo on loopback (no network needed)
-    probe HOST PORT             connect to HOST on PORT
-    probe HOST:PORT | [V6]:PORT
-    probe http://HOST[:PORT]/   take host and port from an http or https URL
+const AFTER_HELP: &str = "\
+TARGET:
+    (none)                      run a built-in demo on loopback (no network needed)
+    HOST PORT                   connect to HOST on PORT
+    HOST:PORT | [V6]:PORT
+    http://HOST[:PORT]/         take host and port from an http or https URL
 
 HOST is a DNS name, an IPv4 address or an IPv6 address (brackets and %zone allowed).
-
-OPTIONS:
-    --json                  one JSON object per connect, one line each, on stdout
-    --repeat N              N connects with the same connector (default 1)
-    --attempt-delay MS      Connection Attempt Delay, 10..=2000 (default 250)
-    --resolution-delay MS   Resolution Delay (default 50)
-    --timeout MS            limit on each connect (default 10000; with --all, per address)
-    --family any|ipv4|ipv6  address families to use (default any)
-    --resolver hickory|system
-                            hickory-resolver from /etc/resolv.conf (default), or getaddrinfo
-    --all                   connect to every resolved address on its own, without racing,
-                            and print a reachability table with a dual-stack verdict
-    --http                  after the connect, make one HTTP(S) GET through eyeballs' hyper
-                            connector and print status, protocol and the connection's winner
-                            (needs the example built with --features hyper)
-    -h, --help              this text
 
 EXIT STATUS:
     0  connected (with --all: every family that has addresses is reachable)
     1  could not connect (with --all: a family is broken)
-    2  bad usage or bad input
-";
+    2  bad usage or bad input";
+
+/// probe: test dual-stack (IPv6 and IPv4) reachability of a host with Happy Eyeballs (RFC 8305)
+#[derive(Debug, Parser)]
+#[command(name = "probe", after_help = AFTER_HELP)]
+struct Cli {
+    /// HOST PORT, HOST:PORT, [V6]:PORT or an http(s) URL; none for the demo
+    #[arg(num_args = 0..=2, value_name = "TARGET")]
+    target: Vec<String>,
+    /// One JSON object per connect, one line each, on stdout
+    #[arg(long)]
+    json: bool,
+    /// N connects with the same connector
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
+    /// Connection Attempt Delay in ms, 10..=2000 [default: 250]
+    #[arg(long, value_name = "MS")]
+    attempt_delay: Option<u64>,
+    /// Resolution Delay in ms [default: 50]
+    #[arg(long, value_name = "MS")]
+    resolution_delay: Option<u64>,
+    /// Limit on each connect in ms (with --all, per address)
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+    /// Address families to use
+    #[arg(long, value_enum, default_value_t = FamilyArg::Any)]
+    family: FamilyArg,
+    /// hickory-resolver from /etc/resolv.conf, or the system's getaddrinfo
+    #[arg(long, value_enum, default_value_t = ResolverChoice::Hickory)]
+    resolver: ResolverChoice,
+    /// Connect to every resolved address on its own, without racing, and print a reachability
+    /// table with a dual-stack verdict
+    #[arg(long)]
+    all: bool,
+    /// After the connect, make one HTTP(S) GET through eyeballs' hyper connector and print
+    /// status, protocol and the connection's winner (needs --features hyper)
+    #[arg(long)]
+    http: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FamilyArg {
+    #[value(alias = "both")]
+    Any,
+    #[value(alias = "4")]
+    Ipv4,
+    #[value(alias = "6")]
+    Ipv6,
+}
 
 /// Which resolver to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ResolverChoice {
     Hickory,
     System,
@@ -60,102 +90,63 @@ pub struct Options {
     pub http: bool,
     /// The URL, when the target was given as one.
     pub url: Option<String>,
-    pub help: bool,
 }
 
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            target: None,
-            json: false,
-            repeat: 1,
-            attempt_delay: None,
-            resolution_delay: None,
-            timeout: Duration::from_secs(10),
-            family: FamilyPolicy::Both,
-            resolver: ResolverChoice::Hickory,
-            all: false,
-            http: false,
-            url: None,
-            help: false,
-        }
-    }
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    Run(Box<Options>),
+    /// `--help`: print this and exit 0.
+    Help(String),
 }
 
-/// Parses the arguments after the program name.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
-    let mut o = Options::default();
-    let mut positional = Vec::new();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => o.help = true,
-            "--json" => o.json = true,
-            "--all" => o.all = true,
-            "--http" => o.http = true,
-            "--repeat" => {
-                let v = value("--repeat")?;
-                o.repeat = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or(format!("--repeat {v:?}: expected a whole number >= 1"))?;
-            }
-            "--attempt-delay" => {
-                o.attempt_delay = Some(millis("--attempt-delay", &value("--attempt-delay")?)?)
-            }
-            "--resolution-delay" => {
-                o.resolution_delay =
-                    Some(millis("--resolution-delay", &value("--resolution-delay")?)?)
-            }
-            "--timeout" => {
-                o.timeout = millis("--timeout", &value("--timeout")?)?;
-                if o.timeout.is_zero() {
-                    return Err("--timeout must be greater than 0".into());
-                }
-            }
-            "--family" => {
-                o.family = match value("--family")?.as_str() {
-                    "any" | "both" => FamilyPolicy::Both,
-                    "ipv4" | "4" => FamilyPolicy::Ipv4Only,
-                    "ipv6" | "6" => FamilyPolicy::Ipv6Only,
-                    other => return Err(format!("--family {other:?}: expected any, ipv4 or ipv6")),
-                }
-            }
-            "--resolver" => {
-                o.resolver = match value("--resolver")?.as_str() {
-                    "hickory" => ResolverChoice::Hickory,
-                    "system" => ResolverChoice::System,
-                    other => {
-                        return Err(format!("--resolver {other:?}: expected hickory or system"));
-                    }
-                }
-            }
-            s if s.starts_with('-') && s.len() > 1 && !s.starts_with("-[") => {
-                return Err(format!("unknown option {s:?} (see --help)"));
-            }
-            _ => positional.push(arg),
+/// Parses the arguments after the program name; `Err` is the one-line usage error.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let argv = std::iter::once("probe".to_string()).chain(args);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+            return Ok(Parsed::Help(e.render().to_string()));
         }
-    }
-    o.target = match positional.as_slice() {
+        Err(e) => return Err(one_line(&e)),
+    };
+    let mut url = None;
+    let target = match cli.target.as_slice() {
         [] => None,
         [one] => {
             if one.contains("://") {
-                o.url = Some(one.clone());
+                url = Some(one.clone());
             }
             Some(parse_target(one)?)
         }
         [host, port] => Some((host.clone(), parse_port(port)?)),
-        _ => return Err(format!("too many arguments: {}", positional.join(" "))),
+        _ => unreachable!("clap takes at most two"),
     };
-    Ok(o)
+    Ok(Parsed::Run(Box::new(Options {
+        target,
+        json: cli.json,
+        repeat: cli.repeat,
+        attempt_delay: cli.attempt_delay.map(Duration::from_millis),
+        resolution_delay: cli.resolution_delay.map(Duration::from_millis),
+        timeout: Duration::from_millis(cli.timeout),
+        family: match cli.family {
+            FamilyArg::Any => FamilyPolicy::Both,
+            FamilyArg::Ipv4 => FamilyPolicy::Ipv4Only,
+            FamilyArg::Ipv6 => FamilyPolicy::Ipv6Only,
+        },
+        resolver: cli.resolver,
+        all: cli.all,
+        http: cli.http,
+        url,
+    })))
 }
 
-fn millis(name: &str, v: &str) -> Result<Duration, String> {
-    v.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| format!("{name} {v:?}: expected milliseconds"))
+/// clap's message without its usage block: the first line, without the `error: ` prefix.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("bad usage");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    format!("{first} (see --help)")
 }
 
 fn parse_port(v: &str) -> Result<u16, String> {
@@ -215,6 +206,61 @@ fn split_host_port(s: &str, default_port: Option<u16>) -> Result<(String, u16), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn run(args: &[&str]) -> Result<Options, String> {
+        match parse(args.iter().map(|s| s.to_string()))? {
+            Parsed::Run(o) => Ok(*o),
+            Parsed::Help(_) => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn options() {
+        let o = run(&[
+            "--json",
+            "--repeat",
+            "3",
+            "--family",
+            "6",
+            "--timeout",
+            "500",
+            "h",
+            "80",
+        ])
+        .unwrap();
+        assert!(o.json);
+        assert_eq!(o.repeat, 3);
+        assert_eq!(o.family, FamilyPolicy::Ipv6Only);
+        assert_eq!(o.timeout, Duration::from_millis(500));
+        assert_eq!(o.target, Some(("h".into(), 80)));
+        let o = run(&[
+            "--family",
+            "both",
+            "--resolver",
+            "system",
+            "https://x.test/",
+        ])
+        .unwrap();
+        assert_eq!(o.family, FamilyPolicy::Both);
+        assert_eq!(o.resolver, ResolverChoice::System);
+        assert_eq!(o.url.as_deref(), Some("https://x.test/"));
+        assert_eq!(run(&[]).unwrap().target, None, "the demo");
+        for bad in [
+            &["--repeat", "0"][..],
+            &["--timeout", "0"],
+            &["--family", "ipv5"],
+            &["--bogus"],
+            &["a", "b", "c"],
+            &["--attempt-delay", "x"],
+        ] {
+            let e = run(bad).unwrap_err();
+            assert_eq!(e.lines().count(), 1, "{bad:?}: {e}");
+        }
+        assert!(matches!(
+            parse(["--help".to_string()]),
+            Ok(Parsed::Help(text)) if text.contains("EXIT STATUS")
+        ));
+    }
 
     #[test]
     fn targets() {

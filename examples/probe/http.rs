@@ -1,30 +1,37 @@
 //! `--http`: one request through eyeballs' hyper connector (and hyper-rustls for https).
 
+use crate::records::{self, Endpoint, HttpResult};
+use crate::render::{Style, ms};
 use bytes::Bytes;
 use eyeballs::Connector;
 use eyeballs::hyper::{ConnectionInfo, HttpConnector};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde_json::json;
-
-use crate::render::{Style, ms};
 
 /// GETs `url`; prints the result; returns whether it got a response.
 pub async fn request(connector: &Connector, url: &str, as_json: bool, style: Style) -> bool {
     let result = get(connector, url).await;
     if as_json {
-        let v = match &result {
-            Ok((status, version, info)) => json!({"http": {
-                "url": url, "ok": true, "status": status, "version": version,
-                "winner": info.as_ref().map(|i| json!({"addr": i.remote_addr().to_string(), "family": i.family().as_str()})),
-                "error": null,
-            }}),
-            Err(e) => {
-                json!({"http": {"url": url, "ok": false, "status": null, "version": null, "winner": null, "error": e}})
-            }
+        let http = match &result {
+            Ok((status, version, info)) => HttpResult {
+                url: url.to_string(),
+                ok: true,
+                status: Some(*status),
+                version: Some(version.clone()),
+                winner: info.as_ref().map(|i| Endpoint::of(i.remote_addr())),
+                error: None,
+            },
+            Err(e) => HttpResult {
+                url: url.to_string(),
+                ok: false,
+                status: None,
+                version: None,
+                winner: None,
+                error: Some(e.clone()),
+            },
         };
-        println!("{v}");
+        println!("{}", records::line(&records::Http { http }));
     } else {
         match &result {
             Ok((status, version, info)) => {

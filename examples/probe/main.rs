@@ -8,28 +8,31 @@ mod args;
 mod demo;
 #[cfg(feature = "hyper")]
 mod http;
+#[path = "../../tests/common/loopback.rs"]
+mod loopback;
+mod records;
 mod render;
 
-use eyeballs::{Connector, Error, Family, FamilyPolicy, StaticResolver};
+use eyeballs::{Connector, Error, StaticResolver};
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::process::ExitCode;
 
-use args::{HELP, Options, ResolverChoice};
+use args::{Options, Parsed, ResolverChoice};
 use render::{Style, ms};
 
 fn main() -> ExitCode {
     let opts = match args::parse(std::env::args().skip(1)) {
-        Ok(o) => o,
+        Ok(Parsed::Run(o)) => *o,
+        Ok(Parsed::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("probe: {e}");
             return ExitCode::from(2);
         }
     };
-    if opts.help {
-        print!("{HELP}");
-        return ExitCode::SUCCESS;
-    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -146,7 +149,8 @@ async fn connect_once(
     };
     let shown = result.as_ref().map(|a| *a);
     if opts.json {
-        println!("{}", render::json(host, port, Some(&report), shown));
+        let record = records::Connect::new(host, port, Some(&report), shown);
+        println!("{}", records::line(&record));
     } else {
         print!("{}", render::timeline(&report, shown, style));
     }
@@ -206,10 +210,16 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
         }
         Err(e) => {
             if opts.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"host": host, "port": port, "mode": "all", "ok": false, "results": [], "error": e.to_string()})
-                );
+                let record = records::All {
+                    host: host.to_string(),
+                    port,
+                    mode: "all",
+                    ok: false,
+                    results: Vec::new(),
+                    verdict: None,
+                    error: Some(e.to_string()),
+                };
+                println!("{}", records::line(&record));
             } else {
                 println!("{} {e}", style.red("failed:"));
             }
@@ -221,144 +231,18 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
         let result = connector.connect_addrs([*addr]).await;
         (*addr, result.map(|_| ()), t.elapsed())
     });
-    let results = futures::future::join_all(checks).await;
-    let mut verdicts = Vec::new();
-    for family in [Family::V6, Family::V4] {
-        let of: Vec<_> = results
-            .iter()
-            .filter(|(a, _, _)| Family::of(a) == family)
-            .collect();
-        let excluded = !matches!(
-            (opts.family, family),
-            (FamilyPolicy::Both, _)
-                | (FamilyPolicy::Ipv4Only, Family::V4)
-                | (FamilyPolicy::Ipv6Only, Family::V6)
-        );
-        let verdict = if excluded {
-            Verdict::Skipped
-        } else if of.is_empty() {
-            Verdict::NoAddresses
-        } else if of.iter().any(|(_, r, _)| r.is_ok()) {
-            Verdict::Ok(of.iter().filter(|(_, r, _)| r.is_ok()).count(), of.len())
-        } else {
-            let mut reason: Vec<String> = of
-                .iter()
-                .filter_map(|(_, r, _)| r.as_ref().err())
-                .map(short_reason)
-                .collect();
-            reason.sort();
-            reason.dedup();
-            Verdict::Broken(of.len(), reason.join(", "))
-        };
-        verdicts.push((family, verdict));
-    }
-    let all_ok = verdicts
-        .iter()
-        .all(|(_, v)| !matches!(v, Verdict::Broken(..)))
-        && verdicts.iter().any(|(_, v)| matches!(v, Verdict::Ok(..)));
+    let results: Vec<render::Check> = futures::future::join_all(checks).await;
+    let verdicts = render::verdicts(&results, opts.family);
     if opts.json {
-        let rows: Vec<_> = results
-            .iter()
-            .map(|(a, r, t)| {
-                serde_json::json!({
-                    "addr": a.to_string(),
-                    "family": Family::of(a).as_str(),
-                    "ok": r.is_ok(),
-                    "ms": ms(*t),
-                    "error": r.as_ref().err().map(short_reason),
-                })
-            })
-            .collect();
-        let verdict: serde_json::Map<String, serde_json::Value> = verdicts
-            .iter()
-            .map(|(f, v)| (f.as_str().to_string(), v.key().into()))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({"host": host, "port": port, "mode": "all", "ok": all_ok, "results": rows, "verdict": verdict, "error": null})
-        );
+        let record = render::all_record(host, port, &results, &verdicts);
+        println!("{}", records::line(&record));
     } else {
-        println!(
-            "{} {host} port {port}: {} address(es), each on its own",
-            style.bold("reachability of"),
-            addrs.len()
+        print!(
+            "{}",
+            render::reachability(host, port, &results, &verdicts, style)
         );
-        let w = addrs.iter().map(|a| a.to_string().len()).max().unwrap_or(0);
-        println!(
-            "  {:<w$}  {:<6}  {:<12}  {:>10}",
-            "address", "family", "result", "handshake"
-        );
-        for (a, r, t) in &results {
-            let (res, time) = match r {
-                Ok(()) => (
-                    style.green(&format!("{:<12}", "ok")),
-                    format!("{:.1} ms", ms(*t)),
-                ),
-                Err(e) => (
-                    style.red(&format!("{:<12}", short_reason(e))),
-                    "-".to_string(),
-                ),
-            };
-            println!(
-                "  {:<w$}  {:<6}  {res}  {time:>10}",
-                a.to_string(),
-                Family::of(a).as_str()
-            );
-        }
-        let line: Vec<String> = verdicts
-            .iter()
-            .map(|(f, v)| v.describe(*f, style))
-            .collect();
-        println!("{} {}", style.bold("verdict:"), line.join(", "));
     }
-    if all_ok { 0 } else { 1 }
-}
-
-enum Verdict {
-    Ok(usize, usize),
-    Broken(usize, String),
-    NoAddresses,
-    Skipped,
-}
-
-impl Verdict {
-    fn key(&self) -> &'static str {
-        match self {
-            Verdict::Ok(..) => "ok",
-            Verdict::Broken(..) => "broken",
-            Verdict::NoAddresses => "no addresses",
-            Verdict::Skipped => "not tested",
-        }
-    }
-
-    fn describe(&self, family: Family, style: Style) -> String {
-        let name = if family == Family::V6 { "IPv6" } else { "IPv4" };
-        match self {
-            Verdict::Ok(n, of) if n == of => style.green(&format!("{name} OK")),
-            Verdict::Ok(n, of) => {
-                style.yellow(&format!("{name} OK ({n} of {of} addresses reachable)"))
-            }
-            Verdict::Broken(of, why) => style.red(&format!(
-                "{name} broken: all {of} address(es) failed ({why})"
-            )),
-            Verdict::NoAddresses => style.dim(&format!("{name}: no addresses")),
-            Verdict::Skipped => style.dim(&format!("{name}: not tested")),
-        }
-    }
-}
-
-fn short_reason(e: &Error) -> String {
-    match e {
-        Error::TimedOut(_) => "timed out".into(),
-        _ => match e
-            .report()
-            .and_then(|r| r.attempts().first())
-            .and_then(|a| a.outcome())
-        {
-            Some(o) => o.label().to_string(),
-            None => "failed".into(),
-        },
-    }
+    if render::all_ok(&verdicts) { 0 } else { 1 }
 }
 
 const LOOPBACK_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
@@ -388,10 +272,10 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
     }
     let mut code = 0;
     // 1. IPv6 black-holed: the race falls back to IPv4 after the attempt delay.
-    let scenario = demo::dual_port().and_then(|(port, v6, v4)| {
-        let hole = demo::black_hole(v6)?;
-        demo::serve(v4)?;
-        Ok((port, hole))
+    let scenario = demo::dual_port().and_then(|dual| {
+        let hole = demo::BlackHole::try_from_bound(dual.v6)?;
+        demo::serve(dual.v4)?;
+        Ok((dual.port, hole))
     });
     match scenario {
         Ok((port, _hole)) => {
@@ -414,10 +298,10 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
         }
     }
     // 2. Both healthy: IPv6 wins at once.
-    let healthy = demo::dual_port().and_then(|(port, v6, v4)| {
-        demo::serve(v6)?;
-        demo::serve(v4)?;
-        Ok(port)
+    let healthy = demo::dual_port().and_then(|dual: demo::DualPort| {
+        demo::serve(dual.v6)?;
+        demo::serve(dual.v4)?;
+        Ok(dual.port)
     });
     let port = match healthy {
         Ok(port) => port,

@@ -1,10 +1,13 @@
-//! Output: a human timeline a person reads in two seconds, and the `--json` contract.
+//! Human output: the timeline a person reads in two seconds, and `--all`'s reachability table and
+//! verdict (the `--json` records are in `records.rs`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, Error, Family, Report};
-use serde_json::{Value, json};
+use eyeballs::{AttemptOutcome, Error, Family, FamilyPolicy, Report};
+
+use crate::records;
+pub use crate::records::ms;
 
 /// ANSI colours, or nothing (not a terminal, or NO_COLOR set).
 #[derive(Debug, Clone, Copy)]
@@ -35,10 +38,6 @@ impl Style {
     pub fn dim(&self, t: &str) -> String {
         self.paint("2", t)
     }
-}
-
-pub fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
 }
 
 fn record(family: Family) -> &'static str {
@@ -150,55 +149,180 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
     out
 }
 
-/// One connect as the stable `--json` object.
-pub fn json(
+/// One address's own connect in `--all`: the address, its result, how long it took.
+pub type Check = (SocketAddr, Result<(), Error>, Duration);
+
+/// What `--all` concludes about one family.
+pub enum Verdict {
+    /// This many of that many addresses connected.
+    Ok(usize, usize),
+    /// All of this many failed, for these reasons.
+    Broken(usize, String),
+    NoAddresses,
+    Skipped,
+}
+
+impl Verdict {
+    /// The `--json` code.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Verdict::Ok(..) => "ok",
+            Verdict::Broken(..) => "broken",
+            Verdict::NoAddresses => "no addresses",
+            Verdict::Skipped => "not tested",
+        }
+    }
+
+    fn describe(&self, family: Family, style: Style) -> String {
+        let name = if family == Family::V6 { "IPv6" } else { "IPv4" };
+        match self {
+            Verdict::Ok(n, of) if n == of => style.green(&format!("{name} OK")),
+            Verdict::Ok(n, of) => {
+                style.yellow(&format!("{name} OK ({n} of {of} addresses reachable)"))
+            }
+            Verdict::Broken(of, why) => style.red(&format!(
+                "{name} broken: all {of} address(es) failed ({why})"
+            )),
+            Verdict::NoAddresses => style.dim(&format!("{name}: no addresses")),
+            Verdict::Skipped => style.dim(&format!("{name}: not tested")),
+        }
+    }
+}
+
+/// One word for why a connect failed: the first attempt's outcome, or `timed out`.
+pub fn short_reason(e: &Error) -> String {
+    match e {
+        Error::TimedOut(_) => "timed out".into(),
+        _ => match e
+            .report()
+            .and_then(|r| r.attempts().first())
+            .and_then(|a| a.outcome())
+        {
+            Some(o) => o.label().to_string(),
+            None => "failed".into(),
+        },
+    }
+}
+
+/// The verdict per family, IPv6 first, from every address's own result.
+pub fn verdicts(results: &[Check], policy: FamilyPolicy) -> [(Family, Verdict); 2] {
+    [Family::V6, Family::V4].map(|family| {
+        let of: Vec<&Check> = results
+            .iter()
+            .filter(|(a, _, _)| Family::of(a) == family)
+            .collect();
+        let excluded = !matches!(
+            (policy, family),
+            (FamilyPolicy::Both, _)
+                | (FamilyPolicy::Ipv4Only, Family::V4)
+                | (FamilyPolicy::Ipv6Only, Family::V6)
+        );
+        let verdict = if excluded {
+            Verdict::Skipped
+        } else if of.is_empty() {
+            Verdict::NoAddresses
+        } else if of.iter().any(|(_, r, _)| r.is_ok()) {
+            Verdict::Ok(of.iter().filter(|(_, r, _)| r.is_ok()).count(), of.len())
+        } else {
+            let mut reason: Vec<String> = of
+                .iter()
+                .filter_map(|(_, r, _)| r.as_ref().err())
+                .map(short_reason)
+                .collect();
+            reason.sort();
+            reason.dedup();
+            Verdict::Broken(of.len(), reason.join(", "))
+        };
+        (family, verdict)
+    })
+}
+
+/// Whether `--all` succeeded: no family broken, and at least one reachable.
+pub fn all_ok(verdicts: &[(Family, Verdict)]) -> bool {
+    verdicts
+        .iter()
+        .all(|(_, v)| !matches!(v, Verdict::Broken(..)))
+        && verdicts.iter().any(|(_, v)| matches!(v, Verdict::Ok(..)))
+}
+
+/// `--all` as its `--json` record.
+pub fn all_record(
     host: &str,
     port: u16,
-    report: Option<&Report>,
-    result: Result<SocketAddr, &Error>,
-) -> Value {
-    let resolution: Vec<Value> = report
-        .map(|r| {
-            r.answers()
-                .iter()
-                .map(|a| {
-                    let (addrs, error) = match a.result() {
-                        Ok(ips) => (ips.iter().map(|ip| SocketAddr::new(*ip, port).to_string()).collect(), Value::Null),
-                        Err(e) => (Vec::new(), Value::String(e.to_string())),
-                    };
-                    json!({"family": a.family().as_str(), "ms": ms(a.at()), "addrs": addrs, "error": error})
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let attempts: Vec<Value> = report
-        .map(|r| {
-            r.attempts()
-                .iter()
-                .map(|a| {
-                    json!({
-                        "addr": a.addr().to_string(),
-                        "family": a.family().as_str(),
-                        "start_ms": ms(a.started()),
-                        "end_ms": a.ended().map(ms),
-                        "outcome": a.outcome().map_or("running", AttemptOutcome::label),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let winner = match result {
-        Ok(addr) => json!({"addr": addr.to_string(), "family": Family::of(&addr).as_str()}),
-        Err(_) => Value::Null,
-    };
-    json!({
-        "host": host,
-        "port": port,
-        "ok": result.is_ok(),
-        "elapsed_ms": report.map(|r| ms(r.elapsed())),
-        "winner": winner,
-        "resolution": resolution,
-        "attempts": attempts,
-        "error": result.err().map(|e| e.to_string()),
-    })
+    results: &[Check],
+    verdicts: &[(Family, Verdict); 2],
+) -> records::All {
+    records::All {
+        host: host.to_string(),
+        port,
+        mode: "all",
+        ok: all_ok(verdicts),
+        results: results
+            .iter()
+            .map(|(a, r, t)| records::AddressCheck {
+                addr: a.to_string(),
+                family: Family::of(a).as_str(),
+                ok: r.is_ok(),
+                ms: ms(*t),
+                error: r.as_ref().err().map(short_reason),
+            })
+            .collect(),
+        verdict: Some(records::Verdicts {
+            ipv6: verdicts[0].1.key(),
+            ipv4: verdicts[1].1.key(),
+        }),
+        error: None,
+    }
+}
+
+/// `--all` for a person: the reachability table and the verdict line.
+pub fn reachability(
+    host: &str,
+    port: u16,
+    results: &[Check],
+    verdicts: &[(Family, Verdict)],
+    style: Style,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {host} port {port}: {} address(es), each on its own",
+        style.bold("reachability of"),
+        results.len()
+    );
+    let w = results
+        .iter()
+        .map(|(a, _, _)| a.to_string().len())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "  {:<w$}  {:<6}  {:<12}  {:>10}",
+        "address", "family", "result", "handshake"
+    );
+    for (a, r, t) in results {
+        let (res, time) = match r {
+            Ok(()) => (
+                style.green(&format!("{:<12}", "ok")),
+                format!("{:.1} ms", ms(*t)),
+            ),
+            Err(e) => (
+                style.red(&format!("{:<12}", short_reason(e))),
+                "-".to_string(),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<w$}  {:<6}  {res}  {time:>10}",
+            a.to_string(),
+            Family::of(a).as_str()
+        );
+    }
+    let line: Vec<String> = verdicts
+        .iter()
+        .map(|(f, v)| v.describe(*f, style))
+        .collect();
+    let _ = writeln!(out, "{} {}", style.bold("verdict:"), line.join(", "));
+    out
 }

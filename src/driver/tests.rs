@@ -392,7 +392,11 @@ async fn scenarios_at_exact_instants() {
             (Ok((stream, report)), Outcome::Won(winner)) => {
                 assert_eq!(stream.addr, winner.parse().unwrap(), "{name}");
                 assert_eq!(timeline(&report), want, "{name}");
-                assert_eq!(report.elapsed(), Duration::from_millis(sc.elapsed_ms), "{name}");
+                assert_eq!(
+                    report.elapsed(),
+                    Duration::from_millis(sc.elapsed_ms),
+                    "{name}"
+                );
                 assert_eq!(dial.open(), 1, "{name}: only the winner is open");
                 drop(stream);
                 assert_eq!(dial.open(), 0, "{name}");
@@ -401,7 +405,11 @@ async fn scenarios_at_exact_instants() {
                 assert_eq!(err.to_string(), *message, "{name}");
                 let report = err.report().unwrap();
                 assert_eq!(timeline(report), want, "{name}");
-                assert_eq!(report.elapsed(), Duration::from_millis(sc.elapsed_ms), "{name}");
+                assert_eq!(
+                    report.elapsed(),
+                    Duration::from_millis(sc.elapsed_ms),
+                    "{name}"
+                );
                 let tried: Vec<String> =
                     err.attempts().iter().map(|(a, _)| a.to_string()).collect();
                 let started: Vec<&str> = sc.timeline.iter().map(|(_, a, _)| *a).collect();

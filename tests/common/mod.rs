@@ -2,8 +2,11 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod dns;
+mod loopback;
 
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
+pub use loopback::{BlackHole, DualPort, try_dual_port, try_listening};
+
+use std::net::{SocketAddr, TcpListener as StdListener};
 
 use socket2::{Domain, Socket, Type};
 
@@ -15,36 +18,15 @@ pub fn refused_addr(ip: &str) -> SocketAddr {
     addr
 }
 
-/// A listener whose accept queue is full: further SYNs are dropped and connect() hangs.
-/// Keep the value alive for as long as the black hole is needed.
-pub struct BlackHole {
-    pub addr: SocketAddr,
-    _listener: Socket,
-    _filler: Vec<StdStream>,
-}
-
 impl BlackHole {
+    /// A black hole on `addr` (port 0: any).
     pub fn new(addr: SocketAddr) -> BlackHole {
         BlackHole::from_bound(bound(addr))
     }
 
     /// Makes a black hole of a socket that is already bound.
     pub fn from_bound(listener: Socket) -> BlackHole {
-        listener.listen(0).unwrap();
-        let addr = listener.local_addr().unwrap().as_socket().unwrap();
-        // Fill the queue. How many fit depends on the stack; stop once a connect would block.
-        let mut filler = Vec::new();
-        for _ in 0..8 {
-            match StdStream::connect_timeout(&addr, std::time::Duration::from_millis(200)) {
-                Ok(s) => filler.push(s),
-                Err(_) => break,
-            }
-        }
-        BlackHole {
-            addr,
-            _listener: listener,
-            _filler: filler,
-        }
+        BlackHole::try_from_bound(listener).unwrap()
     }
 }
 
@@ -61,9 +43,7 @@ pub fn bound(addr: SocketAddr) -> Socket {
 
 /// Starts listening on a bound socket.
 pub fn listening(socket: Socket) -> tokio::net::TcpListener {
-    socket.listen(128).unwrap();
-    socket.set_nonblocking(true).unwrap();
-    tokio::net::TcpListener::from_std(socket.into()).unwrap()
+    try_listening(socket).unwrap()
 }
 
 /// Binds `ip:port` (port 0: any) and returns the std listener, non-blocking, for tokio.
@@ -80,30 +60,9 @@ pub fn listen(ip: &str, port: u16) -> tokio::net::TcpListener {
     tokio::net::TcpListener::from_std(socket.into()).unwrap()
 }
 
-/// One port, bound (not listening) on both ::1 and 127.0.0.1. Keeping the sockets bound, rather
-/// than probing and releasing the port, means no other test can take it in between.
-pub struct DualPort {
-    pub port: u16,
-    pub v6: Socket,
-    pub v4: Socket,
-}
-
+/// One port, bound (not listening) on both ::1 and 127.0.0.1.
 pub fn dual_port() -> DualPort {
-    for _ in 0..50 {
-        let v4 = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-        v4.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
-            .unwrap();
-        let port = v4.local_addr().unwrap().as_socket().unwrap().port();
-        let v6 = Socket::new(Domain::IPV6, Type::STREAM, None).unwrap();
-        v6.set_only_v6(true).unwrap();
-        if v6
-            .bind(&SocketAddr::new("::1".parse().unwrap(), port).into())
-            .is_ok()
-        {
-            return DualPort { port, v6, v4 };
-        }
-    }
-    panic!("no port free on both loopbacks");
+    try_dual_port().unwrap()
 }
 
 /// Accepts connections forever in the background.

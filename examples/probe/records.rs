@@ -1,0 +1,271 @@
+//! The `--json` contract: one typed record per line. These structs are the schema; a field added,
+//! renamed or retyped here changes what scripts read, so the tests below pin every name.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use eyeballs::{AttemptOutcome, Error, Family, Report};
+use serde::Serialize;
+
+/// Milliseconds with microsecond precision.
+pub fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// One connect (the default mode, and each of `--repeat`).
+#[derive(Debug, Serialize)]
+pub struct Connect {
+    pub host: String,
+    pub port: u16,
+    pub ok: bool,
+    /// `null` when nothing was attempted (bad input is a usage error instead).
+    pub elapsed_ms: Option<f64>,
+    pub winner: Option<Endpoint>,
+    pub resolution: Vec<Answer>,
+    pub attempts: Vec<Attempt>,
+    pub error: Option<String>,
+}
+
+/// An address and its family.
+#[derive(Debug, Serialize)]
+pub struct Endpoint {
+    pub addr: String,
+    pub family: &'static str,
+}
+
+/// One DNS answer.
+#[derive(Debug, Serialize)]
+pub struct Answer {
+    pub family: &'static str,
+    pub ms: f64,
+    pub addrs: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// One connection attempt.
+#[derive(Debug, Serialize)]
+pub struct Attempt {
+    pub addr: String,
+    pub family: &'static str,
+    pub start_ms: f64,
+    pub end_ms: Option<f64>,
+    /// [`AttemptOutcome::label`], or `running`.
+    pub outcome: &'static str,
+}
+
+/// `--all`: every address on its own, and a verdict per family.
+#[derive(Debug, Serialize)]
+pub struct All {
+    pub host: String,
+    pub port: u16,
+    /// Always `"all"`.
+    pub mode: &'static str,
+    pub ok: bool,
+    pub results: Vec<AddressCheck>,
+    /// Per family (`ipv6`, `ipv4`): `ok`, `broken`, `no addresses` or `not tested`; absent when
+    /// the name did not resolve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdicts>,
+    pub error: Option<String>,
+}
+
+/// The per-family verdicts of `--all`.
+#[derive(Debug, Serialize)]
+pub struct Verdicts {
+    pub ipv6: &'static str,
+    pub ipv4: &'static str,
+}
+
+/// One address's own connect in `--all`.
+#[derive(Debug, Serialize)]
+pub struct AddressCheck {
+    pub addr: String,
+    pub family: &'static str,
+    pub ok: bool,
+    pub ms: f64,
+    pub error: Option<String>,
+}
+
+/// `--http`: the request made after the connect (with the `hyper` feature).
+#[derive(Debug, Serialize)]
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+pub struct Http {
+    pub http: HttpResult,
+}
+
+/// What the request returned.
+#[derive(Debug, Serialize)]
+#[cfg_attr(not(feature = "hyper"), allow(dead_code))]
+pub struct HttpResult {
+    pub url: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub version: Option<String>,
+    pub winner: Option<Endpoint>,
+    pub error: Option<String>,
+}
+
+impl Endpoint {
+    pub fn of(addr: SocketAddr) -> Endpoint {
+        Endpoint {
+            addr: addr.to_string(),
+            family: Family::of(&addr).as_str(),
+        }
+    }
+}
+
+impl Connect {
+    /// The record of one connect: its report (if it got that far) and its result.
+    pub fn new(
+        host: &str,
+        port: u16,
+        report: Option<&Report>,
+        result: Result<SocketAddr, &Error>,
+    ) -> Connect {
+        let resolution = report.map_or_else(Vec::new, |r| {
+            r.answers()
+                .iter()
+                .map(|a| {
+                    let (addrs, error) = match a.result() {
+                        Ok(ips) => (
+                            ips.iter()
+                                .map(|ip| SocketAddr::new(*ip, port).to_string())
+                                .collect(),
+                            None,
+                        ),
+                        Err(e) => (Vec::new(), Some(e.to_string())),
+                    };
+                    Answer {
+                        family: a.family().as_str(),
+                        ms: ms(a.at()),
+                        addrs,
+                        error,
+                    }
+                })
+                .collect()
+        });
+        let attempts = report.map_or_else(Vec::new, |r| {
+            r.attempts()
+                .iter()
+                .map(|a| Attempt {
+                    addr: a.addr().to_string(),
+                    family: a.family().as_str(),
+                    start_ms: ms(a.started()),
+                    end_ms: a.ended().map(ms),
+                    outcome: a.outcome().map_or("running", AttemptOutcome::label),
+                })
+                .collect()
+        });
+        Connect {
+            host: host.to_string(),
+            port,
+            ok: result.is_ok(),
+            elapsed_ms: report.map(|r| ms(r.elapsed())),
+            winner: result.ok().map(Endpoint::of),
+            resolution,
+            attempts,
+            error: result.err().map(|e| e.to_string()),
+        }
+    }
+}
+
+/// One line of JSON.
+pub fn line(record: &impl Serialize) -> String {
+    serde_json::to_string(record).expect("the records serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // The schema, pinned: every field name and its JSON type.
+    #[test]
+    fn connect_schema() {
+        let record = Connect {
+            host: "example.test".into(),
+            port: 443,
+            ok: true,
+            elapsed_ms: Some(1.5),
+            winner: Some(Endpoint::of("[2001:db8::1]:443".parse().unwrap())),
+            resolution: vec![Answer {
+                family: "ipv6",
+                ms: 0.5,
+                addrs: vec!["[2001:db8::1]:443".into()],
+                error: None,
+            }],
+            attempts: vec![Attempt {
+                addr: "[2001:db8::1]:443".into(),
+                family: "ipv6",
+                start_ms: 0.5,
+                end_ms: Some(1.5),
+                outcome: "connected",
+            }],
+            error: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&record).unwrap(),
+            json!({
+                "host": "example.test", "port": 443, "ok": true, "elapsed_ms": 1.5,
+                "winner": {"addr": "[2001:db8::1]:443", "family": "ipv6"},
+                "resolution": [{"family": "ipv6", "ms": 0.5, "addrs": ["[2001:db8::1]:443"], "error": null}],
+                "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected"}],
+                "error": null,
+            })
+        );
+    }
+
+    #[test]
+    fn all_and_http_schema() {
+        let all = All {
+            host: "example.test".into(),
+            port: 80,
+            mode: "all",
+            ok: false,
+            results: vec![AddressCheck {
+                addr: "192.0.2.1:80".into(),
+                family: "ipv4",
+                ok: false,
+                ms: 2.0,
+                error: Some("refused".into()),
+            }],
+            verdict: Some(Verdicts {
+                ipv6: "no addresses",
+                ipv4: "broken",
+            }),
+            error: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            json!({
+                "host": "example.test", "port": 80, "mode": "all", "ok": false,
+                "results": [{"addr": "192.0.2.1:80", "family": "ipv4", "ok": false, "ms": 2.0, "error": "refused"}],
+                "verdict": {"ipv6": "no addresses", "ipv4": "broken"},
+                "error": null,
+            })
+        );
+        let unresolved = All {
+            verdict: None,
+            results: Vec::new(),
+            error: Some("no such name".into()),
+            ..all
+        };
+        let v = serde_json::to_value(&unresolved).unwrap();
+        assert!(v.get("verdict").is_none() && v["results"] == json!([]));
+        let http = Http {
+            http: HttpResult {
+                url: "http://example.test/".into(),
+                ok: true,
+                status: Some(200),
+                version: Some("HTTP/1.1".into()),
+                winner: Some(Endpoint::of("192.0.2.1:80".parse().unwrap())),
+                error: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&http).unwrap(),
+            json!({"http": {"url": "http://example.test/", "ok": true, "status": 200, "version": "HTTP/1.1",
+                            "winner": {"addr": "192.0.2.1:80", "family": "ipv4"}, "error": null}})
+        );
+    }
+}
