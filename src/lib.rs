@@ -35,15 +35,18 @@
 //!   Connector::connect(host, port)
 //!        │
 //!        ▼
-//!   ┌─────────── driver (tokio) ───────────┐      ┌──────── core (pure) ────────┐
-//!   │ Resolve::lookup(AAAA), lookup(A)     │─────▶│ Race::handle(event, now)    │
-//!   │ Dial::dial(addr)  (socket2 options)  │◀─────│ Race::poll_action()         │
-//!   │ one Sleep at Race::poll_timeout()    │      │ sort (RFC 6724), interleave │
-//!   └──────────────────────────────────────┘      └─────────────────────────────┘
+//!   ┌─────────── driver (tokio) ───────────┐ events ┌──────── core (pure) ────────┐
+//!   │ Resolve::lookup  on Action::Query    │───────▶│ Race::handle(input, now)    │
+//!   │ Dial::dial(addr) on Action::Start    │◀───────│ Race::poll_action()         │
+//!   │ drop the attempt on Action::Cancel   │ actions│ admit, sort (RFC 6724),     │
+//!   │ one Sleep at Race::poll_timeout()    │        │ interleave, stagger         │
+//!   └──────────────────────────────────────┘        └─────────────────────────────┘
 //! ```
 //!
 //! The core takes `now` as a parameter and never touches a clock or a socket, so every rule of the
-//! RFC is tested with explicit times; the driver only carries out what the core decides.
+//! RFC is tested with explicit times; the driver only carries out what the core decides: which
+//! queries to send, which address to try when, which attempt to cancel. The rules, each with the
+//! id its tests cite, are in [`requirements`].
 //!
 //! ## Address sorting
 //!
