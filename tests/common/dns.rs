@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType, rdata};
 
 /// A running server; stops (and joins its thread) when dropped.
@@ -95,17 +95,26 @@ fn reply(query: &[u8], table: &HashMap<String, Vec<IpAddr>>, ttl: u32) -> Option
     match table.get(&name).or(wildcard) {
         None => reply.metadata.response_code = ResponseCode::NXDomain,
         Some(ips) => {
-            for ip in ips {
-                let data = match ip {
-                    IpAddr::V6(v) if q.query_type() == RecordType::AAAA => {
-                        RData::AAAA(rdata::AAAA(*v))
-                    }
-                    IpAddr::V4(v) if q.query_type() == RecordType::A => RData::A(rdata::A(*v)),
-                    _ => continue,
-                };
-                reply.add_answer(Record::from_rdata(q.name().clone(), ttl, data));
+            for record in address_records(q, ips, ttl) {
+                reply.add_answer(record);
             }
         }
     }
     reply.to_vec().ok()
+}
+
+/// The records answering `q` (AAAA or A) from `ips`: those of the asked type, with this TTL.
+pub fn address_records<'a>(
+    q: &'a Query,
+    ips: &'a [IpAddr],
+    ttl: u32,
+) -> impl Iterator<Item = Record> + 'a {
+    ips.iter().filter_map(move |ip| {
+        let data = match ip {
+            IpAddr::V6(v) if q.query_type() == RecordType::AAAA => RData::AAAA(rdata::AAAA(*v)),
+            IpAddr::V4(v) if q.query_type() == RecordType::A => RData::A(rdata::A(*v)),
+            _ => return None,
+        };
+        Some(Record::from_rdata(q.name().clone(), ttl, data))
+    })
 }

@@ -16,6 +16,9 @@
 //! whose AAAA and A answers can be delayed, empty or failed.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../common/dns.rs"]
+mod dns;
+
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::{Command, Stdio};
@@ -25,7 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{RData, Record, RecordType, rdata};
+use hickory_proto::rr::RecordType;
 
 /// The TCP port every server address listens on.
 pub const PORT: u16 = 8080;
@@ -547,15 +550,8 @@ fn answer(query: &Message, aaaa: &Rr, a: &Rr) -> Option<(Duration, Vec<u8>)> {
             Duration::ZERO
         }
         Rr::Answer(d, ips) => {
-            for ip in ips {
-                let data = match ip {
-                    IpAddr::V6(v) if q.query_type() == RecordType::AAAA => {
-                        RData::AAAA(rdata::AAAA(*v))
-                    }
-                    IpAddr::V4(v) if q.query_type() == RecordType::A => RData::A(rdata::A(*v)),
-                    _ => continue,
-                };
-                reply.add_answer(Record::from_rdata(q.name().clone(), 60, data));
+            for record in dns::address_records(q, ips, 60) {
+                reply.add_answer(record);
             }
             *d
         }
