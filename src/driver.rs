@@ -1,7 +1,7 @@
 //! The tokio driver: runs the lookups and attempts the core asks for, feeds their results back,
 //! and keeps one timer at the core's next deadline.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::config::Config;
 use crate::core::Family;
-use crate::core::admit::Admission;
+use crate::core::admit::{Admission, Seen};
 use crate::core::machine::{
     Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
 };
@@ -103,32 +103,6 @@ pub(crate) async fn run<D: Dial>(
         }
     };
     poll_fn(|cx| driver.poll(cx)).await
-}
-
-/// The destinations already handed to the race in this connect, for deduplicating before any
-/// system call (HE-5.6). Short lists are searched directly, long ones hashed.
-#[derive(Debug, Default)]
-pub(crate) struct Seen {
-    list: Vec<SocketAddr>,
-    set: HashSet<SocketAddr>,
-}
-
-impl Seen {
-    /// Adds `addr`; `false` if it was already there.
-    pub(crate) fn insert(&mut self, addr: SocketAddr) -> bool {
-        const LINEAR_MAX: usize = 16;
-        if self.set.is_empty() {
-            if self.list.contains(&addr) {
-                return false;
-            }
-            if self.list.len() < LINEAR_MAX {
-                self.list.push(addr);
-                return true;
-            }
-            self.set.extend(self.list.drain(..));
-        }
-        self.set.insert(addr)
-    }
 }
 
 /// The usable destinations in one family's answer, on `port`: records of the other family are

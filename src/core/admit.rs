@@ -2,6 +2,7 @@
 //! (HE-5.7, HE-5.9). One pure rule for every entry point: DNS answers, IP literals,
 //! `connect_addrs` and `resolve`.
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 
 use super::Family;
@@ -72,6 +73,33 @@ impl Admission {
     }
 }
 
+/// The destinations already taken in one connect, for dropping duplicates (HE-5.6): the race's
+/// own rule, and the driver's check before it spends a system call on an address. Short lists are
+/// searched directly (no hashing on the common one-or-two-address connect), long ones hashed.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    list: Vec<SocketAddr>,
+    set: HashSet<SocketAddr>,
+}
+
+impl Seen {
+    /// Adds `addr`; `false` if it was already there.
+    pub(crate) fn insert(&mut self, addr: SocketAddr) -> bool {
+        const LINEAR_MAX: usize = 16;
+        if self.set.is_empty() {
+            if self.list.contains(&addr) {
+                return false;
+            }
+            if self.list.len() < LINEAR_MAX {
+                self.list.push(addr);
+                return true;
+            }
+            self.set.extend(self.list.drain(..));
+        }
+        self.set.insert(addr)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +145,16 @@ mod tests {
             let got = rules.admit(input.parse().unwrap());
             let want = want.map(|s| s.parse::<IpAddr>().unwrap());
             assert_eq!(got, want, "{input} under {rules:?}");
+        }
+    }
+
+    // HE-5.6: duplicates are found in short and long lists alike.
+    #[test]
+    fn he_5_6_seen_finds_duplicates_short_and_long() {
+        let mut seen = Seen::default();
+        for i in 0..100u16 {
+            let addr = SocketAddr::new(IpAddr::from([192, 0, 2, (i % 50) as u8]), 443);
+            assert_eq!(seen.insert(addr), i < 50, "{addr} at {i}");
         }
     }
 

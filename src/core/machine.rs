@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
+use super::admit::Seen;
 use super::interleave::sort_and_interleave;
 use super::sort::Candidate;
 
@@ -214,9 +215,8 @@ pub struct Race {
     ipv4_first_at: Option<Instant>,
     /// Every destination received so far, deduplicated (HE-5.6), in arrival order.
     received: Vec<Candidate>,
-    /// The addresses in `received`, for O(1) duplicate checks once the list is long; short lists
-    /// are searched directly, which saves hashing on the common one-or-two-address connect.
-    known: HashSet<SocketAddr>,
+    /// The addresses in `received`, for duplicate checks (HE-5.6).
+    seen: Seen,
     /// The untried destinations, in the order they will be tried.
     untried: VecDeque<SocketAddr>,
     begun: bool,
@@ -254,7 +254,7 @@ impl Race {
             lookups: [state(query_v6), state(query_v4)],
             ipv4_first_at: None,
             received: Vec::new(),
-            known: HashSet::new(),
+            seen: Seen::default(),
             untried: VecDeque::new(),
             begun: false,
             next_attempt_at: None,
@@ -404,15 +404,15 @@ impl Race {
         }
         if self.received.is_empty() && addrs.len() <= 1 {
             // The common single-address answer: adopt the list instead of copying it.
+            for c in &addrs {
+                self.seen.insert(c.dst);
+            }
             self.received = addrs;
             addrs = Vec::new();
         }
         for c in addrs {
             // HE-5.6: no address twice.
-            if !self.is_known(&c.dst) {
-                if !self.known.is_empty() {
-                    self.known.insert(c.dst);
-                }
+            if self.seen.insert(c.dst) {
                 self.received.push(c);
             }
         }
@@ -433,17 +433,6 @@ impl Race {
             // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
             self.rebuild_untried();
         }
-    }
-
-    fn is_known(&mut self, addr: &SocketAddr) -> bool {
-        const LINEAR_MAX: usize = 16;
-        if self.received.len() < LINEAR_MAX {
-            return self.received.iter().any(|c| c.dst == *addr);
-        }
-        if self.known.is_empty() {
-            self.known.extend(self.received.iter().map(|c| c.dst));
-        }
-        self.known.contains(addr)
     }
 
     fn step(&mut self) {
