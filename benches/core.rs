@@ -9,7 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use eyeballs::__internal::{Action, Addresses, Candidate, Input, Race, RaceConfig};
+use eyeballs::__internal::{
+    Action, Addresses, Candidate, History, HistoryLimits, Input, Race, RaceConfig,
+};
 use eyeballs::Family;
 
 fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
@@ -22,6 +24,7 @@ fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
                 443,
             ),
             src: Some(src6),
+            hist: Default::default(),
         })
         .collect();
     let v4 = (0..n - n / 2)
@@ -31,6 +34,7 @@ fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
                 443,
             ),
             src: Some(src4),
+            hist: Default::default(),
         })
         .collect();
     (v6, v4)
@@ -43,6 +47,7 @@ fn config() -> RaceConfig {
         first_family_count: 1,
         attempt_timeout: None,
         connect_timeout: None,
+        adaptive_delay: None,
     }
 }
 
@@ -108,6 +113,22 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // What history costs a connect: one lookup per address, in a full table (4096 entries).
+    let mut history = History::new(HistoryLimits {
+        max_entries: 4096,
+        failure_ttl: Duration::from_secs(300),
+    });
+    let t0 = Instant::now();
+    let src = Some(IpAddr::from([192, 0, 2, 200]));
+    for i in 0..4096u32 {
+        let dst = SocketAddr::new(IpAddr::from((0xc633_6400 + i).to_be_bytes()), 443);
+        history.success(src, dst, Duration::from_millis(20), t0);
+    }
+    let probe = SocketAddr::new(IpAddr::from((0xc633_6400u32 + 17).to_be_bytes()), 443);
+    c.bench_function("history_verdict_in_4096_entries", |b| {
+        b.iter(|| black_box(history.verdict(src, black_box(probe), t0)))
+    });
 }
 
 criterion_group! {

@@ -179,6 +179,43 @@ pub const MAX_ATTEMPT_DELAY: Duration = Duration::from_secs(2);
 /// attempt delay's).
 pub const MAX_RESOLUTION_DELAY: Duration = Duration::from_secs(2);
 
+/// Memory of earlier connects (HE-4.2, HE-5.3), shared by a [`crate::Connector`]'s clones. On by
+/// default; [`crate::Builder::without_history`] turns it off.
+///
+/// Per network (the source address the kernel picks) and destination, eyeballs remembers the
+/// smoothed handshake RTT (RFC 6298), whether the address worked, and when and how it last failed
+/// (refused, unreachable, timed out, or lost the race without completing). Sorting then prefers
+/// lower RTTs and addresses that worked, and puts recently failed ones last (tried at once when
+/// the others fail); the Connection Attempt Delay after an address with a known RTT is about its
+/// first SYN retransmission time, within the bounds below. A connect to a single address (an IP
+/// literal) takes the fast path and is not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryConfig {
+    /// At most this many (network, destination) pairs are remembered; the least recently used go
+    /// first. Default: 4096 (a few hundred KiB at most).
+    pub max_entries: usize,
+    /// How long a failure verdict lasts; afterwards the address takes its RFC 6724 place again.
+    /// Default: 5 minutes.
+    pub failure_ttl: Duration,
+    /// The adaptive Connection Attempt Delay's floor. Default: 100 ms, RFC 8305's recommended
+    /// minimum; at least 10 ms.
+    pub min_attempt_delay: Duration,
+    /// The adaptive Connection Attempt Delay's ceiling. Default: 2 s, RFC 8305's maximum.
+    pub max_attempt_delay: Duration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> HistoryConfig {
+        HistoryConfig {
+            max_entries: 4096,
+            failure_ttl: Duration::from_secs(300),
+            min_attempt_delay: RECOMMENDED_MIN_ATTEMPT_DELAY,
+            max_attempt_delay: MAX_ATTEMPT_DELAY,
+        }
+    }
+}
+
 /// The timing and policy of a [`crate::Connector`]. Build it through [`crate::Builder`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -208,6 +245,8 @@ pub struct Config {
     pub address_policy: crate::AddressPolicy,
     /// Socket options applied to every attempt.
     pub socket: SocketOptions,
+    /// Memory of earlier connects. Default: on, [`HistoryConfig::default`].
+    pub history: Option<HistoryConfig>,
 }
 
 impl Default for Config {
@@ -222,6 +261,7 @@ impl Default for Config {
             allow_unspecified: false,
             address_policy: crate::AddressPolicy::allow_all(),
             socket: SocketOptions::default(),
+            history: Some(HistoryConfig::default()),
         }
     }
 }
@@ -249,6 +289,19 @@ pub enum ConfigError {
     /// A timeout of zero would fail every connect.
     #[error("the {0} timeout must be greater than zero")]
     ZeroTimeout(Timeout),
+    /// The history's adaptive attempt delay bounds lie outside 10 ms ..= 2 s or are reversed.
+    #[error("adaptive attempt delay bounds {min:?}..={max:?} are not within 10ms..=2s")]
+    AdaptiveDelayOutOfRange {
+        /// The rejected floor.
+        min: Duration,
+        /// The rejected ceiling.
+        max: Duration,
+    },
+    /// The history must be able to hold at least one entry (turn it off instead).
+    #[error(
+        "the history must hold at least one entry; use Builder::without_history to turn it off"
+    )]
+    HistoryEmpty,
 }
 
 /// Which timeout a [`ConfigError::ZeroTimeout`] is about.
@@ -291,6 +344,15 @@ impl Config {
         if self.attempt_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroTimeout(Timeout::Attempt));
         }
+        if let Some(h) = &self.history {
+            let (min, max) = (h.min_attempt_delay, h.max_attempt_delay);
+            if min < MIN_ATTEMPT_DELAY || max > MAX_ATTEMPT_DELAY || min > max {
+                return Err(ConfigError::AdaptiveDelayOutOfRange { min, max });
+            }
+            if h.max_entries == 0 {
+                return Err(ConfigError::HistoryEmpty);
+            }
+        }
         Ok(())
     }
 
@@ -318,6 +380,8 @@ impl Config {
             allow_unspecified: _,
             // Applied by the dialer on either path.
             socket: _,
+            // Orders several addresses and times the next attempt; one address has neither.
+            history: _,
             // Change the course of the race: only their defaults allow the fast path.
             connect_timeout,
             attempt_timeout,
@@ -333,6 +397,9 @@ impl Config {
             first_family_count: self.first_address_family_count,
             attempt_timeout: self.attempt_timeout,
             connect_timeout: self.connect_timeout,
+            adaptive_delay: self
+                .history
+                .map(|h| (h.min_attempt_delay, h.max_attempt_delay)),
         }
     }
 }

@@ -2,16 +2,17 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
-use crate::config::{Config, ConfigError, FamilyPolicy, Keepalive, SocketOptions};
+use crate::config::{Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, SocketOptions};
 use crate::core::admit::Refusal;
+use crate::core::history::{History, Limits};
 use crate::dial::TcpDial;
-use crate::driver::{self, Source, Want};
+use crate::driver::{self, SharedHistory, Source, Want};
 use crate::error::Error;
 use crate::host::{Host, InputError, Zone, parse_host};
 use crate::report::Report;
@@ -45,6 +46,8 @@ struct Inner {
     config: Config,
     resolver: Arc<dyn Resolve>,
     dial: TcpDial,
+    /// Memory of earlier connects, shared by every clone (HE-4.2); `None` when turned off.
+    history: Option<SharedHistory>,
 }
 
 impl fmt::Debug for Connector {
@@ -53,6 +56,12 @@ impl fmt::Debug for Connector {
             .field("config", &self.inner.config)
             .field("resolver", &self.inner.resolver)
             .finish()
+    }
+}
+
+impl Inner {
+    fn history(&self) -> Option<&SharedHistory> {
+        self.history.as_ref()
     }
 }
 
@@ -98,6 +107,15 @@ impl Connector {
         &self.inner.config
     }
 
+    /// Forgets everything earlier connects taught this connector and its clones (RTTs and
+    /// failure verdicts). History is already kept per network (by the source address the kernel
+    /// picks); call this when you know the network changed in a way that keeps the addresses.
+    pub fn clear_history(&self) {
+        if let Some(history) = &self.inner.history {
+            driver::lock(history).clear();
+        }
+    }
+
     /// Connects to `host:port` and returns the first stream whose handshake completes.
     ///
     /// `host` is a DNS name (any case, optional trailing dot), an IPv4 literal, or an IPv6 literal
@@ -139,7 +157,16 @@ impl Connector {
                     resolver: &*inner.resolver,
                     name: &name,
                 };
-                driver::run(want, &inner.config, &inner.dial, source, host, port).await
+                driver::run(
+                    want,
+                    &inner.config,
+                    &inner.dial,
+                    source,
+                    host,
+                    port,
+                    inner.history(),
+                )
+                .await
             }
             Host::Ip(ip, zone) => {
                 let addr = self.literal(host, ip, zone, port)?;
@@ -150,6 +177,7 @@ impl Connector {
                     Source::Addrs(&[addr]),
                     host,
                     port,
+                    inner.history(),
                 )
                 .await
             }
@@ -175,7 +203,17 @@ impl Connector {
             Host::Ip(ip, zone) => Ok(vec![self.checked_literal(host, ip, zone, port)?]),
             Host::Name(name) => {
                 let resolver = &*inner.resolver;
-                driver::resolve_all(&inner.config, &inner.dial, resolver, &name, host, port).await
+                let history = inner.history();
+                driver::resolve_all(
+                    &inner.config,
+                    &inner.dial,
+                    resolver,
+                    &name,
+                    host,
+                    port,
+                    history,
+                )
+                .await
             }
         }
     }
@@ -289,9 +327,17 @@ impl Connector {
         let inner = &*self.inner;
         let span = tracing::debug_span!("eyeballs::connect", host = %label, port);
         let source = Source::Addrs(addrs);
-        let result = driver::run(want, &inner.config, &inner.dial, source, &label, port)
-            .instrument(span)
-            .await;
+        let result = driver::run(
+            want,
+            &inner.config,
+            &inner.dial,
+            source,
+            &label,
+            port,
+            inner.history(),
+        )
+        .instrument(span)
+        .await;
         match (result, target) {
             (Ok((stream, mut report)), Some(target)) => {
                 report.target = Some(target);
@@ -475,6 +521,20 @@ impl Builder {
         self
     }
 
+    /// Memory of earlier connects: its size, how long failures count, and the bounds of the
+    /// adaptive attempt delay. Default: on, [`HistoryConfig::default`].
+    pub fn history(mut self, history: HistoryConfig) -> Builder {
+        self.config.history = Some(history);
+        self
+    }
+
+    /// No memory of earlier connects: every connect starts from zero, with the fixed
+    /// Connection Attempt Delay.
+    pub fn without_history(mut self) -> Builder {
+        self.config.history = None;
+        self
+    }
+
     /// Replaces every socket option at once.
     pub fn socket_options(mut self, options: SocketOptions) -> Builder {
         self.config.socket = options;
@@ -486,11 +546,18 @@ impl Builder {
         self.config.validate()?;
         let resolver = self.resolver.unwrap_or_else(default_resolver);
         let dial = TcpDial::new(self.config.socket.clone());
+        let history = self.config.history.map(|h| {
+            Mutex::new(History::new(Limits {
+                max_entries: h.max_entries,
+                failure_ttl: h.failure_ttl,
+            }))
+        });
         Ok(Connector {
             inner: Arc::new(Inner {
                 config: self.config,
                 resolver,
                 dial,
+                history,
             }),
         })
     }

@@ -1,11 +1,12 @@
 //! The tokio driver: runs the lookups and attempts the core asks for, feeds their results back,
 //! and keeps one timer at the core's next deadline.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use tracing::debug;
 use crate::config::Config;
 use crate::core::Family;
 use crate::core::admit::{Admission, Seen};
+use crate::core::history::{FailureKind, History};
 use crate::core::machine::{
     Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
 };
@@ -46,6 +48,9 @@ pub(crate) enum Want {
 /// At most this many source-address lookups (one system call each) in one poll (HE-5.10).
 const SOURCE_BATCH: usize = 64;
 
+/// The connector's memory of earlier connects, shared by its clones (HE-4.2).
+pub(crate) type SharedHistory = Mutex<History>;
+
 /// Runs one race to its end.
 pub(crate) async fn run<D: Dial>(
     want: Want,
@@ -54,6 +59,7 @@ pub(crate) async fn run<D: Dial>(
     source: Source<'_>,
     host: &str,
     port: u16,
+    history: Option<&SharedHistory>,
 ) -> Result<(D::Stream, Report), Error> {
     let start = Instant::now();
     let admission = config.admission();
@@ -73,6 +79,7 @@ pub(crate) async fn run<D: Dial>(
             let race = Race::new(config.race(), start.into_std(), addresses);
             let mut d = Driver::new(config, dial, race, start, host, port);
             d.resolver = Some((resolver, name));
+            d.history = history;
             d
         }
         Source::Addrs(addrs) => {
@@ -94,6 +101,7 @@ pub(crate) async fn run<D: Dial>(
             let with_sources = v6.len() + v4.len() > 1;
             let mut d = Driver::new(config, dial, race, start, host, port);
             d.with_sources = with_sources;
+            d.history = history;
             d.seen = seen;
             d.feeds = [
                 (!v6.is_empty()).then_some(v6),
@@ -210,6 +218,9 @@ struct Driver<'a, D: Dial> {
     seen: Seen,
     /// Whether to look source addresses up (not for a single address: nothing to sort).
     with_sources: bool,
+    history: Option<&'a SharedHistory>,
+    /// Each fed destination's source address, to key its history when its attempt ends.
+    sources: HashMap<SocketAddr, Option<IpAddr>>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -241,6 +252,8 @@ impl<'a, D: Dial> Driver<'a, D> {
             feeds: [None, None],
             seen: Seen::default(),
             with_sources: true,
+            history: None,
+            sources: HashMap::new(),
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -275,17 +288,26 @@ impl<'a, D: Dial> Driver<'a, D> {
                 *budget -= n;
                 let dial = self.dial;
                 let with_sources = self.with_sources;
-                let addrs: Vec<Candidate> = queue
+                let mut addrs: Vec<Candidate> = queue
                     .drain(..n)
-                    .map(|dst| Candidate {
-                        dst,
-                        src: if with_sources {
+                    .map(|dst| {
+                        let src = if with_sources {
                             dial.source(dst)
                         } else {
                             Some(dst.ip())
-                        },
+                        };
+                        Candidate::new(dst, src)
                     })
                     .collect();
+                if let Some(history) = self.history {
+                    // HE-4.2: what earlier connects on this network learned, for sorting and the
+                    // attempt delay.
+                    let mut h = lock(history);
+                    for c in &mut addrs {
+                        c.hist = h.verdict(c.src, c.dst, now.into_std());
+                        self.sources.insert(c.dst, c.src);
+                    }
+                }
                 let input = if queue.is_empty() {
                     self.feeds[family.index()] = None;
                     Input::Resolved { family, addrs }
@@ -366,9 +388,14 @@ impl<'a, D: Dial> Driver<'a, D> {
                 let input = match result {
                     Ok(stream) => {
                         self.winner = Some(stream);
+                        let started = self.report.attempts[id.0].started;
+                        let rtt = self.since_start(now).saturating_sub(started);
+                        self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
                         Input::Connected(id)
                     }
                     Err(e) => {
+                        let kind = failure_kind(e.kind());
+                        self.remember(id, now, |h, src, dst, now| h.failure(src, dst, kind, now));
                         self.end_attempt(
                             id,
                             now,
@@ -415,6 +442,19 @@ impl<'a, D: Dial> Driver<'a, D> {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// Records what attempt `id` showed in the history, if there is one (HE-4.2).
+    fn remember(
+        &self,
+        id: AttemptId,
+        now: Instant,
+        record: impl FnOnce(&mut History, Option<IpAddr>, SocketAddr, std::time::Instant),
+    ) {
+        let Some(history) = self.history else { return };
+        let dst = self.report.attempts[id.0].addr;
+        let src = self.sources.get(&dst).copied().flatten();
+        record(&mut lock(history), src, dst, now.into_std());
     }
 
     fn end_attempt(&mut self, id: AttemptId, now: Instant, outcome: AttemptOutcome) {
@@ -470,6 +510,12 @@ impl<'a, D: Dial> Driver<'a, D> {
                     let ran = self
                         .since_start(now)
                         .saturating_sub(self.report.attempts[id.0].started);
+                    let kind = match reason {
+                        // Lost the race without completing: evidence too (HE-4.2).
+                        CancelReason::Lost => FailureKind::LostRace,
+                        _ => FailureKind::TimedOut,
+                    };
+                    self.remember(id, now, |h, src, dst, now| h.failure(src, dst, kind, now));
                     let outcome = match reason {
                         CancelReason::Lost => AttemptOutcome::Cancelled,
                         CancelReason::AttemptTimedOut | CancelReason::ConnectTimedOut => {
@@ -541,6 +587,7 @@ pub(crate) async fn resolve_all<D: Dial>(
     name: &str,
     host: &str,
     port: u16,
+    history: Option<&SharedHistory>,
 ) -> Result<Vec<SocketAddr>, Error> {
     let start = Instant::now();
     let admission = config.admission();
@@ -593,13 +640,40 @@ pub(crate) async fn resolve_all<D: Dial>(
         if !candidates.is_empty() {
             tokio::task::yield_now().await;
         }
-        candidates.extend(batch.iter().map(|dst| Candidate {
-            dst: *dst,
-            src: dial.source(*dst),
-        }));
+        candidates.extend(
+            batch
+                .iter()
+                .map(|dst| Candidate::new(*dst, dial.source(*dst))),
+        );
+    }
+    if let Some(history) = history {
+        let now = std::time::Instant::now();
+        let mut h = lock(history);
+        for c in &mut candidates {
+            c.hist = h.verdict(c.src, c.dst, now);
+        }
     }
     // Exactly the order a connect starts with (HE-4.1, HE-4.3).
     Ok(connect_order(candidates, config.first_address_family_count))
+}
+
+/// How a failed attempt's error counts in the history.
+fn failure_kind(kind: io::ErrorKind) -> FailureKind {
+    match kind {
+        io::ErrorKind::ConnectionRefused => FailureKind::Refused,
+        io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
+            FailureKind::Unreachable
+        }
+        io::ErrorKind::TimedOut => FailureKind::TimedOut,
+        _ => FailureKind::Other,
+    }
+}
+
+/// The history, even if a panic elsewhere poisoned its lock (it holds nothing half-written).
+pub(crate) fn lock(history: &SharedHistory) -> std::sync::MutexGuard<'_, History> {
+    history
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The error for a target whose every address the address policy denied.

@@ -104,8 +104,9 @@ pub mod requirements {}
 
 // The public interface is:
 pub use crate::config::{
-    Config, ConfigError, FamilyPolicy, Keepalive, MAX_ATTEMPT_DELAY, MAX_RESOLUTION_DELAY,
-    MIN_ATTEMPT_DELAY, RECOMMENDED_MIN_ATTEMPT_DELAY, SocketHook, SocketOptions, Timeout,
+    Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, MAX_ATTEMPT_DELAY,
+    MAX_RESOLUTION_DELAY, MIN_ATTEMPT_DELAY, RECOMMENDED_MIN_ATTEMPT_DELAY, SocketHook,
+    SocketOptions, Timeout,
 };
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
@@ -125,6 +126,7 @@ pub use crate::resolve::{
 pub mod __internal {
     #[cfg(fuzzing)]
     pub use crate::core::check::run as check_race;
+    pub use crate::core::history::{History, Limits as HistoryLimits};
     pub use crate::core::machine::{Action, Addresses, Input, Race, RaceConfig};
     pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, parse_host};

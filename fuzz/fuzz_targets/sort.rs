@@ -21,6 +21,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         .map(|c| Candidate {
             dst: SocketAddr::new(ip(&c[..17]), 443),
             src: (c[34] & 3 != 0).then(|| ip(&c[17..34])),
+            hist: Default::default(),
         })
         .collect();
     let mut once = input.clone();

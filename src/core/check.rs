@@ -20,6 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Family;
+use super::history::{FailureKind, Verdict};
 use super::machine::{
     Action, Addresses, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig,
 };
@@ -84,14 +85,46 @@ fn address(family: Family, n: u8) -> Candidate {
     Candidate {
         dst: SocketAddr::new(ip, 443),
         src,
+        hist: history_of(n),
+    }
+}
+
+/// Some addresses come with history: an RTT (near or far), a recent failure, or having worked.
+fn history_of(n: u8) -> Verdict {
+    let rtt = |ms: u64| Some((Duration::from_millis(ms), Duration::from_millis(ms / 2)));
+    match (n / 48) % 5 {
+        1 => Verdict {
+            rtt: rtt(2),
+            worked: true,
+            failed: None,
+        },
+        2 => Verdict {
+            rtt: rtt(350),
+            worked: true,
+            failed: None,
+        },
+        3 => Verdict {
+            failed: Some(FailureKind::TimedOut),
+            ..Verdict::default()
+        },
+        4 => Verdict {
+            rtt: rtt(40),
+            worked: false,
+            failed: Some(FailureKind::LostRace),
+        },
+        _ => Verdict::default(),
     }
 }
 
 fn config(b: &mut Bytes<'_>) -> RaceConfig {
     let ms = |v: u16| Duration::from_millis(u64::from(v));
+    let attempt_delay = ms(10 + b.u16() % 1991);
     RaceConfig {
         resolution_delay: ms(b.u16() % 2001),
-        attempt_delay: ms(10 + b.u16() % 1991),
+        attempt_delay,
+        // With history half of the time, decided without reading another byte (so the regression
+        // corpus keeps its meaning).
+        adaptive_delay: (attempt_delay.as_millis() % 2 == 0).then_some((ms(10), attempt_delay)),
         first_family_count: 1 + usize::from(b.u8() % 3),
         attempt_timeout: match b.u8() % 3 {
             0 => Some(ms(1 + b.u16() % 3000)),

@@ -8,19 +8,32 @@ use super::sort::{Candidate, sort_destinations};
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3). `lead` is given
 /// the family of the best sorted destination and returns the family to lead with and how many of
 /// it come first.
+///
+/// Destinations that failed recently (HE-4.2) go behind all the others, whatever their family,
+/// sorted and interleaved among themselves: tried last, and at once when the others fail, never
+/// dropped.
 pub(crate) fn sort_and_interleave(
-    mut candidates: Vec<Candidate>,
+    candidates: Vec<Candidate>,
     lead: impl FnOnce(Family) -> (Family, usize),
 ) -> Vec<SocketAddr> {
-    sort_destinations(&mut candidates);
-    let sorted: Vec<SocketAddr> = candidates.iter().map(|c| c.dst).collect();
-    match sorted.first() {
-        None => sorted,
-        Some(best) => {
-            let (family, count) = lead(Family::of(best));
-            interleave(&sorted, family, count)
-        }
+    let (fresh, failed): (Vec<Candidate>, Vec<Candidate>) = candidates
+        .into_iter()
+        .partition(|c| c.hist.failed.is_none());
+    let mut order = Vec::with_capacity(fresh.len() + failed.len());
+    let mut lead = Some(lead);
+    for mut group in [fresh, failed] {
+        sort_destinations(&mut group);
+        let sorted: Vec<SocketAddr> = group.iter().map(|c| c.dst).collect();
+        let Some(best) = sorted.first() else { continue };
+        let (family, count) = match (lead.take(), order.last()) {
+            (Some(lead), _) => lead(Family::of(best)),
+            // Alternation goes on from the last fresh destination.
+            (None, Some(last)) => (Family::of(last).other(), 1),
+            (None, None) => (Family::of(best), 1),
+        };
+        order.extend(interleave(&sorted, family, count));
     }
+    order
 }
 
 /// Reorders a sorted list so that, after `lead_count` addresses of `lead`, the families alternate,

@@ -44,6 +44,10 @@ pub struct RaceConfig {
     pub attempt_timeout: Option<Duration>,
     /// Whole-connect timeout.
     pub connect_timeout: Option<Duration>,
+    /// With history: the bounds of the adaptive Connection Attempt Delay (HE-5.3). The delay after
+    /// an address with a known RTT is its retransmission estimate within these bounds; without an
+    /// RTT (or with `None`) it is `attempt_delay`.
+    pub adaptive_delay: Option<(Duration, Duration)>,
 }
 
 /// Where a race's addresses come from.
@@ -211,8 +215,9 @@ pub struct Race {
     now: Instant,
     connect_deadline: Option<Instant>,
     lookups: [LookupState; 2],
-    /// When the first positive A answer arrived while AAAA was still pending (HE-3.4).
-    ipv4_first_at: Option<Instant>,
+    /// When the first answer with addresses arrived while the other family's was still pending:
+    /// the Resolution Delay runs from here (HE-3.4).
+    first_positive_at: Option<Instant>,
     /// Every destination received so far, deduplicated (HE-5.6), in arrival order.
     received: Vec<Candidate>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
@@ -252,7 +257,7 @@ impl Race {
             now,
             connect_deadline: config.connect_timeout.map(|t| now + t),
             lookups: [state(query_v6), state(query_v4)],
-            ipv4_first_at: None,
+            first_positive_at: None,
             received: Vec::new(),
             seen: Seen::default(),
             untried: VecDeque::new(),
@@ -342,8 +347,11 @@ impl Race {
                 deadline = Some(deadline.map_or(t, |d| d.min(t)));
             }
         };
-        if !self.begun && self.lookups[Family::V6.index()] == LookupState::Pending {
-            consider(self.ipv4_first_at.map(|t| t + self.config.resolution_delay));
+        if !self.begun && self.lookups.contains(&LookupState::Pending) {
+            consider(
+                self.first_positive_at
+                    .map(|t| t + self.config.resolution_delay),
+            );
         }
         if self.begun && !self.untried.is_empty() {
             consider(self.next_attempt_at);
@@ -423,11 +431,8 @@ impl Race {
             (false, true) => LookupState::Empty,
             (false, false) => LookupState::Pending,
         };
-        if positive
-            && family == Family::V4
-            && self.lookups[Family::V6.index()] == LookupState::Pending
-        {
-            self.ipv4_first_at.get_or_insert(self.now);
+        if positive && self.lookups[family.other().index()] == LookupState::Pending {
+            self.first_positive_at.get_or_insert(self.now);
         }
         if self.received.len() > before && self.begun {
             // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
@@ -485,9 +490,10 @@ impl Race {
             self.actions.push_back(Action::Start { id, addr });
             // HE-5.1 / HE-5.8: the next attempt is due one Connection Attempt Delay after this one
             // was due, so a late timer does not push the whole schedule back; never sooner than
-            // the 10 ms floor after this start (HE-5.2).
-            self.next_attempt_at =
-                Some((due + self.config.attempt_delay).max(now + MIN_ATTEMPT_GAP));
+            // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
+            // the delay is about its first retransmission.
+            let delay = self.attempt_delay_after(addr);
+            self.next_attempt_at = Some((due + delay).max(now + MIN_ATTEMPT_GAP));
         }
 
         if self.running == 0
@@ -507,17 +513,40 @@ impl Race {
         }
     }
 
+    /// The Connection Attempt Delay after starting `addr` (HE-5.1, HE-5.3).
+    fn attempt_delay_after(&self, addr: SocketAddr) -> Duration {
+        self.config
+            .adaptive_delay
+            .and_then(|bounds| {
+                let c = self.received.iter().find(|c| c.dst == addr)?;
+                c.hist.attempt_delay(bounds)
+            })
+            .unwrap_or(self.config.attempt_delay)
+    }
+
     /// HE-3.3 / HE-3.4: whether the first attempt may start.
+    ///
+    /// An AAAA answer starts the race at once, unless every address in it failed recently
+    /// (HE-4.2): then, like an A answer that arrives first, it waits up to the Resolution Delay
+    /// for the other family, so history can put that family first.
     fn ready_to_begin(&self) -> bool {
         let [v6, v4] = self.lookups;
-        match (v6, v4) {
-            (v6, _) if v6.has_addresses() => true,
-            (v6, v4) if v4.has_addresses() && v6.settled_without_addresses() => true,
-            (LookupState::Pending, v4) if v4.has_addresses() => self
-                .ipv4_first_at
-                .is_some_and(|t| self.now >= t + self.config.resolution_delay),
-            _ => false,
+        let pending = |l: LookupState| l == LookupState::Pending;
+        let fresh_v6 = || {
+            self.received
+                .iter()
+                .any(|c| c.dst.is_ipv6() && c.hist.failed.is_none())
+        };
+        if v6.has_addresses() && (fresh_v6() || !pending(v4)) {
+            return true;
         }
+        if v4.has_addresses() && !pending(v6) {
+            return true;
+        }
+        (v6.has_addresses() || v4.has_addresses())
+            && self
+                .first_positive_at
+                .is_some_and(|t| self.now >= t + self.config.resolution_delay)
     }
 
     /// Sorts every received, untried destination (HE-4.1) and interleaves the families so that

@@ -9,6 +9,7 @@ pub(crate) mod admit;
 /// The invariant checker, for the property tests and the fuzz target only.
 #[cfg(any(test, fuzzing))]
 pub(crate) mod check;
+pub(crate) mod history;
 pub(crate) mod interleave;
 pub(crate) mod machine;
 #[cfg(test)]

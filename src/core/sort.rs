@@ -7,6 +7,8 @@
 //! defeats DNS round robin (Go's resolver makes the same choice).
 
 use std::cmp::Ordering;
+
+use super::history::Verdict;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// A destination to sort, with the source address the kernel would pick for it.
@@ -16,9 +18,24 @@ pub struct Candidate {
     pub dst: SocketAddr,
     /// The local address the kernel would use; `None` when no route exists (rule 1).
     pub src: Option<IpAddr>,
+    /// What earlier connects learned about it (empty without history).
+    pub hist: Verdict,
 }
 
-/// Sorts `candidates` in place by RFC 6724 §6 rules 1, 2, 5, 6, 8, 9 (IPv6 only) and 10.
+impl Candidate {
+    /// A destination with no history.
+    pub fn new(dst: SocketAddr, src: Option<IpAddr>) -> Candidate {
+        Candidate {
+            dst,
+            src,
+            hist: Verdict::default(),
+        }
+    }
+}
+
+/// Sorts `candidates` in place by RFC 6724 §6 rules 1, 2, 5, 6, 8, then the two history rules of
+/// RFC 8305 §4 (HE-4.2: lower smoothed RTT, within about 25%; then addresses that worked before),
+/// then 9 (IPv6 only) and 10.
 ///
 /// The sort is stable (rule 10: otherwise leave the order unchanged) and total.
 pub fn sort_destinations(candidates: &mut [Candidate]) {
@@ -40,6 +57,16 @@ struct Attrs {
     scope: u8,
     /// Common prefix length of source and destination, IPv6 only (rule 9).
     prefix: Option<u8>,
+    /// The smoothed RTT on a logarithmic scale of 25% steps (so noise does not reorder); `None`
+    /// without one, which sorts after every known RTT.
+    rtt_step: Option<u32>,
+    worked: bool,
+}
+
+/// `rtt` in steps of 25%: 1 ms and below is step 0.
+fn rtt_step(rtt: std::time::Duration) -> u32 {
+    let micros = rtt.as_micros().max(1000) as f64 / 1000.0;
+    (micros.ln() / 1.25f64.ln()).floor() as u32
 }
 
 impl Attrs {
@@ -47,6 +74,8 @@ impl Attrs {
         let dst = to_v6(c.dst.ip());
         let d_policy = policy(&dst);
         let d_scope = scope(&c.dst.ip());
+        let rtt_step = c.hist.rtt.map(|(srtt, _)| rtt_step(srtt));
+        let worked = c.hist.worked;
         match c.src {
             None => Attrs {
                 usable: false,
@@ -55,6 +84,8 @@ impl Attrs {
                 precedence: d_policy.precedence,
                 scope: d_scope,
                 prefix: None,
+                rtt_step,
+                worked,
             },
             Some(src) => {
                 let s6 = to_v6(src);
@@ -71,6 +102,8 @@ impl Attrs {
                     precedence: d_policy.precedence,
                     scope: d_scope,
                     prefix,
+                    rtt_step,
+                    worked,
                 }
             }
         }
@@ -90,6 +123,15 @@ fn compare(a: &Attrs, b: &Attrs) -> Ordering {
         .then(b.precedence.cmp(&a.precedence))
         // Rule 8: prefer smaller scope.
         .then(a.scope.cmp(&b.scope))
+        // RFC 8305 §4 (HE-4.2): prefer lower RTT (a known one before an unknown one), then
+        // addresses used before.
+        .then(match (a.rtt_step, b.rtt_step) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        })
+        .then(b.worked.cmp(&a.worked))
         // Rule 9: longest matching prefix, IPv6 only. An IPv4 destination counts as 0; that never
         // decides between IPv4 and IPv6, since no IPv6 destination ties with an IPv4 one on
         // precedence (rule 6) but the IPv4-mapped form, which also counts as 0. Comparing a
@@ -248,6 +290,7 @@ mod tests {
         Candidate {
             dst: SocketAddr::new(ip, 443),
             src: src.map(|s| s.parse().unwrap()),
+            hist: Default::default(),
         }
     }
 
@@ -412,6 +455,7 @@ mod tests {
             (dst, src).prop_map(|(ip, src)| Candidate {
                 dst: SocketAddr::new(ip, 443),
                 src,
+                hist: Default::default(),
             })
         }
 

@@ -1,6 +1,7 @@
 //! Driver tests: fake resolver and fake dialer under tokio's paused clock, asserting exact instants.
 
 use super::*;
+use crate::core::history::History;
 use crate::resolve::{ResolveError, ResolveErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -166,6 +167,7 @@ async fn race(
         },
         "test.example",
         443,
+        None,
     )
     .await
 }
@@ -496,6 +498,7 @@ async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
         Source::Addrs(&addrs),
         "x",
         443,
+        None,
     )
     .await
     .unwrap();
@@ -560,6 +563,7 @@ async fn single_address_fast_path_matches_the_race() {
             Source::Addrs(&[v4]),
             "192.0.2.1",
             443,
+            None,
         )
         .await
         .unwrap_err();
@@ -579,6 +583,7 @@ async fn single_address_fast_path_matches_the_race() {
             Source::Addrs(&[v4]),
             "192.0.2.1",
             443,
+            None,
         )
         .await
         .unwrap();
@@ -598,9 +603,17 @@ async fn he_4_3_resolve_all_orders_like_a_connect() {
     );
     let t = Instant::now();
     let config = Config::default();
-    let addrs = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
-        .await
-        .unwrap();
+    let addrs = resolve_all(
+        &config,
+        &dial,
+        &resolver,
+        "t.example",
+        "t.example",
+        443,
+        None,
+    )
+    .await
+    .unwrap();
     let want: Vec<SocketAddr> = [V6, V4, V6B, V4B]
         .iter()
         .map(|a| a.parse().unwrap())
@@ -609,14 +622,30 @@ async fn he_4_3_resolve_all_orders_like_a_connect() {
     assert_eq!(t.elapsed(), 30 * MS, "both answers are awaited");
 
     let resolver = FakeResolver::new(Answer::Fail(1), Answer::Addrs(2, &[]));
-    let err = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
-        .await
-        .unwrap_err();
+    let err = resolve_all(
+        &config,
+        &dial,
+        &resolver,
+        "t.example",
+        "t.example",
+        443,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::ResolutionFailed(_)), "{err:?}");
     let resolver = FakeResolver::new(Answer::Addrs(1, &[]), Answer::Addrs(2, &[]));
-    let err = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
-        .await
-        .unwrap_err();
+    let err = resolve_all(
+        &config,
+        &dial,
+        &resolver,
+        "t.example",
+        "t.example",
+        443,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -650,9 +679,17 @@ async fn address_policy_denies_everything() {
     assert_eq!(dial.open(), 0, "nothing was dialled");
 
     // resolve_all applies the policy too (reqwest's resolver relies on it).
-    let err = resolve_all(&config, &dial, &resolver, "t.example", "t.example", 443)
-        .await
-        .unwrap_err();
+    let err = resolve_all(
+        &config,
+        &dial,
+        &resolver,
+        "t.example",
+        "t.example",
+        443,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::Denied(_)), "{err:?}");
 }
 
@@ -729,6 +766,7 @@ async fn hostile_dns_answers_are_tamed() {
         },
         "x",
         443,
+        None,
     )
     .await
     .unwrap_err();
@@ -796,6 +834,7 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
         },
         "x",
         443,
+        None,
     )
     .await
     .unwrap();
@@ -810,4 +849,116 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
         "both lookup futures are gone"
     );
     assert_eq!(report.answers().len(), 1);
+}
+
+/// A race like [`race`], remembering into `history`.
+async fn race_with(
+    history: &SharedHistory,
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+) -> Result<(FakeSocket, Report), Error> {
+    run(
+        Want::Report,
+        &Config::default(),
+        dial,
+        Source::Resolve {
+            resolver,
+            name: "test.example",
+        },
+        "test.example",
+        443,
+        Some(history),
+    )
+    .await
+}
+
+fn history() -> SharedHistory {
+    let h = crate::config::HistoryConfig::default();
+    Mutex::new(History::new(crate::core::history::Limits {
+        max_entries: h.max_entries,
+        failure_ttl: h.failure_ttl,
+    }))
+}
+
+// HE-4.2: IPv6 black-holed: the first connect falls back at 250 ms; the second, with the same
+// history, starts with IPv4 at once (IPv6 lost without completing), and IPv6 is still tried if
+// IPv4 fails. After the verdict expires, IPv6 goes first again.
+#[tokio::test(start_paused = true)]
+async fn he_4_2_second_connect_skips_the_black_hole() {
+    let history = history();
+    let dial = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(3))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (_, first) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&first),
+        [row(0, V6, "cancelled"), row(250, V4, "connected")]
+    );
+    let (_, second) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&second), [row(0, V4, "connected")]);
+    assert_eq!(second.elapsed(), 3 * MS, "one RTT, not 250 ms");
+
+    // Never exiled: when IPv4 fails, the remembered-bad IPv6 is tried at once.
+    let dial_v4_refused = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Refused(1))]);
+    let (_, third) = race_with(&history, &dial_v4_refused, &resolver)
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline(&third),
+        [row(0, V4, "refused"), row(1, V6, "connected")]
+    );
+
+    // Now IPv6 worked (2 ms) and IPv4 was refused: IPv6 leads again, and with its RTT known the
+    // next attempt comes after its retransmission estimate, at the 100 ms minimum (HE-5.3).
+    let (_, fourth) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&fourth),
+        [row(0, V6, "cancelled"), row(100, V4, "connected")]
+    );
+}
+
+// HE-5.3: a far server (350 ms RTT on both families): the first connect wastes a second handshake
+// at 250 ms; the second waits for the first's retransmission estimate and makes one attempt only.
+#[tokio::test(start_paused = true)]
+async fn he_5_3_far_server_second_connect_makes_one_attempt() {
+    let history = history();
+    let dial = FakeDial::new(&[(V6, Peer::Up(350)), (V4, Peer::Up(350))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (_, first) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&first),
+        [row(0, V6, "connected"), row(250, V4, "cancelled")]
+    );
+    let (_, second) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&second), [row(0, V6, "connected")]);
+    assert_eq!(second.elapsed(), 350 * MS);
+}
+
+// HE-4.2: a failure verdict expires: after its time to live, IPv6 takes its RFC 6724 place
+// first again, so a recovered family is used again.
+#[tokio::test(start_paused = true)]
+async fn he_4_2_verdicts_expire_and_ipv6_returns() {
+    let history = history();
+    let broken = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(3))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    race_with(&history, &broken, &resolver).await.unwrap();
+    let healthy = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Up(3))]);
+    let (_, soon) = race_with(&history, &healthy, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&soon),
+        [row(0, V4, "connected")],
+        "still deprioritised"
+    );
+    let ttl = crate::config::HistoryConfig::default().failure_ttl;
+    tokio::time::advance(ttl).await;
+    let (_, later) = race_with(&history, &healthy, &resolver).await.unwrap();
+    assert_eq!(timeline(&later), [row(0, V6, "connected")], "IPv6 is back");
 }

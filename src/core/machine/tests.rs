@@ -13,6 +13,7 @@ fn config() -> RaceConfig {
         first_family_count: 1,
         attempt_timeout: None,
         connect_timeout: None,
+        adaptive_delay: None,
     }
 }
 
@@ -125,6 +126,7 @@ fn cand(ip: &str) -> Candidate {
     Candidate {
         dst: SocketAddr::new(ip, 443),
         src: Some(src),
+        hist: Default::default(),
     }
 }
 
@@ -381,6 +383,7 @@ mod section_4_sorting {
         let unusable = Candidate {
             dst: "[2001:db8::1]:443".parse().unwrap(),
             src: None,
+            hist: Default::default(),
         };
         h.race.handle(
             Input::Resolved {
@@ -739,5 +742,87 @@ mod denial {
         h.resolved(0, Family::V4, &["192.0.2.1"]);
         assert_eq!(denied(&mut h, 0, 0), ["start 1 192.0.2.1:443"]);
         assert_eq!(denied(&mut h, 0, 1), ["done Denied"]);
+    }
+}
+
+mod section_4_history {
+    use super::*;
+    use crate::core::history::{FailureKind, Verdict};
+
+    fn with_hist(ip: &str, hist: Verdict) -> Candidate {
+        Candidate { hist, ..cand(ip) }
+    }
+
+    fn failed() -> Verdict {
+        Verdict {
+            failed: Some(FailureKind::TimedOut),
+            ..Verdict::default()
+        }
+    }
+
+    fn rtt(ms: u64) -> Verdict {
+        Verdict {
+            rtt: Some((Duration::from_millis(ms), Duration::from_millis(ms / 2))),
+            worked: true,
+            failed: None,
+        }
+    }
+
+    fn resolved_with(h: &mut H, ms: u64, family: Family, addrs: Vec<Candidate>) -> Vec<String> {
+        h.race.handle(Input::Resolved { family, addrs }, h.at(ms));
+        h.drain()
+    }
+
+    // HE-4.2 / HE-3.4: an AAAA answer whose every address failed recently waits the Resolution
+    // Delay for A; A inside it goes first, the failed IPv6 last.
+    #[test]
+    fn he_4_2_stale_aaaa_waits_for_a_and_goes_last() {
+        let mut h = H::new(config());
+        let v6 = vec![with_hist("2001:db8::1", failed())];
+        assert_eq!(resolved_with(&mut h, 0, Family::V6, v6), none());
+        assert_eq!(h.deadline_ms(), Some(50));
+        assert_eq!(
+            h.resolved(20, Family::V4, &["192.0.2.1"]),
+            ["start 0 192.0.2.1:443"]
+        );
+        assert_eq!(
+            h.failed(21, 0),
+            ["start 1 [2001:db8::1]:443"],
+            "never exiled"
+        );
+    }
+
+    // HE-4.2: the stale AAAA answer alone starts when the Resolution Delay runs out.
+    #[test]
+    fn he_4_2_stale_aaaa_alone_starts_after_the_delay() {
+        let mut h = H::new(config());
+        let v6 = vec![with_hist("2001:db8::1", failed())];
+        resolved_with(&mut h, 0, Family::V6, v6);
+        assert_eq!(h.tick(49), none());
+        assert_eq!(h.tick(50), ["start 0 [2001:db8::1]:443"]);
+    }
+
+    // HE-4.2: after RFC 6724 rules 1-8, the lower RTT goes first (here two IPv6 addresses; the
+    // rule never outranks precedence, rule 6), and the delay after it is its retransmission
+    // estimate within the bounds (HE-5.3): 40 ms RTT: 40 + 4 x 20 = 120 ms.
+    #[test]
+    fn he_5_3_rtt_orders_and_times_the_attempts() {
+        let mut h = H::new(RaceConfig {
+            adaptive_delay: Some((Duration::from_millis(100), Duration::from_millis(2000))),
+            ..config()
+        });
+        h.resolved(0, Family::V4, &[]);
+        let v6 = vec![
+            with_hist("2001:db8::1", rtt(300)),
+            with_hist("2001:db8::2", rtt(40)),
+        ];
+        assert_eq!(
+            resolved_with(&mut h, 0, Family::V6, v6),
+            ["start 0 [2001:db8::2]:443"],
+            "40 ms beats 300 ms"
+        );
+        assert_eq!(h.deadline_ms(), Some(120));
+        assert_eq!(h.tick(119), none());
+        assert_eq!(h.tick(120), ["start 1 [2001:db8::1]:443"]);
     }
 }

@@ -1,0 +1,297 @@
+//! What earlier connects learned, per network and destination (HE-4.2, HE-5.3): smoothed RTT and
+//! its variation (RFC 6298), whether the address worked, and when and how it last failed. Pure:
+//! every call takes `now`.
+//!
+//! Entries are keyed by the source address the kernel picks for the destination, so verdicts never
+//! cross networks: on another network the source differs and the old entry is simply not found.
+//! The table is bounded (least recently used entries go first) and failure verdicts expire.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// How a destination last failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureKind {
+    /// The connection was refused (RST).
+    Refused,
+    /// No route, or an ICMP unreachable.
+    Unreachable,
+    /// No answer before the attempt's or the connect's timeout.
+    TimedOut,
+    /// Cancelled because another attempt won before this one completed.
+    LostRace,
+    /// Any other error.
+    Other,
+}
+
+/// What the history says about one destination, for sorting and the attempt delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// The smoothed RTT and its variation, if the destination ever connected.
+    pub rtt: Option<(Duration, Duration)>,
+    /// It connected before (and has not failed since).
+    pub worked: bool,
+    /// It failed recently (within the failure time to live), and how.
+    pub failed: Option<FailureKind>,
+}
+
+impl Verdict {
+    /// The Connection Attempt Delay after starting this destination (HE-5.3): about when its
+    /// first SYN would be retransmitted, `SRTT + max(10 ms, 4 RTTVAR)` (RFC 6298 §2 with a 10 ms
+    /// clock granularity), within `bounds`; `None` without an RTT.
+    pub fn attempt_delay(&self, bounds: (Duration, Duration)) -> Option<Duration> {
+        let (srtt, rttvar) = self.rtt?;
+        let rto = srtt + (4 * rttvar).max(Duration::from_millis(10));
+        Some(rto.clamp(bounds.0, bounds.1))
+    }
+}
+
+/// The history's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many destinations are remembered.
+    pub max_entries: usize,
+    /// A failure verdict is forgotten after this long.
+    pub failure_ttl: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    srtt: Option<(Duration, Duration)>,
+    last_success: Option<Instant>,
+    failure: Option<(Instant, FailureKind)>,
+    /// When the entry was last read or written, for eviction.
+    used: u64,
+}
+
+/// The table. One per `Connector`, shared by its clones (behind a lock in the driver).
+#[derive(Debug)]
+pub struct History {
+    limits: Limits,
+    entries: HashMap<(Option<IpAddr>, SocketAddr), Entry>,
+    clock: u64,
+}
+
+impl History {
+    /// An empty history.
+    pub fn new(limits: Limits) -> History {
+        History {
+            limits,
+            entries: HashMap::new(),
+            clock: 0,
+        }
+    }
+
+    /// How many destinations are remembered.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Forgets everything (the network changed).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// What is known about `dst` reached from `src`.
+    pub fn verdict(&mut self, src: Option<IpAddr>, dst: SocketAddr, now: Instant) -> Verdict {
+        self.clock += 1;
+        let clock = self.clock;
+        let ttl = self.limits.failure_ttl;
+        let Some(e) = self.entries.get_mut(&(src, dst)) else {
+            return Verdict::default();
+        };
+        e.used = clock;
+        let failed = e
+            .failure
+            .filter(|(at, _)| now.saturating_duration_since(*at) < ttl)
+            .map(|(_, kind)| kind);
+        let worked = match (e.last_success, e.failure) {
+            (Some(ok), Some((bad, _))) => ok >= bad,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        Verdict {
+            rtt: e.srtt,
+            worked,
+            failed,
+        }
+    }
+
+    /// `dst` connected with this handshake time: RFC 6298 §2 smoothing; clears its failure.
+    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration, now: Instant) {
+        let e = self.entry(src, dst);
+        e.srtt = Some(match e.srtt {
+            None => (rtt, rtt / 2),
+            Some((srtt, rttvar)) => {
+                let diff = srtt.abs_diff(rtt);
+                (srtt * 7 / 8 + rtt / 8, rttvar * 3 / 4 + diff / 4)
+            }
+        });
+        e.last_success = Some(now);
+        e.failure = None;
+    }
+
+    /// `dst` failed this way.
+    pub fn failure(
+        &mut self,
+        src: Option<IpAddr>,
+        dst: SocketAddr,
+        kind: FailureKind,
+        now: Instant,
+    ) {
+        let e = self.entry(src, dst);
+        e.failure = Some((now, kind));
+    }
+
+    fn entry(&mut self, src: Option<IpAddr>, dst: SocketAddr) -> &mut Entry {
+        self.clock += 1;
+        let clock = self.clock;
+        if !self.entries.contains_key(&(src, dst)) && self.entries.len() >= self.limits.max_entries
+        {
+            self.evict();
+        }
+        let e = self.entries.entry((src, dst)).or_insert(Entry {
+            srtt: None,
+            last_success: None,
+            failure: None,
+            used: clock,
+        });
+        e.used = clock;
+        e
+    }
+
+    /// Drops the least recently used eighth (at least one entry), so eviction costs O(log n) per
+    /// insert, amortised, and the table never exceeds its bound.
+    fn evict(&mut self) {
+        let n = (self.limits.max_entries / 8).max(1).min(self.entries.len());
+        let mut used: Vec<u64> = self.entries.values().map(|e| e.used).collect();
+        let (_, cutoff, _) = used.select_nth_unstable(n - 1);
+        let cutoff = *cutoff;
+        self.entries.retain(|_, e| e.used > cutoff);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+    const LIMITS: Limits = Limits {
+        max_entries: 64,
+        failure_ttl: Duration::from_secs(300),
+    };
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    // HE-5.3: RFC 6298 §2.2 and §2.3: the first RTT sets SRTT = R, RTTVAR = R/2; later ones
+    // smooth with 1/8 and 1/4.
+    #[test]
+    fn he_5_3_rtt_smoothing_follows_rfc_6298() {
+        let mut h = History::new(LIMITS);
+        let t0 = Instant::now();
+        let (src, dst) = (
+            Some("2001:db8::100".parse().unwrap()),
+            addr("[2001:db8::1]:443"),
+        );
+        h.success(src, dst, 80 * MS, t0);
+        assert_eq!(h.verdict(src, dst, t0).rtt, Some((80 * MS, 40 * MS)));
+        h.success(src, dst, 160 * MS, t0);
+        // SRTT = 7/8 80 + 1/8 160 = 90; RTTVAR = 3/4 40 + 1/4 |80 - 160| = 50.
+        assert_eq!(h.verdict(src, dst, t0).rtt, Some((90 * MS, 50 * MS)));
+        assert!(h.verdict(src, dst, t0).worked);
+    }
+
+    // HE-5.3: the attempt delay follows the first retransmission, within the bounds.
+    #[test]
+    fn he_5_3_attempt_delay_from_rtt() {
+        let bounds = (100 * MS, 2000 * MS);
+        let v = |srtt: u32, var: u32| Verdict {
+            rtt: Some((srtt * MS, var * MS)),
+            ..Verdict::default()
+        };
+        assert_eq!(Verdict::default().attempt_delay(bounds), None, "no history");
+        assert_eq!(
+            v(350, 175).attempt_delay(bounds),
+            Some(1050 * MS),
+            "far server"
+        );
+        assert_eq!(
+            v(2, 1).attempt_delay(bounds),
+            Some(100 * MS),
+            "near: the minimum"
+        );
+        assert_eq!(
+            v(900, 400).attempt_delay(bounds),
+            Some(2000 * MS),
+            "the maximum"
+        );
+        assert_eq!(
+            v(50, 1).attempt_delay((10 * MS, 2000 * MS)),
+            Some(60 * MS),
+            "10 ms granularity"
+        );
+    }
+
+    // HE-4.2: a failure is a verdict until it expires; a later success clears it; history is per
+    // network (source address).
+    #[test]
+    fn he_4_2_failures_expire_and_never_cross_networks() {
+        let mut h = History::new(LIMITS);
+        let t0 = Instant::now();
+        let home = Some("2001:db8:1::100".parse().unwrap());
+        let cafe = Some("2001:db8:2::100".parse().unwrap());
+        let dst = addr("[2001:db8::1]:443");
+        h.failure(home, dst, FailureKind::TimedOut, t0);
+        assert_eq!(h.verdict(home, dst, t0).failed, Some(FailureKind::TimedOut));
+        assert_eq!(
+            h.verdict(cafe, dst, t0),
+            Verdict::default(),
+            "another network"
+        );
+        let almost = t0 + LIMITS.failure_ttl - MS;
+        assert_eq!(
+            h.verdict(home, dst, almost).failed,
+            Some(FailureKind::TimedOut)
+        );
+        assert_eq!(
+            h.verdict(home, dst, t0 + LIMITS.failure_ttl).failed,
+            None,
+            "expired"
+        );
+        h.success(home, dst, 5 * MS, t0 + MS);
+        let v = h.verdict(home, dst, t0 + MS);
+        assert_eq!((v.failed, v.worked), (None, true));
+        h.failure(home, dst, FailureKind::LostRace, t0 + 2 * MS);
+        let v = h.verdict(home, dst, t0 + 2 * MS);
+        assert_eq!((v.failed, v.worked), (Some(FailureKind::LostRace), false));
+        h.clear();
+        assert_eq!(h.len(), 0);
+    }
+
+    // Bounded: a million distinct destinations never hold more than the maximum, and the most
+    // recently used survive.
+    #[test]
+    fn bounded_under_a_million_destinations() {
+        let limits = Limits {
+            max_entries: 4096,
+            ..LIMITS
+        };
+        let mut h = History::new(limits);
+        let t0 = Instant::now();
+        let keep = addr("[2001:db8::ffff]:443");
+        for i in 0..1_000_000u32 {
+            let dst = SocketAddr::new(IpAddr::from(i.to_be_bytes()), 443);
+            h.failure(None, dst, FailureKind::Refused, t0);
+            if i % 1000 == 0 {
+                h.success(None, keep, MS, t0);
+            }
+            assert!(h.len() <= limits.max_entries);
+        }
+        assert!(h.verdict(None, keep, t0).worked, "a hot entry is kept");
+    }
+}
