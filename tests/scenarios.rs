@@ -207,3 +207,75 @@ fn ipv4_slower_ipv6_wins() {
     lab.refuse(v6(0));
     assert_won(connect(&lab, None), v4(0), (390, 900));
 }
+
+/// Two connects with one connector (so the second has the first's history); each result with
+/// its attempt count and elapsed time.
+fn connect_twice(lab: &Lab) -> [(Result<IpAddr, Error>, usize, Duration); 2] {
+    lab.in_client(move || async move {
+        let connector = Connector::builder()
+            .resolver(Lab::resolver())
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        for _ in 0..2 {
+            let start = std::time::Instant::now();
+            let result = connector.connect_with_report(NAME, PORT).await;
+            let took = start.elapsed();
+            out.push(match result {
+                Ok((s, report)) => (
+                    Ok(s.peer_addr().unwrap().ip()),
+                    report.attempts().len(),
+                    took,
+                ),
+                Err(e) => {
+                    let n = e.report().map_or(0, |r| r.attempts().len());
+                    (Err(e), n, took)
+                }
+            });
+        }
+        [out.remove(0), out.remove(0)]
+    })
+}
+
+// HE-4.2: IPv6 black-holed: the first connect falls back after 250 ms; the second, with the
+// first's history, goes over IPv4 at once (the lab's round trip is about 1.5 ms).
+#[test]
+fn he_4_2_second_connect_skips_black_holed_ipv6() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.black_hole(v6(0));
+    let [first, second] = connect_twice(&lab);
+    assert_won((first.0, first.2), v4(0), (240, 700));
+    assert_won((second.0, second.2), v4(0), (0, 200));
+    assert_eq!(second.1, 1, "one attempt, IPv4 first");
+}
+
+// HE-4.2: IPv6 slower by 400 ms: the first connect lets IPv4 win after 250 ms; the second goes
+// over IPv4 at once.
+#[test]
+fn he_4_2_second_connect_skips_slow_ipv6() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.delay_ipv6(200 * MS);
+    let [first, second] = connect_twice(&lab);
+    assert_won((first.0, first.2), v4(0), (240, 700));
+    assert_won((second.0, second.2), v4(0), (0, 200));
+}
+
+// HE-5.3: a far server (both families 350 ms away): the first connect starts IPv4 at 250 ms, a
+// wasted handshake; the second waits for IPv6's retransmission estimate and makes one attempt.
+#[test]
+fn he_5_3_far_server_second_connect_one_attempt() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.delay_ipv6(175 * MS);
+    lab.delay_ipv4(175 * MS);
+    let [first, second] = connect_twice(&lab);
+    assert_eq!(
+        first.1, 2,
+        "IPv4 started at 250 ms, before IPv6's SYN-ACK came back"
+    );
+    assert_won((second.0, second.2), v6(0), (340, 1000));
+    assert_eq!(second.1, 1, "one attempt only");
+}
