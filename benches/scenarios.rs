@@ -1,7 +1,8 @@
 //! The side-by-side benchmark on real (namespaced) broken networks: eyeballs, hyper-util's
 //! `HttpConnector` with its defaults (what reqwest users get), and `tokio::net::TcpStream::connect`
 //! over the resolved list (sequential). Prints, per scenario, each client's median time to connect
-//! over N runs, the family that won, and the RFC 8305 ideal.
+//! over N runs, the family that won, and the RFC 8305 ideal; then the same for a second connect
+//! with the same client, which for eyeballs has the first's history.
 //!
 //! Needs root (network namespaces); run with `cargo bench --bench scenarios --all-features`.
 //! Every client gets the same DNS server; hyper-util and tokio get the answers the way getaddrinfo
@@ -75,45 +76,54 @@ enum Client {
     TokioSequential,
 }
 
-/// One connect from the client namespace: the winner's address or a failure, and the time.
-fn run(lab: &Lab, client: Client) -> (Option<IpAddr>, Duration) {
+/// `connects` connects from the client namespace with one client (so eyeballs' second connect
+/// has the first's history): the last one's winner or failure, and its time.
+fn run(lab: &Lab, client: Client, connects: usize) -> (Option<IpAddr>, Duration) {
     lab.in_client(move || async move {
         let resolver = Lab::resolver();
-        let start = Instant::now();
-        let attempt = async {
-            match client {
-                Client::Eyeballs => {
-                    let c = Connector::builder().resolver(resolver).build().unwrap();
-                    c.connect(NAME, PORT)
+        let eyeballs = Connector::builder()
+            .resolver(resolver.clone())
+            .build()
+            .unwrap();
+        let hyper = HttpConnector::new_with_resolver(GaiLike(resolver.clone()));
+        let mut last = (None, Duration::ZERO);
+        for _ in 0..connects {
+            let start = Instant::now();
+            let attempt = async {
+                match client {
+                    Client::Eyeballs => eyeballs
+                        .connect(NAME, PORT)
                         .await
                         .ok()
-                        .map(|s| s.peer_addr().unwrap().ip())
+                        .map(|s| s.peer_addr().unwrap().ip()),
+                    Client::HyperUtil => {
+                        let uri = format!("http://{}:{PORT}/", NAME.trim_end_matches('.'))
+                            .parse()
+                            .unwrap();
+                        hyper
+                            .clone()
+                            .call(uri)
+                            .await
+                            .ok()
+                            .map(|s| s.into_inner().peer_addr().unwrap().ip())
+                    }
+                    Client::TokioSequential => {
+                        let ips = both_families(&resolver, NAME).await;
+                        let addrs: Vec<SocketAddr> = ips
+                            .into_iter()
+                            .map(|ip| SocketAddr::new(ip, PORT))
+                            .collect();
+                        tokio::net::TcpStream::connect(&addrs[..])
+                            .await
+                            .ok()
+                            .map(|s| s.peer_addr().unwrap().ip())
+                    }
                 }
-                Client::HyperUtil => {
-                    let mut c = HttpConnector::new_with_resolver(GaiLike(resolver));
-                    let uri = format!("http://{}:{PORT}/", NAME.trim_end_matches('.'))
-                        .parse()
-                        .unwrap();
-                    c.call(uri)
-                        .await
-                        .ok()
-                        .map(|s| s.into_inner().peer_addr().unwrap().ip())
-                }
-                Client::TokioSequential => {
-                    let ips = both_families(&resolver, NAME).await;
-                    let addrs: Vec<SocketAddr> = ips
-                        .into_iter()
-                        .map(|ip| SocketAddr::new(ip, PORT))
-                        .collect();
-                    tokio::net::TcpStream::connect(&addrs[..])
-                        .await
-                        .ok()
-                        .map(|s| s.peer_addr().unwrap().ip())
-                }
-            }
-        };
-        let result = tokio::time::timeout(LIMIT, attempt).await.ok().flatten();
-        (result, start.elapsed())
+            };
+            let result = tokio::time::timeout(LIMIT, attempt).await.ok().flatten();
+            last = (result, start.elapsed());
+        }
+        last
     })
 }
 
@@ -219,6 +229,16 @@ fn scenarios() -> Vec<Scenario> {
             ideal: "1000 ms, ipv6",
         },
         Scenario {
+            name: "both families 350 ms away",
+            aaaa: now6(),
+            a: now4(),
+            setup: |l| {
+                l.delay_ipv6(175 * MS);
+                l.delay_ipv4(175 * MS);
+            },
+            ideal: "350 ms, ipv6",
+        },
+        Scenario {
             name: "everything refused",
             aaaa: now6(),
             a: now4(),
@@ -241,9 +261,9 @@ fn main() {
         "median of {RUNS} connects each, {LIMIT:?} limit per connect; 'fail' = no connection within the limit\n"
     );
     println!(
-        "| scenario | RFC 8305 ideal | eyeballs | hyper-util HttpConnector | tokio TcpStream::connect (sequential) |"
+        "| scenario | RFC 8305 ideal | eyeballs | hyper-util HttpConnector | tokio TcpStream::connect (sequential) | eyeballs, 2nd connect | hyper-util, 2nd | tokio, 2nd |"
     );
-    println!("| --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for s in scenarios() {
         if filter
             .as_ref()
@@ -254,9 +274,12 @@ fn main() {
         let mut lab = Lab::new(s.aaaa.clone(), s.a.clone());
         (s.setup)(&mut lab);
         let mut cells = Vec::new();
-        for client in [Client::Eyeballs, Client::HyperUtil, Client::TokioSequential] {
+        // First connects (a fresh client each), then second connects (the same client twice).
+        for (client, connects) in [1, 2].into_iter().flat_map(|n| {
+            [Client::Eyeballs, Client::HyperUtil, Client::TokioSequential].map(|c| (c, n))
+        }) {
             let mut runs: Vec<(Option<IpAddr>, Duration)> =
-                (0..RUNS).map(|_| run(&lab, client)).collect();
+                (0..RUNS).map(|_| run(&lab, client, connects)).collect();
             runs.sort_by_key(|(_, t)| *t);
             let (winner, median) = runs[RUNS / 2];
             let family = match winner {

@@ -16,7 +16,7 @@ use tracing::debug;
 use crate::config::Config;
 use crate::core::Family;
 use crate::core::admit::{Admission, Seen};
-use crate::core::history::{FailureKind, History};
+use crate::core::history::{History, PastFailure, Remembered};
 use crate::core::machine::{
     Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
 };
@@ -163,6 +163,7 @@ async fn single_attempt<D: Dial>(
         },
     };
     report.attempts.push(Attempt {
+        history: None,
         addr,
         started: Duration::ZERO,
         ended: Some(ended),
@@ -221,6 +222,8 @@ struct Driver<'a, D: Dial> {
     history: Option<&'a SharedHistory>,
     /// Each fed destination's source address, to key its history when its attempt ends.
     sources: HashMap<SocketAddr, Option<IpAddr>>,
+    /// What the history knew of each fed destination, for the report.
+    remembered: HashMap<SocketAddr, Remembered>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -254,6 +257,7 @@ impl<'a, D: Dial> Driver<'a, D> {
             with_sources: true,
             history: None,
             sources: HashMap::new(),
+            remembered: HashMap::new(),
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -306,6 +310,9 @@ impl<'a, D: Dial> Driver<'a, D> {
                     for c in &mut addrs {
                         c.hist = h.verdict(c.src, c.dst, now.into_std());
                         self.sources.insert(c.dst, c.src);
+                        if !c.hist.is_empty() {
+                            self.remembered.insert(c.dst, c.hist);
+                        }
                     }
                 }
                 let input = if queue.is_empty() {
@@ -475,6 +482,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                 }
                 Action::Start { id, addr } => {
                     let started = self.since_start(now);
+                    let history = self.remembered.get(&addr).copied();
                     if !self.config.address_policy.allows(addr.ip()) {
                         // Checked right before the connect, after DNS: rebinding cannot slip past.
                         debug!(%addr, attempt = id.0, "attempt denied by the address policy");
@@ -484,6 +492,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                             started,
                             ended: Some(started),
                             outcome,
+                            history,
                         });
                         let denied = io::Error::new(
                             io::ErrorKind::PermissionDenied,
@@ -501,6 +510,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                         started,
                         ended: None,
                         outcome: None,
+                        history,
                     });
                     self.attempts.push((id, self.dial.dial(addr)));
                 }
@@ -512,8 +522,8 @@ impl<'a, D: Dial> Driver<'a, D> {
                         .saturating_sub(self.report.attempts[id.0].started);
                     let kind = match reason {
                         // Lost the race without completing: evidence too (HE-4.2).
-                        CancelReason::Lost => FailureKind::LostRace,
-                        _ => FailureKind::TimedOut,
+                        CancelReason::Lost => PastFailure::LostRace,
+                        _ => PastFailure::TimedOut,
                     };
                     self.remember(id, now, |h, src, dst, now| h.failure(src, dst, kind, now));
                     let outcome = match reason {
@@ -658,14 +668,14 @@ pub(crate) async fn resolve_all<D: Dial>(
 }
 
 /// How a failed attempt's error counts in the history.
-fn failure_kind(kind: io::ErrorKind) -> FailureKind {
+fn failure_kind(kind: io::ErrorKind) -> PastFailure {
     match kind {
-        io::ErrorKind::ConnectionRefused => FailureKind::Refused,
+        io::ErrorKind::ConnectionRefused => PastFailure::Refused,
         io::ErrorKind::NetworkUnreachable | io::ErrorKind::HostUnreachable => {
-            FailureKind::Unreachable
+            PastFailure::Unreachable
         }
-        io::ErrorKind::TimedOut => FailureKind::TimedOut,
-        _ => FailureKind::Other,
+        io::ErrorKind::TimedOut => PastFailure::TimedOut,
+        _ => PastFailure::Other,
     }
 }
 

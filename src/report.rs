@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::core::Family;
+use crate::core::history::Remembered;
 use crate::resolve::ResolveError;
 
 /// One DNS answer, as it arrived.
@@ -87,9 +88,17 @@ pub struct Attempt {
     pub(crate) started: Duration,
     pub(crate) ended: Option<Duration>,
     pub(crate) outcome: Option<AttemptOutcome>,
+    pub(crate) history: Option<Remembered>,
 }
 
 impl Attempt {
+    /// What the connector's history knew about this address when the race ordered it (its RTT,
+    /// whether it worked, whether and how it failed recently), or `None` when it knew nothing
+    /// (or history is off). [`Remembered::describe`] says how that moved the attempt.
+    pub fn history(&self) -> Option<&Remembered> {
+        self.history.as_ref()
+    }
+
     /// The address tried.
     pub fn addr(&self) -> SocketAddr {
         self.addr

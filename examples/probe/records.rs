@@ -51,6 +51,8 @@ pub struct Attempt {
     pub end_ms: Option<f64>,
     /// [`AttemptOutcome::label`], or `running`.
     pub outcome: &'static str,
+    /// What the connector's history knew of the address, as a sentence; `null` when nothing.
+    pub history: Option<String>,
 }
 
 /// `--all`: every address on its own, and a verdict per family.
@@ -153,6 +155,7 @@ impl Connect {
                     start_ms: ms(a.started()),
                     end_ms: a.ended().map(ms),
                     outcome: a.outcome().map_or("running", AttemptOutcome::label),
+                    history: a.history().and_then(|h| h.describe()),
                 })
                 .collect()
         });
@@ -200,6 +203,7 @@ mod tests {
                 start_ms: 0.5,
                 end_ms: Some(1.5),
                 outcome: "connected",
+                history: Some("worked before, 1.0 ms RTT".into()),
             }],
             error: None,
         };
@@ -209,7 +213,8 @@ mod tests {
                 "host": "example.test", "port": 443, "ok": true, "elapsed_ms": 1.5,
                 "winner": {"addr": "[2001:db8::1]:443", "family": "ipv6"},
                 "resolution": [{"family": "ipv6", "ms": 0.5, "addrs": ["[2001:db8::1]:443"], "error": null}],
-                "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected"}],
+                "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
+                               "history": "worked before, 1.0 ms RTT"}],
                 "error": null,
             })
         );

@@ -121,8 +121,15 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             }
             _ => String::new(),
         };
+        // What earlier connects taught (HE-4.2): why this address came where it did.
+        let remembered = a
+            .history()
+            .and_then(|h| h.describe())
+            .map_or(String::new(), |why| {
+                style.dim(&format!("  [history: {why}]"))
+            });
         out += &format!(
-            "  #{i:<2} {:<w$}  {}  {:>6.1} ms  {:>6.1} ms  {bar} {label}{detail}\n",
+            "  #{i:<2} {:<w$}  {}  {:>6.1} ms  {:>6.1} ms  {bar} {label}{detail}{remembered}\n",
             a.addr().to_string(),
             a.family(),
             ms(start),

@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Family;
-use super::history::{FailureKind, Verdict};
+use super::history::{PastFailure, Remembered};
 use super::machine::{
     Action, Addresses, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig,
 };
@@ -90,29 +90,29 @@ fn address(family: Family, n: u8) -> Candidate {
 }
 
 /// Some addresses come with history: an RTT (near or far), a recent failure, or having worked.
-fn history_of(n: u8) -> Verdict {
+fn history_of(n: u8) -> Remembered {
     let rtt = |ms: u64| Some((Duration::from_millis(ms), Duration::from_millis(ms / 2)));
     match (n / 48) % 5 {
-        1 => Verdict {
+        1 => Remembered {
             rtt: rtt(2),
             worked: true,
             failed: None,
         },
-        2 => Verdict {
+        2 => Remembered {
             rtt: rtt(350),
             worked: true,
             failed: None,
         },
-        3 => Verdict {
-            failed: Some(FailureKind::TimedOut),
-            ..Verdict::default()
+        3 => Remembered {
+            failed: Some(PastFailure::TimedOut),
+            ..Remembered::default()
         },
-        4 => Verdict {
+        4 => Remembered {
             rtt: rtt(40),
             worked: false,
-            failed: Some(FailureKind::LostRace),
+            failed: Some(PastFailure::LostRace),
         },
-        _ => Verdict::default(),
+        _ => Remembered::default(),
     }
 }
 

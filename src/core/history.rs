@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-/// How a destination last failed.
+/// How a destination last failed, as the history remembers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum FailureKind {
+pub enum PastFailure {
     /// The connection was refused (RST).
     Refused,
     /// No route, or an ICMP unreachable.
@@ -26,18 +26,58 @@ pub enum FailureKind {
     Other,
 }
 
-/// What the history says about one destination, for sorting and the attempt delay.
+/// What the history knew about a destination when a connect ordered and timed its attempts
+/// ([`crate::Attempt::history`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Verdict {
+#[non_exhaustive]
+pub struct Remembered {
     /// The smoothed RTT and its variation, if the destination ever connected.
     pub rtt: Option<(Duration, Duration)>,
     /// It connected before (and has not failed since).
     pub worked: bool,
     /// It failed recently (within the failure time to live), and how.
-    pub failed: Option<FailureKind>,
+    pub failed: Option<PastFailure>,
 }
 
-impl Verdict {
+impl PastFailure {
+    /// A short word: `refused`, `unreachable`, `timed out`, `lost the race` or `failed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            PastFailure::Refused => "refused",
+            PastFailure::Unreachable => "unreachable",
+            PastFailure::TimedOut => "timed out",
+            PastFailure::LostRace => "lost the race",
+            PastFailure::Other => "failed",
+        }
+    }
+}
+
+impl Remembered {
+    /// Whether the history knew anything at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Remembered::default()
+    }
+
+    /// How it moved the address: `"failed recently (timed out): tried after the others"`,
+    /// `"worked before, 12.0 ms RTT"`, and so on; `None` when nothing was known.
+    pub fn describe(&self) -> Option<String> {
+        if let Some(failure) = self.failed {
+            return Some(format!(
+                "{} recently: tried after the others",
+                failure.label()
+            ));
+        }
+        match (self.rtt, self.worked) {
+            (Some((srtt, _)), true) => Some(format!(
+                "worked before, {:.1} ms RTT",
+                srtt.as_secs_f64() * 1e3
+            )),
+            (Some((srtt, _)), false) => Some(format!("{:.1} ms RTT", srtt.as_secs_f64() * 1e3)),
+            (None, true) => Some("worked before".to_string()),
+            (None, false) => None,
+        }
+    }
+
     /// The Connection Attempt Delay after starting this destination (HE-5.3): about when its
     /// first SYN would be retransmitted, `SRTT + max(10 ms, 4 RTTVAR)` (RFC 6298 §2 with a 10 ms
     /// clock granularity), within `bounds`; `None` without an RTT.
@@ -61,7 +101,7 @@ pub struct Limits {
 struct Entry {
     srtt: Option<(Duration, Duration)>,
     last_success: Option<Instant>,
-    failure: Option<(Instant, FailureKind)>,
+    failure: Option<(Instant, PastFailure)>,
     /// When the entry was last read or written, for eviction.
     used: u64,
 }
@@ -96,12 +136,12 @@ impl History {
     }
 
     /// What is known about `dst` reached from `src`.
-    pub fn verdict(&mut self, src: Option<IpAddr>, dst: SocketAddr, now: Instant) -> Verdict {
+    pub fn verdict(&mut self, src: Option<IpAddr>, dst: SocketAddr, now: Instant) -> Remembered {
         self.clock += 1;
         let clock = self.clock;
         let ttl = self.limits.failure_ttl;
         let Some(e) = self.entries.get_mut(&(src, dst)) else {
-            return Verdict::default();
+            return Remembered::default();
         };
         e.used = clock;
         let failed = e
@@ -113,7 +153,7 @@ impl History {
             (Some(_), None) => true,
             (None, _) => false,
         };
-        Verdict {
+        Remembered {
             rtt: e.srtt,
             worked,
             failed,
@@ -139,7 +179,7 @@ impl History {
         &mut self,
         src: Option<IpAddr>,
         dst: SocketAddr,
-        kind: FailureKind,
+        kind: PastFailure,
         now: Instant,
     ) {
         let e = self.entry(src, dst);
@@ -210,11 +250,15 @@ mod tests {
     #[test]
     fn he_5_3_attempt_delay_from_rtt() {
         let bounds = (100 * MS, 2000 * MS);
-        let v = |srtt: u32, var: u32| Verdict {
+        let v = |srtt: u32, var: u32| Remembered {
             rtt: Some((srtt * MS, var * MS)),
-            ..Verdict::default()
+            ..Remembered::default()
         };
-        assert_eq!(Verdict::default().attempt_delay(bounds), None, "no history");
+        assert_eq!(
+            Remembered::default().attempt_delay(bounds),
+            None,
+            "no history"
+        );
         assert_eq!(
             v(350, 175).attempt_delay(bounds),
             Some(1050 * MS),
@@ -246,17 +290,17 @@ mod tests {
         let home = Some("2001:db8:1::100".parse().unwrap());
         let cafe = Some("2001:db8:2::100".parse().unwrap());
         let dst = addr("[2001:db8::1]:443");
-        h.failure(home, dst, FailureKind::TimedOut, t0);
-        assert_eq!(h.verdict(home, dst, t0).failed, Some(FailureKind::TimedOut));
+        h.failure(home, dst, PastFailure::TimedOut, t0);
+        assert_eq!(h.verdict(home, dst, t0).failed, Some(PastFailure::TimedOut));
         assert_eq!(
             h.verdict(cafe, dst, t0),
-            Verdict::default(),
+            Remembered::default(),
             "another network"
         );
         let almost = t0 + LIMITS.failure_ttl - MS;
         assert_eq!(
             h.verdict(home, dst, almost).failed,
-            Some(FailureKind::TimedOut)
+            Some(PastFailure::TimedOut)
         );
         assert_eq!(
             h.verdict(home, dst, t0 + LIMITS.failure_ttl).failed,
@@ -266,9 +310,9 @@ mod tests {
         h.success(home, dst, 5 * MS, t0 + MS);
         let v = h.verdict(home, dst, t0 + MS);
         assert_eq!((v.failed, v.worked), (None, true));
-        h.failure(home, dst, FailureKind::LostRace, t0 + 2 * MS);
+        h.failure(home, dst, PastFailure::LostRace, t0 + 2 * MS);
         let v = h.verdict(home, dst, t0 + 2 * MS);
-        assert_eq!((v.failed, v.worked), (Some(FailureKind::LostRace), false));
+        assert_eq!((v.failed, v.worked), (Some(PastFailure::LostRace), false));
         h.clear();
         assert_eq!(h.len(), 0);
     }
@@ -286,7 +330,7 @@ mod tests {
         let keep = addr("[2001:db8::ffff]:443");
         for i in 0..1_000_000u32 {
             let dst = SocketAddr::new(IpAddr::from(i.to_be_bytes()), 443);
-            h.failure(None, dst, FailureKind::Refused, t0);
+            h.failure(None, dst, PastFailure::Refused, t0);
             if i % 1000 == 0 {
                 h.success(None, keep, MS, t0);
             }

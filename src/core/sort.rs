@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use super::history::Verdict;
+use super::history::Remembered;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// A destination to sort, with the source address the kernel would pick for it.
@@ -19,7 +19,7 @@ pub struct Candidate {
     /// The local address the kernel would use; `None` when no route exists (rule 1).
     pub src: Option<IpAddr>,
     /// What earlier connects learned about it (empty without history).
-    pub hist: Verdict,
+    pub hist: Remembered,
 }
 
 impl Candidate {
@@ -28,7 +28,7 @@ impl Candidate {
         Candidate {
             dst,
             src,
-            hist: Verdict::default(),
+            hist: Remembered::default(),
         }
     }
 }

@@ -747,21 +747,21 @@ mod denial {
 
 mod section_4_history {
     use super::*;
-    use crate::core::history::{FailureKind, Verdict};
+    use crate::core::history::{PastFailure, Remembered};
 
-    fn with_hist(ip: &str, hist: Verdict) -> Candidate {
+    fn with_hist(ip: &str, hist: Remembered) -> Candidate {
         Candidate { hist, ..cand(ip) }
     }
 
-    fn failed() -> Verdict {
-        Verdict {
-            failed: Some(FailureKind::TimedOut),
-            ..Verdict::default()
+    fn failed() -> Remembered {
+        Remembered {
+            failed: Some(PastFailure::TimedOut),
+            ..Remembered::default()
         }
     }
 
-    fn rtt(ms: u64) -> Verdict {
-        Verdict {
+    fn rtt(ms: u64) -> Remembered {
+        Remembered {
             rtt: Some((Duration::from_millis(ms), Duration::from_millis(ms / 2))),
             worked: true,
             failed: None,
