@@ -172,6 +172,15 @@ async fn race(
     .await
 }
 
+/// `Connector::resolve`'s path for `t.example:443`, without history.
+async fn resolve(
+    config: &Config,
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+) -> Result<Vec<SocketAddr>, Error> {
+    resolve_all(config, dial, resolver, "t.example", "t.example", 443, None).await
+}
+
 /// Each attempt as `(start ms, addr, outcome)`.
 fn timeline(report: &Report) -> Vec<(u128, String, &'static str)> {
     report
@@ -603,17 +612,7 @@ async fn he_4_3_resolve_all_orders_like_a_connect() {
     );
     let t = Instant::now();
     let config = Config::default();
-    let addrs = resolve_all(
-        &config,
-        &dial,
-        &resolver,
-        "t.example",
-        "t.example",
-        443,
-        None,
-    )
-    .await
-    .unwrap();
+    let addrs = resolve(&config, &dial, &resolver).await.unwrap();
     let want: Vec<SocketAddr> = [V6, V4, V6B, V4B]
         .iter()
         .map(|a| a.parse().unwrap())
@@ -622,30 +621,10 @@ async fn he_4_3_resolve_all_orders_like_a_connect() {
     assert_eq!(t.elapsed(), 30 * MS, "both answers are awaited");
 
     let resolver = FakeResolver::new(Answer::Fail(1), Answer::Addrs(2, &[]));
-    let err = resolve_all(
-        &config,
-        &dial,
-        &resolver,
-        "t.example",
-        "t.example",
-        443,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = resolve(&config, &dial, &resolver).await.unwrap_err();
     assert!(matches!(err, Error::ResolutionFailed(_)), "{err:?}");
     let resolver = FakeResolver::new(Answer::Addrs(1, &[]), Answer::Addrs(2, &[]));
-    let err = resolve_all(
-        &config,
-        &dial,
-        &resolver,
-        "t.example",
-        "t.example",
-        443,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = resolve(&config, &dial, &resolver).await.unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
     assert_eq!(
         err.to_string(),
@@ -679,17 +658,7 @@ async fn address_policy_denies_everything() {
     assert_eq!(dial.open(), 0, "nothing was dialled");
 
     // resolve_all applies the policy too (reqwest's resolver relies on it).
-    let err = resolve_all(
-        &config,
-        &dial,
-        &resolver,
-        "t.example",
-        "t.example",
-        443,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = resolve(&config, &dial, &resolver).await.unwrap_err();
     assert!(matches!(err, Error::Denied(_)), "{err:?}");
 }
 
