@@ -397,7 +397,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                         self.winner = Some(stream);
                         let started = self.report.attempts[id.0].started;
                         let rtt = self.since_start(now).saturating_sub(started);
-                        self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
+                        self.remember(id, now, |h, src, dst, _| h.success(src, dst, rtt));
                         Input::Connected(id)
                     }
                     Err(e) => {

@@ -100,7 +100,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     srtt: Option<(Duration, Duration)>,
-    last_success: Option<Instant>,
+    /// The latest outcome was a success.
+    worked: bool,
     failure: Option<(Instant, PastFailure)>,
     /// When the entry was last read or written, for eviction.
     used: u64,
@@ -148,20 +149,15 @@ impl History {
             .failure
             .filter(|(at, _)| now.saturating_duration_since(*at) < ttl)
             .map(|(_, kind)| kind);
-        let worked = match (e.last_success, e.failure) {
-            (Some(ok), Some((bad, _))) => ok >= bad,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
         Remembered {
             rtt: e.srtt,
-            worked,
+            worked: e.worked,
             failed,
         }
     }
 
     /// `dst` connected with this handshake time: RFC 6298 §2 smoothing; clears its failure.
-    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration, now: Instant) {
+    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration) {
         let e = self.entry(src, dst);
         e.srtt = Some(match e.srtt {
             None => (rtt, rtt / 2),
@@ -170,7 +166,7 @@ impl History {
                 (srtt * 7 / 8 + rtt / 8, rttvar * 3 / 4 + diff / 4)
             }
         });
-        e.last_success = Some(now);
+        e.worked = true;
         e.failure = None;
     }
 
@@ -184,6 +180,7 @@ impl History {
     ) {
         let e = self.entry(src, dst);
         e.failure = Some((now, kind));
+        e.worked = false;
     }
 
     fn entry(&mut self, src: Option<IpAddr>, dst: SocketAddr) -> &mut Entry {
@@ -195,7 +192,7 @@ impl History {
         }
         let e = self.entries.entry((src, dst)).or_insert(Entry {
             srtt: None,
-            last_success: None,
+            worked: false,
             failure: None,
             used: clock,
         });
@@ -238,9 +235,9 @@ mod tests {
             Some("2001:db8::100".parse().unwrap()),
             addr("[2001:db8::1]:443"),
         );
-        h.success(src, dst, 80 * MS, t0);
+        h.success(src, dst, 80 * MS);
         assert_eq!(h.verdict(src, dst, t0).rtt, Some((80 * MS, 40 * MS)));
-        h.success(src, dst, 160 * MS, t0);
+        h.success(src, dst, 160 * MS);
         // SRTT = 7/8 80 + 1/8 160 = 90; RTTVAR = 3/4 40 + 1/4 |80 - 160| = 50.
         assert_eq!(h.verdict(src, dst, t0).rtt, Some((90 * MS, 50 * MS)));
         assert!(h.verdict(src, dst, t0).worked);
@@ -307,7 +304,7 @@ mod tests {
             None,
             "expired"
         );
-        h.success(home, dst, 5 * MS, t0 + MS);
+        h.success(home, dst, 5 * MS);
         let v = h.verdict(home, dst, t0 + MS);
         assert_eq!((v.failed, v.worked), (None, true));
         h.failure(home, dst, PastFailure::LostRace, t0 + 2 * MS);
@@ -332,10 +329,54 @@ mod tests {
             let dst = SocketAddr::new(IpAddr::from(i.to_be_bytes()), 443);
             h.failure(None, dst, PastFailure::Refused, t0);
             if i % 1000 == 0 {
-                h.success(None, keep, MS, t0);
+                h.success(None, keep, MS);
             }
             assert!(h.len() <= limits.max_entries);
         }
         assert!(h.verdict(None, keep, t0).worked, "a hot entry is kept");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        // HE-4.2: over any sequence of outcomes and lookups: the table never grows past its
+        // bound; the latest outcome decides the verdict (a success clears a failure, a failure
+        // shows until it expires); the RTT stays within the samples' range.
+        #[test]
+        fn he_4_2_history_invariants(ops in proptest::collection::vec((0u8..3, 0u8..40, 0u16..400, 0u32..1000), 1..400)) {
+            let limits = Limits { max_entries: 16, failure_ttl: 100 * MS };
+            let mut h = History::new(limits);
+            let t0 = Instant::now();
+            let mut now = t0;
+            for (op, key, rtt_ms, advance_ms) in ops {
+                now += Duration::from_millis(u64::from(advance_ms % 50));
+                let dst = SocketAddr::new(IpAddr::from([192, 0, 2, key]), 443);
+                let src = (key % 2 == 0).then(|| IpAddr::from([192, 0, 2, 200]));
+                match op {
+                    0 => {
+                        let rtt = Duration::from_millis(u64::from(rtt_ms) + 1);
+                        h.success(src, dst, rtt);
+                        let v = h.verdict(src, dst, now);
+                        prop_assert!(v.worked && v.failed.is_none());
+                        let (srtt, _) = v.rtt.unwrap();
+                        prop_assert!(srtt >= MS && srtt <= Duration::from_millis(401));
+                    }
+                    1 => {
+                        h.failure(src, dst, PastFailure::TimedOut, now);
+                        let v = h.verdict(src, dst, now);
+                        prop_assert_eq!(v.failed, Some(PastFailure::TimedOut));
+                        prop_assert!(!v.worked);
+                        let later = h.verdict(src, dst, now + limits.failure_ttl);
+                        prop_assert_eq!(later.failed, None, "expired");
+                    }
+                    _ => {
+                        let _ = h.verdict(src, dst, now);
+                    }
+                }
+                prop_assert!(h.len() <= limits.max_entries);
+            }
+        }
     }
 }
