@@ -136,36 +136,48 @@ impl History {
         self.entries.clear();
     }
 
-    /// What is known about `dst` reached from `src`.
+    /// What is known about `dst` reached from `src`. Without an RTT of its own, the RTT of its
+    /// network prefix (/24 for IPv4, /64 for IPv6) stands in (HE-5.3).
     pub fn verdict(&mut self, src: Option<IpAddr>, dst: SocketAddr, now: Instant) -> Remembered {
         self.clock += 1;
         let clock = self.clock;
         let ttl = self.limits.failure_ttl;
-        let Some(e) = self.entries.get_mut(&(src, dst)) else {
-            return Remembered::default();
-        };
-        e.used = clock;
-        let failed = e
-            .failure
-            .filter(|(at, _)| now.saturating_duration_since(*at) < ttl)
-            .map(|(_, kind)| kind);
-        Remembered {
-            rtt: e.srtt,
-            worked: e.worked,
-            failed,
-        }
-    }
-
-    /// `dst` connected with this handshake time: RFC 6298 §2 smoothing; clears its failure.
-    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration) {
-        let e = self.entry(src, dst);
-        e.srtt = Some(match e.srtt {
-            None => (rtt, rtt / 2),
-            Some((srtt, rttvar)) => {
-                let diff = srtt.abs_diff(rtt);
-                (srtt * 7 / 8 + rtt / 8, rttvar * 3 / 4 + diff / 4)
+        let own = self.entries.get_mut(&(src, dst)).map(|e| {
+            e.used = clock;
+            let failed = e
+                .failure
+                .filter(|(at, _)| now.saturating_duration_since(*at) < ttl)
+                .map(|(_, kind)| kind);
+            Remembered {
+                rtt: e.srtt,
+                worked: e.worked,
+                failed,
             }
         });
+        let mut verdict = own.unwrap_or_default();
+        if verdict.rtt.is_none() {
+            verdict.rtt = self.entries.get_mut(&(src, prefix(dst))).and_then(|e| {
+                e.used = clock;
+                e.srtt
+            });
+        }
+        verdict
+    }
+
+    /// `dst` connected with this handshake time: RFC 6298 §2 smoothing, for the destination and
+    /// for its prefix; clears the destination's failure.
+    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration) {
+        for key in [dst, prefix(dst)] {
+            let e = self.entry(src, key);
+            e.srtt = Some(match e.srtt {
+                None => (rtt, rtt / 2),
+                Some((srtt, rttvar)) => {
+                    let diff = srtt.abs_diff(rtt);
+                    (srtt * 7 / 8 + rtt / 8, rttvar * 3 / 4 + diff / 4)
+                }
+            });
+        }
+        let e = self.entry(src, dst);
         e.worked = true;
         e.failure = None;
     }
@@ -211,9 +223,39 @@ impl History {
     }
 }
 
+/// The key of `dst`'s network prefix: its /24 (IPv4) or /64 (IPv6), on port 0, which no
+/// destination can have.
+fn prefix(dst: SocketAddr) -> SocketAddr {
+    let ip = match dst.ip() {
+        IpAddr::V4(v4) => IpAddr::V4((u32::from(v4) & !0xff).into()),
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+    };
+    SocketAddr::new(ip, 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // HE-5.3: a destination never connected to takes its prefix's RTT, same family only.
+    #[test]
+    fn he_5_3_prefix_rtt_stands_in() {
+        let mut h = History::new(LIMITS);
+        let t0 = Instant::now();
+        let src = Some("192.0.2.200".parse().unwrap());
+        h.success(src, addr("192.0.2.1:443"), 2 * MS);
+        let sibling = h.verdict(src, addr("192.0.2.7:443"), t0);
+        assert_eq!(sibling.rtt, Some((2 * MS, MS)));
+        assert!(!sibling.worked, "worked is the destination's own");
+        assert_eq!(h.verdict(src, addr("198.51.100.1:443"), t0).rtt, None);
+        let v6 = Some("2001:db8::100".parse().unwrap());
+        h.success(v6, addr("[2001:db8:0:1::1]:443"), 3 * MS);
+        assert_eq!(
+            h.verdict(v6, addr("[2001:db8:0:1::9]:443"), t0).rtt,
+            Some((3 * MS, 1500 * Duration::from_micros(1)))
+        );
+        assert_eq!(h.verdict(v6, addr("[2001:db8:0:2::1]:443"), t0).rtt, None);
+    }
 
     const MS: Duration = Duration::from_millis(1);
     const LIMITS: Limits = Limits {

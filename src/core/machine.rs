@@ -227,6 +227,10 @@ pub struct Race {
     begun: bool,
     /// When the next attempt may start because of the Connection Attempt Delay (HE-5.1).
     next_attempt_at: Option<Instant>,
+    /// When `next_attempt_at` comes from the stagger after a start: that start's due instant,
+    /// address and start instant, so the delay can be worked out again when answers bring RTTs
+    /// (HE-5.3). `None` when a failure made the next attempt due at once.
+    staggered_from: Option<(Instant, SocketAddr, Instant)>,
     attempts: Vec<Attempt>,
     running: usize,
     /// No attempt before this index is running: the oldest running attempt has the earliest
@@ -263,6 +267,7 @@ impl Race {
             untried: VecDeque::new(),
             begun: false,
             next_attempt_at: None,
+            staggered_from: None,
             attempts: Vec::new(),
             running: 0,
             oldest_running: 0,
@@ -306,6 +311,7 @@ impl Race {
                     self.finish_attempt(id, state);
                     // HE-5.5: a failure starts the next address at once.
                     self.next_attempt_at = Some(self.now);
+                    self.staggered_from = None;
                 }
             }
             Input::Connected(id) => {
@@ -437,6 +443,10 @@ impl Race {
         if self.received.len() > before && self.begun {
             // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
             self.rebuild_untried();
+            // HE-5.3: their RTTs may say how far the server is, and so how long to wait.
+            if self.config.adaptive_delay.is_some() {
+                self.restagger();
+            }
         }
     }
 
@@ -458,6 +468,7 @@ impl Race {
                     reason: CancelReason::AttemptTimedOut,
                 });
                 self.next_attempt_at = Some(now); // HE-5.5
+                self.staggered_from = None;
             }
         }
         if !self.begun {
@@ -492,8 +503,8 @@ impl Race {
             // was due, so a late timer does not push the whole schedule back; never sooner than
             // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
             // the delay is about its first retransmission.
-            let delay = self.attempt_delay_after(addr);
-            self.next_attempt_at = Some((due + delay).max(now + MIN_ATTEMPT_GAP));
+            self.staggered_from = Some((due, addr, now));
+            self.restagger();
         }
 
         if self.running == 0
@@ -513,13 +524,30 @@ impl Race {
         }
     }
 
-    /// The Connection Attempt Delay after starting `addr` (HE-5.1, HE-5.3).
+    /// Sets the next attempt's instant from the last start (HE-5.1, HE-5.8): one delay after it
+    /// was due, never within 10 ms of it (HE-5.2).
+    fn restagger(&mut self) {
+        if let Some((due, addr, started)) = self.staggered_from {
+            let delay = self.attempt_delay_after(addr);
+            self.next_attempt_at = Some((due + delay).max(started + MIN_ATTEMPT_GAP));
+        }
+    }
+
+    /// The Connection Attempt Delay after starting `addr` (HE-5.1, HE-5.3): from its own (or its
+    /// prefix's) RTT; without one, from the lowest RTT known among this race's addresses (how
+    /// far the server is, whichever family told us); without any, the configured delay.
     fn attempt_delay_after(&self, addr: SocketAddr) -> Duration {
         self.config
             .adaptive_delay
             .and_then(|bounds| {
-                let c = self.received.iter().find(|c| c.dst == addr)?;
-                c.hist.attempt_delay(bounds)
+                let own = self.received.iter().find(|c| c.dst == addr)?.hist;
+                own.attempt_delay(bounds).or_else(|| {
+                    self.received
+                        .iter()
+                        .filter_map(|c| c.hist.rtt.map(|rtt| (rtt, c.hist)))
+                        .min_by_key(|(rtt, _)| rtt.0)
+                        .and_then(|(_, nearest)| nearest.attempt_delay(bounds))
+                })
             })
             .unwrap_or(self.config.attempt_delay)
     }

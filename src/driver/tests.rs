@@ -931,3 +931,30 @@ async fn he_4_2_verdicts_expire_and_ipv6_returns() {
     let (_, later) = race_with(&history, &healthy, &resolver).await.unwrap();
     assert_eq!(timeline(&later), [row(0, V6, "connected")], "IPv6 is back");
 }
+
+// HE-5.3: a near server whose IPv6 is black-holed and whose IPv4 RTT is 2 ms: a connect to
+// another host in the same prefixes falls back at the 100 ms minimum, not at 250 ms (its own
+// addresses are new: their prefix's RTT, and the race's nearest known RTT, time the attempts).
+#[tokio::test(start_paused = true)]
+async fn he_5_3_fallback_at_the_minimum_for_a_sibling_host() {
+    let history = history();
+    let dial = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(2)), (V4B, Peer::Up(2))]);
+    let first = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    );
+    let (_, report) = race_with(&history, &dial, &first).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "cancelled"), row(250, V4, "connected")]
+    );
+    let sibling = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::2"]),
+        Answer::Addrs(0, &["192.0.2.2"]),
+    );
+    let (_, report) = race_with(&history, &dial, &sibling).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6B, "cancelled"), row(100, V4B, "connected")]
+    );
+}
