@@ -97,8 +97,9 @@ pub(crate) async fn run<D: Dial>(
                 v4: !v4.is_empty(),
             };
             let race = Race::new(config.race(), start.into_std(), addresses);
-            // One address needs no sorting, so no source lookup either.
-            let with_sources = v6.len() + v4.len() > 1;
+            // One address needs no sorting, so no source lookup either, unless its history is
+            // kept: history is keyed by the real source (the network).
+            let with_sources = v6.len() + v4.len() > 1 || history.is_some();
             let mut d = Driver::new(config, dial, race, start, host, port);
             d.with_sources = with_sources;
             d.history = history;
