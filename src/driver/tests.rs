@@ -457,10 +457,7 @@ async fn he_3_5_answers_are_reported_as_they_arrive() {
 #[tokio::test(start_paused = true)]
 async fn he_5_4_simultaneous_loser_is_closed() {
     let dial = FakeDial::new(&[(V6, Peer::Up(300)), (V4, Peer::Up(50))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let resolver = one_each();
     let (stream, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
     // Both handshakes complete at 300 ms.
     assert_eq!(report.elapsed(), 300 * MS);
@@ -636,10 +633,7 @@ async fn he_4_3_resolve_all_orders_like_a_connect() {
 #[tokio::test(start_paused = true)]
 async fn address_policy_denies_everything() {
     let dial = FakeDial::new(&[(V6, Peer::Up(1)), (V4, Peer::Up(1))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let resolver = one_each();
     let config = Config {
         address_policy: crate::AddressPolicy::public_only(),
         ..Config::default()
@@ -666,10 +660,7 @@ async fn address_policy_denies_everything() {
 #[tokio::test(start_paused = true)]
 async fn address_policy_denied_address_moves_on_at_once() {
     let dial = FakeDial::new(&[(V4, Peer::Up(2))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let resolver = one_each();
     let no_v6 = crate::AddressPolicy::custom(|ip| ip.is_ipv4());
     let config = Config {
         address_policy: no_v6,
@@ -820,6 +811,14 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
     assert_eq!(report.answers().len(), 1);
 }
 
+/// Answers `2001:db8::1` and `192.0.2.1` at once.
+fn one_each() -> FakeResolver {
+    FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(0, &["192.0.2.1"]),
+    )
+}
+
 /// A race like [`race`], remembering into `history`.
 async fn race_with(
     history: &SharedHistory,
@@ -856,10 +855,7 @@ fn history() -> SharedHistory {
 async fn he_4_2_second_connect_skips_the_black_hole() {
     let history = history();
     let dial = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(3))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let resolver = one_each();
     let (_, first) = race_with(&history, &dial, &resolver).await.unwrap();
     assert_eq!(
         timeline(&first),
@@ -894,10 +890,7 @@ async fn he_4_2_second_connect_skips_the_black_hole() {
 async fn he_5_3_far_server_second_connect_makes_one_attempt() {
     let history = history();
     let dial = FakeDial::new(&[(V6, Peer::Up(350)), (V4, Peer::Up(350))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let resolver = one_each();
     let (_, first) = race_with(&history, &dial, &resolver).await.unwrap();
     assert_eq!(
         timeline(&first),
@@ -914,10 +907,7 @@ async fn he_5_3_far_server_second_connect_makes_one_attempt() {
 async fn he_4_2_verdicts_expire_and_ipv6_returns() {
     let history = history();
     let broken = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(3))]);
-    let resolver = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let resolver = one_each();
     race_with(&history, &broken, &resolver).await.unwrap();
     let healthy = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Up(3))]);
     let (_, soon) = race_with(&history, &healthy, &resolver).await.unwrap();
@@ -939,10 +929,7 @@ async fn he_4_2_verdicts_expire_and_ipv6_returns() {
 async fn he_5_3_fallback_at_the_minimum_for_a_sibling_host() {
     let history = history();
     let dial = FakeDial::new(&[(V6, Peer::BlackHole), (V4, Peer::Up(2)), (V4B, Peer::Up(2))]);
-    let first = FakeResolver::new(
-        Answer::Addrs(0, &["2001:db8::1"]),
-        Answer::Addrs(0, &["192.0.2.1"]),
-    );
+    let first = one_each();
     let (_, report) = race_with(&history, &dial, &first).await.unwrap();
     assert_eq!(
         timeline(&report),
