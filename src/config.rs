@@ -168,6 +168,37 @@ impl SocketOptions {
     }
 }
 
+pub use crate::core::sort::PolicyTable;
+
+impl PolicyTable {
+    /// Reads a `gai.conf` file's text (glibc's format, `gai.conf(5)`): `precedence` and `label`
+    /// lines replace the default table of their kind. Lines that cannot be read are ignored, each
+    /// with a tracing warning; this never fails.
+    ///
+    /// ```
+    /// use eyeballs::PolicyTable;
+    ///
+    /// // The classic "prefer IPv4" configuration.
+    /// let table = PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
+    /// assert_ne!(table, PolicyTable::rfc6724());
+    /// ```
+    pub fn from_gai_conf(text: &str) -> PolicyTable {
+        let (table, problems) = PolicyTable::parse_gai_conf(text);
+        for problem in problems {
+            tracing::warn!(%problem, "gai.conf: line ignored");
+        }
+        table
+    }
+
+    /// The system's table: `/etc/gai.conf` when it exists, else RFC 6724's default.
+    pub fn system() -> PolicyTable {
+        match std::fs::read_to_string("/etc/gai.conf") {
+            Ok(text) => PolicyTable::from_gai_conf(&text),
+            Err(_) => PolicyTable::rfc6724(),
+        }
+    }
+}
+
 /// Bounds on the Connection Attempt Delay (RFC 8305 §5, §8).
 pub const MIN_ATTEMPT_DELAY: Duration = crate::core::machine::MIN_ATTEMPT_GAP;
 /// The RFC's recommended minimum: smaller values are allowed but not recommended.
@@ -247,6 +278,9 @@ pub struct Config {
     pub socket: SocketOptions,
     /// Memory of earlier connects. Default: on, [`HistoryConfig::default`].
     pub history: Option<HistoryConfig>,
+    /// The address-selection policy table. Default: `None`, the system's: `/etc/gai.conf`
+    /// when present (read when the connector is built), else RFC 6724's.
+    pub policy_table: Option<PolicyTable>,
 }
 
 impl Default for Config {
@@ -262,6 +296,7 @@ impl Default for Config {
             address_policy: crate::AddressPolicy::allow_all(),
             socket: SocketOptions::default(),
             history: Some(HistoryConfig::default()),
+            policy_table: None,
         }
     }
 }
@@ -382,6 +417,7 @@ impl Config {
             socket: _,
             // Orders several addresses and times the next attempt; one address has neither.
             history: _,
+            policy_table: _,
             // Change the course of the race: only their defaults allow the fast path.
             connect_timeout,
             attempt_timeout,

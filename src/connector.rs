@@ -11,8 +11,9 @@ use tracing::Instrument;
 use crate::config::{Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, SocketOptions};
 use crate::core::admit::Refusal;
 use crate::core::history::{History, Limits};
+use crate::core::sort::PolicyTable;
 use crate::dial::TcpDial;
-use crate::driver::{self, SharedHistory, Source, Want};
+use crate::driver::{self, Shared, SharedHistory, Source, Want};
 use crate::error::Error;
 use crate::host::{Host, InputError, Zone, parse_host};
 use crate::report::Report;
@@ -48,6 +49,8 @@ struct Inner {
     dial: TcpDial,
     /// Memory of earlier connects, shared by every clone (HE-4.2); `None` when turned off.
     history: Option<SharedHistory>,
+    /// The address-selection policy table; `None` when it is RFC 6724's default.
+    policy: Option<Arc<PolicyTable>>,
 }
 
 impl fmt::Debug for Connector {
@@ -60,8 +63,11 @@ impl fmt::Debug for Connector {
 }
 
 impl Inner {
-    fn history(&self) -> Option<&SharedHistory> {
-        self.history.as_ref()
+    fn shared(&self) -> Shared<'_> {
+        Shared {
+            history: self.history.as_ref(),
+            policy: self.policy.as_ref(),
+        }
     }
 }
 
@@ -164,7 +170,7 @@ impl Connector {
                     source,
                     host,
                     port,
-                    inner.history(),
+                    inner.shared(),
                 )
                 .await
             }
@@ -177,7 +183,7 @@ impl Connector {
                     Source::Addrs(&[addr]),
                     host,
                     port,
-                    inner.history(),
+                    inner.shared(),
                 )
                 .await
             }
@@ -203,7 +209,7 @@ impl Connector {
             Host::Ip(ip, zone) => Ok(vec![self.checked_literal(host, ip, zone, port)?]),
             Host::Name(name) => {
                 let resolver = &*inner.resolver;
-                let history = inner.history();
+                let shared = inner.shared();
                 driver::resolve_all(
                     &inner.config,
                     &inner.dial,
@@ -211,7 +217,7 @@ impl Connector {
                     &name,
                     host,
                     port,
-                    history,
+                    shared,
                 )
                 .await
             }
@@ -334,7 +340,7 @@ impl Connector {
             source,
             &label,
             port,
-            inner.history(),
+            inner.shared(),
         )
         .instrument(span)
         .await;
@@ -535,6 +541,14 @@ impl Builder {
         self
     }
 
+    /// The address-selection policy table for sorting (RFC 6724 rules 5 and 6). Default: the
+    /// system's, read from `/etc/gai.conf` when the connector is built (as getaddrinfo does),
+    /// else RFC 6724's.
+    pub fn policy_table(mut self, table: PolicyTable) -> Builder {
+        self.config.policy_table = Some(table);
+        self
+    }
+
     /// Replaces every socket option at once.
     pub fn socket_options(mut self, options: SocketOptions) -> Builder {
         self.config.socket = options;
@@ -552,12 +566,20 @@ impl Builder {
                 failure_ttl: h.failure_ttl,
             }))
         });
+        // The system's table (gai.conf) unless one was given; the default needs no lookup.
+        let table = self
+            .config
+            .policy_table
+            .clone()
+            .unwrap_or_else(PolicyTable::system);
+        let policy = (table != PolicyTable::rfc6724()).then(|| Arc::new(table));
         Ok(Connector {
             inner: Arc::new(Inner {
                 config: self.config,
                 resolver,
                 dial,
                 history,
+                policy,
             }),
         })
     }

@@ -20,11 +20,12 @@ use crate::core::history::{History, PastFailure, Remembered};
 use crate::core::machine::{
     Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
 };
-use crate::core::sort::Candidate;
+use crate::core::sort::{Candidate, PolicyTable};
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::report::{Answer, Attempt, AttemptOutcome, Report};
 use crate::resolve::{Lookup, Resolve};
+use std::sync::Arc;
 
 /// Where the addresses come from.
 pub(crate) enum Source<'a> {
@@ -51,6 +52,15 @@ const SOURCE_BATCH: usize = 64;
 /// The connector's memory of earlier connects, shared by its clones (HE-4.2).
 pub(crate) type SharedHistory = Mutex<History>;
 
+/// What a connector shares with each of its connects besides its configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Shared<'a> {
+    /// Its memory of earlier connects; `None` when turned off.
+    pub(crate) history: Option<&'a SharedHistory>,
+    /// Its address-selection policy table; `None`: RFC 6724's default.
+    pub(crate) policy: Option<&'a Arc<PolicyTable>>,
+}
+
 /// Runs one race to its end.
 pub(crate) async fn run<D: Dial>(
     want: Want,
@@ -59,9 +69,11 @@ pub(crate) async fn run<D: Dial>(
     source: Source<'_>,
     host: &str,
     port: u16,
-    history: Option<&SharedHistory>,
+    shared: Shared<'_>,
 ) -> Result<(D::Stream, Report), Error> {
     let start = Instant::now();
+    let history = shared.history;
+    let policy = shared.policy.cloned();
     let admission = config.admission();
     if let Source::Addrs(&[addr]) = source
         && config.allows_single_attempt()
@@ -76,7 +88,7 @@ pub(crate) async fn run<D: Dial>(
                 v6: admission.v6,
                 v4: admission.v4,
             };
-            let race = Race::new(config.race(), start.into_std(), addresses);
+            let race = Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
             let mut d = Driver::new(config, dial, race, start, host, port);
             d.resolver = Some((resolver, name));
             d.history = history;
@@ -96,7 +108,7 @@ pub(crate) async fn run<D: Dial>(
                 v6: !v6.is_empty(),
                 v4: !v4.is_empty(),
             };
-            let race = Race::new(config.race(), start.into_std(), addresses);
+            let race = Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
             // One address needs no sorting, so no source lookup either, unless its history is
             // kept: history is keyed by the real source (the network).
             let with_sources = v6.len() + v4.len() > 1 || history.is_some();
@@ -598,8 +610,9 @@ pub(crate) async fn resolve_all<D: Dial>(
     name: &str,
     host: &str,
     port: u16,
-    history: Option<&SharedHistory>,
+    shared: Shared<'_>,
 ) -> Result<Vec<SocketAddr>, Error> {
+    let history = shared.history;
     let start = Instant::now();
     let admission = config.admission();
     let lookup = |family: Family| {
@@ -665,7 +678,15 @@ pub(crate) async fn resolve_all<D: Dial>(
         }
     }
     // Exactly the order a connect starts with (HE-4.1, HE-4.3).
-    Ok(connect_order(candidates, config.first_address_family_count))
+    let table: &PolicyTable = match shared.policy {
+        Some(p) => p,
+        None => PolicyTable::default_ref(),
+    };
+    Ok(connect_order(
+        candidates,
+        config.first_address_family_count,
+        table,
+    ))
 }
 
 /// How a failed attempt's error counts in the history.

@@ -105,8 +105,8 @@ pub mod requirements {}
 // The public interface is:
 pub use crate::config::{
     Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, MAX_ATTEMPT_DELAY,
-    MAX_RESOLUTION_DELAY, MIN_ATTEMPT_DELAY, RECOMMENDED_MIN_ATTEMPT_DELAY, SocketHook,
-    SocketOptions, Timeout,
+    MAX_RESOLUTION_DELAY, MIN_ATTEMPT_DELAY, PolicyTable, RECOMMENDED_MIN_ATTEMPT_DELAY,
+    SocketHook, SocketOptions, Timeout,
 };
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;

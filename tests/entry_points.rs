@@ -280,3 +280,28 @@ async fn local_address_v4_binds_and_does_not_restrict() {
         .unwrap();
     assert!(v4_only.connect("::1", port).await.is_err());
 }
+
+// HE-4.4: a policy table on the builder (here gai.conf's classic "prefer IPv4") orders what
+// `resolve` returns and what a connect tries first.
+#[tokio::test]
+async fn he_4_4_policy_table_prefers_ipv4() {
+    let resolver = StaticResolver::new().with(
+        "dual.test",
+        ["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+    );
+    let table = eyeballs::PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
+    let connector = Connector::builder()
+        .resolver(resolver.clone())
+        .policy_table(table)
+        .build()
+        .unwrap();
+    let addrs = connector.resolve("dual.test", 80).await.unwrap();
+    assert_eq!(addrs[0], "127.0.0.1:80".parse::<SocketAddr>().unwrap());
+    let default = Connector::builder()
+        .resolver(resolver)
+        .policy_table(eyeballs::PolicyTable::rfc6724())
+        .build()
+        .unwrap();
+    let addrs = default.resolve("dual.test", 80).await.unwrap();
+    assert_eq!(addrs[0], "[::1]:80".parse::<SocketAddr>().unwrap());
+}

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::Family;
-use super::sort::{Candidate, sort_destinations};
+use super::sort::{Candidate, PolicyTable, sort_destinations_with};
 
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3). `lead` is given
 /// the family of the best sorted destination and returns the family to lead with and how many of
@@ -14,6 +14,7 @@ use super::sort::{Candidate, sort_destinations};
 /// dropped.
 pub(crate) fn sort_and_interleave(
     candidates: Vec<Candidate>,
+    table: &PolicyTable,
     lead: impl FnOnce(Family) -> (Family, usize),
 ) -> Vec<SocketAddr> {
     let (fresh, failed): (Vec<Candidate>, Vec<Candidate>) = candidates
@@ -22,7 +23,7 @@ pub(crate) fn sort_and_interleave(
     let mut order = Vec::with_capacity(fresh.len() + failed.len());
     let mut lead = Some(lead);
     for mut group in [fresh, failed] {
-        sort_destinations(&mut group);
+        sort_destinations_with(&mut group, table);
         let sorted: Vec<SocketAddr> = group.iter().map(|c| c.dst).collect();
         let Some(best) = sorted.first() else { continue };
         let (family, count) = match (lead.take(), order.last()) {

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use super::Family;
 use super::admit::Seen;
 use super::interleave::sort_and_interleave;
-use super::sort::Candidate;
+use super::sort::{Candidate, PolicyTable};
+use std::sync::Arc;
 
 /// No attempt starts within this long of the previous one, whatever the configuration and however
 /// late the driver's timer fires (RFC 8305 §5 "MUST NOT", HE-5.2).
@@ -231,6 +232,8 @@ pub struct Race {
     /// address and start instant, so the delay can be worked out again when answers bring RTTs
     /// (HE-5.3). `None` when a failure made the next attempt due at once.
     staggered_from: Option<(Instant, SocketAddr, Instant)>,
+    /// The address-selection policy table (rules 5 and 6); `None`: RFC 6724's default.
+    policy: Option<Arc<PolicyTable>>,
     attempts: Vec<Attempt>,
     running: usize,
     /// No attempt before this index is running: the oldest running attempt has the earliest
@@ -268,6 +271,7 @@ impl Race {
             begun: false,
             next_attempt_at: None,
             staggered_from: None,
+            policy: None,
             attempts: Vec::new(),
             running: 0,
             oldest_running: 0,
@@ -285,6 +289,19 @@ impl Race {
         // A race with nothing to look up is decided at once.
         race.step();
         race
+    }
+
+    /// Sorts with `table` (from `/etc/gai.conf` or the caller) instead of RFC 6724's default.
+    /// Call it right after [`Race::new`], before any answer.
+    pub fn with_policy(mut self, table: Option<Arc<PolicyTable>>) -> Race {
+        self.policy = table;
+        self
+    }
+
+    fn policy(&self) -> &PolicyTable {
+        self.policy
+            .as_deref()
+            .unwrap_or_else(|| PolicyTable::default_ref())
     }
 
     /// Feeds one event that happened at `now`.
@@ -605,10 +622,10 @@ impl Race {
         let attempts = &self.attempts;
         let first_family_count = self.config.first_family_count;
         if attempts.is_empty() {
-            self.untried = connect_order(pending, first_family_count).into();
+            self.untried = connect_order(pending, first_family_count, self.policy()).into();
             return;
         }
-        let order = sort_and_interleave(pending, |best| match attempts.last() {
+        let order = sort_and_interleave(pending, self.policy(), |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
                 let fam = Family::of(&last.addr);
@@ -663,8 +680,9 @@ impl Race {
 pub(crate) fn connect_order(
     candidates: Vec<Candidate>,
     first_family_count: usize,
+    table: &PolicyTable,
 ) -> Vec<SocketAddr> {
-    sort_and_interleave(candidates, |best| (best, first_family_count))
+    sort_and_interleave(candidates, table, |best| (best, first_family_count))
 }
 
 #[cfg(test)]

@@ -39,9 +39,16 @@ impl Candidate {
 ///
 /// The sort is stable (rule 10: otherwise leave the order unchanged) and total.
 pub fn sort_destinations(candidates: &mut [Candidate]) {
+    sort_destinations_with(candidates, PolicyTable::default_ref());
+}
+
+/// [`sort_destinations`] with this policy table (rules 5 and 6) instead of RFC 6724's default.
+pub(crate) fn sort_destinations_with(candidates: &mut [Candidate], table: &PolicyTable) {
     // Precompute the attributes once per candidate: the comparator is then cheap.
-    let mut keyed: Vec<(Attrs, Candidate)> =
-        candidates.iter().map(|c| (Attrs::of(c), *c)).collect();
+    let mut keyed: Vec<(Attrs, Candidate)> = candidates
+        .iter()
+        .map(|c| (Attrs::of(c, table), *c))
+        .collect();
     keyed.sort_by(|(a, _), (b, _)| compare(a, b));
     for (slot, (_, c)) in candidates.iter_mut().zip(keyed) {
         *slot = c;
@@ -53,7 +60,7 @@ struct Attrs {
     usable: bool,
     scope_match: bool,
     label_match: bool,
-    precedence: u8,
+    precedence: u32,
     scope: u8,
     /// Common prefix length of source and destination, IPv6 only (rule 9).
     prefix: Option<u8>,
@@ -70,9 +77,9 @@ fn rtt_step(rtt: std::time::Duration) -> u32 {
 }
 
 impl Attrs {
-    fn of(c: &Candidate) -> Self {
+    fn of(c: &Candidate, table: &PolicyTable) -> Self {
         let dst = to_v6(c.dst.ip());
-        let d_policy = policy(&dst);
+        let d_policy = table.lookup(&dst);
         let d_scope = scope(&c.dst.ip());
         let rtt_step = c.hist.rtt.map(|(srtt, _)| rtt_step(srtt));
         let worked = c.hist.worked;
@@ -98,7 +105,7 @@ impl Attrs {
                 Attrs {
                     usable: true,
                     scope_match: d_scope == scope(&src),
-                    label_match: d_policy.label == policy(&s6).label,
+                    label_match: d_policy.label == table.lookup(&s6).label,
                     precedence: d_policy.precedence,
                     scope: d_scope,
                     prefix,
@@ -149,8 +156,124 @@ fn to_v6(ip: IpAddr) -> Ipv6Addr {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Policy {
-    precedence: u8,
-    label: u8,
+    precedence: u32,
+    label: u32,
+}
+
+/// An RFC 6724 §2.1 policy table: each address's precedence (rule 6) and label (rule 5), by the
+/// longest matching prefix. [`PolicyTable::rfc6724`] is the RFC's default; a system's
+/// `/etc/gai.conf` may change it, as it does for getaddrinfo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyTable {
+    /// (prefix, length, value), longest prefix first.
+    precedence: Vec<(u128, u8, u32)>,
+    label: Vec<(u128, u8, u32)>,
+}
+
+impl PolicyTable {
+    /// The RFC 6724 §2.1 default table.
+    pub fn rfc6724() -> PolicyTable {
+        PolicyTable {
+            precedence: POLICY_TABLE
+                .iter()
+                .map(|(p, l, pol)| (*p, *l, pol.precedence))
+                .collect(),
+            label: POLICY_TABLE
+                .iter()
+                .map(|(p, l, pol)| (*p, *l, pol.label))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn default_ref() -> &'static PolicyTable {
+        static DEFAULT: std::sync::OnceLock<PolicyTable> = std::sync::OnceLock::new();
+        DEFAULT.get_or_init(PolicyTable::rfc6724)
+    }
+
+    /// Reads `gai.conf` text as glibc does: `precedence PREFIX/LEN VALUE` and `label PREFIX/LEN
+    /// VALUE` lines; if the file has any line of a kind, it replaces the default table of that
+    /// kind (an address matching no line then has precedence or label 0). Comments (`#`) and
+    /// blank lines are skipped; `reload` and `scopev4` lines are accepted and not used. Returns
+    /// the table and a description of each line that could not be read (those lines are
+    /// ignored).
+    pub(crate) fn parse_gai_conf(text: &str) -> (PolicyTable, Vec<String>) {
+        let mut problems = Vec::new();
+        let (mut precedence, mut label) = (Vec::new(), Vec::new());
+        for (n, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            let mut words = line.split_whitespace();
+            let Some(keyword) = words.next() else {
+                continue;
+            };
+            let table = match keyword {
+                "precedence" => &mut precedence,
+                "label" => &mut label,
+                "reload" | "scopev4" => continue,
+                other => {
+                    problems.push(format!("line {}: unknown keyword {other:?}", n + 1));
+                    continue;
+                }
+            };
+            let parsed = (|| {
+                let (prefix, value) = (words.next()?, words.next()?);
+                if words.next().is_some() {
+                    return None;
+                }
+                let (addr, len) = prefix.split_once('/')?;
+                let addr: Ipv6Addr = addr.parse().ok()?;
+                let len: u8 = len.parse().ok().filter(|l| *l <= 128)?;
+                let value: u32 = value.parse().ok()?;
+                let mask = if len == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(len))
+                };
+                Some((u128::from(addr) & mask, len, value))
+            })();
+            match parsed {
+                Some(entry) => table.push(entry),
+                None => problems.push(format!("line {}: cannot read {line:?}", n + 1)),
+            }
+        }
+        let default = PolicyTable::rfc6724();
+        let by_length = |mut t: Vec<(u128, u8, u32)>| {
+            t.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+            t
+        };
+        let table = PolicyTable {
+            precedence: if precedence.is_empty() {
+                default.precedence
+            } else {
+                by_length(precedence)
+            },
+            label: if label.is_empty() {
+                default.label
+            } else {
+                by_length(label)
+            },
+        };
+        (table, problems)
+    }
+
+    fn lookup(&self, addr: &Ipv6Addr) -> Policy {
+        let bits = u128::from(*addr);
+        let find = |t: &[(u128, u8, u32)]| {
+            t.iter()
+                .find(|(prefix, len, _)| {
+                    let mask = if *len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(*len))
+                    };
+                    bits & mask == *prefix
+                })
+                .map_or(0, |(_, _, v)| *v)
+        };
+        Policy {
+            precedence: find(&self.precedence),
+            label: find(&self.label),
+        }
+    }
 }
 
 /// The RFC 6724 §2.1 default policy table, longest prefix first.
@@ -229,19 +352,9 @@ const POLICY_TABLE: [(u128, u8, Policy); 9] = [
     ), // ::/0
 ];
 
+#[cfg(test)]
 fn policy(addr: &Ipv6Addr) -> Policy {
-    let bits = u128::from(*addr);
-    for (prefix, len, p) in POLICY_TABLE {
-        let mask = if len == 0 {
-            0
-        } else {
-            u128::MAX << (128 - u32::from(len))
-        };
-        if bits & mask == prefix {
-            return p;
-        }
-    }
-    unreachable!("::/0 matches every address")
+    PolicyTable::default_ref().lookup(addr)
 }
 
 // Scope values from RFC 6724 §3.1 / RFC 4291.
@@ -415,6 +528,57 @@ mod tests {
         assert_eq!(sorted(&input), want);
     }
 
+    // HE-4.4: gai.conf lines replace the default table of their kind; bad lines are ignored
+    // and reported, never a panic.
+    #[test]
+    fn he_4_4_gai_conf() {
+        let v6 = |s: &str| s.parse::<Ipv6Addr>().unwrap();
+        let (t, problems) = PolicyTable::parse_gai_conf(
+            "# prefer IPv4\nprecedence  ::ffff:0:0/96  100\nreload yes\nscopev4 ::ffff:169.254.0.0/112 2\n",
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(t.lookup(&v6("::ffff:192.0.2.1")).precedence, 100);
+        assert_eq!(
+            t.lookup(&v6("2001:db8::1")).precedence,
+            0,
+            "the default table is replaced"
+        );
+        assert_eq!(
+            t.lookup(&v6("2001:db8::1")).label,
+            PolicyTable::rfc6724().lookup(&v6("2001:db8::1")).label,
+            "no label lines: the default labels stay"
+        );
+        let (t, problems) = PolicyTable::parse_gai_conf(
+            "label ::/0 7\nlabel 2001:db8::/32 9\nprecedence x 1\nlabel ::/129 1\nbogus 1 2\nlabel ::/0\nlabel ::/0 1 2\nprecedence ::/0 -1\n",
+        );
+        assert_eq!(problems.len(), 6, "{problems:?}");
+        assert_eq!(
+            t.lookup(&v6("2001:db8::1")).label,
+            9,
+            "longest prefix first"
+        );
+        assert_eq!(t.lookup(&v6("2001:db9::1")).label, 7);
+        assert_eq!(t.precedence, PolicyTable::rfc6724().precedence);
+        let (t, problems) = PolicyTable::parse_gai_conf("");
+        assert!(problems.is_empty());
+        assert_eq!(t, PolicyTable::rfc6724());
+    }
+
+    // HE-4.4: with the "prefer IPv4" gai.conf, 127.0.0.1 sorts before ::1.
+    #[test]
+    fn he_4_4_gai_conf_prefer_ipv4_sorts_ipv4_first() {
+        let (table, _) = PolicyTable::parse_gai_conf("precedence ::ffff:0:0/96 100\n");
+        let mut c = vec![
+            Candidate::new("[::1]:80".parse().unwrap(), Some("::1".parse().unwrap())),
+            Candidate::new(
+                "127.0.0.1:80".parse().unwrap(),
+                Some("127.0.0.1".parse().unwrap()),
+            ),
+        ];
+        sort_destinations_with(&mut c, &table);
+        assert_eq!(c[0].dst, "127.0.0.1:80".parse().unwrap());
+    }
+
     /// HE-4.1: loopback on both families: ::1 (precedence 50) before 127.0.0.1 (35).
     #[test]
     fn he_4_1_loopback_prefers_ipv6() {
@@ -426,8 +590,8 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn key(c: &Candidate) -> (bool, bool, bool, u8, u8, Option<u8>) {
-            let a = Attrs::of(c);
+        fn key(c: &Candidate) -> (bool, bool, bool, u32, u8, Option<u8>) {
+            let a = Attrs::of(c, PolicyTable::default_ref());
             (
                 a.usable,
                 a.scope_match,

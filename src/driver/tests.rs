@@ -167,7 +167,7 @@ async fn race(
         },
         "test.example",
         443,
-        None,
+        Shared::default(),
     )
     .await
 }
@@ -178,7 +178,16 @@ async fn resolve(
     dial: &FakeDial,
     resolver: &FakeResolver,
 ) -> Result<Vec<SocketAddr>, Error> {
-    resolve_all(config, dial, resolver, "t.example", "t.example", 443, None).await
+    resolve_all(
+        config,
+        dial,
+        resolver,
+        "t.example",
+        "t.example",
+        443,
+        Shared::default(),
+    )
+    .await
 }
 
 /// Each attempt as `(start ms, addr, outcome)`.
@@ -504,7 +513,7 @@ async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
         Source::Addrs(&addrs),
         "x",
         443,
-        None,
+        Shared::default(),
     )
     .await
     .unwrap();
@@ -569,7 +578,7 @@ async fn single_address_fast_path_matches_the_race() {
             Source::Addrs(&[v4]),
             "192.0.2.1",
             443,
-            None,
+            Shared::default(),
         )
         .await
         .unwrap_err();
@@ -589,7 +598,7 @@ async fn single_address_fast_path_matches_the_race() {
             Source::Addrs(&[v4]),
             "192.0.2.1",
             443,
-            None,
+            Shared::default(),
         )
         .await
         .unwrap();
@@ -726,7 +735,7 @@ async fn hostile_dns_answers_are_tamed() {
         },
         "x",
         443,
-        None,
+        Shared::default(),
     )
     .await
     .unwrap_err();
@@ -794,7 +803,7 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
         },
         "x",
         443,
-        None,
+        Shared::default(),
     )
     .await
     .unwrap();
@@ -835,7 +844,10 @@ async fn race_with(
         },
         "test.example",
         443,
-        Some(history),
+        Shared {
+            history: Some(history),
+            policy: None,
+        },
     )
     .await
 }
