@@ -125,9 +125,11 @@ impl History {
         }
     }
 
-    /// How many destinations are remembered.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
+    /// How many entries (destinations and prefixes) are remembered. For the tests and the fuzz
+    /// target only.
+    #[cfg(any(test, fuzzing))]
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
         self.entries.len()
     }
 
@@ -167,8 +169,7 @@ impl History {
     /// `dst` connected with this handshake time: RFC 6298 §2 smoothing, for the destination and
     /// for its prefix; clears the destination's failure.
     pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration) {
-        for key in [dst, prefix(dst)] {
-            let e = self.entry(src, key);
+        let smooth = |e: &mut Entry| {
             e.srtt = Some(match e.srtt {
                 None => (rtt, rtt / 2),
                 Some((srtt, rttvar)) => {
@@ -176,8 +177,12 @@ impl History {
                     (srtt * 7 / 8 + rtt / 8, rttvar * 3 / 4 + diff / 4)
                 }
             });
-        }
+        };
+        // The prefix first: writing the destination last means a full table never evicts the
+        // destination's own entry to make room for its prefix.
+        smooth(self.entry(src, prefix(dst)));
         let e = self.entry(src, dst);
+        smooth(e);
         e.worked = true;
         e.failure = None;
     }
