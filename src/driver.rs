@@ -234,9 +234,8 @@ struct Driver<'a, D: Dial> {
     with_sources: bool,
     history: Option<&'a SharedHistory>,
     /// Each fed destination's source address, to key its history when its attempt ends.
-    sources: HashMap<SocketAddr, Option<IpAddr>>,
-    /// What the history knew of each fed destination, for the report.
-    remembered: HashMap<SocketAddr, Remembered>,
+    /// and what the history knew of it, for the report.
+    known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -269,8 +268,7 @@ impl<'a, D: Dial> Driver<'a, D> {
             seen: Seen::default(),
             with_sources: true,
             history: None,
-            sources: HashMap::new(),
-            remembered: HashMap::new(),
+            known: HashMap::new(),
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -322,10 +320,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                     let mut h = lock(history);
                     for c in &mut addrs {
                         c.hist = h.verdict(c.src, c.dst, now.into_std());
-                        self.sources.insert(c.dst, c.src);
-                        if !c.hist.is_empty() {
-                            self.remembered.insert(c.dst, c.hist);
-                        }
+                        self.known.insert(c.dst, (c.src, c.hist));
                     }
                 }
                 let input = if queue.is_empty() {
@@ -473,7 +468,7 @@ impl<'a, D: Dial> Driver<'a, D> {
     ) {
         let Some(history) = self.history else { return };
         let dst = self.report.attempts[id.0].addr;
-        let src = self.sources.get(&dst).copied().flatten();
+        let src = self.known.get(&dst).and_then(|(src, _)| *src);
         record(&mut lock(history), src, dst, now.into_std());
     }
 
@@ -495,7 +490,11 @@ impl<'a, D: Dial> Driver<'a, D> {
                 }
                 Action::Start { id, addr } => {
                     let started = self.since_start(now);
-                    let history = self.remembered.get(&addr).copied();
+                    let history = self
+                        .known
+                        .get(&addr)
+                        .map(|(_, hist)| *hist)
+                        .filter(|hist| !hist.is_empty());
                     if !self.config.address_policy.allows(addr.ip()) {
                         // Checked right before the connect, after DNS: rebinding cannot slip past.
                         debug!(%addr, attempt = id.0, "attempt denied by the address policy");
