@@ -233,8 +233,8 @@ struct Driver<'a, D: Dial> {
     /// Whether to look source addresses up (not for a single address: nothing to sort).
     with_sources: bool,
     history: Option<&'a SharedHistory>,
-    /// Each fed destination's source address, to key its history when its attempt ends.
-    /// and what the history knew of it, for the report.
+    /// Each fed destination's source address (to key its history when its attempt ends) and
+    /// what the history knew of it (for the report).
     known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
