@@ -123,7 +123,7 @@ fn bench(c: &mut Criterion) {
     let src = Some(IpAddr::from([192, 0, 2, 200]));
     for i in 0..4096u32 {
         let dst = SocketAddr::new(IpAddr::from((0xc633_6400 + i).to_be_bytes()), 443);
-        history.success(src, dst, Duration::from_millis(20));
+        history.success(src, dst, Duration::from_millis(20), t0);
     }
     let probe = SocketAddr::new(IpAddr::from((0xc633_6400u32 + 17).to_be_bytes()), 443);
     c.bench_function("history_verdict_in_4096_entries", |b| {

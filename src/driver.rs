@@ -177,6 +177,7 @@ async fn single_attempt<D: Dial>(
     };
     report.attempts.push(Attempt {
         history: None,
+        placement: None,
         addr,
         started: Duration::ZERO,
         ended: Some(ended),
@@ -405,7 +406,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                         self.winner = Some(stream);
                         let started = self.report.attempts[id.0].started;
                         let rtt = self.since_start(now).saturating_sub(started);
-                        self.remember(id, now, |h, src, dst, _| h.success(src, dst, rtt));
+                        self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
                         Input::Connected(id)
                     }
                     Err(e) => {
@@ -505,6 +506,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                             ended: Some(started),
                             outcome,
                             history,
+                            placement: None,
                         });
                         let denied = io::Error::new(
                             io::ErrorKind::PermissionDenied,
@@ -523,6 +525,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                         ended: None,
                         outcome: None,
                         history,
+                        placement: None,
                     });
                     self.attempts.push((id, self.dial.dial(addr)));
                 }
@@ -565,6 +568,9 @@ impl<'a, D: Dial> Driver<'a, D> {
         self.lookups = [None, None];
         self.feeds = [None, None];
         self.report.elapsed = self.since_start(now);
+        for (i, a) in self.report.attempts.iter_mut().enumerate() {
+            a.placement = self.race.placement(AttemptId(i));
+        }
         let report = std::mem::replace(&mut self.report, Report::new("", 0));
         match result {
             Ok(id) => {
@@ -682,7 +688,7 @@ pub(crate) async fn resolve_all<D: Dial>(
         None => PolicyTable::default_ref(),
     };
     Ok(connect_order(
-        candidates,
+        &candidates,
         config.first_address_family_count,
         table,
     ))

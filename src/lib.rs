@@ -110,11 +110,11 @@ pub use crate::config::{
 };
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
-pub use crate::core::history::{PastFailure, Remembered};
+pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
 pub use crate::error::{ConnectFailure, Error};
 pub use crate::host::InputError;
 pub use crate::policy::{AddressPolicy, is_public};
-pub use crate::report::{Answer, Attempt, AttemptOutcome, Report};
+pub use crate::report::{Answer, Attempt, AttemptOutcome, Moved, Report};
 #[cfg(feature = "hickory")]
 pub use crate::resolve::HickoryResolver;
 pub use crate::resolve::{

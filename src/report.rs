@@ -6,7 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::core::Family;
-use crate::core::history::Remembered;
+use crate::core::history::{DelayBasis, Remembered};
+use crate::core::machine::Placement;
 use crate::resolve::ResolveError;
 
 /// One DNS answer, as it arrived.
@@ -89,6 +90,18 @@ pub struct Attempt {
     pub(crate) ended: Option<Duration>,
     pub(crate) outcome: Option<AttemptOutcome>,
     pub(crate) history: Option<Remembered>,
+    /// Filled in when the race ends.
+    pub(crate) placement: Option<Placement>,
+}
+
+/// History moved an attempt: [`Attempt::moved_by_history`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Moved {
+    /// Where the attempt would have come without history (0 for first).
+    pub from: usize,
+    /// Where it came (0 for first).
+    pub to: usize,
 }
 
 impl Attempt {
@@ -97,6 +110,26 @@ impl Attempt {
     /// (or history is off). [`Remembered::describe`] says how that moved the attempt.
     pub fn history(&self) -> Option<&Remembered> {
         self.history.as_ref()
+    }
+
+    /// Whether history moved this attempt in the order (HE-4.2): where the same addresses,
+    /// sorted and interleaved without history, would have put it, and where it came. `None`
+    /// when it came where it would have anyway. [`Attempt::history`] says why.
+    pub fn moved_by_history(&self) -> Option<Moved> {
+        let p = self.placement?;
+        let from = p.plain_position?;
+        (from != p.position).then_some(Moved {
+            from,
+            to: p.position,
+        })
+    }
+
+    /// The Connection Attempt Delay this attempt set before the next one, and where it came
+    /// from (HE-5.3): the configured delay, or with history one worked out from an RTT. `None`
+    /// when the attempt failed or the race ended before it was worked out, and for a
+    /// connect that never raced (a single address).
+    pub fn attempt_delay(&self) -> Option<(Duration, DelayBasis)> {
+        self.placement?.delay
     }
 
     /// The address tried.

@@ -71,10 +71,20 @@ async fn demo_shows_the_ipv4_fallback_then_the_healthy_case() {
     let out = probe(&[]).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
-    let first = stdout.split("2. Both families healthy").next().unwrap();
+    let before_healthy = stdout.split("2. Both families healthy").next().unwrap();
+    let (first, again) = before_healthy
+        .split_once("1b. The same again")
+        .expect("the second connect is shown");
     assert!(first.contains("IPv6 black-holed"), "{stdout}");
     assert!(
         first.contains("cancelled") && first.contains("(ipv4)"),
+        "{stdout}"
+    );
+    // HE-4.2: the second connect goes to IPv4 at once, and says history moved it.
+    assert!(
+        !again.contains("cancelled")
+            && again.contains("(ipv4)")
+            && again.contains("moved from #1 to #0"),
         "{stdout}"
     );
     let second = stdout

@@ -53,6 +53,13 @@ pub struct Attempt {
     pub outcome: &'static str,
     /// What the connector's history knew of the address, as a sentence; `null` when nothing.
     pub history: Option<String>,
+    /// Where the attempt would have come without history (0 for first), when history moved
+    /// it; `null` otherwise.
+    pub moved_from: Option<usize>,
+    /// The Connection Attempt Delay it set before the next attempt, in ms, and where that came
+    /// from (`configured`, `from its RTT`, ...); `null` when not worked out.
+    pub next_delay_ms: Option<f64>,
+    pub next_delay_basis: Option<String>,
 }
 
 /// `--all`: every address on its own, and a verdict per family.
@@ -156,6 +163,9 @@ impl Connect {
                     end_ms: a.ended().map(ms),
                     outcome: a.outcome().map_or("running", AttemptOutcome::label),
                     history: a.history().and_then(|h| h.describe()),
+                    moved_from: a.moved_by_history().map(|m| m.from),
+                    next_delay_ms: a.attempt_delay().map(|(d, _)| ms(d)),
+                    next_delay_basis: a.attempt_delay().map(|(_, basis)| basis.to_string()),
                 })
                 .collect()
         });
@@ -204,6 +214,9 @@ mod tests {
                 end_ms: Some(1.5),
                 outcome: "connected",
                 history: Some("worked before, 1.0 ms RTT".into()),
+                moved_from: Some(1),
+                next_delay_ms: Some(100.0),
+                next_delay_basis: Some("from its RTT".into()),
             }],
             error: None,
         };
@@ -214,7 +227,8 @@ mod tests {
                 "winner": {"addr": "[2001:db8::1]:443", "family": "ipv6"},
                 "resolution": [{"family": "ipv6", "ms": 0.5, "addrs": ["[2001:db8::1]:443"], "error": null}],
                 "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
-                               "history": "worked before, 1.0 ms RTT"}],
+                               "history": "worked before, 1.0 ms RTT", "moved_from": 1,
+                               "next_delay_ms": 100.0, "next_delay_basis": "from its RTT"}],
                 "error": null,
             })
         );

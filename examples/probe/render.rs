@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, Error, Family, FamilyPolicy, Report};
+use eyeballs::{AttemptOutcome, DelayBasis, Error, Family, FamilyPolicy, Report};
 
 use crate::records;
 pub use crate::records::ms;
@@ -122,12 +122,25 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             _ => String::new(),
         };
         // What earlier connects taught (HE-4.2): why this address came where it did.
-        let remembered = a
-            .history()
-            .and_then(|h| h.describe())
-            .map_or(String::new(), |why| {
-                style.dim(&format!("  [history: {why}]"))
-            });
+        let mut taught: Vec<String> = a.history().and_then(|h| h.describe()).into_iter().collect();
+        if let Some(moved) = a.moved_by_history() {
+            taught.push(format!("moved from #{} to #{}", moved.from, moved.to));
+        }
+        let followed = i + 1 < report.attempts().len();
+        if let Some((delay, basis)) = a.attempt_delay()
+            && basis != DelayBasis::Configured
+            && followed
+        {
+            taught.push(format!(
+                "next attempt after {} ms, {basis}",
+                delay.as_millis()
+            ));
+        }
+        let remembered = if taught.is_empty() {
+            String::new()
+        } else {
+            style.dim(&format!("  [history: {}]", taught.join("; ")))
+        };
         out += &format!(
             "  #{i:<2} {:<w$}  {}  {:>6.1} ms  {:>6.1} ms  {bar} {label}{detail}{remembered}\n",
             a.addr().to_string(),
@@ -332,4 +345,29 @@ pub fn reachability(
         .collect();
     let _ = writeln!(out, "{} {}", style.bold("verdict:"), line.join(", "));
     out
+}
+
+/// The median of `times` (the mean of the middle two for an even count); `None` when empty.
+pub fn median(times: &[Duration]) -> Option<Duration> {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_none() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[ms(3), ms(1), ms(2)]), Some(ms(2)));
+        assert_eq!(median(&[ms(11), ms(3)]), Some(ms(7)));
+    }
 }

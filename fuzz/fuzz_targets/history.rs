@@ -30,7 +30,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         match op[0] % 3 {
             0 => {
                 let rtt = Duration::from_micros(u64::from(op[2]) * 997);
-                h.success(src, dst, rtt);
+                h.success(src, dst, rtt, now);
                 let v = h.verdict(src, dst, now);
                 assert!(v.worked && v.failed.is_none(), "{v:?}");
                 assert!(v.rtt.is_some());

@@ -97,11 +97,13 @@ fn history_of(n: u8) -> Remembered {
             rtt: rtt(2),
             worked: true,
             failed: None,
+            ..Remembered::default()
         },
         2 => Remembered {
             rtt: rtt(350),
             worked: true,
             failed: None,
+            ..Remembered::default()
         },
         3 => Remembered {
             failed: Some(PastFailure::TimedOut),
@@ -111,6 +113,7 @@ fn history_of(n: u8) -> Remembered {
             rtt: rtt(40),
             worked: false,
             failed: Some(PastFailure::LostRace),
+            ..Remembered::default()
         },
         _ => Remembered::default(),
     }

@@ -31,8 +31,14 @@ pub enum PastFailure {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Remembered {
-    /// The smoothed RTT and its variation, if the destination ever connected.
+    /// The smoothed RTT and its variation, if the destination ever connected (or, see
+    /// [`Remembered::prefix_rtt`], if another address of its network prefix did).
     pub rtt: Option<(Duration, Duration)>,
+    /// The RTT is its network prefix's (/24, /64): the destination itself never connected.
+    pub prefix_rtt: bool,
+    /// How long before this connect the destination last connected, if it ever did (the table
+    /// remembers it as long as the entry lives).
+    pub connected_ago: Option<Duration>,
     /// It connected before (and has not failed since).
     pub worked: bool,
     /// It failed recently (within the failure time to live), and how.
@@ -72,6 +78,10 @@ impl Remembered {
                 "worked before, {:.1} ms RTT",
                 srtt.as_secs_f64() * 1e3
             )),
+            (Some((srtt, _)), false) if self.prefix_rtt => Some(format!(
+                "{:.1} ms RTT to its network",
+                srtt.as_secs_f64() * 1e3
+            )),
             (Some((srtt, _)), false) => Some(format!("{:.1} ms RTT", srtt.as_secs_f64() * 1e3)),
             (None, true) => Some("worked before".to_string()),
             (None, false) => None,
@@ -88,6 +98,33 @@ impl Remembered {
     }
 }
 
+/// Where the Connection Attempt Delay after an attempt came from (HE-5.3,
+/// [`crate::Attempt::attempt_delay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DelayBasis {
+    /// The configured delay: no RTT was known (or history is off).
+    Configured,
+    /// The attempt's own destination's RTT.
+    OwnRtt,
+    /// The RTT of the destination's network prefix (/24, /64).
+    PrefixRtt,
+    /// The RTT of another of this connect's addresses, the nearest known: how far the server
+    /// is, whichever family told.
+    NearestRtt(SocketAddr),
+}
+
+impl std::fmt::Display for DelayBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DelayBasis::Configured => f.write_str("configured"),
+            DelayBasis::OwnRtt => f.write_str("from its RTT"),
+            DelayBasis::PrefixRtt => f.write_str("from its network's RTT"),
+            DelayBasis::NearestRtt(addr) => write!(f, "from the RTT of {addr}"),
+        }
+    }
+}
+
 /// The history's limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -100,6 +137,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     srtt: Option<(Duration, Duration)>,
+    /// When it last connected.
+    connected: Option<Instant>,
     /// The latest outcome was a success.
     worked: bool,
     failure: Option<(Instant, PastFailure)>,
@@ -152,6 +191,8 @@ impl History {
                 .map(|(_, kind)| kind);
             Remembered {
                 rtt: e.srtt,
+                prefix_rtt: false,
+                connected_ago: e.connected.map(|at| now.saturating_duration_since(at)),
                 worked: e.worked,
                 failed,
             }
@@ -162,13 +203,14 @@ impl History {
                 e.used = clock;
                 e.srtt
             });
+            verdict.prefix_rtt = verdict.rtt.is_some();
         }
         verdict
     }
 
-    /// `dst` connected with this handshake time: RFC 6298 §2 smoothing, for the destination and
-    /// for its prefix; clears the destination's failure.
-    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration) {
+    /// `dst` connected at `now` with this handshake time: RFC 6298 §2 smoothing, for the
+    /// destination and for its prefix; clears the destination's failure.
+    pub fn success(&mut self, src: Option<IpAddr>, dst: SocketAddr, rtt: Duration, now: Instant) {
         let smooth = |e: &mut Entry| {
             e.srtt = Some(match e.srtt {
                 None => (rtt, rtt / 2),
@@ -185,6 +227,7 @@ impl History {
         smooth(e);
         e.worked = true;
         e.failure = None;
+        e.connected = Some(now);
     }
 
     /// `dst` failed this way.
@@ -209,6 +252,7 @@ impl History {
         }
         let e = self.entries.entry((src, dst)).or_insert(Entry {
             srtt: None,
+            connected: None,
             worked: false,
             failure: None,
             used: clock,
@@ -248,18 +292,45 @@ mod tests {
         let mut h = History::new(LIMITS);
         let t0 = Instant::now();
         let src = Some("192.0.2.200".parse().unwrap());
-        h.success(src, addr("192.0.2.1:443"), 2 * MS);
+        h.success(src, addr("192.0.2.1:443"), 2 * MS, t0);
         let sibling = h.verdict(src, addr("192.0.2.7:443"), t0);
         assert_eq!(sibling.rtt, Some((2 * MS, MS)));
         assert!(!sibling.worked, "worked is the destination's own");
         assert_eq!(h.verdict(src, addr("198.51.100.1:443"), t0).rtt, None);
         let v6 = Some("2001:db8::100".parse().unwrap());
-        h.success(v6, addr("[2001:db8:0:1::1]:443"), 3 * MS);
+        h.success(v6, addr("[2001:db8:0:1::1]:443"), 3 * MS, t0);
         assert_eq!(
             h.verdict(v6, addr("[2001:db8:0:1::9]:443"), t0).rtt,
             Some((3 * MS, 1500 * Duration::from_micros(1)))
         );
         assert_eq!(h.verdict(v6, addr("[2001:db8:0:2::1]:443"), t0).rtt, None);
+    }
+
+    // HE-4.2: the history says when a destination last connected, and whether its RTT is its
+    // own or its network's.
+    #[test]
+    fn he_4_2_remembers_when_it_connected() {
+        let mut h = History::new(LIMITS);
+        let t0 = Instant::now();
+        let src = Some("192.0.2.200".parse().unwrap());
+        let dst = addr("192.0.2.1:443");
+        assert_eq!(h.verdict(src, dst, t0).connected_ago, None);
+        h.success(src, dst, 2 * MS, t0);
+        let later = h.verdict(src, dst, t0 + 90 * MS);
+        assert_eq!(later.connected_ago, Some(90 * MS));
+        assert!(!later.prefix_rtt);
+        h.failure(src, dst, PastFailure::Refused, t0 + 100 * MS);
+        assert_eq!(
+            h.verdict(src, dst, t0 + 200 * MS).connected_ago,
+            Some(200 * MS),
+            "a failure does not erase when it last connected"
+        );
+        let sibling = h.verdict(src, addr("192.0.2.9:443"), t0);
+        assert!(sibling.prefix_rtt && sibling.connected_ago.is_none());
+        assert_eq!(
+            sibling.describe().as_deref(),
+            Some("2.0 ms RTT to its network")
+        );
     }
 
     const MS: Duration = Duration::from_millis(1);
@@ -282,9 +353,9 @@ mod tests {
             Some("2001:db8::100".parse().unwrap()),
             addr("[2001:db8::1]:443"),
         );
-        h.success(src, dst, 80 * MS);
+        h.success(src, dst, 80 * MS, t0);
         assert_eq!(h.verdict(src, dst, t0).rtt, Some((80 * MS, 40 * MS)));
-        h.success(src, dst, 160 * MS);
+        h.success(src, dst, 160 * MS, t0);
         // SRTT = 7/8 80 + 1/8 160 = 90; RTTVAR = 3/4 40 + 1/4 |80 - 160| = 50.
         assert_eq!(h.verdict(src, dst, t0).rtt, Some((90 * MS, 50 * MS)));
         assert!(h.verdict(src, dst, t0).worked);
@@ -351,7 +422,7 @@ mod tests {
             None,
             "expired"
         );
-        h.success(home, dst, 5 * MS);
+        h.success(home, dst, 5 * MS, t0);
         let v = h.verdict(home, dst, t0 + MS);
         assert_eq!((v.failed, v.worked), (None, true));
         h.failure(home, dst, PastFailure::LostRace, t0 + 2 * MS);
@@ -376,7 +447,7 @@ mod tests {
             let dst = SocketAddr::new(IpAddr::from(i.to_be_bytes()), 443);
             h.failure(None, dst, PastFailure::Refused, t0);
             if i % 1000 == 0 {
-                h.success(None, keep, MS);
+                h.success(None, keep, MS, t0);
             }
             assert!(h.len() <= limits.max_entries);
         }
@@ -404,7 +475,7 @@ mod tests {
                 match op {
                     0 => {
                         let rtt = Duration::from_millis(u64::from(rtt_ms) + 1);
-                        h.success(src, dst, rtt);
+                        h.success(src, dst, rtt, now);
                         let v = h.verdict(src, dst, now);
                         prop_assert!(v.worked && v.failed.is_none());
                         let (srtt, _) = v.rtt.unwrap();

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::Family;
-use super::sort::{Candidate, PolicyTable, sort_destinations_with};
+use super::sort::{Candidate, PolicyTable, sorted_addrs};
 
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3). `lead` is given
 /// the family of the best sorted destination and returns the family to lead with and how many of
@@ -12,19 +12,18 @@ use super::sort::{Candidate, PolicyTable, sort_destinations_with};
 /// Destinations that failed recently (HE-4.2) go behind all the others, whatever their family,
 /// sorted and interleaved among themselves: tried last, and at once when the others fail, never
 /// dropped.
-pub(crate) fn sort_and_interleave(
-    candidates: Vec<Candidate>,
+pub(crate) fn sort_and_interleave<'a>(
+    candidates: impl IntoIterator<Item = &'a Candidate>,
     table: &PolicyTable,
     lead: impl FnOnce(Family) -> (Family, usize),
 ) -> Vec<SocketAddr> {
-    let (fresh, failed): (Vec<Candidate>, Vec<Candidate>) = candidates
+    let (fresh, failed): (Vec<&Candidate>, Vec<&Candidate>) = candidates
         .into_iter()
         .partition(|c| c.hist.failed.is_none());
     let mut order = Vec::with_capacity(fresh.len() + failed.len());
     let mut lead = Some(lead);
-    for mut group in [fresh, failed] {
-        sort_destinations_with(&mut group, table);
-        let sorted: Vec<SocketAddr> = group.iter().map(|c| c.dst).collect();
+    for group in [fresh, failed] {
+        let sorted = sorted_addrs(group, table);
         let Some(best) = sorted.first() else { continue };
         let (family, count) = match (lead.take(), order.last()) {
             (Some(lead), _) => lead(Family::of(best)),

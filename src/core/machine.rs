@@ -10,12 +10,13 @@
 //!
 //! `now` must never go backwards; an earlier `now` is treated as the latest one seen.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
 use super::admit::Seen;
+use super::history::DelayBasis;
 use super::interleave::sort_and_interleave;
 use super::sort::{Candidate, PolicyTable};
 use std::sync::Arc;
@@ -207,6 +208,24 @@ struct Attempt {
     addr: SocketAddr,
     started: Instant,
     state: AttemptState,
+    /// Its position in the order a race without history would have used (HE-4.2), when the
+    /// history knew something about this race's addresses.
+    plain_position: Option<usize>,
+    /// The Connection Attempt Delay this attempt set for the next one, and where it came from.
+    delay: Option<(Duration, DelayBasis)>,
+}
+
+/// How history placed and timed one attempt (HE-4.2, HE-5.3): [`Race::placement`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// Its position in the order of attempts (0 for the first).
+    pub position: usize,
+    /// Its position in the order that the same addresses, sorted and interleaved without
+    /// history, would have had; `None` when history knew nothing about any of them.
+    pub plain_position: Option<usize>,
+    /// The delay it set before the next attempt, and why; `None` when the race ended or an
+    /// attempt failed before it was worked out.
+    pub delay: Option<(Duration, DelayBasis)>,
 }
 
 /// One Happy Eyeballs race: from the first DNS query to a winner or a failure.
@@ -223,6 +242,9 @@ pub struct Race {
     received: Vec<Candidate>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
+    /// The index in `received` of the destination with the lowest known RTT, if any has one
+    /// (HE-5.3); without one, no attempt delay needs a look at the history.
+    nearest: Option<usize>,
     /// The untried destinations, in the order they will be tried.
     untried: VecDeque<SocketAddr>,
     begun: bool,
@@ -234,6 +256,9 @@ pub struct Race {
     staggered_from: Option<(Instant, SocketAddr, Instant)>,
     /// The address-selection policy table (rules 5 and 6); `None`: RFC 6724's default.
     policy: Option<Arc<PolicyTable>>,
+    /// When history knows something about the received destinations: each one's position in
+    /// the order a race without history would use (for [`Race::placement`]).
+    plain_positions: Option<HashMap<SocketAddr, usize>>,
     attempts: Vec<Attempt>,
     running: usize,
     /// No attempt before this index is running: the oldest running attempt has the earliest
@@ -267,11 +292,13 @@ impl Race {
             first_positive_at: None,
             received: Vec::new(),
             seen: Seen::default(),
+            nearest: None,
             untried: VecDeque::new(),
             begun: false,
             next_attempt_at: None,
             staggered_from: None,
             policy: None,
+            plain_positions: None,
             attempts: Vec::new(),
             running: 0,
             oldest_running: 0,
@@ -447,6 +474,14 @@ impl Race {
                 self.received.push(c);
             }
         }
+        for (i, c) in self.received.iter().enumerate().skip(before) {
+            let nearest = self.nearest.and_then(|n| self.received[n].hist.rtt);
+            if let Some((srtt, _)) = c.hist.rtt
+                && nearest.is_none_or(|(best, _)| srtt < best)
+            {
+                self.nearest = Some(i);
+            }
+        }
         let positive = self.received.len() > before || was == LookupState::Partial;
         self.lookups[slot] = match (positive, last) {
             (true, true) => LookupState::Positive,
@@ -509,10 +544,16 @@ impl Race {
             && let Some(addr) = self.untried.pop_front()
         {
             let id = AttemptId(self.attempts.len());
+            let plain_position = self
+                .plain_positions
+                .as_ref()
+                .and_then(|p| p.get(&addr).copied());
             self.attempts.push(Attempt {
                 addr,
                 started: now,
                 state: AttemptState::Running,
+                plain_position,
+                delay: None,
             });
             self.running += 1;
             self.actions.push_back(Action::Start { id, addr });
@@ -545,28 +586,51 @@ impl Race {
     /// was due, never within 10 ms of it (HE-5.2).
     fn restagger(&mut self) {
         if let Some((due, addr, started)) = self.staggered_from {
-            let delay = self.attempt_delay_after(addr);
+            let (delay, basis) = self.attempt_delay_after(addr);
             self.next_attempt_at = Some((due + delay).max(started + MIN_ATTEMPT_GAP));
+            if let Some(last) = self.attempts.last_mut() {
+                last.delay = Some((delay, basis));
+            }
         }
+    }
+
+    /// How history placed and timed attempt `id` (for the report).
+    pub fn placement(&self, id: AttemptId) -> Option<Placement> {
+        let a = self.attempts.get(id.0)?;
+        Some(Placement {
+            position: id.0,
+            plain_position: a.plain_position,
+            delay: a.delay,
+        })
     }
 
     /// The Connection Attempt Delay after starting `addr` (HE-5.1, HE-5.3): from its own (or its
     /// prefix's) RTT; without one, from the lowest RTT known among this race's addresses (how
     /// far the server is, whichever family told us); without any, the configured delay.
-    fn attempt_delay_after(&self, addr: SocketAddr) -> Duration {
-        self.config
-            .adaptive_delay
-            .and_then(|bounds| {
-                let own = self.received.iter().find(|c| c.dst == addr)?.hist;
-                own.attempt_delay(bounds).or_else(|| {
-                    self.received
-                        .iter()
-                        .filter_map(|c| c.hist.rtt.map(|rtt| (rtt, c.hist)))
-                        .min_by_key(|(rtt, _)| rtt.0)
-                        .and_then(|(_, nearest)| nearest.attempt_delay(bounds))
-                })
+    fn attempt_delay_after(&self, addr: SocketAddr) -> (Duration, DelayBasis) {
+        let configured = (self.config.attempt_delay, DelayBasis::Configured);
+        // Without any RTT in this race (no history, or a first connect) there is nothing to adapt.
+        let (Some(bounds), Some(nearest)) = (self.config.adaptive_delay, self.nearest) else {
+            return configured;
+        };
+        let own = self.received.iter().find(|c| c.dst == addr).map(|c| c.hist);
+        if let Some(own) = own
+            && let Some(delay) = own.attempt_delay(bounds)
+        {
+            let basis = if own.prefix_rtt {
+                DelayBasis::PrefixRtt
+            } else {
+                DelayBasis::OwnRtt
+            };
+            return (delay, basis);
+        }
+        let nearest = &self.received[nearest];
+        nearest
+            .hist
+            .attempt_delay(bounds)
+            .map_or(configured, |delay| {
+                (delay, DelayBasis::NearestRtt(nearest.dst))
             })
-            .unwrap_or(self.config.attempt_delay)
     }
 
     /// HE-3.3 / HE-3.4: whether the first attempt may start.
@@ -598,20 +662,20 @@ impl Race {
     /// alternation continues from what was already tried (HE-4.3). Before any attempt this is
     /// [`connect_order`].
     fn rebuild_untried(&mut self) {
+        self.note_plain_order();
         if self.attempts.is_empty() && self.received.len() == 1 {
             // Nothing to sort or interleave.
             self.untried.clear();
             self.untried.push_back(self.received[0].dst);
             return;
         }
-        let pending: Vec<Candidate> = if self.attempts.is_empty() {
-            self.received.clone()
+        let pending: Vec<&Candidate> = if self.attempts.is_empty() {
+            self.received.iter().collect()
         } else {
             let tried: HashSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
             self.received
                 .iter()
                 .filter(|c| !tried.contains(&c.dst))
-                .copied()
                 .collect()
         };
         if pending.len() <= 1 {
@@ -621,11 +685,15 @@ impl Race {
         }
         let attempts = &self.attempts;
         let first_family_count = self.config.first_family_count;
+        let table = match &self.policy {
+            Some(table) => table,
+            None => PolicyTable::default_ref(),
+        };
         if attempts.is_empty() {
-            self.untried = connect_order(pending, first_family_count, self.policy()).into();
+            self.untried = connect_order(pending, first_family_count, table).into();
             return;
         }
-        let order = sort_and_interleave(pending, self.policy(), |best| match attempts.last() {
+        let order = sort_and_interleave(pending, table, |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
                 let fam = Family::of(&last.addr);
@@ -638,6 +706,22 @@ impl Race {
             }
         });
         self.untried = order.into();
+    }
+
+    /// When history knows something about the received destinations, works out the order a race
+    /// without history would try them in, so the report can say how history moved each attempt.
+    fn note_plain_order(&mut self) {
+        if self.received.iter().all(|c| c.hist.is_empty()) {
+            self.plain_positions = None;
+            return;
+        }
+        let plain: Vec<Candidate> = self
+            .received
+            .iter()
+            .map(|c| Candidate::new(c.dst, c.src))
+            .collect();
+        let order = connect_order(&plain, self.config.first_family_count, self.policy());
+        self.plain_positions = Some(order.into_iter().enumerate().map(|(i, a)| (a, i)).collect());
     }
 
     fn next_running_index(&mut self) -> Option<usize> {
@@ -677,8 +761,8 @@ impl Race {
 /// The order in which a connect tries `candidates` when none has been tried yet: sorted by
 /// RFC 6724 (HE-4.1), then `first_family_count` of the best address's family and the families
 /// alternating (HE-4.3). `Connector::resolve` returns exactly this order.
-pub(crate) fn connect_order(
-    candidates: Vec<Candidate>,
+pub(crate) fn connect_order<'a>(
+    candidates: impl IntoIterator<Item = &'a Candidate>,
     first_family_count: usize,
     table: &PolicyTable,
 ) -> Vec<SocketAddr> {

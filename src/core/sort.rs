@@ -55,6 +55,20 @@ pub(crate) fn sort_destinations_with(candidates: &mut [Candidate], table: &Polic
     }
 }
 
+/// The destinations of `candidates` in [`sort_destinations`] order, without copying the
+/// candidates themselves.
+pub(crate) fn sorted_addrs<'a>(
+    candidates: impl IntoIterator<Item = &'a Candidate>,
+    table: &PolicyTable,
+) -> Vec<SocketAddr> {
+    let mut keyed: Vec<(Attrs, SocketAddr)> = candidates
+        .into_iter()
+        .map(|c| (Attrs::of(c, table), c.dst))
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| compare(a, b));
+    keyed.into_iter().map(|(_, dst)| dst).collect()
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Attrs {
     usable: bool,
@@ -123,27 +137,27 @@ fn compare(a: &Attrs, b: &Attrs) -> Ordering {
     b.usable
         .cmp(&a.usable)
         // Rule 2: prefer matching scope.
-        .then(b.scope_match.cmp(&a.scope_match))
+        .then_with(|| b.scope_match.cmp(&a.scope_match))
         // Rule 5: prefer matching label.
-        .then(b.label_match.cmp(&a.label_match))
+        .then_with(|| b.label_match.cmp(&a.label_match))
         // Rule 6: prefer higher precedence.
-        .then(b.precedence.cmp(&a.precedence))
+        .then_with(|| b.precedence.cmp(&a.precedence))
         // Rule 8: prefer smaller scope.
-        .then(a.scope.cmp(&b.scope))
+        .then_with(|| a.scope.cmp(&b.scope))
         // RFC 8305 §4 (HE-4.2): prefer lower RTT (a known one before an unknown one), then
         // addresses used before.
-        .then(match (a.rtt_step, b.rtt_step) {
+        .then_with(|| match (a.rtt_step, b.rtt_step) {
             (Some(x), Some(y)) => x.cmp(&y),
             (Some(_), None) => Ordering::Less,
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         })
-        .then(b.worked.cmp(&a.worked))
+        .then_with(|| b.worked.cmp(&a.worked))
         // Rule 9: longest matching prefix, IPv6 only. An IPv4 destination counts as 0; that never
         // decides between IPv4 and IPv6, since no IPv6 destination ties with an IPv4 one on
         // precedence (rule 6) but the IPv4-mapped form, which also counts as 0. Comparing a
         // plain key keeps the order total, which a sort requires.
-        .then(b.prefix.unwrap_or(0).cmp(&a.prefix.unwrap_or(0)))
+        .then_with(|| b.prefix.unwrap_or(0).cmp(&a.prefix.unwrap_or(0)))
     // Rule 10: otherwise leave the order unchanged (the sort is stable).
 }
 

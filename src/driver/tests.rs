@@ -1,7 +1,7 @@
 //! Driver tests: fake resolver and fake dialer under tokio's paused clock, asserting exact instants.
 
 use super::*;
-use crate::core::history::History;
+use crate::core::history::{DelayBasis, History};
 use crate::resolve::{ResolveError, ResolveErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -873,9 +873,15 @@ async fn he_4_2_second_connect_skips_the_black_hole() {
         timeline(&first),
         [row(0, V6, "cancelled"), row(250, V4, "connected")]
     );
+    assert_eq!(first.attempts()[0].moved_by_history(), None);
+    assert_eq!(
+        first.attempts()[0].attempt_delay(),
+        Some((250 * MS, DelayBasis::Configured))
+    );
     let (_, second) = race_with(&history, &dial, &resolver).await.unwrap();
     assert_eq!(timeline(&second), [row(0, V4, "connected")]);
     assert_eq!(second.elapsed(), 3 * MS, "one RTT, not 250 ms");
+    assert_eq!(moves(&second), [Some((1, 0))], "history moved IPv4 first");
 
     // Never exiled: when IPv4 fails, the remembered-bad IPv6 is tried at once.
     let dial_v4_refused = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Refused(1))]);
@@ -886,6 +892,7 @@ async fn he_4_2_second_connect_skips_the_black_hole() {
         timeline(&third),
         [row(0, V4, "refused"), row(1, V6, "connected")]
     );
+    assert_eq!(moves(&third), [Some((1, 0)), Some((0, 1))]);
 
     // Now IPv6 worked (2 ms) and IPv4 was refused: IPv6 leads again, and with its RTT known the
     // next attempt comes after its retransmission estimate, at the 100 ms minimum (HE-5.3).
@@ -893,6 +900,77 @@ async fn he_4_2_second_connect_skips_the_black_hole() {
     assert_eq!(
         timeline(&fourth),
         [row(0, V6, "cancelled"), row(100, V4, "connected")]
+    );
+    assert_eq!(moves(&fourth), [None, None], "history confirmed the order");
+    assert_eq!(
+        fourth.attempts()[0].attempt_delay(),
+        Some((100 * MS, DelayBasis::OwnRtt))
+    );
+}
+
+/// Each attempt's move by history, as (from, to).
+fn moves(report: &Report) -> Vec<Option<(usize, usize)>> {
+    report
+        .attempts()
+        .iter()
+        .map(|a| a.moved_by_history().map(|m| (m.from, m.to)))
+        .collect()
+}
+
+// HE-4.2: several dead addresses: two AAAA and one A black-holed, one A up. The first connect
+// walks all four at 250 ms steps; the second goes to the live one at once, and the dead ones
+// are still behind it, in their interleaved order.
+#[tokio::test(start_paused = true)]
+async fn he_4_2_several_dead_addresses() {
+    let history = history();
+    let dial = FakeDial::new(&[
+        (V6, Peer::BlackHole),
+        (V6B, Peer::BlackHole),
+        (V4, Peer::BlackHole),
+        (V4B, Peer::Up(3)),
+    ]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1", "2001:db8::2"]),
+        Answer::Addrs(0, &["192.0.2.1", "192.0.2.2"]),
+    );
+    let (_, first) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&first),
+        [
+            row(0, V6, "cancelled"),
+            row(250, V4, "cancelled"),
+            row(500, V6B, "cancelled"),
+            row(750, V4B, "connected"),
+        ]
+    );
+    let (_, second) = race_with(&history, &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&second), [row(0, V4B, "connected")]);
+    assert_eq!(second.elapsed(), 3 * MS, "one RTT");
+    assert_eq!(moves(&second), [Some((3, 0))]);
+    let history_of = second.attempts()[0].history().unwrap();
+    assert!(history_of.worked && history_of.connected_ago.is_some());
+
+    // The live one refuses now: the dead ones follow at once, interleaved, none dropped; the
+    // server is known to be near (3 ms), so they are staggered by the 100 ms minimum.
+    let refused = FakeDial::new(&[
+        (V6, Peer::BlackHole),
+        (V6B, Peer::BlackHole),
+        (V4, Peer::Up(3)),
+        (V4B, Peer::Refused(1)),
+    ]);
+    let (_, third) = race_with(&history, &refused, &resolver).await.unwrap();
+    assert_eq!(
+        timeline(&third),
+        [
+            row(0, V4B, "refused"),
+            row(1, V6, "cancelled"),
+            row(101, V4, "connected"),
+        ]
+    );
+    // 192.0.2.1 has its network's RTT (that of 192.0.2.2), and comes first in the answer.
+    assert_eq!(
+        third.attempts()[1].attempt_delay(),
+        Some((100 * MS, DelayBasis::NearestRtt(V4.parse().unwrap())))
     );
 }
 
@@ -955,5 +1033,14 @@ async fn he_5_3_fallback_at_the_minimum_for_a_sibling_host() {
     assert_eq!(
         timeline(&report),
         [row(0, V6B, "cancelled"), row(100, V4B, "connected")]
+    );
+    assert_eq!(
+        report.attempts()[0].attempt_delay(),
+        Some((100 * MS, DelayBasis::NearestRtt(V4B.parse().unwrap())))
+    );
+    assert_eq!(report.attempts()[0].history(), None, "nothing of its own");
+    assert_eq!(
+        report.attempts()[1].history().map(|h| h.prefix_rtt),
+        Some(true)
     );
 }

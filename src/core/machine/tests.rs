@@ -765,6 +765,7 @@ mod section_4_history {
             rtt: Some((Duration::from_millis(ms), Duration::from_millis(ms / 2))),
             worked: true,
             failed: None,
+            ..Remembered::default()
         }
     }
 
