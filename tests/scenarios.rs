@@ -7,7 +7,7 @@ mod netns;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use eyeballs::{Connector, Error, Family};
+use eyeballs::{Connector, Error, Family, HistoryConfig};
 use netns::{Lab, NAME, PORT, Rr, v4, v6};
 
 const MS: Duration = Duration::from_millis(1);
@@ -208,17 +208,31 @@ fn ipv4_slower_ipv6_wins() {
     assert_won(connect(&lab, None), v4(0), (390, 900));
 }
 
+type Outcome = (Result<IpAddr, Error>, usize, Duration);
+
 /// Two connects with one connector (so the second has the first's history); each result with
 /// its attempt count and elapsed time.
-fn connect_twice(lab: &Lab) -> [(Result<IpAddr, Error>, usize, Duration); 2] {
+fn connect_twice(lab: &Lab) -> [Outcome; 2] {
+    let connector = lab.in_client(|| async { history_connector(HistoryConfig::default()) });
+    let (_, [first, second]) = connects(lab, connector);
+    [first, second]
+}
+
+fn history_connector(history: HistoryConfig) -> Connector {
+    Connector::builder()
+        .resolver(Lab::resolver())
+        .connect_timeout(Duration::from_secs(5))
+        .history(history)
+        .build()
+        .unwrap()
+}
+
+/// `N` connects in a row with `connector`, in the client namespace; the connector comes back
+/// for more.
+fn connects<const N: usize>(lab: &Lab, connector: Connector) -> (Connector, [Outcome; N]) {
     lab.in_client(move || async move {
-        let connector = Connector::builder()
-            .resolver(Lab::resolver())
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
         let mut out = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..N {
             let start = std::time::Instant::now();
             let result = connector.connect_with_report(NAME, PORT).await;
             let took = start.elapsed();
@@ -234,8 +248,48 @@ fn connect_twice(lab: &Lab) -> [(Result<IpAddr, Error>, usize, Duration); 2] {
                 }
             });
         }
-        [out.remove(0), out.remove(0)]
+        let out: [Outcome; N] = out.try_into().unwrap_or_else(|_| unreachable!());
+        (connector, out)
     })
+}
+
+// HE-4.2: several dead addresses (3 AAAA + 2 A, the first two of each black-holed): the first
+// connect walks four attempt delays; the second goes to the live address at once.
+#[test]
+fn he_4_2_second_connect_skips_several_dead_addresses() {
+    let lab_v6 = vec![v6(0), v6(1), v6(2)];
+    let mut lab = lab!(Rr::now(lab_v6), Rr::now(vec![v4(0), v4(1)]));
+    for ip in [v6(0), v6(1), v4(0), v4(1)] {
+        lab.black_hole(ip);
+    }
+    let [first, second] = connect_twice(&lab);
+    assert_won((first.0, first.2), v6(2), (990, 1600));
+    assert_eq!(first.1, 5);
+    assert_won((second.0, second.2), v6(2), (0, 200));
+    assert_eq!(second.1, 1, "one attempt, the live address first");
+}
+
+// HE-4.2: recovery. IPv6 black-holed, then healed: while the verdict lasts IPv4 stays first; once
+// it expires (1 s here), IPv6 wins again.
+#[test]
+fn he_4_2_ipv6_recovers_after_the_verdict_expires() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.black_hole(v6(0));
+    let ttl = Duration::from_secs(1);
+    let mut history = HistoryConfig::default();
+    history.failure_ttl = ttl;
+    let connector = lab.in_client(move || async move { history_connector(history) });
+    let (connector, [first, second]) = connects(&lab, connector);
+    assert_won((first.0, first.2), v4(0), (240, 700));
+    assert_won((second.0, second.2), v4(0), (0, 200));
+    lab.heal();
+    let (connector, [healed]) = connects(&lab, connector);
+    assert_won((healed.0, healed.2), v4(0), (0, 200));
+    std::thread::sleep(ttl + 100 * MS);
+    let (_, [recovered]) = connects(&lab, connector);
+    assert_won((recovered.0, recovered.2), v6(0), (0, 200));
+    assert_eq!(recovered.1, 1, "IPv6 first, and it connects");
 }
 
 // HE-4.2: IPv6 black-holed: the first connect falls back after 250 ms; the second, with the

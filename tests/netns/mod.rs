@@ -399,6 +399,13 @@ impl Lab {
         self.nft(0, &format!("{} tcp dport {PORT} drop", Self::daddr(ip)));
     }
 
+    /// Takes back every [`Lab::black_hole`] and [`Lab::refuse`]: the server accepts again.
+    pub fn heal(&mut self) {
+        if self.nft_ready[0] {
+            nft_script(&self.server.clone(), "flush chain inet lab f\n");
+        }
+    }
+
     /// Connections to `ip` are refused with a RST.
     pub fn refuse(&mut self, ip: IpAddr) {
         self.nft(
