@@ -13,7 +13,8 @@
 //! 6. the next deadline never lies in the past;
 //! 7. the race always ends: after the events run out, failing every attempt and letting time pass
 //!    reaches `Done` in a bounded number of steps;
-//! 8. queries are asked for first, AAAA before A, each at most once (HE-3.1).
+//! 8. queries are asked for first, AAAA before A, each at most once (HE-3.1);
+//! 9. a handshake under way holds the next attempt back by at most one attempt delay (HE-9.3).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -225,10 +226,26 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 let input = match (op % 8, op & 0x40) {
                     (3, 0) => Input::AttemptFailed(id),
                     (3, _) => Input::AttemptDenied(id),
-                    _ => Input::Connected(id),
+                    (_, 0) => Input::Connected(id),
+                    _ => Input::TcpConnected(id),
                 };
                 let running = seen.started.iter().any(|s| s.0 == id) && !seen.ended.contains(&id);
+                let before = race.poll_timeout();
                 race.handle(input.clone(), now);
+                // 9: TCP progress moves the deadline by at most one attempt delay.
+                if let (Input::TcpConnected(_), Some(before), Some(after)) =
+                    (&input, before, race.poll_timeout())
+                {
+                    let most = config
+                        .attempt_delay
+                        .max(config.adaptive_delay.map_or(Duration::ZERO, |(_, max)| max));
+                    if after > before + most {
+                        return Err(format!(
+                            "a handshake held the next attempt back by {:?}",
+                            after - before
+                        ));
+                    }
+                }
                 if running {
                     match input {
                         Input::AttemptFailed(id) | Input::AttemptDenied(id) => {

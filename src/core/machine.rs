@@ -106,8 +106,13 @@ pub enum Input {
     /// The driver did not start the attempt: the address policy denied its address (checked
     /// right before the connect, after DNS). Like a failure, the next address starts at once.
     AttemptDenied(AttemptId),
-    /// The attempt's TCP handshake completed.
+    /// The attempt is usable: its TCP handshake completed and, when the connect runs a handshake
+    /// of its own on top (TLS), that too (HE-9.1). The first one wins.
     Connected(AttemptId),
+    /// The attempt's TCP handshake completed and the connect's own handshake (TLS) began on it:
+    /// progress, not success (HE-9.1). The next attempt is held back while that handshake should
+    /// be running (HE-9.3).
+    TcpConnected(AttemptId),
 }
 
 /// Why the machine cancels an attempt.
@@ -213,6 +218,8 @@ struct Attempt {
     plain_position: Option<usize>,
     /// The Connection Attempt Delay this attempt set for the next one, and where it came from.
     delay: Option<(Duration, DelayBasis)>,
+    /// Its TCP handshake completed; the connect's own handshake is running (HE-9.1).
+    tcp_connected: bool,
 }
 
 /// How history placed and timed one attempt (HE-4.2, HE-5.3): [`Race::placement`].
@@ -254,6 +261,9 @@ pub struct Race {
     /// address and start instant, so the delay can be worked out again when answers bring RTTs
     /// (HE-5.3). `None` when a failure made the next attempt due at once.
     staggered_from: Option<(Instant, SocketAddr, Instant)>,
+    /// When a running attempt's own handshake (TLS, after TCP) should be done: the next attempt
+    /// waits for it, up to one more attempt delay (HE-9.3). Cleared when an attempt starts.
+    hold: Option<Instant>,
     /// The address-selection policy table (rules 5 and 6); `None`: RFC 6724's default.
     policy: Option<Arc<PolicyTable>>,
     /// When history knows something about the received destinations: each one's position in
@@ -297,6 +307,7 @@ impl Race {
             begun: false,
             next_attempt_at: None,
             staggered_from: None,
+            hold: None,
             policy: None,
             plain_positions: None,
             attempts: Vec::new(),
@@ -356,6 +367,19 @@ impl Race {
                     // HE-5.5: a failure starts the next address at once.
                     self.next_attempt_at = Some(self.now);
                     self.staggered_from = None;
+                }
+            }
+            Input::TcpConnected(id) => {
+                if self.attempt_state(id) == Some(AttemptState::Running)
+                    && !self.attempts[id.0].tcp_connected
+                {
+                    self.attempts[id.0].tcp_connected = true;
+                    let rtt = self
+                        .now
+                        .saturating_duration_since(self.attempts[id.0].started);
+                    let done_by = self.now + handshake_estimate(rtt);
+                    self.hold = Some(self.hold.map_or(done_by, |h| h.max(done_by)));
+                    self.restagger();
                 }
             }
             Input::Connected(id) => {
@@ -554,6 +578,7 @@ impl Race {
                 state: AttemptState::Running,
                 plain_position,
                 delay: None,
+                tcp_connected: false,
             });
             self.running += 1;
             self.actions.push_back(Action::Start { id, addr });
@@ -562,6 +587,7 @@ impl Race {
             // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
             // the delay is about its first retransmission.
             self.staggered_from = Some((due, addr, now));
+            self.hold = None;
             self.restagger();
         }
 
@@ -587,7 +613,13 @@ impl Race {
     fn restagger(&mut self) {
         if let Some((due, addr, started)) = self.staggered_from {
             let (delay, basis) = self.attempt_delay_after(addr);
-            self.next_attempt_at = Some((due + delay).max(started + MIN_ATTEMPT_GAP));
+            let at = (due + delay).max(started + MIN_ATTEMPT_GAP);
+            // HE-9.3: a handshake under way holds the next attempt until it should be done, by
+            // at most one more attempt delay.
+            self.next_attempt_at = Some(match self.hold {
+                Some(hold) => at.max(hold.min(at + delay)),
+                None => at,
+            });
             if let Some(last) = self.attempts.last_mut() {
                 last.delay = Some((delay, basis));
             }
@@ -756,6 +788,13 @@ impl Race {
         self.done = true;
         self.actions.push_back(Action::Done(result));
     }
+}
+
+/// How long the connect's own handshake (TLS) should take on a connection whose TCP handshake
+/// took `rtt` (HE-9.3): two round trips (a full TLS 1.2 handshake; TLS 1.3 needs one) and 10 ms
+/// for the server's work.
+pub(crate) fn handshake_estimate(rtt: Duration) -> Duration {
+    2 * rtt + MIN_ATTEMPT_GAP
 }
 
 /// The order in which a connect tries `candidates` when none has been tried yet: sorted by

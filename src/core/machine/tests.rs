@@ -96,6 +96,12 @@ impl H {
         self.drain()
     }
 
+    fn tcp_connected(&mut self, ms: u64, id: usize) -> Vec<String> {
+        self.race
+            .handle(Input::TcpConnected(AttemptId(id)), self.at(ms));
+        self.drain()
+    }
+
     fn part(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
         let addrs = addrs.iter().map(|a| cand(a)).collect();
         self.race
@@ -825,5 +831,108 @@ mod section_4_history {
         assert_eq!(h.deadline_ms(), Some(120));
         assert_eq!(h.tick(119), none());
         assert_eq!(h.tick(120), ["start 1 [2001:db8::1]:443"]);
+    }
+}
+
+/// Racing through the connect's own handshake (HEv3, TLS after TCP).
+mod handshake {
+    use super::*;
+
+    fn both(h: &mut H) {
+        assert_eq!(
+            h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.resolved(1, Family::V4, &["192.0.2.1"]), [] as [&str; 0]);
+    }
+
+    // HE-9.1: TCP completing is progress, not success: nothing is cancelled, and the first
+    // attempt whose handshake completes wins.
+    #[test]
+    fn he_9_1_tcp_is_not_the_win() {
+        let mut h = H::new(config());
+        both(&mut h);
+        assert_eq!(h.tcp_connected(240, 0), [] as [&str; 0]);
+        // 240 + 2 x 240 + 10 = 730, capped at 250 + 250.
+        assert_eq!(h.deadline_ms(), Some(500));
+        assert_eq!(h.tick(500), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.tcp_connected(520, 1), [] as [&str; 0]);
+        assert_eq!(
+            h.connected(530, 1),
+            ["cancel 0 Lost", "done ok 1"],
+            "the first usable connection wins, whichever TCP finished first"
+        );
+    }
+
+    // HE-9.2: a handshake that fails is a failed attempt: the next address starts at once.
+    #[test]
+    fn he_9_2_handshake_failure_starts_the_next_at_once() {
+        let mut h = H::new(config());
+        both(&mut h);
+        assert_eq!(h.tcp_connected(20, 0), [] as [&str; 0]);
+        assert_eq!(h.failed(25, 0), ["start 1 192.0.2.1:443"]);
+    }
+
+    // HE-9.3: the timer is extended to when the handshake should be done (two TCP round trips
+    // and 10 ms), never past one more attempt delay; a quick handshake holds nothing back.
+    #[test]
+    fn he_9_3_timer_extension_table() {
+        // (TCP connected at, next attempt due at)
+        let table: &[(u64, u64)] = &[
+            (2, 250),   // 2 + 4 + 10 = 16: done well before 250
+            (100, 310), // 100 + 200 + 10
+            (120, 370), // 120 + 240 + 10
+            (200, 500), // 200 + 400 + 10 = 610, capped at 250 + 250
+            (249, 500), // capped
+        ];
+        for &(tcp, due) in table {
+            let mut h = H::new(config());
+            both(&mut h);
+            h.tcp_connected(tcp, 0);
+            assert_eq!(h.deadline_ms(), Some(due), "TCP at {tcp} ms");
+            assert_eq!(h.tick(due - 1), [] as [&str; 0]);
+            assert_eq!(h.tick(due), ["start 1 192.0.2.1:443"], "TCP at {tcp} ms");
+            // The hold was this attempt's: the next stagger is the plain delay again.
+            assert_eq!(h.deadline_ms(), Some(due + 250));
+        }
+    }
+
+    // HE-9.3: a second TCP-connected signal for the same attempt, or one for an attempt that
+    // has ended, changes nothing.
+    #[test]
+    fn he_9_3_repeated_or_stale_progress_is_ignored() {
+        let mut h = H::new(config());
+        both(&mut h);
+        h.tcp_connected(100, 0);
+        assert_eq!(h.deadline_ms(), Some(310));
+        h.tcp_connected(200, 0);
+        assert_eq!(h.deadline_ms(), Some(310));
+        assert_eq!(h.failed(205, 0), ["start 1 192.0.2.1:443"]);
+        h.tcp_connected(206, 0);
+        assert_eq!(h.deadline_ms(), Some(455));
+    }
+
+    // HE-9.3 with the adaptive delay (HE-5.3): the cap is one more of the delay in force.
+    #[test]
+    fn he_9_3_cap_follows_the_adaptive_delay() {
+        let mut h = H::new(RaceConfig {
+            adaptive_delay: Some((100 * MS, 2000 * MS)),
+            ..config()
+        });
+        let mut near = cand("2001:db8::1");
+        near.hist.rtt = Some((20 * MS, 10 * MS));
+        h.race.handle(
+            Input::Resolved {
+                family: Family::V6,
+                addrs: vec![near],
+            },
+            h.at(0),
+        );
+        assert_eq!(h.drain(), ["start 0 [2001:db8::1]:443"]);
+        h.resolved(1, Family::V4, &["192.0.2.1"]);
+        // 20 + 4 x 10 = 60 -> the 100 ms minimum; TCP at 90: 90 + 180 + 10 = 280, capped at 200.
+        assert_eq!(h.deadline_ms(), Some(100));
+        h.tcp_connected(90, 0);
+        assert_eq!(h.deadline_ms(), Some(200));
     }
 }
