@@ -1,6 +1,8 @@
 //! [`Connector`] and its [`Builder`]: the public entry points.
 
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use crate::core::sort::PolicyTable;
 use crate::dial::TcpDial;
 use crate::driver::{self, Shared, SharedHistory, Source, Want};
 use crate::error::Error;
+use crate::handshake::{FnHandshake, Handshake, NoHandshake};
 use crate::host::{Host, InputError, Zone, parse_host};
 use crate::report::Report;
 use crate::resolve::{Resolve, SystemResolver, default_resolver};
@@ -141,17 +144,90 @@ impl Connector {
         port: u16,
     ) -> Result<(TcpStream, Report), Error> {
         let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_inner(Want::Report, host, port)
+        self.connect_inner(Want::Report, host, port, &NoHandshake)
             .instrument(span)
             .await
     }
 
-    async fn connect_inner(
+    /// Connects to `host:port` racing through a handshake of the caller's (TLS, a protocol
+    /// greeting): `handshake` runs on every attempt whose TCP handshake completes, and the first
+    /// attempt whose handshake completes wins; its result is returned (HEv3, HE-9.1).
+    ///
+    /// A connection that completes TCP proves little: a TCP-terminating middlebox, a path that
+    /// resets after the SYN-ACK or a path-MTU black hole hands over a connection that fails a
+    /// moment later while the other family would have worked. Here an attempt whose handshake
+    /// fails counts as failed, and the next address starts at once (HE-9.2). Every other
+    /// attempt, in TCP or in its handshake, is dropped (its socket closed) when one wins, and
+    /// all are when the connect is cancelled or times out (HE-9.4).
+    ///
+    /// When an attempt's TCP handshake completes before the next attempt is due, the next
+    /// attempt waits until the handshake should be done, the TCP connect time plus two round
+    /// trips (the measured TCP RTT) plus 10 ms, but never more than one extra Connection
+    /// Attempt Delay: a stalled handshake lets the next address start after at most twice the
+    /// delay (HE-9.3). The per-attempt timeout covers TCP and handshake together.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), eyeballs::Error> {
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let connector = eyeballs::Connector::new();
+    /// // An SMTP-style greeting: the connection counts only once the server has spoken.
+    /// let (stream, banner) = connector
+    ///     .connect_with("mail.example.net", 25, |mut stream: tokio::net::TcpStream| async move {
+    ///         let mut buf = [0u8; 512];
+    ///         let n = stream.read(&mut buf).await?;
+    ///         if !buf[..n].starts_with(b"220") {
+    ///             return Err(std::io::Error::other("no greeting"));
+    ///         }
+    ///         Ok((stream, String::from_utf8_lossy(&buf[..n]).into_owned()))
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect_with<F, Fut, T>(
+        &self,
+        host: &str,
+        port: u16,
+        handshake: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync,
+        Fut: Future<Output = io::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let span = tracing::debug_span!("eyeballs::connect", host, port);
+        self.connect_inner(Want::StreamOnly, host, port, &FnHandshake(handshake))
+            .instrument(span)
+            .await
+            .map(|(out, _)| out)
+    }
+
+    /// Like [`Connector::connect_with`], and also returns what happened: per attempt, when TCP
+    /// connected ([`crate::Attempt::tcp_connected`]) and when the handshake completed or failed.
+    pub async fn connect_with_handshake_report<F, Fut, T>(
+        &self,
+        host: &str,
+        port: u16,
+        handshake: F,
+    ) -> Result<(T, Report), Error>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync,
+        Fut: Future<Output = io::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let span = tracing::debug_span!("eyeballs::connect", host, port);
+        self.connect_inner(Want::Report, host, port, &FnHandshake(handshake))
+            .instrument(span)
+            .await
+    }
+
+    async fn connect_inner<H: Handshake<TcpStream>>(
         &self,
         want: Want,
         host: &str,
         port: u16,
-    ) -> Result<(TcpStream, Report), Error> {
+        handshake: &H,
+    ) -> Result<(H::Output, Report), Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
@@ -167,6 +243,7 @@ impl Connector {
                     want,
                     &inner.config,
                     &inner.dial,
+                    handshake,
                     source,
                     host,
                     port,
@@ -180,6 +257,7 @@ impl Connector {
                     want,
                     &inner.config,
                     &inner.dial,
+                    handshake,
                     Source::Addrs(&[addr]),
                     host,
                     port,
@@ -294,7 +372,9 @@ impl Connector {
         addrs: impl IntoIterator<Item = SocketAddr>,
     ) -> Result<TcpStream, Error> {
         let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        let result = self.connect_addrs_inner(Want::StreamOnly, &addrs).await;
+        let result = self
+            .connect_addrs_inner(Want::StreamOnly, &addrs, &NoHandshake)
+            .await;
         result.map(|(stream, _)| stream)
     }
 
@@ -304,14 +384,51 @@ impl Connector {
         addrs: impl IntoIterator<Item = SocketAddr>,
     ) -> Result<(TcpStream, Report), Error> {
         let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        self.connect_addrs_inner(Want::Report, &addrs).await
+        self.connect_addrs_inner(Want::Report, &addrs, &NoHandshake)
+            .await
     }
 
-    async fn connect_addrs_inner(
+    /// [`Connector::connect_with`] to already-resolved addresses.
+    pub async fn connect_addrs_with<F, Fut, T>(
+        &self,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        handshake: F,
+    ) -> Result<T, Error>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync,
+        Fut: Future<Output = io::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
+        let handshake = FnHandshake(handshake);
+        let result = self
+            .connect_addrs_inner(Want::StreamOnly, &addrs, &handshake)
+            .await;
+        result.map(|(out, _)| out)
+    }
+
+    /// [`Connector::connect_with_handshake_report`] to already-resolved addresses.
+    pub async fn connect_addrs_with_handshake_report<F, Fut, T>(
+        &self,
+        addrs: impl IntoIterator<Item = SocketAddr>,
+        handshake: F,
+    ) -> Result<(T, Report), Error>
+    where
+        F: Fn(TcpStream) -> Fut + Send + Sync,
+        Fut: Future<Output = io::Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
+        self.connect_addrs_inner(Want::Report, &addrs, &FnHandshake(handshake))
+            .await
+    }
+
+    async fn connect_addrs_inner<H: Handshake<TcpStream>>(
         &self,
         want: Want,
         addrs: &[SocketAddr],
-    ) -> Result<(TcpStream, Report), Error> {
+        handshake: &H,
+    ) -> Result<(H::Output, Report), Error> {
         let port = addrs.first().map_or(0, SocketAddr::port);
         if let Some(bad) = addrs.iter().find(|a| a.port() == 0) {
             return Err(Error::invalid(bad.to_string(), InputError::PortZero));
@@ -337,6 +454,7 @@ impl Connector {
             want,
             &inner.config,
             &inner.dial,
+            handshake,
             source,
             &label,
             port,

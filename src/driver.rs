@@ -23,6 +23,7 @@ use crate::core::machine::{
 use crate::core::sort::{Candidate, PolicyTable};
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
+use crate::handshake::{Handshake, HandshakeFuture, Phase};
 use crate::report::{Answer, Attempt, AttemptOutcome, Report};
 use crate::resolve::{Lookup, Resolve};
 use std::sync::Arc;
@@ -61,16 +62,19 @@ pub(crate) struct Shared<'a> {
     pub(crate) policy: Option<&'a Arc<PolicyTable>>,
 }
 
-/// Runs one race to its end.
-pub(crate) async fn run<D: Dial>(
+/// Runs one race to its end. `handshake` runs on every attempt whose TCP handshake completes;
+/// the first attempt through it wins (HE-9.1).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     want: Want,
     config: &Config,
     dial: &D,
+    handshake: &H,
     source: Source<'_>,
     host: &str,
     port: u16,
     shared: Shared<'_>,
-) -> Result<(D::Stream, Report), Error> {
+) -> Result<(H::Output, Report), Error> {
     let start = Instant::now();
     let history = shared.history;
     let policy = shared.policy.cloned();
@@ -79,7 +83,7 @@ pub(crate) async fn run<D: Dial>(
         && config.allows_single_attempt()
         && admission.admit_addr(addr) == Ok(addr)
     {
-        return single_attempt(want, dial, addr, start, host, port).await;
+        return single_attempt(want, dial, handshake, addr, start, host, port).await;
     }
     let mut driver = match source {
         Source::Resolve { resolver, name } => {
@@ -89,7 +93,7 @@ pub(crate) async fn run<D: Dial>(
                 v4: admission.v4,
             };
             let race = Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
-            let mut d = Driver::new(config, dial, race, start, host, port);
+            let mut d = Driver::new(config, dial, handshake, race, start, host, port);
             d.resolver = Some((resolver, name));
             d.history = history;
             d
@@ -112,7 +116,7 @@ pub(crate) async fn run<D: Dial>(
             // One address needs no sorting, so no source lookup either, unless its history is
             // kept: history is keyed by the real source (the network).
             let with_sources = v6.len() + v4.len() > 1 || history.is_some();
-            let mut d = Driver::new(config, dial, race, start, host, port);
+            let mut d = Driver::new(config, dial, handshake, race, start, host, port);
             d.with_sources = with_sources;
             d.history = history;
             d.seen = seen;
@@ -148,16 +152,31 @@ type RaceResult<S> = Result<(S, Report), Error>;
 /// One usable address and no timers: the race has exactly one possible course (start the
 /// attempt now; its outcome is the result), so it runs without the machine. This keeps a connect
 /// to an IP literal as cheap as a plain `TcpStream::connect`.
-async fn single_attempt<D: Dial>(
+async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
     want: Want,
     dial: &D,
+    handshake: &H,
     addr: SocketAddr,
     start: Instant,
     host: &str,
     port: u16,
-) -> RaceResult<D::Stream> {
+) -> RaceResult<H::Output> {
     debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
-    let result = dial.dial_unboxed(addr).await;
+    let mut tcp_connected = None;
+    let mut handshake_failed = false;
+    let result = match dial.dial_unboxed(addr).await {
+        Ok(stream) => match handshake.start(stream) {
+            Phase::Ready(out) => Ok(out),
+            Phase::Running(fut) => {
+                tcp_connected = Some(start.elapsed());
+                debug!(%addr, attempt = 0, "tcp connected, handshake started");
+                let result = fut.await.map_err(handshake_error);
+                handshake_failed = result.is_err();
+                result
+            }
+        },
+        Err(e) => Err(e),
+    };
     let ended = start.elapsed();
     let result = match (result, want) {
         (Ok(stream), Want::StreamOnly) => {
@@ -170,14 +189,12 @@ async fn single_attempt<D: Dial>(
     let mut report = Report::new(host, port);
     let outcome = match &result {
         Ok(_) => AttemptOutcome::Connected,
-        Err(e) => AttemptOutcome::Failed {
-            kind: e.kind(),
-            message: e.to_string(),
-        },
+        Err(e) => failed_outcome(e, handshake_failed),
     };
     report.attempts.push(Attempt {
         history: None,
         placement: None,
+        tcp_connected,
         addr,
         started: Duration::ZERO,
         ended: Some(ended),
@@ -218,9 +235,30 @@ fn failed(
     Error::failed(f)
 }
 
-struct Driver<'a, D: Dial> {
+/// A running attempt: its TCP connect, then the handshake on top (HE-9.1). Dropping it closes
+/// its socket.
+enum Running<S, T> {
+    Tcp(DialFuture<S>),
+    Handshake(HandshakeFuture<T>),
+}
+
+/// A running attempt of a driver with dialer `D` and handshake `H`.
+type AttemptOf<D, H> = Running<<D as Dial>::Stream, <H as Handshake<<D as Dial>::Stream>>::Output>;
+
+/// How a running attempt moved in one poll.
+enum Polled<T> {
+    Pending,
+    /// TCP connected and the handshake began (already stored in place of the connect).
+    TcpConnected,
+    Won(T),
+    /// Failed; `true` when in the handshake.
+    Failed(io::Error, bool),
+}
+
+struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     config: &'a Config,
     dial: &'a D,
+    handshake: &'a H,
     race: Race,
     start: Instant,
     port: u16,
@@ -238,20 +276,21 @@ struct Driver<'a, D: Dial> {
     /// what the history knew of it (for the report).
     known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
     /// Running attempts; dropping one closes its socket.
-    attempts: Vec<(AttemptId, DialFuture<D::Stream>)>,
+    attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
     /// when the first attempt wins).
     errors: Vec<(AttemptId, io::Error)>,
-    winner: Option<D::Stream>,
+    winner: Option<H::Output>,
     /// Created on the first deadline: many connects (one address, no timeouts) never need it.
     timer: Option<Pin<Box<Sleep>>>,
     report: Report,
 }
 
-impl<'a, D: Dial> Driver<'a, D> {
+impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn new(
         config: &'a Config,
         dial: &'a D,
+        handshake: &'a H,
         race: Race,
         start: Instant,
         host: &str,
@@ -260,6 +299,7 @@ impl<'a, D: Dial> Driver<'a, D> {
         Driver {
             config,
             dial,
+            handshake,
             race,
             start,
             port,
@@ -286,7 +326,7 @@ impl<'a, D: Dial> Driver<'a, D> {
     /// them), spending at most `budget` lookups (HE-5.10). A long answer goes in parts, each only
     /// when the race can use more, so what the race never reaches is never looked up. Returns the
     /// result if the race ended.
-    fn feed(&mut self, now: Instant, budget: &mut usize) -> Option<RaceResult<D::Stream>> {
+    fn feed(&mut self, now: Instant, budget: &mut usize) -> Option<RaceResult<H::Output>> {
         for family in [Family::V6, Family::V4] {
             let Some(queue) = &mut self.feeds[family.index()] else {
                 continue;
@@ -344,7 +384,7 @@ impl<'a, D: Dial> Driver<'a, D> {
         self.feeds.iter().any(Option::is_some) && self.race.wants_addresses()
     }
 
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<D::Stream>> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<H::Output>> {
         if let Some(done) = self.apply_actions(Instant::now()) {
             return Poll::Ready(done);
         }
@@ -394,37 +434,38 @@ impl<'a, D: Dial> Driver<'a, D> {
             }
             let mut i = 0;
             while i < self.attempts.len() {
-                let Poll::Ready(result) = self.attempts[i].1.as_mut().poll(cx) else {
-                    i += 1;
-                    continue;
-                };
-                let (id, _) = self.attempts.swap_remove(i);
-                progressed = true;
+                let (id, polled) = self.poll_attempt(i, cx);
                 let now = Instant::now();
-                let input = match result {
-                    Ok(stream) => {
-                        self.winner = Some(stream);
-                        let started = self.report.attempts[id.0].started;
-                        let rtt = self.since_start(now).saturating_sub(started);
-                        self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
+                let input = match polled {
+                    Polled::Pending => {
+                        i += 1;
+                        continue;
+                    }
+                    Polled::TcpConnected => {
+                        // HE-9.1: progress, not the win; polled again at once (same index).
+                        progressed = true;
+                        self.race.handle(Input::TcpConnected(id), now.into_std());
+                        if let Some(done) = self.apply_actions(now) {
+                            return Poll::Ready(done);
+                        }
+                        continue;
+                    }
+                    Polled::Won(out) => {
+                        self.attempts.swap_remove(i);
+                        self.winner = Some(out);
                         Input::Connected(id)
                     }
-                    Err(e) => {
+                    Polled::Failed(e, in_handshake) => {
+                        self.attempts.swap_remove(i);
                         let kind = failure_kind(e.kind());
                         self.remember(id, now, |h, src, dst, now| h.failure(src, dst, kind, now));
-                        self.end_attempt(
-                            id,
-                            now,
-                            AttemptOutcome::Failed {
-                                kind: e.kind(),
-                                message: e.to_string(),
-                            },
-                        );
+                        self.end_attempt(id, now, failed_outcome(&e, in_handshake));
                         debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, error = %e, "attempt failed");
                         self.errors.push((id, e));
                         Input::AttemptFailed(id)
                     }
                 };
+                progressed = true;
                 self.race.handle(input, now.into_std());
                 if let Some(done) = self.apply_actions(now) {
                     return Poll::Ready(done);
@@ -460,6 +501,39 @@ impl<'a, D: Dial> Driver<'a, D> {
         }
     }
 
+    /// Polls attempt `i`: its TCP connect, then its handshake. A TCP connect that completes
+    /// records the handshake RTT and starts the handshake in its place (or wins, without one).
+    fn poll_attempt(&mut self, i: usize, cx: &mut Context<'_>) -> (AttemptId, Polled<H::Output>) {
+        let id = self.attempts[i].0;
+        let stream = match &mut self.attempts[i].1 {
+            Running::Tcp(connect) => match connect.as_mut().poll(cx) {
+                Poll::Pending => return (id, Polled::Pending),
+                Poll::Ready(Err(e)) => return (id, Polled::Failed(e, false)),
+                Poll::Ready(Ok(stream)) => stream,
+            },
+            Running::Handshake(handshake) => {
+                return match handshake.as_mut().poll(cx) {
+                    Poll::Pending => (id, Polled::Pending),
+                    Poll::Ready(Ok(out)) => (id, Polled::Won(out)),
+                    Poll::Ready(Err(e)) => (id, Polled::Failed(handshake_error(e), true)),
+                };
+            }
+        };
+        let now = Instant::now();
+        let started = self.report.attempts[id.0].started;
+        let rtt = self.since_start(now).saturating_sub(started);
+        self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
+        match self.handshake.start(stream) {
+            Phase::Ready(out) => (id, Polled::Won(out)),
+            Phase::Running(handshake) => {
+                debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, "tcp connected, handshake started");
+                self.report.attempts[id.0].tcp_connected = Some(self.since_start(now));
+                self.attempts[i].1 = Running::Handshake(handshake);
+                (id, Polled::TcpConnected)
+            }
+        }
+    }
+
     /// Records what attempt `id` showed in the history, if there is one (HE-4.2).
     fn remember(
         &self,
@@ -481,7 +555,7 @@ impl<'a, D: Dial> Driver<'a, D> {
     }
 
     /// Carries out the machine's actions; returns the result once the race is over.
-    fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<D::Stream>> {
+    fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<H::Output>> {
         while let Some(action) = self.race.poll_action() {
             match action {
                 Action::Query { family } => {
@@ -507,6 +581,7 @@ impl<'a, D: Dial> Driver<'a, D> {
                             outcome,
                             history,
                             placement: None,
+                            tcp_connected: None,
                         });
                         let denied = io::Error::new(
                             io::ErrorKind::PermissionDenied,
@@ -526,8 +601,9 @@ impl<'a, D: Dial> Driver<'a, D> {
                         outcome: None,
                         history,
                         placement: None,
+                        tcp_connected: None,
                     });
-                    self.attempts.push((id, self.dial.dial(addr)));
+                    self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
                 }
                 Action::Cancel { id, reason } => {
                     // Dropping the attempt's future closes its socket now (HE-5.4).
@@ -563,7 +639,7 @@ impl<'a, D: Dial> Driver<'a, D> {
         &mut self,
         result: Result<AttemptId, Failure>,
         now: Instant,
-    ) -> RaceResult<D::Stream> {
+    ) -> RaceResult<H::Output> {
         self.attempts.clear();
         self.lookups = [None, None];
         self.feeds = [None, None];
@@ -692,6 +768,24 @@ pub(crate) async fn resolve_all<D: Dial>(
         config.first_address_family_count,
         table,
     ))
+}
+
+/// A handshake's error, saying that TCP had connected (HE-9.2).
+fn handshake_error(e: io::Error) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        format!("connected, then the handshake failed: {e}"),
+    )
+}
+
+/// A failed attempt's outcome for the report.
+fn failed_outcome(e: &io::Error, in_handshake: bool) -> AttemptOutcome {
+    let (kind, message) = (e.kind(), e.to_string());
+    if in_handshake {
+        AttemptOutcome::HandshakeFailed { kind, message }
+    } else {
+        AttemptOutcome::Failed { kind, message }
+    }
 }
 
 /// How a failed attempt's error counts in the history.

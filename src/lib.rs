@@ -88,6 +88,7 @@ mod core;
 mod dial;
 mod driver;
 mod error;
+mod handshake;
 mod host;
 mod policy;
 mod report;

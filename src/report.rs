@@ -54,11 +54,18 @@ pub enum AttemptOutcome {
     Cancelled,
     /// Not attempted: the address policy denied the address.
     Denied,
+    /// TCP connected, then the connect's own handshake (TLS) failed (HE-9.2).
+    HandshakeFailed {
+        /// The error's kind.
+        kind: io::ErrorKind,
+        /// The error's text.
+        message: String,
+    },
 }
 
 impl AttemptOutcome {
     /// A short word for the outcome: `connected`, `refused`, `unreachable`, `failed`,
-    /// `timed out`, `cancelled` or `denied`.
+    /// `timed out`, `cancelled`, `denied` or `handshake failed`.
     pub fn label(&self) -> &'static str {
         match self {
             AttemptOutcome::Connected => "connected",
@@ -78,6 +85,7 @@ impl AttemptOutcome {
             AttemptOutcome::TimedOut => "timed out",
             AttemptOutcome::Cancelled => "cancelled",
             AttemptOutcome::Denied => "denied",
+            AttemptOutcome::HandshakeFailed { .. } => "handshake failed",
         }
     }
 }
@@ -92,6 +100,8 @@ pub struct Attempt {
     pub(crate) history: Option<Remembered>,
     /// Filled in when the race ends.
     pub(crate) placement: Option<Placement>,
+    /// When its TCP handshake completed, if the connect runs a handshake of its own on top.
+    pub(crate) tcp_connected: Option<Duration>,
 }
 
 /// History moved an attempt: [`Attempt::moved_by_history`].
@@ -130,6 +140,14 @@ impl Attempt {
     /// connect that never raced (a single address).
     pub fn attempt_delay(&self) -> Option<(Duration, DelayBasis)> {
         self.placement?.delay
+    }
+
+    /// When its TCP handshake completed, from the start of the connect, for a connect that
+    /// runs a handshake of its own on top ([`crate::Connector::connect_with`]); `None` if TCP
+    /// never completed, and for a plain connect (where [`Attempt::ended`] is that time). The
+    /// handshake then ran until [`Attempt::ended`] (HE-9.1).
+    pub fn tcp_connected(&self) -> Option<Duration> {
+        self.tcp_connected
     }
 
     /// The address tried.

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BlackHole, listen, open_fds, refused_addr};
+use common::{Behaviour, BlackHole, expect_greeting, listen, open_fds, refused_addr, serve_as};
 use eyeballs::Connector;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,6 +18,18 @@ async fn no_socket_or_task_survives_any_outcome() {
             drop(s);
         }
     });
+    // Handshake servers (HE-9.4): one greets, one resets after accepting, one stays silent.
+    let greet_listener = listen("127.0.0.1", 0);
+    let greet = greet_listener.local_addr().unwrap();
+    let reset_listener = listen("::1", 0);
+    let reset = reset_listener.local_addr().unwrap();
+    let silent_listener = listen("::1", 0);
+    let silent = silent_listener.local_addr().unwrap();
+    let handshake_servers = [
+        serve_as(greet_listener, Behaviour::Greet),
+        serve_as(reset_listener, Behaviour::Reset),
+        serve_as(silent_listener, Behaviour::Silent),
+    ];
     let refused = refused_addr("::1");
     let hole6 = BlackHole::new("[::1]:0".parse().unwrap());
     let hole4 = BlackHole::new("127.0.0.1:0".parse().unwrap());
@@ -29,6 +41,12 @@ async fn no_socket_or_task_survives_any_outcome() {
 
     // Warm up once so lazily created runtime resources are not counted as leaks.
     drop(connector.connect_addrs([live]).await.unwrap());
+    drop(
+        connector
+            .connect_addrs_with([greet], expect_greeting)
+            .await
+            .unwrap(),
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let fds = open_fds();
     let tasks = tokio::runtime::Handle::current()
@@ -59,6 +77,34 @@ async fn no_socket_or_task_survives_any_outcome() {
                 .is_err()
         );
     }
+    for round in 0..10 {
+        // Through a handshake: the reset and the silent connections lose, the greeting wins.
+        let s = connector
+            .connect_addrs_with([reset, silent, greet], expect_greeting)
+            .await
+            .unwrap();
+        drop(s);
+        // Every handshake fails or stalls: failure at the timeout.
+        assert!(
+            connector
+                .connect_addrs_with([reset, silent], expect_greeting)
+                .await
+                .is_err()
+        );
+        // Cancellation mid-handshake.
+        let racing = connector.connect_addrs_with([silent], expect_greeting);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(30 + round), racing)
+                .await
+                .is_err()
+        );
+    }
+    // The servers see the clients' closes and close their ends.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for server in handshake_servers {
+        server.abort();
+        let _ = server.await;
+    }
     // Sockets are closed synchronously on drop; give the server's accept loop a moment anyway.
     tokio::time::sleep(Duration::from_millis(50)).await;
     server.abort();
@@ -67,12 +113,12 @@ async fn no_socket_or_task_survives_any_outcome() {
     // task a moment after its JoinHandle resolves, so give the count up to a second to settle.
     let metrics = tokio::runtime::Handle::current().metrics();
     for _ in 0..100 {
-        if metrics.num_alive_tasks() < tasks {
+        if metrics.num_alive_tasks() + 4 <= tasks {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(metrics.num_alive_tasks() + 1, tasks, "tasks left running");
-    // Exactly the server's listening socket is gone; every connect's socket was already closed.
-    assert_eq!(open_fds(), fds - 1, "file descriptors leaked");
+    assert_eq!(metrics.num_alive_tasks() + 4, tasks, "tasks left running");
+    // Exactly the servers' listening sockets are gone; every connect's socket was already closed.
+    assert_eq!(open_fds(), fds - 4, "file descriptors leaked");
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::core::history::{DelayBasis, History};
+use crate::handshake::{FnHandshake, NoHandshake};
 use crate::resolve::{ResolveError, ResolveErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -161,6 +162,7 @@ async fn race(
         Want::Report,
         config,
         dial,
+        &NoHandshake,
         Source::Resolve {
             resolver,
             name: "test.example",
@@ -510,6 +512,7 @@ async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
         Want::Report,
         &Config::default(),
         &dial,
+        &NoHandshake,
         Source::Addrs(&addrs),
         "x",
         443,
@@ -575,6 +578,7 @@ async fn single_address_fast_path_matches_the_race() {
             Want::StreamOnly,
             &config,
             &dial,
+            &NoHandshake,
             Source::Addrs(&[v4]),
             "192.0.2.1",
             443,
@@ -595,6 +599,7 @@ async fn single_address_fast_path_matches_the_race() {
             Want::Report,
             &config,
             &dial,
+            &NoHandshake,
             Source::Addrs(&[v4]),
             "192.0.2.1",
             443,
@@ -729,6 +734,7 @@ async fn hostile_dns_answers_are_tamed() {
         Want::Report,
         &config,
         &dial,
+        &NoHandshake,
         Source::Resolve {
             resolver: &HostileResolver,
             name: "x",
@@ -797,6 +803,7 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
         Want::Report,
         &Config::default(),
         &dial,
+        &NoHandshake,
         Source::Resolve {
             resolver: &resolver,
             name: "x",
@@ -838,6 +845,7 @@ async fn race_with(
         Want::Report,
         &Config::default(),
         dial,
+        &NoHandshake,
         Source::Resolve {
             resolver,
             name: "test.example",
@@ -1043,4 +1051,192 @@ async fn he_5_3_fallback_at_the_minimum_for_a_sibling_host() {
         report.attempts()[1].history().map(|h| h.prefix_rtt),
         Some(true)
     );
+}
+
+/// What the fake handshake does on a connected socket.
+#[derive(Debug, Clone, Copy)]
+enum Hs {
+    /// Completes after this many ms.
+    Ok(u64),
+    /// Fails with a reset after this many ms.
+    Reset(u64),
+    /// Never completes (nothing received).
+    Stall,
+}
+
+/// A race that runs the fake handshake `hs` (per address; `Hs::Ok(0)` where unlisted) on every
+/// attempt whose TCP connect completes, with `config`.
+async fn race_hs(
+    config: &Config,
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+    hs: &[(&str, Hs)],
+) -> Result<(FakeSocket, Report), Error> {
+    let table: HashMap<SocketAddr, Hs> = hs.iter().map(|(a, h)| (a.parse().unwrap(), *h)).collect();
+    let handshake = FnHandshake(move |socket: FakeSocket| {
+        let behaviour = table.get(&socket.addr).copied().unwrap_or(Hs::Ok(0));
+        async move {
+            match behaviour {
+                Hs::Ok(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(socket)
+                }
+                Hs::Reset(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Err(io::Error::from(io::ErrorKind::ConnectionReset))
+                }
+                Hs::Stall => std::future::pending().await,
+            }
+        }
+    });
+    run(
+        Want::Report,
+        config,
+        dial,
+        &handshake,
+        Source::Resolve {
+            resolver,
+            name: "test.example",
+        },
+        "test.example",
+        443,
+        Shared::default(),
+    )
+    .await
+}
+
+/// Each attempt's TCP-connected instant in ms.
+fn tcp_times(report: &Report) -> Vec<Option<u128>> {
+    report
+        .attempts()
+        .iter()
+        .map(|a| a.tcp_connected().map(|t| t.as_millis()))
+        .collect()
+}
+
+// HE-9.1 / HE-9.2: IPv6 connects, then its handshake is reset: IPv4 starts at that instant and
+// wins through its own handshake; the report tells TCP and handshake apart.
+#[tokio::test(start_paused = true)]
+async fn he_9_2_handshake_reset_starts_ipv4_at_once() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(5)), (V4, Peer::Up(3))]);
+    let hs = [(V6, Hs::Reset(5)), (V4, Hs::Ok(3))];
+    let (_socket, report) = race_hs(&Config::default(), &dial, &one_each(), &hs)
+        .await
+        .unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "handshake failed"), row(10, V4, "connected")]
+    );
+    assert_eq!(tcp_times(&report), [Some(5), Some(13)]);
+    assert_eq!(report.elapsed(), 16 * MS);
+    assert_eq!(
+        dial.open(),
+        1,
+        "the reset socket is closed, the winner open"
+    );
+}
+
+// HE-9.2: every handshake fails: the error lists each attempt as connected, then failed.
+#[tokio::test(start_paused = true)]
+async fn he_9_2_all_handshakes_fail() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(5)), (V4, Peer::Up(3))]);
+    let hs = [(V6, Hs::Reset(1)), (V4, Hs::Reset(1))];
+    let err = race_hs(&Config::default(), &dial, &one_each(), &hs)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("[2001:db8::1]:443 connected, then the handshake failed: connection reset")
+            && text.contains("192.0.2.1:443 connected, then the handshake failed"),
+        "{text}"
+    );
+    assert_eq!(
+        err.attempts()[0].1.kind(),
+        io::ErrorKind::ConnectionReset,
+        "the handshake's error kind is kept"
+    );
+    assert_eq!(dial.open(), 0);
+}
+
+// HE-9.3: IPv6 connects at 100 ms, then its handshake stalls: the next attempt waits for the
+// handshake estimate (100 + 2 x 100 + 10 = 310 ms) instead of 250 ms; a stall after a slower
+// TCP (200 ms) holds it back by at most one more delay (500 ms). IPv4 wins; the stalled
+// handshake is dropped and its socket closed (HE-9.4).
+#[tokio::test(start_paused = true)]
+async fn he_9_3_stalled_handshake_holds_the_next_attempt_within_bounds() {
+    for (tcp_ms, ipv4_at) in [(100, 310), (200, 500), (2, 250)] {
+        let dial = FakeDial::new(&[(V6, Peer::Up(tcp_ms)), (V4, Peer::Up(3))]);
+        let hs = [(V6, Hs::Stall), (V4, Hs::Ok(3))];
+        let (_socket, report) = race_hs(&Config::default(), &dial, &one_each(), &hs)
+            .await
+            .unwrap();
+        assert_eq!(
+            timeline(&report),
+            [row(0, V6, "cancelled"), row(ipv4_at, V4, "connected")],
+            "IPv6 TCP at {tcp_ms} ms"
+        );
+        assert_eq!(report.elapsed(), (ipv4_at as u32 + 6) * MS);
+        assert_eq!(
+            tcp_times(&report),
+            [Some(tcp_ms as u128), Some(ipv4_at + 3)]
+        );
+        assert_eq!(dial.open(), 1, "only the winner is open");
+    }
+}
+
+// HE-9.1: the first TCP connection is not the winner: IPv6's TCP completes first but its
+// handshake is slow (600 ms); IPv4, started at 250 ms, completes its handshake first and wins.
+#[tokio::test(start_paused = true)]
+async fn he_9_1_first_usable_connection_wins() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(5)), (V4, Peer::Up(3))]);
+    let hs = [(V6, Hs::Ok(600)), (V4, Hs::Ok(3))];
+    let (socket, report) = race_hs(&Config::default(), &dial, &one_each(), &hs)
+        .await
+        .unwrap();
+    assert_eq!(socket.addr, V4.parse().unwrap());
+    assert_eq!(
+        timeline(&report),
+        [row(0, V6, "cancelled"), row(250, V4, "connected")]
+    );
+    assert_eq!(tcp_times(&report), [Some(5), Some(253)]);
+    drop(socket);
+    assert_eq!(dial.open(), 0);
+}
+
+// HE-9.4: a connect dropped mid-handshake closes every socket; a connect timeout mid-handshake
+// fails with every attempt listed.
+#[tokio::test(start_paused = true)]
+async fn he_9_4_cancelled_or_timed_out_mid_handshake() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(5)), (V4, Peer::Up(3))]);
+    let hs = [(V6, Hs::Stall), (V4, Hs::Stall)];
+    let resolver = one_each();
+    let config = Config::default();
+    let dropped = tokio::time::timeout(300 * MS, race_hs(&config, &dial, &resolver, &hs)).await;
+    assert!(dropped.is_err(), "still handshaking at 300 ms");
+    assert_eq!(dial.open(), 0, "both handshakes dropped, sockets closed");
+
+    let config = Config {
+        connect_timeout: Some(400 * MS),
+        ..Config::default()
+    };
+    let err = race_hs(&config, &dial, &resolver, &hs).await.unwrap_err();
+    assert!(matches!(err, Error::TimedOut(_)), "{err}");
+    let report = err.report().unwrap();
+    assert_eq!(
+        timeline(report),
+        [row(0, V6, "timed out"), row(250, V4, "timed out")]
+    );
+    assert_eq!(tcp_times(report), [Some(5), Some(253)]);
+    assert_eq!(dial.open(), 0);
+}
+
+// HE-9.1: a plain connect (no handshake) records no TCP-connected time of its own: the attempt's
+// end is that time.
+#[tokio::test(start_paused = true)]
+async fn he_9_1_plain_connect_has_no_handshake_phase() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(5))]);
+    let (_, report) = race(&Config::default(), &dial, &one_each()).await.unwrap();
+    assert_eq!(tcp_times(&report), [None]);
+    assert_eq!(report.attempts()[0].ended(), Some(5 * MS));
 }

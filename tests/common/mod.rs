@@ -81,3 +81,60 @@ pub fn open_fds() -> usize {
         .map(|d| d.count())
         .unwrap_or(0)
 }
+
+/// How a loopback test server treats each connection it accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Behaviour {
+    /// Sends `220 ready\r\n` and holds the connection until the client closes it.
+    Greet,
+    /// Accepts, then resets the connection at once (RST: linger 0).
+    Reset,
+    /// Accepts and holds the connection without sending anything.
+    Silent,
+}
+
+/// Accepts connections forever in the background, treating each as `behaviour` says.
+pub fn serve_as(
+    listener: tokio::net::TcpListener,
+    behaviour: Behaviour,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        let mut held = tokio::task::JoinSet::new();
+        while let Ok((mut s, _)) = listener.accept().await {
+            match behaviour {
+                Behaviour::Reset => {
+                    let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+                    drop(s);
+                }
+                Behaviour::Greet | Behaviour::Silent => {
+                    held.spawn(async move {
+                        if matches!(behaviour, Behaviour::Greet) {
+                            let _ = s.write_all(b"220 ready\r\n").await;
+                        }
+                        // Until the client closes.
+                        let mut buf = [0u8; 64];
+                        while let Ok(n) = s.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                    });
+                }
+            }
+        }
+    })
+}
+
+/// The handshake the loopback tests race through: the server's greeting must arrive.
+pub async fn expect_greeting(
+    mut stream: tokio::net::TcpStream,
+) -> std::io::Result<tokio::net::TcpStream> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 11];
+    stream.read_exact(&mut buf).await?;
+    if &buf != b"220 ready\r\n" {
+        return Err(std::io::Error::other("unexpected greeting"));
+    }
+    Ok(stream)
+}
