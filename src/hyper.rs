@@ -41,6 +41,11 @@ use tokio::net::TcpStream;
 
 use crate::{Connector, Error, Family};
 
+#[cfg(feature = "rustls")]
+mod https;
+#[cfg(feature = "rustls")]
+pub use https::{HttpsConnection, HttpsConnector};
+
 /// A hyper connector that opens connections with Happy Eyeballs v2.
 ///
 /// Cheap to clone (it shares the [`Connector`], its resolver and its cache).
@@ -85,11 +90,13 @@ impl Default for HttpConnector {
 /// (`response.extensions().get::<ConnectionInfo>()`), like hyper-util's `HttpInfo`.
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
-    remote_addr: SocketAddr,
-    local_addr: SocketAddr,
-    attempt: usize,
-    attempts: usize,
-    elapsed: Duration,
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) attempt: usize,
+    pub(crate) attempts: usize,
+    pub(crate) elapsed: Duration,
+    pub(crate) tcp_elapsed: Duration,
+    pub(crate) alpn: Option<Vec<u8>>,
 }
 
 impl ConnectionInfo {
@@ -118,9 +125,45 @@ impl ConnectionInfo {
         self.attempts
     }
 
-    /// How long the connect took, resolution included.
+    /// How long the connect took, resolution included (for a TLS connection, until its
+    /// handshake completed).
     pub fn elapsed(&self) -> Duration {
         self.elapsed
+    }
+
+    /// When the winning connection's TCP handshake completed, from the start of the connect
+    /// (for plain TCP, [`ConnectionInfo::elapsed`]); the TLS handshake took the rest.
+    pub fn tcp_elapsed(&self) -> Duration {
+        self.tcp_elapsed
+    }
+
+    /// The protocol the TLS handshake negotiated (ALPN), e.g. `b"h2"`; `None` for plain TCP or
+    /// when none was negotiated.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.alpn.as_deref()
+    }
+}
+
+impl ConnectionInfo {
+    /// The winner's information from a connect's report.
+    pub(crate) fn from_report(
+        report: &crate::Report,
+        local_addr: SocketAddr,
+        alpn: Option<Vec<u8>>,
+    ) -> ConnectionInfo {
+        let winner = report
+            .winner()
+            .expect("a connected report names its winner");
+        let elapsed = report.elapsed();
+        ConnectionInfo {
+            remote_addr: winner.addr(),
+            local_addr,
+            attempt: report.winner.unwrap_or(0),
+            attempts: report.attempts().len(),
+            elapsed,
+            tcp_elapsed: winner.tcp_connected().unwrap_or(elapsed),
+            alpn,
+        }
     }
 }
 
@@ -190,8 +233,10 @@ impl Write for TcpConnection {
 }
 
 impl Connection for TcpConnection {
+    /// hyper-util's own `HttpInfo` (remote and local address, as its `HttpConnector` gives, so
+    /// code that reads it keeps working), then [`ConnectionInfo`].
     fn connected(&self) -> Connected {
-        Connected::new().extra(self.info.clone())
+        self.io.inner().connected().extra(self.info.clone())
     }
 }
 
@@ -244,22 +289,23 @@ impl tower_service::Service<Uri> for HttpConnector {
     }
 
     fn call(&mut self, uri: Uri) -> HttpConnecting {
-        let connector = self.connector.clone();
-        let enforce_http = self.enforce_http;
+        HttpConnector::connect_tcp(self.connector.clone(), uri, self.enforce_http)
+    }
+}
+
+impl HttpConnector {
+    /// A plain TCP connection for `uri`.
+    pub(crate) fn connect_tcp(
+        connector: Connector,
+        uri: Uri,
+        enforce_http: bool,
+    ) -> HttpConnecting {
         HttpConnecting {
             inner: Box::pin(async move {
                 let (host, port) = host_port(&uri, enforce_http)?;
                 let (stream, report) = connector.connect_with_report(host, port).await?;
-                let winner = report
-                    .winner()
-                    .expect("a connected report names its winner");
-                let info = ConnectionInfo {
-                    remote_addr: winner.addr(),
-                    local_addr: stream.local_addr().map_err(ConnectError::LocalAddr)?,
-                    attempt: report.winner.unwrap_or(0),
-                    attempts: report.attempts().len(),
-                    elapsed: report.elapsed(),
-                };
+                let local = stream.local_addr().map_err(ConnectError::LocalAddr)?;
+                let info = ConnectionInfo::from_report(&report, local, None);
                 Ok(TcpConnection {
                     io: TokioIo::new(stream),
                     info,

@@ -149,3 +149,27 @@ fn connector_future_is_send_and_unpin() {
     let mut c = HttpConnector::default();
     send_unpin(&c.call("http://localhost/".parse().unwrap()));
 }
+
+// hyper-util's own HttpInfo is in the extensions too, so code that reads it (reqwest's
+// remote_addr, request logging) keeps working.
+#[tokio::test]
+async fn http_info_is_there_next_to_connection_info() {
+    let dual = dual_port();
+    let port = dual.port;
+    let _s6 = http_server::serve_http(listening(dual.v6), None);
+    let _s4 = http_server::serve_http(listening(dual.v4), None);
+    let client: Client<_, Body> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::default());
+    let res = client
+        .get(format!("http://localhost:{port}/").parse().unwrap())
+        .await
+        .unwrap();
+    let info = res.extensions().get::<ConnectionInfo>().unwrap();
+    let http_info = res
+        .extensions()
+        .get::<hyper_util::client::legacy::connect::HttpInfo>()
+        .expect("HttpInfo in the extensions");
+    assert_eq!(http_info.remote_addr(), info.remote_addr());
+    assert_eq!(http_info.local_addr(), info.local_addr());
+    assert_eq!(info.tcp_elapsed(), info.elapsed());
+}

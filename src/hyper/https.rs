@@ -1,0 +1,338 @@
+//! [`HttpsConnector`] (feature `rustls`): races through the TLS handshake (HE-9.1).
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ::http::Uri;
+use ::hyper::rt::{Read, ReadBufCursor, Write};
+use ::hyper_util::client::legacy::connect::{Connected, Connection};
+use ::hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::{ConnectError, ConnectionInfo, HttpConnecting, TcpConnection, host_port};
+use crate::Connector;
+
+/// A hyper connector that races connections through the TLS handshake (Happy Eyeballs v3): an
+/// attempt wins only when its rustls handshake completes, so an address whose TCP connects but
+/// whose TLS fails (a middlebox, a path that resets after the SYN-ACK, a path-MTU black hole
+/// that drops the server's certificate flight) loses to one that works.
+///
+/// `https` URIs get TLS, with SNI from the URI's host (IP literals are supported: no SNI, the
+/// certificate must name the address). `http` URIs get plain TCP unless
+/// [`HttpsConnector::https_only`] is set, as hyper-rustls's `https_or_http`. The ALPN protocols
+/// offered are the `ClientConfig`'s; when the server picks `h2`, the connection says so to
+/// hyper-util (`Connected::negotiated_h2`).
+///
+/// ```no_run
+/// # fn run() -> std::io::Result<()> {
+/// use http_body_util::Empty;
+/// use hyper_util::client::legacy::Client;
+/// use hyper_util::rt::TokioExecutor;
+///
+/// # #[cfg(feature = "native-roots")] {
+/// let https = eyeballs::hyper::HttpsConnector::with_native_roots(eyeballs::Connector::new())?;
+/// let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+/// # }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HttpsConnector {
+    connector: Connector,
+    tls: TlsConnector,
+    https_only: bool,
+}
+
+impl fmt::Debug for HttpsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpsConnector")
+            .field("connector", &self.connector)
+            .field("https_only", &self.https_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpsConnector {
+    /// A connector that makes TLS connections with `tls` over `connector`'s races.
+    pub fn new(connector: Connector, tls: impl Into<Arc<rustls::ClientConfig>>) -> HttpsConnector {
+        HttpsConnector {
+            connector,
+            tls: TlsConnector::from(tls.into()),
+            https_only: false,
+        }
+    }
+
+    /// With the platform's root certificates (rustls-native-certs; certificates it cannot parse
+    /// are skipped), the process's default rustls crypto provider (ring if none is installed),
+    /// and ALPN `http/1.1`. Fails when no root certificate could be loaded.
+    #[cfg(feature = "native-roots")]
+    pub fn with_native_roots(connector: Connector) -> io::Result<HttpsConnector> {
+        let mut roots = rustls::RootCertStore::empty();
+        let found = rustls_native_certs::load_native_certs();
+        let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            let why = found
+                .errors
+                .first()
+                .map_or_else(|| "none found".to_string(), ToString::to_string);
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no usable platform root certificate: {why}"),
+            ));
+        }
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(HttpsConnector::new(connector, config))
+    }
+
+    /// Refuse `http` URIs instead of connecting them over plain TCP. Default: `false`.
+    pub fn https_only(&mut self, only: bool) {
+        self.https_only = only;
+    }
+
+    /// The [`Connector`] in use.
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+}
+
+/// The stream [`HttpsConnector`] returns: TLS over TCP for `https`, plain TCP for `http`.
+#[derive(Debug)]
+pub struct HttpsConnection {
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Plain(TcpConnection),
+    /// Boxed: a TLS session is large, a plain connection small.
+    Tls {
+        io: Box<TokioIo<TlsStream<TcpStream>>>,
+        info: ConnectionInfo,
+    },
+}
+
+impl HttpsConnection {
+    /// How the connection was made (with the TLS timing and ALPN for `https`).
+    pub fn info(&self) -> &ConnectionInfo {
+        match &self.inner {
+            Inner::Plain(tcp) => tcp.info(),
+            Inner::Tls { info, .. } => info,
+        }
+    }
+
+    /// Whether it is a TLS connection.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.inner, Inner::Tls { .. })
+    }
+
+    /// The TCP stream underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match &self.inner {
+            Inner::Plain(tcp) => tcp.get_ref(),
+            Inner::Tls { io, .. } => io.inner().get_ref().0,
+        }
+    }
+}
+
+impl Connection for HttpsConnection {
+    /// hyper-util's `HttpInfo`, then [`ConnectionInfo`]; `negotiated_h2` when ALPN chose `h2`.
+    fn connected(&self) -> Connected {
+        match &self.inner {
+            Inner::Plain(tcp) => tcp.connected(),
+            Inner::Tls { io, info } => {
+                let connected = io.inner().get_ref().0.connected().extra(info.clone());
+                if info.alpn() == Some(b"h2") {
+                    connected.negotiated_h2()
+                } else {
+                    connected
+                }
+            }
+        }
+    }
+}
+
+impl Read for HttpsConnection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().inner {
+            Inner::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
+            Inner::Tls { io, .. } => Pin::new(io.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl Write for HttpsConnection {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().inner {
+            Inner::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
+            Inner::Tls { io, .. } => Pin::new(io.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().inner {
+            Inner::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
+            Inner::Tls { io, .. } => Pin::new(io.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.get_mut().inner {
+            Inner::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
+            Inner::Tls { io, .. } => Pin::new(io.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.inner {
+            Inner::Plain(tcp) => tcp.is_write_vectored(),
+            Inner::Tls { io, .. } => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match &mut self.get_mut().inner {
+            Inner::Plain(tcp) => Pin::new(tcp).poll_write_vectored(cx, bufs),
+            Inner::Tls { io, .. } => Pin::new(io.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+}
+
+/// The future [`HttpsConnector`] returns. `Send` and `Unpin`.
+pub struct HttpsConnecting {
+    inner: Pin<Box<dyn Future<Output = Result<HttpsConnection, ConnectError>> + Send>>,
+}
+
+impl fmt::Debug for HttpsConnecting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HttpsConnecting")
+    }
+}
+
+impl Future for HttpsConnecting {
+    type Output = Result<HttpsConnection, ConnectError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// The TLS server name for a URI host: a DNS name, or an IP literal (brackets removed).
+fn server_name(host: &str) -> Option<ServerName<'static>> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    ServerName::try_from(bare.to_string()).ok()
+}
+
+impl tower_service::Service<Uri> for HttpsConnector {
+    type Response = HttpsConnection;
+    type Error = ConnectError;
+    type Future = HttpsConnecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> HttpsConnecting {
+        let is_https = uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("https"));
+        if !is_https {
+            if self.https_only {
+                let err = ConnectError::InvalidUri {
+                    uri: uri.to_string(),
+                    reason: "not https, and this connector is https_only",
+                };
+                return HttpsConnecting {
+                    inner: Box::pin(async move { Err(err) }),
+                };
+            }
+            let tcp: HttpConnecting =
+                super::HttpConnector::connect_tcp(self.connector.clone(), uri, false);
+            return HttpsConnecting {
+                inner: Box::pin(async move {
+                    let tcp = tcp.await?;
+                    Ok(HttpsConnection {
+                        inner: Inner::Plain(tcp),
+                    })
+                }),
+            };
+        }
+        let connector = self.connector.clone();
+        let tls = self.tls.clone();
+        HttpsConnecting {
+            inner: Box::pin(async move {
+                let (host, port) = host_port(&uri, false)?;
+                let name = server_name(host).ok_or_else(|| ConnectError::InvalidUri {
+                    uri: uri.to_string(),
+                    reason: "the host is not a valid TLS server name",
+                })?;
+                // HE-9.1: every attempt whose TCP connects runs the TLS handshake; the first
+                // to finish it wins, and every other is dropped.
+                let handshake = move |tcp: TcpStream| tls.connect(name.clone(), tcp);
+                let (stream, report) = connector
+                    .connect_with_handshake_report(host, port, handshake)
+                    .await?;
+                let (tcp, session) = stream.get_ref();
+                let local = tcp.local_addr().map_err(ConnectError::LocalAddr)?;
+                let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
+                let info = ConnectionInfo::from_report(&report, local, alpn);
+                Ok(HttpsConnection {
+                    inner: Inner::Tls {
+                        io: Box::new(TokioIo::new(stream)),
+                        info,
+                    },
+                })
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_from_uri_hosts() {
+        assert!(matches!(
+            server_name("example.com"),
+            Some(ServerName::DnsName(_))
+        ));
+        assert!(matches!(
+            server_name("[2001:db8::1]"),
+            Some(ServerName::IpAddress(_))
+        ));
+        assert!(matches!(
+            server_name("192.0.2.1"),
+            Some(ServerName::IpAddress(_))
+        ));
+        assert!(server_name("bad host").is_none());
+        assert!(server_name("").is_none());
+    }
+}
