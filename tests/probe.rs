@@ -249,3 +249,42 @@ async fn http_request_through_the_hyper_connector() {
         "{stdout}"
     );
 }
+
+// HE-9.1 / HE-9.2: `--tls` races through the TLS handshake: IPv6 accepts then resets, IPv4
+// completes TLS (self-signed, hence --insecure) and wins; the timeline shows TCP and TLS.
+#[tokio::test]
+async fn tls_race_shows_tcp_and_tls_per_attempt() {
+    let dual = dual_port();
+    let port = dual.port;
+    let tls = http_server::tls();
+    let _s6 = common::serve_as(listening(dual.v6), common::Behaviour::Reset);
+    let _s4 = http_server::serve_http(listening(dual.v4), Some(tls.acceptor.clone()));
+    let port_arg = port.to_string();
+    let out = probe(&["--tls", "--insecure", "localhost", &port_arg]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let ipv6 = stdout.lines().find(|l| l.contains("[::1]:")).unwrap();
+    assert!(ipv6.contains("handshake failed"), "{stdout}");
+    let ipv4 = stdout
+        .lines()
+        .find(|l| l.contains("127.0.0.1:") && l.contains(" won"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(ipv4.contains("[tcp ") && ipv4.contains("tls "), "{stdout}");
+
+    let out = probe(&["--tls", "--insecure", "--json", "localhost", &port_arg]).await;
+    let (stdout, _) = text(&out);
+    let record: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(record["winner"]["family"], "ipv4");
+    assert_eq!(record["attempts"][0]["outcome"], "handshake failed");
+    assert!(
+        record["attempts"][1]["tcp_ms"].as_f64().is_some(),
+        "{record}"
+    );
+
+    // Without --insecure the self-signed certificate fails every handshake: exit 1, and the
+    // failure says which phase.
+    let out = probe(&["--tls", "--family", "4", "localhost", &port_arg]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("handshake failed"), "{stdout}");
+}

@@ -53,9 +53,18 @@ struct Cli {
     #[arg(long)]
     all: bool,
     /// After the connect, make one HTTP(S) GET through eyeballs' hyper connector and print
-    /// status, protocol and the connection's winner (needs --features hyper)
+    /// status, protocol and the connection's winner (needs --features hyper; https races
+    /// through TLS with --features rustls)
     #[arg(long)]
     http: bool,
+    /// Race through a TLS handshake (SNI: HOST; the platform's roots): an address whose TCP
+    /// connects but whose TLS fails loses; the timeline shows TCP and TLS per attempt (needs
+    /// --features rustls)
+    #[arg(long)]
+    tls: bool,
+    /// With --tls or --http: accept any certificate (to diagnose the path, not to trust it)
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +97,8 @@ pub struct Options {
     pub resolver: ResolverChoice,
     pub all: bool,
     pub http: bool,
+    pub tls: bool,
+    pub insecure: bool,
     /// The URL, when the target was given as one.
     pub url: Option<String>,
 }
@@ -110,6 +121,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         }
         Err(e) => return Err(one_line(&e)),
     };
+    if cli.insecure && !(cli.tls || cli.http) {
+        return Err("--insecure needs --tls or --http (see --help)".into());
+    }
+    if cli.tls && cli.all {
+        return Err("--tls and --all cannot be combined (see --help)".into());
+    }
     let mut url = None;
     let target = match cli.target.as_slice() {
         [] => None,
@@ -137,6 +154,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         resolver: cli.resolver,
         all: cli.all,
         http: cli.http,
+        tls: cli.tls,
+        insecure: cli.insecure,
         url,
     })))
 }
@@ -245,6 +264,8 @@ mod tests {
         assert_eq!(o.resolver, ResolverChoice::System);
         assert_eq!(o.url.as_deref(), Some("https://x.test/"));
         assert_eq!(run(&[]).unwrap().target, None, "the demo");
+        let o = run(&["--tls", "--insecure", "h", "443"]).unwrap();
+        assert!(o.tls && o.insecure);
         for bad in [
             &["--repeat", "0"][..],
             &["--timeout", "0"],
@@ -252,6 +273,8 @@ mod tests {
             &["--bogus"],
             &["a", "b", "c"],
             &["--attempt-delay", "x"],
+            &["--insecure", "h", "443"],
+            &["--tls", "--all", "h", "443"],
         ] {
             let e = run(bad).unwrap_err();
             assert_eq!(e.lines().count(), 1, "{bad:?}: {e}");

@@ -4,14 +4,20 @@ use crate::records::{self, Endpoint, HttpResult};
 use crate::render::{Style, ms};
 use bytes::Bytes;
 use eyeballs::Connector;
-use eyeballs::hyper::{ConnectionInfo, HttpConnector};
+use eyeballs::hyper::ConnectionInfo;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 /// GETs `url`; prints the result; returns whether it got a response.
-pub async fn request(connector: &Connector, url: &str, as_json: bool, style: Style) -> bool {
-    let result = get(connector, url).await;
+pub async fn request(
+    connector: &Connector,
+    url: &str,
+    insecure: bool,
+    as_json: bool,
+    style: Style,
+) -> bool {
+    let result = get(connector, url, insecure).await;
     if as_json {
         let http = match &result {
             Ok((status, version, info)) => HttpResult {
@@ -59,18 +65,32 @@ pub async fn request(connector: &Connector, url: &str, as_json: bool, style: Sty
 async fn get(
     connector: &Connector,
     url: &str,
+    insecure: bool,
 ) -> Result<(u16, String, Option<ConnectionInfo>), String> {
     let uri: hyper::Uri = url.parse().map_err(|e| format!("{e}"))?;
-    let mut http = HttpConnector::new(connector.clone());
-    http.enforce_http(false);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| format!("loading the system's root certificates: {e}"))?
-        .https_or_http()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(http);
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    #[cfg(feature = "rustls")]
+    let client: Client<_, Empty<Bytes>> = {
+        // HE-9.1: https races through the TLS handshake.
+        let config = crate::tls::client_config(insecure)?;
+        let https = eyeballs::hyper::HttpsConnector::new(connector.clone(), config);
+        Client::builder(TokioExecutor::new()).build(https)
+    };
+    #[cfg(not(feature = "rustls"))]
+    let client: Client<_, Empty<Bytes>> = {
+        if insecure {
+            return Err("--insecure with --http needs the rustls feature".into());
+        }
+        let mut http = eyeballs::hyper::HttpConnector::new(connector.clone());
+        http.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .map_err(|e| format!("loading the system's root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        Client::builder(TokioExecutor::new()).build(https)
+    };
     let res = client.get(uri).await.map_err(|e| error_chain(&e))?;
     let status = res.status().as_u16();
     let version = format!("{:?}", res.version());

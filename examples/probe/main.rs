@@ -12,6 +12,8 @@ mod http;
 mod loopback;
 mod records;
 mod render;
+#[cfg(feature = "rustls")]
+mod tls;
 
 use eyeballs::{Connector, Error, StaticResolver};
 use std::io::IsTerminal;
@@ -75,6 +77,12 @@ fn connector(opts: &Options, resolver: Option<StaticResolver>) -> Result<Connect
 
 async fn run(opts: Options) -> u8 {
     let style = style();
+    if opts.tls && !cfg!(feature = "rustls") {
+        eprintln!(
+            "probe: --tls needs the rustls feature: cargo run --example probe --features rustls -- --tls ..."
+        );
+        return 2;
+    }
     if opts.http && !cfg!(feature = "hyper") {
         eprintln!(
             "probe: --http needs the hyper feature: cargo run --example probe --features hyper -- --http ..."
@@ -112,7 +120,7 @@ async fn run(opts: Options) -> u8 {
 
 #[cfg(feature = "hyper")]
 async fn http_request(connector: &Connector, url: &str, opts: &Options, style: Style) -> u8 {
-    if http::request(connector, url, opts.json, style).await {
+    if http::request(connector, url, opts.insecure, opts.json, style).await {
         0
     } else {
         1
@@ -131,16 +139,24 @@ async fn connect_once(
     port: u16,
     opts: &Options,
     style: Style,
-) -> Result<Option<Duration>, Error> {
-    let (report, result) = match connector.connect_with_report(host, port).await {
-        Ok((_stream, report)) => {
+) -> Result<Option<Duration>, String> {
+    let connected = if opts.tls {
+        connect_tls(connector, host, port, opts.insecure).await?
+    } else {
+        connector
+            .connect_with_report(host, port)
+            .await
+            .map(|(_stream, report)| report)
+    };
+    let (report, result) = match connected {
+        Ok(report) => {
             let winner = report
                 .winner()
                 .map(|w| w.addr())
                 .expect("a connected report has a winner");
             (report, Ok(winner))
         }
-        Err(e @ Error::InvalidInput { .. }) => return Err(e),
+        Err(e @ Error::InvalidInput { .. }) => return Err(e.to_string()),
         Err(e) => (
             e.report()
                 .cloned()
@@ -156,6 +172,35 @@ async fn connect_once(
         print!("{}", render::timeline(&report, shown, style));
     }
     Ok(result.is_ok().then(|| report.elapsed()))
+}
+
+/// `--tls`: a connect that races through the TLS handshake; the outer error is for what is
+/// wrong before any connect (a bad server name, no root certificates).
+#[cfg(feature = "rustls")]
+async fn connect_tls(
+    connector: &Connector,
+    host: &str,
+    port: u16,
+    insecure: bool,
+) -> Result<Result<eyeballs::Report, Error>, String> {
+    let config = tls::client_config(insecure)?;
+    let name = tls::server_name(host)?;
+    let tls = tokio_rustls::TlsConnector::from(config);
+    let handshake = move |tcp: tokio::net::TcpStream| tls.connect(name.clone(), tcp);
+    Ok(connector
+        .connect_with_handshake_report(host, port, handshake)
+        .await
+        .map(|(_stream, report)| report))
+}
+
+#[cfg(not(feature = "rustls"))]
+async fn connect_tls(
+    _: &Connector,
+    _: &str,
+    _: u16,
+    _: bool,
+) -> Result<Result<eyeballs::Report, Error>, String> {
+    unreachable!("--tls is refused before any connect without the rustls feature")
 }
 
 async fn connect_repeatedly(

@@ -60,6 +60,9 @@ pub struct Attempt {
     /// from (`configured`, `from its RTT`, ...); `null` when not worked out.
     pub next_delay_ms: Option<f64>,
     pub next_delay_basis: Option<String>,
+    /// With `--tls`: when TCP connected, in ms from the start (the TLS handshake ran from there
+    /// to `end_ms`); `null` without a handshake or when TCP never connected.
+    pub tcp_ms: Option<f64>,
 }
 
 /// `--all`: every address on its own, and a verdict per family.
@@ -166,6 +169,7 @@ impl Connect {
                     moved_from: a.moved_by_history().map(|m| m.from),
                     next_delay_ms: a.attempt_delay().map(|(d, _)| ms(d)),
                     next_delay_basis: a.attempt_delay().map(|(_, basis)| basis.to_string()),
+                    tcp_ms: a.tcp_connected().map(ms),
                 })
                 .collect()
         });
@@ -217,6 +221,7 @@ mod tests {
                 moved_from: Some(1),
                 next_delay_ms: Some(100.0),
                 next_delay_basis: Some("from its RTT".into()),
+                tcp_ms: Some(1.0),
             }],
             error: None,
         };
@@ -228,7 +233,7 @@ mod tests {
                 "resolution": [{"family": "ipv6", "ms": 0.5, "addrs": ["[2001:db8::1]:443"], "error": null}],
                 "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
                                "history": "worked before, 1.0 ms RTT", "moved_from": 1,
-                               "next_delay_ms": 100.0, "next_delay_basis": "from its RTT"}],
+                               "next_delay_ms": 100.0, "next_delay_basis": "from its RTT", "tcp_ms": 1.0}],
                 "error": null,
             })
         );

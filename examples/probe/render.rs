@@ -115,12 +115,31 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             _ => (style.red(outcome), style.red(&bar)),
         };
         // The error's own words only where the label does not already say it.
-        let detail = match a.outcome() {
+        let mut detail = match a.outcome() {
             Some(o @ AttemptOutcome::Failed { message, .. }) if o.label() == "failed" => {
                 format!(" ({message})")
             }
+            Some(AttemptOutcome::HandshakeFailed { message, .. }) => {
+                let why = message
+                    .strip_prefix("connected, then the handshake failed: ")
+                    .unwrap_or(message);
+                format!(" ({why})")
+            }
             _ => String::new(),
         };
+        // HE-9.1: with a handshake, when TCP connected and how long the handshake then took.
+        if let Some(tcp) = a.tcp_connected() {
+            let tcp_ms = ms(tcp.saturating_sub(start));
+            match a.ended() {
+                Some(end) if a.outcome() != Some(&AttemptOutcome::Cancelled) => {
+                    detail += &format!(
+                        "  [tcp {tcp_ms:.1} ms, tls {:.1} ms]",
+                        ms(end.saturating_sub(tcp))
+                    );
+                }
+                _ => detail += &format!("  [tcp {tcp_ms:.1} ms, tls unfinished]"),
+            }
+        }
         // What earlier connects taught (HE-4.2): why this address came where it did.
         let mut taught: Vec<String> = a.history().and_then(|h| h.describe()).into_iter().collect();
         if let Some(moved) = a.moved_by_history() {
