@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use eyeballs::{Connector, Error, Family, HistoryConfig};
-use netns::{Lab, NAME, PORT, Rr, v4, v6};
+use netns::{Lab, NAME, PORT, Rr, TLS_PORT, TlsServe, v4, v6};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -332,4 +332,111 @@ fn he_5_3_far_server_second_connect_one_attempt() {
     );
     assert_won((second.0, second.2), v6(0), (340, 1000));
     assert_eq!(second.1, 1, "one attempt only");
+}
+
+/// Connects to the lab's name on the TLS port, racing through the TLS handshake (or, with
+/// `tcp_only`, through TCP and then TLS on the winner, as a TCP-only connector does); returns
+/// the winner's address and the elapsed time.
+fn connect_tls(
+    lab: &Lab,
+    client: rustls::ClientConfig,
+    tcp_only: bool,
+) -> (Result<IpAddr, String>, Duration) {
+    lab.in_client(move || async move {
+        let connector = Connector::builder()
+            .resolver(Lab::resolver())
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+        let name = rustls::pki_types::ServerName::try_from(NAME.trim_end_matches('.'))
+            .unwrap()
+            .to_owned();
+        let start = std::time::Instant::now();
+        let result = if tcp_only {
+            match connector.connect(NAME, TLS_PORT).await {
+                Ok(tcp) => {
+                    let peer = tcp.peer_addr().unwrap().ip();
+                    match tokio::time::timeout(Duration::from_secs(2), tls.connect(name, tcp)).await
+                    {
+                        Ok(Ok(_)) => Ok(peer),
+                        Ok(Err(e)) => Err(format!("{peer}: TLS failed: {e}")),
+                        Err(_) => Err(format!("{peer}: TLS timed out")),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        } else {
+            connector
+                .connect_with(NAME, TLS_PORT, move |tcp| tls.connect(name.clone(), tcp))
+                .await
+                .map(|s| s.get_ref().0.peer_addr().unwrap().ip())
+                .map_err(|e| e.to_string())
+        };
+        (result, start.elapsed())
+    })
+}
+
+fn assert_tls_won(result: (Result<IpAddr, String>, Duration), want: IpAddr, window: (u32, u32)) {
+    let (result, took) = result;
+    let got = result.unwrap_or_else(|e| panic!("expected {want} to win, got: {e}"));
+    assert_eq!(got, want, "winner");
+    assert!(
+        took >= window.0 * MS && took <= window.1 * MS,
+        "took {took:?}, expected {window:?} ms"
+    );
+}
+
+// HE-9.1: healthy: IPv6 wins through TLS at once.
+#[test]
+fn he_9_1_tls_healthy_ipv6_wins() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    let client = lab.serve_tls(&[(v6(0), TlsServe::Tls), (v4(0), TlsServe::Tls)]);
+    assert_tls_won(connect_tls(&lab, client, false), v6(0), (0, 200));
+}
+
+// HE-9.2: IPv6 accepts, then resets (10 ms each way, so the reset comes a round trip after the
+// SYN-ACK, as on a real path): a TCP-only race hands over the broken connection; racing through
+// TLS, IPv4 starts as soon as the reset arrives and wins.
+#[test]
+fn he_9_2_tls_ipv6_resets_after_accept() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.delay_ipv6(10 * MS);
+    let client = lab.serve_tls(&[(v6(0), TlsServe::Reset), (v4(0), TlsServe::Tls)]);
+    let (tcp_only, _) = connect_tls(&lab, client.clone(), true);
+    assert!(
+        tcp_only.is_err(),
+        "TCP-only racing picked IPv6: {tcp_only:?}"
+    );
+    assert_tls_won(connect_tls(&lab, client, false), v4(0), (0, 200));
+}
+
+// HE-9.3: IPv6 accepts and stays silent: IPv4 starts within twice the attempt delay and wins.
+#[test]
+fn he_9_3_tls_ipv6_silent_after_accept() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    let client = lab.serve_tls(&[(v6(0), TlsServe::Silent), (v4(0), TlsServe::Tls)]);
+    assert_tls_won(connect_tls(&lab, client, false), v4(0), (240, 1000));
+}
+
+// HE-9.1: an IPv6 path-MTU black hole (the server's big packets dropped, no ICMP): TCP and the
+// ClientHello pass, the certificate flight never arrives. A TCP-only race picks IPv6 and the TLS
+// handshake hangs; racing through TLS, IPv4 wins.
+#[test]
+fn he_9_1_tls_ipv6_path_mtu_black_hole() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    let client = lab.serve_tls(&[(v6(0), TlsServe::Tls), (v4(0), TlsServe::Tls)]);
+    lab.pmtu_black_hole_v6();
+    let (tcp_only, _) = connect_tls(&lab, client.clone(), true);
+    assert!(
+        tcp_only
+            .as_ref()
+            .is_err_and(|e| e.contains(&v6(0).to_string())),
+        "TCP-only racing picked IPv6 and its TLS stalled: {tcp_only:?}"
+    );
+    assert_tls_won(connect_tls(&lab, client, false), v4(0), (240, 1000));
 }

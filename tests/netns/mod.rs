@@ -7,6 +7,7 @@
 //!                        r1 2001:db8:2::1    --- s0 2001:db8:2::10, ::11, ::12 (TCP 8080)
 //!                           198.51.100.1            198.51.100.10, .11     (TCP 8080)
 //!                                                   198.51.100.53          (DNS, UDP 53)
+//!                                                   TLS on 8443 with serve_tls
 //! ```
 //!
 //! Only documentation ranges are used, only inside namespaces the lab creates; everything is
@@ -29,6 +30,21 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
+
+/// The TLS port [`Lab::serve_tls`] listens on.
+pub const TLS_PORT: u16 = 8443;
+
+/// How a server address treats connections on [`TLS_PORT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsServe {
+    /// Completes the TLS handshake (a certificate chain of several KB, so the server's first
+    /// flight spans full-size packets) and holds the connection.
+    Tls,
+    /// Accepts, then resets (RST: linger 0).
+    Reset,
+    /// Accepts and never sends anything.
+    Silent,
+}
 
 /// The TCP port every server address listens on.
 pub const PORT: u16 = 8080;
@@ -397,6 +413,97 @@ impl Lab {
     /// SYNs to `ip` are dropped: connect() hangs.
     pub fn black_hole(&mut self, ip: IpAddr) {
         self.nft(0, &format!("{} tcp dport {PORT} drop", Self::daddr(ip)));
+    }
+
+    /// Serves [`TLS_PORT`] on each address as `serve` says; returns a client configuration that
+    /// trusts the certificate, which names [`NAME`] (without the dot) and every server address.
+    pub fn serve_tls(&mut self, serve: &[(IpAddr, TlsServe)]) -> rustls::ClientConfig {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut names = vec![NAME.trim_end_matches('.').to_string()];
+        names.extend((0..3).map(|i| v6(i).to_string()));
+        names.extend((0..2).map(|i| v4(i).to_string()));
+        // Padding: a certificate of about 3 KB, so the server's first flight needs full-size
+        // packets (what a path-MTU black hole drops).
+        names.extend((0..60).map(|i| format!("padding-{i:040}.svc.test")));
+        let key = rcgen::generate_simple_self_signed(names).unwrap();
+        let cert = key.cert.der().clone();
+        let private = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()),
+        );
+        let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], private)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let serve = serve.to_vec();
+        let bound = Arc::new(AtomicBool::new(false));
+        let ready = bound.clone();
+        self.spawn(&self.server.clone(), move |stop| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                for (ip, how) in serve {
+                    let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, TLS_PORT))
+                        .await
+                        .unwrap();
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        while let Ok((s, _)) = listener.accept().await {
+                            match how {
+                                TlsServe::Reset => {
+                                    let _ =
+                                        socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
+                                }
+                                TlsServe::Silent => {
+                                    tokio::spawn(async move {
+                                        let _held = s;
+                                        std::future::pending::<()>().await;
+                                    });
+                                }
+                                TlsServe::Tls => {
+                                    let acceptor = acceptor.clone();
+                                    tokio::spawn(async move {
+                                        if let Ok(tls) = acceptor.accept(s).await {
+                                            let _held = tls;
+                                            std::future::pending::<()>().await;
+                                        }
+                                    });
+                                }
+                            }
+                        }
+                    });
+                }
+                ready.store(true, Ordering::SeqCst);
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            });
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !bound.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the TLS server never bound");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    /// A path-MTU black hole for IPv6 (RFC 8900): the router drops the server's IPv6 TCP
+    /// packets on [`TLS_PORT`] larger than 1280 bytes, without an ICMP "packet too big".
+    pub fn pmtu_black_hole_v6(&mut self) {
+        self.nft(
+            1,
+            &format!("meta nfproto ipv6 tcp sport {TLS_PORT} meta length > 1280 drop"),
+        );
     }
 
     /// Takes back every [`Lab::black_hole`] and [`Lab::refuse`]: the server accepts again.
