@@ -1,0 +1,128 @@
+//! HTTPS GETs through hyper-util's legacy `Client` to a loopback TLS server: eyeballs'
+//! `HttpsConnector` (which races through the TLS handshake) against hyper-rustls over hyper-util's
+//! own `HttpConnector` (TCP-only racing, what reqwest users get), with a new connection per
+//! request and with keep-alive. Goal: at least 97% of hyper-rustls's requests per second, and
+//! keep-alive at parity.
+//!
+//! Both use the same rustls client configuration (the test certificate, ALPN http/1.1). For "new
+//! connection per request" the server answers `Connection: close` and closes first, so thousands
+//! of connections leave no TIME_WAIT on the client's ports. After criterion's measurements, an
+//! interleaved A/B loop prints the ratios directly.
+
+mod ab;
+#[path = "../tests/http_server/mod.rs"]
+mod http_server;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{Connect, HttpConnector as HyperUtilConnector};
+use hyper_util::rt::TokioExecutor;
+
+type Body = Empty<Bytes>;
+
+async fn get<C: Connect + Clone + Send + Sync + 'static>(
+    client: &Client<C, Body>,
+    uri: &hyper::Uri,
+) {
+    let res = client.get(uri.clone()).await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.into_body().collect().await.unwrap();
+}
+
+struct Setup {
+    rt: tokio::runtime::Runtime,
+    eyeballs: Client<eyeballs::hyper::HttpsConnector, Body>,
+    hyper_rustls: Client<hyper_rustls::HttpsConnector<HyperUtilConnector>, Body>,
+}
+
+fn setup(close: bool) -> (Setup, hyper::Uri) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tls = http_server::tls();
+    let addr: SocketAddr = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        http_server::serve_http_with(listener, Some(tls.acceptor.clone()), close);
+        addr
+    });
+    // The certificate names `localhost`; connect to the IPv4 loopback only, by name, with the
+    // same resolution on both sides: a literal would need an IP SAN.
+    let uri: hyper::Uri = format!("https://localhost:{}/", addr.port())
+        .parse()
+        .unwrap();
+    // hyper-rustls sets ALPN itself (enable_http1: http/1.1); eyeballs takes the config as is.
+    let theirs_config = tls.client.clone();
+    let mut client_config = tls.client;
+    client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let (eyeballs, hyper_rustls) = rt.block_on(async {
+        let builder = Client::builder(TokioExecutor::new());
+        let connector = eyeballs::Connector::builder()
+            .family(eyeballs::FamilyPolicy::Ipv4Only)
+            .build()
+            .unwrap();
+        let ours = eyeballs::hyper::HttpsConnector::new(connector, client_config);
+        let mut http = HyperUtilConnector::new();
+        http.enforce_http(false);
+        http.set_local_address(Some("127.0.0.1".parse().unwrap()));
+        let theirs = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(theirs_config)
+            .https_only()
+            .enable_http1()
+            .wrap_connector(http);
+        (builder.build(ours), builder.build(theirs))
+    });
+    (
+        Setup {
+            rt,
+            eyeballs,
+            hyper_rustls,
+        },
+        uri,
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    for (name, close) in [("new_connection_per_request", true), ("keep_alive", false)] {
+        let (s, uri) = setup(close);
+        let mut group = c.benchmark_group(format!("https_client_get/{name}"));
+        group.bench_function("hyper_rustls_over_hyper_util", |b| {
+            b.to_async(&s.rt).iter(|| get(&s.hyper_rustls, &uri))
+        });
+        group.bench_function("eyeballs_HttpsConnector", |b| {
+            b.to_async(&s.rt).iter(|| get(&s.eyeballs, &uri))
+        });
+        group.finish();
+
+        let ab = s.rt.block_on(ab::interleaved(
+            20,
+            200,
+            || get(&s.hyper_rustls, &uri),
+            || get(&s.eyeballs, &uri),
+        ));
+        let (a, b) = ab.per_op();
+        println!(
+            "https {name}: interleaved A/B over {} requests each: hyper-rustls {:.0} req/s, eyeballs {:.0} req/s; \
+             eyeballs at {:.1}% of hyper-rustls (median of {} rounds {:.1}%; goal >= 97%)",
+            ab.operations,
+            1.0 / a.as_secs_f64(),
+            1.0 / b.as_secs_f64(),
+            100.0 / ab.ratio_of_totals(),
+            ab.ratios.len(),
+            100.0 / ab.median_ratio()
+        );
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = bench
+}
+criterion_main!(benches);
