@@ -87,7 +87,9 @@ pub fn open_fds() -> usize {
 pub enum Behaviour {
     /// Sends `220 ready\r\n` and holds the connection until the client closes it.
     Greet,
-    /// Accepts, then resets the connection at once (RST: linger 0).
+    /// Accepts, then resets the connection (RST: linger 0) 50 ms later, so the client has seen
+    /// its TCP connect complete: on loopback an immediate RST can beat that, and the connect
+    /// itself fails.
     Reset,
     /// Accepts and holds the connection without sending anything.
     Silent,
@@ -104,8 +106,12 @@ pub fn serve_as(
         while let Ok((mut s, _)) = listener.accept().await {
             match behaviour {
                 Behaviour::Reset => {
-                    let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
-                    drop(s);
+                    held.spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        let _ =
+                            socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+                        drop(s);
+                    });
                 }
                 Behaviour::Greet | Behaviour::Silent => {
                     held.spawn(async move {
