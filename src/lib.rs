@@ -112,6 +112,7 @@ pub use crate::config::{
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
 pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
+pub use crate::core::svcb::{ServiceRecord, ServiceRecordError};
 pub use crate::error::{ConnectFailure, Error};
 pub use crate::host::InputError;
 pub use crate::policy::{AddressPolicy, is_public};

@@ -15,6 +15,7 @@ pub(crate) mod machine;
 #[cfg(test)]
 mod properties;
 pub(crate) mod sort;
+pub(crate) mod svcb;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};

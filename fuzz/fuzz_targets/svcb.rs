@@ -1,0 +1,20 @@
+//! HTTPS record RDATA (RFC 9460) on arbitrary bytes: an answer or an error, never a panic; what
+//! parses keeps the format's promises (HE-10.1).
+#![no_main]
+
+use eyeballs::ServiceRecord;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let Ok(record) = ServiceRecord::from_rdata(data) else {
+        return;
+    };
+    assert!(record.target.len() <= 253, "{record:?}");
+    if record.is_alias() {
+        assert!(record.alpn.is_empty() && record.port.is_none(), "AliasMode ignores params");
+        return;
+    }
+    let set = record.alpn_set();
+    assert_eq!(set.iter().any(|p| p == b"http/1.1"), !record.no_default_alpn || record.alpn.iter().any(|p| p == b"http/1.1"));
+    assert!(record.alpn.iter().all(|p| !p.is_empty()));
+    assert_eq!(record.usable_with(&set), !set.is_empty());
+});
