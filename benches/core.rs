@@ -80,7 +80,7 @@ fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
                 }
                 Action::Done(_) => return started,
                 // Given addresses: nothing is queried.
-                Action::Cancel { .. } | Action::Query { .. } => {}
+                Action::Cancel { .. } | Action::Query { .. } | Action::QueryService => {}
             }
         }
         now += Duration::from_micros(100);

@@ -281,6 +281,12 @@ pub struct Config {
     /// The address-selection policy table. Default: `None`, the system's: `/etc/gai.conf`
     /// when present (read when the connector is built), else RFC 6724's.
     pub policy_table: Option<PolicyTable>,
+    /// Look up the name's HTTPS records (RFC 9460) with AAAA and A, and use them: their hint
+    /// addresses, ports, priorities and ALPN sets (Happy Eyeballs v3). Default: `false`.
+    pub https_records: bool,
+    /// The ALPN protocols the connection can use over TCP: an HTTPS-record endpoint that offers
+    /// none of them is skipped. Default: `h2` and `http/1.1`.
+    pub alpn: Vec<Vec<u8>>,
 }
 
 impl Default for Config {
@@ -297,6 +303,8 @@ impl Default for Config {
             socket: SocketOptions::default(),
             history: Some(HistoryConfig::default()),
             policy_table: None,
+            https_records: false,
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
         }
     }
 }
@@ -418,6 +426,9 @@ impl Config {
             // Orders several addresses and times the next attempt; one address has neither.
             history: _,
             policy_table: _,
+            // Only for names: an IP literal has no HTTPS record.
+            https_records: _,
+            alpn: _,
             // Change the course of the race: only their defaults allow the fast path.
             connect_timeout,
             attempt_timeout,

@@ -659,6 +659,26 @@ impl Builder {
         self
     }
 
+    /// Also look up the name's HTTPS records (RFC 9460), with AAAA and A, and use them (Happy
+    /// Eyeballs v3): `ipv6hint`/`ipv4hint` addresses are tried before the address answers arrive
+    /// (and replaced by them), endpoints are tried by SvcPriority, the `port` parameter is
+    /// honoured, and endpoints whose ALPN set has nothing in common with [`Builder::alpn`] are
+    /// skipped. Connecting waits for the HTTPS answer as it waits for AAAA: at most the
+    /// Resolution Delay. Malformed records are ignored. The report says which endpoint won
+    /// ([`crate::Attempt::endpoint`]). Default: off. Needs a resolver that answers HTTPS queries
+    /// (hickory does; others go on without).
+    pub fn https_records(mut self, on: bool) -> Builder {
+        self.config.https_records = on;
+        self
+    }
+
+    /// The ALPN protocols connections can use over TCP, for choosing HTTPS-record endpoints.
+    /// Default: `h2`, `http/1.1`.
+    pub fn alpn<P: AsRef<[u8]>>(mut self, protocols: impl IntoIterator<Item = P>) -> Builder {
+        self.config.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
+        self
+    }
+
     /// The address-selection policy table for sorting (RFC 6724 rules 5 and 6). Default: the
     /// system's, read from `/etc/gai.conf` when the connector is built (as getaddrinfo does),
     /// else RFC 6724's.

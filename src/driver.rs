@@ -21,11 +21,12 @@ use crate::core::machine::{
     Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
 };
 use crate::core::sort::{Candidate, PolicyTable};
+use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Handshake, HandshakeFuture, Phase};
-use crate::report::{Answer, Attempt, AttemptOutcome, Report};
-use crate::resolve::{Lookup, Resolve};
+use crate::report::{Answer, Attempt, AttemptOutcome, Report, ServiceAnswer};
+use crate::resolve::{Lookup, RecordLookup, Resolve, ResolveError};
 use std::sync::Arc;
 
 /// Where the addresses come from.
@@ -92,9 +93,18 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
                 v6: admission.v6,
                 v4: admission.v4,
             };
-            let race = Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
+            let mut race =
+                Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
+            if config.https_records {
+                // HE-10.2: the HTTPS query goes first; RFC 9460 §2.3 names it by port.
+                race = race.with_service_query(port, config.alpn.clone(), shuffle_endpoints);
+            }
             let mut d = Driver::new(config, dial, handshake, race, start, host, port);
             d.resolver = Some((resolver, name));
+            d.service_name = config.https_records.then(|| match port {
+                443 => name.to_string(),
+                _ => format!("_{port}._https.{name}"),
+            });
             d.history = history;
             d
         }
@@ -194,6 +204,7 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
     report.attempts.push(Attempt {
         history: None,
         placement: None,
+        endpoint: None,
         tcp_connected,
         addr,
         started: Duration::ZERO,
@@ -265,6 +276,9 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     /// The resolver and name to query when the race asks ([`Action::Query`]).
     resolver: Option<(&'a dyn Resolve, &'a str)>,
     lookups: [Option<Lookup>; 2],
+    /// The HTTPS query's name, with HTTPS records on (HE-10.2), and its lookup once asked.
+    service_name: Option<String>,
+    service_lookup: Option<RecordLookup>,
     /// Answer addresses not yet handed to the race, per family: admitted and deduplicated, their
     /// source addresses still to look up (HE-5.10). `Some` until the family's last part is fed.
     feeds: [Option<VecDeque<SocketAddr>>; 2],
@@ -305,6 +319,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             port,
             resolver: None,
             lookups: [None, None],
+            service_name: None,
+            service_lookup: None,
             feeds: [None, None],
             seen: Seen::default(),
             with_sources: true,
@@ -397,6 +413,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     return Poll::Ready(done);
                 }
                 progressed |= before != (budget, self.feeds.iter().flatten().count());
+            }
+            if let Some(lookup) = &mut self.service_lookup
+                && let Poll::Ready(result) = lookup.as_mut().poll(cx)
+            {
+                self.service_lookup = None;
+                progressed = true;
+                let now = Instant::now();
+                self.on_service_answer(result, now);
+                if let Some(done) = self.apply_actions(now) {
+                    return Poll::Ready(done);
+                }
             }
             for family in [Family::V6, Family::V4] {
                 let Some(lookup) = &mut self.lookups[family.index()] else {
@@ -501,6 +528,80 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         }
     }
 
+    /// Hands the HTTPS answer to the race (HE-10.1, HE-10.5): the records that parse (the
+    /// others ignored with a warning) and their admitted hint addresses, with sources and
+    /// history, as answers get them.
+    fn on_service_answer(&mut self, result: Result<Vec<Vec<u8>>, ResolveError>, now: Instant) {
+        let at = self.since_start(now);
+        let rdatas = match result {
+            Ok(rdatas) => rdatas,
+            Err(e) => {
+                debug!(error = %e, "https record lookup failed");
+                self.report.service = Some(ServiceAnswer {
+                    at,
+                    result: Err(e),
+                    malformed: 0,
+                });
+                self.race.handle(Input::ServiceFailed, now.into_std());
+                return;
+            }
+        };
+        let mut records = Vec::new();
+        let mut malformed = 0;
+        for rdata in &rdatas {
+            match ServiceRecord::from_rdata(rdata) {
+                Ok(record) => records.push(record),
+                Err(e) => {
+                    malformed += 1;
+                    tracing::warn!(error = %e, "ignoring a malformed HTTPS record");
+                }
+            }
+        }
+        debug!(
+            records = records.len(),
+            malformed,
+            ms = at.as_millis() as u64,
+            "https records"
+        );
+        let admission = self.config.admission();
+        let mut seen = Seen::default();
+        let ips: Vec<IpAddr> = records
+            .iter()
+            .filter(|r| !r.is_alias())
+            .flat_map(|r| {
+                r.ipv6_hints
+                    .iter()
+                    .map(|ip| IpAddr::V6(*ip))
+                    .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
+            })
+            .collect();
+        let mut hints = Vec::new();
+        for family in [Family::V6, Family::V4] {
+            for dst in admit_answer(&admission, family, &ips, self.port, &mut seen) {
+                let src = if self.with_sources {
+                    self.dial.source(dst)
+                } else {
+                    Some(dst.ip())
+                };
+                hints.push(Candidate::new(dst, src));
+            }
+        }
+        if let Some(history) = self.history {
+            let mut h = lock(history);
+            for c in &mut hints {
+                c.hist = h.verdict(c.src, c.dst, now.into_std());
+                self.known.insert(c.dst, (c.src, c.hist));
+            }
+        }
+        self.report.service = Some(ServiceAnswer {
+            at,
+            result: Ok(records.clone()),
+            malformed,
+        });
+        self.race
+            .handle(Input::ServiceAnswer { records, hints }, now.into_std());
+    }
+
     /// Polls attempt `i`: its TCP connect, then its handshake. A TCP connect that completes
     /// records the handshake RTT and starts the handshake in its place (or wins, without one).
     fn poll_attempt(&mut self, i: usize, cx: &mut Context<'_>) -> (AttemptId, Polled<H::Output>) {
@@ -563,6 +664,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         self.lookups[family.index()] = Some(resolver.lookup(name, family));
                     }
                 }
+                Action::QueryService => {
+                    let lookup = self
+                        .resolver
+                        .zip(self.service_name.as_deref())
+                        .and_then(|((resolver, _), name)| resolver.lookup_https(name));
+                    match lookup {
+                        Some(lookup) => self.service_lookup = Some(lookup),
+                        // This resolver does not do HTTPS records: go on without.
+                        None => self.race.handle(Input::ServiceFailed, now.into_std()),
+                    }
+                }
                 Action::Start { id, addr } => {
                     let started = self.since_start(now);
                     let history = self
@@ -581,6 +693,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                             outcome,
                             history,
                             placement: None,
+                            endpoint: None,
                             tcp_connected: None,
                         });
                         let denied = io::Error::new(
@@ -601,6 +714,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         outcome: None,
                         history,
                         placement: None,
+                        endpoint: None,
                         tcp_connected: None,
                     });
                     self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
@@ -642,10 +756,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     ) -> RaceResult<H::Output> {
         self.attempts.clear();
         self.lookups = [None, None];
+        self.service_lookup = None;
         self.feeds = [None, None];
         self.report.elapsed = self.since_start(now);
         for (i, a) in self.report.attempts.iter_mut().enumerate() {
             a.placement = self.race.placement(AttemptId(i));
+            a.endpoint = self.race.endpoint_of(a.addr).cloned();
         }
         let report = std::mem::replace(&mut self.report, Report::new("", 0));
         match result {
@@ -768,6 +884,17 @@ pub(crate) async fn resolve_all<D: Dial>(
         config.first_address_family_count,
         table,
     ))
+}
+
+/// Puts endpoints of equal priority in random order (RFC 9460 §2.4.1), with the standard
+/// library's randomly keyed hasher as the source.
+fn shuffle_endpoints(endpoints: &mut [ServiceEndpoint]) {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    for i in (1..endpoints.len()).rev() {
+        let j = (state.hash_one(i) % (i as u64 + 1)) as usize;
+        endpoints.swap(i, j);
+    }
 }
 
 /// A handshake's error, saying that TCP had connected (HE-9.2).

@@ -112,15 +112,15 @@ pub use crate::config::{
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
 pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
-pub use crate::core::svcb::{ServiceRecord, ServiceRecordError};
+pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
 pub use crate::error::{ConnectFailure, Error};
 pub use crate::host::InputError;
 pub use crate::policy::{AddressPolicy, is_public};
-pub use crate::report::{Answer, Attempt, AttemptOutcome, Moved, Report};
+pub use crate::report::{Answer, Attempt, AttemptOutcome, Moved, Report, ServiceAnswer};
 #[cfg(feature = "hickory")]
 pub use crate::resolve::HickoryResolver;
 pub use crate::resolve::{
-    Lookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
+    Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
 };
 
 /// Not part of the public API: what the benches and fuzz targets need of the pure core. No semver

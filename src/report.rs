@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::core::Family;
 use crate::core::history::{DelayBasis, Remembered};
 use crate::core::machine::Placement;
+use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::resolve::ResolveError;
 
 /// One DNS answer, as it arrived.
@@ -32,6 +33,31 @@ impl Answer {
     /// The addresses (empty for NODATA), or the error.
     pub fn result(&self) -> Result<&[IpAddr], &ResolveError> {
         self.result.as_deref()
+    }
+}
+
+/// The HTTPS-record answer (RFC 9460, HE-10.2), as it arrived: [`Report::service_answer`].
+#[derive(Debug, Clone)]
+pub struct ServiceAnswer {
+    pub(crate) at: Duration,
+    pub(crate) result: Result<Vec<ServiceRecord>, ResolveError>,
+    pub(crate) malformed: usize,
+}
+
+impl ServiceAnswer {
+    /// When the answer arrived, from the start of the connect.
+    pub fn at(&self) -> Duration {
+        self.at
+    }
+
+    /// The records that parsed (empty for NODATA), or the lookup's error.
+    pub fn result(&self) -> Result<&[ServiceRecord], &ResolveError> {
+        self.result.as_deref()
+    }
+
+    /// How many records were malformed and ignored (HE-10.1).
+    pub fn malformed(&self) -> usize {
+        self.malformed
     }
 }
 
@@ -100,6 +126,8 @@ pub struct Attempt {
     pub(crate) history: Option<Remembered>,
     /// Filled in when the race ends.
     pub(crate) placement: Option<Placement>,
+    /// The HTTPS-record endpoint it belonged to; filled in when the race ends.
+    pub(crate) endpoint: Option<ServiceEndpoint>,
     /// When its TCP handshake completed, if the connect runs a handshake of its own on top.
     pub(crate) tcp_connected: Option<Duration>,
 }
@@ -150,6 +178,12 @@ impl Attempt {
         self.tcp_connected
     }
 
+    /// The HTTPS-record endpoint (priority, port, ALPN set, ECH configuration) this address
+    /// belonged to, when the connect used HTTPS records ([`crate::Builder::https_records`]).
+    pub fn endpoint(&self) -> Option<&ServiceEndpoint> {
+        self.endpoint.as_ref()
+    }
+
     /// The address tried.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -188,6 +222,7 @@ pub struct Report {
     /// `connect_addrs`; a lookup whose port is not known).
     pub(crate) target: Option<String>,
     pub(crate) answers: Vec<Answer>,
+    pub(crate) service: Option<ServiceAnswer>,
     pub(crate) attempts: Vec<Attempt>,
     pub(crate) winner: Option<usize>,
     pub(crate) elapsed: Duration,
@@ -200,10 +235,16 @@ impl Report {
             port,
             target: None,
             answers: Vec::new(),
+            service: None,
             attempts: Vec::new(),
             winner: None,
             elapsed: Duration::ZERO,
         }
+    }
+
+    /// The HTTPS-record answer, when the connect looked HTTPS records up.
+    pub fn service_answer(&self) -> Option<&ServiceAnswer> {
+        self.service.as_ref()
     }
 
     /// The target as messages name it: `host:port`, `[v6]:port`, or for example `3 addresses

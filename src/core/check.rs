@@ -13,7 +13,8 @@
 //! 6. the next deadline never lies in the past;
 //! 7. the race always ends: after the events run out, failing every attempt and letting time pass
 //!    reaches `Done` in a bounded number of steps;
-//! 8. queries are asked for first, AAAA before A, each at most once (HE-3.1);
+//! 8. queries are asked for first, the HTTPS query (when on) before AAAA, AAAA before A, each at
+//!    most once (HE-3.1, HE-10.2);
 //! 9. a handshake under way holds the next attempt back by at most one attempt delay (HE-9.3).
 
 use std::collections::HashSet;
@@ -26,6 +27,7 @@ use super::machine::{
     Action, Addresses, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig,
 };
 use super::sort::Candidate;
+use super::svcb::ServiceRecord;
 
 /// Reads bytes one at a time; zero once they run out.
 struct Bytes<'a>(&'a [u8]);
@@ -120,6 +122,41 @@ fn history_of(n: u8) -> Remembered {
     }
 }
 
+/// An HTTPS answer from the bytes: up to three records and their hints.
+fn service_answer(b: &mut Bytes<'_>) -> (Vec<ServiceRecord>, Vec<Candidate>) {
+    let mut records = Vec::new();
+    let mut hints = Vec::new();
+    for _ in 0..b.u8() % 4 {
+        let k = b.u8();
+        let mut r = ServiceRecord {
+            priority: u16::from(k % 4),
+            ..ServiceRecord::default()
+        };
+        if k & 0x10 != 0 {
+            r.port = Some(8443);
+        }
+        if k & 0x20 != 0 {
+            r.alpn = vec![b"h3".to_vec()];
+            r.no_default_alpn = true;
+        }
+        for _ in 0..(k >> 6) {
+            let family = if b.u8() & 1 == 0 {
+                Family::V6
+            } else {
+                Family::V4
+            };
+            let c = address(family, b.u8());
+            match c.dst.ip() {
+                IpAddr::V6(ip) => r.ipv6_hints.push(ip),
+                IpAddr::V4(ip) => r.ipv4_hints.push(ip),
+            }
+            hints.push(c);
+        }
+        records.push(r);
+    }
+    (records, hints)
+}
+
 fn config(b: &mut Bytes<'_>) -> RaceConfig {
     let ms = |v: u16| Duration::from_millis(u64::from(v));
     let attempt_delay = ms(10 + b.u16() % 1991);
@@ -149,6 +186,9 @@ struct Seen {
     winners: usize,
     done: bool,
     lookups_settled: [bool; 2],
+    /// The HTTPS lookup is on and unanswered.
+    service_pending: bool,
+    service_queried: bool,
     /// The machine's deadline as announced after the previous step.
     deadline: Option<Instant>,
     queried: HashSet<Family>,
@@ -175,8 +215,17 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         }
     };
     let mut race = Race::new(config, now, addresses);
+    // HTTPS records on for half of the races that query, decided without reading another byte
+    // (so the regression corpus keeps its meaning).
+    let service = matches!(addresses, Addresses::Query { .. })
+        && query.contains(&true)
+        && config.resolution_delay.as_millis() % 2 == 1;
+    if service {
+        race = race.with_service_query(443, vec![b"h2".to_vec(), b"http/1.1".to_vec()], |_| {});
+    }
     let mut seen = Seen {
         lookups_settled: [!query[0], !query[1]],
+        service_pending: service,
         ..Seen::default()
     };
     drain(&mut race, &mut seen, now, false)?;
@@ -204,6 +253,18 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 } else {
                     race.handle(Input::ResolvedPart { family, addrs }, now);
                 }
+                false
+            }
+            2 if op & 0x20 != 0 => {
+                // The HTTPS answer: a few records, some AliasMode, some h3-only, some with a
+                // port, with hints from the same small pool as the answers.
+                if op & 0x40 != 0 {
+                    race.handle(Input::ServiceFailed, now);
+                } else {
+                    let (records, hints) = service_answer(&mut b);
+                    race.handle(Input::ServiceAnswer { records, hints }, now);
+                }
+                seen.service_pending = false;
                 false
             }
             2 => {
@@ -284,7 +345,12 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         };
         drain(&mut race, &mut seen, now, timer)?;
     }
-    // 7: the race ends once every attempt fails and both lookups settle.
+    // 7: the race ends once every attempt fails and every lookup settles.
+    if seen.service_pending {
+        race.handle(Input::ServiceFailed, now);
+        seen.service_pending = false;
+        drain(&mut race, &mut seen, now, false)?;
+    }
     for family in [Family::V6, Family::V4] {
         if !seen.lookups_settled[family.index()] {
             race.handle(Input::ResolveFailed { family }, now);
@@ -325,6 +391,13 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
             return Err(format!("{action:?} after Done")); // 3
         }
         match action {
+            Action::QueryService => {
+                // 8: the HTTPS query first of all, once.
+                if seen.service_queried || !seen.queried.is_empty() || !seen.started.is_empty() {
+                    return Err("HTTPS query out of place".into());
+                }
+                seen.service_queried = true;
+            }
             Action::Query { family } => {
                 // 8: queries come first, AAAA before A, once each, for families still pending.
                 if !seen.started.is_empty() || seen.lookups_settled[family.index()] {
@@ -391,7 +464,7 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
     }
     // 5: settled lookups and nothing running means done.
     let running = seen.started.iter().any(|s| !seen.ended.contains(&s.0));
-    if seen.lookups_settled == [true, true] && !running && !seen.done {
+    if seen.lookups_settled == [true, true] && !seen.service_pending && !running && !seen.done {
         return Err("lookups settled, nothing running, but the race is not done".into());
     }
     Ok(())

@@ -17,21 +17,32 @@ pub(crate) fn sort_and_interleave<'a>(
     table: &PolicyTable,
     lead: impl FnOnce(Family) -> (Family, usize),
 ) -> Vec<SocketAddr> {
-    let (fresh, failed): (Vec<&Candidate>, Vec<&Candidate>) = candidates
-        .into_iter()
-        .partition(|c| c.hist.failed.is_none());
-    let mut order = Vec::with_capacity(fresh.len() + failed.len());
+    sort_and_interleave_groups([candidates.into_iter().collect()], table, lead)
+}
+
+/// [`sort_and_interleave`] over groups tried one after the other (HE-10.6: service priorities),
+/// each sorted and interleaved within itself, alternation going on from one group to the next.
+pub(crate) fn sort_and_interleave_groups<'a>(
+    groups: impl IntoIterator<Item = Vec<&'a Candidate>>,
+    table: &PolicyTable,
+    lead: impl FnOnce(Family) -> (Family, usize),
+) -> Vec<SocketAddr> {
+    let mut order = Vec::new();
     let mut lead = Some(lead);
-    for group in [fresh, failed] {
-        let sorted = sorted_addrs(group, table);
-        let Some(best) = sorted.first() else { continue };
-        let (family, count) = match (lead.take(), order.last()) {
-            (Some(lead), _) => lead(Family::of(best)),
-            // Alternation goes on from the last fresh destination.
-            (None, Some(last)) => (Family::of(last).other(), 1),
-            (None, None) => (Family::of(best), 1),
-        };
-        order.extend(interleave(&sorted, family, count));
+    for group in groups {
+        let (fresh, failed): (Vec<&Candidate>, Vec<&Candidate>) =
+            group.into_iter().partition(|c| c.hist.failed.is_none());
+        for part in [fresh, failed] {
+            let sorted = sorted_addrs(part, table);
+            let Some(best) = sorted.first() else { continue };
+            let (family, count) = match (lead.take(), order.last()) {
+                (Some(lead), _) => lead(Family::of(best)),
+                // Alternation goes on from the last destination placed.
+                (None, Some(last)) => (Family::of(last).other(), 1),
+                (None, None) => (Family::of(best), 1),
+            };
+            order.extend(interleave(&sorted, family, count));
+        }
     }
     order
 }

@@ -11,14 +11,15 @@
 //! `now` must never go backwards; an earlier `now` is treated as the latest one seen.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::Family;
 use super::admit::Seen;
 use super::history::DelayBasis;
-use super::interleave::sort_and_interleave;
+use super::interleave::{sort_and_interleave, sort_and_interleave_groups};
 use super::sort::{Candidate, PolicyTable};
+use super::svcb::{ServiceEndpoint, ServiceRecord};
 use std::sync::Arc;
 
 /// No attempt starts within this long of the previous one, whatever the configuration and however
@@ -96,6 +97,18 @@ pub enum Input {
         /// These destinations, with their sources.
         addrs: Vec<Candidate>,
     },
+    /// The HTTPS answer (HE-10.2): the records that parsed (AliasMode and all), and every hint
+    /// address in them as a destination on the connect's port, with its source, as for
+    /// [`Input::Resolved`]. The machine plans the endpoints (HE-10.4, HE-10.6) and uses the hints
+    /// of the endpoints it keeps (HE-10.5).
+    ServiceAnswer {
+        /// The records.
+        records: Vec<ServiceRecord>,
+        /// Their hint addresses.
+        hints: Vec<Candidate>,
+    },
+    /// The HTTPS lookup failed, or found nothing usable: the race goes on without it.
+    ServiceFailed,
     /// A family's lookup failed.
     ResolveFailed {
         /// The family asked for.
@@ -150,6 +163,9 @@ pub enum Action {
         /// The family to look up.
         family: Family,
     },
+    /// Look up the name's HTTPS records (HE-10.2); answer with [`Input::ServiceAnswer`] or
+    /// [`Input::ServiceFailed`]. Asked first, before AAAA and A.
+    QueryService,
     /// Start connecting to `addr`.
     Start {
         /// The new attempt's id.
@@ -222,6 +238,25 @@ struct Attempt {
     tcp_connected: bool,
 }
 
+/// The HTTPS lookup of a race and what it brought (HE-10.x).
+#[derive(Debug)]
+struct Service {
+    lookup: LookupState,
+    /// The connect's port.
+    port: u16,
+    /// The ALPN protocols the connection can use over TCP.
+    protocols: Vec<Vec<u8>>,
+    shuffle: fn(&mut [ServiceEndpoint]),
+    /// The usable endpoints, by priority (empty until the answer, or without usable records).
+    plan: Vec<ServiceEndpoint>,
+    /// The address answers (AAAA, A) on the connect's port, deduplicated.
+    answers: Vec<Candidate>,
+    /// Hint addresses (on the connect's port) of families whose real answer has not arrived.
+    hints: Vec<Candidate>,
+    /// Each destination's endpoint priority.
+    priorities: HashMap<SocketAddr, u16>,
+}
+
 /// How history placed and timed one attempt (HE-4.2, HE-5.3): [`Race::placement`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
@@ -266,6 +301,8 @@ pub struct Race {
     hold: Option<Instant>,
     /// The address-selection policy table (rules 5 and 6); `None`: RFC 6724's default.
     policy: Option<Arc<PolicyTable>>,
+    /// With HTTPS records on (HE-10.x): the service lookup and its plan.
+    service: Option<Service>,
     /// When history knows something about the received destinations: each one's position in
     /// the order a race without history would use (for [`Race::placement`]).
     plain_positions: Option<HashMap<SocketAddr, usize>>,
@@ -309,6 +346,7 @@ impl Race {
             staggered_from: None,
             hold: None,
             policy: None,
+            service: None,
             plain_positions: None,
             attempts: Vec::new(),
             running: 0,
@@ -327,6 +365,44 @@ impl Race {
         // A race with nothing to look up is decided at once.
         race.step();
         race
+    }
+
+    /// Also looks the name's HTTPS records up (HE-10.2), first, and uses them (HE-10.3 to
+    /// HE-10.6): `port` is the connect's port, `protocols` the ALPN protocols the connection can
+    /// use over TCP, `shuffle` orders endpoints of equal priority. Call it right after
+    /// [`Race::new`] with [`Addresses::Query`], before draining actions.
+    pub fn with_service_query(
+        mut self,
+        port: u16,
+        protocols: Vec<Vec<u8>>,
+        shuffle: fn(&mut [ServiceEndpoint]),
+    ) -> Race {
+        if self.done || !self.lookups.contains(&LookupState::Pending) {
+            return self;
+        }
+        self.actions.push_front(Action::QueryService);
+        self.service = Some(Service {
+            lookup: LookupState::Pending,
+            port,
+            protocols,
+            shuffle,
+            plan: Vec::new(),
+            answers: Vec::new(),
+            hints: Vec::new(),
+            priorities: HashMap::new(),
+        });
+        self
+    }
+
+    /// The endpoint (priority, port, record) a destination came from, when HTTPS records were
+    /// used (for the report).
+    pub fn endpoint_of(&self, addr: SocketAddr) -> Option<&ServiceEndpoint> {
+        let service = self.service.as_ref()?;
+        let priority = *service.priorities.get(&addr)?;
+        service
+            .plan
+            .iter()
+            .find(|e| e.priority == priority && e.port == addr.port())
     }
 
     /// Sorts with `table` (from `/etc/gai.conf` or the caller) instead of RFC 6724's default.
@@ -351,6 +427,8 @@ impl Race {
         match input {
             Input::Resolved { family, addrs } => self.on_resolved(family, addrs, true),
             Input::ResolvedPart { family, addrs } => self.on_resolved(family, addrs, false),
+            Input::ServiceAnswer { records, hints } => self.on_service(Some((records, hints))),
+            Input::ServiceFailed => self.on_service(None),
             Input::ResolveFailed { family } => match self.lookups[family.index()] {
                 LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
                 // The rest of a long answer can no longer come; what came stays usable.
@@ -421,7 +499,7 @@ impl Race {
                 deadline = Some(deadline.map_or(t, |d| d.min(t)));
             }
         };
-        if !self.begun && self.lookups.contains(&LookupState::Pending) {
+        if !self.begun && (self.lookups.contains(&LookupState::Pending) || self.service_pending()) {
             consider(
                 self.first_positive_at
                     .map(|t| t + self.config.resolution_delay),
@@ -484,6 +562,10 @@ impl Race {
             // HE-5.7: an IPv4-mapped address is the IPv4 address it carries.
             c.dst.set_ip(c.dst.ip().to_canonical());
         }
+        if self.service.is_some() {
+            self.on_resolved_with_service(family, addrs, last, was);
+            return;
+        }
         if self.received.is_empty() && addrs.len() <= 1 {
             // The common single-address answer: adopt the list instead of copying it.
             for c in &addrs {
@@ -526,6 +608,173 @@ impl Race {
         }
     }
 
+    /// [`Race::on_resolved`] with HTTPS records on: the answer joins the address answers, a
+    /// complete answer replaces its family's hints (HE-10.5), and the destinations are derived
+    /// again from the plan (HE-10.6).
+    fn on_resolved_with_service(
+        &mut self,
+        family: Family,
+        addrs: Vec<Candidate>,
+        last: bool,
+        was: LookupState,
+    ) {
+        let Some(service) = self.service.as_mut() else {
+            return;
+        };
+        let before = service.answers.len();
+        for c in addrs {
+            // HE-5.6: no address twice.
+            if self.seen.insert(c.dst) {
+                service.answers.push(c);
+            }
+        }
+        let positive = service.answers.len() > before || was == LookupState::Partial;
+        if last {
+            service.hints.retain(|h| Family::of(&h.dst) != family);
+        }
+        let slot = family.index();
+        self.lookups[slot] = match (positive, last) {
+            (true, true) => LookupState::Positive,
+            (true, false) => LookupState::Partial,
+            (false, true) => LookupState::Empty,
+            (false, false) => LookupState::Pending,
+        };
+        if positive {
+            self.first_positive_at.get_or_insert(self.now);
+        }
+        self.derive_and_rebuild();
+    }
+
+    /// The HTTPS answer (HE-10.3 to HE-10.6), or its failure (`None`).
+    fn on_service(&mut self, answer: Option<(Vec<ServiceRecord>, Vec<Candidate>)>) {
+        let lookups = self.lookups;
+        let Some(service) = self.service.as_mut() else {
+            return;
+        };
+        if service.lookup != LookupState::Pending {
+            return;
+        }
+        let Some((records, hints)) = answer else {
+            service.lookup = LookupState::Failed;
+            self.derive_and_rebuild();
+            return;
+        };
+        service.plan =
+            super::svcb::plan(&records, &service.protocols, service.port, service.shuffle);
+        service.lookup = if service.plan.is_empty() {
+            LookupState::Empty
+        } else {
+            LookupState::Positive
+        };
+        // HE-10.5: hints stand in for families whose answer has not come (or failed), and only
+        // those of endpoints the plan keeps.
+        let wanted: HashSet<IpAddr> = service
+            .plan
+            .iter()
+            .flat_map(|e| {
+                let r = &e.record;
+                r.ipv6_hints
+                    .iter()
+                    .map(|ip| IpAddr::V6(*ip))
+                    .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
+            })
+            .collect();
+        for mut h in hints {
+            h.dst.set_ip(h.dst.ip().to_canonical());
+            let family = Family::of(&h.dst);
+            let waiting = matches!(
+                lookups[family.index()],
+                LookupState::Pending | LookupState::Partial | LookupState::Failed
+            );
+            if waiting
+                && wanted.contains(&h.dst.ip())
+                && !service.hints.iter().any(|o| o.dst == h.dst)
+            {
+                service.hints.push(h);
+            }
+        }
+        if !service.hints.is_empty() {
+            self.first_positive_at.get_or_insert(self.now);
+        }
+        self.derive_and_rebuild();
+    }
+
+    /// Derives the destinations from the address answers, the hints and the plan (HE-10.6):
+    /// each usable endpoint, by priority, takes the address answers and its own hints on its
+    /// port, and the answers on the connect's port come last; without a plan, just those. Then, mid-race, sorts the new
+    /// set into the untried list (HE-3.5).
+    fn derive_and_rebuild(&mut self) {
+        let Some(service) = self.service.as_mut() else {
+            return;
+        };
+        let mut received = Vec::with_capacity(service.answers.len() + service.hints.len());
+        let mut seen = HashSet::new();
+        service.priorities.clear();
+        if service.plan.is_empty() {
+            for c in service.answers.iter().chain(&service.hints) {
+                if seen.insert(c.dst) {
+                    received.push(*c);
+                }
+            }
+        } else {
+            for endpoint in &service.plan {
+                let r = &endpoint.record;
+                let own_hint = |c: &&Candidate| match c.dst.ip() {
+                    IpAddr::V6(ip) => r.ipv6_hints.contains(&ip),
+                    IpAddr::V4(ip) => r.ipv4_hints.contains(&ip),
+                };
+                for c in service
+                    .answers
+                    .iter()
+                    .chain(service.hints.iter().filter(own_hint))
+                {
+                    let mut c = *c;
+                    c.dst.set_port(endpoint.port);
+                    if seen.insert(c.dst) {
+                        service.priorities.insert(c.dst, endpoint.priority);
+                        received.push(c);
+                    }
+                }
+            }
+            // Last, the name's own addresses on the connect's port, with no record (RFC 9460
+            // §3: an SVCB-optional client falls back to them).
+            for c in &service.answers {
+                if seen.insert(c.dst) {
+                    received.push(*c);
+                }
+            }
+        }
+        self.nearest = received
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
+            .min()
+            .map(|(_, i)| i);
+        let changed = received != self.received;
+        self.received = received;
+        if changed && self.begun {
+            self.rebuild_untried();
+            if self.config.adaptive_delay.is_some() {
+                self.restagger();
+            }
+        }
+    }
+
+    /// Whether a family has usable destinations: an answer with addresses, or (with HTTPS
+    /// records) hints standing in for one (HE-10.5).
+    fn family_positive(&self, family: Family) -> bool {
+        self.lookups[family.index()].has_addresses()
+            || (self.service.is_some()
+                && self.received.iter().any(|c| Family::of(&c.dst) == family))
+    }
+
+    /// Whether the HTTPS answer is still awaited.
+    fn service_pending(&self) -> bool {
+        self.service
+            .as_ref()
+            .is_some_and(|s| s.lookup == LookupState::Pending)
+    }
+
     fn step(&mut self) {
         let now = self.now;
         if self.connect_deadline.is_some_and(|d| now >= d) {
@@ -550,7 +799,11 @@ impl Race {
         if !self.begun {
             if !self.ready_to_begin() {
                 let [v6, v4] = self.lookups;
-                if v6.settled_without_addresses() && v4.settled_without_addresses() {
+                if v6.settled_without_addresses()
+                    && v4.settled_without_addresses()
+                    && !self.service_pending()
+                    && self.received.is_empty()
+                {
                     let failure = if self.lookups.contains(&LookupState::Failed) {
                         Failure::Resolve
                     } else {
@@ -594,6 +847,7 @@ impl Race {
         if self.running == 0
             && self.untried.is_empty()
             && !self.lookups.iter().any(|l| l.unsettled())
+            && !self.service_pending()
         {
             let all_denied = self
                 .attempts
@@ -678,13 +932,21 @@ impl Race {
                 .iter()
                 .any(|c| c.dst.is_ipv6() && c.hist.failed.is_none())
         };
-        if v6.has_addresses() && (fresh_v6() || !pending(v4)) {
-            return true;
+        let (v6_positive, v4_positive) = (
+            self.family_positive(Family::V6),
+            self.family_positive(Family::V4),
+        );
+        // HE-10.3: with HTTPS records on, the service answer is awaited too (up to the
+        // Resolution Delay).
+        if !self.service_pending() {
+            if v6_positive && (fresh_v6() || !pending(v4)) {
+                return true;
+            }
+            if v4_positive && !pending(v6) {
+                return true;
+            }
         }
-        if v4.has_addresses() && !pending(v6) {
-            return true;
-        }
-        (v6.has_addresses() || v4.has_addresses())
+        (v6_positive || v4_positive)
             && self
                 .first_positive_at
                 .is_some_and(|t| self.now >= t + self.config.resolution_delay)
@@ -721,11 +983,9 @@ impl Race {
             Some(table) => table,
             None => PolicyTable::default_ref(),
         };
-        if attempts.is_empty() {
-            self.untried = connect_order(pending, first_family_count, table).into();
-            return;
-        }
-        let order = sort_and_interleave(pending, table, |best| match attempts.last() {
+        // HE-10.6: endpoints of a better SvcPriority first, sorted and interleaved within each.
+        let groups = self.priority_groups(pending);
+        let order = sort_and_interleave_groups(groups, table, |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
                 let fam = Family::of(&last.addr);
@@ -740,6 +1000,24 @@ impl Race {
         self.untried = order.into();
     }
 
+    /// `candidates` split by their endpoint's SvcPriority, best first (HE-10.6); one group
+    /// without HTTPS records.
+    fn priority_groups<'a>(&self, candidates: Vec<&'a Candidate>) -> Vec<Vec<&'a Candidate>> {
+        let Some(service) = self.service.as_ref().filter(|s| !s.priorities.is_empty()) else {
+            return vec![candidates];
+        };
+        let mut groups: std::collections::BTreeMap<u32, Vec<&Candidate>> = Default::default();
+        for c in candidates {
+            // Addresses without a record (the fallback on the connect's port) go last.
+            let key = service
+                .priorities
+                .get(&c.dst)
+                .map_or(u32::MAX, |p| u32::from(*p));
+            groups.entry(key).or_default().push(c);
+        }
+        groups.into_values().collect()
+    }
+
     /// When history knows something about the received destinations, works out the order a race
     /// without history would try them in, so the report can say how history moved each attempt.
     fn note_plain_order(&mut self) {
@@ -752,7 +1030,12 @@ impl Race {
             .iter()
             .map(|c| Candidate::new(c.dst, c.src))
             .collect();
-        let order = connect_order(&plain, self.config.first_family_count, self.policy());
+        let first_family_count = self.config.first_family_count;
+        let order = sort_and_interleave_groups(
+            self.priority_groups(plain.iter().collect()),
+            self.policy(),
+            |best| (best, first_family_count),
+        );
         self.plain_positions = Some(order.into_iter().enumerate().map(|(i, a)| (a, i)).collect());
     }
 

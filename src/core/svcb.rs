@@ -64,6 +64,89 @@ impl ServiceRecord {
     }
 }
 
+/// One service endpoint a connect may use (HE-10.4, HE-10.6): a ServiceMode record for the name
+/// itself (TargetName "."), whose ALPN set shares a protocol with the connection's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceEndpoint {
+    /// SvcPriority: lower first.
+    pub priority: u16,
+    /// The port to connect to: the record's `port`, else the connect's.
+    pub port: u16,
+    /// The record.
+    pub record: ServiceRecord,
+}
+
+/// The endpoints of an HTTPS answer, in the order a connect uses them (HE-10.4, HE-10.6):
+/// AliasMode records and records this connection cannot use (no shared ALPN protocol, or a
+/// TargetName other than the name itself, which needs its own resolution) are left out; the rest
+/// ordered by SvcPriority, equal priorities in the order `shuffle` puts them (the driver shuffles
+/// at random, as RFC 9460 §2.4.1 asks; tests keep the answer's order).
+pub(crate) fn plan(
+    records: &[ServiceRecord],
+    protocols: &[Vec<u8>],
+    port: u16,
+    shuffle: impl FnOnce(&mut [ServiceEndpoint]),
+) -> Vec<ServiceEndpoint> {
+    let mut endpoints: Vec<ServiceEndpoint> = records
+        .iter()
+        .filter(|r| !r.is_alias() && r.target.is_empty() && r.usable_with(protocols))
+        .map(|r| ServiceEndpoint {
+            priority: r.priority,
+            port: r.port.unwrap_or(port),
+            record: r.clone(),
+        })
+        .collect();
+    shuffle(&mut endpoints);
+    // Stable: equal priorities keep the shuffled order.
+    endpoints.sort_by_key(|e| e.priority);
+    endpoints
+}
+
+impl ServiceRecord {
+    /// The record in RDATA wire format (for tests that serve records).
+    #[cfg(test)]
+    pub(crate) fn to_rdata(&self) -> Vec<u8> {
+        let mut out = self.priority.to_be_bytes().to_vec();
+        for label in self.target.split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        let mut param = |key: u16, value: &[u8]| {
+            out.extend_from_slice(&key.to_be_bytes());
+            out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            out.extend_from_slice(value);
+        };
+        if !self.alpn.is_empty() {
+            let mut v = Vec::new();
+            for p in &self.alpn {
+                v.push(p.len() as u8);
+                v.extend_from_slice(p);
+            }
+            param(KEY_ALPN, &v);
+        }
+        if self.no_default_alpn {
+            param(KEY_NO_DEFAULT_ALPN, &[]);
+        }
+        if let Some(port) = self.port {
+            param(KEY_PORT, &port.to_be_bytes());
+        }
+        if !self.ipv4_hints.is_empty() {
+            let v: Vec<u8> = self.ipv4_hints.iter().flat_map(|ip| ip.octets()).collect();
+            param(KEY_IPV4HINT, &v);
+        }
+        if let Some(ech) = &self.ech {
+            param(KEY_ECH, ech);
+        }
+        if !self.ipv6_hints.is_empty() {
+            let v: Vec<u8> = self.ipv6_hints.iter().flat_map(|ip| ip.octets()).collect();
+            param(KEY_IPV6HINT, &v);
+        }
+        out
+    }
+}
+
 /// Why an HTTPS record's RDATA was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -409,6 +492,35 @@ mod tests {
         assert!(h3.usable_with(&tcp), "http/1.1 is implied");
         let none = parse_https_rdata(&rdata(1, &[], &[])).unwrap();
         assert!(none.usable_with(&tcp));
+    }
+
+    // HE-10.4 / HE-10.6: unusable and AliasMode records are left out; priorities order the rest;
+    // the port parameter sets the endpoint's port.
+    #[test]
+    fn he_10_6_plan_orders_by_priority_and_filters() {
+        let tcp: Vec<Vec<u8>> = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let records: Vec<ServiceRecord> = [
+            rdata(3, &[], &[]),
+            rdata(0, &["alias", "test"], &[]),
+            rdata(1, &[], &[(1, b"\x02h3"), (2, b"")]),
+            rdata(2, &[], &[(3, &[0x1f, 0x90])]),
+            rdata(2, &["other", "test"], &[]),
+            rdata(1, &[], &[(1, b"\x02h2")]),
+        ]
+        .iter()
+        .map(|b| parse_https_rdata(b).unwrap())
+        .collect();
+        let endpoints = plan(&records, &tcp, 443, |_| {});
+        let got: Vec<(u16, u16)> = endpoints.iter().map(|e| (e.priority, e.port)).collect();
+        assert_eq!(got, [(1, 443), (2, 8080), (3, 443)]);
+        // A shuffle reorders only within a priority.
+        let two_equal = [
+            rdata(5, &[], &[(3, &[0, 1])]),
+            rdata(5, &[], &[(3, &[0, 2])]),
+        ]
+        .map(|b| parse_https_rdata(&b).unwrap());
+        let reversed = plan(&two_equal, &tcp, 443, |e| e.reverse());
+        assert_eq!(reversed.iter().map(|e| e.port).collect::<Vec<_>>(), [2, 1]);
     }
 
     proptest::proptest! {

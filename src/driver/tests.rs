@@ -23,6 +23,10 @@ struct FakeResolver {
     v6: Answer,
     v4: Answer,
     queried: Arc<std::sync::Mutex<Vec<(Family, Duration)>>>,
+    /// HTTPS records (as RDATA) after this many ms; `None`: no HTTPS support.
+    https: Option<(u64, Vec<Vec<u8>>)>,
+    /// The HTTPS query names asked, with when.
+    https_queried: Arc<std::sync::Mutex<Vec<(String, Duration)>>>,
 }
 
 impl FakeResolver {
@@ -31,7 +35,15 @@ impl FakeResolver {
             v6,
             v4,
             queried: Default::default(),
+            https: None,
+            https_queried: Default::default(),
         }
+    }
+
+    /// Also answers HTTPS queries with `records` after `ms`.
+    fn with_https(mut self, ms: u64, records: Vec<Vec<u8>>) -> FakeResolver {
+        self.https = Some((ms, records));
+        self
     }
 }
 
@@ -58,6 +70,17 @@ impl Resolve for FakeResolver {
                 Answer::Never => std::future::pending().await,
             }
         })
+    }
+
+    fn lookup_https(&self, name: &str) -> Option<crate::resolve::RecordLookup> {
+        let (ms, records) = self.https.clone()?;
+        let queried = self.https_queried.clone();
+        let (name, t0) = (name.to_string(), Instant::now());
+        Some(Box::pin(async move {
+            queried.lock().unwrap().push((name, t0.elapsed()));
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(records)
+        }))
     }
 }
 
@@ -1239,4 +1262,131 @@ async fn he_9_1_plain_connect_has_no_handshake_phase() {
     let (_, report) = race(&Config::default(), &dial, &one_each()).await.unwrap();
     assert_eq!(tcp_times(&report), [None]);
     assert_eq!(report.attempts()[0].ended(), Some(5 * MS));
+}
+
+/// An HTTPS record's RDATA: ServiceMode priority 1, target ".", with these hints.
+fn https_rdata(port: Option<u16>, hints: &[&str]) -> Vec<u8> {
+    let mut r = crate::core::svcb::ServiceRecord {
+        priority: 1,
+        port,
+        ..Default::default()
+    };
+    for hint in hints {
+        match hint.parse::<IpAddr>().unwrap() {
+            IpAddr::V6(ip) => r.ipv6_hints.push(ip),
+            IpAddr::V4(ip) => r.ipv4_hints.push(ip),
+        }
+    }
+    r.to_rdata()
+}
+
+/// A race for `test.example:port` with HTTPS records on.
+async fn race_https(
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+    port: u16,
+) -> Result<(FakeSocket, Report), Error> {
+    let config = Config {
+        https_records: true,
+        ..Config::default()
+    };
+    run(
+        Want::Report,
+        &config,
+        dial,
+        &NoHandshake,
+        Source::Resolve {
+            resolver,
+            name: "test.example",
+        },
+        "test.example",
+        port,
+        Shared::default(),
+    )
+    .await
+}
+
+// HE-10.2 / HE-10.5: AAAA and A 400 ms late, the HTTPS record's IPv6 hint at once: the connect
+// goes through the hint at 0 ms; the HTTPS query was asked first, under the port's name.
+#[tokio::test(start_paused = true)]
+async fn he_10_5_hint_connects_before_late_address_answers() {
+    let dial = FakeDial::new(&[("[2001:db8::9]:443", Peer::Up(3))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(400, &["2001:db8::1"]),
+        Answer::Addrs(400, &["192.0.2.1"]),
+    )
+    .with_https(0, vec![https_rdata(None, &["2001:db8::9"])]);
+    let (_socket, report) = race_https(&dial, &resolver, 443).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, "[2001:db8::9]:443", "connected")]
+    );
+    assert_eq!(report.elapsed(), 3 * MS);
+    let endpoint = report.attempts()[0].endpoint().unwrap();
+    assert_eq!((endpoint.priority, endpoint.port), (1, 443));
+    let answer = report.service_answer().unwrap();
+    assert_eq!(answer.result().unwrap().len(), 1);
+    assert_eq!(
+        resolver.https_queried.lock().unwrap().as_slice(),
+        [("test.example".to_string(), Duration::ZERO)]
+    );
+}
+
+// HE-10.2: for a port other than 443 the query name is `_PORT._https.NAME`; the record's port
+// parameter sets the endpoint's port.
+#[tokio::test(start_paused = true)]
+async fn he_10_2_query_name_for_another_port_and_port_parameter() {
+    let dial = FakeDial::new(&[("[2001:db8::1]:9443", Peer::Up(2))]);
+    let resolver = FakeResolver::new(Answer::Addrs(0, &["2001:db8::1"]), Answer::Addrs(0, &[]))
+        .with_https(10, vec![https_rdata(Some(9443), &[])]);
+    let (_socket, report) = race_https(&dial, &resolver, 8080).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(10, "[2001:db8::1]:9443", "connected")],
+        "HE-10.3: waits for the HTTPS answer (10 ms), not for the Resolution Delay"
+    );
+    assert_eq!(
+        resolver.https_queried.lock().unwrap()[0].0,
+        "_8080._https.test.example"
+    );
+}
+
+// HE-10.3: an HTTPS answer that never comes delays the connect by the Resolution Delay only.
+#[tokio::test(start_paused = true)]
+async fn he_10_3_slow_https_answer_costs_the_resolution_delay_at_most() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let resolver = one_each().with_https(10_000, vec![]);
+    let (_socket, report) = race_https(&dial, &resolver, 443).await.unwrap();
+    assert_eq!(timeline(&report), [row(50, V6, "connected")]);
+    assert!(
+        report.service_answer().is_none(),
+        "still pending when the race ended"
+    );
+}
+
+// HE-10.1: a malformed record is ignored (and counted); the valid one is used.
+#[tokio::test(start_paused = true)]
+async fn he_10_1_malformed_record_is_ignored() {
+    let dial = FakeDial::new(&[("[2001:db8::9]:443", Peer::Up(1))]);
+    let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_https(
+        0,
+        vec![vec![0, 1, 0xc0], https_rdata(None, &["2001:db8::9"])],
+    );
+    let (_socket, report) = race_https(&dial, &resolver, 443).await.unwrap();
+    assert_eq!(report.service_answer().unwrap().malformed(), 1);
+    assert_eq!(
+        timeline(&report),
+        [row(0, "[2001:db8::9]:443", "connected")]
+    );
+}
+
+// HE-10.2: with HTTPS records off (the default) nothing is asked and nothing waits.
+#[tokio::test(start_paused = true)]
+async fn he_10_2_off_by_default_asks_nothing() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let resolver = one_each().with_https(0, vec![https_rdata(None, &["2001:db8::9"])]);
+    let (_socket, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(timeline(&report), [row(0, V6, "connected")]);
+    assert!(resolver.https_queried.lock().unwrap().is_empty());
+    assert!(report.service_answer().is_none());
 }

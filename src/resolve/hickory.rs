@@ -13,7 +13,7 @@ use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
-use super::{Lookup, Resolve, ResolveError, ResolveErrorKind};
+use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind};
 use crate::core::Family;
 
 /// How often a healthy configuration's files are checked for changes (glibc checks on every
@@ -406,20 +406,54 @@ async fn query(
     match answer {
         Ok(lookup) => Ok(answer_ips(lookup.answers().iter().map(|r| &r.data), family)),
         Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok(Vec::new()),
-        Err(e) => {
-            let kind = if e.is_nx_domain() {
-                ResolveErrorKind::NotFound
-            } else if matches!(e, hickory_resolver::net::NetError::Timeout) {
-                ResolveErrorKind::TimedOut
-            } else {
-                ResolveErrorKind::Other
-            };
-            Err(ResolveError::with_source(kind, e))
-        }
+        Err(e) => Err(lookup_error(e)),
+    }
+}
+
+/// The error of a failed hickory lookup.
+fn lookup_error(e: hickory_resolver::net::NetError) -> ResolveError {
+    let kind = if e.is_nx_domain() {
+        ResolveErrorKind::NotFound
+    } else if matches!(e, hickory_resolver::net::NetError::Timeout) {
+        ResolveErrorKind::TimedOut
+    } else {
+        ResolveErrorKind::Other
+    };
+    ResolveError::with_source(kind, e)
+}
+
+/// The HTTPS records of `name`, each as its RDATA (HE-10.2).
+async fn query_https(
+    resolver: Arc<TokioResolver>,
+    name: String,
+) -> Result<Vec<Vec<u8>>, ResolveError> {
+    use hickory_resolver::proto::serialize::binary::BinEncodable;
+    match resolver.lookup(name.as_str(), RecordType::HTTPS).await {
+        Ok(lookup) => Ok(lookup
+            .answers()
+            .iter()
+            .filter(|r| matches!(r.data, RData::HTTPS(_)))
+            .filter_map(|r| r.data.to_bytes().ok())
+            .collect()),
+        Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok(Vec::new()),
+        Err(e) => Err(lookup_error(e)),
     }
 }
 
 impl Resolve for HickoryResolver {
+    fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
+        let plan = self.plan();
+        let name = name.to_string();
+        Some(Box::pin(async move {
+            match plan {
+                Plan::Query(resolver) => query_https(resolver, name).await,
+                // A hosts file has no HTTPS records.
+                Plan::HostsOnly(..) => Ok(Vec::new()),
+                Plan::Fail(error) => Err(error),
+            }
+        }))
+    }
+
     fn lookup(&self, name: &str, family: Family) -> Lookup {
         let plan = self.plan();
         let name = name.to_string();

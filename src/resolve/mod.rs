@@ -56,11 +56,28 @@ pub type Lookup = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, ResolveError>>
 pub trait Resolve: fmt::Debug + Send + Sync + 'static {
     /// Starts a lookup of `name`'s addresses of `family`.
     fn lookup(&self, name: &str, family: Family) -> Lookup;
+
+    /// Starts a lookup of `name`'s HTTPS records (RFC 9460), each answered as its RDATA in wire
+    /// format (an empty list for NODATA). `name` is already the query name (`_8443._https.host`
+    /// for a port other than 443). `None`, the default: this resolver does not look HTTPS records
+    /// up, and connects go on without them.
+    fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
+        let _ = name;
+        None
+    }
 }
+
+/// A pending lookup of records, each as its RDATA.
+pub type RecordLookup =
+    Pin<Box<dyn Future<Output = Result<Vec<Vec<u8>>, ResolveError>> + Send + 'static>>;
 
 impl<R: Resolve + ?Sized> Resolve for Arc<R> {
     fn lookup(&self, name: &str, family: Family) -> Lookup {
         (**self).lookup(name, family)
+    }
+
+    fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
+        (**self).lookup_https(name)
     }
 }
 

@@ -58,6 +58,7 @@ impl H {
         while let Some(a) = self.race.poll_action() {
             out.push(match a {
                 Action::Query { family } => format!("query {family:?}"),
+                Action::QueryService => "query service".to_string(),
                 Action::Start { id, addr } => format!("start {} {addr}", id.0),
                 Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
                 Action::Done(Ok(id)) => format!("done ok {}", id.0),
@@ -934,5 +935,174 @@ mod handshake {
         assert_eq!(h.deadline_ms(), Some(100));
         h.tcp_connected(90, 0);
         assert_eq!(h.deadline_ms(), Some(200));
+    }
+}
+
+/// HTTPS records in the race (HEv3, RFC 9460).
+mod service {
+    use super::*;
+    use crate::core::svcb::ServiceRecord;
+
+    fn h() -> H {
+        let t0 = Instant::now();
+        let race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true })
+            .with_service_query(443, vec![b"h2".to_vec(), b"http/1.1".to_vec()], |_| {});
+        let mut h = H { race, t0 };
+        assert_eq!(
+            h.drain(),
+            ["query service", "query V6", "query V4"],
+            "HE-10.2: the HTTPS query first"
+        );
+        h
+    }
+
+    fn record(priority: u16, port: Option<u16>, hints: &[&str]) -> ServiceRecord {
+        let mut r = ServiceRecord {
+            priority,
+            port,
+            ..ServiceRecord::default()
+        };
+        for hint in hints {
+            match hint.parse::<IpAddr>().unwrap() {
+                IpAddr::V6(ip) => r.ipv6_hints.push(ip),
+                IpAddr::V4(ip) => r.ipv4_hints.push(ip),
+            }
+        }
+        r
+    }
+
+    fn answer(h: &mut H, ms: u64, records: Vec<ServiceRecord>) -> Vec<String> {
+        let hints = records
+            .iter()
+            .flat_map(|r| {
+                r.ipv6_hints
+                    .iter()
+                    .map(|ip| ip.to_string())
+                    .chain(r.ipv4_hints.iter().map(|ip| ip.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .map(|ip| cand(&ip))
+            .collect();
+        h.race
+            .handle(Input::ServiceAnswer { records, hints }, h.at(ms));
+        h.drain()
+    }
+
+    // HE-10.3: an AAAA answer alone does not start the race while the HTTPS answer is awaited;
+    // the HTTPS answer (here: no records) does.
+    #[test]
+    fn he_10_3_waits_for_the_https_answer() {
+        let mut h = h();
+        assert_eq!(h.resolved(0, Family::V6, &["2001:db8::1"]), [] as [&str; 0]);
+        assert_eq!(h.deadline_ms(), Some(50), "at most the Resolution Delay");
+        assert_eq!(answer(&mut h, 10, vec![]), ["start 0 [2001:db8::1]:443"]);
+    }
+
+    // HE-10.3: an HTTPS answer that never comes costs at most the Resolution Delay.
+    #[test]
+    fn he_10_3_resolution_delay_bounds_the_wait() {
+        let mut h = h();
+        assert_eq!(h.resolved(0, Family::V6, &["2001:db8::1"]), [] as [&str; 0]);
+        assert_eq!(h.tick(49), [] as [&str; 0]);
+        assert_eq!(h.tick(50), ["start 0 [2001:db8::1]:443"]);
+        // A failed HTTPS lookup later changes nothing.
+        h.race.handle(Input::ServiceFailed, h.at(60));
+        assert_eq!(h.drain(), [] as [&str; 0]);
+    }
+
+    // HE-10.5: IPv6 hints are positive answers for IPv6: the race starts through a hint at once,
+    // while AAAA and A are still on their way; the real answers replace the hints, and an
+    // untried hint absent from them is dropped.
+    #[test]
+    fn he_10_5_hints_start_at_once_and_are_replaced() {
+        let mut h = h();
+        assert_eq!(
+            answer(
+                &mut h,
+                5,
+                vec![record(1, None, &["2001:db8::9", "2001:db8::10"])]
+            ),
+            ["start 0 [2001:db8::9]:443"]
+        );
+        assert_eq!(
+            h.resolved(20, Family::V6, &["2001:db8::1"]),
+            [] as [&str; 0]
+        );
+        assert_eq!(h.resolved(20, Family::V4, &["192.0.2.1"]), [] as [&str; 0]);
+        assert_eq!(h.tick(255), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.tick(505), ["start 2 [2001:db8::1]:443"]);
+        assert_eq!(h.deadline_ms(), None, "2001:db8::10 was dropped");
+    }
+
+    // HE-10.5: IPv4 hints alone do not stand in for the preferred family: the race waits the
+    // Resolution Delay for AAAA, then starts through the hint.
+    #[test]
+    fn he_10_5_ipv4_hints_wait_for_aaaa() {
+        let mut h = h();
+        assert_eq!(
+            answer(&mut h, 0, vec![record(1, None, &["192.0.2.9"])]),
+            [] as [&str; 0]
+        );
+        assert_eq!(h.tick(50), ["start 0 192.0.2.9:443"]);
+    }
+
+    // HE-10.4: an h3-only endpoint is not for a TCP client: its hints are not used, and the race
+    // goes on with the address answers.
+    #[test]
+    fn he_10_4_h3_only_endpoint_is_skipped() {
+        let mut h = h();
+        let mut h3 = record(1, None, &["2001:db8::9"]);
+        h3.alpn = vec![b"h3".to_vec()];
+        h3.no_default_alpn = true;
+        assert_eq!(answer(&mut h, 0, vec![h3]), [] as [&str; 0]);
+        assert_eq!(
+            h.resolved(30, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+    }
+
+    // HE-10.6: endpoints by priority, each on its port, RFC 6724 and interleaving inside each;
+    // a record on the connect's port (here priority 2) covers the fallback too.
+    #[test]
+    fn he_10_6_priorities_and_ports() {
+        let mut h = h();
+        assert_eq!(
+            answer(
+                &mut h,
+                0,
+                vec![record(2, None, &[]), record(1, Some(8443), &[])]
+            ),
+            [] as [&str; 0]
+        );
+        assert_eq!(
+            h.resolved(1, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:8443"]
+        );
+        assert_eq!(h.resolved(2, Family::V4, &["192.0.2.1"]), [] as [&str; 0]);
+        assert_eq!(h.tick(251), ["start 1 192.0.2.1:8443"]);
+        assert_eq!(h.tick(501), ["start 2 [2001:db8::1]:443"]);
+        assert_eq!(h.tick(751), ["start 3 192.0.2.1:443"]);
+        let endpoint = h.race.endpoint_of("[2001:db8::1]:8443".parse().unwrap());
+        assert_eq!(endpoint.map(|e| (e.priority, e.port)), Some((1, 8443)));
+    }
+
+    // HE-10.3: a late HTTPS answer (after the race began) merges its endpoints into the untried
+    // part, like a late AAAA.
+    #[test]
+    fn he_10_3_late_https_answer_is_merged() {
+        let mut h = h();
+        assert_eq!(h.resolved(0, Family::V6, &["2001:db8::1"]), [] as [&str; 0]);
+        assert_eq!(h.resolved(0, Family::V4, &["192.0.2.1"]), [] as [&str; 0]);
+        assert_eq!(h.tick(50), ["start 0 [2001:db8::1]:443"]);
+        assert_eq!(
+            answer(&mut h, 60, vec![record(1, Some(8443), &[])]),
+            [] as [&str; 0]
+        );
+        // The plan now puts port 8443 first: 192.0.2.1:8443 (alternation), then [::1]:8443;
+        // the name's own address on port 443 without a record comes last (RFC 9460 §3).
+        assert_eq!(h.tick(300), ["start 1 192.0.2.1:8443"]);
+        assert_eq!(h.tick(550), ["start 2 [2001:db8::1]:8443"]);
+        assert_eq!(h.tick(800), ["start 3 192.0.2.1:443"]);
+        assert_eq!(h.deadline_ms(), None);
     }
 }
