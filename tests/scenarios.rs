@@ -4,11 +4,11 @@
 
 mod netns;
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use eyeballs::{Connector, Error, Family, HistoryConfig};
-use netns::{Lab, NAME, PORT, Rr, TLS_PORT, TlsServe, v4, v6};
+use netns::{Https, Lab, NAME, PORT, Rr, TLS_PORT, TlsServe, v4, v6};
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -439,4 +439,93 @@ fn he_9_1_tls_ipv6_path_mtu_black_hole() {
         "TCP-only racing picked IPv6 and its TLS stalled: {tcp_only:?}"
     );
     assert_tls_won(connect_tls(&lab, client, false), v4(0), (240, 1000));
+}
+
+/// Connects to the lab's name on PORT with HTTPS records on; the winner's address and the time.
+fn connect_https_records(lab: &Lab) -> (Result<SocketAddr, Error>, Duration) {
+    lab.in_client(move || async move {
+        let connector = Connector::builder()
+            .resolver(Lab::resolver())
+            .https_records(true)
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let start = std::time::Instant::now();
+        let result = connector
+            .connect(NAME, PORT)
+            .await
+            .map(|s| s.peer_addr().unwrap());
+        (result, start.elapsed())
+    })
+}
+
+fn record(priority: u16, port: Option<u16>, hints: &[IpAddr]) -> Https {
+    Https {
+        priority,
+        target: ".".into(),
+        port,
+        hints: hints.to_vec(),
+        ..Https::default()
+    }
+}
+
+const HTTPS_NAME: &str = "_8080._https.svc.test.";
+
+// HE-10.5: AAAA and A answered 400 ms late, the HTTPS record's hint at once: the connect goes
+// through the hint without waiting for the address answers.
+#[test]
+fn he_10_5_hint_connects_before_late_answers() {
+    let late = Duration::from_millis(400);
+    let mut lab = lab!(Rr::Answer(late, vec![v6(0)]), Rr::Answer(late, vec![v4(0)]));
+    lab.https(HTTPS_NAME, Duration::ZERO, vec![record(1, None, &[v6(0)])]);
+    let (result, took) = connect_https_records(&lab);
+    assert_eq!(result.unwrap().ip(), v6(0));
+    assert!(took < 200 * MS, "{took:?}: did not wait for AAAA");
+}
+
+// HE-10.4: an h3-only record whose hint is black-holed is ignored: the connect goes through
+// AAAA at once.
+#[test]
+fn he_10_4_h3_only_record_is_ignored() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.black_hole(v6(1));
+    let mut h3 = record(1, None, &[v6(1)]);
+    h3.alpn = vec!["h3".into()];
+    h3.no_default_alpn = true;
+    lab.https(HTTPS_NAME, Duration::ZERO, vec![h3]);
+    let (result, took) = connect_https_records(&lab);
+    assert_eq!(result.unwrap().ip(), v6(0));
+    assert!(took < 200 * MS, "{took:?}");
+}
+
+// HE-10.2 / HE-10.6: the record for `_8080._https.svc.test` is used for port 8080; of two
+// endpoints the better priority wins, on its own port (8443, where the lab serves TLS; a TCP
+// connect is enough here).
+#[test]
+fn he_10_6_priority_and_port_parameter() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.serve_tls(&[(v6(0), TlsServe::Tls), (v4(0), TlsServe::Tls)]);
+    lab.https(
+        HTTPS_NAME,
+        Duration::ZERO,
+        vec![record(2, None, &[]), record(1, Some(TLS_PORT), &[])],
+    );
+    let (result, _) = connect_https_records(&lab);
+    let winner = result.unwrap();
+    assert_eq!((winner.ip(), winner.port()), (v6(0), TLS_PORT));
+}
+
+// HE-10.6: when every record endpoint fails (nothing listens on the record's port), the name's
+// own addresses on the connect's port are the fallback.
+#[test]
+fn he_10_6_falls_back_to_the_connect_port() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.https(HTTPS_NAME, Duration::ZERO, vec![record(1, Some(9), &[])]);
+    let (result, took) = connect_https_records(&lab);
+    let winner = result.unwrap();
+    assert_eq!(winner.port(), PORT);
+    assert!(took < 500 * MS, "refusals start the next at once: {took:?}");
 }

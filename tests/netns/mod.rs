@@ -156,6 +156,24 @@ pub struct Lab {
     server: String,
     workers: Vec<Worker>,
     nft_ready: [bool; 2],
+    /// HTTPS records the DNS server serves, per query name (lowercase, with the final dot).
+    https: HttpsTable,
+}
+
+/// HTTPS answers: per query name, a delay and the records.
+type HttpsTable = Arc<std::sync::Mutex<std::collections::HashMap<String, (Duration, Vec<Https>)>>>;
+
+/// One HTTPS record the lab's DNS server serves (RFC 9460).
+#[derive(Debug, Clone, Default)]
+pub struct Https {
+    /// SvcPriority (0: AliasMode).
+    pub priority: u16,
+    /// TargetName; "." for the name itself.
+    pub target: String,
+    pub alpn: Vec<String>,
+    pub no_default_alpn: bool,
+    pub port: Option<u16>,
+    pub hints: Vec<IpAddr>,
 }
 
 impl Lab {
@@ -173,6 +191,7 @@ impl Lab {
             server: format!("{id}s"),
             workers: Vec::new(),
             nft_ready: [false; 2],
+            https: Default::default(),
         };
         lab.build()
             .unwrap_or_else(|e| panic!("building the lab: {e}"));
@@ -313,7 +332,17 @@ impl Lab {
         });
     }
 
+    /// Serves HTTPS records for `name` (a query name such as `svc.test.` or
+    /// `_8443._https.svc.test.`) after `delay`.
+    pub fn https(&mut self, name: &str, delay: Duration, records: Vec<Https>) {
+        self.https
+            .lock()
+            .unwrap()
+            .insert(name.to_ascii_lowercase(), (delay, records));
+    }
+
     fn serve_dns(&mut self, aaaa: Rr, a: Rr) {
+        let https = self.https.clone();
         self.spawn(&self.server.clone(), move |stop| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -338,8 +367,9 @@ impl Lab {
                         continue;
                     };
                     let (socket, aaaa, a) = (socket.clone(), aaaa.clone(), a.clone());
+                    let https = https.lock().unwrap().clone();
                     tokio::spawn(async move {
-                        if let Some((delay, reply)) = answer(&query, &aaaa, &a) {
+                        if let Some((delay, reply)) = answer(&query, &aaaa, &a, &https) {
                             tokio::time::sleep(delay).await;
                             let _ = socket.send_to(&reply, peer).await;
                         }
@@ -645,13 +675,77 @@ impl Drop for Lab {
     }
 }
 
+/// One HTTPS record as hickory-proto builds it.
+fn https_record(name: hickory_proto::rr::Name, r: &Https) -> hickory_proto::rr::Record {
+    use hickory_proto::rr::rdata::svcb::{Alpn, IpHint, SVCB, SvcParamKey, SvcParamValue};
+    use hickory_proto::rr::rdata::{A, AAAA, HTTPS};
+    let target = if r.target == "." {
+        hickory_proto::rr::Name::root()
+    } else {
+        hickory_proto::rr::Name::from_ascii(&r.target).unwrap()
+    };
+    let mut params = Vec::new();
+    if !r.alpn.is_empty() {
+        params.push((SvcParamKey::Alpn, SvcParamValue::Alpn(Alpn(r.alpn.clone()))));
+    }
+    if r.no_default_alpn {
+        params.push((SvcParamKey::NoDefaultAlpn, SvcParamValue::NoDefaultAlpn));
+    }
+    if let Some(port) = r.port {
+        params.push((SvcParamKey::Port, SvcParamValue::Port(port)));
+    }
+    let v4: Vec<A> = r
+        .hints
+        .iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V4(v) => Some(A(*v)),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    if !v4.is_empty() {
+        params.push((SvcParamKey::Ipv4Hint, SvcParamValue::Ipv4Hint(IpHint(v4))));
+    }
+    let v6: Vec<AAAA> = r
+        .hints
+        .iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V6(v) => Some(AAAA(*v)),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    if !v6.is_empty() {
+        params.push((SvcParamKey::Ipv6Hint, SvcParamValue::Ipv6Hint(IpHint(v6))));
+    }
+    let svcb = SVCB::new(r.priority, target, params);
+    hickory_proto::rr::Record::from_rdata(name, 60, hickory_proto::rr::RData::HTTPS(HTTPS(svcb)))
+}
+
 /// The DNS server's reply to `query`, and when to send it.
-fn answer(query: &Message, aaaa: &Rr, a: &Rr) -> Option<(Duration, Vec<u8>)> {
+fn answer(
+    query: &Message,
+    aaaa: &Rr,
+    a: &Rr,
+    https: &std::collections::HashMap<String, (Duration, Vec<Https>)>,
+) -> Option<(Duration, Vec<u8>)> {
     let q = query.queries.first()?;
     let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
     reply.metadata.recursion_desired = query.metadata.recursion_desired;
     reply.metadata.recursion_available = true;
     reply.add_query(q.clone());
+    if q.query_type() == RecordType::HTTPS {
+        let name = q.name().to_ascii().to_ascii_lowercase();
+        let Some((delay, records)) = https.get(&name) else {
+            // NODATA for the lab's name, NXDOMAIN for any other.
+            if !name.eq_ignore_ascii_case(NAME) {
+                reply.metadata.response_code = ResponseCode::NXDomain;
+            }
+            return Some((Duration::ZERO, reply.to_vec().ok()?));
+        };
+        for r in records {
+            reply.add_answer(https_record(q.name().clone(), r));
+        }
+        return Some((*delay, reply.to_vec().ok()?));
+    }
     let known = q.name().to_ascii().eq_ignore_ascii_case(NAME);
     let rule = match q.query_type() {
         RecordType::AAAA => aaaa,
