@@ -228,6 +228,20 @@ impl Connector {
         port: u16,
         handshake: &H,
     ) -> Result<(H::Output, Report), Error> {
+        self.connect_configured(want, &self.inner.config, host, port, handshake)
+            .await
+    }
+
+    /// A connect with `config` in place of the connector's own (the hyper `HttpsConnector`
+    /// turns HTTPS records on for `https` URIs), sharing everything else.
+    pub(crate) async fn connect_configured<H: Handshake<TcpStream>>(
+        &self,
+        want: Want,
+        config: &Config,
+        host: &str,
+        port: u16,
+        handshake: &H,
+    ) -> Result<(H::Output, Report), Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
@@ -241,7 +255,7 @@ impl Connector {
                 };
                 driver::run(
                     want,
-                    &inner.config,
+                    config,
                     &inner.dial,
                     handshake,
                     source,
@@ -255,7 +269,7 @@ impl Connector {
                 let addr = self.literal(host, ip, zone, port)?;
                 driver::run(
                     want,
-                    &inner.config,
+                    config,
                     &inner.dial,
                     handshake,
                     Source::Addrs(&[addr]),

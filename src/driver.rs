@@ -175,7 +175,7 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
     let mut tcp_connected = None;
     let mut handshake_failed = false;
     let result = match dial.dial_unboxed(addr).await {
-        Ok(stream) => match handshake.start(stream) {
+        Ok(stream) => match handshake.start(stream, None) {
             Phase::Ready(out) => Ok(out),
             Phase::Running(fut) => {
                 tcp_connected = Some(start.elapsed());
@@ -624,7 +624,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let started = self.report.attempts[id.0].started;
         let rtt = self.since_start(now).saturating_sub(started);
         self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
-        match self.handshake.start(stream) {
+        let addr = self.report.attempts[id.0].addr;
+        match self.handshake.start(stream, self.race.endpoint_of(addr)) {
             Phase::Ready(out) => (id, Polled::Won(out)),
             Phase::Running(handshake) => {
                 debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, "tcp connected, handshake started");

@@ -5,6 +5,8 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 
+use crate::core::svcb::ServiceEndpoint;
+
 /// A handshake in progress. Dropping it abandons the handshake and closes its socket.
 pub(crate) type HandshakeFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
 
@@ -21,8 +23,10 @@ pub(crate) trait Handshake<S>: Sync {
     /// What a connect returns.
     type Output: Send + 'static;
 
-    /// Starts on a connected stream.
-    fn start(&self, stream: S) -> Phase<Self::Output>;
+    /// Starts on a connected stream; `endpoint` is the HTTPS-record endpoint its address came
+    /// from, when HTTPS records were used (HE-10.6), so a TLS handshake can offer the ALPN
+    /// protocols it allows.
+    fn start(&self, stream: S, endpoint: Option<&ServiceEndpoint>) -> Phase<Self::Output>;
 }
 
 /// A plain connect: the TCP stream is the result (HE-5.4).
@@ -32,7 +36,7 @@ pub(crate) struct NoHandshake;
 impl<S: Send + 'static> Handshake<S> for NoHandshake {
     type Output = S;
 
-    fn start(&self, stream: S) -> Phase<S> {
+    fn start(&self, stream: S, _: Option<&ServiceEndpoint>) -> Phase<S> {
         Phase::Ready(stream)
     }
 }
@@ -49,7 +53,7 @@ where
 {
     type Output = T;
 
-    fn start(&self, stream: S) -> Phase<T> {
+    fn start(&self, stream: S, _: Option<&ServiceEndpoint>) -> Phase<T> {
         Phase::Running(Box::pin((self.0)(stream)))
     }
 }

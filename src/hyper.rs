@@ -97,6 +97,7 @@ pub struct ConnectionInfo {
     pub(crate) elapsed: Duration,
     pub(crate) tcp_elapsed: Duration,
     pub(crate) alpn: Option<Vec<u8>>,
+    pub(crate) endpoint: Option<crate::ServiceEndpoint>,
 }
 
 impl ConnectionInfo {
@@ -142,6 +143,13 @@ impl ConnectionInfo {
     pub fn alpn(&self) -> Option<&[u8]> {
         self.alpn.as_deref()
     }
+
+    /// The HTTPS-record endpoint the connection went to (priority, port, ALPN set, and the
+    /// `ech` configuration for a TLS stack that does Encrypted Client Hello), when HTTPS records
+    /// were used.
+    pub fn service_endpoint(&self) -> Option<&crate::ServiceEndpoint> {
+        self.endpoint.as_ref()
+    }
 }
 
 impl ConnectionInfo {
@@ -163,6 +171,7 @@ impl ConnectionInfo {
             elapsed,
             tcp_elapsed: winner.tcp_connected().unwrap_or(elapsed),
             alpn,
+            endpoint: winner.endpoint().cloned(),
         }
     }
 }

@@ -198,3 +198,43 @@ async fn he_8_2_broken_configuration_is_not_cached() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// HE-10.2: HTTPS queries for `localhost` names (RFC 6761) and for names the hosts file defines
+// never reach a name server; another name's does.
+#[tokio::test]
+async fn https_queries_for_local_names_stay_local() {
+    use eyeballs::Resolve;
+    let ns = IpAddr::V4(Ipv4Addr::new(
+        127,
+        0,
+        54,
+        1 + (std::process::id() % 250) as u8,
+    ));
+    let dns = match DnsServer::start(SocketAddr::new(ns, 53), &[("other.test", &[LOCAL])], 0) {
+        Ok(dns) => dns,
+        Err(e) => {
+            eprintln!("skipping: cannot bind {ns}:53 ({e})");
+            return;
+        }
+    };
+    let dir = conf_dir("https-local");
+    let (resolv, hosts) = (dir.join("resolv.conf"), dir.join("hosts"));
+    std::fs::write(&resolv, format!("nameserver {ns}\n")).unwrap();
+    std::fs::write(&hosts, "127.0.0.1 from-hosts.test\n").unwrap();
+    let resolver = HickoryResolver::from_files(&resolv, &hosts);
+    for name in [
+        "localhost",
+        "localhost.",
+        "_8443._https.localhost",
+        "api.localhost",
+        "from-hosts.test",
+        "_8443._https.from-hosts.test",
+    ] {
+        let answer = resolver.lookup_https(name).unwrap().await;
+        assert_eq!(answer.unwrap(), Vec::<Vec<u8>>::new(), "{name}");
+    }
+    assert_eq!(dns.queries(), 0, "nothing reached the name server");
+    let _ = resolver.lookup_https("other.test").unwrap().await;
+    assert!(dns.queries() > 0, "other names are asked");
+    let _ = std::fs::remove_dir_all(&dir);
+}

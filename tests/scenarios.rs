@@ -529,3 +529,38 @@ fn he_10_6_falls_back_to_the_connect_port() {
     assert_eq!(winner.port(), PORT);
     assert!(took < 500 * MS, "refusals start the next at once: {took:?}");
 }
+
+// HE-10.4 / HE-10.6 through the hyper HttpsConnector: it looks the HTTPS record up for an https
+// URI, connects to the record's endpoint, and offers only the ALPN protocols the record allows
+// (the server would pick h2; the record says http/1.1 only). The connection says which
+// endpoint it went to.
+#[cfg(feature = "rustls")]
+#[test]
+fn he_10_4_https_connector_offers_the_records_alpn() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    let mut client = lab.serve_tls(&[(v6(0), TlsServe::Tls), (v4(0), TlsServe::Tls)]);
+    client.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut http11 = record(1, None, &[]);
+    http11.alpn = vec!["http/1.1".into()];
+    http11.no_default_alpn = true;
+    lab.https("_8443._https.svc.test.", Duration::ZERO, vec![http11]);
+    let (alpn, endpoint) = lab.in_client(move || async move {
+        use tower_service::Service;
+        let connector = Connector::builder()
+            .resolver(Lab::resolver())
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let mut https = eyeballs::hyper::HttpsConnector::new(connector, client);
+        let uri = format!("https://svc.test:{TLS_PORT}/").parse().unwrap();
+        let conn = https.call(uri).await.unwrap();
+        let info = conn.info();
+        (
+            info.alpn().map(<[u8]>::to_vec),
+            info.service_endpoint().map(|e| e.priority),
+        )
+    });
+    assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
+    assert_eq!(endpoint, Some(1));
+}

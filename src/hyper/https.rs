@@ -17,6 +17,10 @@ use tokio_rustls::client::TlsStream;
 
 use super::{ConnectError, ConnectionInfo, HttpConnecting, TcpConnection, host_port};
 use crate::Connector;
+use crate::config::Config;
+use crate::core::svcb::ServiceEndpoint;
+use crate::driver::Want;
+use crate::handshake::{Handshake, Phase};
 
 /// A hyper connector that races connections through the TLS handshake (Happy Eyeballs v3): an
 /// attempt wins only when its rustls handshake completes, so an address whose TCP connects but
@@ -44,8 +48,11 @@ use crate::Connector;
 #[derive(Clone)]
 pub struct HttpsConnector {
     connector: Connector,
-    tls: TlsConnector,
+    tls: Arc<rustls::ClientConfig>,
     https_only: bool,
+    /// The connector's configuration with HTTPS records on and the TLS config's ALPN protocols
+    /// (HE-10.4), for `https` URIs; `None` when turned off.
+    service_config: Option<Arc<Config>>,
 }
 
 impl fmt::Debug for HttpsConnector {
@@ -60,11 +67,33 @@ impl fmt::Debug for HttpsConnector {
 impl HttpsConnector {
     /// A connector that makes TLS connections with `tls` over `connector`'s races.
     pub fn new(connector: Connector, tls: impl Into<Arc<rustls::ClientConfig>>) -> HttpsConnector {
-        HttpsConnector {
+        let tls = tls.into();
+        let mut https = HttpsConnector {
             connector,
-            tls: TlsConnector::from(tls.into()),
+            tls,
             https_only: false,
-        }
+            service_config: None,
+        };
+        https.https_records(true);
+        https
+    }
+
+    /// Whether `https` connects also look up the host's HTTPS records (RFC 9460) and use them
+    /// ([`crate::Builder::https_records`]), offering in each TLS handshake exactly the ALPN
+    /// protocols of the client configuration that the winning endpoint's record allows. Default:
+    /// `true`.
+    pub fn https_records(&mut self, on: bool) {
+        self.service_config = on.then(|| {
+            let mut config = self.connector.config().clone();
+            config.https_records = true;
+            // Without ALPN, the connection speaks HTTP/1.1.
+            config.alpn = if self.tls.alpn_protocols.is_empty() {
+                vec![b"http/1.1".to_vec()]
+            } else {
+                self.tls.alpn_protocols.clone()
+            };
+            Arc::new(config)
+        });
     }
 
     /// With the platform's root certificates (rustls-native-certs; certificates it cannot parse
@@ -241,6 +270,45 @@ impl Future for HttpsConnecting {
     }
 }
 
+/// The TLS handshake on each attempt (HE-9.1), offering the ALPN protocols of `base` that the
+/// attempt's HTTPS-record endpoint allows (HE-10.4).
+struct TlsHandshake {
+    base: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+}
+
+impl Handshake<TcpStream> for TlsHandshake {
+    type Output = TlsStream<TcpStream>;
+
+    fn start(&self, stream: TcpStream, endpoint: Option<&ServiceEndpoint>) -> Phase<Self::Output> {
+        let config = match endpoint {
+            Some(endpoint) if !self.base.alpn_protocols.is_empty() => {
+                let allowed = endpoint.record.alpn_set();
+                let offer: Vec<Vec<u8>> = self
+                    .base
+                    .alpn_protocols
+                    .iter()
+                    .filter(|p| allowed.contains(p))
+                    .cloned()
+                    .collect();
+                if offer.len() == self.base.alpn_protocols.len() {
+                    self.base.clone()
+                } else {
+                    let mut narrowed = (*self.base).clone();
+                    narrowed.alpn_protocols = offer;
+                    Arc::new(narrowed)
+                }
+            }
+            _ => self.base.clone(),
+        };
+        let connector = TlsConnector::from(config);
+        let name = self.name.clone();
+        Phase::Running(Box::pin(
+            async move { connector.connect(name, stream).await },
+        ))
+    }
+}
+
 /// The TLS server name for a URI host: a DNS name, or an IP literal (brackets removed).
 fn server_name(host: &str) -> Option<ServerName<'static>> {
     let bare = host
@@ -286,6 +354,7 @@ impl tower_service::Service<Uri> for HttpsConnector {
         }
         let connector = self.connector.clone();
         let tls = self.tls.clone();
+        let service_config = self.service_config.clone();
         HttpsConnecting {
             inner: Box::pin(async move {
                 let (host, port) = host_port(&uri, false)?;
@@ -295,9 +364,12 @@ impl tower_service::Service<Uri> for HttpsConnector {
                 })?;
                 // HE-9.1: every attempt whose TCP connects runs the TLS handshake; the first
                 // to finish it wins, and every other is dropped.
-                let handshake = move |tcp: TcpStream| tls.connect(name.clone(), tcp);
+                let handshake = TlsHandshake { base: tls, name };
+                let config = service_config
+                    .as_deref()
+                    .unwrap_or_else(|| connector.config());
                 let (stream, report) = connector
-                    .connect_with_handshake_report(host, port, handshake)
+                    .connect_configured(Want::Report, config, host, port, &handshake)
                     .await?;
                 let (tcp, session) = stream.get_ref();
                 let local = tcp.local_addr().map_err(ConnectError::LocalAddr)?;

@@ -440,9 +440,39 @@ async fn query_https(
     }
 }
 
+impl HickoryResolver {
+    /// Whether the HTTPS query for `qname` must not go to a name server: `localhost` names
+    /// (RFC 6761 §6.3), and names the hosts file defines (they have no HTTPS records, and asking
+    /// a name server about them would leak them).
+    fn local_only(&self, qname: &str) -> bool {
+        let lower = qname.trim_end_matches('.').to_ascii_lowercase();
+        // `_8443._https.host`: the host is what matters.
+        let host = match lower.split_once("._https.") {
+            Some((port, host)) if port.starts_with('_') => host,
+            _ => lower.as_str(),
+        };
+        if host == "localhost" || host.ends_with(".localhost") {
+            return true;
+        }
+        let Origin::Files { .. } = &self.shared.origin else {
+            return false;
+        };
+        let hosts = match self.state().conf.as_ref() {
+            Some(conf) => conf.hosts.clone(),
+            None => return false,
+        };
+        [Family::V6, Family::V4]
+            .into_iter()
+            .any(|family| from_hosts(&hosts, host, family).is_some_and(|ips| !ips.is_empty()))
+    }
+}
+
 impl Resolve for HickoryResolver {
     fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
-        let plan = self.plan();
+        let plan = self.plan(); // also loads the hosts file
+        if self.local_only(name) {
+            return Some(Box::pin(async { Ok(Vec::new()) }));
+        }
         let name = name.to_string();
         Some(Box::pin(async move {
             match plan {
