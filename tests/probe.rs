@@ -4,45 +4,9 @@ mod common;
 mod http_server;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use common::{dual_port, listen, listening, refused_addr, serve};
-
-/// Builds `examples/probe` once (CARGO_BIN_EXE_* does not cover examples) and returns its path.
-fn probe_bin() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
-            // All features, as the README's test command builds everything (so nothing is
-            // rebuilt), and so that --http is available.
-            .args([
-                "build",
-                "--quiet",
-                "--all-features",
-                "--example",
-                "probe",
-                "--message-format=json",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("cargo build --example probe");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        stdout
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["target"]["name"] == "probe")
-            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the probe's executable")
-    })
-}
+use common::{dual_port, listen, listening, probe_bin, refused_addr, serve};
 
 /// Runs the probe in a blocking thread (the test's runtime keeps serving the listeners).
 async fn probe(args: &[&str]) -> Output {

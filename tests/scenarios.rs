@@ -2,6 +2,7 @@
 //! the RFC 8305 schedule that are wide enough never to flake (exact timing is the paused-clock
 //! tests' job). Skipped, with a message, where namespaces cannot be made.
 
+mod common;
 mod netns;
 
 use std::net::{IpAddr, SocketAddr};
@@ -563,4 +564,41 @@ fn he_10_4_https_connector_offers_the_records_alpn() {
     });
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
     assert_eq!(endpoint, Some(1));
+}
+
+// The probe with --https-records, run in the client namespace against the lab's DNS server: the
+// timeline shows the HTTPS answer and which endpoint each attempt belonged to; --json has it.
+#[test]
+fn probe_shows_the_https_answer() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    let mut r = record(1, None, &[v6(0)]);
+    r.alpn = vec!["h2".into()];
+    lab.https(HTTPS_NAME, Duration::ZERO, vec![r]);
+    let bin = common::probe_bin();
+    let port = PORT.to_string();
+    let out = lab.run_in_client(bin, &["--https-records", "svc.test", &port]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("HTTPS 1 . alpn=h2 ipv6hint=2001:db8:2::10"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("HTTPS endpoint priority 1, port 8080"),
+        "{stdout}"
+    );
+    let out = lab.run_in_client(bin, &["--https-records", "--json", "svc.test", &port]);
+    let record: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(
+        record["https"]["records"][0],
+        "1 . alpn=h2 ipv6hint=2001:db8:2::10"
+    );
+    assert_eq!(record["attempts"][0]["endpoint_priority"], 1);
 }

@@ -65,6 +65,10 @@ struct Cli {
     /// With --tls or --http: accept any certificate (to diagnose the path, not to trust it)
     #[arg(long)]
     insecure: bool,
+    /// Also look up the host's HTTPS record (RFC 9460) and use it: hints, priorities, port,
+    /// ALPN; the timeline shows the answer
+    #[arg(long)]
+    https_records: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -99,6 +103,7 @@ pub struct Options {
     pub http: bool,
     pub tls: bool,
     pub insecure: bool,
+    pub https_records: bool,
     /// The URL, when the target was given as one.
     pub url: Option<String>,
 }
@@ -156,6 +161,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         http: cli.http,
         tls: cli.tls,
         insecure: cli.insecure,
+        https_records: cli.https_records,
         url,
     })))
 }
@@ -264,8 +270,8 @@ mod tests {
         assert_eq!(o.resolver, ResolverChoice::System);
         assert_eq!(o.url.as_deref(), Some("https://x.test/"));
         assert_eq!(run(&[]).unwrap().target, None, "the demo");
-        let o = run(&["--tls", "--insecure", "h", "443"]).unwrap();
-        assert!(o.tls && o.insecure);
+        let o = run(&["--tls", "--insecure", "--https-records", "h", "443"]).unwrap();
+        assert!(o.tls && o.insecure && o.https_records);
         for bad in [
             &["--repeat", "0"][..],
             &["--timeout", "0"],

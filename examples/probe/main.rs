@@ -60,7 +60,8 @@ fn style() -> Style {
 fn connector(opts: &Options, resolver: Option<StaticResolver>) -> Result<Connector, String> {
     let mut b = Connector::builder()
         .family(opts.family)
-        .connect_timeout(opts.timeout);
+        .connect_timeout(opts.timeout)
+        .https_records(opts.https_records);
     if let Some(d) = opts.attempt_delay {
         b = b.attempt_delay(d);
     }

@@ -22,7 +22,21 @@ pub struct Connect {
     pub elapsed_ms: Option<f64>,
     pub winner: Option<Endpoint>,
     pub resolution: Vec<Answer>,
+    /// With `--https-records`: the HTTPS answer; absent otherwise (or when it had not come).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub https: Option<HttpsAnswer>,
     pub attempts: Vec<Attempt>,
+    pub error: Option<String>,
+}
+
+/// The HTTPS-record answer.
+#[derive(Debug, Serialize)]
+pub struct HttpsAnswer {
+    pub ms: f64,
+    /// Each record, presentation-like (`1 . alpn=h2 port=8443 ipv6hint=...`).
+    pub records: Vec<String>,
+    /// How many malformed records were ignored.
+    pub malformed: usize,
     pub error: Option<String>,
 }
 
@@ -60,6 +74,9 @@ pub struct Attempt {
     /// from (`configured`, `from its RTT`, ...); `null` when not worked out.
     pub next_delay_ms: Option<f64>,
     pub next_delay_basis: Option<String>,
+    /// With `--https-records`: the priority of the HTTPS endpoint the address came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_priority: Option<u16>,
     /// With `--tls`: when TCP connected, in ms from the start (the TLS handshake ran from there
     /// to `end_ms`); `null` without a handshake or when TCP never connected.
     pub tcp_ms: Option<f64>,
@@ -169,6 +186,7 @@ impl Connect {
                     moved_from: a.moved_by_history().map(|m| m.from),
                     next_delay_ms: a.attempt_delay().map(|(d, _)| ms(d)),
                     next_delay_basis: a.attempt_delay().map(|(_, basis)| basis.to_string()),
+                    endpoint_priority: a.endpoint().map(|e| e.priority),
                     tcp_ms: a.tcp_connected().map(ms),
                 })
                 .collect()
@@ -180,6 +198,17 @@ impl Connect {
             elapsed_ms: report.map(|r| ms(r.elapsed())),
             winner: result.ok().map(Endpoint::of),
             resolution,
+            https: report
+                .and_then(|r| r.service_answer())
+                .map(|a| HttpsAnswer {
+                    ms: ms(a.at()),
+                    records: a
+                        .result()
+                        .map(|records| records.iter().map(crate::render::describe_record).collect())
+                        .unwrap_or_default(),
+                    malformed: a.malformed(),
+                    error: a.result().err().map(ToString::to_string),
+                }),
             attempts,
             error: result.err().map(|e| e.to_string()),
         }
@@ -211,6 +240,7 @@ mod tests {
                 addrs: vec!["[2001:db8::1]:443".into()],
                 error: None,
             }],
+            https: None,
             attempts: vec![Attempt {
                 addr: "[2001:db8::1]:443".into(),
                 family: "ipv6",
@@ -221,6 +251,7 @@ mod tests {
                 moved_from: Some(1),
                 next_delay_ms: Some(100.0),
                 next_delay_basis: Some("from its RTT".into()),
+                endpoint_priority: None,
                 tcp_ms: Some(1.0),
             }],
             error: None,

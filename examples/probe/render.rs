@@ -75,6 +75,34 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             record(a.family())
         );
     }
+    if let Some(service) = report.service_answer() {
+        let at = ms(service.at());
+        match service.result() {
+            Ok([]) => {
+                out += &format!(
+                    "  DNS  {at:>9.1} ms  HTTPS {}\n",
+                    style.yellow("no records")
+                )
+            }
+            Ok(records) => {
+                for r in records {
+                    out += &format!("  DNS  {at:>9.1} ms  HTTPS {}\n", describe_record(r));
+                }
+            }
+            Err(e) => {
+                out += &format!(
+                    "  DNS  {at:>9.1} ms  HTTPS {}\n",
+                    style.red(&format!("failed: {e}"))
+                )
+            }
+        }
+        if service.malformed() > 0 {
+            out += &style.yellow(&format!(
+                "  DNS               HTTPS {} malformed record(s) ignored\n",
+                service.malformed()
+            ));
+        }
+    }
     if !report.attempts().is_empty() {
         let width = report
             .attempts()
@@ -144,6 +172,12 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
         let mut taught: Vec<String> = a.history().and_then(|h| h.describe()).into_iter().collect();
         if let Some(moved) = a.moved_by_history() {
             taught.push(format!("moved from #{} to #{}", moved.from, moved.to));
+        }
+        if let Some(endpoint) = a.endpoint() {
+            taught.push(format!(
+                "HTTPS endpoint priority {}, port {}",
+                endpoint.priority, endpoint.port
+            ));
         }
         let followed = i + 1 < report.attempts().len();
         if let Some((delay, basis)) = a.attempt_delay()
@@ -363,6 +397,45 @@ pub fn reachability(
         .map(|(f, v)| v.describe(*f, style))
         .collect();
     let _ = writeln!(out, "{} {}", style.bold("verdict:"), line.join(", "));
+    out
+}
+
+/// One HTTPS record in a presentation-like form: `1 . alpn=h2,http/1.1 port=8443 ipv6hint=...`.
+pub fn describe_record(r: &eyeballs::ServiceRecord) -> String {
+    let target = if r.target.is_empty() {
+        "."
+    } else {
+        r.target.as_str()
+    };
+    if r.is_alias() {
+        return format!("0 {target} (alias)");
+    }
+    let mut out = format!("{} {target}", r.priority);
+    if !r.alpn.is_empty() {
+        let alpn: Vec<String> = r
+            .alpn
+            .iter()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        out += &format!(" alpn={}", alpn.join(","));
+    }
+    if r.no_default_alpn {
+        out += " no-default-alpn";
+    }
+    if let Some(port) = r.port {
+        out += &format!(" port={port}");
+    }
+    if !r.ipv4_hints.is_empty() {
+        let v: Vec<String> = r.ipv4_hints.iter().map(ToString::to_string).collect();
+        out += &format!(" ipv4hint={}", v.join(","));
+    }
+    if !r.ipv6_hints.is_empty() {
+        let v: Vec<String> = r.ipv6_hints.iter().map(ToString::to_string).collect();
+        out += &format!(" ipv6hint={}", v.join(","));
+    }
+    if let Some(ech) = &r.ech {
+        out += &format!(" ech ({} bytes)", ech.len());
+    }
     out
 }
 

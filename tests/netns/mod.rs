@@ -528,6 +528,21 @@ impl Lab {
             .with_no_client_auth()
     }
 
+    /// Runs `program` in the client namespace with the lab's DNS server as its resolv.conf (as
+    /// `ip netns exec` provides from `/etc/netns/NS/`), `NO_COLOR` set; waits for it.
+    pub fn run_in_client(&self, program: &std::path::Path, args: &[&str]) -> std::process::Output {
+        let dir = format!("/etc/netns/{}", self.client);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(format!("{dir}/resolv.conf"), format!("nameserver {DNS}\n")).unwrap();
+        Command::new("ip")
+            .args(["netns", "exec", &self.client])
+            .arg(program)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
     /// A path-MTU black hole for IPv6 (RFC 8900): the router drops the server's IPv6 TCP
     /// packets on [`TLS_PORT`] larger than 1280 bytes, without an ICMP "packet too big".
     pub fn pmtu_black_hole_v6(&mut self) {
@@ -673,6 +688,7 @@ impl Drop for Lab {
         for ns in [&self.client, &self.router, &self.server] {
             let _ = run("ip", &["netns", "del", ns]);
         }
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.client));
     }
 }
 
