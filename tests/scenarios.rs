@@ -2,8 +2,9 @@
 //! the RFC 8305 schedule that are wide enough never to flake (exact timing is the paused-clock
 //! tests' job). Skipped, with a message, where namespaces cannot be made.
 
-mod common;
 mod netns;
+#[path = "common/probe_bin.rs"]
+mod probe_bin;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -575,7 +576,7 @@ fn probe_shows_the_https_answer() {
     let mut r = record(1, None, &[v6(0)]);
     r.alpn = vec!["h2".into()];
     lab.https(HTTPS_NAME, Duration::ZERO, vec![r]);
-    let bin = common::probe_bin();
+    let bin = probe_bin::probe_bin();
     let port = PORT.to_string();
     let out = lab.run_in_client(bin, &["--https-records", "svc.test", &port]);
     let stdout = String::from_utf8_lossy(&out.stdout);
