@@ -143,9 +143,7 @@ impl Connector {
         host: &str,
         port: u16,
     ) -> Result<(TcpStream, Report), Error> {
-        let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_inner(Want::Report, host, port, &NoHandshake)
-            .instrument(span)
+        self.connect_handshake(Want::Report, host, port, &NoHandshake)
             .await
     }
 
@@ -195,9 +193,7 @@ impl Connector {
         Fut: Future<Output = io::Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_inner(Want::StreamOnly, host, port, &FnHandshake(handshake))
-            .instrument(span)
+        self.connect_handshake(Want::StreamOnly, host, port, &FnHandshake(handshake))
             .await
             .map(|(out, _)| out)
     }
@@ -215,8 +211,20 @@ impl Connector {
         Fut: Future<Output = io::Result<T>> + Send + 'static,
         T: Send + 'static,
     {
+        self.connect_handshake(Want::Report, host, port, &FnHandshake(handshake))
+            .await
+    }
+
+    /// A connect by name or literal in its tracing span.
+    async fn connect_handshake<H: Handshake<TcpStream>>(
+        &self,
+        want: Want,
+        host: &str,
+        port: u16,
+        handshake: &H,
+    ) -> Result<(H::Output, Report), Error> {
         let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_inner(Want::Report, host, port, &FnHandshake(handshake))
+        self.connect_inner(want, host, port, handshake)
             .instrument(span)
             .await
     }

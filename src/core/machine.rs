@@ -499,7 +499,12 @@ impl Race {
                 deadline = Some(deadline.map_or(t, |d| d.min(t)));
             }
         };
-        if !self.begun && (self.lookups.contains(&LookupState::Pending) || self.service_pending()) {
+        // The Resolution Delay matters only with an address to start with: hints that a real
+        // answer then replaced by nothing (HE-10.5) leave none.
+        if !self.begun
+            && !self.received.is_empty()
+            && (self.lookups.contains(&LookupState::Pending) || self.service_pending())
+        {
             consider(
                 self.first_positive_at
                     .map(|t| t + self.config.resolution_delay),

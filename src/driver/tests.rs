@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::core::history::{DelayBasis, History};
-use crate::handshake::{FnHandshake, NoHandshake};
+use crate::handshake::{FnHandshake, Handshake, NoHandshake};
 use crate::resolve::{ResolveError, ResolveErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -181,17 +181,28 @@ async fn race(
     dial: &FakeDial,
     resolver: &FakeResolver,
 ) -> Result<(FakeSocket, Report), Error> {
+    race_through(config, dial, resolver, &NoHandshake, 443).await
+}
+
+/// A race for `test.example:port` with `handshake` on every connected attempt.
+async fn race_through<H: Handshake<FakeSocket>>(
+    config: &Config,
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+    handshake: &H,
+    port: u16,
+) -> Result<(H::Output, Report), Error> {
     run(
         Want::Report,
         config,
         dial,
-        &NoHandshake,
+        handshake,
         Source::Resolve {
             resolver,
             name: "test.example",
         },
         "test.example",
-        443,
+        port,
         Shared::default(),
     )
     .await
@@ -1112,20 +1123,7 @@ async fn race_hs(
             }
         }
     });
-    run(
-        Want::Report,
-        config,
-        dial,
-        &handshake,
-        Source::Resolve {
-            resolver,
-            name: "test.example",
-        },
-        "test.example",
-        443,
-        Shared::default(),
-    )
-    .await
+    race_through(config, dial, resolver, &handshake, 443).await
 }
 
 /// Each attempt's TCP-connected instant in ms.
@@ -1290,20 +1288,7 @@ async fn race_https(
         https_records: true,
         ..Config::default()
     };
-    run(
-        Want::Report,
-        &config,
-        dial,
-        &NoHandshake,
-        Source::Resolve {
-            resolver,
-            name: "test.example",
-        },
-        "test.example",
-        port,
-        Shared::default(),
-    )
-    .await
+    race_through(&config, dial, resolver, &NoHandshake, port).await
 }
 
 // HE-10.2 / HE-10.5: AAAA and A 400 ms late, the HTTPS record's IPv6 hint at once: the connect

@@ -711,25 +711,16 @@ fn https_record(name: hickory_proto::rr::Name, r: &Https) -> hickory_proto::rr::
     if let Some(port) = r.port {
         params.push((SvcParamKey::Port, SvcParamValue::Port(port)));
     }
-    let v4: Vec<A> = r
-        .hints
-        .iter()
-        .filter_map(|ip| match ip {
-            IpAddr::V4(v) => Some(A(*v)),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    for ip in &r.hints {
+        match ip {
+            IpAddr::V4(v) => v4.push(A(*v)),
+            IpAddr::V6(v) => v6.push(AAAA(*v)),
+        }
+    }
     if !v4.is_empty() {
         params.push((SvcParamKey::Ipv4Hint, SvcParamValue::Ipv4Hint(IpHint(v4))));
     }
-    let v6: Vec<AAAA> = r
-        .hints
-        .iter()
-        .filter_map(|ip| match ip {
-            IpAddr::V6(v) => Some(AAAA(*v)),
-            IpAddr::V4(_) => None,
-        })
-        .collect();
     if !v6.is_empty() {
         params.push((SvcParamKey::Ipv6Hint, SvcParamValue::Ipv6Hint(IpHint(v6))));
     }
