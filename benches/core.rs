@@ -80,7 +80,11 @@ fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
                 }
                 Action::Done(_) => return started,
                 // Given addresses: nothing is queried.
-                Action::Cancel { .. } | Action::Query { .. } | Action::QueryService => {}
+                Action::Cancel { .. }
+                | Action::Query { .. }
+                | Action::QueryService
+                | Action::QueryServiceAt { .. }
+                | Action::QueryTarget { .. } => {}
             }
         }
         now += Duration::from_micros(100);

@@ -279,6 +279,8 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     /// The HTTPS query's name, with HTTPS records on (HE-10.2), and its lookup once asked.
     service_name: Option<String>,
     service_lookup: Option<RecordLookup>,
+    /// TargetName lookups (HE-10.7).
+    target_lookups: Vec<(String, Family, Lookup)>,
     /// Answer addresses not yet handed to the race, per family: admitted and deduplicated, their
     /// source addresses still to look up (HE-5.10). `Some` until the family's last part is fed.
     feeds: [Option<VecDeque<SocketAddr>>; 2],
@@ -321,6 +323,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             lookups: [None, None],
             service_name: None,
             service_lookup: None,
+            target_lookups: Vec::new(),
             feeds: [None, None],
             seen: Seen::default(),
             with_sources: true,
@@ -418,9 +421,24 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 && let Poll::Ready(result) = lookup.as_mut().poll(cx)
             {
                 self.service_lookup = None;
+                self.target_lookups.clear();
                 progressed = true;
                 let now = Instant::now();
                 self.on_service_answer(result, now);
+                if let Some(done) = self.apply_actions(now) {
+                    return Poll::Ready(done);
+                }
+            }
+            let mut t = 0;
+            while t < self.target_lookups.len() {
+                let Poll::Ready(result) = self.target_lookups[t].2.as_mut().poll(cx) else {
+                    t += 1;
+                    continue;
+                };
+                let (target, family, _) = self.target_lookups.swap_remove(t);
+                progressed = true;
+                let now = Instant::now();
+                self.on_target_answer(target, family, result, now);
                 if let Some(done) = self.apply_actions(now) {
                     return Poll::Ready(done);
                 }
@@ -602,6 +620,55 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             .handle(Input::ServiceAnswer { records, hints }, now.into_std());
     }
 
+    /// Hands a TargetName's answer to the race (HE-10.7): admitted, deduplicated, at most one
+    /// batch of source lookups (HE-5.10), with history.
+    fn on_target_answer(
+        &mut self,
+        target: String,
+        family: Family,
+        result: Result<Vec<IpAddr>, ResolveError>,
+        now: Instant,
+    ) {
+        let ips = match result {
+            Ok(ips) => ips,
+            Err(e) => {
+                debug!(%target, %family, error = %e, "target lookup failed");
+                let input = Input::TargetFailed { target, family };
+                self.race.handle(input, now.into_std());
+                return;
+            }
+        };
+        debug!(%target, %family, count = ips.len(), "target answer");
+        let admission = self.config.admission();
+        let mut seen = Seen::default();
+        let mut addrs: Vec<Candidate> =
+            admit_answer(&admission, family, &ips, self.port, &mut seen)
+                .into_iter()
+                .take(SOURCE_BATCH)
+                .map(|dst| {
+                    let src = if self.with_sources {
+                        self.dial.source(dst)
+                    } else {
+                        Some(dst.ip())
+                    };
+                    Candidate::new(dst, src)
+                })
+                .collect();
+        if let Some(history) = self.history {
+            let mut h = lock(history);
+            for c in &mut addrs {
+                c.hist = h.verdict(c.src, c.dst, now.into_std());
+                self.known.insert(c.dst, (c.src, c.hist));
+            }
+        }
+        let input = Input::TargetResolved {
+            target,
+            family,
+            addrs,
+        };
+        self.race.handle(input, now.into_std());
+    }
+
     /// Polls attempt `i`: its TCP connect, then its handshake. A TCP connect that completes
     /// records the handshake RTT and starts the handshake in its place (or wins, without one).
     fn poll_attempt(&mut self, i: usize, cx: &mut Context<'_>) -> (AttemptId, Polled<H::Output>) {
@@ -674,6 +741,22 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         Some(lookup) => self.service_lookup = Some(lookup),
                         // This resolver does not do HTTPS records: go on without.
                         None => self.race.handle(Input::ServiceFailed, now.into_std()),
+                    }
+                }
+                Action::QueryServiceAt { name } => {
+                    debug!(alias = %name, "following an AliasMode HTTPS record");
+                    let lookup = self
+                        .resolver
+                        .and_then(|(resolver, _)| resolver.lookup_https(&name));
+                    match lookup {
+                        Some(lookup) => self.service_lookup = Some(lookup),
+                        None => self.race.handle(Input::ServiceFailed, now.into_std()),
+                    }
+                }
+                Action::QueryTarget { target, family } => {
+                    if let Some((resolver, _)) = self.resolver {
+                        let lookup = resolver.lookup(&target, family);
+                        self.target_lookups.push((target, family, lookup));
                     }
                 }
                 Action::Start { id, addr } => {

@@ -603,3 +603,34 @@ fn probe_shows_the_https_answer() {
     );
     assert_eq!(record["attempts"][0]["endpoint_priority"], 1);
 }
+
+// HE-10.7: a ServiceMode record whose TargetName is another name: that name's addresses serve
+// the endpoint (here an IPv6 address the name itself does not have).
+#[test]
+fn he_10_7_target_name_is_resolved() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.name("cdn.svc.test.", vec![v6(1)]);
+    let mut r = record(1, None, &[]);
+    r.target = "cdn.svc.test.".into();
+    lab.https(HTTPS_NAME, Duration::ZERO, vec![r]);
+    let (result, took) = connect_https_records(&lab);
+    assert_eq!(result.unwrap().ip(), v6(1));
+    assert!(took < 200 * MS, "{took:?}");
+}
+
+// HE-10.7: an AliasMode record is followed to the alias target's HTTPS records, whose "."
+// means the alias target, and its addresses serve.
+#[test]
+fn he_10_7_alias_is_followed() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.name("edge.svc.test.", vec![v6(2)]);
+    let mut alias = record(0, None, &[]);
+    alias.target = "edge.svc.test.".into();
+    lab.https(HTTPS_NAME, Duration::ZERO, vec![alias]);
+    lab.https("edge.svc.test.", Duration::ZERO, vec![record(1, None, &[])]);
+    let (result, took) = connect_https_records(&lab);
+    assert_eq!(result.unwrap().ip(), v6(2));
+    assert!(took < 200 * MS, "{took:?}");
+}

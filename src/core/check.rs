@@ -15,7 +15,9 @@
 //!    reaches `Done` in a bounded number of steps;
 //! 8. queries are asked for first, the HTTPS query (when on) before AAAA, AAAA before A, each at
 //!    most once (HE-3.1, HE-10.2);
-//! 9. a handshake under way holds the next attempt back by at most one attempt delay (HE-9.3).
+//! 9. a handshake under way holds the next attempt back by at most one attempt delay (HE-9.3);
+//! 10. an alias is followed at most 8 times, and each TargetName is asked once per family
+//!     (HE-10.7).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -139,6 +141,10 @@ fn service_answer(b: &mut Bytes<'_>) -> (Vec<ServiceRecord>, Vec<Candidate>) {
             r.alpn = vec![b"h3".to_vec()];
             r.no_default_alpn = true;
         }
+        // HE-10.7: other TargetNames (a small set, so they repeat), and aliases (priority 0).
+        if k & 0x08 != 0 {
+            r.target = format!("t{}.test", k % 3);
+        }
         for _ in 0..(k >> 6) {
             let family = if b.u8() & 1 == 0 {
                 Family::V6
@@ -189,6 +195,10 @@ struct Seen {
     /// The HTTPS lookup is on and unanswered.
     service_pending: bool,
     service_queried: bool,
+    /// Aliases followed, and TargetName queries asked and not answered.
+    aliases: usize,
+    targets_asked: HashSet<(String, Family)>,
+    targets_pending: Vec<(String, Family)>,
     /// The machine's deadline as announced after the previous step.
     deadline: Option<Instant>,
     queried: HashSet<Family>,
@@ -334,6 +344,24 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 race.handle_timeout(now);
                 true
             }
+            7 if op & 0x80 != 0 && !seen.targets_pending.is_empty() => {
+                // A TargetName's answer (HE-10.7): addresses from the pool, or a failure.
+                let (target, family) = seen.targets_pending.remove(0);
+                if op & 0x40 != 0 {
+                    race.handle(Input::TargetFailed { target, family }, now);
+                } else {
+                    let addrs = (0..b.u8() % 4).map(|_| address(family, b.u8())).collect();
+                    race.handle(
+                        Input::TargetResolved {
+                            target,
+                            family,
+                            addrs,
+                        },
+                        now,
+                    );
+                }
+                false
+            }
             _ => {
                 // Time going backwards must be harmless.
                 race.handle_timeout(
@@ -346,9 +374,14 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         drain(&mut race, &mut seen, now, timer)?;
     }
     // 7: the race ends once every attempt fails and every lookup settles.
-    if seen.service_pending {
+    while seen.service_pending {
         race.handle(Input::ServiceFailed, now);
         seen.service_pending = false;
+        drain(&mut race, &mut seen, now, false)?;
+    }
+    while !seen.targets_pending.is_empty() {
+        let (target, family) = seen.targets_pending.remove(0);
+        race.handle(Input::TargetFailed { target, family }, now);
         drain(&mut race, &mut seen, now, false)?;
     }
     for family in [Family::V6, Family::V4] {
@@ -391,6 +424,20 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
             return Err(format!("{action:?} after Done")); // 3
         }
         match action {
+            Action::QueryServiceAt { .. } => {
+                // 10: bounded, and only while the HTTPS answer is awaited.
+                seen.aliases += 1;
+                if seen.aliases > 8 {
+                    return Err("more than 8 aliases followed".into());
+                }
+                seen.service_pending = true;
+            }
+            Action::QueryTarget { target, family } => {
+                if !seen.targets_asked.insert((target.clone(), family)) {
+                    return Err(format!("{target} {family} asked twice"));
+                }
+                seen.targets_pending.push((target, family));
+            }
             Action::QueryService => {
                 // 8: the HTTPS query first of all, once.
                 if seen.service_queried || !seen.queried.is_empty() || !seen.started.is_empty() {
@@ -464,7 +511,12 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
     }
     // 5: settled lookups and nothing running means done.
     let running = seen.started.iter().any(|s| !seen.ended.contains(&s.0));
-    if seen.lookups_settled == [true, true] && !seen.service_pending && !running && !seen.done {
+    if seen.lookups_settled == [true, true]
+        && !seen.service_pending
+        && seen.targets_pending.is_empty()
+        && !running
+        && !seen.done
+    {
         return Err("lookups settled, nothing running, but the race is not done".into());
     }
     Ok(())

@@ -109,6 +109,22 @@ pub enum Input {
     },
     /// The HTTPS lookup failed, or found nothing usable: the race goes on without it.
     ServiceFailed,
+    /// A TargetName's answer for one family (HE-10.7), destinations on the connect's port.
+    TargetResolved {
+        /// The TargetName.
+        target: String,
+        /// The family asked for.
+        family: Family,
+        /// The destinations, with their sources.
+        addrs: Vec<Candidate>,
+    },
+    /// A TargetName's lookup for one family failed.
+    TargetFailed {
+        /// The TargetName.
+        target: String,
+        /// The family asked for.
+        family: Family,
+    },
     /// A family's lookup failed.
     ResolveFailed {
         /// The family asked for.
@@ -166,6 +182,20 @@ pub enum Action {
     /// Look up the name's HTTPS records (HE-10.2); answer with [`Input::ServiceAnswer`] or
     /// [`Input::ServiceFailed`]. Asked first, before AAAA and A.
     QueryService,
+    /// Follow an AliasMode record (HE-10.7): look up the HTTPS records of `name`, and answer as
+    /// for [`Action::QueryService`].
+    QueryServiceAt {
+        /// The alias target.
+        name: String,
+    },
+    /// Resolve an endpoint's TargetName (HE-10.7); answer with [`Input::TargetResolved`] or
+    /// [`Input::TargetFailed`].
+    QueryTarget {
+        /// The name.
+        target: String,
+        /// The family.
+        family: Family,
+    },
     /// Start connecting to `addr`.
     Start {
         /// The new attempt's id.
@@ -251,11 +281,28 @@ struct Service {
     plan: Vec<ServiceEndpoint>,
     /// The address answers (AAAA, A) on the connect's port, deduplicated.
     answers: Vec<Candidate>,
-    /// Hint addresses (on the connect's port) of families whose real answer has not arrived.
-    hints: Vec<Candidate>,
+    /// Hint addresses (on the connect's port), each with the target whose real answer of its
+    /// family has not arrived ("" for the name itself).
+    hints: Vec<(String, Candidate)>,
     /// Each destination's endpoint priority.
     priorities: HashMap<SocketAddr, u16>,
+    /// The AliasMode chain followed so far (HE-10.7); the last is the name the answers are for.
+    aliases: Vec<String>,
+    /// The TargetNames being resolved for endpoints (HE-10.7), and their answers.
+    targets: HashMap<String, Target>,
+    /// Which families the race looks up (targets are looked up for the same).
+    families: [bool; 2],
 }
+
+/// A ServiceMode TargetName's own resolution (HE-10.7).
+#[derive(Debug, Default)]
+struct Target {
+    lookups: [Option<LookupState>; 2],
+    answers: Vec<Candidate>,
+}
+
+/// At most this many AliasMode records are followed in a row (RFC 9460 §2.4.2 asks for a limit).
+const MAX_ALIASES: usize = 8;
 
 /// How history placed and timed one attempt (HE-4.2, HE-5.3): [`Race::placement`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -381,7 +428,14 @@ impl Race {
             return self;
         }
         self.actions.push_front(Action::QueryService);
+        let families = [
+            self.lookups[0] != LookupState::NotQueried,
+            self.lookups[1] != LookupState::NotQueried,
+        ];
         self.service = Some(Service {
+            aliases: Vec::new(),
+            targets: HashMap::new(),
+            families,
             lookup: LookupState::Pending,
             port,
             protocols,
@@ -429,6 +483,12 @@ impl Race {
             Input::ResolvedPart { family, addrs } => self.on_resolved(family, addrs, false),
             Input::ServiceAnswer { records, hints } => self.on_service(Some((records, hints))),
             Input::ServiceFailed => self.on_service(None),
+            Input::TargetResolved {
+                target,
+                family,
+                addrs,
+            } => self.on_target(target, family, Some(addrs)),
+            Input::TargetFailed { target, family } => self.on_target(target, family, None),
             Input::ResolveFailed { family } => match self.lookups[family.index()] {
                 LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
                 // The rest of a long answer can no longer come; what came stays usable.
@@ -635,7 +695,9 @@ impl Race {
         }
         let positive = service.answers.len() > before || was == LookupState::Partial;
         if last {
-            service.hints.retain(|h| Family::of(&h.dst) != family);
+            service
+                .hints
+                .retain(|(t, h)| !t.is_empty() || Family::of(&h.dst) != family);
         }
         let slot = family.index();
         self.lookups[slot] = match (positive, last) {
@@ -650,7 +712,7 @@ impl Race {
         self.derive_and_rebuild();
     }
 
-    /// The HTTPS answer (HE-10.3 to HE-10.6), or its failure (`None`).
+    /// The HTTPS answer (HE-10.3 to HE-10.7), or its failure (`None`).
     fn on_service(&mut self, answer: Option<(Vec<ServiceRecord>, Vec<Candidate>)>) {
         let lookups = self.lookups;
         let Some(service) = self.service.as_mut() else {
@@ -659,11 +721,45 @@ impl Race {
         if service.lookup != LookupState::Pending {
             return;
         }
-        let Some((records, hints)) = answer else {
+        let Some((mut records, hints)) = answer else {
             service.lookup = LookupState::Failed;
             self.derive_and_rebuild();
             return;
         };
+        // HE-10.7: an AliasMode record sends the lookup on to its target (ServiceMode records
+        // beside it are ignored, RFC 9460 §2.4.2), a bounded number of times, never in a loop.
+        if let Some(alias) = records.iter().find(|r| r.is_alias()) {
+            let target = alias.target.clone();
+            if target.is_empty() {
+                // "." in AliasMode: the service is not available; the name's addresses remain.
+                service.lookup = LookupState::Empty;
+            } else if service.aliases.len() >= MAX_ALIASES || service.aliases.contains(&target) {
+                service.lookup = LookupState::Failed;
+            } else {
+                service.aliases.push(target.clone());
+                self.actions
+                    .push_back(Action::QueryServiceAt { name: target });
+                return;
+            }
+            self.derive_and_rebuild();
+            return;
+        }
+        // Records at an alias target: "." there means the alias target itself; with none, the
+        // alias target's own addresses serve (RFC 9460 §2.4.2).
+        if let Some(name) = service.aliases.last() {
+            for r in &mut records {
+                if r.target.is_empty() {
+                    r.target = name.clone();
+                }
+            }
+            if !records.iter().any(|r| !r.is_alias()) {
+                records.push(ServiceRecord {
+                    priority: 1,
+                    target: name.clone(),
+                    ..ServiceRecord::default()
+                });
+            }
+        }
         service.plan =
             super::svcb::plan(&records, &service.protocols, service.port, service.shuffle);
         service.lookup = if service.plan.is_empty() {
@@ -671,35 +767,102 @@ impl Race {
         } else {
             LookupState::Positive
         };
-        // HE-10.5: hints stand in for families whose answer has not come (or failed), and only
-        // those of endpoints the plan keeps.
-        let wanted: HashSet<IpAddr> = service
-            .plan
-            .iter()
-            .flat_map(|e| {
-                let r = &e.record;
-                r.ipv6_hints
-                    .iter()
-                    .map(|ip| IpAddr::V6(*ip))
-                    .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
-            })
-            .collect();
+        // HE-10.7: each TargetName is resolved, for the families the race looks up.
+        let mut queries = Vec::new();
+        for endpoint in &service.plan {
+            let name = &endpoint.record.target;
+            if name.is_empty() || service.targets.contains_key(name) {
+                continue;
+            }
+            let mut target = Target::default();
+            for family in [Family::V6, Family::V4] {
+                if service.families[family.index()] {
+                    target.lookups[family.index()] = Some(LookupState::Pending);
+                    queries.push(Action::QueryTarget {
+                        target: name.clone(),
+                        family,
+                    });
+                }
+            }
+            service.targets.insert(name.clone(), target);
+        }
+        // HE-10.5: hints stand in for families whose answer has not come (or failed), for the
+        // name or the endpoint's target, and only those of endpoints the plan keeps.
         for mut h in hints {
             h.dst.set_ip(h.dst.ip().to_canonical());
             let family = Family::of(&h.dst);
-            let waiting = matches!(
-                lookups[family.index()],
-                LookupState::Pending | LookupState::Partial | LookupState::Failed
-            );
-            if waiting
-                && wanted.contains(&h.dst.ip())
-                && !service.hints.iter().any(|o| o.dst == h.dst)
-            {
-                service.hints.push(h);
+            for endpoint in &service.plan {
+                let r = &endpoint.record;
+                let listed = match h.dst.ip() {
+                    IpAddr::V6(ip) => r.ipv6_hints.contains(&ip),
+                    IpAddr::V4(ip) => r.ipv4_hints.contains(&ip),
+                };
+                let state = if r.target.is_empty() {
+                    Some(lookups[family.index()])
+                } else {
+                    service
+                        .targets
+                        .get(&r.target)
+                        .and_then(|t| t.lookups[family.index()])
+                };
+                let waiting = matches!(
+                    state,
+                    Some(LookupState::Pending | LookupState::Partial | LookupState::Failed)
+                );
+                if listed
+                    && waiting
+                    && !service
+                        .hints
+                        .iter()
+                        .any(|(t, o)| *t == r.target && o.dst == h.dst)
+                {
+                    service.hints.push((r.target.clone(), h));
+                }
             }
         }
         if !service.hints.is_empty() {
             self.first_positive_at.get_or_insert(self.now);
+        }
+        self.actions.extend(queries);
+        self.derive_and_rebuild();
+    }
+
+    /// A TargetName's answer for one family (HE-10.7), or its failure (`None`): it replaces the
+    /// hints of that family for endpoints with that target (HE-10.5).
+    fn on_target(&mut self, target: String, family: Family, addrs: Option<Vec<Candidate>>) {
+        let now = self.now;
+        let Some(service) = self.service.as_mut() else {
+            return;
+        };
+        let Some(state) = service.targets.get_mut(&target) else {
+            return;
+        };
+        if state.lookups[family.index()] != Some(LookupState::Pending) {
+            return;
+        }
+        let Some(addrs) = addrs else {
+            state.lookups[family.index()] = Some(LookupState::Failed);
+            self.derive_and_rebuild();
+            return;
+        };
+        let before = state.answers.len();
+        for mut c in addrs {
+            c.dst.set_ip(c.dst.ip().to_canonical());
+            if Family::of(&c.dst) == family && !state.answers.iter().any(|o| o.dst == c.dst) {
+                state.answers.push(c);
+            }
+        }
+        let positive = state.answers.len() > before;
+        state.lookups[family.index()] = Some(if positive {
+            LookupState::Positive
+        } else {
+            LookupState::Empty
+        });
+        service
+            .hints
+            .retain(|(t, h)| *t != target || Family::of(&h.dst) != family);
+        if positive {
+            self.first_positive_at.get_or_insert(now);
         }
         self.derive_and_rebuild();
     }
@@ -716,7 +879,7 @@ impl Race {
         let mut seen = HashSet::new();
         service.priorities.clear();
         if service.plan.is_empty() {
-            for c in service.answers.iter().chain(&service.hints) {
+            for c in service.answers.iter() {
                 if seen.insert(c.dst) {
                     received.push(*c);
                 }
@@ -724,14 +887,25 @@ impl Race {
         } else {
             for endpoint in &service.plan {
                 let r = &endpoint.record;
-                let own_hint = |c: &&Candidate| match c.dst.ip() {
-                    IpAddr::V6(ip) => r.ipv6_hints.contains(&ip),
-                    IpAddr::V4(ip) => r.ipv4_hints.contains(&ip),
+                let own_hint = |(t, c): &&(String, Candidate)| {
+                    *t == r.target
+                        && match c.dst.ip() {
+                            IpAddr::V6(ip) => r.ipv6_hints.contains(&ip),
+                            IpAddr::V4(ip) => r.ipv4_hints.contains(&ip),
+                        }
                 };
-                for c in service
-                    .answers
+                // HE-10.7: the name's own answers, or its target's.
+                let answers = if r.target.is_empty() {
+                    &service.answers
+                } else {
+                    match service.targets.get(&r.target) {
+                        Some(target) => &target.answers,
+                        None => continue,
+                    }
+                };
+                for c in answers
                     .iter()
-                    .chain(service.hints.iter().filter(own_hint))
+                    .chain(service.hints.iter().filter(own_hint).map(|(_, c)| c))
                 {
                     let mut c = *c;
                     c.dst.set_port(endpoint.port);
@@ -773,11 +947,38 @@ impl Race {
                 && self.received.iter().any(|c| Family::of(&c.dst) == family))
     }
 
-    /// Whether the HTTPS answer is still awaited.
+    /// Whether connecting waits for service information (HE-10.3): the HTTPS answer, or a
+    /// TargetName's answer for the preferred family when no hint of that family stands in for it
+    /// (HE-10.5, HE-10.7).
+    fn service_awaited(&self) -> bool {
+        let Some(s) = &self.service else {
+            return false;
+        };
+        if s.lookup == LookupState::Pending {
+            return true;
+        }
+        let preferred = if s.families[Family::V6.index()] {
+            Family::V6
+        } else {
+            Family::V4
+        };
+        s.targets.iter().any(|(name, t)| {
+            t.lookups[preferred.index()] == Some(LookupState::Pending)
+                && !s
+                    .hints
+                    .iter()
+                    .any(|(n, h)| n == name && Family::of(&h.dst) == preferred)
+        })
+    }
+
+    /// Whether the HTTPS answer, or a TargetName's answer (HE-10.7), is still awaited.
     fn service_pending(&self) -> bool {
-        self.service
-            .as_ref()
-            .is_some_and(|s| s.lookup == LookupState::Pending)
+        self.service.as_ref().is_some_and(|s| {
+            s.lookup == LookupState::Pending
+                || s.targets
+                    .values()
+                    .any(|t| t.lookups.contains(&Some(LookupState::Pending)))
+        })
     }
 
     fn step(&mut self) {
@@ -943,7 +1144,7 @@ impl Race {
         );
         // HE-10.3: with HTTPS records on, the service answer is awaited too (up to the
         // Resolution Delay).
-        if !self.service_pending() {
+        if !self.service_awaited() {
             if v6_positive && (fresh_v6() || !pending(v4)) {
                 return true;
             }

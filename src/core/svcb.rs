@@ -64,8 +64,9 @@ impl ServiceRecord {
     }
 }
 
-/// One service endpoint a connect may use (HE-10.4, HE-10.6): a ServiceMode record for the name
-/// itself (TargetName "."), whose ALPN set shares a protocol with the connection's.
+/// One service endpoint a connect may use (HE-10.4, HE-10.6): a ServiceMode record whose ALPN
+/// set shares a protocol with the connection's. Its addresses are the name's own (TargetName
+/// ".") or its target's (HE-10.7), and its hints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServiceEndpoint {
@@ -78,9 +79,8 @@ pub struct ServiceEndpoint {
 }
 
 /// The endpoints of an HTTPS answer, in the order a connect uses them (HE-10.4, HE-10.6):
-/// AliasMode records and records this connection cannot use (no shared ALPN protocol, or a
-/// TargetName other than the name itself, which needs its own resolution) are left out; the rest
-/// ordered by SvcPriority, equal priorities in the order `shuffle` puts them (the driver shuffles
+/// AliasMode records and records this connection cannot use (no shared ALPN protocol) are left
+/// out; the rest ordered by SvcPriority, equal priorities in the order `shuffle` puts them (the driver shuffles
 /// at random, as RFC 9460 §2.4.1 asks; tests keep the answer's order).
 pub(crate) fn plan(
     records: &[ServiceRecord],
@@ -90,7 +90,7 @@ pub(crate) fn plan(
 ) -> Vec<ServiceEndpoint> {
     let mut endpoints: Vec<ServiceEndpoint> = records
         .iter()
-        .filter(|r| !r.is_alias() && r.target.is_empty() && r.usable_with(protocols))
+        .filter(|r| !r.is_alias() && r.usable_with(protocols))
         .map(|r| ServiceEndpoint {
             priority: r.priority,
             port: r.port.unwrap_or(port),
@@ -504,7 +504,7 @@ mod tests {
             rdata(0, &["alias", "test"], &[]),
             rdata(1, &[], &[(1, b"\x02h3"), (2, b"")]),
             rdata(2, &[], &[(3, &[0x1f, 0x90])]),
-            rdata(2, &["other", "test"], &[]),
+            rdata(2, &["other", "test"], &[(3, &[0x1f, 0x91])]),
             rdata(1, &[], &[(1, b"\x02h2")]),
         ]
         .iter()
@@ -512,7 +512,11 @@ mod tests {
         .collect();
         let endpoints = plan(&records, &tcp, 443, |_| {});
         let got: Vec<(u16, u16)> = endpoints.iter().map(|e| (e.priority, e.port)).collect();
-        assert_eq!(got, [(1, 443), (2, 8080), (3, 443)]);
+        assert_eq!(got, [(1, 443), (2, 8080), (2, 8081), (3, 443)]);
+        assert_eq!(
+            endpoints[2].record.target, "other.test",
+            "HE-10.7: kept, with its target"
+        );
         // A shuffle reorders only within a priority.
         let two_equal = [
             rdata(5, &[], &[(3, &[0, 1])]),

@@ -27,6 +27,8 @@ struct FakeResolver {
     https: Option<(u64, Vec<Vec<u8>>)>,
     /// The HTTPS query names asked, with when.
     https_queried: Arc<std::sync::Mutex<Vec<(String, Duration)>>>,
+    /// Other names: their HTTPS records and addresses (HE-10.7).
+    others: HashMap<String, (Vec<Vec<u8>>, Vec<&'static str>)>,
 }
 
 impl FakeResolver {
@@ -37,7 +39,20 @@ impl FakeResolver {
             queried: Default::default(),
             https: None,
             https_queried: Default::default(),
+            others: HashMap::new(),
         }
+    }
+
+    /// Another name, with these HTTPS records and addresses, answered at once.
+    fn with_name(
+        mut self,
+        name: &str,
+        https: Vec<Vec<u8>>,
+        addrs: &[&'static str],
+    ) -> FakeResolver {
+        self.others
+            .insert(name.to_string(), (https, addrs.to_vec()));
+        self
     }
 
     /// Also answers HTTPS queries with `records` after `ms`.
@@ -48,7 +63,15 @@ impl FakeResolver {
 }
 
 impl Resolve for FakeResolver {
-    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+    fn lookup(&self, name: &str, family: Family) -> Lookup {
+        if let Some((_, addrs)) = self.others.get(name) {
+            let ips: Vec<IpAddr> = addrs
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .filter(|ip: &IpAddr| Family::of_ip(ip) == family)
+                .collect();
+            return Box::pin(async move { Ok(ips) });
+        }
         let answer = if family == Family::V6 {
             self.v6.clone()
         } else {
@@ -73,7 +96,10 @@ impl Resolve for FakeResolver {
     }
 
     fn lookup_https(&self, name: &str) -> Option<crate::resolve::RecordLookup> {
-        let (ms, records) = self.https.clone()?;
+        let (ms, records) = match self.others.get(name) {
+            Some((records, _)) => (0, records.clone()),
+            None => self.https.clone()?,
+        };
         let queried = self.https_queried.clone();
         let (name, t0) = (name.to_string(), Instant::now());
         Some(Box::pin(async move {
@@ -1374,4 +1400,42 @@ async fn he_10_2_off_by_default_asks_nothing() {
     assert_eq!(timeline(&report), [row(0, V6, "connected")]);
     assert!(resolver.https_queried.lock().unwrap().is_empty());
     assert!(report.service_answer().is_none());
+}
+
+// HE-10.7: AliasMode to svc.cdn.test, whose ServiceMode record (".") says port 8443: the alias
+// target's HTTPS records and then its addresses are asked for, and the connect goes there.
+#[tokio::test(start_paused = true)]
+async fn he_10_7_alias_then_target_addresses() {
+    let alias = crate::core::svcb::ServiceRecord {
+        priority: 0,
+        target: "svc.cdn.test".into(),
+        ..Default::default()
+    };
+    let dial = FakeDial::new(&[("[2001:db8::5]:8443", Peer::Up(2))]);
+    let resolver = FakeResolver::new(Answer::Addrs(0, &["2001:db8::1"]), Answer::Addrs(0, &[]))
+        .with_https(0, vec![alias.to_rdata()])
+        .with_name(
+            "svc.cdn.test",
+            vec![https_rdata(Some(8443), &[])],
+            &["2001:db8::5"],
+        );
+    let (_socket, report) = race_https(&dial, &resolver, 443).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [row(0, "[2001:db8::5]:8443", "connected")]
+    );
+    let endpoint = report.attempts()[0].endpoint().unwrap();
+    assert_eq!(endpoint.record.target, "svc.cdn.test");
+    let asked: Vec<String> = resolver
+        .https_queried
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(
+        asked,
+        ["test.example", "svc.cdn.test"],
+        "the alias was followed"
+    );
 }

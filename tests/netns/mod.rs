@@ -158,7 +158,12 @@ pub struct Lab {
     nft_ready: [bool; 2],
     /// HTTPS records the DNS server serves, per query name (lowercase, with the final dot).
     https: HttpsTable,
+    /// Other names the DNS server answers AAAA and A for (lowercase, with the final dot).
+    names: NameTable,
 }
+
+/// Other names' addresses.
+type NameTable = Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<IpAddr>>>>;
 
 /// HTTPS answers: per query name, a delay and the records.
 type HttpsTable = Arc<std::sync::Mutex<std::collections::HashMap<String, (Duration, Vec<Https>)>>>;
@@ -192,6 +197,7 @@ impl Lab {
             workers: Vec::new(),
             nft_ready: [false; 2],
             https: Default::default(),
+            names: Default::default(),
         };
         lab.build()
             .unwrap_or_else(|e| panic!("building the lab: {e}"));
@@ -341,8 +347,17 @@ impl Lab {
             .insert(name.to_ascii_lowercase(), (delay, records));
     }
 
+    /// Serves AAAA and A for another name (an HTTPS record's target), at once.
+    pub fn name(&mut self, name: &str, ips: Vec<IpAddr>) {
+        self.names
+            .lock()
+            .unwrap()
+            .insert(name.to_ascii_lowercase(), ips);
+    }
+
     fn serve_dns(&mut self, aaaa: Rr, a: Rr) {
         let https = self.https.clone();
+        let names = self.names.clone();
         self.spawn(&self.server.clone(), move |stop| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -368,8 +383,9 @@ impl Lab {
                     };
                     let (socket, aaaa, a) = (socket.clone(), aaaa.clone(), a.clone());
                     let https = https.lock().unwrap().clone();
+                    let names = names.lock().unwrap().clone();
                     tokio::spawn(async move {
-                        if let Some((delay, reply)) = answer(&query, &aaaa, &a, &https) {
+                        if let Some((delay, reply)) = answer(&query, &aaaa, &a, &https, &names) {
                             tokio::time::sleep(delay).await;
                             let _ = socket.send_to(&reply, peer).await;
                         }
@@ -734,6 +750,7 @@ fn answer(
     aaaa: &Rr,
     a: &Rr,
     https: &std::collections::HashMap<String, (Duration, Vec<Https>)>,
+    names: &std::collections::HashMap<String, Vec<IpAddr>>,
 ) -> Option<(Duration, Vec<u8>)> {
     let q = query.queries.first()?;
     let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
@@ -753,6 +770,12 @@ fn answer(
             reply.add_answer(https_record(q.name().clone(), r));
         }
         return Some((*delay, reply.to_vec().ok()?));
+    }
+    if let Some(ips) = names.get(&q.name().to_ascii().to_ascii_lowercase()) {
+        for record in dns::address_records(q, ips, 60) {
+            reply.add_answer(record);
+        }
+        return Some((Duration::ZERO, reply.to_vec().ok()?));
     }
     let known = q.name().to_ascii().eq_ignore_ascii_case(NAME);
     let rule = match q.query_type() {

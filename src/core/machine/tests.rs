@@ -59,6 +59,8 @@ impl H {
             out.push(match a {
                 Action::Query { family } => format!("query {family:?}"),
                 Action::QueryService => "query service".to_string(),
+                Action::QueryServiceAt { name } => format!("query service at {name}"),
+                Action::QueryTarget { target, family } => format!("query {target} {family:?}"),
                 Action::Start { id, addr } => format!("start {} {addr}", id.0),
                 Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
                 Action::Done(Ok(id)) => format!("done ok {}", id.0),
@@ -1104,5 +1106,145 @@ mod service {
         assert_eq!(h.tick(550), ["start 2 [2001:db8::1]:8443"]);
         assert_eq!(h.tick(800), ["start 3 192.0.2.1:443"]);
         assert_eq!(h.deadline_ms(), None);
+    }
+
+    fn target_answer(
+        h: &mut H,
+        ms: u64,
+        target: &str,
+        family: Family,
+        ips: &[&str],
+    ) -> Vec<String> {
+        let addrs = ips.iter().map(|ip| cand(ip)).collect();
+        let input = Input::TargetResolved {
+            target: target.to_string(),
+            family,
+            addrs,
+        };
+        h.race.handle(input, h.at(ms));
+        h.drain()
+    }
+
+    fn with_target(priority: u16, target: &str, hints: &[&str]) -> ServiceRecord {
+        ServiceRecord {
+            target: target.to_string(),
+            ..record(priority, None, hints)
+        }
+    }
+
+    // HE-10.7: a ServiceMode TargetName is resolved with its own AAAA and A queries; its
+    // addresses serve the endpoint (before the name's own, which are the fallback).
+    #[test]
+    fn he_10_7_target_name_is_resolved() {
+        let mut h = h();
+        assert_eq!(
+            answer(&mut h, 0, vec![with_target(1, "cdn.test", &[])]),
+            ["query cdn.test V6", "query cdn.test V4"]
+        );
+        assert_eq!(h.resolved(1, Family::V6, &["2001:db8::1"]), [] as [&str; 0]);
+        assert_eq!(h.resolved(1, Family::V4, &["192.0.2.1"]), [] as [&str; 0]);
+        assert_eq!(
+            h.deadline_ms(),
+            Some(51),
+            "the target is awaited, within the delay"
+        );
+        assert_eq!(
+            target_answer(&mut h, 5, "cdn.test", Family::V6, &["2001:db8::77"]),
+            ["start 0 [2001:db8::77]:443"],
+            "the target's preferred family has answered"
+        );
+        assert_eq!(
+            target_answer(&mut h, 6, "cdn.test", Family::V4, &[]),
+            [] as [&str; 0]
+        );
+        // Then the fallback: the name's own addresses, interleaved.
+        assert_eq!(h.tick(256), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.tick(506), ["start 2 [2001:db8::1]:443"]);
+        let endpoint = h.race.endpoint_of("[2001:db8::77]:443".parse().unwrap());
+        assert_eq!(endpoint.map(|e| e.record.target.as_str()), Some("cdn.test"));
+    }
+
+    // HE-10.7 / HE-10.5: a target's hints stand in until the target's own answer replaces them.
+    #[test]
+    fn he_10_7_target_hints_until_its_answer() {
+        let mut h = h();
+        assert_eq!(
+            answer(
+                &mut h,
+                0,
+                vec![with_target(
+                    1,
+                    "cdn.test",
+                    &["2001:db8::88", "2001:db8::89"]
+                )]
+            ),
+            [
+                "query cdn.test V6",
+                "query cdn.test V4",
+                "start 0 [2001:db8::88]:443"
+            ]
+        );
+        target_answer(&mut h, 10, "cdn.test", Family::V6, &["2001:db8::77"]);
+        // ::89 was a hint the answer did not confirm: dropped; ::77 is next.
+        assert_eq!(h.tick(250), ["start 1 [2001:db8::77]:443"]);
+    }
+
+    // HE-10.7: AliasMode is followed: the HTTPS records of the alias target are asked for, and
+    // "." there means the alias target, whose addresses are then resolved.
+    #[test]
+    fn he_10_7_alias_is_followed() {
+        let mut h = h();
+        assert_eq!(
+            answer(&mut h, 0, vec![with_target(0, "svc.cdn.test", &[])]),
+            ["query service at svc.cdn.test"]
+        );
+        assert_eq!(
+            answer(&mut h, 3, vec![record(1, Some(8443), &[])]),
+            ["query svc.cdn.test V6", "query svc.cdn.test V4"]
+        );
+        assert_eq!(
+            target_answer(&mut h, 4, "svc.cdn.test", Family::V6, &["2001:db8::5"]),
+            ["start 0 [2001:db8::5]:8443"]
+        );
+    }
+
+    // HE-10.7: an alias with no records at its target: the target's own addresses serve, on the
+    // connect's port.
+    #[test]
+    fn he_10_7_alias_without_records_uses_the_target() {
+        let mut h = h();
+        answer(&mut h, 0, vec![with_target(0, "b.test", &[])]);
+        assert_eq!(
+            answer(&mut h, 1, vec![]),
+            ["query b.test V6", "query b.test V4"]
+        );
+        assert_eq!(
+            target_answer(&mut h, 2, "b.test", Family::V6, &["2001:db8::b"]),
+            ["start 0 [2001:db8::b]:443"]
+        );
+    }
+
+    // HE-10.7: an alias loop, or a chain longer than 8, ends the HTTPS lookup: the name's own
+    // addresses serve.
+    #[test]
+    fn he_10_7_alias_loops_and_long_chains_end() {
+        let mut h = h();
+        answer(&mut h, 0, vec![with_target(0, "a.test", &[])]);
+        assert_eq!(
+            answer(&mut h, 1, vec![with_target(0, "a.test", &[])]),
+            [] as [&str; 0],
+            "a loop"
+        );
+        assert_eq!(
+            h.resolved(2, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        let mut h = super::service::h();
+        let mut asked = 0;
+        for i in 0..20 {
+            let out = answer(&mut h, i, vec![with_target(0, &format!("a{i}.test"), &[])]);
+            asked += out.len();
+        }
+        assert_eq!(asked, 8, "at most 8 aliases followed");
     }
 }
