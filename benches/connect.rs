@@ -76,9 +76,53 @@ fn bench(c: &mut Criterion) {
     );
 }
 
+/// By name (`localhost`, from the hosts file), IPv4 only: HTTPS records off (the default) and on
+/// side by side. Off asks nothing more than AAAA/A; on adds the HTTPS lookup, which hickory answers
+/// locally for `localhost` (RFC 6761), so the difference is the machinery's own cost.
+fn by_name(c: &mut Criterion) {
+    let rt = runtime();
+    let addr = server(&rt);
+    let port = addr.port();
+    let build = |https: bool| {
+        eyeballs::Connector::builder()
+            .family(eyeballs::FamilyPolicy::Ipv4Only)
+            .https_records(https)
+            .build()
+            .unwrap()
+    };
+    let (off, on) = (build(false), build(true));
+    let mut group = c.benchmark_group("connect_loopback_by_name");
+    group.bench_function("https_records_off", |b| {
+        b.to_async(&rt)
+            .iter(|| async { close(off.connect("localhost", port).await.unwrap()) })
+    });
+    group.bench_function("https_records_on", |b| {
+        b.to_async(&rt)
+            .iter(|| async { close(on.connect("localhost", port).await.unwrap()) })
+    });
+    group.finish();
+    let ab = rt.block_on(ab::interleaved(
+        40,
+        250,
+        || async { close(off.connect("localhost", port).await.unwrap()) },
+        || async { close(on.connect("localhost", port).await.unwrap()) },
+    ));
+    let (a, b) = ab.per_op();
+    println!(
+        "by name, interleaved A/B over {} connects each: HTTPS records off {:.2} µs, on {:.2} µs; \
+         ratio of totals {:.3}, median ratio of {} rounds {:.3}",
+        ab.operations,
+        a.as_secs_f64() * 1e6,
+        b.as_secs_f64() * 1e6,
+        ab.ratio_of_totals(),
+        ab.ratios.len(),
+        ab.median_ratio()
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
-    targets = bench
+    targets = bench, by_name
 }
 criterion_main!(benches);

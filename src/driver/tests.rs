@@ -1439,3 +1439,25 @@ async fn he_10_7_alias_then_target_addresses() {
         "the alias was followed"
     );
 }
+
+// HE-10.5: hints replaced: the hint 2001:db8::9 is tried at once (it is black-holed); AAAA at
+// 20 ms brings 2001:db8::1 and not the other hint 2001:db8::10, which is dropped; the real
+// address is tried next, at 250 ms, and connects.
+#[tokio::test(start_paused = true)]
+async fn he_10_5_real_answer_replaces_the_hints() {
+    let dial = FakeDial::new(&[
+        ("[2001:db8::9]:443", Peer::BlackHole),
+        ("[2001:db8::10]:443", Peer::Up(1)),
+        (V6, Peer::Up(1)),
+    ]);
+    let resolver = FakeResolver::new(Answer::Addrs(20, &["2001:db8::1"]), Answer::Addrs(20, &[]))
+        .with_https(0, vec![https_rdata(None, &["2001:db8::9", "2001:db8::10"])]);
+    let (_socket, report) = race_https(&dial, &resolver, 443).await.unwrap();
+    assert_eq!(
+        timeline(&report),
+        [
+            row(0, "[2001:db8::9]:443", "cancelled"),
+            row(250, V6, "connected"),
+        ]
+    );
+}
