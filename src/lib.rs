@@ -112,6 +112,7 @@ pub use crate::config::{
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
 pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
+pub use crate::core::nat64::{Nat64Prefix, Nat64PrefixError};
 pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
 pub use crate::error::{ConnectFailure, Error};
 pub use crate::host::InputError;
@@ -131,6 +132,8 @@ pub mod __internal {
     pub use crate::core::check::run as check_race;
     pub use crate::core::history::{History, Limits as HistoryLimits};
     pub use crate::core::machine::{Action, Addresses, Input, Race, RaceConfig};
+    #[cfg(fuzzing)]
+    pub use crate::core::nat64::{Nat64Prefix, discover as discover_nat64};
     pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, parse_host};
 

@@ -1,0 +1,259 @@
+//! NAT64 address arithmetic (RFC 6052) and prefix discovery (RFC 7050), as pure functions
+//! (HE-7.3, HE-7.4). Nothing here sends anything: the driver asks, these compute.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052 §2.1).
+pub(crate) const WELL_KNOWN: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
+
+/// The name whose AAAA answer reveals the prefix (RFC 7050 §2.1).
+pub(crate) const IPV4ONLY_ARPA: &str = "ipv4only.arpa.";
+
+/// The well-known IPv4 addresses of `ipv4only.arpa` (RFC 7050 §2.2).
+const WKA: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)];
+
+/// The prefix lengths RFC 6052 §2.2 allows.
+const LENGTHS: [u8; 6] = [32, 40, 48, 56, 64, 96];
+
+/// A NAT64 prefix (RFC 6052): an IPv6 prefix of one of the lengths 32, 40, 48, 56, 64 or 96,
+/// with the bits past it zero. IPv4 addresses embed in it and are extracted from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Nat64Prefix {
+    addr: Ipv6Addr,
+    len: u8,
+}
+
+/// Why a prefix was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nat64PrefixError;
+
+impl fmt::Display for Nat64PrefixError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a NAT64 prefix is /32, /40, /48, /56, /64 or /96 (RFC 6052 section 2.2)")
+    }
+}
+
+impl std::error::Error for Nat64PrefixError {}
+
+impl Nat64Prefix {
+    /// The well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052 §2.1).
+    pub const WELL_KNOWN: Nat64Prefix = Nat64Prefix {
+        addr: Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
+        len: 96,
+    };
+
+    /// The prefix `addr/len`; the bits of `addr` past `len` are cleared. `len` must be one of
+    /// RFC 6052's: 32, 40, 48, 56, 64 or 96.
+    pub fn new(addr: Ipv6Addr, len: u8) -> Result<Nat64Prefix, Nat64PrefixError> {
+        if !LENGTHS.contains(&len) {
+            return Err(Nat64PrefixError);
+        }
+        let mask = u128::MAX << (128 - u32::from(len));
+        Ok(Nat64Prefix {
+            addr: Ipv6Addr::from(u128::from(addr) & mask),
+            len,
+        })
+    }
+
+    /// The prefix's address (bits past its length are zero).
+    pub fn addr(&self) -> Ipv6Addr {
+        self.addr
+    }
+
+    /// The prefix length.
+    pub fn prefix_len(&self) -> u8 {
+        self.len
+    }
+
+    /// The IPv4-embedded IPv6 address of `v4` under this prefix (RFC 6052 §2.2): the IPv4 bits
+    /// follow the prefix, skipping bits 64 to 71 (the "u" octet, always zero); the suffix is zero.
+    pub fn synthesize(&self, v4: Ipv4Addr) -> Ipv6Addr {
+        let mut bytes = self.addr.octets();
+        let v4 = v4.octets();
+        let mut at = usize::from(self.len / 8);
+        for b in v4 {
+            if at == 8 {
+                at += 1; // the u octet
+            }
+            bytes[at] = b;
+            at += 1;
+        }
+        Ipv6Addr::from(bytes)
+    }
+
+    /// The IPv4 address embedded in `v6` under this prefix, if `v6` lies within the prefix and
+    /// its "u" octet is zero (RFC 6052 §2.2).
+    pub fn extract(&self, v6: Ipv6Addr) -> Option<Ipv4Addr> {
+        let mask = u128::MAX << (128 - u32::from(self.len));
+        if u128::from(v6) & mask != u128::from(self.addr) {
+            return None;
+        }
+        let bytes = v6.octets();
+        if self.len < 96 && bytes[8] != 0 {
+            return None;
+        }
+        let mut out = [0u8; 4];
+        let mut at = usize::from(self.len / 8);
+        for slot in &mut out {
+            if at == 8 {
+                at += 1;
+            }
+            *slot = bytes[at];
+            at += 1;
+        }
+        Some(Ipv4Addr::from(out))
+    }
+}
+
+impl fmt::Display for Nat64Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Whether an IPv4 destination may be reached through NAT64 at all (HEv3 §synthesizing): never
+/// "this network" (0.0.0.0/8), loopback (127.0.0.0/8), link-local (169.254.0.0/16) or the
+/// limited broadcast address.
+pub(crate) fn may_synthesize(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    !(o[0] == 0 || o[0] == 127 || (o[0] == 169 && o[1] == 254) || v4.is_broadcast())
+}
+
+/// The NAT64 prefixes an AAAA answer for `ipv4only.arpa` reveals (RFC 7050 §3): for each
+/// address, the prefix at which one of the well-known IPv4 addresses sits (trying every RFC 6052
+/// length), without duplicates, in answer order. Addresses that reveal none are ignored.
+pub(crate) fn discover(answer: &[Ipv6Addr]) -> Vec<Nat64Prefix> {
+    let mut found: Vec<Nat64Prefix> = Vec::new();
+    for addr in answer {
+        // The longest prefix first: /96 is by far the most common, and a shorter length could
+        // only match by coincidence of the suffix being zero.
+        for len in LENGTHS.iter().rev() {
+            let Ok(prefix) = Nat64Prefix::new(*addr, *len) else {
+                continue;
+            };
+            let Some(v4) = prefix.extract(*addr) else {
+                continue;
+            };
+            // The suffix past the embedded address must be zero too.
+            if WKA.contains(&v4) && prefix.synthesize(v4) == *addr {
+                if !found.contains(&prefix) {
+                    found.push(prefix);
+                }
+                break;
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v6(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    // HE-7.3: RFC 6052 §2.4's table, 192.0.2.33 under each prefix length, and back.
+    #[test]
+    fn he_7_3_rfc6052_examples() {
+        let v4 = Ipv4Addr::new(192, 0, 2, 33);
+        let table = [
+            ("2001:db8::", 32, "2001:db8:c000:221::"),
+            ("2001:db8:100::", 40, "2001:db8:1c0:2:21::"),
+            ("2001:db8:122::", 48, "2001:db8:122:c000:2:2100::"),
+            ("2001:db8:122:300::", 56, "2001:db8:122:3c0:0:221::"),
+            ("2001:db8:122:344::", 64, "2001:db8:122:344:c0:2:2100:0"),
+            ("2001:db8:122:344::", 96, "2001:db8:122:344::c000:221"),
+            ("64:ff9b::", 96, "64:ff9b::c000:221"),
+        ];
+        for (prefix, len, want) in table {
+            let p = Nat64Prefix::new(v6(prefix), len).unwrap();
+            assert_eq!(p.synthesize(v4), v6(want), "{p}");
+            assert_eq!(p.extract(v6(want)), Some(v4), "{p}");
+        }
+        assert_eq!(WELL_KNOWN.synthesize(v4), v6("64:ff9b::192.0.2.33"));
+    }
+
+    // HE-7.3: only RFC 6052's lengths; addresses outside the prefix, or with the u octet set,
+    // carry no IPv4 address.
+    #[test]
+    fn he_7_3_prefix_rules() {
+        for len in [0, 31, 33, 80, 128] {
+            assert_eq!(
+                Nat64Prefix::new(v6("2001:db8::"), len),
+                Err(Nat64PrefixError)
+            );
+        }
+        let p = Nat64Prefix::new(v6("2001:db8:122:344::ffff"), 64).unwrap();
+        assert_eq!(
+            p.addr(),
+            v6("2001:db8:122:344::"),
+            "bits past the length cleared"
+        );
+        assert_eq!(p.extract(v6("2001:db8:122:345:c0:2:2100:0")), None);
+        assert_eq!(
+            p.extract(v6("2001:db8:122:344:1c0:2:2100:0")),
+            None,
+            "u octet"
+        );
+        assert_eq!(WELL_KNOWN.extract(v6("2001:db8::c000:221")), None);
+    }
+
+    // HE-7.4: RFC 7050 discovery: the well-known addresses located in the answer give the
+    // prefix, at any RFC 6052 length; other addresses reveal nothing.
+    #[test]
+    fn he_7_4_discovery() {
+        assert_eq!(
+            discover(&[v6("64:ff9b::c000:aa"), v6("64:ff9b::c000:ab")]),
+            [WELL_KNOWN]
+        );
+        for len in LENGTHS {
+            let p = Nat64Prefix::new(v6("2001:db8:64:6400::"), len).unwrap();
+            let answer = [p.synthesize(Ipv4Addr::new(192, 0, 0, 171))];
+            assert_eq!(discover(&answer), [p], "/{len}");
+        }
+        assert!(discover(&[v6("2001:db8::1"), v6("64:ff9b::c000:221")]).is_empty());
+        assert!(discover(&[]).is_empty());
+    }
+
+    // HE-7.5: never synthesized: this network, loopback, link-local, broadcast.
+    #[test]
+    fn he_7_5_never_synthesized() {
+        for bad in ["0.1.2.3", "127.0.0.1", "169.254.1.1", "255.255.255.255"] {
+            assert!(!may_synthesize(bad.parse().unwrap()), "{bad}");
+        }
+        for ok in ["192.0.2.1", "10.0.0.1", "198.51.100.10"] {
+            assert!(may_synthesize(ok.parse().unwrap()), "{ok}");
+        }
+    }
+
+    proptest::proptest! {
+        // HE-7.3: synthesis and extraction are inverses at every length, and discovery finds a
+        // prefix back from its synthesized well-known address.
+        #[test]
+        fn he_7_3_synthesis_and_extraction_are_inverses(
+            prefix in proptest::num::u128::ANY,
+            v4 in proptest::num::u32::ANY,
+            i in 0usize..6,
+        ) {
+            let p = Nat64Prefix::new(Ipv6Addr::from(prefix), LENGTHS[i]).unwrap();
+            let v4 = Ipv4Addr::from(v4);
+            let v6 = p.synthesize(v4);
+            proptest::prop_assert_eq!(p.extract(v6), Some(v4));
+            let wka = p.synthesize(WKA[0]);
+            proptest::prop_assert_eq!(discover(&[wka]), vec![p]);
+        }
+
+        // HE-7.4: any answer: a result, never a panic, and every prefix found is valid.
+        #[test]
+        fn he_7_4_discovery_is_total(answer in proptest::collection::vec(proptest::num::u128::ANY, 0..8)) {
+            let answer: Vec<Ipv6Addr> = answer.into_iter().map(Ipv6Addr::from).collect();
+            for p in discover(&answer) {
+                proptest::prop_assert!(LENGTHS.contains(&p.prefix_len()));
+                proptest::prop_assert!(answer.iter().any(|a| p.extract(*a).is_some_and(|v4| WKA.contains(&v4))));
+            }
+        }
+    }
+}
