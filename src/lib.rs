@@ -133,7 +133,13 @@ pub mod __internal {
     pub use crate::core::history::{History, Limits as HistoryLimits};
     pub use crate::core::machine::{Action, Addresses, Input, Race, RaceConfig};
     #[cfg(fuzzing)]
-    pub use crate::core::nat64::{Nat64Prefix, discover as discover_nat64};
+    pub use crate::core::nat64::Nat64Prefix;
+
+    /// RFC 7050 discovery, for the nat64 fuzz target.
+    #[cfg(fuzzing)]
+    pub fn discover_nat64(answer: &[std::net::Ipv6Addr]) -> Vec<crate::core::nat64::Nat64Prefix> {
+        crate::core::nat64::discover(answer)
+    }
     pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, parse_host};
 
