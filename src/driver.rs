@@ -48,6 +48,10 @@ pub(crate) enum Want {
     Report,
 }
 
+/// How long lookups still pending when a race ends may go on, to warm the resolver's cache
+/// (HE-3.7, RFC 8305 §3: "about 1 second").
+const LATE_ANSWERS: Duration = Duration::from_secs(1);
+
 /// At most this many source-address lookups (one system call each) in one poll (HE-5.10).
 const SOURCE_BATCH: usize = 64;
 
@@ -421,7 +425,6 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 && let Poll::Ready(result) = lookup.as_mut().poll(cx)
             {
                 self.service_lookup = None;
-                self.target_lookups.clear();
                 progressed = true;
                 let now = Instant::now();
                 self.on_service_answer(result, now);
@@ -543,6 +546,41 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
                 return Poll::Pending;
             }
+        }
+    }
+
+    /// HE-3.7: lookups still pending when the race ends go on in a background task for up to
+    /// [`LATE_ANSWERS`], their answers discarded, so a resolver with a cache (hickory) has them
+    /// for the next connect. Without a tokio runtime to spawn on, they are dropped.
+    fn finish_lookups_in_background(&mut self) {
+        let mut pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
+        for lookup in self.lookups.iter_mut().filter_map(Option::take) {
+            pending.push(Box::pin(async move {
+                let _ = lookup.await;
+            }));
+        }
+        if let Some(lookup) = self.service_lookup.take() {
+            pending.push(Box::pin(async move {
+                let _ = lookup.await;
+            }));
+        }
+        for (_, _, lookup) in self.target_lookups.drain(..) {
+            pending.push(Box::pin(async move {
+                let _ = lookup.await;
+            }));
+        }
+        if pending.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            debug!(
+                lookups = pending.len(),
+                "letting pending lookups finish, to warm the cache"
+            );
+            runtime.spawn(async move {
+                let all = futures::future::join_all(pending);
+                let _ = tokio::time::timeout(LATE_ANSWERS, all).await;
+            });
         }
     }
 
@@ -839,8 +877,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         now: Instant,
     ) -> RaceResult<H::Output> {
         self.attempts.clear();
-        self.lookups = [None, None];
-        self.service_lookup = None;
+        self.finish_lookups_in_background();
         self.feeds = [None, None];
         self.report.elapsed = self.since_start(now);
         for (i, a) in self.report.attempts.iter_mut().enumerate() {

@@ -634,3 +634,31 @@ fn he_10_7_alias_is_followed() {
     assert_eq!(result.unwrap().ip(), v6(2));
     assert!(took < 200 * MS, "{took:?}");
 }
+
+// HE-3.7: AAAA answered 400 ms late: the first connect goes over IPv4 after the 50 ms
+// Resolution Delay, and the late AAAA answer is still taken in (in the background), so hickory
+// has it cached: a second connect a moment later goes over IPv6 at once.
+#[test]
+fn he_3_7_late_aaaa_is_cached_for_the_next_connect() {
+    let lab = lab!(
+        Rr::Answer(Duration::from_millis(400), vec![v6(0)]),
+        Rr::now(vec![v4(0)])
+    );
+    // One runtime for both connects: hickory's cache (and the background lookup) live in it.
+    let [first, second] = lab.in_client(|| async {
+        let connector = history_connector(HistoryConfig::default());
+        let mut out = Vec::new();
+        for pause in [Duration::ZERO, Duration::from_millis(600)] {
+            tokio::time::sleep(pause).await;
+            let start = std::time::Instant::now();
+            let result = connector
+                .connect(NAME, PORT)
+                .await
+                .map(|s| s.peer_addr().unwrap().ip());
+            out.push((result, start.elapsed()));
+        }
+        [out.remove(0), out.remove(0)]
+    });
+    assert_won(first, v4(0), (45, 350));
+    assert_won(second, v6(0), (0, 40));
+}

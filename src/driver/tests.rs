@@ -23,6 +23,8 @@ struct FakeResolver {
     v6: Answer,
     v4: Answer,
     queried: Arc<std::sync::Mutex<Vec<(Family, Duration)>>>,
+    /// The lookups that ran to their end (their answer delivered or not), with when.
+    finished: Arc<std::sync::Mutex<Vec<(Family, Duration)>>>,
     /// HTTPS records (as RDATA) after this many ms; `None`: no HTTPS support.
     https: Option<(u64, Vec<Vec<u8>>)>,
     /// The HTTPS query names asked, with when.
@@ -37,6 +39,7 @@ impl FakeResolver {
             v6,
             v4,
             queried: Default::default(),
+            finished: Default::default(),
             https: None,
             https_queried: Default::default(),
             others: HashMap::new(),
@@ -78,12 +81,14 @@ impl Resolve for FakeResolver {
             self.v4.clone()
         };
         let queried = self.queried.clone();
+        let finished = self.finished.clone();
         let t0 = Instant::now();
         Box::pin(async move {
             queried.lock().unwrap().push((family, t0.elapsed()));
             match answer {
                 Answer::Addrs(ms, list) => {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
+                    finished.lock().unwrap().push((family, t0.elapsed()));
                     Ok(list.iter().map(|s| s.parse().unwrap()).collect())
                 }
                 Answer::Fail(ms) => {
@@ -852,7 +857,8 @@ impl Resolve for LateResolver {
     }
 }
 
-// HE-3.7: an answer still pending when the race is won is dropped, not leaked or awaited.
+// HE-3.7: an answer still pending when the race is won is not awaited: it finishes in the
+// background (here at 100 ms) and its future is then dropped.
 #[tokio::test(start_paused = true)]
 async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
     let dial = FakeDial::new(&[(V6, Peer::Up(1))]);
@@ -881,8 +887,14 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
     );
     assert_eq!(
         resolver.dropped.load(Ordering::SeqCst),
+        1,
+        "the A lookup goes on in the background (to warm a cache)"
+    );
+    tokio::time::sleep(200 * MS).await;
+    assert_eq!(
+        resolver.dropped.load(Ordering::SeqCst),
         2,
-        "both lookup futures are gone"
+        "both lookup futures are gone once A answered"
     );
     assert_eq!(report.answers().len(), 1);
 }
@@ -1459,5 +1471,38 @@ async fn he_10_5_real_answer_replaces_the_hints() {
             row(0, "[2001:db8::9]:443", "cancelled"),
             row(250, V6, "connected"),
         ]
+    );
+}
+
+// HE-3.7: a lookup still pending when the race is won goes on in the background, up to 1 s, so
+// a caching resolver has the answer next time; one that would take longer is given up.
+#[tokio::test(start_paused = true)]
+async fn he_3_7_late_answers_are_processed_for_a_second() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let resolver = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(400, &["192.0.2.1"]),
+    );
+    let (_socket, report) = race(&Config::default(), &dial, &resolver).await.unwrap();
+    assert_eq!(report.elapsed(), 2 * MS, "the race did not wait for A");
+    tokio::time::sleep(500 * MS).await;
+    let finished = resolver.finished.lock().unwrap().clone();
+    assert_eq!(
+        finished,
+        [(Family::V6, Duration::ZERO), (Family::V4, 400 * MS)],
+        "the A lookup ran to its end after the race"
+    );
+
+    let slow = FakeResolver::new(
+        Answer::Addrs(0, &["2001:db8::1"]),
+        Answer::Addrs(1_500, &["192.0.2.1"]),
+    );
+    race(&Config::default(), &dial, &slow).await.unwrap();
+    tokio::time::sleep(3_000 * MS).await;
+    let finished = slow.finished.lock().unwrap().clone();
+    assert_eq!(
+        finished,
+        [(Family::V6, Duration::ZERO)],
+        "given up after 1 s"
     );
 }
