@@ -139,7 +139,7 @@ async fn bad_input_exits_2_with_one_line() {
 }
 
 #[tokio::test]
-async fn all_reports_a_refused_family_as_broken() {
+async fn all_reports_a_refused_family() {
     let dual = dual_port();
     let port = dual.port;
     let _s4 = serve(listening(dual.v4));
@@ -148,22 +148,26 @@ async fn all_reports_a_refused_family_as_broken() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
-        stdout.contains("IPv6 broken") && stdout.contains("refused"),
+        stdout.contains("verdict: IPv6 refused, IPv4 ok"),
         "{stdout}"
     );
-    assert!(stdout.contains("IPv4 OK"), "{stdout}");
+    assert!(
+        stdout.contains("diagnosis: IPv6 is refused (the path works, nothing listens on port"),
+        "{stdout}"
+    );
 
     let out = probe(&["--all", "--json", "localhost", &port.to_string()]).await;
     let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).unwrap();
-    assert_eq!(v["verdict"]["ipv6"], "broken");
+    assert_eq!(v["verdict"]["ipv6"], "refused");
     assert_eq!(v["verdict"]["ipv4"], "ok");
     assert_eq!(v["ok"], false);
+    assert_eq!(v["results"][0]["code"], "refused");
 
     let _s6 = serve(listening(dual.v6));
     let out = probe(&["--all", "localhost", &port.to_string()]).await;
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("IPv6 OK, IPv4 OK"), "{stdout}");
+    assert!(stdout.contains("verdict: IPv6 ok, IPv4 ok"), "{stdout}");
 }
 
 #[tokio::test]

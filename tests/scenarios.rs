@@ -662,3 +662,89 @@ fn he_3_7_late_aaaa_is_cached_for_the_next_connect() {
     assert_won(first, v4(0), (45, 350));
     assert_won(second, v6(0), (0, 40));
 }
+
+/// `probe --all --json` for the lab's name, run in the client namespace: the record and the exit
+/// status.
+fn probe_all(lab: &Lab) -> (serde_json::Value, Option<i32>) {
+    let port = PORT.to_string();
+    let out = lab.run_in_client(
+        probe_bin::probe_bin(),
+        &["--all", "--json", "--timeout", "1000", "svc.test", &port],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    (record, out.status.code())
+}
+
+// The probe's diagnosis codes (issue 15), each from a real broken network: the verdict per
+// family, the address codes and the exit status.
+#[test]
+fn probe_all_diagnosis_codes() {
+    type Case = (
+        &'static str,
+        Box<dyn Fn(&mut Lab)>,
+        (Rr, Rr),
+        [&'static str; 2],
+        i32,
+    );
+    let cases: Vec<Case> = vec![
+        ("healthy", Box::new(|_| {}), both(), ["ok", "ok"], 0),
+        (
+            "IPv6 black-holed",
+            Box::new(|lab| lab.black_hole(v6(0))),
+            both(),
+            ["blackhole", "ok"],
+            1,
+        ),
+        (
+            "IPv6 unreachable by route",
+            Box::new(|lab| lab.unreachable_route_v6()),
+            both(),
+            ["unreachable", "ok"],
+            1,
+        ),
+        (
+            "all refused",
+            Box::new(|lab| {
+                lab.refuse(v6(0));
+                lab.refuse(v4(0));
+            }),
+            both(),
+            ["refused", "refused"],
+            1,
+        ),
+        (
+            "AAAA SERVFAIL",
+            Box::new(|_| {}),
+            (Rr::ServFail(Duration::ZERO), Rr::now(vec![v4(0)])),
+            ["dns_error", "ok"],
+            1,
+        ),
+        (
+            "no AAAA record",
+            Box::new(|_| {}),
+            (Rr::NoData(Duration::ZERO), Rr::now(vec![v4(0)])),
+            ["no_address", "ok"],
+            0,
+        ),
+    ];
+    if !netns::available() {
+        return;
+    }
+    for (name, setup, (aaaa, a), want, status) in cases {
+        let mut lab = Lab::new(aaaa, a);
+        setup(&mut lab);
+        let (record, code) = probe_all(&lab);
+        assert_eq!(
+            [&record["verdict"]["ipv6"], &record["verdict"]["ipv4"]],
+            want,
+            "{name}: {record}"
+        );
+        assert_eq!(code, Some(status), "{name}: {record}");
+        assert!(
+            record["diagnosis"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
+    }
+}

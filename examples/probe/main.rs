@@ -6,6 +6,7 @@
 
 mod args;
 mod demo;
+mod diagnose;
 #[cfg(feature = "hyper")]
 mod http;
 #[path = "../../tests/common/loopback.rs"]
@@ -15,7 +16,7 @@ mod render;
 #[cfg(feature = "rustls")]
 mod tls;
 
-use eyeballs::{Connector, Error, StaticResolver};
+use eyeballs::{Connector, Error, Family, StaticResolver};
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -249,47 +250,56 @@ async fn connect_repeatedly(
 
 /// `--all`: every address on its own, at once, each bounded by the timeout.
 async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, style: Style) -> u8 {
-    let addrs = match connector.resolve(host, port).await {
-        Ok(a) => a,
-        Err(e @ Error::InvalidInput { .. }) => {
+    // Each family looked up on its own, so a failed lookup (dns_error) and a missing record
+    // (no_address) are told apart.
+    let mut lookups = Vec::new();
+    let mut addrs = Vec::new();
+    let literal: Option<IpAddr> = host.split('%').next().and_then(|h| h.parse().ok());
+    for (family, only) in [
+        (Family::V6, eyeballs::FamilyPolicy::Ipv6Only),
+        (Family::V4, eyeballs::FamilyPolicy::Ipv4Only),
+    ] {
+        let result = match literal {
+            Some(ip) if Family::of_ip(&ip) != family => Ok(Vec::new()),
+            Some(_) => connector.resolve(host, port).await,
+            None => {
+                let mut one = opts.clone();
+                one.family = only;
+                match crate::connector(&one, None) {
+                    Ok(c) => c.resolve(host, port).await,
+                    Err(e) => {
+                        eprintln!("probe: {e}");
+                        return 2;
+                    }
+                }
+            }
+        };
+        if let Err(e @ Error::InvalidInput { .. }) = &result {
             eprintln!("probe: {e}");
             return 2;
         }
-        Err(e) => {
-            if opts.json {
-                let record = records::All {
-                    host: host.to_string(),
-                    port,
-                    mode: "all",
-                    ok: false,
-                    results: Vec::new(),
-                    verdict: None,
-                    error: Some(e.to_string()),
-                };
-                println!("{}", records::line(&record));
-            } else {
-                println!("{} {e}", style.red("failed:"));
-            }
-            return 1;
-        }
-    };
+        lookups.push(diagnose::lookup_of(opts.family, family, &result));
+        addrs.extend(result.unwrap_or_default());
+    }
+    let lookups: [diagnose::Lookup; 2] = [lookups.remove(0), lookups.remove(0)];
     let checks = addrs.iter().map(|addr| async move {
         let t = std::time::Instant::now();
         let result = connector.connect_addrs([*addr]).await;
         (*addr, result.map(|_| ()), t.elapsed())
     });
-    let results: Vec<render::Check> = futures::future::join_all(checks).await;
-    let verdicts = render::verdicts(&results, opts.family);
+    let results: Vec<diagnose::Check> = futures::future::join_all(checks).await;
+    let delay = connector.config().attempt_delay;
+    let diagnosis = render::Diagnosis::new(lookups, &results, port, delay);
     if opts.json {
-        let record = render::all_record(host, port, &results, &verdicts);
+        let record = render::all_record(host, port, &results, &diagnosis);
         println!("{}", records::line(&record));
     } else {
         print!(
             "{}",
-            render::reachability(host, port, &results, &verdicts, style)
+            render::reachability(host, port, &results, &diagnosis, style)
         );
     }
-    if render::all_ok(&verdicts) { 0 } else { 1 }
+    if diagnosis.ok() { 0 } else { 1 }
 }
 
 const LOOPBACK_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);

@@ -91,11 +91,22 @@ pub struct All {
     pub mode: &'static str,
     pub ok: bool,
     pub results: Vec<AddressCheck>,
-    /// Per family (`ipv6`, `ipv4`): `ok`, `broken`, `no addresses` or `not tested`; absent when
-    /// the name did not resolve.
+    /// Per family (`ipv6`, `ipv4`): `ok`, `no_address`, `dns_error`, `refused`, `unreachable`,
+    /// `blackhole`, `handshake_failed`, `failed`, `mixed` or `skipped`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdicts>,
+    /// Per family, the lookup's error when it failed (`dns_error`).
+    pub dns: DnsErrors,
+    /// The sentence that sums it up.
+    pub diagnosis: Option<String>,
     pub error: Option<String>,
+}
+
+/// Each family's lookup error, if it failed.
+#[derive(Debug, Serialize)]
+pub struct DnsErrors {
+    pub ipv6: Option<String>,
+    pub ipv4: Option<String>,
 }
 
 /// The per-family verdicts of `--all`.
@@ -111,6 +122,8 @@ pub struct AddressCheck {
     pub addr: String,
     pub family: &'static str,
     pub ok: bool,
+    /// `ok`, `refused`, `unreachable`, `blackhole`, `handshake_failed` or `failed`.
+    pub code: &'static str,
     pub ms: f64,
     pub error: Option<String>,
 }
@@ -281,21 +294,30 @@ mod tests {
                 addr: "192.0.2.1:80".into(),
                 family: "ipv4",
                 ok: false,
+                code: "refused",
                 ms: 2.0,
-                error: Some("refused".into()),
+                error: Some("connection refused".into()),
             }],
             verdict: Some(Verdicts {
-                ipv6: "no addresses",
-                ipv4: "broken",
+                ipv6: "dns_error",
+                ipv4: "refused",
             }),
+            dns: DnsErrors {
+                ipv6: Some("SERVFAIL".into()),
+                ipv4: None,
+            },
+            diagnosis: Some("The IPv6 lookup fails; IPv4 is refused.".into()),
             error: None,
         };
         assert_eq!(
             serde_json::to_value(&all).unwrap(),
             json!({
                 "host": "example.test", "port": 80, "mode": "all", "ok": false,
-                "results": [{"addr": "192.0.2.1:80", "family": "ipv4", "ok": false, "ms": 2.0, "error": "refused"}],
-                "verdict": {"ipv6": "no addresses", "ipv4": "broken"},
+                "results": [{"addr": "192.0.2.1:80", "family": "ipv4", "ok": false, "code": "refused",
+                             "ms": 2.0, "error": "connection refused"}],
+                "verdict": {"ipv6": "dns_error", "ipv4": "refused"},
+                "dns": {"ipv6": "SERVFAIL", "ipv4": null},
+                "diagnosis": "The IPv6 lookup fails; IPv4 is refused.",
                 "error": null,
             })
         );

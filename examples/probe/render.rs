@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, DelayBasis, Error, Family, FamilyPolicy, Report};
+use eyeballs::{AttemptOutcome, DelayBasis, Error, Family, Report};
 
+use crate::diagnose::{self, Check, Lookup};
 use crate::records;
 pub use crate::records::ms;
 
@@ -222,138 +223,92 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
     out
 }
 
-/// One address's own connect in `--all`: the address, its result, how long it took.
-pub type Check = (SocketAddr, Result<(), Error>, Duration);
-
-/// What `--all` concludes about one family.
-pub enum Verdict {
-    /// This many of that many addresses connected.
-    Ok(usize, usize),
-    /// All of this many failed, for these reasons.
-    Broken(usize, String),
-    NoAddresses,
-    Skipped,
+/// `--all`: each family's lookup and code, and the sentence.
+pub struct Diagnosis {
+    pub lookups: [Lookup; 2],
+    pub codes: [&'static str; 2],
+    pub sentence: String,
 }
 
-impl Verdict {
-    /// The `--json` code.
-    pub fn key(&self) -> &'static str {
-        match self {
-            Verdict::Ok(..) => "ok",
-            Verdict::Broken(..) => "broken",
-            Verdict::NoAddresses => "no addresses",
-            Verdict::Skipped => "not tested",
-        }
-    }
-
-    fn describe(&self, family: Family, style: Style) -> String {
-        let name = if family == Family::V6 { "IPv6" } else { "IPv4" };
-        match self {
-            Verdict::Ok(n, of) if n == of => style.green(&format!("{name} OK")),
-            Verdict::Ok(n, of) => {
-                style.yellow(&format!("{name} OK ({n} of {of} addresses reachable)"))
-            }
-            Verdict::Broken(of, why) => style.red(&format!(
-                "{name} broken: all {of} address(es) failed ({why})"
-            )),
-            Verdict::NoAddresses => style.dim(&format!("{name}: no addresses")),
-            Verdict::Skipped => style.dim(&format!("{name}: not tested")),
-        }
-    }
-}
-
-/// One word for why a connect failed: the first attempt's outcome, or `timed out`.
-pub fn short_reason(e: &Error) -> String {
-    match e {
-        Error::TimedOut(_) => "timed out".into(),
-        _ => match e
-            .report()
-            .and_then(|r| r.attempts().first())
-            .and_then(|a| a.outcome())
-        {
-            Some(o) => o.label().to_string(),
-            None => "failed".into(),
-        },
-    }
-}
-
-/// The verdict per family, IPv6 first, from every address's own result.
-pub fn verdicts(results: &[Check], policy: FamilyPolicy) -> [(Family, Verdict); 2] {
-    [Family::V6, Family::V4].map(|family| {
-        let of: Vec<&Check> = results
-            .iter()
-            .filter(|(a, _, _)| Family::of(a) == family)
-            .collect();
-        let excluded = !matches!(
-            (policy, family),
-            (FamilyPolicy::Both, _)
-                | (FamilyPolicy::Ipv4Only, Family::V4)
-                | (FamilyPolicy::Ipv6Only, Family::V6)
-        );
-        let verdict = if excluded {
-            Verdict::Skipped
-        } else if of.is_empty() {
-            Verdict::NoAddresses
-        } else if of.iter().any(|(_, r, _)| r.is_ok()) {
-            Verdict::Ok(of.iter().filter(|(_, r, _)| r.is_ok()).count(), of.len())
-        } else {
-            let mut reason: Vec<String> = of
+impl Diagnosis {
+    /// From the lookups (IPv6, IPv4) and every address's own connect.
+    pub fn new(lookups: [Lookup; 2], results: &[Check], port: u16, delay: Duration) -> Diagnosis {
+        let codes = [Family::V6, Family::V4].map(|family| {
+            let checks: Vec<&Check> = results
                 .iter()
-                .filter_map(|(_, r, _)| r.as_ref().err())
-                .map(short_reason)
+                .filter(|(a, _, _)| Family::of(a) == family)
                 .collect();
-            reason.sort();
-            reason.dedup();
-            Verdict::Broken(of.len(), reason.join(", "))
-        };
-        (family, verdict)
-    })
+            diagnose::family_code(&lookups[family.index_of()], &checks)
+        });
+        let sentence = diagnose::sentence(codes, port, delay);
+        Diagnosis {
+            lookups,
+            codes,
+            sentence,
+        }
+    }
+
+    /// Whether the exit status is 0.
+    pub fn ok(&self) -> bool {
+        diagnose::all_ok(self.codes)
+    }
 }
 
-/// Whether `--all` succeeded: no family broken, and at least one reachable.
-pub fn all_ok(verdicts: &[(Family, Verdict)]) -> bool {
-    verdicts
-        .iter()
-        .all(|(_, v)| !matches!(v, Verdict::Broken(..)))
-        && verdicts.iter().any(|(_, v)| matches!(v, Verdict::Ok(..)))
+/// The index of a family in `[IPv6, IPv4]`.
+trait FamilyIndex {
+    fn index_of(self) -> usize;
+}
+
+impl FamilyIndex for Family {
+    fn index_of(self) -> usize {
+        if self == Family::V6 { 0 } else { 1 }
+    }
 }
 
 /// `--all` as its `--json` record.
-pub fn all_record(
-    host: &str,
-    port: u16,
-    results: &[Check],
-    verdicts: &[(Family, Verdict); 2],
-) -> records::All {
+pub fn all_record(host: &str, port: u16, results: &[Check], d: &Diagnosis) -> records::All {
     records::All {
         host: host.to_string(),
         port,
         mode: "all",
-        ok: all_ok(verdicts),
+        ok: d.ok(),
         results: results
             .iter()
             .map(|(a, r, t)| records::AddressCheck {
                 addr: a.to_string(),
                 family: Family::of(a).as_str(),
                 ok: r.is_ok(),
+                code: diagnose::address_code(r),
                 ms: ms(*t),
-                error: r.as_ref().err().map(short_reason),
+                error: r.as_ref().err().map(ToString::to_string),
             })
             .collect(),
         verdict: Some(records::Verdicts {
-            ipv6: verdicts[0].1.key(),
-            ipv4: verdicts[1].1.key(),
+            ipv6: d.codes[0],
+            ipv4: d.codes[1],
         }),
+        dns: records::DnsErrors {
+            ipv6: dns_error(&d.lookups[0]),
+            ipv4: dns_error(&d.lookups[1]),
+        },
+        diagnosis: Some(d.sentence.clone()),
         error: None,
     }
 }
 
-/// `--all` for a person: the reachability table and the verdict line.
+fn dns_error(lookup: &Lookup) -> Option<String> {
+    match lookup {
+        Lookup::Failed(e) => Some(e.clone()),
+        _ => None,
+    }
+}
+
+/// `--all` for a person: the reachability table, the verdict and the diagnosis.
 pub fn reachability(
     host: &str,
     port: u16,
     results: &[Check],
-    verdicts: &[(Family, Verdict)],
+    d: &Diagnosis,
     style: Style,
 ) -> String {
     use std::fmt::Write as _;
@@ -364,6 +319,11 @@ pub fn reachability(
         style.bold("reachability of"),
         results.len()
     );
+    for (lookup, name) in d.lookups.iter().zip(["AAAA", "A"]) {
+        if let Lookup::Failed(e) = lookup {
+            let _ = writeln!(out, "  DNS {name}: {}", style.red(&format!("failed: {e}")));
+        }
+    }
     let w = results
         .iter()
         .map(|(a, _, _)| a.to_string().len())
@@ -371,19 +331,17 @@ pub fn reachability(
         .unwrap_or(0);
     let _ = writeln!(
         out,
-        "  {:<w$}  {:<6}  {:<12}  {:>10}",
+        "  {:<w$}  {:<6}  {:<16}  {:>10}",
         "address", "family", "result", "handshake"
     );
     for (a, r, t) in results {
+        let code = diagnose::address_code(r);
         let (res, time) = match r {
             Ok(()) => (
-                style.green(&format!("{:<12}", "ok")),
+                style.green(&format!("{code:<16}")),
                 format!("{:.1} ms", ms(*t)),
             ),
-            Err(e) => (
-                style.red(&format!("{:<12}", short_reason(e))),
-                "-".to_string(),
-            ),
+            Err(_) => (style.red(&format!("{code:<16}")), "-".to_string()),
         };
         let _ = writeln!(
             out,
@@ -392,11 +350,14 @@ pub fn reachability(
             Family::of(a).as_str()
         );
     }
-    let line: Vec<String> = verdicts
-        .iter()
-        .map(|(f, v)| v.describe(*f, style))
-        .collect();
-    let _ = writeln!(out, "{} {}", style.bold("verdict:"), line.join(", "));
+    let verdict = format!("IPv6 {}, IPv4 {}", d.codes[0], d.codes[1]);
+    let verdict = if d.ok() {
+        style.green(&verdict)
+    } else {
+        style.red(&verdict)
+    };
+    let _ = writeln!(out, "{} {verdict}", style.bold("verdict:"));
+    let _ = writeln!(out, "{} {}", style.bold("diagnosis:"), d.sentence);
     out
 }
 

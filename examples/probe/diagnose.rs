@@ -1,0 +1,181 @@
+//! `--all`'s diagnosis: a code per address and per family from what was observed, and a
+//! sentence a person can act on. The codes are a stable part of the `--json` contract.
+
+use std::time::Duration;
+
+use eyeballs::{AttemptOutcome, Error, Family, FamilyPolicy};
+
+/// What one address's own connect showed.
+pub type Check = (std::net::SocketAddr, Result<(), Error>, Duration);
+
+/// How a family's lookup went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Not looked up: excluded by `--family`.
+    Skipped,
+    /// Answered with addresses.
+    Addresses,
+    /// Answered without any (NODATA).
+    NoAddress,
+    /// Failed (SERVFAIL, timeout, refused), with the resolver's words.
+    Failed(String),
+}
+
+/// One address's code: `ok`, `refused`, `unreachable`, `blackhole`, `handshake_failed` or
+/// `failed`.
+pub fn address_code(result: &Result<(), Error>) -> &'static str {
+    let e = match result {
+        Ok(()) => return "ok",
+        Err(e) => e,
+    };
+    if matches!(e, Error::TimedOut(_)) {
+        return "blackhole";
+    }
+    let outcome = e
+        .report()
+        .and_then(|r| r.attempts().first())
+        .and_then(|a| a.outcome());
+    match outcome {
+        Some(AttemptOutcome::HandshakeFailed { .. }) => "handshake_failed",
+        Some(AttemptOutcome::TimedOut) => "blackhole",
+        Some(o) => match o.label() {
+            "refused" => "refused",
+            "unreachable" => "unreachable",
+            "timed out" => "blackhole",
+            _ => "failed",
+        },
+        None => "failed",
+    }
+}
+
+/// A family's code: `ok`, `no_address`, `dns_error`, `skipped`, the shared code of all its
+/// addresses (`refused`, `unreachable`, `blackhole`, `handshake_failed`, `failed`), or `mixed`.
+pub fn family_code(lookup: &Lookup, checks: &[&Check]) -> &'static str {
+    match lookup {
+        Lookup::Skipped => return "skipped",
+        Lookup::NoAddress => return "no_address",
+        Lookup::Failed(_) => return "dns_error",
+        Lookup::Addresses => {}
+    }
+    if checks.is_empty() {
+        return "no_address";
+    }
+    let codes: Vec<&str> = checks.iter().map(|(_, r, _)| address_code(r)).collect();
+    if codes.contains(&"ok") {
+        return "ok";
+    }
+    if codes.iter().all(|c| *c == codes[0]) {
+        codes[0]
+    } else {
+        "mixed"
+    }
+}
+
+/// The family's lookup from `--family` and what its own lookup returned.
+pub fn lookup_of(
+    policy: FamilyPolicy,
+    family: Family,
+    result: &Result<Vec<std::net::SocketAddr>, Error>,
+) -> Lookup {
+    let excluded = matches!(
+        (policy, family),
+        (FamilyPolicy::Ipv4Only, Family::V6) | (FamilyPolicy::Ipv6Only, Family::V4)
+    );
+    if excluded {
+        return Lookup::Skipped;
+    }
+    match result {
+        Ok(addrs) if addrs.is_empty() => Lookup::NoAddress,
+        Ok(_) => Lookup::Addresses,
+        Err(Error::NoAddresses(_)) => Lookup::NoAddress,
+        Err(e) => Lookup::Failed(e.to_string()),
+    }
+}
+
+/// Whether the run is a success: every family that has addresses works, and one does.
+pub fn all_ok(codes: [&str; 2]) -> bool {
+    let counted: Vec<&str> = codes
+        .into_iter()
+        .filter(|c| !matches!(*c, "no_address" | "skipped" | "dns_error"))
+        .collect();
+    !counted.is_empty() && counted.iter().all(|c| *c == "ok") && !codes.contains(&"dns_error")
+}
+
+/// The sentence that sums it up: what is broken, where, and what it costs clients.
+pub fn sentence(codes: [&str; 2], port: u16, attempt_delay: Duration) -> String {
+    let delay = attempt_delay.as_millis();
+    let [v6, v4] = codes;
+    let what = |code: &str, name: &str| -> String {
+        match code {
+            "ok" => format!("{name} works"),
+            "no_address" => format!("the name has no {name} address"),
+            "dns_error" => format!("the {name} lookup fails"),
+            "skipped" => format!("{name} was not tested"),
+            "refused" => {
+                format!("{name} is refused (the path works, nothing listens on port {port})")
+            }
+            "unreachable" => {
+                format!("{name} is unreachable from here (no route, or an ICMP unreachable)")
+            }
+            "blackhole" => format!("{name} is black-holed on this path (connects get no answer)"),
+            "handshake_failed" => format!(
+                "{name} connects but its TLS handshake fails (with big packets lost, the signature of a path-MTU black hole)"
+            ),
+            "mixed" => format!("{name} addresses fail in different ways"),
+            _ => format!("{name} fails"),
+        }
+    };
+    let mut out = format!("{}; {}.", capitalise(&what(v6, "IPv6")), what(v4, "IPv4"));
+    let cost = match (v6, v4) {
+        ("blackhole", "ok") => Some(format!(
+            " Clients without Happy Eyeballs hang until their connect timeout; with it they lose {delay} ms per new connection."
+        )),
+        ("handshake_failed", "ok") => Some(
+            " Clients that race TCP only get a connection that fails after connecting; racing through TLS avoids it.".to_string(),
+        ),
+        ("unreachable", "ok") | ("refused", "ok") => {
+            Some(" Clients fall back to IPv4 at once; the cost is small.".to_string())
+        }
+        ("refused", "refused") => Some(format!(
+            " The network is fine: nothing listens on port {port}."
+        )),
+        _ => None,
+    };
+    out.push_str(&cost.unwrap_or_default());
+    out
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn family_codes_and_exit() {
+        assert!(all_ok(["ok", "ok"]));
+        assert!(all_ok(["no_address", "ok"]));
+        assert!(!all_ok(["blackhole", "ok"]));
+        assert!(!all_ok(["dns_error", "ok"]));
+        assert!(!all_ok(["no_address", "no_address"]));
+        assert!(!all_ok(["refused", "refused"]));
+        assert_eq!(family_code(&Lookup::Skipped, &[]), "skipped");
+        assert_eq!(family_code(&Lookup::Failed("x".into()), &[]), "dns_error");
+        assert_eq!(family_code(&Lookup::NoAddress, &[]), "no_address");
+    }
+
+    #[test]
+    fn sentences() {
+        let s = sentence(["blackhole", "ok"], 443, Duration::from_millis(250));
+        assert!(s.starts_with("IPv6 is black-holed on this path"), "{s}");
+        assert!(s.contains("lose 250 ms per new connection"), "{s}");
+        let s = sentence(["refused", "refused"], 8080, Duration::from_millis(250));
+        assert!(s.contains("nothing listens on port 8080"), "{s}");
+    }
+}
