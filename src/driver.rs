@@ -365,28 +365,14 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
                 let n = queue.len().min(*budget);
                 *budget -= n;
-                let dial = self.dial;
-                let with_sources = self.with_sources;
-                let mut addrs: Vec<Candidate> = queue
-                    .drain(..n)
-                    .map(|dst| {
-                        let src = if with_sources {
-                            dial.source(dst)
-                        } else {
-                            Some(dst.ip())
-                        };
-                        Candidate::new(dst, src)
-                    })
-                    .collect();
-                if let Some(history) = self.history {
-                    // HE-4.2: what earlier connects on this network learned, for sorting and the
-                    // attempt delay.
-                    let mut h = lock(history);
-                    for c in &mut addrs {
-                        c.hist = h.verdict(c.src, c.dst, now.into_std());
-                        self.known.insert(c.dst, (c.src, c.hist));
-                    }
-                }
+                let addrs = candidates(
+                    self.dial,
+                    self.with_sources,
+                    self.history,
+                    &mut self.known,
+                    queue.drain(..n),
+                    now,
+                );
                 let input = if queue.is_empty() {
                     self.feeds[family.index()] = None;
                     Input::Resolved { family, addrs }
@@ -631,24 +617,19 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
             })
             .collect();
-        let mut hints = Vec::new();
-        for family in [Family::V6, Family::V4] {
-            for dst in admit_answer(&admission, family, &ips, self.port, &mut seen) {
-                let src = if self.with_sources {
-                    self.dial.source(dst)
-                } else {
-                    Some(dst.ip())
-                };
-                hints.push(Candidate::new(dst, src));
-            }
-        }
-        if let Some(history) = self.history {
-            let mut h = lock(history);
-            for c in &mut hints {
-                c.hist = h.verdict(c.src, c.dst, now.into_std());
-                self.known.insert(c.dst, (c.src, c.hist));
-            }
-        }
+        let port = self.port;
+        let dsts: Vec<SocketAddr> = [Family::V6, Family::V4]
+            .into_iter()
+            .flat_map(|family| admit_answer(&admission, family, &ips, port, &mut seen))
+            .collect();
+        let hints = candidates(
+            self.dial,
+            self.with_sources,
+            self.history,
+            &mut self.known,
+            dsts,
+            now,
+        );
         self.report.service = Some(ServiceAnswer {
             at,
             result: Ok(records.clone()),
@@ -679,26 +660,15 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         debug!(%target, %family, count = ips.len(), "target answer");
         let admission = self.config.admission();
         let mut seen = Seen::default();
-        let mut addrs: Vec<Candidate> =
-            admit_answer(&admission, family, &ips, self.port, &mut seen)
-                .into_iter()
-                .take(SOURCE_BATCH)
-                .map(|dst| {
-                    let src = if self.with_sources {
-                        self.dial.source(dst)
-                    } else {
-                        Some(dst.ip())
-                    };
-                    Candidate::new(dst, src)
-                })
-                .collect();
-        if let Some(history) = self.history {
-            let mut h = lock(history);
-            for c in &mut addrs {
-                c.hist = h.verdict(c.src, c.dst, now.into_std());
-                self.known.insert(c.dst, (c.src, c.hist));
-            }
-        }
+        let dsts = admit_answer(&admission, family, &ips, self.port, &mut seen);
+        let addrs = candidates(
+            self.dial,
+            self.with_sources,
+            self.history,
+            &mut self.known,
+            dsts.into_iter().take(SOURCE_BATCH),
+            now,
+        );
         let input = Input::TargetResolved {
             target,
             family,
@@ -1005,6 +975,39 @@ pub(crate) async fn resolve_all<D: Dial>(
         config.first_address_family_count,
         table,
     ))
+}
+
+/// Destinations as the race takes them: with the source address the kernel would pick (RFC 6724
+/// needs it; one system call each unless `with_sources` is off) and, with history, what earlier
+/// connects on that network learned (HE-4.2), also kept in `known` for the report and for
+/// recording the outcome.
+fn candidates<D: Dial>(
+    dial: &D,
+    with_sources: bool,
+    history: Option<&SharedHistory>,
+    known: &mut HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
+    dsts: impl IntoIterator<Item = SocketAddr>,
+    now: Instant,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = dsts
+        .into_iter()
+        .map(|dst| {
+            let src = if with_sources {
+                dial.source(dst)
+            } else {
+                Some(dst.ip())
+            };
+            Candidate::new(dst, src)
+        })
+        .collect();
+    if let Some(history) = history {
+        let mut h = lock(history);
+        for c in &mut out {
+            c.hist = h.verdict(c.src, c.dst, now.into_std());
+            known.insert(c.dst, (c.src, c.hist));
+        }
+    }
+    out
 }
 
 /// Puts endpoints of equal priority in random order (RFC 9460 §2.4.1), with the standard
