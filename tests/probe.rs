@@ -72,8 +72,25 @@ async fn json_has_the_documented_fields() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "one object per connect: {stdout}");
-    for line in lines {
+    assert_eq!(
+        lines.len(),
+        3,
+        "one object per connect, then the summary: {stdout}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(lines[2]).unwrap();
+    assert_eq!(summary["mode"], "summary");
+    assert_eq!(
+        (&summary["connects"], &summary["connected"]),
+        (&2.into(), &2.into())
+    );
+    assert_eq!(summary["won"]["ipv6"], 2);
+    assert_eq!(summary["families"][0]["name"], "ipv6");
+    assert_eq!(summary["families"][0]["won"], 2);
+    assert!(
+        summary["families"][0]["median_ms"].as_f64().is_some(),
+        "{summary}"
+    );
+    for line in &lines[..2] {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["host"], "localhost");
         assert_eq!(v["port"], port);
@@ -255,4 +272,41 @@ async fn tls_race_shows_tcp_and_tls_per_attempt() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stdout.contains("handshake failed"), "{stdout}");
+}
+
+// `--repeat` summary: IPv6 refused, IPv4 up: IPv4 wins every connect; the summary counts the
+// refused IPv6 attempt and times the IPv4 handshakes; `--interval` spaces the connects.
+#[tokio::test]
+async fn repeat_summary_counts_wins_and_times() {
+    let dual = dual_port();
+    let port = dual.port;
+    let _s4 = serve(listening(dual.v4));
+    let start = std::time::Instant::now();
+    let out = probe(&[
+        "--repeat",
+        "3",
+        "--interval",
+        "100",
+        "localhost",
+        &port.to_string(),
+    ])
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(200),
+        "two intervals"
+    );
+    assert!(
+        stdout.contains("summary: 3 connects: 3 connected, 0 failed; IPv6 won 0, IPv4 won 3"),
+        "{stdout}"
+    );
+    let ipv4 = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("ipv4 "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        ipv4.split_whitespace().nth(2) == Some("3"),
+        "3 wins: {ipv4}"
+    );
 }

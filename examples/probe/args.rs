@@ -30,9 +30,13 @@ struct Cli {
     /// One JSON object per connect, one line each, on stdout
     #[arg(long)]
     json: bool,
-    /// N connects with the same connector
+    /// N connects with the same connector, then a summary (per family and address: attempts,
+    /// wins, handshake min/median/p95/max)
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
+    /// With --repeat: wait this long between connects, in ms
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    interval: u64,
     /// Connection Attempt Delay in ms, 10..=2000 [default: 250]
     #[arg(long, value_name = "MS")]
     attempt_delay: Option<u64>,
@@ -94,6 +98,7 @@ pub struct Options {
     pub target: Option<(String, u16)>,
     pub json: bool,
     pub repeat: u32,
+    pub interval: Duration,
     pub attempt_delay: Option<Duration>,
     pub resolution_delay: Option<Duration>,
     pub timeout: Duration,
@@ -148,6 +153,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         target,
         json: cli.json,
         repeat: cli.repeat,
+        interval: Duration::from_millis(cli.interval),
         attempt_delay: cli.attempt_delay.map(Duration::from_millis),
         resolution_delay: cli.resolution_delay.map(Duration::from_millis),
         timeout: Duration::from_millis(cli.timeout),

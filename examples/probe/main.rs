@@ -13,6 +13,7 @@ mod http;
 mod loopback;
 mod records;
 mod render;
+mod summary;
 #[cfg(feature = "rustls")]
 mod tls;
 
@@ -134,14 +135,14 @@ async fn http_request(_: &Connector, _: &str, _: &Options, _: Style) -> u8 {
     unreachable!("--http is refused before any connect without the hyper feature")
 }
 
-/// One connect: prints it, returns whether it connected, or `Err` for bad input.
+/// One connect: prints it and returns its report, or `Err` for bad input.
 async fn connect_once(
     connector: &Connector,
     host: &str,
     port: u16,
     opts: &Options,
     style: Style,
-) -> Result<Option<Duration>, String> {
+) -> Result<eyeballs::Report, String> {
     let connected = if opts.tls {
         connect_tls(connector, host, port, opts.insecure).await?
     } else {
@@ -173,7 +174,7 @@ async fn connect_once(
     } else {
         print!("{}", render::timeline(&report, shown, style));
     }
-    Ok(result.is_ok().then(|| report.elapsed()))
+    Ok(report)
 }
 
 /// `--tls`: a connect that races through the TLS handshake; the outer error is for what is
@@ -212,9 +213,11 @@ async fn connect_repeatedly(
     opts: &Options,
     style: Style,
 ) -> u8 {
-    let mut ok = 0u32;
-    let mut times = Vec::new();
+    let mut reports = Vec::new();
     for i in 0..opts.repeat {
+        if i > 0 && !opts.interval.is_zero() {
+            tokio::time::sleep(opts.interval).await;
+        }
         if opts.repeat > 1 && !opts.json {
             println!(
                 "{}",
@@ -222,30 +225,39 @@ async fn connect_repeatedly(
             );
         }
         match connect_once(connector, host, port, opts, style).await {
-            Ok(Some(elapsed)) => {
-                ok += 1;
-                times.push(elapsed);
-            }
-            Ok(None) => {}
+            Ok(report) => reports.push(report),
             Err(e) => {
                 eprintln!("probe: {e}");
                 return 2;
             }
         }
     }
-    if opts.repeat > 1 && !opts.json {
-        // The first connect starts without history; the later ones use what it learned.
-        let first = times
-            .first()
-            .map_or("-".to_string(), |d| format!("{:.1} ms", ms(*d)));
-        let median = render::median(&times).map_or("-".to_string(), |d| format!("{:.1} ms", ms(d)));
-        println!(
-            "{} connects: {ok} connected, {} failed; time to connect: first {first}, median {median}",
-            opts.repeat,
-            opts.repeat - ok
-        );
+    let ok = reports.iter().filter(|r| r.winner().is_some()).count();
+    if opts.repeat > 1 {
+        let summary = summary::summarize(host, port, &reports);
+        if opts.json {
+            println!("{}", records::line(&summary));
+        } else {
+            // The first connect starts without history; the later ones use what it learned.
+            let times: Vec<Duration> = reports
+                .iter()
+                .filter(|r| r.winner().is_some())
+                .map(|r| r.elapsed())
+                .collect();
+            let first = times
+                .first()
+                .map_or("-".to_string(), |d| format!("{:.1} ms", ms(*d)));
+            let median =
+                render::median(&times).map_or("-".to_string(), |d| format!("{:.1} ms", ms(d)));
+            println!(
+                "{} connects: {ok} connected, {} failed; time to connect: first {first}, median {median}",
+                opts.repeat,
+                reports.len() - ok
+            );
+            print!("{}", summary::render(&summary, style));
+        }
     }
-    if ok == opts.repeat { 0 } else { 1 }
+    if ok == reports.len() { 0 } else { 1 }
 }
 
 /// `--all`: every address on its own, at once, each bounded by the timeout.
@@ -344,7 +356,7 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
             }
             if !matches!(
                 connect_once(&connector, demo::NAME, port, opts, style).await,
-                Ok(Some(_))
+                Ok(r) if r.winner().is_some()
             ) {
                 code = 1;
             }
@@ -358,7 +370,7 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
             }
             if !matches!(
                 connect_once(&connector, demo::NAME, port, opts, style).await,
-                Ok(Some(_))
+                Ok(r) if r.winner().is_some()
             ) {
                 code = 1;
             }
@@ -386,7 +398,7 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
     }
     if !matches!(
         connect_once(&connector, demo::NAME, port, opts, style).await,
-        Ok(Some(_))
+        Ok(r) if r.winner().is_some()
     ) {
         code = 1;
     }

@@ -128,6 +128,44 @@ pub struct AddressCheck {
     pub error: Option<String>,
 }
 
+/// `--repeat N`: one summary object after the connects.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub host: String,
+    pub port: u16,
+    /// Always `"summary"`.
+    pub mode: &'static str,
+    pub connects: usize,
+    pub connected: usize,
+    /// How many connects each family won.
+    pub won: Won,
+    /// The first connect's winner (it had no history), and the distinct later ones in order.
+    pub first_winner: Option<String>,
+    pub later_winners: Vec<String>,
+    /// Per family (`ipv6`, `ipv4`) and per address: attempts, wins, handshake times.
+    pub families: Vec<Tally>,
+    pub addresses: Vec<Tally>,
+}
+
+/// Wins per family.
+#[derive(Debug, Serialize)]
+pub struct Won {
+    pub ipv6: usize,
+    pub ipv4: usize,
+}
+
+/// Attempts, wins and the handshake times of the attempts that connected, in ms.
+#[derive(Debug, Serialize)]
+pub struct Tally {
+    pub name: String,
+    pub attempts: usize,
+    pub won: usize,
+    pub min_ms: Option<f64>,
+    pub median_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
 /// `--http`: the request made after the connect (with the `hyper` feature).
 #[derive(Debug, Serialize)]
 #[cfg_attr(not(feature = "hyper"), allow(dead_code))]
@@ -329,6 +367,36 @@ mod tests {
         };
         let v = serde_json::to_value(&unresolved).unwrap();
         assert!(v.get("verdict").is_none() && v["results"] == json!([]));
+        let summary = Summary {
+            host: "example.test".into(),
+            port: 80,
+            mode: "summary",
+            connects: 2,
+            connected: 1,
+            won: Won { ipv6: 0, ipv4: 1 },
+            first_winner: Some("192.0.2.1:80".into()),
+            later_winners: vec![],
+            families: vec![Tally {
+                name: "ipv4".into(),
+                attempts: 2,
+                won: 1,
+                min_ms: Some(1.0),
+                median_ms: Some(1.0),
+                p95_ms: Some(1.0),
+                max_ms: Some(1.0),
+            }],
+            addresses: vec![],
+        };
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap(),
+            json!({
+                "host": "example.test", "port": 80, "mode": "summary", "connects": 2, "connected": 1,
+                "won": {"ipv6": 0, "ipv4": 1}, "first_winner": "192.0.2.1:80", "later_winners": [],
+                "families": [{"name": "ipv4", "attempts": 2, "won": 1, "min_ms": 1.0, "median_ms": 1.0,
+                              "p95_ms": 1.0, "max_ms": 1.0}],
+                "addresses": [],
+            })
+        );
         let http = Http {
             http: HttpResult {
                 url: "http://example.test/".into(),
