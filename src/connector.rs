@@ -224,19 +224,8 @@ impl Connector {
         handshake: &H,
     ) -> Result<(H::Output, Report), Error> {
         let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_inner(want, host, port, handshake)
-            .instrument(span)
-            .await
-    }
-
-    async fn connect_inner<H: Handshake<TcpStream>>(
-        &self,
-        want: Want,
-        host: &str,
-        port: u16,
-        handshake: &H,
-    ) -> Result<(H::Output, Report), Error> {
         self.connect_configured(want, &self.inner.config, host, port, handshake)
+            .instrument(span)
             .await
     }
 
