@@ -604,7 +604,9 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
-        fn key(c: &Candidate) -> (bool, bool, bool, u32, u8, Option<u8>) {
+        // The comparator's own equivalence: rule 9 counts "no prefix" (IPv4, or no source) as
+        // 0, so the key does too; otherwise equal candidates would look different.
+        fn key(c: &Candidate) -> (bool, bool, bool, u32, u8, u8) {
             let a = Attrs::of(c, PolicyTable::default_ref());
             (
                 a.usable,
@@ -612,7 +614,7 @@ mod tests {
                 a.label_match,
                 a.precedence,
                 a.scope,
-                a.prefix,
+                a.prefix.unwrap_or(0),
             )
         }
 
