@@ -25,6 +25,7 @@ fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
             ),
             src: Some(src6),
             hist: Default::default(),
+            origin: None,
         })
         .collect();
     let v4 = (0..n - n / 2)
@@ -35,6 +36,7 @@ fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
             ),
             src: Some(src4),
             hist: Default::default(),
+            origin: None,
         })
         .collect();
     (v6, v4)

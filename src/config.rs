@@ -287,6 +287,9 @@ pub struct Config {
     /// The ALPN protocols the connection can use over TCP: an HTTPS-record endpoint that offers
     /// none of them is skipped. Default: `h2` and `http/1.1`.
     pub alpn: Vec<Vec<u8>>,
+    /// What to do on a network without an IPv4 route (NAT64, HE-7.1). Default:
+    /// [`crate::Nat64Mode::Discover`].
+    pub nat64: crate::Nat64Mode,
 }
 
 impl Default for Config {
@@ -305,6 +308,7 @@ impl Default for Config {
             policy_table: None,
             https_records: false,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            nat64: crate::Nat64Mode::Discover,
         }
     }
 }
@@ -429,6 +433,8 @@ impl Config {
             // Only for names: an IP literal has no HTTPS record.
             https_records: _,
             alpn: _,
+            // Checked by the caller: an IPv4 address without a route takes the full path.
+            nat64: _,
             // Change the course of the race: only their defaults allow the fast path.
             connect_timeout,
             attempt_timeout,

@@ -19,6 +19,7 @@ use crate::driver::{self, Shared, SharedHistory, Source, Want};
 use crate::error::Error;
 use crate::handshake::{FnHandshake, Handshake, NoHandshake};
 use crate::host::{Host, InputError, Zone, parse_host};
+use crate::nat64::Nat64Shared;
 use crate::report::Report;
 use crate::resolve::{Resolve, SystemResolver, default_resolver};
 
@@ -54,6 +55,8 @@ struct Inner {
     history: Option<SharedHistory>,
     /// The address-selection policy table; `None` when it is RFC 6724's default.
     policy: Option<Arc<PolicyTable>>,
+    /// What NAT64 discovery learned, per network (HE-7.7).
+    nat64: Arc<Nat64Shared>,
 }
 
 impl fmt::Debug for Connector {
@@ -70,6 +73,8 @@ impl Inner {
         Shared {
             history: self.history.as_ref(),
             policy: self.policy.as_ref(),
+            nat64: Some(&self.nat64),
+            resolver: Some(&*self.resolver),
         }
     }
 }
@@ -119,10 +124,12 @@ impl Connector {
     /// Forgets everything earlier connects taught this connector and its clones (RTTs and
     /// failure verdicts). History is already kept per network (by the source address the kernel
     /// picks); call this when you know the network changed in a way that keeps the addresses.
+    /// Also forgets the NAT64 prefixes discovered (HE-7.7).
     pub fn clear_history(&self) {
         if let Some(history) = &self.inner.history {
             driver::lock(history).clear();
         }
+        self.inner.nat64.clear();
     }
 
     /// Connects to `host:port` and returns the first stream whose handshake completes.
@@ -683,6 +690,27 @@ impl Builder {
         self
     }
 
+    /// NAT64 (RFC 8305 §7, HE-7.1): on a network without an IPv4 route, reach IPv4
+    /// destinations (literals, A answers, `ipv4hint`s) through the network's NAT64 prefix,
+    /// discovered by asking the resolver for `ipv4only.arpa` (RFC 7050) once per network. On a
+    /// network with an IPv4 route nothing changes and nothing is asked. Default: on.
+    pub fn nat64(mut self, on: bool) -> Builder {
+        self.config.nat64 = if on {
+            crate::Nat64Mode::Discover
+        } else {
+            crate::Nat64Mode::Off
+        };
+        self
+    }
+
+    /// Use this NAT64 prefix on networks without an IPv4 route, without discovery (for a
+    /// resolver that does not answer `ipv4only.arpa`, or a prefix learned from a router
+    /// advertisement, RFC 8781).
+    pub fn nat64_prefix(mut self, prefix: crate::Nat64Prefix) -> Builder {
+        self.config.nat64 = crate::Nat64Mode::Prefix(prefix);
+        self
+    }
+
     /// The ALPN protocols connections can use over TCP, for choosing HTTPS-record endpoints.
     /// Default: `h2`, `http/1.1`.
     pub fn alpn<P: AsRef<[u8]>>(mut self, protocols: impl IntoIterator<Item = P>) -> Builder {
@@ -729,6 +757,7 @@ impl Builder {
                 dial,
                 history,
                 policy,
+                nat64: Arc::default(),
             }),
         })
     }

@@ -25,6 +25,7 @@ use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Handshake, HandshakeFuture, Phase};
+use crate::nat64::{Nat64Race, Nat64Shared};
 use crate::report::{Answer, Attempt, AttemptOutcome, Report, ServiceAnswer};
 use crate::resolve::{Lookup, RecordLookup, Resolve, ResolveError};
 use std::sync::Arc;
@@ -65,6 +66,10 @@ pub(crate) struct Shared<'a> {
     pub(crate) history: Option<&'a SharedHistory>,
     /// Its address-selection policy table; `None`: RFC 6724's default.
     pub(crate) policy: Option<&'a Arc<PolicyTable>>,
+    /// What NAT64 discovery learned, per network (HE-7.7); `None`: no discovery.
+    pub(crate) nat64: Option<&'a Arc<Nat64Shared>>,
+    /// The resolver to discover the NAT64 prefix with, also for connects to literals.
+    pub(crate) resolver: Option<&'a dyn Resolve>,
 }
 
 /// Runs one race to its end. `handshake` runs on every attempt whose TCP handshake completes;
@@ -84,9 +89,25 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     let history = shared.history;
     let policy = shared.policy.cloned();
     let admission = config.admission();
+    // HE-7.1: on a network without an IPv4 route, IPv4 destinations go through NAT64. An IPv6
+    // literal needs no such check.
+    let needs_nat64 = !matches!(source, Source::Addrs(&[addr]) if addr.is_ipv6());
+    let nat64 = match needs_nat64 {
+        true => Nat64Race::plan(
+            config.nat64,
+            admission.v4 && admission.v6,
+            dial,
+            shared.nat64,
+            shared.resolver,
+            port,
+        ),
+        false => Nat64Race::default(),
+    };
+    let nat64_active = nat64.waiting() || nat64.prefix().is_some();
     if let Source::Addrs(&[addr]) = source
         && config.allows_single_attempt()
         && admission.admit_addr(addr) == Ok(addr)
+        && !nat64_active
     {
         return single_attempt(want, dial, handshake, addr, start, host, port).await;
     }
@@ -129,7 +150,7 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
             let race = Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
             // One address needs no sorting, so no source lookup either, unless its history is
             // kept: history is keyed by the real source (the network).
-            let with_sources = v6.len() + v4.len() > 1 || history.is_some();
+            let with_sources = v6.len() + v4.len() > 1 || history.is_some() || nat64_active;
             let mut d = Driver::new(config, dial, handshake, race, start, host, port);
             d.with_sources = with_sources;
             d.history = history;
@@ -141,6 +162,8 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
             d
         }
     };
+    driver.report.nat64 = nat64.prefix();
+    driver.nat64 = nat64;
     poll_fn(|cx| driver.poll(cx)).await
 }
 
@@ -210,6 +233,7 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
         placement: None,
         endpoint: None,
         tcp_connected,
+        translation: None,
         addr,
         started: Duration::ZERO,
         ended: Some(ended),
@@ -295,6 +319,8 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     /// Each fed destination's source address (to key its history when its attempt ends) and
     /// what the history knew of it (for the report).
     known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
+    /// NAT64 within this connect (HE-7.1 to HE-7.9).
+    nat64: Nat64Race,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -333,6 +359,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             with_sources: true,
             history: None,
             known: HashMap::new(),
+            nat64: Nat64Race::default(),
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -351,6 +378,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// result if the race ended.
     fn feed(&mut self, now: Instant, budget: &mut usize) -> Option<RaceResult<H::Output>> {
         for family in [Family::V6, Family::V4] {
+            if family == Family::V4 && self.nat64.waiting() {
+                continue; // HE-7.7: IPv4 destinations wait for the NAT64 prefix.
+            }
             let Some(queue) = &mut self.feeds[family.index()] else {
                 continue;
             };
@@ -370,6 +400,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     self.with_sources,
                     self.history,
                     &mut self.known,
+                    &mut self.nat64,
                     queue.drain(..n),
                     now,
                 );
@@ -390,7 +421,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// Whether queued addresses wait for a lookup budget the race wants them for now.
     fn feed_waiting(&self) -> bool {
-        self.feeds.iter().any(Option::is_some) && self.race.wants_addresses()
+        let v6 = self.feeds[Family::V6.index()].is_some();
+        let v4 = self.feeds[Family::V4.index()].is_some() && !self.nat64.waiting();
+        (v6 || v4) && self.race.wants_addresses()
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<H::Output>> {
@@ -406,6 +439,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     return Poll::Ready(done);
                 }
                 progressed |= before != (budget, self.feeds.iter().flatten().count());
+            }
+            if self.nat64.poll_discovery(cx) {
+                // HE-7.7: the prefix is known (or known not to exist): IPv4 destinations go.
+                progressed = true;
+                self.report.nat64 = self.nat64.prefix();
             }
             if let Some(lookup) = &mut self.service_lookup
                 && let Poll::Ready(result) = lookup.as_mut().poll(cx)
@@ -555,6 +593,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 let _ = lookup.await;
             }));
         }
+        // The NAT64 discovery keeps its result for the next connect (HE-7.7).
+        pending.extend(self.nat64.take_pending());
         if pending.is_empty() {
             return;
         }
@@ -627,6 +667,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             self.with_sources,
             self.history,
             &mut self.known,
+            &mut self.nat64,
             dsts,
             now,
         );
@@ -666,6 +707,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             self.with_sources,
             self.history,
             &mut self.known,
+            &mut self.nat64,
             dsts.into_iter().take(SOURCE_BATCH),
             now,
         );
@@ -774,7 +816,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         .get(&addr)
                         .map(|(_, hist)| *hist)
                         .filter(|hist| !hist.is_empty());
-                    if !self.config.address_policy.allows(addr.ip()) {
+                    let translation = self.nat64.translations.get(&addr).copied();
+                    // HE-7.6: a NAT64 translation is judged by the IPv4 address it reaches.
+                    if !self.config.address_policy.allows(self.nat64.judged(addr)) {
                         // Checked right before the connect, after DNS: rebinding cannot slip past.
                         debug!(%addr, attempt = id.0, "attempt denied by the address policy");
                         let outcome = Some(AttemptOutcome::Denied);
@@ -787,6 +831,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                             placement: None,
                             endpoint: None,
                             tcp_connected: None,
+                            translation,
                         });
                         let denied = io::Error::new(
                             io::ErrorKind::PermissionDenied,
@@ -808,6 +853,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         placement: None,
                         endpoint: None,
                         tcp_connected: None,
+                        translation,
                     });
                     self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
                 }
@@ -931,10 +977,28 @@ pub(crate) async fn resolve_all<D: Dial>(
         }
         report.answers.push(Answer { family, at, result });
     }
+    // HE-7.1: without an IPv4 route, IPv4 addresses are returned as their NAT64 translations,
+    // once the prefix is known.
+    let mut nat64 = Nat64Race::plan(
+        config.nat64,
+        admission.v4 && admission.v6,
+        dial,
+        shared.nat64,
+        shared.resolver.or(Some(resolver)),
+        port,
+    );
+    if nat64.waiting() {
+        poll_fn(|cx| match nat64.poll_discovery(cx) {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        })
+        .await;
+    }
     report.elapsed = start.elapsed();
+    report.nat64 = nat64.prefix();
     let (allowed, denied): (Vec<SocketAddr>, Vec<SocketAddr>) = admitted
         .into_iter()
-        .partition(|dst| config.address_policy.allows(dst.ip()));
+        .partition(|dst| config.address_policy.allows(nat64.origin_of(dst.ip())));
     if allowed.is_empty() && !denied.is_empty() {
         return Err(denied_error(report, denied));
     }
@@ -952,11 +1016,13 @@ pub(crate) async fn resolve_all<D: Dial>(
         if !candidates.is_empty() {
             tokio::task::yield_now().await;
         }
-        candidates.extend(
-            batch
-                .iter()
-                .map(|dst| Candidate::new(*dst, dial.source(*dst))),
-        );
+        candidates.extend(batch.iter().map(|dst| {
+            let (dst, src, origin) = nat64.translate(*dst, dial.source(*dst), |to| dial.source(to));
+            Candidate {
+                origin,
+                ..Candidate::new(dst, src)
+            }
+        }));
     }
     if let Some(history) = history {
         let now = std::time::Instant::now();
@@ -981,11 +1047,13 @@ pub(crate) async fn resolve_all<D: Dial>(
 /// needs it; one system call each unless `with_sources` is off) and, with history, what earlier
 /// connects on that network learned (HE-4.2), also kept in `known` for the report and for
 /// recording the outcome.
+#[allow(clippy::too_many_arguments)]
 fn candidates<D: Dial>(
     dial: &D,
     with_sources: bool,
     history: Option<&SharedHistory>,
     known: &mut HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
+    nat64: &mut Nat64Race,
     dsts: impl IntoIterator<Item = SocketAddr>,
     now: Instant,
 ) -> Vec<Candidate> {
@@ -997,7 +1065,12 @@ fn candidates<D: Dial>(
             } else {
                 Some(dst.ip())
             };
-            Candidate::new(dst, src)
+            // HE-7.1 / HE-7.6: synthesized when IPv4 has no route; DNS64 answers recognised.
+            let (dst, src, origin) = nat64.translate(dst, src, |to| dial.source(to));
+            Candidate {
+                origin,
+                ..Candidate::new(dst, src)
+            }
         })
         .collect();
     if let Some(history) = history {

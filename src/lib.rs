@@ -90,6 +90,7 @@ mod driver;
 mod error;
 mod handshake;
 mod host;
+mod nat64;
 mod policy;
 mod report;
 mod resolve;
@@ -112,16 +113,19 @@ pub use crate::config::{
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
 pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
-pub use crate::core::nat64::{Nat64Prefix, Nat64PrefixError};
 pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
 pub use crate::error::{ConnectFailure, Error};
 pub use crate::host::InputError;
+pub use crate::nat64::{
+    Nat64Mode, Nat64Prefix, Nat64PrefixError, PrefixSource, SynthesizedBy, Translation,
+};
 pub use crate::policy::{AddressPolicy, is_public};
 pub use crate::report::{Answer, Attempt, AttemptOutcome, Moved, Report, ServiceAnswer};
 #[cfg(feature = "hickory")]
 pub use crate::resolve::HickoryResolver;
 pub use crate::resolve::{
     Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
+    TtlLookup,
 };
 
 /// Not part of the public API: what the benches and fuzz targets need of the pure core. No semver

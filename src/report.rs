@@ -9,6 +9,7 @@ use crate::core::Family;
 use crate::core::history::{DelayBasis, Remembered};
 use crate::core::machine::Placement;
 use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
+use crate::nat64::{Nat64Prefix, PrefixSource, Translation};
 use crate::resolve::ResolveError;
 
 /// One DNS answer, as it arrived.
@@ -130,6 +131,8 @@ pub struct Attempt {
     pub(crate) endpoint: Option<ServiceEndpoint>,
     /// When its TCP handshake completed, if the connect runs a handshake of its own on top.
     pub(crate) tcp_connected: Option<Duration>,
+    /// The IPv4 address this IPv6 destination stands for through NAT64 (HE-7.9).
+    pub(crate) translation: Option<Translation>,
 }
 
 /// History moved an attempt: [`Attempt::moved_by_history`].
@@ -189,7 +192,14 @@ impl Attempt {
         self.addr
     }
 
-    /// The address's family.
+    /// When the address tried is a NAT64 translation (an IPv4 destination on a network without
+    /// an IPv4 route, or a DNS64 answer): the IPv4 address it reaches, the prefix, who
+    /// synthesized it and how the prefix was learned (HE-7.9).
+    pub fn translation(&self) -> Option<&Translation> {
+        self.translation.as_ref()
+    }
+
+    /// The address's family (the family on the wire: IPv6 for a NAT64 translation).
     pub fn family(&self) -> Family {
         Family::of(&self.addr)
     }
@@ -226,6 +236,8 @@ pub struct Report {
     pub(crate) attempts: Vec<Attempt>,
     pub(crate) winner: Option<usize>,
     pub(crate) elapsed: Duration,
+    /// The NAT64 prefix the connect synthesized with, when it had no IPv4 route (HE-7.9).
+    pub(crate) nat64: Option<(Nat64Prefix, PrefixSource)>,
 }
 
 impl Report {
@@ -239,7 +251,14 @@ impl Report {
             attempts: Vec::new(),
             winner: None,
             elapsed: Duration::ZERO,
+            nat64: None,
         }
+    }
+
+    /// The NAT64 prefix in use, and how it was learned, when the connect found no IPv4 route
+    /// and a prefix (HE-7.9): IPv4 destinations were reached through it.
+    pub fn nat64_prefix(&self) -> Option<(Nat64Prefix, PrefixSource)> {
+        self.nat64
     }
 
     /// The HTTPS-record answer, when the connect looked HTTPS records up.
@@ -326,6 +345,9 @@ impl fmt::Display for Report {
                 ms(a.started),
                 a.addr
             )?;
+            if let Some(t) = &a.translation {
+                writeln!(f, "              ({t})")?;
+            }
         }
         Ok(())
     }

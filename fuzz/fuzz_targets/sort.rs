@@ -22,6 +22,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             dst: SocketAddr::new(ip(&c[..17]), 443),
             src: (c[34] & 3 != 0).then(|| ip(&c[17..34])),
             hist: Default::default(),
+            // Some destinations stand for an IPv4 address (NAT64): sorted as it.
+            origin: (c[34] & 4 != 0).then(|| std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3])),
         })
         .collect();
     let mut once = input.clone();

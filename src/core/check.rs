@@ -55,7 +55,8 @@ impl Bytes<'_> {
 }
 
 /// A small pool, so duplicates are common; IPv6 includes hostile forms (v4-mapped, unspecified,
-/// multicast) and some have no route (no source address).
+/// multicast) and some have no route (no source address). IPv4 answers include NAT64
+/// translations (an IPv6 destination standing for an IPv4 address, HE-7.8).
 fn address(family: Family, n: u8) -> Candidate {
     let i = n % 12;
     let ip = match family {
@@ -75,6 +76,9 @@ fn address(family: Family, n: u8) -> Candidate {
             )),
         },
         Family::V4 => match i {
+            9 => {
+                IpAddr::V6(crate::core::nat64::WELL_KNOWN.synthesize(Ipv4Addr::new(192, 0, 2, 10)))
+            }
             10 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             11 => IpAddr::V4(Ipv4Addr::BROADCAST),
             _ => IpAddr::V4(Ipv4Addr::new(192, 0, 2, i + 1)),
@@ -91,6 +95,7 @@ fn address(family: Family, n: u8) -> Candidate {
         dst: SocketAddr::new(ip, 443),
         src,
         hist: history_of(n),
+        origin: (family == Family::V4 && i == 9).then(|| Ipv4Addr::new(192, 0, 2, 10)),
     }
 }
 

@@ -28,26 +28,32 @@ pub(crate) fn sort_and_interleave_groups<'a>(
     lead: impl FnOnce(Family) -> (Family, usize),
 ) -> Vec<SocketAddr> {
     let mut order = Vec::new();
+    let mut last_family = None;
     let mut lead = Some(lead);
     for group in groups {
         let (fresh, failed): (Vec<&Candidate>, Vec<&Candidate>) =
             group.into_iter().partition(|c| c.hist.failed.is_none());
         for part in [fresh, failed] {
             let sorted = sorted_addrs(part, table);
-            let Some(best) = sorted.first() else { continue };
-            let (family, count) = match (lead.take(), order.last()) {
-                (Some(lead), _) => lead(Family::of(best)),
-                // Alternation goes on from the last destination placed.
-                (None, Some(last)) => (Family::of(last).other(), 1),
-                (None, None) => (Family::of(best), 1),
+            let Some(&(_, best)) = sorted.first() else {
+                continue;
             };
-            order.extend(interleave(&sorted, family, count));
+            let (family, count) = match (lead.take(), last_family) {
+                (Some(lead), _) => lead(best),
+                // Alternation goes on from the last destination placed.
+                (None, Some(last)) => (Family::other(last), 1),
+                (None, None) => (best, 1),
+            };
+            let placed = interleave(&sorted, family, count);
+            last_family = placed.last().map(|&(_, f)| f);
+            order.extend(placed.into_iter().map(|(addr, _)| addr));
         }
     }
     order
 }
 
-/// Reorders a sorted list so that, after `lead_count` addresses of `lead`, the families alternate,
+/// Reorders a sorted list of destinations and the families they count as (a NAT64 translation
+/// counts as IPv4, HE-7.8) so that, after `lead_count` addresses of `lead`, the families alternate,
 /// starting with the other family. Within each family the sorted order is kept. When one family
 /// runs out, the rest of the other follows in order.
 ///
@@ -55,16 +61,16 @@ pub(crate) fn sort_and_interleave_groups<'a>(
 /// First Address Family Count; when answers arrive mid-race the driver passes the family that must
 /// come next so that alternation continues from what was already tried.
 pub(crate) fn interleave(
-    sorted: &[SocketAddr],
+    sorted: &[(SocketAddr, Family)],
     lead: Family,
     lead_count: usize,
-) -> Vec<SocketAddr> {
+) -> Vec<(SocketAddr, Family)> {
     let (mut first, mut second): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
-    for addr in sorted {
-        if Family::of(addr) == lead {
-            first.push(*addr)
+    for &(addr, family) in sorted {
+        if family == lead {
+            first.push((addr, family))
         } else {
-            second.push(*addr)
+            second.push((addr, family))
         }
     }
     let mut out = Vec::with_capacity(sorted.len());
@@ -142,11 +148,15 @@ mod tests {
             ),
         ];
         for (input, lead, count, want) in table {
-            assert_eq!(
-                interleave(&addrs(input), *lead, *count),
-                addrs(want),
-                "{input} lead {lead:?} x{count}"
-            );
+            let given: Vec<_> = addrs(input)
+                .into_iter()
+                .map(|a| (a, Family::of(&a)))
+                .collect();
+            let got: Vec<SocketAddr> = interleave(&given, *lead, *count)
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect();
+            assert_eq!(got, addrs(want), "{input} lead {lead:?} x{count}");
         }
     }
 }

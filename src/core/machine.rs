@@ -331,6 +331,9 @@ pub struct Race {
     received: Vec<Candidate>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
+    /// The destinations that are NAT64 translations (HE-7.8): they count as IPv4 when the
+    /// families alternate. Empty (no allocation) on almost every network.
+    translated: HashSet<SocketAddr>,
     /// The index in `received` of the destination with the lowest known RTT, if any has one
     /// (HE-5.3); without one, no attempt delay needs a look at the history.
     nearest: Option<usize>,
@@ -386,6 +389,7 @@ impl Race {
             first_positive_at: None,
             received: Vec::new(),
             seen: Seen::default(),
+            translated: HashSet::new(),
             nearest: None,
             untried: VecDeque::new(),
             begun: false,
@@ -477,6 +481,16 @@ impl Race {
         self.advance_clock(now);
         if self.done {
             return;
+        }
+        let given = match &input {
+            Input::Resolved { addrs, .. }
+            | Input::ResolvedPart { addrs, .. }
+            | Input::TargetResolved { addrs, .. } => addrs.as_slice(),
+            Input::ServiceAnswer { hints, .. } => hints.as_slice(),
+            _ => &[],
+        };
+        for c in given.iter().filter(|c| c.origin.is_some()) {
+            self.translated.insert(c.dst);
         }
         match input {
             Input::Resolved { family, addrs } => self.on_resolved(family, addrs, true),
@@ -697,7 +711,7 @@ impl Race {
         if last {
             service
                 .hints
-                .retain(|(t, h)| !t.is_empty() || Family::of(&h.dst) != family);
+                .retain(|(t, h)| !t.is_empty() || h.family() != family);
         }
         let slot = family.index();
         self.lookups[slot] = match (positive, last) {
@@ -790,7 +804,7 @@ impl Race {
         // name or the endpoint's target, and only those of endpoints the plan keeps.
         for mut h in hints {
             h.dst.set_ip(h.dst.ip().to_canonical());
-            let family = Family::of(&h.dst);
+            let family = h.family();
             for endpoint in &service.plan {
                 let r = &endpoint.record;
                 let listed = match h.dst.ip() {
@@ -848,7 +862,7 @@ impl Race {
         let before = state.answers.len();
         for mut c in addrs {
             c.dst.set_ip(c.dst.ip().to_canonical());
-            if Family::of(&c.dst) == family && !state.answers.iter().any(|o| o.dst == c.dst) {
+            if c.family() == family && !state.answers.iter().any(|o| o.dst == c.dst) {
                 state.answers.push(c);
             }
         }
@@ -860,7 +874,7 @@ impl Race {
         });
         service
             .hints
-            .retain(|(t, h)| *t != target || Family::of(&h.dst) != family);
+            .retain(|(t, h)| *t != target || h.family() != family);
         if positive {
             self.first_positive_at.get_or_insert(now);
         }
@@ -943,8 +957,7 @@ impl Race {
     /// records) hints standing in for one (HE-10.5).
     fn family_positive(&self, family: Family) -> bool {
         self.lookups[family.index()].has_addresses()
-            || (self.service.is_some()
-                && self.received.iter().any(|c| Family::of(&c.dst) == family))
+            || (self.service.is_some() && self.received.iter().any(|c| c.family() == family))
     }
 
     /// Whether connecting waits for service information (HE-10.3): the HTTPS answer, or a
@@ -967,7 +980,7 @@ impl Race {
                 && !s
                     .hints
                     .iter()
-                    .any(|(n, h)| n == name && Family::of(&h.dst) == preferred)
+                    .any(|(n, h)| n == name && h.family() == preferred)
         })
     }
 
@@ -1184,6 +1197,7 @@ impl Race {
             return;
         }
         let attempts = &self.attempts;
+        let translated = &self.translated;
         let first_family_count = self.config.first_family_count;
         let table = match &self.policy {
             Some(table) => table,
@@ -1194,8 +1208,12 @@ impl Race {
         let order = sort_and_interleave_groups(groups, table, |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
-                let fam = Family::of(&last.addr);
-                let same = attempts.iter().all(|a| Family::of(&a.addr) == fam);
+                let family = |addr: &SocketAddr| match translated.contains(addr) {
+                    true => Family::V4,
+                    false => Family::of(addr),
+                };
+                let fam = family(&last.addr);
+                let same = attempts.iter().all(|a| family(&a.addr) == fam);
                 if same && attempts.len() < first_family_count {
                     (fam, first_family_count - attempts.len())
                 } else {

@@ -12,7 +12,6 @@ pub(crate) mod check;
 pub(crate) mod history;
 pub(crate) mod interleave;
 pub(crate) mod machine;
-#[allow(dead_code)] // Wired into connects by issue 14; tested and fuzzed meanwhile.
 pub(crate) mod nat64;
 #[cfg(test)]
 mod properties;

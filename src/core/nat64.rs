@@ -1,8 +1,9 @@
 //! NAT64 address arithmetic (RFC 6052) and prefix discovery (RFC 7050), as pure functions
-//! (HE-7.3, HE-7.4). Nothing here sends anything: the driver asks, these compute.
+//! (HE-7.3, HE-7.4, HE-7.7). Nothing here sends anything: the driver asks, these compute.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
 
 /// The well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052 §2.1).
 pub(crate) const WELL_KNOWN: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
@@ -147,6 +148,82 @@ pub(crate) fn discover(answer: &[Ipv6Addr]) -> Vec<Nat64Prefix> {
     found
 }
 
+/// How long a discovered prefix is kept when the answer's TTL is unknown (a resolver that does
+/// not report it).
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(600);
+
+/// The shortest time a discovery's result is kept, whatever its TTL: a TTL of 0 must not cost a
+/// query per connect.
+pub(crate) const MIN_TTL: Duration = Duration::from_secs(10);
+
+/// The longest.
+pub(crate) const MAX_TTL: Duration = Duration::from_secs(86_400);
+
+/// How long "this network has no NAT64" (no prefix in the answer, or the query failed) is kept
+/// before asking again.
+pub(crate) const NEGATIVE_TTL: Duration = Duration::from_secs(60);
+
+/// What discovery found on one network (HE-7.3): the prefixes (none: no NAT64 there), until when
+/// it holds. The network is told by the IPv6 source address the kernel picks for a NAT64
+/// destination: on another network (another address) the memory does not apply.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Nat64Memory {
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    network: Ipv6Addr,
+    prefixes: Vec<Nat64Prefix>,
+    expires: Instant,
+}
+
+/// At most this many networks are remembered (a laptop going back and forth between a few).
+const NETWORKS: usize = 4;
+
+impl Nat64Memory {
+    /// What is known of `network` at `now`: `Some` with its prefixes (empty: no NAT64 there),
+    /// `None` when nothing fresh is known and discovery must run.
+    pub(crate) fn get(&self, network: Ipv6Addr, now: Instant) -> Option<&[Nat64Prefix]> {
+        self.entries
+            .iter()
+            .find(|e| e.network == network && now < e.expires)
+            .map(|e| e.prefixes.as_slice())
+    }
+
+    /// Keeps what discovery found on `network` at `now`: `prefixes` for `ttl` (the answer's, or
+    /// [`DEFAULT_TTL`] when unknown; within [`MIN_TTL`] and [`MAX_TTL`]); no prefix for
+    /// [`NEGATIVE_TTL`].
+    pub(crate) fn learn(
+        &mut self,
+        network: Ipv6Addr,
+        prefixes: Vec<Nat64Prefix>,
+        ttl: Option<Duration>,
+        now: Instant,
+    ) {
+        let keep = if prefixes.is_empty() {
+            NEGATIVE_TTL
+        } else {
+            ttl.unwrap_or(DEFAULT_TTL).clamp(MIN_TTL, MAX_TTL)
+        };
+        self.entries
+            .retain(|e| e.network != network && now < e.expires);
+        if self.entries.len() >= NETWORKS {
+            self.entries.remove(0);
+        }
+        self.entries.push(Entry {
+            network,
+            prefixes,
+            expires: now + keep,
+        });
+    }
+
+    /// Forgets every network (the caller knows the network changed).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +251,48 @@ mod tests {
             assert_eq!(p.extract(v6(want)), Some(v4), "{p}");
         }
         assert_eq!(WELL_KNOWN.synthesize(v4), v6("64:ff9b::192.0.2.33"));
+    }
+
+    // HE-7.7: discovery's result is kept per network, for the answer's TTL within bounds, a
+    // negative result for a minute; another network starts unknown.
+    #[test]
+    fn he_7_7_memory_per_network_with_ttl() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let (a, b) = (v6("2001:db8:1::2"), v6("2001:db8:2::2"));
+        let nsp = Nat64Prefix::new(v6("2001:db8:64::"), 96).unwrap();
+        let mut m = Nat64Memory::default();
+        assert_eq!(m.get(a, t0), None);
+        m.learn(a, vec![nsp], Some(s(300)), t0);
+        assert_eq!(m.get(a, t0 + s(299)), Some(&[nsp][..]));
+        assert_eq!(m.get(a, t0 + s(300)), None, "expired with its TTL");
+        assert_eq!(m.get(b, t0), None, "another network");
+        // A TTL of 0 is kept for MIN_TTL; an unknown one for DEFAULT_TTL; a huge one MAX_TTL.
+        for (ttl, kept) in [
+            (Some(s(0)), MIN_TTL),
+            (None, DEFAULT_TTL),
+            (Some(s(1 << 30)), MAX_TTL),
+        ] {
+            m.learn(a, vec![nsp], ttl, t0);
+            assert!(m.get(a, t0 + kept - s(1)).is_some(), "{ttl:?}");
+            assert!(m.get(a, t0 + kept).is_none(), "{ttl:?}");
+        }
+        // No NAT64 on b: known (empty) for NEGATIVE_TTL, whatever the TTL.
+        m.learn(b, Vec::new(), Some(s(3600)), t0);
+        assert_eq!(m.get(b, t0 + NEGATIVE_TTL - s(1)), Some(&[][..]));
+        assert_eq!(m.get(b, t0 + NEGATIVE_TTL), None);
+        // Bounded: the oldest network goes first.
+        for i in 0..10u16 {
+            m.learn(
+                Ipv6Addr::new(0x2001, 0xdb8, 9, i, 0, 0, 0, 1),
+                vec![nsp],
+                None,
+                t0,
+            );
+        }
+        assert!(m.entries.len() <= NETWORKS);
+        m.clear();
+        assert!(m.entries.is_empty());
     }
 
     // HE-7.3: only RFC 6052's lengths; addresses outside the prefix, or with the u octet set,

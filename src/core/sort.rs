@@ -9,7 +9,9 @@
 use std::cmp::Ordering;
 
 use super::history::Remembered;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::Family;
 
 /// A destination to sort, with the source address the kernel would pick for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,9 @@ pub struct Candidate {
     pub src: Option<IpAddr>,
     /// What earlier connects learned about it (empty without history).
     pub hist: Remembered,
+    /// The IPv4 address this IPv6 destination stands for when it is a NAT64 translation
+    /// (synthesized here or by DNS64, HE-7.8): it is sorted and grouped as that IPv4 address.
+    pub origin: Option<Ipv4Addr>,
 }
 
 impl Candidate {
@@ -29,6 +34,16 @@ impl Candidate {
             dst,
             src,
             hist: Remembered::default(),
+            origin: None,
+        }
+    }
+
+    /// The family the destination is sorted and interleaved as: IPv4 for a NAT64 translation
+    /// (HE-7.8), otherwise its address's.
+    pub fn family(&self) -> Family {
+        match self.origin {
+            Some(_) => Family::V4,
+            None => Family::of(&self.dst),
         }
     }
 }
@@ -55,15 +70,15 @@ pub(crate) fn sort_destinations_with(candidates: &mut [Candidate], table: &Polic
     }
 }
 
-/// The destinations of `candidates` in [`sort_destinations`] order, without copying the
-/// candidates themselves.
+/// The destinations of `candidates` in [`sort_destinations`] order, each with the family it
+/// counts as ([`Candidate::family`]), without copying the candidates themselves.
 pub(crate) fn sorted_addrs<'a>(
     candidates: impl IntoIterator<Item = &'a Candidate>,
     table: &PolicyTable,
-) -> Vec<SocketAddr> {
-    let mut keyed: Vec<(Attrs, SocketAddr)> = candidates
+) -> Vec<(SocketAddr, Family)> {
+    let mut keyed: Vec<(Attrs, (SocketAddr, Family))> = candidates
         .into_iter()
-        .map(|c| (Attrs::of(c, table), c.dst))
+        .map(|c| (Attrs::of(c, table), (c.dst, c.family())))
         .collect();
     keyed.sort_by(|(a, _), (b, _)| compare(a, b));
     keyed.into_iter().map(|(_, dst)| dst).collect()
@@ -92,9 +107,13 @@ fn rtt_step(rtt: std::time::Duration) -> u32 {
 
 impl Attrs {
     fn of(c: &Candidate, table: &PolicyTable) -> Self {
-        let dst = to_v6(c.dst.ip());
+        // HE-7.8: a NAT64 translation is sorted as the IPv4 address it carries, reached through
+        // the IPv6 source the kernel picked for it (so its label never matches that source's:
+        // native IPv6 goes first, as IPv4 would on a dual-stack network).
+        let d_ip = c.origin.map_or(c.dst.ip(), IpAddr::V4);
+        let dst = to_v6(d_ip);
         let d_policy = table.lookup(&dst);
-        let d_scope = scope(&c.dst.ip());
+        let d_scope = scope(&d_ip);
         let rtt_step = c.hist.rtt.map(|(srtt, _)| rtt_step(srtt));
         let worked = c.hist.worked;
         match c.src {
@@ -110,7 +129,7 @@ impl Attrs {
             },
             Some(src) => {
                 let s6 = to_v6(src);
-                let prefix = match (c.dst.ip(), src) {
+                let prefix = match (d_ip, src) {
                     (IpAddr::V6(d), IpAddr::V6(s)) if d.to_ipv4_mapped().is_none() => {
                         Some(common_prefix_len(&d, &s).min(64))
                     }
@@ -418,6 +437,7 @@ mod tests {
             dst: SocketAddr::new(ip, 443),
             src: src.map(|s| s.parse().unwrap()),
             hist: Default::default(),
+            origin: None,
         }
     }
 
@@ -593,6 +613,39 @@ mod tests {
         assert_eq!(c[0].dst, "127.0.0.1:80".parse().unwrap());
     }
 
+    /// HE-7.8: a NAT64 translation is sorted as the IPv4 address it stands for: after native
+    /// IPv6 (precedence 35 < 40, and its label never matches the IPv6 source), whatever order
+    /// they came in; and it counts as IPv4 for interleaving.
+    #[test]
+    fn he_7_8_translations_sort_as_their_ipv4_origin() {
+        let native = cand("2001:db8:ffff::10", Some("2001:db8:2::2"));
+        let translated = Candidate {
+            origin: Some("198.51.100.10".parse().unwrap()),
+            ..cand("2001:db8:64::c633:640a", Some("2001:db8:2::2"))
+        };
+        // Without the origin, rule 9 (a longer common prefix with the source) would put the
+        // translation first.
+        let plain = Candidate {
+            origin: None,
+            ..translated
+        };
+        let mut both = [native, plain];
+        sort_destinations(&mut both);
+        assert_eq!(both[0].dst, plain.dst);
+        for input in [[native, translated], [translated, native]] {
+            let mut c = input;
+            sort_destinations(&mut c);
+            assert_eq!([c[0].dst, c[1].dst], [native.dst, translated.dst]);
+        }
+        assert_eq!(translated.family(), Family::V4);
+        assert_eq!(native.family(), Family::V6);
+        let order = sorted_addrs([&translated, &native], PolicyTable::default_ref());
+        assert_eq!(
+            order,
+            [(native.dst, Family::V6), (translated.dst, Family::V4)]
+        );
+    }
+
     /// HE-4.1: loopback on both families: ::1 (precedence 50) before 127.0.0.1 (35).
     #[test]
     fn he_4_1_loopback_prefers_ipv6() {
@@ -636,6 +689,7 @@ mod tests {
                 dst: SocketAddr::new(ip, 443),
                 src,
                 hist: Default::default(),
+                origin: None,
             })
         }
 

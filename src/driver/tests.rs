@@ -31,6 +31,10 @@ struct FakeResolver {
     https_queried: Arc<std::sync::Mutex<Vec<(String, Duration)>>>,
     /// Other names: their HTTPS records and addresses (HE-10.7).
     others: HashMap<String, (Vec<Vec<u8>>, Vec<&'static str>)>,
+    /// The AAAA answer for `ipv4only.arpa.` (HE-7.7): after this many ms, these addresses.
+    ipv4only: Option<(u64, &'static [&'static str])>,
+    /// When `ipv4only.arpa.` was asked.
+    ipv4only_queried: Arc<std::sync::Mutex<Vec<Duration>>>,
 }
 
 impl FakeResolver {
@@ -43,7 +47,15 @@ impl FakeResolver {
             https: None,
             https_queried: Default::default(),
             others: HashMap::new(),
+            ipv4only: None,
+            ipv4only_queried: Default::default(),
         }
+    }
+
+    /// Answers `ipv4only.arpa.` AAAA with `addrs` after `ms` (RFC 7050).
+    fn with_ipv4only(mut self, ms: u64, addrs: &'static [&'static str]) -> FakeResolver {
+        self.ipv4only = Some((ms, addrs));
+        self
     }
 
     /// Another name, with these HTTPS records and addresses, answered at once.
@@ -67,6 +79,15 @@ impl FakeResolver {
 
 impl Resolve for FakeResolver {
     fn lookup(&self, name: &str, family: Family) -> Lookup {
+        if name == "ipv4only.arpa." {
+            let (ms, addrs) = self.ipv4only.unwrap_or((0, &[]));
+            let (queried, t0) = (self.ipv4only_queried.clone(), Instant::now());
+            return Box::pin(async move {
+                queried.lock().unwrap().push(t0.elapsed());
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(addrs.iter().map(|s| s.parse().unwrap()).collect())
+            });
+        }
         if let Some((_, addrs)) = self.others.get(name) {
             let ips: Vec<IpAddr> = addrs
                 .iter()
@@ -153,6 +174,8 @@ impl Drop for FakeSocket {
 struct FakeDial {
     peers: HashMap<SocketAddr, Peer>,
     open: Arc<AtomicUsize>,
+    /// No IPv4 route (an IPv6-only network): `source` is `None` for IPv4 destinations.
+    ipv6_only: bool,
 }
 
 impl FakeDial {
@@ -163,6 +186,15 @@ impl FakeDial {
                 .map(|(a, p)| (a.parse().unwrap(), *p))
                 .collect(),
             open: Default::default(),
+            ipv6_only: false,
+        }
+    }
+
+    /// The same, on an IPv6-only network (HE-7.1).
+    fn ipv6_only(peers: &[(&str, Peer)]) -> FakeDial {
+        FakeDial {
+            ipv6_only: true,
+            ..FakeDial::new(peers)
         }
     }
 
@@ -194,6 +226,9 @@ impl Dial for FakeDial {
     }
 
     fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
+        if self.ipv6_only && dst.is_ipv4() {
+            return None;
+        }
         Some(if dst.is_ipv6() {
             "2001:db8:ffff::1".parse().unwrap()
         } else {
@@ -926,7 +961,7 @@ async fn race_with(
         443,
         Shared {
             history: Some(history),
-            policy: None,
+            ..Shared::default()
         },
     )
     .await
@@ -1505,4 +1540,305 @@ async fn he_3_7_late_answers_are_processed_for_a_second() {
         [(Family::V6, Duration::ZERO)],
         "given up after 1 s"
     );
+}
+
+/// NAT64 on an IPv6-only network (HE-7.1 to HE-7.9): prefix discovery, synthesis, DNS64
+/// answers and the address policy.
+mod nat64 {
+    use super::*;
+    use crate::nat64::{Nat64Mode, Nat64Prefix, Nat64Shared, PrefixSource, SynthesizedBy};
+    use std::net::Ipv4Addr;
+
+    /// The network-specific prefix the fake network's resolver reveals.
+    const NSP_WKA: &[&str] = &["2001:db8:64::c000:aa", "2001:db8:64::c000:ab"];
+    /// 198.51.100.10 under 2001:db8:64::/96.
+    const SYNTH: &str = "[2001:db8:64::c633:640a]:443";
+
+    fn nsp() -> Nat64Prefix {
+        Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap()
+    }
+
+    /// One connect to `source` with the connector-wide NAT64 state `nat64`.
+    async fn connect(
+        config: &Config,
+        dial: &FakeDial,
+        resolver: &FakeResolver,
+        source: Source<'_>,
+        nat64: &Arc<Nat64Shared>,
+    ) -> Result<(FakeSocket, Report), Error> {
+        let shared = Shared {
+            nat64: Some(nat64),
+            resolver: Some(resolver),
+            ..Shared::default()
+        };
+        run(
+            Want::Report,
+            config,
+            dial,
+            &NoHandshake,
+            source,
+            "t.example",
+            443,
+            shared,
+        )
+        .await
+    }
+
+    fn by_name(resolver: &FakeResolver) -> Source<'_> {
+        Source::Resolve {
+            resolver,
+            name: "t.example",
+        }
+    }
+
+    // HE-7.1, HE-7.7, HE-7.9: an IPv4 literal on a network without an IPv4 route: the prefix is
+    // discovered (RFC 7050) and the literal reached through it as soon as it is known; the next
+    // connect uses the remembered prefix at once, without asking again.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_1_ipv4_literal_through_the_discovered_prefix() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(5))]);
+        let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(20, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let config = Config::default();
+        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(timeline(&report), [row(20, SYNTH, "connected")]);
+        assert_eq!(report.elapsed(), 25 * MS);
+        let t = report.winner().unwrap().translation().copied().unwrap();
+        assert_eq!(t.ipv4, "198.51.100.10".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(
+            (t.prefix, t.by, t.learned),
+            (nsp(), SynthesizedBy::Client, PrefixSource::Discovered)
+        );
+        assert_eq!(
+            report.nat64_prefix(),
+            Some((nsp(), PrefixSource::Discovered))
+        );
+        assert!(
+            report.to_string().contains("NAT64 to 198.51.100.10"),
+            "{report}"
+        );
+
+        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(timeline(&report), [row(0, SYNTH, "connected")]);
+        assert_eq!(
+            resolver.ipv4only_queried.lock().unwrap().len(),
+            1,
+            "asked once"
+        );
+    }
+
+    // HE-7.7: on a network with an IPv4 route nothing is asked and nothing synthesized, for a
+    // literal or a name with A records only.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_7_dual_stack_never_discovers() {
+        let dial = FakeDial::new(&[("198.51.100.10:443", Peer::Up(5))]);
+        let resolver =
+            FakeResolver::new(Answer::Addrs(0, &[]), Answer::Addrs(0, &["198.51.100.10"]))
+                .with_ipv4only(0, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let config = Config::default();
+        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(
+            timeline(&report),
+            [row(0, "198.51.100.10:443", "connected")]
+        );
+        let (_s, report) = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(
+            timeline(&report),
+            [row(0, "198.51.100.10:443", "connected")]
+        );
+        assert_eq!(report.nat64_prefix(), None);
+        assert!(
+            resolver.ipv4only_queried.lock().unwrap().is_empty(),
+            "never asked"
+        );
+    }
+
+    // HE-7.1, HE-7.7: a name with A records only: discovery runs alongside AAAA and A (asked
+    // at 0 ms, no extra round trip), and the A answer is synthesized once the prefix is known.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_1_a_only_name_is_synthesized() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(5))]);
+        let resolver = FakeResolver::new(
+            Answer::Addrs(10, &[]),
+            Answer::Addrs(10, &["198.51.100.10"]),
+        )
+        .with_ipv4only(30, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let (_s, report) = connect(
+            &Config::default(),
+            &dial,
+            &resolver,
+            by_name(&resolver),
+            &nat64,
+        )
+        .await
+        .unwrap();
+        assert_eq!(*resolver.ipv4only_queried.lock().unwrap(), [Duration::ZERO]);
+        assert_eq!(timeline(&report), [row(30, SYNTH, "connected")]);
+        let t = report.winner().unwrap().translation().unwrap();
+        assert_eq!(t.by, SynthesizedBy::Client);
+    }
+
+    // HE-7.2, HE-7.8: a name whose AAAA is black-holed falls back through the synthesized
+    // address, which is interleaved as IPv4 (after the first IPv6 address, before the second).
+    #[tokio::test(start_paused = true)]
+    async fn he_7_2_broken_aaaa_falls_back_through_the_translation() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(5))]);
+        let resolver = FakeResolver::new(
+            Answer::Addrs(0, &["2001:db8::1", "2001:db8::2"]),
+            Answer::Addrs(0, &["198.51.100.10"]),
+        );
+        let config = Config {
+            nat64: Nat64Mode::Prefix(nsp()),
+            ..Config::default()
+        };
+        let nat64 = Arc::new(Nat64Shared::default());
+        let (_s, report) = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(
+            timeline(&report),
+            [row(0, V6, "cancelled"), row(250, SYNTH, "connected"),]
+        );
+        let t = report.winner().unwrap().translation().unwrap();
+        assert_eq!(t.learned, PrefixSource::Configured);
+        assert!(
+            resolver.ipv4only_queried.lock().unwrap().is_empty(),
+            "configured: no discovery"
+        );
+    }
+
+    // HE-7.6: the address policy judges a translation by the IPv4 address it reaches: a DNS64
+    // answer in the well-known prefix, one in the network's prefix, and a synthesized A answer
+    // carrying 10.0.0.1 are all denied by a policy that denies 10.0.0.0/8.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_6_policy_judges_translations_by_their_ipv4_address() {
+        let no_ten = crate::AddressPolicy::custom(|ip| match ip {
+            IpAddr::V4(v4) => v4.octets()[0] != 10,
+            IpAddr::V6(_) => true,
+        });
+        for (aaaa, a, policy) in [
+            (
+                &["64:ff9b::a00:1"][..],
+                &[][..],
+                crate::AddressPolicy::public_only(),
+            ),
+            (&["64:ff9b::a00:1"][..], &[][..], no_ten.clone()),
+            (&["2001:db8:64::a00:1"][..], &[][..], no_ten.clone()),
+            (&[][..], &["10.0.0.1"][..], no_ten.clone()),
+        ] {
+            let dial = FakeDial::ipv6_only(&[]);
+            let resolver = FakeResolver::new(Answer::Addrs(0, aaaa), Answer::Addrs(0, a))
+                .with_ipv4only(0, NSP_WKA);
+            let config = Config {
+                address_policy: policy,
+                ..Config::default()
+            };
+            let nat64 = Arc::new(Nat64Shared::default());
+            let err = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("denied"), "{aaaa:?} {a:?}: {err}");
+            let report = err.report().unwrap();
+            let t = report.attempts()[0].translation().unwrap();
+            assert_eq!(
+                t.ipv4,
+                "10.0.0.1".parse::<Ipv4Addr>().unwrap(),
+                "{aaaa:?} {a:?}"
+            );
+            assert_eq!(dial.open(), 0);
+        }
+    }
+
+    // HE-7.5: loopback and the other host-scoped IPv4 ranges are never synthesized; when the
+    // network has no NAT64 (no prefix in the answer) IPv4 literals are tried as they are.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_5_no_synthesis_for_host_scoped_addresses_or_without_a_prefix() {
+        let dial = FakeDial::ipv6_only(&[
+            ("127.0.0.1:443", Peer::Refused(1)),
+            ("198.51.100.10:443", Peer::Refused(1)),
+        ]);
+        let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(0, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let loopback = ["127.0.0.1:443".parse().unwrap()];
+        let err = connect(
+            &Config::default(),
+            &dial,
+            &resolver,
+            Source::Addrs(&loopback),
+            &nat64,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            timeline(err.report().unwrap()),
+            [row(0, "127.0.0.1:443", "refused")]
+        );
+
+        let no_nat64 = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(15, &[]);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let err = connect(
+            &Config::default(),
+            &dial,
+            &no_nat64,
+            Source::Addrs(&literal),
+            &nat64,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            timeline(err.report().unwrap()),
+            [row(15, "198.51.100.10:443", "refused")]
+        );
+        assert_eq!(err.report().unwrap().nat64_prefix(), None);
+    }
+
+    // HE-7.7: concurrent connects on a new network share one discovery.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_7_concurrent_connects_share_one_discovery() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(5))]);
+        let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(20, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let config = Config::default();
+        let one = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64);
+        let two = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64);
+        let (one, two) = futures::future::join(one, two).await;
+        assert_eq!(one.unwrap().1.elapsed(), 25 * MS);
+        assert_eq!(two.unwrap().1.elapsed(), 25 * MS);
+        assert_eq!(resolver.ipv4only_queried.lock().unwrap().len(), 1);
+    }
+
+    // HE-7.7: with NAT64 off nothing is asked and IPv4 stays IPv4.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_7_off_means_off() {
+        let dial = FakeDial::ipv6_only(&[("198.51.100.10:443", Peer::Refused(1))]);
+        let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(0, NSP_WKA);
+        let config = Config {
+            nat64: Nat64Mode::Off,
+            ..Config::default()
+        };
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let err = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            timeline(err.report().unwrap()),
+            [row(0, "198.51.100.10:443", "refused")]
+        );
+        assert!(resolver.ipv4only_queried.lock().unwrap().is_empty());
+    }
 }

@@ -13,7 +13,7 @@ use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
-use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind};
+use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, TtlLookup};
 use crate::core::Family;
 
 /// How often a healthy configuration's files are checked for changes (glibc checks on every
@@ -410,6 +410,29 @@ async fn query(
     }
 }
 
+/// [`query`], with the answer's remaining time to live.
+async fn query_with_ttl(
+    resolver: Arc<TokioResolver>,
+    name: String,
+    family: Family,
+) -> Result<(Vec<IpAddr>, Option<std::time::Duration>), ResolveError> {
+    let record_type = match family {
+        Family::V6 => RecordType::AAAA,
+        Family::V4 => RecordType::A,
+    };
+    match resolver.lookup(name.as_str(), record_type).await {
+        Ok(lookup) => {
+            let ttl = lookup
+                .valid_until()
+                .saturating_duration_since(std::time::Instant::now());
+            let ips = answer_ips(lookup.answers().iter().map(|r| &r.data), family);
+            Ok((ips, Some(ttl)))
+        }
+        Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok((Vec::new(), None)),
+        Err(e) => Err(lookup_error(e)),
+    }
+}
+
 /// The error of a failed hickory lookup.
 fn lookup_error(e: hickory_resolver::net::NetError) -> ResolveError {
     let kind = if e.is_nx_domain() {
@@ -482,6 +505,20 @@ impl Resolve for HickoryResolver {
                 Plan::Fail(error) => Err(error),
             }
         }))
+    }
+
+    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+        let plan = self.plan();
+        let name = name.to_string();
+        Box::pin(async move {
+            match plan {
+                Plan::Query(resolver) => query_with_ttl(resolver, name, family).await,
+                Plan::HostsOnly(hosts, error) => from_hosts(&hosts, &name, family)
+                    .map(|ips| (ips, None))
+                    .ok_or(error),
+                Plan::Fail(error) => Err(error),
+            }
+        })
     }
 
     fn lookup(&self, name: &str, family: Family) -> Lookup {

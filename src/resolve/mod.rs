@@ -18,6 +18,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::core::Family;
 
@@ -65,7 +66,23 @@ pub trait Resolve: fmt::Debug + Send + Sync + 'static {
         let _ = name;
         None
     }
+
+    /// [`Resolve::lookup`], with the answer's time to live when the resolver knows it. Used for
+    /// answers a connector keeps: the NAT64 prefix discovered from `ipv4only.arpa` (RFC 7050
+    /// §3) is kept for its TTL. The default calls [`Resolve::lookup`] and reports no TTL (the
+    /// prefix is then kept for 10 minutes).
+    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+        let lookup = self.lookup(name, family);
+        Box::pin(async move { lookup.await.map(|ips| (ips, None)) })
+    }
 }
+
+/// A pending lookup of one family's addresses and the answer's time to live (`None`: unknown).
+pub type TtlLookup = Pin<
+    Box<
+        dyn Future<Output = Result<(Vec<IpAddr>, Option<Duration>), ResolveError>> + Send + 'static,
+    >,
+>;
 
 /// A pending lookup of records, each as its RDATA.
 pub type RecordLookup =
@@ -78,6 +95,10 @@ impl<R: Resolve + ?Sized> Resolve for Arc<R> {
 
     fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
         (**self).lookup_https(name)
+    }
+
+    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+        (**self).lookup_with_ttl(name, family)
     }
 }
 

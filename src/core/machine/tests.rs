@@ -136,6 +136,7 @@ fn cand(ip: &str) -> Candidate {
         dst: SocketAddr::new(ip, 443),
         src: Some(src),
         hist: Default::default(),
+        origin: None,
     }
 }
 
@@ -393,6 +394,7 @@ mod section_4_sorting {
             dst: "[2001:db8::1]:443".parse().unwrap(),
             src: None,
             hist: Default::default(),
+            origin: None,
         };
         h.race.handle(
             Input::Resolved {
