@@ -19,6 +19,7 @@
 
 #[path = "../common/dns.rs"]
 mod dns;
+pub mod nat64;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
