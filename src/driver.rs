@@ -658,9 +658,15 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             })
             .collect();
         let port = self.port;
-        let dsts: Vec<SocketAddr> = [Family::V6, Family::V4]
-            .into_iter()
-            .flat_map(|family| admit_answer(&admission, family, &ips, port, &mut seen))
+        // HE-7.1: while the NAT64 prefix is still being discovered, IPv4 hints (no route) are
+        // left out; the A answer, which waits for the prefix, stands in for them.
+        let families: &[Family] = match self.nat64.waiting() {
+            true => &[Family::V6],
+            false => &[Family::V6, Family::V4],
+        };
+        let dsts: Vec<SocketAddr> = families
+            .iter()
+            .flat_map(|family| admit_answer(&admission, *family, &ips, port, &mut seen))
             .collect();
         let hints = candidates(
             self.dial,

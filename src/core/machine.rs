@@ -807,10 +807,7 @@ impl Race {
             let family = h.family();
             for endpoint in &service.plan {
                 let r = &endpoint.record;
-                let listed = match h.dst.ip() {
-                    IpAddr::V6(ip) => r.ipv6_hints.contains(&ip),
-                    IpAddr::V4(ip) => r.ipv4_hints.contains(&ip),
-                };
+                let listed = r.lists_hint(&h);
                 let state = if r.target.is_empty() {
                     Some(lookups[family.index()])
                 } else {
@@ -901,13 +898,7 @@ impl Race {
         } else {
             for endpoint in &service.plan {
                 let r = &endpoint.record;
-                let own_hint = |(t, c): &&(String, Candidate)| {
-                    *t == r.target
-                        && match c.dst.ip() {
-                            IpAddr::V6(ip) => r.ipv6_hints.contains(&ip),
-                            IpAddr::V4(ip) => r.ipv4_hints.contains(&ip),
-                        }
-                };
+                let own_hint = |(t, c): &&(String, Candidate)| *t == r.target && r.lists_hint(c);
                 // HE-10.7: the name's own answers, or its target's.
                 let answers = if r.target.is_empty() {
                     &service.answers

@@ -38,6 +38,16 @@ pub struct ServiceRecord {
 }
 
 impl ServiceRecord {
+    /// Whether `c` is one of this record's hints; a NAT64 translation by the IPv4 address it
+    /// stands for (HE-7.1).
+    pub(crate) fn lists_hint(&self, c: &super::sort::Candidate) -> bool {
+        match (c.origin, c.dst.ip()) {
+            (Some(v4), _) => self.ipv4_hints.contains(&v4),
+            (None, std::net::IpAddr::V6(ip)) => self.ipv6_hints.contains(&ip),
+            (None, std::net::IpAddr::V4(ip)) => self.ipv4_hints.contains(&ip),
+        }
+    }
+
     /// Parses one HTTPS (or SVCB) record's RDATA, in wire format (HE-10.1).
     pub fn from_rdata(rdata: &[u8]) -> Result<ServiceRecord, ServiceRecordError> {
         parse_https_rdata(rdata)

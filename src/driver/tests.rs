@@ -1821,6 +1821,47 @@ mod nat64 {
         assert_eq!(resolver.ipv4only_queried.lock().unwrap().len(), 1);
     }
 
+    // HE-7.1: an `ipv4hint` is synthesized like an A answer: with the prefix known it is tried
+    // through NAT64 as any IPv4 hint is (after the Resolution Delay, AAAA being late); while
+    // discovery runs it is left out, and the A answer's translation goes once the prefix is
+    // known.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_1_ipv4_hints_are_synthesized() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(3))]);
+        let resolver = FakeResolver::new(
+            Answer::Addrs(400, &[]),
+            Answer::Addrs(400, &["198.51.100.10"]),
+        )
+        .with_https(0, vec![https_rdata(None, &["198.51.100.10"])]);
+        let config = Config {
+            https_records: true,
+            nat64: Nat64Mode::Prefix(nsp()),
+            ..Config::default()
+        };
+        let nat64 = Arc::new(Nat64Shared::default());
+        let (_s, report) = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(timeline(&report), [row(50, SYNTH, "connected")]);
+        assert_eq!(
+            report.winner().unwrap().translation().unwrap().ipv4,
+            "198.51.100.10".parse::<Ipv4Addr>().unwrap()
+        );
+
+        let resolver =
+            FakeResolver::new(Answer::Addrs(0, &[]), Answer::Addrs(10, &["198.51.100.10"]))
+                .with_https(0, vec![https_rdata(None, &["198.51.100.10"])])
+                .with_ipv4only(30, NSP_WKA);
+        let config = Config {
+            https_records: true,
+            ..Config::default()
+        };
+        let (_s, report) = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(timeline(&report), [row(30, SYNTH, "connected")]);
+    }
+
     // HE-7.7: with NAT64 off nothing is asked and IPv4 stays IPv4.
     #[tokio::test(start_paused = true)]
     async fn he_7_7_off_means_off() {
