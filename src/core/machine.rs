@@ -11,7 +11,7 @@
 //! `now` must never go backwards; an earlier `now` is treated as the latest one seen.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
