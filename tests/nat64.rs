@@ -4,6 +4,8 @@
 //! only RFC 7050 discovery tells the client which. Skipped without root or tayga.
 
 mod netns;
+#[path = "common/probe_bin.rs"]
+mod probe_bin;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
@@ -203,4 +205,53 @@ fn he_7_1_off_fails_as_unreachable() {
     });
     assert!(err.to_string().contains("unreachable"), "{err}");
     assert_eq!(lab.ipv4only_queries.load(Ordering::SeqCst), 0);
+}
+
+// HE-7.9: the probe says it: its timeline marks the translation, `--json` carries the prefix,
+// and `--all` names the prefix in its diagnosis.
+#[test]
+fn he_7_9_probe_shows_nat64() {
+    if !Nat64Lab::available() {
+        return;
+    }
+    let bin = probe_bin::probe_bin().clone();
+    let lab = Nat64Lab::new(network_specific(), names(), false);
+    let out = lab.run_in_client(&bin, &["198.51.100.10", "8080"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{text}");
+    assert!(
+        text.contains("NAT64 to 198.51.100.10, synthesized here"),
+        "{text}"
+    );
+    assert!(
+        text.contains("through 2001:db8:64::/96 (discovered"),
+        "{text}"
+    );
+
+    let out = lab.run_in_client(&bin, &["v4only.test", "8080", "--json"]);
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["nat64"]["prefix"], "2001:db8:64::/96", "{v}");
+    assert_eq!(v["nat64"]["learned"], "discovered", "{v}");
+    assert_eq!(v["attempts"][0]["nat64"]["ipv4"], "198.51.100.10", "{v}");
+    assert_eq!(v["attempts"][0]["nat64"]["by"], "client", "{v}");
+
+    let out = lab.run_in_client(&bin, &["v4only.test", "8080", "--all", "--json"]);
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert!(out.status.success(), "{v}");
+    assert_eq!(v["verdict"]["ipv4"], "ok", "{v}");
+    assert_eq!(v["verdict"]["ipv6"], "no_address", "{v}");
+    assert_eq!(v["nat64"]["prefix"], "2001:db8:64::/96", "{v}");
+    let diagnosis = v["diagnosis"].as_str().unwrap();
+    eprintln!("{diagnosis}");
+    assert!(
+        diagnosis.contains("NAT64 prefix 2001:db8:64::/96"),
+        "{diagnosis}"
+    );
 }

@@ -296,12 +296,19 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
     let lookups: [diagnose::Lookup; 2] = [lookups.remove(0), lookups.remove(0)];
     let checks = addrs.iter().map(|addr| async move {
         let t = std::time::Instant::now();
-        let result = connector.connect_addrs([*addr]).await;
-        (*addr, result.map(|_| ()), t.elapsed())
+        let result = connector.connect_addrs_with_report([*addr]).await;
+        // On an IPv6-only network the IPv4 addresses go through NAT64 (HE-7.1): say so.
+        let nat64 = match &result {
+            Ok((_, report)) => report.nat64_prefix(),
+            Err(e) => e.report().and_then(|r| r.nat64_prefix()),
+        };
+        ((*addr, result.map(|_| ()), t.elapsed()), nat64)
     });
-    let results: Vec<diagnose::Check> = futures::future::join_all(checks).await;
+    let (results, nat64): (Vec<diagnose::Check>, Vec<_>) =
+        futures::future::join_all(checks).await.into_iter().unzip();
+    let nat64 = nat64.into_iter().flatten().next();
     let delay = connector.config().attempt_delay;
-    let diagnosis = render::Diagnosis::new(lookups, &results, port, delay);
+    let diagnosis = render::Diagnosis::new(lookups, &results, port, delay, nat64);
     if opts.json {
         let record = render::all_record(host, port, &results, &diagnosis);
         println!("{}", records::line(&record));

@@ -26,7 +26,55 @@ pub struct Connect {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub https: Option<HttpsAnswer>,
     pub attempts: Vec<Attempt>,
+    /// On a network without an IPv4 route: the NAT64 prefix IPv4 was reached through; absent
+    /// otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat64: Option<Nat64>,
     pub error: Option<String>,
+}
+
+/// The NAT64 prefix in use.
+#[derive(Debug, Serialize)]
+pub struct Nat64 {
+    /// `2001:db8:64::/96`.
+    pub prefix: String,
+    /// `discovered`, `configured` or `well_known`.
+    pub learned: &'static str,
+}
+
+/// A NAT64 translation: the IPv4 address an IPv6 destination reaches.
+#[derive(Debug, Serialize)]
+pub struct Translation {
+    pub ipv4: String,
+    pub prefix: String,
+    /// `client` (synthesized here) or `dns64`.
+    pub by: &'static str,
+    /// `discovered`, `configured` or `well_known`.
+    pub learned: &'static str,
+}
+
+pub fn learned_code(learned: eyeballs::PrefixSource) -> &'static str {
+    match learned {
+        eyeballs::PrefixSource::Discovered => "discovered",
+        eyeballs::PrefixSource::Configured => "configured",
+        eyeballs::PrefixSource::WellKnown => "well_known",
+        _ => "other",
+    }
+}
+
+impl Translation {
+    fn of(t: &eyeballs::Translation) -> Translation {
+        Translation {
+            ipv4: t.ipv4.to_string(),
+            prefix: t.prefix.to_string(),
+            by: match t.by {
+                eyeballs::SynthesizedBy::Client => "client",
+                eyeballs::SynthesizedBy::Dns64 => "dns64",
+                _ => "other",
+            },
+            learned: learned_code(t.learned),
+        }
+    }
 }
 
 /// The HTTPS-record answer.
@@ -80,6 +128,9 @@ pub struct Attempt {
     /// With `--tls`: when TCP connected, in ms from the start (the TLS handshake ran from there
     /// to `end_ms`); `null` without a handshake or when TCP never connected.
     pub tcp_ms: Option<f64>,
+    /// When the address is a NAT64 translation: what it reaches and how; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat64: Option<Translation>,
 }
 
 /// `--all`: every address on its own, and a verdict per family.
@@ -99,6 +150,9 @@ pub struct All {
     pub dns: DnsErrors,
     /// The sentence that sums it up.
     pub diagnosis: Option<String>,
+    /// On a network without an IPv4 route: the NAT64 prefix IPv4 was reached through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat64: Option<Nat64>,
     pub error: Option<String>,
 }
 
@@ -239,6 +293,7 @@ impl Connect {
                     next_delay_basis: a.attempt_delay().map(|(_, basis)| basis.to_string()),
                     endpoint_priority: a.endpoint().map(|e| e.priority),
                     tcp_ms: a.tcp_connected().map(ms),
+                    nat64: a.translation().map(Translation::of),
                 })
                 .collect()
         });
@@ -261,6 +316,12 @@ impl Connect {
                     error: a.result().err().map(ToString::to_string),
                 }),
             attempts,
+            nat64: report
+                .and_then(|r| r.nat64_prefix())
+                .map(|(prefix, learned)| Nat64 {
+                    prefix: prefix.to_string(),
+                    learned: learned_code(learned),
+                }),
             error: result.err().map(|e| e.to_string()),
         }
     }
@@ -304,7 +365,17 @@ mod tests {
                 next_delay_basis: Some("from its RTT".into()),
                 endpoint_priority: None,
                 tcp_ms: Some(1.0),
+                nat64: Some(Translation {
+                    ipv4: "198.51.100.10".into(),
+                    prefix: "2001:db8:64::/96".into(),
+                    by: "client",
+                    learned: "discovered",
+                }),
             }],
+            nat64: Some(Nat64 {
+                prefix: "2001:db8:64::/96".into(),
+                learned: "discovered",
+            }),
             error: None,
         };
         assert_eq!(
@@ -315,7 +386,9 @@ mod tests {
                 "resolution": [{"family": "ipv6", "ms": 0.5, "addrs": ["[2001:db8::1]:443"], "error": null}],
                 "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
                                "history": "worked before, 1.0 ms RTT", "moved_from": 1,
-                               "next_delay_ms": 100.0, "next_delay_basis": "from its RTT", "tcp_ms": 1.0}],
+                               "next_delay_ms": 100.0, "next_delay_basis": "from its RTT", "tcp_ms": 1.0,
+                               "nat64": {"ipv4": "198.51.100.10", "prefix": "2001:db8:64::/96", "by": "client", "learned": "discovered"}}],
+                "nat64": {"prefix": "2001:db8:64::/96", "learned": "discovered"},
                 "error": null,
             })
         );
@@ -345,6 +418,7 @@ mod tests {
                 ipv4: None,
             },
             diagnosis: Some("The IPv6 lookup fails; IPv4 is refused.".into()),
+            nat64: None,
             error: None,
         };
         assert_eq!(

@@ -104,6 +104,12 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             ));
         }
     }
+    if let Some((prefix, learned)) = report.nat64_prefix() {
+        out += &format!(
+            "  NAT64             no IPv4 route; IPv4 reached through {prefix} ({})\n",
+            learned_text(learned)
+        );
+    }
     if !report.attempts().is_empty() {
         let width = report
             .attempts()
@@ -190,11 +196,14 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
                 delay.as_millis()
             ));
         }
-        let remembered = if taught.is_empty() {
+        let mut remembered = if taught.is_empty() {
             String::new()
         } else {
             style.dim(&format!("  [history: {}]", taught.join("; ")))
         };
+        if let Some(t) = a.translation() {
+            remembered += &style.dim(&format!("  [{}]", translation_text(t)));
+        }
         out += &format!(
             "  #{i:<2} {:<w$}  {}  {:>6.1} ms  {:>6.1} ms  {bar} {label}{detail}{remembered}\n",
             a.addr().to_string(),
@@ -228,11 +237,19 @@ pub struct Diagnosis {
     pub lookups: [Lookup; 2],
     pub codes: [&'static str; 2],
     pub sentence: String,
+    /// The NAT64 prefix IPv4 addresses were reached through (no IPv4 route), if any.
+    pub nat64: Option<(eyeballs::Nat64Prefix, eyeballs::PrefixSource)>,
 }
 
 impl Diagnosis {
     /// From the lookups (IPv6, IPv4) and every address's own connect.
-    pub fn new(lookups: [Lookup; 2], results: &[Check], port: u16, delay: Duration) -> Diagnosis {
+    pub fn new(
+        lookups: [Lookup; 2],
+        results: &[Check],
+        port: u16,
+        delay: Duration,
+        nat64: Option<(eyeballs::Nat64Prefix, eyeballs::PrefixSource)>,
+    ) -> Diagnosis {
         let codes = [Family::V6, Family::V4].map(|family| {
             let checks: Vec<&Check> = results
                 .iter()
@@ -240,11 +257,18 @@ impl Diagnosis {
                 .collect();
             diagnose::family_code(&lookups[family.index_of()], &checks)
         });
-        let sentence = diagnose::sentence(codes, port, delay);
+        let mut sentence = diagnose::sentence(codes, port, delay);
+        if let Some((prefix, learned)) = nat64 {
+            sentence += &format!(
+                " This network has no IPv4 route: IPv4 is reached through NAT64 prefix {prefix} ({}).",
+                learned_text(learned)
+            );
+        }
         Diagnosis {
             lookups,
             codes,
             sentence,
+            nat64,
         }
     }
 
@@ -292,6 +316,10 @@ pub fn all_record(host: &str, port: u16, results: &[Check], d: &Diagnosis) -> re
             ipv4: dns_error(&d.lookups[1]),
         },
         diagnosis: Some(d.sentence.clone()),
+        nat64: d.nat64.map(|(prefix, learned)| records::Nat64 {
+            prefix: prefix.to_string(),
+            learned: records::learned_code(learned),
+        }),
         error: None,
     }
 }
@@ -359,6 +387,26 @@ pub fn reachability(
     let _ = writeln!(out, "{} {verdict}", style.bold("verdict:"));
     let _ = writeln!(out, "{} {}", style.bold("diagnosis:"), d.sentence);
     out
+}
+
+/// How a NAT64 prefix was learned, in words.
+pub fn learned_text(learned: eyeballs::PrefixSource) -> &'static str {
+    match learned {
+        eyeballs::PrefixSource::Discovered => "discovered from ipv4only.arpa, RFC 7050",
+        eyeballs::PrefixSource::Configured => "configured",
+        eyeballs::PrefixSource::WellKnown => "the well-known prefix",
+        _ => "learned",
+    }
+}
+
+/// A NAT64 translation, in words: `NAT64 to 198.51.100.10, synthesized here`.
+pub fn translation_text(t: &eyeballs::Translation) -> String {
+    let by = match t.by {
+        eyeballs::SynthesizedBy::Client => "synthesized here",
+        eyeballs::SynthesizedBy::Dns64 => "synthesized by DNS64",
+        _ => "synthesized",
+    };
+    format!("NAT64 to {}, {by}", t.ipv4)
 }
 
 /// One HTTPS record in a presentation-like form: `1 . alpn=h2,http/1.1 port=8443 ipv6hint=...`.

@@ -317,6 +317,25 @@ impl Nat64Lab {
         .unwrap()
     }
 
+    /// Runs `program` in the client namespace with the DNS64 server as its resolv.conf (as
+    /// `ip netns exec` provides from `/etc/netns/NS/`), `NO_COLOR` set; waits for it.
+    pub fn run_in_client(&self, program: &std::path::Path, args: &[&str]) -> std::process::Output {
+        let dir = format!("/etc/netns/{}", self.client);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            format!("{dir}/resolv.conf"),
+            format!("nameserver {DNS64}\n"),
+        )
+        .unwrap();
+        Command::new("ip")
+            .args(["netns", "exec", &self.client])
+            .arg(program)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
     fn wait_ready(&self) {
         // Through tayga, by the network-specific prefix, until a connect works.
         let dst = SocketAddr::new(network_specific().synthesize(SERVER).into(), PORT);
@@ -352,6 +371,7 @@ impl Drop for Nat64Lab {
             let _ = run("ip", &["netns", "del", ns]);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.client));
     }
 }
 
