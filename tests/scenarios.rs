@@ -748,3 +748,40 @@ fn probe_all_diagnosis_codes() {
         );
     }
 }
+
+// Issue 15 / HE-9.1: `--all --tls` checks every address's TLS handshake too: with a path-MTU
+// black hole on IPv6 (TCP and small packets pass, the server's certificate flight does not),
+// IPv6 is `handshake_failed` and the diagnosis names the likely cause; IPv4 is `ok`.
+#[test]
+fn probe_all_tls_path_mtu_black_hole() {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.serve_tls(&[(v6(0), TlsServe::Tls), (v4(0), TlsServe::Tls)]);
+    lab.pmtu_black_hole_v6();
+    let port = netns::TLS_PORT.to_string();
+    let out = lab.run_in_client(
+        probe_bin::probe_bin(),
+        &[
+            "--all",
+            "--tls",
+            "--insecure",
+            "--json",
+            "--timeout",
+            "1500",
+            "svc.test",
+            &port,
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        [&record["verdict"]["ipv6"], &record["verdict"]["ipv4"]],
+        ["handshake_failed", "ok"],
+        "{record}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{record}");
+    let diagnosis = record["diagnosis"].as_str().unwrap();
+    assert!(diagnosis.contains("path-MTU black hole"), "{diagnosis}");
+    assert_eq!(record["results"][0]["code"], "handshake_failed", "{record}");
+}

@@ -62,8 +62,8 @@ struct Cli {
     #[arg(long)]
     http: bool,
     /// Race through a TLS handshake (SNI: HOST; the platform's roots): an address whose TCP
-    /// connects but whose TLS fails loses; the timeline shows TCP and TLS per attempt (needs
-    /// --features rustls)
+    /// connects but whose TLS fails loses; the timeline shows TCP and TLS per attempt; with
+    /// --all every address's TLS handshake is checked too (needs --features rustls)
     #[arg(long)]
     tls: bool,
     /// With --tls or --http: accept any certificate (to diagnose the path, not to trust it)
@@ -133,9 +133,6 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     };
     if cli.insecure && !(cli.tls || cli.http) {
         return Err("--insecure needs --tls or --http (see --help)".into());
-    }
-    if cli.tls && cli.all {
-        return Err("--tls and --all cannot be combined (see --help)".into());
     }
     let mut url = None;
     let target = match cli.target.as_slice() {
@@ -278,6 +275,8 @@ mod tests {
         assert_eq!(run(&[]).unwrap().target, None, "the demo");
         let o = run(&["--tls", "--insecure", "--https-records", "h", "443"]).unwrap();
         assert!(o.tls && o.insecure && o.https_records);
+        let o = run(&["--tls", "--all", "h", "443"]).unwrap();
+        assert!(o.tls && o.all);
         for bad in [
             &["--repeat", "0"][..],
             &["--timeout", "0"],
@@ -286,7 +285,6 @@ mod tests {
             &["a", "b", "c"],
             &["--attempt-delay", "x"],
             &["--insecure", "h", "443"],
-            &["--tls", "--all", "h", "443"],
         ] {
             let e = run(bad).unwrap_err();
             assert_eq!(e.lines().count(), 1, "{bad:?}: {e}");

@@ -28,13 +28,16 @@ pub fn address_code(result: &Result<(), Error>) -> &'static str {
         Ok(()) => return "ok",
         Err(e) => e,
     };
+    let attempt = e.report().and_then(|r| r.attempts().first());
+    // TCP connected, then the handshake stalled until the timeout (a path-MTU black hole) or
+    // failed: the path carries small packets only.
+    if attempt.is_some_and(|a| a.tcp_connected().is_some()) {
+        return "handshake_failed";
+    }
     if matches!(e, Error::TimedOut(_)) {
         return "blackhole";
     }
-    let outcome = e
-        .report()
-        .and_then(|r| r.attempts().first())
-        .and_then(|a| a.outcome());
+    let outcome = attempt.and_then(|a| a.outcome());
     match outcome {
         Some(AttemptOutcome::HandshakeFailed { .. }) => "handshake_failed",
         Some(AttemptOutcome::TimedOut) => "blackhole",

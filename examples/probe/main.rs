@@ -177,6 +177,50 @@ async fn connect_once(
     Ok(report)
 }
 
+/// What `--all --tls` needs for every address's handshake.
+#[cfg(feature = "rustls")]
+type CheckTls = (
+    std::sync::Arc<rustls::ClientConfig>,
+    rustls::pki_types::ServerName<'static>,
+);
+#[cfg(not(feature = "rustls"))]
+type CheckTls = ();
+
+#[cfg(feature = "rustls")]
+fn check_tls(host: &str, insecure: bool) -> Result<CheckTls, String> {
+    Ok((tls::client_config(insecure)?, tls::server_name(host)?))
+}
+
+#[cfg(not(feature = "rustls"))]
+fn check_tls(_: &str, _: bool) -> Result<CheckTls, String> {
+    unreachable!("--tls is refused before any connect without the rustls feature")
+}
+
+/// `--all`: one address on its own, through TLS with `tls`.
+async fn check_one(
+    connector: &Connector,
+    addr: std::net::SocketAddr,
+    tls: Option<&CheckTls>,
+) -> Result<eyeballs::Report, Error> {
+    #[cfg(feature = "rustls")]
+    if let Some((config, name)) = tls {
+        let (tls, name) = (
+            tokio_rustls::TlsConnector::from(config.clone()),
+            name.clone(),
+        );
+        let handshake = move |tcp: tokio::net::TcpStream| tls.connect(name.clone(), tcp);
+        return connector
+            .connect_addrs_with_handshake_report([addr], handshake)
+            .await
+            .map(|(_, report)| report);
+    }
+    let _ = tls;
+    connector
+        .connect_addrs_with_report([addr])
+        .await
+        .map(|(_, report)| report)
+}
+
 /// `--tls`: a connect that races through the TLS handshake; the outer error is for what is
 /// wrong before any connect (a bad server name, no root certificates).
 #[cfg(feature = "rustls")]
@@ -294,12 +338,24 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
         addrs.extend(result.unwrap_or_default());
     }
     let lookups: [diagnose::Lookup; 2] = [lookups.remove(0), lookups.remove(0)];
+    // With --tls, each address's TLS handshake too (handshake_failed, HE-9.1).
+    let tls = match opts.tls {
+        true => match check_tls(host, opts.insecure) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("probe: {e}");
+                return 2;
+            }
+        },
+        false => None,
+    };
+    let tls = tls.as_ref();
     let checks = addrs.iter().map(|addr| async move {
         let t = std::time::Instant::now();
-        let result = connector.connect_addrs_with_report([*addr]).await;
+        let result = check_one(connector, *addr, tls).await;
         // On an IPv6-only network the IPv4 addresses go through NAT64 (HE-7.1): say so.
         let nat64 = match &result {
-            Ok((_, report)) => report.nat64_prefix(),
+            Ok(report) => report.nat64_prefix(),
             Err(e) => e.report().and_then(|r| r.nat64_prefix()),
         };
         ((*addr, result.map(|_| ()), t.elapsed()), nat64)
