@@ -302,7 +302,15 @@ impl Connector {
         }
         let inner = &*self.inner;
         match parse_host(host).map_err(|e| Error::invalid(host, e))? {
-            Host::Ip(ip, zone) => Ok(vec![self.checked_literal(host, ip, zone, port)?]),
+            Host::Ip(ip, zone) => {
+                let addr = self.checked_literal(host, ip, zone, port)?;
+                // HE-7.1: an IPv4 literal on a network without an IPv4 route is returned as its
+                // NAT64 translation, as a connect would use it.
+                Ok(vec![
+                    driver::translate_literal(&inner.config, &inner.dial, inner.shared(), addr)
+                        .await,
+                ])
+            }
             Host::Name(name) => {
                 let resolver = &*inner.resolver;
                 let shared = inner.shared();

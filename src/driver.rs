@@ -321,6 +321,8 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
     /// NAT64 within this connect (HE-7.1 to HE-7.9).
     nat64: Nat64Race,
+    /// The HTTPS answer and when it came, held while [`Driver::gated`].
+    held_service: Option<(Result<Vec<Vec<u8>>, ResolveError>, Instant)>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -360,6 +362,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             history: None,
             known: HashMap::new(),
             nat64: Nat64Race::default(),
+            held_service: None,
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -378,8 +381,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// result if the race ended.
     fn feed(&mut self, now: Instant, budget: &mut usize) -> Option<RaceResult<H::Output>> {
         for family in [Family::V6, Family::V4] {
-            if family == Family::V4 && self.nat64.waiting() {
-                continue; // HE-7.7: IPv4 destinations wait for the NAT64 prefix.
+            if (family == Family::V4 && self.nat64.waiting()) || self.gated() {
+                // HE-7.7: IPv4 destinations wait for the NAT64 prefix; with an address policy
+                // every destination does (HE-7.6: a DNS64 answer in the network's prefix must
+                // be judged by the IPv4 address it carries).
+                continue;
             }
             let Some(queue) = &mut self.feeds[family.index()] else {
                 continue;
@@ -419,9 +425,16 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         None
     }
 
+    /// Whether every destination waits for the NAT64 prefix: while discovery runs, with an
+    /// address policy to apply (HE-7.6). Only on a network without an IPv4 route, only until
+    /// the first discovery there ends.
+    fn gated(&self) -> bool {
+        self.nat64.waiting() && !self.config.address_policy.is_allow_all()
+    }
+
     /// Whether queued addresses wait for a lookup budget the race wants them for now.
     fn feed_waiting(&self) -> bool {
-        let v6 = self.feeds[Family::V6.index()].is_some();
+        let v6 = self.feeds[Family::V6.index()].is_some() && !self.gated();
         let v4 = self.feeds[Family::V4.index()].is_some() && !self.nat64.waiting();
         (v6 || v4) && self.race.wants_addresses()
     }
@@ -444,6 +457,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 // HE-7.7: the prefix is known (or known not to exist): IPv4 destinations go.
                 progressed = true;
                 self.report.nat64 = self.nat64.prefix();
+                let now = Instant::now();
+                if let Some((result, arrived)) = self.held_service.take() {
+                    self.on_service_answer(result, arrived, now);
+                }
+                if let Some(done) = self.apply_actions(now) {
+                    return Poll::Ready(done);
+                }
             }
             if let Some(lookup) = &mut self.service_lookup
                 && let Poll::Ready(result) = lookup.as_mut().poll(cx)
@@ -451,7 +471,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 self.service_lookup = None;
                 progressed = true;
                 let now = Instant::now();
-                self.on_service_answer(result, now);
+                if self.gated() {
+                    // HE-7.6: its addresses wait for the prefix, to be judged rightly.
+                    self.held_service = Some((result, now));
+                    continue;
+                }
+                self.on_service_answer(result, now, now);
                 if let Some(done) = self.apply_actions(now) {
                     return Poll::Ready(done);
                 }
@@ -613,8 +638,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// Hands the HTTPS answer to the race (HE-10.1, HE-10.5): the records that parse (the
     /// others ignored with a warning) and their admitted hint addresses, with sources and
     /// history, as answers get them.
-    fn on_service_answer(&mut self, result: Result<Vec<Vec<u8>>, ResolveError>, now: Instant) {
-        let at = self.since_start(now);
+    fn on_service_answer(
+        &mut self,
+        result: Result<Vec<Vec<u8>>, ResolveError>,
+        arrived: Instant,
+        now: Instant,
+    ) {
+        let at = self.since_start(arrived);
         let rdatas = match result {
             Ok(rdatas) => rdatas,
             Err(e) => {
@@ -938,6 +968,38 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             }
         }
     }
+}
+
+/// The address a connect would use for the literal `addr`: its NAT64 translation on a network
+/// without an IPv4 route once the prefix is known (HE-7.1), else `addr` itself.
+pub(crate) async fn translate_literal<D: Dial>(
+    config: &Config,
+    dial: &D,
+    shared: Shared<'_>,
+    addr: SocketAddr,
+) -> SocketAddr {
+    if addr.is_ipv6() {
+        return addr;
+    }
+    let admission = config.admission();
+    let mut nat64 = Nat64Race::plan(
+        config.nat64,
+        admission.v4 && admission.v6,
+        dial,
+        shared.nat64,
+        shared.resolver,
+        addr.port(),
+    );
+    if nat64.waiting() {
+        poll_fn(|cx| match nat64.poll_discovery(cx) {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        })
+        .await;
+    }
+    nat64
+        .translate(addr, dial.source(addr), |to| dial.source(to))
+        .0
 }
 
 /// Resolves both families concurrently, waits for both, and returns every usable address in the

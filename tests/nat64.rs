@@ -249,9 +249,39 @@ fn he_7_9_probe_shows_nat64() {
     assert_eq!(v["verdict"]["ipv6"], "no_address", "{v}");
     assert_eq!(v["nat64"]["prefix"], "2001:db8:64::/96", "{v}");
     let diagnosis = v["diagnosis"].as_str().unwrap();
+    let out = lab.run_in_client(&bin, &["198.51.100.10", "8080", "--all", "--json"]);
+    let literal: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(literal["verdict"]["ipv4"], "ok", "{literal}");
+    assert_eq!(
+        literal["results"][0]["addr"], "198.51.100.10:8080",
+        "{literal}"
+    );
+    assert_eq!(literal["nat64"]["prefix"], "2001:db8:64::/96", "{literal}");
     eprintln!("{diagnosis}");
     assert!(
         diagnosis.contains("NAT64 prefix 2001:db8:64::/96"),
         "{diagnosis}"
     );
+}
+
+// HE-7.1: `Connector::resolve` returns what a connect would use: the translations, for an IPv4
+// literal and for a name with A records only.
+#[test]
+fn he_7_1_resolve_returns_translations() {
+    if !Nat64Lab::available() {
+        return;
+    }
+    let lab = Nat64Lab::new(network_specific(), names(), false);
+    let got = lab.in_client(|| async {
+        let connector = Connector::builder()
+            .resolver(Nat64Lab::resolver())
+            .build()
+            .unwrap();
+        let literal = connector.resolve("198.51.100.10", PORT).await.unwrap();
+        let name = connector.resolve("v4only.test", PORT).await.unwrap();
+        (literal, name)
+    });
+    let want = vec![synthesized(network_specific())];
+    assert_eq!(got, (want.clone(), want));
 }

@@ -317,7 +317,12 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
     ] {
         let result = match literal {
             Some(ip) if Family::of_ip(&ip) != family => Ok(Vec::new()),
-            Some(_) => connector.resolve(host, port).await,
+            // An IPv4 literal is checked as itself, even where `resolve` returns its NAT64
+            // translation: its connect says how it went through.
+            Some(ip) => connector.resolve(host, port).await.map(|addrs| match ip {
+                IpAddr::V4(_) => vec![std::net::SocketAddr::new(ip, port)],
+                IpAddr::V6(_) => addrs,
+            }),
             None => {
                 let mut one = opts.clone();
                 one.family = only;

@@ -176,6 +176,8 @@ struct FakeDial {
     open: Arc<AtomicUsize>,
     /// No IPv4 route (an IPv6-only network): `source` is `None` for IPv4 destinations.
     ipv6_only: bool,
+    /// The IPv6 source address, when not the default `2001:db8:ffff::1` (another network).
+    v6_source: std::sync::Mutex<Option<IpAddr>>,
 }
 
 impl FakeDial {
@@ -187,6 +189,7 @@ impl FakeDial {
                 .collect(),
             open: Default::default(),
             ipv6_only: false,
+            v6_source: Default::default(),
         }
     }
 
@@ -228,6 +231,11 @@ impl Dial for FakeDial {
     fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
         if self.ipv6_only && dst.is_ipv4() {
             return None;
+        }
+        if let Some(src) = *self.v6_source.lock().unwrap()
+            && dst.is_ipv6()
+        {
+            return Some(src);
         }
         Some(if dst.is_ipv6() {
             "2001:db8:ffff::1".parse().unwrap()
@@ -1860,6 +1868,73 @@ mod nat64 {
             .await
             .unwrap();
         assert_eq!(timeline(&report), [row(30, SYNTH, "connected")]);
+    }
+
+    // HE-7.6: with an address policy, a DNS64 answer in the network's prefix cannot slip past
+    // it while the prefix is still being discovered: every destination waits for the prefix
+    // (here 30 ms), then the answer is judged as the IPv4 address it carries. Without a policy
+    // nothing waits.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_6_dns64_answer_waits_for_the_prefix_under_a_policy() {
+        // A prefix outside the documentation ranges, so that only NAT64 knowledge can deny it.
+        const PUBLIC_NSP: &[&str] = &["2a00:1:64::c000:aa"];
+        let smuggled = "[2a00:1:64::a00:1]:443";
+        let dial = FakeDial::ipv6_only(&[(smuggled, Peer::Up(1))]);
+        let resolver = FakeResolver::new(
+            Answer::Addrs(0, &["2a00:1:64::a00:1"]),
+            Answer::Addrs(0, &[]),
+        )
+        .with_ipv4only(30, PUBLIC_NSP);
+        let config = Config {
+            address_policy: crate::AddressPolicy::public_only(),
+            ..Config::default()
+        };
+        let nat64 = Arc::new(Nat64Shared::default());
+        let err = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            timeline(err.report().unwrap()),
+            [row(30, smuggled, "denied")]
+        );
+        let t = err.report().unwrap().attempts()[0].translation().unwrap();
+        assert_eq!(
+            (t.ipv4, t.by),
+            ("10.0.0.1".parse().unwrap(), SynthesizedBy::Dns64)
+        );
+
+        let nat64 = Arc::new(Nat64Shared::default());
+        let (_s, report) = connect(
+            &Config::default(),
+            &dial,
+            &resolver,
+            by_name(&resolver),
+            &nat64,
+        )
+        .await
+        .unwrap();
+        assert_eq!(timeline(&report), [row(0, smuggled, "connected")]);
+    }
+
+    // HE-7.7: the prefix is remembered per network: on another network (another IPv6 source
+    // address) discovery runs again; back on the first, the remembered prefix is used.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_7_another_network_discovers_again() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(1))]);
+        let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(20, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let config = Config::default();
+        let mut starts = Vec::new();
+        for network in [None, Some("2001:db8:77::2"), None, Some("2001:db8:77::2")] {
+            *dial.v6_source.lock().unwrap() = network.map(|a| a.parse().unwrap());
+            let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+                .await
+                .unwrap();
+            starts.push(report.attempts()[0].started().as_millis());
+        }
+        assert_eq!(starts, [20, 20, 0, 0]);
+        assert_eq!(resolver.ipv4only_queried.lock().unwrap().len(), 2);
     }
 
     // HE-7.7: with NAT64 off nothing is asked and IPv4 stays IPv4.
