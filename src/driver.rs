@@ -186,6 +186,9 @@ pub(crate) fn admit_answer(
 
 type RaceResult<S> = Result<(S, Report), Error>;
 
+/// An HTTPS answer: each record's RDATA, or the lookup's error.
+type RecordAnswer = Result<Vec<Vec<u8>>, ResolveError>;
+
 /// One usable address and no timers: the race has exactly one possible course (start the
 /// attempt now; its outcome is the result), so it runs without the machine. This keeps a connect
 /// to an IP literal as cheap as a plain `TcpStream::connect`.
@@ -322,7 +325,7 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     /// NAT64 within this connect (HE-7.1 to HE-7.9).
     nat64: Nat64Race,
     /// The HTTPS answer and when it came, held while [`Driver::gated`].
-    held_service: Option<(Result<Vec<Vec<u8>>, ResolveError>, Instant)>,
+    held_service: Option<(RecordAnswer, Instant)>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
