@@ -187,6 +187,54 @@ async fn all_reports_a_refused_family() {
     assert!(stdout.contains("verdict: IPv6 ok, IPv4 ok"), "{stdout}");
 }
 
+// Issue 15: `--all --repeat N` runs the check N times, then summarises every address's
+// connects (one JSON object per run, then the summary).
+#[tokio::test]
+async fn all_with_repeat_summarises() {
+    let dual = dual_port();
+    let port = dual.port;
+    let _s4 = serve(listening(dual.v4));
+    let out = probe(&[
+        "--all",
+        "--json",
+        "--repeat",
+        "3",
+        "localhost",
+        &port.to_string(),
+    ])
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "IPv6 is refused: {stdout}{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "three runs, then the summary: {stdout}");
+    for run in &lines[..3] {
+        assert_eq!(run["mode"], "all");
+        assert_eq!(run["verdict"]["ipv4"], "ok");
+    }
+    let summary = &lines[3];
+    assert_eq!(summary["mode"], "summary");
+    assert_eq!(
+        (&summary["connects"], &summary["connected"]),
+        (&6.into(), &3.into())
+    );
+    assert_eq!(
+        (&summary["won"]["ipv6"], &summary["won"]["ipv4"]),
+        (&0.into(), &3.into())
+    );
+
+    let out = probe(&["--all", "--repeat", "2", "localhost", &port.to_string()]).await;
+    let (stdout, _) = text(&out);
+    assert!(stdout.contains("-- run 2 of 2"), "{stdout}");
+    assert!(stdout.contains("summary:"), "{stdout}");
+}
+
 #[tokio::test]
 async fn url_and_bracketed_targets() {
     let listener = listen("::1", 0);

@@ -304,8 +304,49 @@ async fn connect_repeatedly(
     if ok == reports.len() { 0 } else { 1 }
 }
 
-/// `--all`: every address on its own, at once, each bounded by the timeout.
+/// `--all`: every address on its own, at once, each bounded by the timeout; with `--repeat N`,
+/// N times with one connector, then the summary of every address's connects.
 async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, style: Style) -> u8 {
+    let mut reports = Vec::new();
+    let mut code = 0;
+    for i in 0..opts.repeat {
+        if i > 0 && !opts.interval.is_zero() {
+            tokio::time::sleep(opts.interval).await;
+        }
+        if opts.repeat > 1 && !opts.json {
+            println!(
+                "{}",
+                style.dim(&format!("-- run {} of {}", i + 1, opts.repeat))
+            );
+        }
+        match all_once(connector, host, port, opts, style).await {
+            Ok((status, mut more)) => {
+                code = code.max(status);
+                reports.append(&mut more);
+            }
+            Err(status) => return status,
+        }
+    }
+    if opts.repeat > 1 {
+        let summary = summary::summarize(host, port, &reports);
+        if opts.json {
+            println!("{}", records::line(&summary));
+        } else {
+            print!("{}", summary::render(&summary, style));
+        }
+    }
+    code
+}
+
+/// One `--all` run: its exit status and every address's report, or `Err` with the status of a
+/// usage error.
+async fn all_once(
+    connector: &Connector,
+    host: &str,
+    port: u16,
+    opts: &Options,
+    style: Style,
+) -> Result<(u8, Vec<eyeballs::Report>), u8> {
     // Each family looked up on its own, so a failed lookup (dns_error) and a missing record
     // (no_address) are told apart.
     let mut lookups = Vec::new();
@@ -330,14 +371,14 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
                     Ok(c) => c.resolve(host, port).await,
                     Err(e) => {
                         eprintln!("probe: {e}");
-                        return 2;
+                        return Err(2);
                     }
                 }
             }
         };
         if let Err(e @ Error::InvalidInput { .. }) = &result {
             eprintln!("probe: {e}");
-            return 2;
+            return Err(2);
         }
         lookups.push(diagnose::lookup_of(opts.family, family, &result));
         addrs.extend(result.unwrap_or_default());
@@ -349,7 +390,7 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
             Ok(tls) => Some(tls),
             Err(e) => {
                 eprintln!("probe: {e}");
-                return 2;
+                return Err(2);
             }
         },
         false => None,
@@ -363,11 +404,17 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
             Ok(report) => report.nat64_prefix(),
             Err(e) => e.report().and_then(|r| r.nat64_prefix()),
         };
-        ((*addr, result.map(|_| ()), t.elapsed()), nat64)
+        let report = match &result {
+            Ok(report) => Some(report.clone()),
+            Err(e) => e.report().cloned(),
+        };
+        ((*addr, result.map(|_| ()), t.elapsed()), (nat64, report))
     });
-    let (results, nat64): (Vec<diagnose::Check>, Vec<_>) =
+    let (results, extra): (Vec<diagnose::Check>, Vec<_>) =
         futures::future::join_all(checks).await.into_iter().unzip();
+    let (nat64, reports): (Vec<_>, Vec<_>) = extra.into_iter().unzip();
     let nat64 = nat64.into_iter().flatten().next();
+    let reports: Vec<eyeballs::Report> = reports.into_iter().flatten().collect();
     let delay = connector.config().attempt_delay;
     let diagnosis = render::Diagnosis::new(lookups, &results, port, delay, nat64);
     if opts.json {
@@ -379,7 +426,7 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
             render::reachability(host, port, &results, &diagnosis, style)
         );
     }
-    if diagnosis.ok() { 0 } else { 1 }
+    Ok((if diagnosis.ok() { 0 } else { 1 }, reports))
 }
 
 const LOOPBACK_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
