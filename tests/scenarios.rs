@@ -698,6 +698,13 @@ fn probe_all_diagnosis_codes() {
             1,
         ),
         (
+            "IPv6 refused",
+            Box::new(|lab| lab.refuse(v6(0))),
+            both(),
+            ["refused", "ok"],
+            1,
+        ),
+        (
             "IPv6 unreachable by route",
             Box::new(|lab| lab.unreachable_route_v6()),
             both(),
