@@ -250,6 +250,18 @@ async fn connect_tls(
     unreachable!("--tls is refused before any connect without the rustls feature")
 }
 
+/// Before the `i`th of `--repeat N` runs: waits `--interval` (not before the first) and, in text
+/// mode with N > 1, prints `-- WHAT i of N`.
+async fn pace(i: u32, what: &str, opts: &Options, style: Style) {
+    if i > 0 && !opts.interval.is_zero() {
+        tokio::time::sleep(opts.interval).await;
+    }
+    if opts.repeat > 1 && !opts.json {
+        let line = format!("-- {what} {} of {}", i + 1, opts.repeat);
+        println!("{}", style.dim(&line));
+    }
+}
+
 async fn connect_repeatedly(
     connector: &Connector,
     host: &str,
@@ -259,15 +271,7 @@ async fn connect_repeatedly(
 ) -> u8 {
     let mut reports = Vec::new();
     for i in 0..opts.repeat {
-        if i > 0 && !opts.interval.is_zero() {
-            tokio::time::sleep(opts.interval).await;
-        }
-        if opts.repeat > 1 && !opts.json {
-            println!(
-                "{}",
-                style.dim(&format!("-- connect {} of {}", i + 1, opts.repeat))
-            );
-        }
+        pace(i, "connect", opts, style).await;
         match connect_once(connector, host, port, opts, style).await {
             Ok(report) => reports.push(report),
             Err(e) => {
@@ -310,15 +314,7 @@ async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, s
     let mut reports = Vec::new();
     let mut code = 0;
     for i in 0..opts.repeat {
-        if i > 0 && !opts.interval.is_zero() {
-            tokio::time::sleep(opts.interval).await;
-        }
-        if opts.repeat > 1 && !opts.json {
-            println!(
-                "{}",
-                style.dim(&format!("-- run {} of {}", i + 1, opts.repeat))
-            );
-        }
+        pace(i, "run", opts, style).await;
         match all_once(connector, host, port, opts, style).await {
             Ok((status, mut more)) => {
                 code = code.max(status);

@@ -118,6 +118,44 @@ fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Creates the namespaces client, router and server (`[c, r, s]`), links client c0 to router r0
+/// and server s0 to router r1, puts `addrs` (namespace, device, address/length) on them, brings
+/// the links up and turns forwarding on in the router. Duplicate address detection is off.
+fn three_namespaces([c, r, s]: [&str; 3], addrs: &[(&str, &str, &str)]) -> Result<(), String> {
+    for ns in [c, r, s] {
+        run("ip", &["netns", "add", ns])?;
+        run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+        for key in [
+            "net.ipv6.conf.all.accept_dad=0",
+            "net.ipv6.conf.default.accept_dad=0",
+        ] {
+            run("ip", &["netns", "exec", ns, "sysctl", "-qw", key])?;
+        }
+    }
+    for (a, ans, b) in [("c0", c, "r0"), ("s0", s, "r1")] {
+        run(
+            "ip",
+            &[
+                "link", "add", a, "netns", ans, "type", "veth", "peer", "name", b, "netns", r,
+            ],
+        )?;
+    }
+    for &(ns, dev, addr) in addrs {
+        let mut args = vec!["-n", ns, "addr", "add", addr, "dev", dev];
+        if addr.contains(':') {
+            args.push("nodad");
+        }
+        run("ip", &args)?;
+    }
+    for (ns, dev) in [(c, "c0"), (r, "r0"), (r, "r1"), (s, "s0")] {
+        run("ip", &["-n", ns, "link", "set", dev, "up"])?;
+    }
+    for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
+        run("ip", &["netns", "exec", r, "sysctl", "-qw", key])?;
+    }
+    Ok(())
+}
+
 /// Moves the calling thread into namespace `ns`.
 fn enter(ns: &str) {
     let path = std::ffi::CString::new(format!("/var/run/netns/{ns}")).unwrap();
@@ -140,6 +178,73 @@ fn enter(ns: &str) {
 struct Worker {
     stop: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Runs `body` on a new thread inside namespace `ns`; `body` returns once its flag is set.
+    fn spawn(ns: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) -> Worker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let ns = ns.to_string();
+        let handle = std::thread::spawn(move || {
+            enter(&ns);
+            body(flag);
+        });
+        Worker {
+            stop,
+            handle: Some(handle),
+        }
+    }
+}
+
+/// Runs `f` on a thread inside namespace `ns`, on a current-thread tokio runtime.
+fn in_namespace<T: Send + 'static, F: std::future::Future<Output = T> + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> F + Send + 'static,
+) -> T {
+    let ns = ns.to_string();
+    std::thread::spawn(move || {
+        enter(&ns);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(f())
+    })
+    .join()
+    .unwrap()
+}
+
+/// A resolver that asks only the DNS server at `dns`. Build it inside the namespace, so its
+/// sockets live there.
+fn resolver_of(dns: IpAddr) -> eyeballs::HickoryResolver {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+    let config = ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp(dns)]);
+    let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
+    let resolver = hickory_resolver::TokioResolver::builder_with_config(config, provider)
+        .build()
+        .unwrap();
+    eyeballs::HickoryResolver::from_resolver(resolver)
+}
+
+/// Runs `program` in namespace `ns` with `dns` as its resolv.conf (as `ip netns exec` provides
+/// from `/etc/netns/NS/`, removed with the namespace's lab), `NO_COLOR` set; waits for it.
+fn run_in_namespace(
+    ns: &str,
+    dns: IpAddr,
+    program: &std::path::Path,
+    args: &[&str],
+) -> std::process::Output {
+    let dir = format!("/etc/netns/{ns}");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/resolv.conf"), format!("nameserver {dns}\n")).unwrap();
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(program)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
 }
 
 impl Drop for Worker {
@@ -214,28 +319,6 @@ impl Lab {
             self.router.as_str(),
             self.server.as_str(),
         );
-        for ns in [c, r, s] {
-            run("ip", &["netns", "add", ns])?;
-            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
-            for key in [
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-            ] {
-                run("ip", &["netns", "exec", ns, "sysctl", "-qw", key])?;
-            }
-        }
-        run(
-            "ip",
-            &[
-                "link", "add", "c0", "netns", c, "type", "veth", "peer", "name", "r0", "netns", r,
-            ],
-        )?;
-        run(
-            "ip",
-            &[
-                "link", "add", "s0", "netns", s, "type", "veth", "peer", "name", "r1", "netns", r,
-            ],
-        )?;
         let mut addrs = vec![
             (c, "c0", "2001:db8:1::2/64"),
             (c, "c0", "192.0.2.2/24"),
@@ -253,19 +336,7 @@ impl Lab {
                 .chain(&server4)
                 .map(|a| (s, "s0", a.as_str())),
         );
-        for (ns, dev, addr) in addrs {
-            let mut args = vec!["-n", ns, "addr", "add", addr, "dev", dev];
-            if addr.contains(':') {
-                args.push("nodad");
-            }
-            run("ip", &args)?;
-        }
-        for (ns, dev) in [(c, "c0"), (r, "r0"), (r, "r1"), (s, "s0")] {
-            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
-        }
-        for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
-            run("ip", &["netns", "exec", r, "sysctl", "-qw", key])?;
-        }
+        three_namespaces([c, r, s], &addrs)?;
         let routes = [
             (c, "-4", "192.0.2.1"),
             (c, "-6", "2001:db8:1::1"),
@@ -282,17 +353,7 @@ impl Lab {
     }
 
     fn spawn(&mut self, ns: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let ns = ns.to_string();
-        let handle = std::thread::spawn(move || {
-            enter(&ns);
-            body(flag);
-        });
-        self.workers.push(Worker {
-            stop,
-            handle: Some(handle),
-        });
+        self.workers.push(Worker::spawn(ns, body));
     }
 
     /// Runs `f` on a thread inside the client namespace, on a current-thread tokio runtime.
@@ -300,17 +361,7 @@ impl Lab {
         &self,
         f: impl FnOnce() -> F + Send + 'static,
     ) -> T {
-        let ns = self.client.clone();
-        std::thread::spawn(move || {
-            enter(&ns);
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(f())
-        })
-        .join()
-        .unwrap()
+        in_namespace(&self.client, f)
     }
 
     fn serve_tcp(&mut self) {
@@ -399,13 +450,7 @@ impl Lab {
     /// A resolver for the client namespace that asks only the lab's DNS server. Build it inside
     /// [`Lab::in_client`], so its sockets live in the client namespace.
     pub fn resolver() -> eyeballs::HickoryResolver {
-        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-        let config = ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp(DNS)]);
-        let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
-        let resolver = hickory_resolver::TokioResolver::builder_with_config(config, provider)
-            .build()
-            .unwrap();
-        eyeballs::HickoryResolver::from_resolver(resolver)
+        resolver_of(DNS)
     }
 
     fn wait_ready(&self) {
@@ -548,16 +593,7 @@ impl Lab {
     /// Runs `program` in the client namespace with the lab's DNS server as its resolv.conf (as
     /// `ip netns exec` provides from `/etc/netns/NS/`), `NO_COLOR` set; waits for it.
     pub fn run_in_client(&self, program: &std::path::Path, args: &[&str]) -> std::process::Output {
-        let dir = format!("/etc/netns/{}", self.client);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(format!("{dir}/resolv.conf"), format!("nameserver {DNS}\n")).unwrap();
-        Command::new("ip")
-            .args(["netns", "exec", &self.client])
-            .arg(program)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+        run_in_namespace(&self.client, DNS, program, args)
     }
 
     /// A path-MTU black hole for IPv6 (RFC 8900): the router drops the server's IPv6 TCP

@@ -116,24 +116,6 @@ impl Nat64Lab {
             self.server.clone(),
         );
         let (c, r, s) = (c.as_str(), r.as_str(), s.as_str());
-        for ns in [c, r, s] {
-            run("ip", &["netns", "add", ns])?;
-            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
-            for key in [
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-            ] {
-                run("ip", &["netns", "exec", ns, "sysctl", "-qw", key])?;
-            }
-        }
-        for (a, ans, b, bns) in [("c0", c, "r0", r), ("s0", s, "r1", r)] {
-            run(
-                "ip",
-                &[
-                    "link", "add", a, "netns", ans, "type", "veth", "peer", "name", b, "netns", bns,
-                ],
-            )?;
-        }
         let mut addrs = vec![
             (c, "c0", "2001:db8:1::2/64"),
             (r, "r0", "2001:db8:1::1/64"),
@@ -144,19 +126,7 @@ impl Nat64Lab {
         if dual_stack {
             addrs.extend([(c, "c0", "192.0.2.2/26"), (r, "r0", "192.0.2.1/26")]);
         }
-        for (ns, dev, addr) in addrs {
-            let mut args = vec!["-n", ns, "addr", "add", addr, "dev", dev];
-            if addr.contains(':') {
-                args.push("nodad");
-            }
-            run("ip", &args)?;
-        }
-        for (ns, dev) in [(c, "c0"), (r, "r0"), (r, "r1"), (s, "s0")] {
-            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
-        }
-        for key in ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"] {
-            run("ip", &["netns", "exec", r, "sysctl", "-qw", key])?;
-        }
+        three_namespaces([c, r, s], &addrs)?;
         run(
             "ip",
             &[
@@ -236,17 +206,7 @@ impl Nat64Lab {
     }
 
     fn spawn(&mut self, ns: &str, body: impl FnOnce(Arc<AtomicBool>) + Send + 'static) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let ns = ns.to_string();
-        let handle = std::thread::spawn(move || {
-            enter(&ns);
-            body(flag);
-        });
-        self.workers.push(Worker {
-            stop,
-            handle: Some(handle),
-        });
+        self.workers.push(Worker::spawn(ns, body));
     }
 
     fn serve_tcp(&mut self) {
@@ -290,13 +250,7 @@ impl Nat64Lab {
     /// A resolver for the client namespace that asks only the DNS64 server. Build it inside
     /// [`Nat64Lab::in_client`].
     pub fn resolver() -> eyeballs::HickoryResolver {
-        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
-        let config = ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp(DNS64)]);
-        let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
-        let resolver = hickory_resolver::TokioResolver::builder_with_config(config, provider)
-            .build()
-            .unwrap();
-        eyeballs::HickoryResolver::from_resolver(resolver)
+        resolver_of(DNS64)
     }
 
     /// Runs `f` on a thread inside the client namespace, on a current-thread tokio runtime.
@@ -304,36 +258,13 @@ impl Nat64Lab {
         &self,
         f: impl FnOnce() -> F + Send + 'static,
     ) -> T {
-        let ns = self.client.clone();
-        std::thread::spawn(move || {
-            enter(&ns);
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(f())
-        })
-        .join()
-        .unwrap()
+        in_namespace(&self.client, f)
     }
 
-    /// Runs `program` in the client namespace with the DNS64 server as its resolv.conf (as
-    /// `ip netns exec` provides from `/etc/netns/NS/`), `NO_COLOR` set; waits for it.
+    /// Runs `program` in the client namespace with the DNS64 server as its resolv.conf,
+    /// `NO_COLOR` set; waits for it.
     pub fn run_in_client(&self, program: &std::path::Path, args: &[&str]) -> std::process::Output {
-        let dir = format!("/etc/netns/{}", self.client);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            format!("{dir}/resolv.conf"),
-            format!("nameserver {DNS64}\n"),
-        )
-        .unwrap();
-        Command::new("ip")
-            .args(["netns", "exec", &self.client])
-            .arg(program)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap()
+        run_in_namespace(&self.client, DNS64, program, args)
     }
 
     fn wait_ready(&self) {
