@@ -701,7 +701,8 @@ impl Builder {
     /// NAT64 (RFC 8305 §7, HE-7.1): on a network without an IPv4 route, reach IPv4
     /// destinations (literals, A answers, `ipv4hint`s) through the network's NAT64 prefix,
     /// discovered by asking the resolver for `ipv4only.arpa` (RFC 7050) once per network. On a
-    /// network with an IPv4 route nothing changes and nothing is asked. Default: on.
+    /// network with an IPv4 route nothing changes and nothing is asked. A translation is an IPv6
+    /// connection, so this needs both families allowed ([`FamilyPolicy::Both`]). Default: on.
     pub fn nat64(mut self, on: bool) -> Builder {
         self.config.nat64 = if on {
             crate::Nat64Mode::Discover
