@@ -93,14 +93,7 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     // literal needs no such check.
     let needs_nat64 = !matches!(source, Source::Addrs(&[addr]) if addr.is_ipv6());
     let nat64 = match needs_nat64 {
-        true => Nat64Race::plan(
-            config.nat64,
-            admission.v4 && admission.v6,
-            dial,
-            shared.nat64,
-            shared.resolver,
-            port,
-        ),
+        true => plan_nat64(config, dial, shared, shared.resolver, port),
         false => Nat64Race::default(),
     };
     let nat64_active = nat64.waiting() || nat64.prefix().is_some();
@@ -641,12 +634,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// Hands the HTTPS answer to the race (HE-10.1, HE-10.5): the records that parse (the
     /// others ignored with a warning) and their admitted hint addresses, with sources and
     /// history, as answers get them.
-    fn on_service_answer(
-        &mut self,
-        result: Result<Vec<Vec<u8>>, ResolveError>,
-        arrived: Instant,
-        now: Instant,
-    ) {
+    fn on_service_answer(&mut self, result: RecordAnswer, arrived: Instant, now: Instant) {
         let at = self.since_start(arrived);
         let rdatas = match result {
             Ok(rdatas) => rdatas,
@@ -973,6 +961,20 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     }
 }
 
+/// NAT64 for one connect with this configuration and connector state (HE-7.7), discovering
+/// with `resolver`.
+fn plan_nat64<D: Dial>(
+    config: &Config,
+    dial: &D,
+    shared: Shared<'_>,
+    resolver: Option<&dyn Resolve>,
+    port: u16,
+) -> Nat64Race {
+    let admission = config.admission();
+    let both = admission.v4 && admission.v6;
+    Nat64Race::plan(config.nat64, both, dial, shared.nat64, resolver, port)
+}
+
 /// The address a connect would use for the literal `addr`: its NAT64 translation on a network
 /// without an IPv4 route once the prefix is known (HE-7.1), else `addr` itself.
 pub(crate) async fn translate_literal<D: Dial>(
@@ -984,22 +986,8 @@ pub(crate) async fn translate_literal<D: Dial>(
     if addr.is_ipv6() {
         return addr;
     }
-    let admission = config.admission();
-    let mut nat64 = Nat64Race::plan(
-        config.nat64,
-        admission.v4 && admission.v6,
-        dial,
-        shared.nat64,
-        shared.resolver,
-        addr.port(),
-    );
-    if nat64.waiting() {
-        poll_fn(|cx| match nat64.poll_discovery(cx) {
-            true => Poll::Ready(()),
-            false => Poll::Pending,
-        })
-        .await;
-    }
+    let mut nat64 = plan_nat64(config, dial, shared, shared.resolver, addr.port());
+    nat64.settle().await;
     nat64
         .translate(addr, dial.source(addr), |to| dial.source(to))
         .0
@@ -1050,21 +1038,14 @@ pub(crate) async fn resolve_all<D: Dial>(
     }
     // HE-7.1: without an IPv4 route, IPv4 addresses are returned as their NAT64 translations,
     // once the prefix is known.
-    let mut nat64 = Nat64Race::plan(
-        config.nat64,
-        admission.v4 && admission.v6,
+    let mut nat64 = plan_nat64(
+        config,
         dial,
-        shared.nat64,
+        shared,
         shared.resolver.or(Some(resolver)),
         port,
     );
-    if nat64.waiting() {
-        poll_fn(|cx| match nat64.poll_discovery(cx) {
-            true => Poll::Ready(()),
-            false => Poll::Pending,
-        })
-        .await;
-    }
+    nat64.settle().await;
     report.elapsed = start.elapsed();
     report.nat64 = nat64.prefix();
     let (allowed, denied): (Vec<SocketAddr>, Vec<SocketAddr>) = admitted

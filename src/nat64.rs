@@ -217,6 +217,17 @@ impl Nat64Race {
         self.pending.is_some()
     }
 
+    /// Waits for the pending discovery, if any, to end.
+    pub(crate) async fn settle(&mut self) {
+        if self.waiting() {
+            std::future::poll_fn(|cx| match self.poll_discovery(cx) {
+                true => std::task::Poll::Ready(()),
+                false => std::task::Poll::Pending,
+            })
+            .await;
+        }
+    }
+
     /// Polls the pending discovery; `true` once it has ended (then IPv4 destinations may go).
     pub(crate) fn poll_discovery(&mut self, cx: &mut std::task::Context<'_>) -> bool {
         let Some(pending) = &mut self.pending else {
