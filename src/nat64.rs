@@ -9,10 +9,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
+use futures::future::{BoxFuture, Shared, WeakShared};
 use tokio::time::Instant;
 
 use crate::core::Family;
@@ -102,16 +101,22 @@ struct Found {
 
 type Discovery = Shared<BoxFuture<'static, Found>>;
 
-/// A discovery still running after this long is taken for abandoned (every connect that awaited
-/// it was dropped) and started again.
-const STALE: Duration = Duration::from_secs(10);
-
 /// What a connector keeps about NAT64 across connects, shared by its clones: the memory per
 /// network and the discovery in flight, which concurrent connects share instead of each asking.
-#[derive(Debug, Default)]
+/// The connector holds the discovery weakly: when every connect awaiting it is gone (and no
+/// background task finishes it), it is dropped with its socket, and the next connect asks again.
+#[derive(Default)]
 pub(crate) struct Nat64Shared {
     memory: Mutex<Nat64Memory>,
-    in_flight: Mutex<Option<(Ipv6Addr, Instant, Discovery)>>,
+    in_flight: Mutex<Option<(Ipv6Addr, WeakShared<BoxFuture<'static, Found>>)>>,
+}
+
+impl fmt::Debug for Nat64Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Nat64Shared")
+            .field("memory", &*lock(&self.memory))
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Found {
@@ -197,16 +202,15 @@ impl Nat64Race {
             return race;
         }
         let mut in_flight = lock(&shared.in_flight);
-        let discovery = match &*in_flight {
-            Some((net, started, d)) if *net == network && now.duration_since(*started) < STALE => {
-                d.clone()
-            }
-            _ => {
-                let d = start_discovery(resolver, shared.clone(), network);
-                *in_flight = Some((network, now, d.clone()));
-                d
-            }
+        let joined = match &*in_flight {
+            Some((net, weak)) if *net == network => weak.upgrade(),
+            _ => None,
         };
+        let discovery = joined.unwrap_or_else(|| {
+            let d = start_discovery(resolver, shared.clone(), network);
+            *in_flight = d.downgrade().map(|weak| (network, weak));
+            d
+        });
         tracing::debug!(%network, "no IPv4 route: discovering the NAT64 prefix");
         race.pending = Some(discovery);
         race
@@ -366,7 +370,7 @@ fn start_discovery(
         let now = Instant::now().into_std();
         lock(&shared.memory).learn(network, prefixes.clone(), ttl, now);
         let mut in_flight = lock(&shared.in_flight);
-        if in_flight.as_ref().is_some_and(|(n, _, _)| *n == network) {
+        if in_flight.as_ref().is_some_and(|(n, _)| *n == network) {
             *in_flight = None;
         }
         Found { prefixes }

@@ -35,6 +35,8 @@ struct FakeResolver {
     ipv4only: Option<(u64, &'static [&'static str])>,
     /// When `ipv4only.arpa.` was asked.
     ipv4only_queried: Arc<std::sync::Mutex<Vec<Duration>>>,
+    /// How many `ipv4only.arpa.` lookups were dropped (answered or not).
+    ipv4only_dropped: Arc<AtomicUsize>,
 }
 
 impl FakeResolver {
@@ -49,6 +51,7 @@ impl FakeResolver {
             others: HashMap::new(),
             ipv4only: None,
             ipv4only_queried: Default::default(),
+            ipv4only_dropped: Default::default(),
         }
     }
 
@@ -82,7 +85,9 @@ impl Resolve for FakeResolver {
         if name == "ipv4only.arpa." {
             let (ms, addrs) = self.ipv4only.unwrap_or((0, &[]));
             let (queried, t0) = (self.ipv4only_queried.clone(), Instant::now());
+            let dropped = CountOnDrop(self.ipv4only_dropped.clone());
             return Box::pin(async move {
+                let _dropped = dropped;
                 queried.lock().unwrap().push(t0.elapsed());
                 tokio::time::sleep(Duration::from_millis(ms)).await;
                 Ok(addrs.iter().map(|s| s.parse().unwrap()).collect())
@@ -133,6 +138,16 @@ impl Resolve for FakeResolver {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             Ok(records)
         }))
+    }
+}
+
+/// Counts its own drop.
+#[derive(Debug)]
+struct CountOnDrop(Arc<AtomicUsize>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -1934,6 +1949,35 @@ mod nat64 {
             starts.push(report.attempts()[0].started().as_millis());
         }
         assert_eq!(starts, [20, 20, 0, 0]);
+        assert_eq!(resolver.ipv4only_queried.lock().unwrap().len(), 2);
+    }
+
+    // HE-7.7, nothing leaks: a connect cancelled while discovery runs drops the discovery with
+    // it (the connector keeps no strong hold on it), and the next connect asks again.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_7_cancelled_connect_drops_its_discovery() {
+        let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(1))]);
+        let resolver =
+            FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(1_000, NSP_WKA);
+        let nat64 = Arc::new(Nat64Shared::default());
+        let literal = ["198.51.100.10:443".parse().unwrap()];
+        let config = Config::default();
+        let cancelled = tokio::time::timeout(
+            10 * MS,
+            connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64),
+        )
+        .await;
+        assert!(cancelled.is_err());
+        assert_eq!(
+            resolver.ipv4only_dropped.load(Ordering::SeqCst),
+            1,
+            "dropped at once"
+        );
+        assert_eq!(dial.open(), 0);
+        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+            .await
+            .unwrap();
+        assert_eq!(timeline(&report), [row(1_000, SYNTH, "connected")]);
         assert_eq!(resolver.ipv4only_queried.lock().unwrap().len(), 2);
     }
 
