@@ -99,7 +99,10 @@ struct Found {
     prefixes: Vec<Nat64Prefix>,
 }
 
-type Discovery = Shared<BoxFuture<'static, Found>>;
+/// The RFC 7050 query and the reading of its answer.
+type Work = BoxFuture<'static, Found>;
+
+type Discovery = Shared<Work>;
 
 /// What a connector keeps about NAT64 across connects, shared by its clones: the memory per
 /// network and the discovery in flight, which concurrent connects share instead of each asking.
@@ -108,7 +111,7 @@ type Discovery = Shared<BoxFuture<'static, Found>>;
 #[derive(Default)]
 pub(crate) struct Nat64Shared {
     memory: Mutex<Nat64Memory>,
-    in_flight: Mutex<Option<(Ipv6Addr, WeakShared<BoxFuture<'static, Found>>)>>,
+    in_flight: Mutex<Option<(Ipv6Addr, WeakShared<Work>)>>,
 }
 
 impl fmt::Debug for Nat64Shared {
@@ -147,6 +150,9 @@ pub(crate) struct Nat64Race {
     /// The prefix to synthesize with, and how it was learned; `None`: no synthesis (an IPv4
     /// route, NAT64 off, no prefix known, or discovery still running).
     synth: Option<(Nat64Prefix, PrefixSource)>,
+    /// Every other prefix the network revealed (RFC 7050 allows several): DNS64 answers in
+    /// them are translations too.
+    others: Vec<Nat64Prefix>,
     /// The discovery this connect waits for before using IPv4 destinations.
     pending: Option<Discovery>,
     /// The translations among this connect's destinations.
@@ -169,14 +175,14 @@ impl Nat64Race {
     /// discovery (or joins the one in flight): IPv4 destinations wait for it, IPv6 ones do not.
     pub(crate) fn plan<D: Dial>(
         mode: Nat64Mode,
-        v4_allowed: bool,
+        both_families: bool,
         dial: &D,
         shared: Option<&Arc<Nat64Shared>>,
         resolver: Option<&dyn Resolve>,
         port: u16,
     ) -> Nat64Race {
         let mut race = Nat64Race::default();
-        if mode == Nat64Mode::Off || !v4_allowed {
+        if mode == Nat64Mode::Off || !both_families {
             return race;
         }
         if dial
@@ -198,7 +204,7 @@ impl Nat64Race {
         };
         let now = Instant::now();
         if let Some(prefixes) = lock(&shared.memory).get(network, now.into_std()) {
-            race.synth = prefixes.first().map(|p| (*p, PrefixSource::Discovered));
+            race.learn(prefixes);
             return race;
         }
         let mut in_flight = lock(&shared.in_flight);
@@ -214,6 +220,13 @@ impl Nat64Race {
         tracing::debug!(%network, "no IPv4 route: discovering the NAT64 prefix");
         race.pending = Some(discovery);
         race
+    }
+
+    /// Uses what discovery found: the first prefix to synthesize with, all of them to recognise
+    /// DNS64 answers.
+    fn learn(&mut self, prefixes: &[Nat64Prefix]) {
+        self.synth = prefixes.first().map(|p| (*p, PrefixSource::Discovered));
+        self.others = prefixes.iter().skip(1).copied().collect();
     }
 
     /// Whether IPv4 destinations wait for discovery.
@@ -241,10 +254,7 @@ impl Nat64Race {
             return false;
         };
         self.pending = None;
-        self.synth = found
-            .prefixes
-            .first()
-            .map(|p| (*p, PrefixSource::Discovered));
+        self.learn(&found.prefixes);
         tracing::debug!(prefix = ?self.synth.map(|(p, _)| p), "NAT64 discovery ended");
         true
     }
@@ -305,9 +315,11 @@ impl Nat64Race {
     /// The translation an IPv6 address from DNS carries, if it sits in a prefix known to be
     /// NAT64's: the well-known one always, the network's when known.
     fn dns64(&self, v6: Ipv6Addr) -> Option<Translation> {
+        let others = self.others.iter().map(|p| (*p, PrefixSource::Discovered));
         let known = self
             .synth
             .into_iter()
+            .chain(others)
             .chain([(WELL_KNOWN, PrefixSource::WellKnown)]);
         for (prefix, learned) in known {
             if let Some(ipv4) = prefix.extract(v6) {

@@ -1981,6 +1981,46 @@ mod nat64 {
         assert_eq!(resolver.ipv4only_queried.lock().unwrap().len(), 2);
     }
 
+    // HE-7.6: a network may reveal several prefixes (RFC 7050); a DNS64 answer in any of them is
+    // judged by its IPv4 address.
+    #[tokio::test(start_paused = true)]
+    async fn he_7_6_every_discovered_prefix_is_recognised() {
+        const TWO: &[&str] = &["2001:db8:64::c000:aa", "2001:db8:65::c000:aa"];
+        let no_ten = crate::AddressPolicy::custom(|ip| match ip {
+            IpAddr::V4(v4) => v4.octets()[0] != 10,
+            IpAddr::V6(_) => true,
+        });
+        let dial = FakeDial::ipv6_only(&[]);
+        let resolver = FakeResolver::new(
+            Answer::Addrs(0, &["2001:db8:65::a00:1"]),
+            Answer::Addrs(0, &[]),
+        )
+        .with_ipv4only(0, TWO);
+        let config = Config {
+            address_policy: no_ten,
+            ..Config::default()
+        };
+        let nat64 = Arc::new(Nat64Shared::default());
+        let err = connect(&config, &dial, &resolver, by_name(&resolver), &nat64)
+            .await
+            .unwrap_err();
+        let report = err.report().unwrap();
+        assert_eq!(
+            timeline(report),
+            [row(0, "[2001:db8:65::a00:1]:443", "denied")]
+        );
+        let t = report.attempts()[0].translation().unwrap();
+        assert_eq!(
+            t.prefix,
+            Nat64Prefix::new("2001:db8:65::".parse().unwrap(), 96).unwrap()
+        );
+        // The first prefix is the one synthesized with.
+        assert_eq!(
+            report.nat64_prefix(),
+            Some((nsp(), PrefixSource::Discovered))
+        );
+    }
+
     // HE-7.7: with NAT64 off nothing is asked and IPv4 stays IPv4.
     #[tokio::test(start_paused = true)]
     async fn he_7_7_off_means_off() {
