@@ -1607,6 +1607,18 @@ mod nat64 {
         .await
     }
 
+    /// [`connect`] to the one address `addr`, as a literal or `connect_addrs` gives it.
+    async fn connect_addr(
+        config: &Config,
+        dial: &FakeDial,
+        resolver: &FakeResolver,
+        addr: &str,
+        nat64: &Arc<Nat64Shared>,
+    ) -> Result<(FakeSocket, Report), Error> {
+        let addrs = [addr.parse().unwrap()];
+        connect(config, dial, resolver, Source::Addrs(&addrs), nat64).await
+    }
+
     fn by_name(resolver: &FakeResolver) -> Source<'_> {
         Source::Resolve {
             resolver,
@@ -1622,9 +1634,8 @@ mod nat64 {
         let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(5))]);
         let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(20, NSP_WKA);
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
         let config = Config::default();
-        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+        let (_s, report) = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64)
             .await
             .unwrap();
         assert_eq!(timeline(&report), [row(20, SYNTH, "connected")]);
@@ -1644,7 +1655,7 @@ mod nat64 {
             "{report}"
         );
 
-        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+        let (_s, report) = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64)
             .await
             .unwrap();
         assert_eq!(timeline(&report), [row(0, SYNTH, "connected")]);
@@ -1664,9 +1675,8 @@ mod nat64 {
             FakeResolver::new(Answer::Addrs(0, &[]), Answer::Addrs(0, &["198.51.100.10"]))
                 .with_ipv4only(0, NSP_WKA);
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
         let config = Config::default();
-        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+        let (_s, report) = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64)
             .await
             .unwrap();
         assert_eq!(
@@ -1794,12 +1804,11 @@ mod nat64 {
         ]);
         let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(0, NSP_WKA);
         let nat64 = Arc::new(Nat64Shared::default());
-        let loopback = ["127.0.0.1:443".parse().unwrap()];
-        let err = connect(
+        let err = connect_addr(
             &Config::default(),
             &dial,
             &resolver,
-            Source::Addrs(&loopback),
+            "127.0.0.1:443",
             &nat64,
         )
         .await
@@ -1811,12 +1820,11 @@ mod nat64 {
 
         let no_nat64 = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(15, &[]);
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
-        let err = connect(
+        let err = connect_addr(
             &Config::default(),
             &dial,
             &no_nat64,
-            Source::Addrs(&literal),
+            "198.51.100.10:443",
             &nat64,
         )
         .await
@@ -1834,10 +1842,9 @@ mod nat64 {
         let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(5))]);
         let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(20, NSP_WKA);
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
         let config = Config::default();
-        let one = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64);
-        let two = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64);
+        let one = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64);
+        let two = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64);
         let (one, two) = futures::future::join(one, two).await;
         assert_eq!(one.unwrap().1.elapsed(), 25 * MS);
         assert_eq!(two.unwrap().1.elapsed(), 25 * MS);
@@ -1938,12 +1945,11 @@ mod nat64 {
         let dial = FakeDial::ipv6_only(&[(SYNTH, Peer::Up(1))]);
         let resolver = FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(20, NSP_WKA);
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
         let config = Config::default();
         let mut starts = Vec::new();
         for network in [None, Some("2001:db8:77::2"), None, Some("2001:db8:77::2")] {
             *dial.v6_source.lock().unwrap() = network.map(|a| a.parse().unwrap());
-            let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+            let (_s, report) = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64)
                 .await
                 .unwrap();
             starts.push(report.attempts()[0].started().as_millis());
@@ -1960,11 +1966,10 @@ mod nat64 {
         let resolver =
             FakeResolver::new(Answer::Never, Answer::Never).with_ipv4only(1_000, NSP_WKA);
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
         let config = Config::default();
         let cancelled = tokio::time::timeout(
             10 * MS,
-            connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64),
+            connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64),
         )
         .await;
         assert!(cancelled.is_err());
@@ -1974,7 +1979,7 @@ mod nat64 {
             "dropped at once"
         );
         assert_eq!(dial.open(), 0);
-        let (_s, report) = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+        let (_s, report) = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64)
             .await
             .unwrap();
         assert_eq!(timeline(&report), [row(1_000, SYNTH, "connected")]);
@@ -2031,8 +2036,7 @@ mod nat64 {
             ..Config::default()
         };
         let nat64 = Arc::new(Nat64Shared::default());
-        let literal = ["198.51.100.10:443".parse().unwrap()];
-        let err = connect(&config, &dial, &resolver, Source::Addrs(&literal), &nat64)
+        let err = connect_addr(&config, &dial, &resolver, "198.51.100.10:443", &nat64)
             .await
             .unwrap_err();
         assert_eq!(
