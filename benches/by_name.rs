@@ -30,7 +30,22 @@ use tower_service::Service;
 const NAME: &str = "dual.test";
 const INSIDE: &str = "EYEBALLS_BY_NAME_INSIDE";
 /// (concurrency, connects per client per round)
-const LEVELS: [(usize, usize); 3] = [(1, 2_000), (100, 4_000), (1_000, 4_000)];
+const LEVELS: [(usize, usize, Tasks); 5] = [
+    (1, 2_000, Tasks::One),
+    (100, 4_000, Tasks::One),
+    (100, 4_000, Tasks::Each),
+    (1_000, 4_000, Tasks::One),
+    (1_000, 4_000, Tasks::Each),
+];
+
+/// How the concurrent connects are run.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tasks {
+    /// All polled by one task (`for_each_concurrent`), as a pool warming up or a batch job does.
+    One,
+    /// A task each (at most `concurrency` at once), as a server's or proxy's per-request tasks do.
+    Each,
+}
 const ROUNDS: usize = 5;
 
 fn main() {
@@ -151,10 +166,10 @@ fn inside() {
             "connects by name to {NAME} (A 127.0.0.1, AAAA ::1, TTL 0), {ROUNDS} interleaved rounds"
         );
         println!(
-            "{:>11} | {:<26} | {:>11} | {:>7} | {:>13}",
+            "{:>16} | {:<26} | {:>11} | {:>7} | {:>13}",
             "concurrency", "client", "connects/s", "errors", "queries/conn"
         );
-        for (concurrency, count) in LEVELS {
+        for (concurrency, count, tasks) in LEVELS {
             let mut time = [Duration::ZERO; 3];
             let mut errors = [0usize; 3];
             let mut queries = [0usize; 3];
@@ -171,7 +186,12 @@ fn inside() {
                     let (e, h, u) = (eyeballs.clone(), hyper.clone(), uri.clone());
                     let client = CLIENTS[i];
                     errors[i] += tokio::spawn(async move {
-                        batch(client, concurrency, count, &e, &h, &u, port).await
+                        match tasks {
+                            Tasks::One => batch(client, concurrency, count, &e, &h, &u, port).await,
+                            Tasks::Each => {
+                                batch_of_tasks(client, concurrency, count, &e, &h, &u, port).await
+                            }
+                        }
                     })
                     .await
                     .unwrap();
@@ -179,13 +199,17 @@ fn inside() {
                     queries[i] += dns.queries() - before;
                 }
             }
+            let label = match tasks {
+                Tasks::One => format!("{concurrency}, one task"),
+                Tasks::Each => format!("{concurrency}, task each"),
+            };
             let rate: Vec<f64> = time
                 .iter()
                 .map(|t| (count * ROUNDS) as f64 / t.as_secs_f64())
                 .collect();
             for i in (0..3).filter(|i| selected(CLIENTS[*i])) {
                 println!(
-                    "{concurrency:>11} | {:<26} | {:>11.0} | {:>7} | {:>13.2}",
+                    "{label:>16} | {:<26} | {:>11.0} | {:>7} | {:>13.2}",
                     CLIENTS[i].name(),
                     rate[i],
                     errors[i],
@@ -195,7 +219,7 @@ fn inside() {
             if CLIENTS.iter().all(|c| selected(*c)) {
                 let faster_peer = rate[1].max(rate[2]);
                 println!(
-                    "{concurrency:>11} | eyeballs / faster peer: {:.2}x",
+                    "{label:>16} | eyeballs / faster peer: {:.2}x",
                     rate[0] / faster_peer
                 );
             }
@@ -247,6 +271,34 @@ async fn batch(
         })
         .await;
     errors.load(Ordering::Relaxed)
+}
+
+/// [`batch`], each connect in a task of its own.
+async fn batch_of_tasks(
+    client: Client,
+    concurrency: usize,
+    count: usize,
+    eyeballs: &eyeballs::Connector,
+    hyper: &HttpConnector,
+    uri: &http::Uri,
+    port: u16,
+) -> usize {
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let slot = slots.clone().acquire_owned().await.unwrap();
+        let (e, h, u) = (eyeballs.clone(), hyper.clone(), uri.clone());
+        tasks.spawn(async move {
+            let failed = one(client, &e, &h, &u, port).await.is_err();
+            drop(slot);
+            failed
+        });
+    }
+    let mut errors = 0;
+    while let Some(failed) = tasks.join_next().await {
+        errors += usize::from(failed.unwrap());
+    }
+    errors
 }
 
 async fn one(

@@ -238,3 +238,437 @@ async fn https_queries_for_local_names_stay_local() {
     assert!(dns.queries() > 0, "other names are asked");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The direct path of the system configuration (HE-8.3): a name server on `127.0.TAG.x:53` of
+/// this process's own (port 53 because `resolv.conf` has no port: root only, as in CI), with the
+/// files that point at it. `None` (and a note) where port 53 cannot be bound.
+mod direct {
+    use super::*;
+    use crate::common::dns::{address_records, response_to};
+    use eyeballs::{Family, Resolve};
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::rdata::{CNAME, SOA};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    fn name_server_ip(tag: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(
+            127,
+            0,
+            tag,
+            1 + (std::process::id() % 250) as u8,
+        ))
+    }
+
+    fn server(
+        tag: u8,
+        answer: impl Fn(&Message) -> Option<Message> + Send + 'static,
+    ) -> Option<DnsServer> {
+        let ip = name_server_ip(tag);
+        match DnsServer::start_with(SocketAddr::new(ip, 53), answer) {
+            Ok(dns) => Some(dns),
+            Err(e) => {
+                eprintln!("skipping: cannot bind {ip}:53 ({e})");
+                None
+            }
+        }
+    }
+
+    /// A resolver reading its own files: `resolv` and `hosts` as given.
+    fn resolver(tag: &str, resolv: &str, hosts: &str) -> (HickoryResolver, std::path::PathBuf) {
+        let dir = conf_dir(tag);
+        std::fs::write(dir.join("resolv.conf"), resolv).unwrap();
+        std::fs::write(dir.join("hosts"), hosts).unwrap();
+        let resolver = HickoryResolver::from_files(dir.join("resolv.conf"), dir.join("hosts"));
+        (resolver, dir)
+    }
+
+    fn qname(query: &Message) -> String {
+        let q = &query.queries[0];
+        q.name().to_ascii().trim_end_matches('.').to_string()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    /// `ips` of the asked family at `ttl`, for the query's own name.
+    fn addresses(query: &Message, ips: &[IpAddr], ttl: u32) -> Message {
+        let mut reply = response_to(query);
+        let q = query.queries[0].clone();
+        for record in address_records(&q, ips, ttl) {
+            reply.add_answer(record);
+        }
+        reply
+    }
+
+    // HE-8.3: an answer is kept for its TTL, by every runtime (hickory's own caches are one per
+    // runtime: a new runtime asked again); an answer at TTL 0 is asked for every time.
+    #[test]
+    fn he_8_3_answers_kept_for_their_ttl_across_runtimes() {
+        let Some(dns) = server(55, |q| {
+            let ttl = if qname(q) == "keep.test" { 300 } else { 0 };
+            Some(addresses(q, &[ip("192.0.2.1"), ip("2001:db8::1")], ttl))
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(55);
+        let (resolver, dir) = resolver("direct-ttl", &format!("nameserver {ns}\n"), "");
+        let lookups = |resolver: &HickoryResolver| {
+            current_thread().block_on(async {
+                let v6 = resolver
+                    .lookup_with_ttl("keep.test", Family::V6)
+                    .await
+                    .unwrap();
+                let v4 = resolver.lookup("keep.test", Family::V4).await.unwrap();
+                (v6, v4)
+            })
+        };
+        let ((v6, ttl), v4) = lookups(&resolver);
+        assert_eq!((v6, v4), (vec![ip("2001:db8::1")], vec![ip("192.0.2.1")]));
+        let ttl = ttl.expect("the TTL is reported");
+        assert!(
+            ttl > Duration::from_secs(290) && ttl <= Duration::from_secs(300),
+            "{ttl:?}"
+        );
+        assert_eq!(dns.queries(), 2);
+        let ((v6, _), v4) = lookups(&resolver); // another runtime
+        assert_eq!((v6, v4), (vec![ip("2001:db8::1")], vec![ip("192.0.2.1")]));
+        assert_eq!(dns.queries(), 2, "kept, for every runtime");
+
+        let rt = current_thread();
+        for round in 1..=3 {
+            let answer = rt
+                .block_on(resolver.lookup("fresh.test", Family::V4))
+                .unwrap();
+            assert_eq!(answer, vec![ip("192.0.2.1")]);
+            assert_eq!(dns.queries(), 2 + round, "TTL 0: asked each time");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // HE-8.3: NODATA is kept for the SOA's negative TTL (RFC 2308), and without an SOA not at
+    // all.
+    #[test]
+    fn he_8_3_nodata_kept_for_the_soa_ttl() {
+        let Some(dns) = server(56, |q| {
+            let mut reply = response_to(q);
+            if qname(q) == "with-soa.test" {
+                let soa = SOA::new(
+                    Name::from_ascii("ns.test.").unwrap(),
+                    Name::from_ascii("admin.test.").unwrap(),
+                    1,
+                    60,
+                    60,
+                    60,
+                    120,
+                );
+                reply.add_authority(Record::from_rdata(
+                    Name::from_ascii("test.").unwrap(),
+                    600,
+                    RData::SOA(soa),
+                ));
+            }
+            Some(reply)
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(56);
+        let (resolver, dir) = resolver("direct-nodata", &format!("nameserver {ns}\n"), "");
+        let rt = current_thread();
+        for _ in 0..3 {
+            let answer = rt.block_on(resolver.lookup("with-soa.test", Family::V6));
+            assert_eq!(answer.unwrap(), Vec::<IpAddr>::new());
+        }
+        assert_eq!(dns.queries(), 1, "kept for 120 s");
+        for round in 1..=2 {
+            let answer = rt.block_on(resolver.lookup("without-soa.test", Family::V6));
+            assert_eq!(answer.unwrap(), Vec::<IpAddr>::new());
+            assert_eq!(dns.queries(), 1 + round, "nothing to keep it by");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // HE-8.3: what the direct path cannot answer exactly, hickory's resolver does: the search
+    // list after NXDOMAIN and after NODATA, a CNAME chain the reply leaves unfinished; a
+    // truncated reply is never taken (hickory asks over TCP, which this server refuses).
+    #[test]
+    fn he_8_3_hickory_answers_the_rest() {
+        let Some(_dns) = server(57, |q| {
+            let name = qname(q);
+            let ask = q.queries[0].query_type();
+            let mut reply = response_to(q);
+            match name.as_str() {
+                "www.test.corp.test" => return Some(addresses(q, &[ip("192.0.2.10")], 60)),
+                "db.test" => return Some(addresses(q, &[ip("2001:db8::11")], 60)),
+                "db.test.corp.test" => return Some(addresses(q, &[ip("192.0.2.11")], 60)),
+                "half.test" => {
+                    reply.add_answer(Record::from_rdata(
+                        q.queries[0].name().clone(),
+                        60,
+                        RData::CNAME(CNAME(Name::from_ascii("target.test.").unwrap())),
+                    ));
+                }
+                "target.test" => return Some(addresses(q, &[ip("192.0.2.12")], 60)),
+                "whole.test" => {
+                    reply.add_answer(Record::from_rdata(
+                        q.queries[0].name().clone(),
+                        60,
+                        RData::CNAME(CNAME(Name::from_ascii("edge.test.").unwrap())),
+                    ));
+                    if ask == RecordType::A {
+                        reply.add_answer(Record::from_rdata(
+                            Name::from_ascii("edge.test.").unwrap(),
+                            60,
+                            RData::A(ip_v4("192.0.2.13")),
+                        ));
+                    }
+                }
+                "big.test" => {
+                    reply = addresses(q, &[ip("192.0.2.99")], 60);
+                    reply.metadata.truncation = true;
+                }
+                _ => reply.metadata.response_code = ResponseCode::NXDomain,
+            }
+            Some(reply)
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(57);
+        let (resolver, dir) = resolver(
+            "direct-rest",
+            &format!("nameserver {ns}\nsearch corp.test\n"),
+            "",
+        );
+        let rt = current_thread();
+        let v4 = |name: &str| rt.block_on(resolver.lookup(name, Family::V4));
+        assert_eq!(
+            v4("www.test").unwrap(),
+            vec![ip("192.0.2.10")],
+            "after NXDOMAIN"
+        );
+        assert_eq!(
+            v4("db.test").unwrap(),
+            vec![ip("192.0.2.11")],
+            "after NODATA"
+        );
+        assert_eq!(
+            v4("db.test.").unwrap(),
+            Vec::<IpAddr>::new(),
+            "a trailing dot: no search"
+        );
+        assert_eq!(
+            v4("half.test.").unwrap(),
+            vec![ip("192.0.2.12")],
+            "chain followed"
+        );
+        assert_eq!(
+            v4("whole.test.").unwrap(),
+            vec![ip("192.0.2.13")],
+            "chain in the reply"
+        );
+        match v4("big.test.") {
+            Ok(ips) => assert!(!ips.contains(&ip("192.0.2.99")), "{ips:?}"),
+            Err(e) => eprintln!("truncated, TCP refused: {e}"),
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    fn ip_v4(s: &str) -> hickory_proto::rr::rdata::A {
+        hickory_proto::rr::rdata::A(s.parse().unwrap())
+    }
+
+    // HE-8.3: a name server that fails (SERVFAIL) gives an error, as hickory's resolver
+    // reports it, never "no address".
+    #[test]
+    fn he_8_3_server_failure_is_an_error() {
+        let Some(dns) = server(59, |q| {
+            let mut reply = response_to(q);
+            reply.metadata.response_code = ResponseCode::ServFail;
+            Some(reply)
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(59);
+        let (resolver, dir) = resolver("direct-servfail", &format!("nameserver {ns}\n"), "");
+        let rt = current_thread();
+        for name in ["a.test", "b.test"] {
+            let answer = rt.block_on(resolver.lookup(name, Family::V4));
+            let error = answer.expect_err("SERVFAIL is no answer");
+            assert_eq!(error.kind(), ResolveErrorKind::Other, "{error}");
+        }
+        assert!(dns.queries() >= 2);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // HE-8.3: a silent first name server: the second one's answer comes through hickory's
+    // resolver after the hedge delay, once; the lookups after it do not wait for the silent one.
+    #[test]
+    fn he_8_3_silent_first_name_server() {
+        let Some(first) = server(58, |_| None) else {
+            return;
+        };
+        let Some(second) = server(60, |q| Some(addresses(q, &[ip("192.0.2.20")], 0))) else {
+            return;
+        };
+        let (resolver, dir) = resolver(
+            "direct-silent",
+            &format!(
+                "nameserver {}\nnameserver {}\n",
+                name_server_ip(58),
+                name_server_ip(60)
+            ),
+            "",
+        );
+        let rt = current_thread();
+        let started = Instant::now();
+        let answer = rt.block_on(resolver.lookup("a.test", Family::V4)).unwrap();
+        assert_eq!(answer, vec![ip("192.0.2.20")]);
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            started.elapsed()
+        );
+        for name in ["b.test", "c.test", "d.test"] {
+            let started = Instant::now();
+            let answer = rt.block_on(resolver.lookup(name, Family::V4)).unwrap();
+            assert_eq!(answer, vec![ip("192.0.2.20")]);
+            assert!(
+                started.elapsed() < Duration::from_millis(800),
+                "no wait for the silent server: {:?}",
+                started.elapsed()
+            );
+        }
+        assert!(first.queries() > 0 && second.queries() > 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // HE-8.3, HE-8.1: lookups of one name that start while its query is in flight share it
+    // (one query per family), but only on the same runtime: a lookup on another runtime does not
+    // wait on a query whose runtime is blocked.
+    #[test]
+    fn he_8_3_queries_in_flight_shared_within_a_runtime() {
+        let Some(dns) = server(61, |q| {
+            std::thread::sleep(Duration::from_millis(100));
+            Some(addresses(q, &[ip("192.0.2.30"), ip("2001:db8::30")], 0))
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(61);
+        let (resolver, dir) = resolver("direct-shared", &format!("nameserver {ns}\n"), "");
+        let rt = current_thread();
+        rt.block_on(async {
+            let lookups = (0..50).map(|i| {
+                let family = if i % 2 == 0 { Family::V6 } else { Family::V4 };
+                resolver.lookup("shared.test", family)
+            });
+            for answer in futures::future::join_all(lookups).await {
+                assert_eq!(answer.unwrap().len(), 1);
+            }
+        });
+        assert_eq!(dns.queries(), 2, "one query per family");
+
+        // Runtime A starts a query and then blocks; runtime B's lookup of the same name
+        // answers on its own, well before the hedge delay (1 s).
+        let (blocked_tx, blocked_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let a = std::thread::spawn({
+            let resolver = resolver.clone();
+            move || {
+                current_thread().block_on(async {
+                    let mut lookup = resolver.lookup("blocked.test", Family::V4);
+                    let _ = tokio::time::timeout(Duration::from_millis(20), &mut lookup).await;
+                    blocked_tx.send(()).unwrap();
+                    release_rx.recv().unwrap(); // blocks runtime A's only thread
+                })
+            }
+        });
+        blocked_rx.recv().unwrap();
+        let started = Instant::now();
+        let answer = current_thread().block_on(resolver.lookup("blocked.test", Family::V4));
+        assert_eq!(answer.unwrap(), vec![ip("192.0.2.30")]);
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
+        release_tx.send(()).unwrap();
+        a.join().unwrap();
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // HE-8.3: a lookup dropped while its query is in flight stops the query's task: nothing is
+    // left running.
+    #[test]
+    fn he_8_3_cancelled_lookup_leaves_no_task() {
+        let Some(_dns) = server(62, |_| None) else {
+            return;
+        };
+        let ns = name_server_ip(62);
+        let (resolver, dir) = resolver("direct-cancel", &format!("nameserver {ns}\n"), "");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let metrics = rt.metrics();
+        rt.block_on(async {
+            let lookups: Vec<_> = (0..10)
+                .map(|i| resolver.lookup(&format!("n{i}.test"), Family::V4))
+                .collect();
+            let all = futures::future::join_all(lookups);
+            let _ = tokio::time::timeout(Duration::from_millis(100), all).await;
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while metrics.num_alive_tasks() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(metrics.num_alive_tasks(), 0, "the query tasks were aborted");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    // HE-8.2: a name the hosts file lists is answered from it for both families, as glibc does:
+    // with only an IPv4 address listed, AAAA is "no address", and the name server never hears
+    // of it (before, the AAAA query went out and leaked the name). `localhost` keeps `::1`.
+    #[test]
+    fn he_8_2_hosts_names_never_reach_the_name_server() {
+        let dns = Arc::new(AtomicUsize::new(0));
+        let Some(server) = server(63, {
+            let dns = dns.clone();
+            move |q| {
+                dns.fetch_add(1, Ordering::SeqCst);
+                Some(addresses(q, &[ip("192.0.2.40")], 0))
+            }
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(63);
+        let (resolver, dir) = resolver(
+            "direct-hosts",
+            &format!("nameserver {ns}\n"),
+            "192.0.2.41 v4-host.test\n127.0.0.1 localhost\n",
+        );
+        let rt = current_thread();
+        let v6 = rt
+            .block_on(resolver.lookup("v4-host.test", Family::V6))
+            .unwrap();
+        let v4 = rt
+            .block_on(resolver.lookup("v4-host.test", Family::V4))
+            .unwrap();
+        assert_eq!((v6, v4), (vec![], vec![ip("192.0.2.41")]));
+        // Except `localhost`, which has `::1` all the same (RFC 6761).
+        let v6 = rt
+            .block_on(resolver.lookup("localhost", Family::V6))
+            .unwrap();
+        assert_eq!(v6, vec![ip("::1")]);
+        assert_eq!(server.queries(), 0);
+        let other = rt
+            .block_on(resolver.lookup("other.test", Family::V4))
+            .unwrap();
+        assert_eq!(other, vec![ip("192.0.2.40")]);
+        assert_eq!(server.queries(), 1);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

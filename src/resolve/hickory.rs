@@ -13,6 +13,7 @@ use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
+use super::direct::{Direct, HEDGE, Question, Step};
 use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, TtlLookup};
 use crate::core::Family;
 
@@ -71,6 +72,8 @@ struct State {
 struct Conf {
     /// The name servers and options, or why there are none.
     servers: Result<(ResolverConfig, ResolverOpts), ResolveError>,
+    /// The direct path for these servers, when they allow one (HE-8.3).
+    direct: Option<Arc<Direct>>,
     hosts: Arc<Hosts>,
     stamps: [Option<Stamp>; 2],
     checked: Instant,
@@ -287,8 +290,15 @@ fn refresh(state: &mut State, resolv_conf: &Path, hosts: &Path, now: Instant) {
         None => [stamp(resolv_conf), stamp(hosts)],
     };
     let generation = state.conf.as_ref().map_or(0, |c| c.generation + 1);
+    let servers = read_servers(resolv_conf);
+    let direct = servers
+        .as_ref()
+        .ok()
+        .and_then(|(config, options)| Direct::new(config, options))
+        .map(Arc::new);
     state.conf = Some(Conf {
-        servers: read_servers(resolv_conf),
+        servers,
+        direct,
         hosts: Arc::new(read_hosts(hosts)),
         stamps,
         checked: now,
@@ -394,23 +404,7 @@ fn answer_ips<'a>(data: impl Iterator<Item = &'a RData>, family: Family) -> Vec<
     .collect()
 }
 
-async fn query(
-    resolver: Arc<TokioResolver>,
-    name: String,
-    family: Family,
-) -> Result<Vec<IpAddr>, ResolveError> {
-    let answer = match family {
-        Family::V6 => resolver.ipv6_lookup(name.as_str()).await,
-        Family::V4 => resolver.ipv4_lookup(name.as_str()).await,
-    };
-    match answer {
-        Ok(lookup) => Ok(answer_ips(lookup.answers().iter().map(|r| &r.data), family)),
-        Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok(Vec::new()),
-        Err(e) => Err(lookup_error(e)),
-    }
-}
-
-/// [`query`], with the answer's remaining time to live.
+/// One family's addresses from hickory's resolver, with the answer's remaining time to live.
 async fn query_with_ttl(
     resolver: Arc<TokioResolver>,
     name: String,
@@ -463,6 +457,13 @@ async fn query_https(
     }
 }
 
+/// Whether `name` is `localhost` or under it (RFC 6761 §6.3).
+fn is_localhost(name: &str) -> bool {
+    let name = name.trim_end_matches('.').as_bytes();
+    name.eq_ignore_ascii_case(b"localhost")
+        || name.len() > 10 && name[name.len() - 10..].eq_ignore_ascii_case(b".localhost")
+}
+
 impl HickoryResolver {
     /// Whether the HTTPS query for `qname` must not go to a name server: `localhost` names
     /// (RFC 6761 §6.3), and names the hosts file defines (they have no HTTPS records, and asking
@@ -474,7 +475,7 @@ impl HickoryResolver {
             Some((port, host)) if port.starts_with('_') => host,
             _ => lower.as_str(),
         };
-        if host == "localhost" || host.ends_with(".localhost") {
+        if is_localhost(host) {
             return true;
         }
         let Origin::Files { .. } = &self.shared.origin else {
@@ -490,26 +491,58 @@ impl HickoryResolver {
     }
 }
 
-impl Resolve for HickoryResolver {
-    fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
-        let plan = self.plan(); // also loads the hosts file
-        if self.local_only(name) {
-            return Some(Box::pin(async { Ok(Vec::new()) }));
+/// How one lookup starts (HE-8.2, HE-8.3).
+enum First {
+    /// Answered at once: from the hosts file (no TTL) or the direct path's cache.
+    Answer(Vec<IpAddr>, Option<Duration>),
+    /// Ask the first name server directly; hickory's resolver if that gives no usable answer.
+    Direct(Arc<Direct>, Question),
+    /// hickory's resolver answers (or the hosts file, without name servers).
+    Hickory,
+}
+
+impl HickoryResolver {
+    /// The system configuration's fast answers. A name the hosts file lists is answered from it
+    /// for both families, as glibc does: with no address of one family, that family has none
+    /// (and the name never goes to a name server). Then the direct path, when it applies.
+    fn first_step(&self, name: &str, family: Family) -> First {
+        let Origin::Files { resolv_conf, hosts } = &self.shared.origin else {
+            return First::Hickory;
+        };
+        let now = Instant::now();
+        let (table, direct) = {
+            let mut state = self.state();
+            refresh(&mut state, resolv_conf, hosts, now);
+            let conf = state
+                .conf
+                .as_ref()
+                .expect("refresh loads the configuration");
+            (conf.hosts.clone(), conf.direct.clone())
+        };
+        match from_hosts(&table, name, family) {
+            // `localhost` names have loopback addresses of both families (RFC 6761 §6.3), also
+            // where the hosts file lists only `127.0.0.1`: hickory's resolver answers `::1`.
+            Some(ips) if ips.is_empty() && is_localhost(name) => return First::Hickory,
+            Some(ips) => return First::Answer(ips, None),
+            None => {}
         }
-        let name = name.to_string();
-        Some(Box::pin(async move {
-            match plan {
-                Plan::Query(resolver) => query_https(resolver, name).await,
-                // A hosts file has no HTTPS records.
-                Plan::HostsOnly(..) => Ok(Vec::new()),
-                Plan::Fail(error) => Err(error),
+        // Only where hickory's resolver can be built to fall back on.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return First::Hickory;
+        }
+        match direct.map(|d| (d.begin(name, family, now), d)) {
+            Some((Step::Kept(ips, left), _)) => {
+                let (ips, ttl) = answer_ttl(ips, left);
+                First::Answer(ips, ttl)
             }
-        }))
+            Some((Step::Ask(question), direct)) => First::Direct(direct, question),
+            Some((Step::Skip, _)) | None => First::Hickory,
+        }
     }
 
-    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+    /// hickory's resolver (or the hosts file alone, without usable name servers).
+    fn hickory(&self, name: String, family: Family) -> TtlLookup {
         let plan = self.plan();
-        let name = name.to_string();
         Box::pin(async move {
             match plan {
                 Plan::Query(resolver) => query_with_ttl(resolver, name, family).await,
@@ -521,16 +554,78 @@ impl Resolve for HickoryResolver {
         })
     }
 
-    fn lookup(&self, name: &str, family: Family) -> Lookup {
-        let plan = self.plan();
+    /// The direct query; hickory's resolver when it gives no usable answer, and alongside it
+    /// when it has none after [`HEDGE`] (the first usable answer wins; when hickory's comes
+    /// first, the direct path goes off for a while).
+    async fn direct_or_hickory(
+        self,
+        direct: Arc<Direct>,
+        question: Question,
+        name: String,
+        family: Family,
+    ) -> Result<(Vec<IpAddr>, Option<Duration>), ResolveError> {
+        use futures::future::{Either, select};
+        let ask = direct.query(question);
+        let hedge = std::pin::pin!(tokio::time::sleep(HEDGE));
+        let ask = match select(ask, hedge).await {
+            Either::Left((Ok((ips, ttl)), _)) => return Ok(answer_ttl(ips, ttl)),
+            Either::Left((Err(_), _)) => return self.hickory(name, family).await,
+            Either::Right(((), ask)) => ask,
+        };
+        tracing::debug!(%name, "no direct answer within {HEDGE:?}: asking hickory's resolver too");
+        match select(ask, self.hickory(name.clone(), family)).await {
+            Either::Left((Ok((ips, ttl)), _)) => Ok(answer_ttl(ips, ttl)),
+            Either::Left((Err(_), hickory)) => hickory.await,
+            Either::Right((answer, _)) => {
+                direct.turn_off(Instant::now());
+                answer
+            }
+        }
+    }
+}
+
+/// An answer's TTL as lookups report it: none for "no address", as hickory's answers.
+fn answer_ttl(ips: Vec<IpAddr>, ttl: Duration) -> (Vec<IpAddr>, Option<Duration>) {
+    let ttl = (!ips.is_empty()).then_some(ttl);
+    (ips, ttl)
+}
+
+impl Resolve for HickoryResolver {
+    fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
+        let this = self.clone();
         let name = name.to_string();
-        Box::pin(async move {
+        // Everything happens when first polled, inside the runtime that polls it.
+        Some(Box::pin(async move {
+            let plan = this.plan(); // also loads the hosts file
+            if this.local_only(&name) {
+                return Ok(Vec::new());
+            }
             match plan {
-                Plan::Query(resolver) => query(resolver, name, family).await,
-                // Names in the hosts file work without name servers (HE-8.2).
-                Plan::HostsOnly(hosts, error) => from_hosts(&hosts, &name, family).ok_or(error),
+                Plan::Query(resolver) => query_https(resolver, name).await,
+                // A hosts file has no HTTPS records.
+                Plan::HostsOnly(..) => Ok(Vec::new()),
                 Plan::Fail(error) => Err(error),
             }
+        }))
+    }
+
+    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+        let this = self.clone();
+        let name = name.to_string();
+        // Everything happens when first polled, inside the runtime that polls it.
+        Box::pin(async move {
+            match this.first_step(&name, family) {
+                First::Answer(ips, ttl) => Ok((ips, ttl)),
+                First::Direct(direct, question) => {
+                    this.direct_or_hickory(direct, question, name, family).await
+                }
+                First::Hickory => this.hickory(name, family).await,
+            }
         })
+    }
+
+    fn lookup(&self, name: &str, family: Family) -> Lookup {
+        let lookup = self.lookup_with_ttl(name, family);
+        Box::pin(async move { lookup.await.map(|(ips, _)| ips) })
     }
 }

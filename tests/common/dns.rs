@@ -29,13 +29,21 @@ impl DnsServer {
         names: &[(&str, &[IpAddr])],
         ttl: u32,
     ) -> std::io::Result<DnsServer> {
-        let socket = UdpSocket::bind(bind)?;
-        socket.set_read_timeout(Some(Duration::from_millis(20)))?;
-        let addr = socket.local_addr()?;
         let table: HashMap<String, Vec<IpAddr>> = names
             .iter()
             .map(|(n, ips)| (n.to_string(), ips.to_vec()))
             .collect();
+        DnsServer::start_with(bind, move |query| Some(reply(query, &table, ttl)))
+    }
+
+    /// Serves whatever `answer` makes of each query (`None`: stays silent).
+    pub fn start_with(
+        bind: SocketAddr,
+        answer: impl Fn(&Message) -> Option<Message> + Send + 'static,
+    ) -> std::io::Result<DnsServer> {
+        let socket = UdpSocket::bind(bind)?;
+        socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+        let addr = socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let queries = Arc::new(AtomicUsize::new(0));
         let thread = std::thread::spawn({
@@ -47,7 +55,10 @@ impl DnsServer {
                         continue;
                     };
                     queries.fetch_add(1, Ordering::SeqCst);
-                    if let Some(reply) = reply(&buf[..n], &table, ttl) {
+                    let Ok(query) = Message::from_vec(&buf[..n]) else {
+                        continue;
+                    };
+                    if let Some(reply) = answer(&query).and_then(|m| m.to_vec().ok()) {
                         let _ = socket.send_to(&reply, peer);
                     }
                 }
@@ -76,14 +87,14 @@ impl Drop for DnsServer {
     }
 }
 
-fn reply(query: &[u8], table: &HashMap<String, Vec<IpAddr>>, ttl: u32) -> Option<Vec<u8>> {
-    let query = Message::from_vec(query).ok()?;
-    let q = query.queries.first()?;
-    let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
-    reply.metadata.recursion_desired = query.metadata.recursion_desired;
-    reply.metadata.recursion_available = true;
-    reply.metadata.authoritative = true;
-    reply.add_query(q.clone());
+/// The reply to `query` from a table of names: the addresses of the asked family, NODATA for a
+/// known name without any, NXDOMAIN for an unknown name.
+fn reply(query: &Message, table: &HashMap<String, Vec<IpAddr>>, ttl: u32) -> Message {
+    let mut reply = response_to(query);
+    let Some(q) = query.queries.first() else {
+        reply.metadata.response_code = ResponseCode::FormErr;
+        return reply;
+    };
     let name = q
         .name()
         .to_ascii()
@@ -100,7 +111,19 @@ fn reply(query: &[u8], table: &HashMap<String, Vec<IpAddr>>, ttl: u32) -> Option
             }
         }
     }
-    reply.to_vec().ok()
+    reply
+}
+
+/// An empty NOERROR response to `query` (same ID, question and RD flag; RA and AA set).
+pub fn response_to(query: &Message) -> Message {
+    let mut reply = Message::new(query.metadata.id, MessageType::Response, OpCode::Query);
+    reply.metadata.recursion_desired = query.metadata.recursion_desired;
+    reply.metadata.recursion_available = true;
+    reply.metadata.authoritative = true;
+    if let Some(q) = query.queries.first() {
+        reply.add_query(q.clone());
+    }
+    reply
 }
 
 /// The records answering `q` (AAAA or A) from `ips`: those of the asked type, with this TTL.
