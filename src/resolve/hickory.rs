@@ -36,8 +36,20 @@ const MAX_RUNTIMES: usize = 32;
 /// - each tokio runtime gets a hickory resolver of its own (hickory binds its sockets to the
 ///   runtime that opened them), so one `HickoryResolver` works from any number of runtimes at
 ///   once, whichever is idle, blocked or gone. Each runtime's resolver has its own cache.
+/// - a name the hosts file lists is answered from it, for both families (a family it does not
+///   list has no address, as with glibc), and never reaches a name server; `localhost` names
+///   keep both loopback addresses.
+/// - the common case takes a direct path: a name asked as it is (a trailing dot, or more labels
+///   than `ndots`) goes to the first name server as one UDP query per family, sent from a task
+///   of the caller's runtime, with hickory's checks of the reply (random source port and ID,
+///   the reply's source and question). A reply with addresses, or NODATA where no search domain
+///   follows, is the answer, kept for its TTL in a cache every runtime shares. Everything else
+///   (NXDOMAIN and the search list, truncated replies, unfinished CNAME chains, server failures,
+///   no reply within a second) is answered by hickory's resolver, and a failing name server
+///   turns the direct path off for a while.
 ///
-/// Clones share all of this.
+/// Clones share all of this. [`HickoryResolver::from_config`] and
+/// [`HickoryResolver::from_resolver`] always use hickory's resolver as configured.
 #[derive(Clone)]
 pub struct HickoryResolver {
     shared: Arc<Shared>,
@@ -195,20 +207,25 @@ impl HickoryResolver {
         }
     }
 
+    /// Runs `f` on what the configuration files say now (re-read when due).
+    fn with_conf<T>(&self, resolv_conf: &Path, hosts: &Path, f: impl FnOnce(&Conf) -> T) -> T {
+        let mut state = self.state();
+        refresh(&mut state, resolv_conf, hosts, Instant::now());
+        f(state
+            .conf
+            .as_ref()
+            .expect("refresh loads the configuration"))
+    }
+
     fn plan_from_files(&self, resolv_conf: &Path, hosts: &Path) -> Plan {
-        let now = Instant::now();
-        let (servers, hosts_table, generation) = {
-            let mut state = self.state();
-            refresh(&mut state, resolv_conf, hosts, now);
-            let conf = state
-                .conf
-                .as_ref()
-                .expect("refresh loads the configuration");
-            match &conf.servers {
-                Err(e) => return Plan::HostsOnly(conf.hosts.clone(), e.clone()),
-                Ok(servers) => (servers.clone(), conf.hosts.clone(), conf.generation),
-            }
-        };
+        let (servers, hosts_table, generation) =
+            match self.with_conf(resolv_conf, hosts, |conf| match &conf.servers {
+                Err(e) => Err(Plan::HostsOnly(conf.hosts.clone(), e.clone())),
+                Ok(servers) => Ok((servers.clone(), conf.hosts.clone(), conf.generation)),
+            }) {
+                Ok(usable) => usable,
+                Err(hosts_only) => return hosts_only,
+            };
         self.per_runtime(generation, move || {
             let (config, options) = servers;
             build(config, options, Some(hosts_table))
@@ -509,16 +526,9 @@ impl HickoryResolver {
         let Origin::Files { resolv_conf, hosts } = &self.shared.origin else {
             return First::Hickory;
         };
-        let now = Instant::now();
-        let (table, direct) = {
-            let mut state = self.state();
-            refresh(&mut state, resolv_conf, hosts, now);
-            let conf = state
-                .conf
-                .as_ref()
-                .expect("refresh loads the configuration");
+        let (table, direct) = self.with_conf(resolv_conf, hosts, |conf| {
             (conf.hosts.clone(), conf.direct.clone())
-        };
+        });
         match from_hosts(&table, name, family) {
             // `localhost` names have loopback addresses of both families (RFC 6761 §6.3), also
             // where the hosts file lists only `127.0.0.1`: hickory's resolver answers `::1`.
@@ -530,7 +540,7 @@ impl HickoryResolver {
         if tokio::runtime::Handle::try_current().is_err() {
             return First::Hickory;
         }
-        match direct.map(|d| (d.begin(name, family, now), d)) {
+        match direct.map(|d| (d.begin(name, family, Instant::now()), d)) {
             Some((Step::Kept(ips, left), _)) => {
                 let (ips, ttl) = answer_ttl(ips, left);
                 First::Answer(ips, ttl)
