@@ -445,14 +445,10 @@ impl Direct {
         if let Some(query) = state.in_flight.get(&key).and_then(WeakShared::upgrade) {
             return query;
         }
-        let direct = self.clone();
+        let (direct, done) = (self.clone(), key.clone());
         let task = tokio::spawn(async move {
             let answer = direct.ask(&question).await;
-            direct.state().in_flight.remove(&(
-                Box::from(question.asked.as_str()),
-                question.family,
-                runtime,
-            ));
+            direct.state().in_flight.remove(&done);
             answer
         });
         let abort = AbortOnDrop(task.abort_handle());
