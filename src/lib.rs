@@ -147,6 +147,10 @@ pub mod __internal {
     pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, parse_host};
 
+    /// The direct DNS path's reading of a reply, for the dns_reply fuzz target (HE-8.3).
+    #[cfg(all(fuzzing, feature = "hickory"))]
+    pub use crate::resolve::direct::judge_wire as judge_dns_reply;
+
     /// The hyper connector's URI reading, for the parse fuzz target.
     #[cfg(all(fuzzing, feature = "hyper"))]
     pub fn uri_host_port(

@@ -33,7 +33,7 @@ use hickory_resolver::net::udp::UdpClientStream;
 use hickory_resolver::net::xfer::DnsRequestSender;
 use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, Message, Query, ResponseCode};
 use hickory_resolver::proto::rr::domain::usage;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
+use hickory_resolver::proto::rr::{DNSClass, Name, RData, RecordType};
 
 use crate::core::Family;
 
@@ -87,32 +87,29 @@ pub(super) fn judge(
         ResponseCode::NXDomain => return Verdict::Fallback { trouble: false },
         _ => return Verdict::Fallback { trouble: true },
     }
-    let wanted = record_type(family);
+    // Only class IN records answer an IN question.
+    let answers = || reply.answers.iter().filter(|r| r.dns_class == DNSClass::IN);
     let mut name = qname;
     let mut ttl = u32::MAX;
     for _ in 0..=MAX_CHAIN {
         let mut ips = Vec::new();
-        let mut found = false;
         let mut min = ttl;
-        for record in reply.answers.iter().filter(|r| &r.name == name) {
-            if record.record_type() != wanted {
-                continue;
-            }
-            found = true;
+        for record in answers().filter(|r| &r.name == name) {
+            let ip = match (&record.data, family) {
+                (RData::AAAA(a), Family::V6) => IpAddr::V6(a.0),
+                (RData::A(a), Family::V4) => IpAddr::V4(a.0),
+                _ => continue,
+            };
+            ips.push(ip);
             min = min.min(record.ttl);
-            match (&record.data, family) {
-                (RData::AAAA(a), Family::V6) => ips.push(IpAddr::V6(a.0)),
-                (RData::A(a), Family::V4) => ips.push(IpAddr::V4(a.0)),
-                _ => {}
-            }
         }
-        if found {
+        if !ips.is_empty() {
             return Verdict::Addresses {
                 ips,
                 ttl: seconds(min),
             };
         }
-        let next = reply.answers.iter().find_map(|r| match &r.data {
+        let next = answers().find_map(|r| match &r.data {
             RData::CNAME(target) if &r.name == name => Some((&target.0, r.ttl)),
             _ => None,
         });
@@ -142,6 +139,41 @@ pub(super) fn judge(
     Verdict::NoData {
         ttl: seconds(negative),
     }
+}
+
+/// [`judge`] on a reply in wire format, for the fuzz target: `None` when it does not parse;
+/// otherwise the addresses and TTL it gives (none for NODATA), or `Err(trouble)` for hickory.
+#[cfg(fuzzing)]
+pub fn judge_wire(
+    reply: &[u8],
+    qname: &str,
+    family: Family,
+    nodata_is_final: bool,
+) -> Option<Result<(Vec<IpAddr>, Duration), bool>> {
+    let reply = Message::from_vec(reply).ok()?;
+    let qname = Name::from_ascii(qname).ok()?;
+    Some(match judge(&reply, &qname, family, nodata_is_final) {
+        Verdict::Addresses { ips, ttl } => {
+            // What an answer must be, whatever the bytes: NOERROR, not truncated, addresses of
+            // the family only, a TTL within a day.
+            assert!(!reply.metadata.truncation);
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+            assert!(!ips.is_empty());
+            assert!(ips.iter().all(|ip| ip.is_ipv6() == (family == Family::V6)));
+            assert!(ttl <= MAX_TTL);
+            Ok((ips, ttl))
+        }
+        Verdict::NoData { ttl } => {
+            assert!(
+                nodata_is_final,
+                "NODATA only where no search domain follows"
+            );
+            assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+            assert!(ttl <= MAX_TTL);
+            Ok((Vec::new(), ttl))
+        }
+        Verdict::Fallback { trouble } => Err(trouble),
+    })
 }
 
 fn seconds(ttl: u32) -> Duration {
@@ -714,6 +746,14 @@ mod tests {
                 "{what}"
             );
         }
+        let mut chaos = a("www.test.", 300, "192.0.2.1");
+        chaos.dns_class = DNSClass::CH;
+        let other_class = reply(ResponseCode::NoError, vec![chaos], vec![]);
+        assert_eq!(
+            judge(&other_class, &q, Family::V4, true),
+            Verdict::NoData { ttl: secs(0) },
+            "records of another class are not the answer"
+        );
         let mut truncated = reply(
             ResponseCode::NoError,
             vec![a("www.test.", 300, "192.0.2.1")],
@@ -725,6 +765,60 @@ mod tests {
             Verdict::Fallback { trouble: false },
             "TC: hickory retries over TCP"
         );
+    }
+
+    // HE-8.3: the dns_reply fuzz target's seeds (fuzz/seeds/dns_reply) are the replies they
+    // are named for, so the fuzzer starts from every verdict.
+    #[test]
+    fn he_8_3_fuzz_seeds_are_well_formed_replies() {
+        let q = name("www.test.");
+        let secs = Duration::from_secs;
+        let judged =
+            |bytes: &[u8], family| judge(&Message::from_vec(bytes).unwrap(), &q, family, true);
+        let seeds: [(&[u8], Family, Verdict); 6] = [
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-a"),
+                Family::V4,
+                Verdict::Addresses {
+                    ips: ips(&["192.0.2.1", "192.0.2.2"]),
+                    ttl: secs(60),
+                },
+            ),
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-aaaa"),
+                Family::V6,
+                Verdict::Addresses {
+                    ips: ips(&["2001:db8::1"]),
+                    ttl: secs(300),
+                },
+            ),
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-cname"),
+                Family::V4,
+                Verdict::Addresses {
+                    ips: ips(&["192.0.2.9"]),
+                    ttl: secs(30),
+                },
+            ),
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-nodata"),
+                Family::V6,
+                Verdict::NoData { ttl: secs(120) },
+            ),
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-nxdomain"),
+                Family::V4,
+                Verdict::Fallback { trouble: false },
+            ),
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-tc"),
+                Family::V4,
+                Verdict::Fallback { trouble: false },
+            ),
+        ];
+        for (bytes, family, expected) in seeds {
+            assert_eq!(judged(bytes, family), expected);
+        }
     }
 
     // HE-8.3: the cache honours TTLs, forgets on TTL 0, and stays within its bound.

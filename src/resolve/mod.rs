@@ -4,7 +4,7 @@
 //! concurrently, so that each family's answer is acted on as it arrives (RFC 8305 §3).
 
 #[cfg(feature = "hickory")]
-mod direct;
+pub(crate) mod direct;
 #[cfg(feature = "hickory")]
 mod hickory;
 mod static_table;
