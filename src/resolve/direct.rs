@@ -486,8 +486,9 @@ impl Direct {
         let abort = AbortOnDrop(task.abort_handle());
         let query = async move {
             let _abort = abort;
-            // A task that panicked counts as a failed name server.
-            task.await.unwrap_or(Err(true))
+            // A task cancelled with its runtime (or one that panicked) says nothing about the
+            // name server: hickory's resolver answers, and the direct path stays on.
+            task.await.unwrap_or(Err(false))
         }
         .boxed()
         .shared();
