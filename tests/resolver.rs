@@ -629,6 +629,75 @@ mod direct {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    // HE-8.3, HE-10.2: HTTPS records take the direct path too: the same RDATA hickory's
+    // resolver reads, kept for their TTL by every runtime; "no HTTPS records" (the usual answer)
+    // kept for the SOA's negative TTL.
+    #[test]
+    fn he_8_3_https_records_direct() {
+        use hickory_proto::rr::rdata::HTTPS;
+        use hickory_proto::rr::rdata::svcb::{Alpn, SVCB, SvcParamKey, SvcParamValue};
+        let Some(dns) = server(64, |q| {
+            let mut reply = response_to(q);
+            let question = &q.queries[0];
+            if question.query_type() != RecordType::HTTPS {
+                return Some(addresses(q, &[ip("192.0.2.50")], 0));
+            }
+            if qname(q) == "svc.test" {
+                let params = vec![
+                    (
+                        SvcParamKey::Alpn,
+                        SvcParamValue::Alpn(Alpn(vec!["h2".into()])),
+                    ),
+                    (SvcParamKey::Port, SvcParamValue::Port(8443)),
+                ];
+                let svcb = SVCB::new(1, Name::root(), params);
+                reply.add_answer(Record::from_rdata(
+                    question.name().clone(),
+                    300,
+                    RData::HTTPS(HTTPS(svcb)),
+                ));
+            } else {
+                let soa = SOA::new(
+                    Name::from_ascii("ns.test.").unwrap(),
+                    Name::from_ascii("admin.test.").unwrap(),
+                    1,
+                    60,
+                    60,
+                    60,
+                    120,
+                );
+                let zone = Name::from_ascii("test.").unwrap();
+                reply.add_authority(Record::from_rdata(zone, 600, RData::SOA(soa)));
+            }
+            Some(reply)
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(64);
+        let (direct, dir) = resolver("direct-https", &format!("nameserver {ns}\n"), "");
+        let reference = HickoryResolver::from_config(
+            ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp_and_tcp(ns)]),
+            ResolverOpts::default(),
+        );
+        let https = |resolver: &HickoryResolver, name: &str| {
+            current_thread()
+                .block_on(resolver.lookup_https(name).unwrap())
+                .unwrap()
+        };
+        let expected = https(&reference, "svc.test");
+        assert_eq!(expected.len(), 1);
+        let before = dns.queries();
+        assert_eq!(https(&direct, "svc.test"), expected, "the same RDATA");
+        assert_eq!(https(&direct, "svc.test"), expected, "another runtime");
+        assert_eq!(dns.queries(), before + 1, "kept for 300 s");
+        let before = dns.queries();
+        for _ in 0..3 {
+            assert_eq!(https(&direct, "plain.test"), Vec::<Vec<u8>>::new());
+        }
+        assert_eq!(dns.queries(), before + 1, "no records, kept for 120 s");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     // HE-8.2: a name the hosts file lists is answered from it for both families, as glibc does:
     // with only an IPv4 address listed, AAAA is "no address", and the name server never hears
     // of it (before, the AAAA query went out and leaked the name). `localhost` keeps `::1`.

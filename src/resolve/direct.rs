@@ -1,6 +1,6 @@
-//! The system resolver's direct path (HE-8.3): one UDP query per family, sent from the connect's
-//! own task to the first name server, with a small TTL cache of its own; hickory's full resolver
-//! answers everything else.
+//! The system resolver's direct path (HE-8.3): one UDP query per family (and one for the HTTPS
+//! records when a connect asks for them), sent from a task of the caller's runtime to the first
+//! name server, with a TTL cache of its own; hickory's full resolver answers everything else.
 //!
 //! hickory sends each query through an exchange task of its runtime and back, on a new socket;
 //! at one connect at a time that costs about a tenth of a by-name connect to a nearby name server
@@ -9,16 +9,16 @@
 //! only what it can answer exactly as hickory would:
 //! - names that are asked as they are first (a trailing dot, or more labels than `ndots`), and
 //!   are not special-use names (`localhost`, `.local`, `.onion`, `invalid`);
-//! - a NOERROR reply with addresses of the family (through a CNAME chain the reply completes),
-//!   or NOERROR without any when no search domain would be tried after it.
+//! - a NOERROR reply with addresses of the family or HTTPS records (through a CNAME chain the
+//!   reply completes), or NOERROR without any when no search domain would be tried after it.
 //!
 //! NXDOMAIN, a truncated reply, an unfinished CNAME chain, a server failure, no reply within a
 //! second: hickory's resolver is asked (it searches, retries over TCP, tries the other name
 //! servers). A server failure or a silent name server turns the direct path off for
 //! [`OFF_FOR`], so a dead first name server costs one hedge delay, not one per lookup.
 //!
-//! The pure parts ([`judge`], [`Cache`], [`Direct::begin`]) take `now` and are table-tested; the
-//! query is the only I/O.
+//! The pure parts ([`judge`], [`Cache`], [`Direct::begin`], [`Direct::settle`]) take `now` and
+//! are table-tested; the query is the only I/O.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -57,12 +57,74 @@ const MAX_ENTRIES: usize = 4_096;
 /// The longest CNAME chain followed inside one reply.
 const MAX_CHAIN: usize = 16;
 
+/// What a direct query asks for: a family's addresses, or the HTTPS records (RFC 9460).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Kind {
+    Addresses(Family),
+    Https,
+}
+
+impl From<Family> for Kind {
+    fn from(family: Family) -> Kind {
+        Kind::Addresses(family)
+    }
+}
+
+impl Kind {
+    fn record_type(self) -> RecordType {
+        match self {
+            Kind::Addresses(Family::V6) => RecordType::AAAA,
+            Kind::Addresses(Family::V4) => RecordType::A,
+            Kind::Https => RecordType::HTTPS,
+        }
+    }
+}
+
+/// What a reply answered: addresses, or HTTPS records as their RDATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Found {
+    Ips(Vec<IpAddr>),
+    Records(Vec<Vec<u8>>),
+}
+
+impl Found {
+    fn none(kind: Kind) -> Found {
+        match kind {
+            Kind::Addresses(_) => Found::Ips(Vec::new()),
+            Kind::Https => Found::Records(Vec::new()),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Found::Ips(ips) => ips.is_empty(),
+            Found::Records(records) => records.is_empty(),
+        }
+    }
+
+    /// The addresses (none when these are records: an address question finds addresses).
+    pub(super) fn into_ips(self) -> Vec<IpAddr> {
+        match self {
+            Found::Ips(ips) => ips,
+            Found::Records(_) => Vec::new(),
+        }
+    }
+
+    /// The records' RDATA (none when these are addresses: an HTTPS question finds records).
+    pub(super) fn into_records(self) -> Vec<Vec<u8>> {
+        match self {
+            Found::Records(records) => records,
+            Found::Ips(_) => Vec::new(),
+        }
+    }
+}
+
 /// What one reply means for the direct path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Verdict {
-    /// The name's addresses of the family, to be kept this long (zero: used once, not kept).
-    Addresses { ips: Vec<IpAddr>, ttl: Duration },
-    /// The name has no address of the family; kept this long (the SOA's negative TTL; without
+    /// What the name has of the kind asked, to be kept this long (zero: used once, not kept).
+    Answer { found: Found, ttl: Duration },
+    /// The name has nothing of the kind asked; kept this long (the SOA's negative TTL; without
     /// an SOA, not kept).
     NoData { ttl: Duration },
     /// hickory's resolver must answer. `trouble`: the name server failed (SERVFAIL, REFUSED,
@@ -70,14 +132,16 @@ pub(super) enum Verdict {
     Fallback { trouble: bool },
 }
 
-/// Judges a reply to the query for `qname`'s addresses of `family`. `nodata_is_final`: no
-/// search domain would be tried after this name, so "no address" is the answer.
+/// Judges a reply to the query for `qname`'s addresses of a family or its HTTPS records.
+/// `nodata_is_final`: no search domain would be tried after this name, so "none" is the answer.
 pub(super) fn judge(
     reply: &Message,
     qname: &Name,
-    family: Family,
+    kind: impl Into<Kind>,
     nodata_is_final: bool,
 ) -> Verdict {
+    use hickory_resolver::proto::serialize::binary::BinEncodable;
+    let kind = kind.into();
     if reply.metadata.truncation {
         return Verdict::Fallback { trouble: false };
     }
@@ -92,20 +156,29 @@ pub(super) fn judge(
     let mut name = qname;
     let mut ttl = u32::MAX;
     for _ in 0..=MAX_CHAIN {
-        let mut ips = Vec::new();
+        let mut found = Found::none(kind);
         let mut min = ttl;
         for record in answers().filter(|r| &r.name == name) {
-            let ip = match (&record.data, family) {
-                (RData::AAAA(a), Family::V6) => IpAddr::V6(a.0),
-                (RData::A(a), Family::V4) => IpAddr::V4(a.0),
+            match (&record.data, kind, &mut found) {
+                (RData::AAAA(a), Kind::Addresses(Family::V6), Found::Ips(ips)) => {
+                    ips.push(IpAddr::V6(a.0));
+                }
+                (RData::A(a), Kind::Addresses(Family::V4), Found::Ips(ips)) => {
+                    ips.push(IpAddr::V4(a.0));
+                }
+                (RData::HTTPS(_), Kind::Https, Found::Records(records)) => {
+                    match record.data.to_bytes() {
+                        Ok(rdata) => records.push(rdata),
+                        Err(_) => continue,
+                    }
+                }
                 _ => continue,
-            };
-            ips.push(ip);
+            }
             min = min.min(record.ttl);
         }
-        if !ips.is_empty() {
-            return Verdict::Addresses {
-                ips,
+        if !found.is_empty() {
+            return Verdict::Answer {
+                found,
                 ttl: seconds(min),
             };
         }
@@ -142,26 +215,35 @@ pub(super) fn judge(
 }
 
 /// [`judge`] on a reply in wire format, for the fuzz target: `None` when it does not parse;
-/// otherwise the addresses and TTL it gives (none for NODATA), or `Err(trouble)` for hickory.
+/// otherwise how many addresses (of `family`) or HTTPS records (`family` `None`) it gives and
+/// their TTL (none for NODATA), or `Err(trouble)` for hickory.
 #[cfg(fuzzing)]
 pub fn judge_wire(
     reply: &[u8],
     qname: &str,
-    family: Family,
+    family: Option<Family>,
     nodata_is_final: bool,
-) -> Option<Result<(Vec<IpAddr>, Duration), bool>> {
+) -> Option<Result<(usize, Duration), bool>> {
     let reply = Message::from_vec(reply).ok()?;
     let qname = Name::from_ascii(qname).ok()?;
-    Some(match judge(&reply, &qname, family, nodata_is_final) {
-        Verdict::Addresses { ips, ttl } => {
-            // What an answer must be, whatever the bytes: NOERROR, not truncated, addresses of
-            // the family only, a TTL within a day.
+    let kind = family.map_or(Kind::Https, Kind::Addresses);
+    Some(match judge(&reply, &qname, kind, nodata_is_final) {
+        Verdict::Answer { found, ttl } => {
+            // What an answer must be, whatever the bytes: NOERROR, not truncated, of the kind
+            // asked only, a TTL within a day.
             assert!(!reply.metadata.truncation);
             assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
-            assert!(!ips.is_empty());
-            assert!(ips.iter().all(|ip| ip.is_ipv6() == (family == Family::V6)));
+            assert!(!found.is_empty());
             assert!(ttl <= MAX_TTL);
-            Ok((ips, ttl))
+            let count = match (found, family) {
+                (Found::Ips(ips), Some(family)) => {
+                    assert!(ips.iter().all(|ip| ip.is_ipv6() == (family == Family::V6)));
+                    ips.len()
+                }
+                (Found::Records(records), None) => records.len(),
+                (found, family) => panic!("{found:?} for {family:?}"),
+            };
+            Ok((count, ttl))
         }
         Verdict::NoData { ttl } => {
             assert!(
@@ -170,7 +252,7 @@ pub fn judge_wire(
             );
             assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
             assert!(ttl <= MAX_TTL);
-            Ok((Vec::new(), ttl))
+            Ok((0, ttl))
         }
         Verdict::Fallback { trouble } => Err(trouble),
     })
@@ -180,17 +262,10 @@ fn seconds(ttl: u32) -> Duration {
     Duration::from_secs(u64::from(ttl)).min(MAX_TTL)
 }
 
-fn record_type(family: Family) -> RecordType {
-    match family {
-        Family::V6 => RecordType::AAAA,
-        Family::V4 => RecordType::A,
-    }
-}
-
-/// Answers kept by their TTL: a bounded map from (name as asked, family) to addresses.
+/// Answers kept by their TTL: a bounded map from (name as asked, kind) to what was found.
 #[derive(Debug)]
 pub(super) struct Cache {
-    entries: HashMap<(Box<str>, Family), (Vec<IpAddr>, Instant)>,
+    entries: HashMap<(Box<str>, Kind), (Found, Instant)>,
     capacity: usize,
 }
 
@@ -206,14 +281,14 @@ impl Cache {
     pub(super) fn get(
         &self,
         name: &str,
-        family: Family,
+        kind: impl Into<Kind>,
         now: Instant,
-    ) -> Option<(Vec<IpAddr>, Duration)> {
-        let (ips, expires) = self.entries.get(&(Box::from(name), family))?;
+    ) -> Option<(Found, Duration)> {
+        let (found, expires) = self.entries.get(&(Box::from(name), kind.into()))?;
         let left = expires
             .checked_duration_since(now)
             .filter(|d| !d.is_zero())?;
-        Some((ips.clone(), left))
+        Some((found.clone(), left))
     }
 
     /// Keeps an answer for `ttl` (a zero TTL keeps nothing and forgets what was kept). When full,
@@ -221,12 +296,12 @@ impl Cache {
     pub(super) fn put(
         &mut self,
         name: &str,
-        family: Family,
-        ips: Vec<IpAddr>,
+        kind: impl Into<Kind>,
+        found: Found,
         ttl: Duration,
         now: Instant,
     ) {
-        let key = (Box::from(name), family);
+        let key = (Box::from(name), kind.into());
         if ttl.is_zero() || self.capacity == 0 {
             self.entries.remove(&key);
             return;
@@ -243,7 +318,7 @@ impl Cache {
                 self.entries.remove(&soonest);
             }
         }
-        self.entries.insert(key, (ips, now + ttl));
+        self.entries.insert(key, (found, now + ttl));
     }
 
     #[cfg(test)]
@@ -291,9 +366,9 @@ pub(super) struct Direct {
 /// while it is (as hickory shares its own): the answer, or `Err(trouble)` for hickory to answer.
 pub(super) type InFlight = Shared<QueryFuture>;
 
-type QueryFuture = BoxFuture<'static, Result<(Vec<IpAddr>, Duration), bool>>;
+type QueryFuture = BoxFuture<'static, Result<(Found, Duration), bool>>;
 
-type InFlightKey = (Box<str>, Family, tokio::runtime::Id);
+type InFlightKey = (Box<str>, Kind, tokio::runtime::Id);
 
 struct State {
     cache: Cache,
@@ -319,8 +394,8 @@ impl std::fmt::Debug for Direct {
 /// What [`Direct::begin`] decided for one lookup.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Step {
-    /// Answered from the cache: the addresses and the time they have left.
-    Kept(Vec<IpAddr>, Duration),
+    /// Answered from the cache: what was found and the time it has left.
+    Kept(Found, Duration),
     /// Ask the name server directly.
     Ask(Question),
     /// Not for the direct path: hickory's resolver answers.
@@ -333,8 +408,15 @@ pub(super) struct Question {
     /// The name as the caller gave it (the cache key).
     asked: String,
     name: Name,
-    family: Family,
+    kind: Kind,
     nodata_is_final: bool,
+}
+
+impl Question {
+    /// The name as the caller gave it.
+    pub(super) fn asked(&self) -> &str {
+        &self.asked
+    }
 }
 
 impl Direct {
@@ -385,7 +467,8 @@ impl Direct {
 
     /// Decides how `name`'s addresses of `family` are found (`name` as [`super::Resolve`] gets
     /// it: validated, lowercase, maybe with a trailing dot).
-    pub(super) fn begin(&self, name: &str, family: Family, now: Instant) -> Step {
+    pub(super) fn begin(&self, name: &str, kind: impl Into<Kind>, now: Instant) -> Step {
+        let kind = kind.into();
         let Ok(parsed) = Name::from_utf8(name) else {
             return Step::Skip;
         };
@@ -410,8 +493,8 @@ impl Direct {
         if state.off_until.is_some_and(|until| now < until) {
             return Step::Skip;
         }
-        if let Some((ips, left)) = state.cache.get(name, family, now) {
-            return Step::Kept(ips, left);
+        if let Some((found, left)) = state.cache.get(name, kind, now) {
+            return Step::Kept(found, left);
         }
         drop(state);
         let mut absolute = parsed;
@@ -419,7 +502,7 @@ impl Direct {
         Step::Ask(Question {
             asked: name.to_string(),
             name: absolute,
-            family,
+            kind,
             nodata_is_final: fqdn || !self.searches,
         })
     }
@@ -431,15 +514,15 @@ impl Direct {
         question: &Question,
         verdict: Verdict,
         now: Instant,
-    ) -> Result<(Vec<IpAddr>, Duration), bool> {
-        let (ips, ttl) = match verdict {
-            Verdict::Addresses { ips, ttl } => {
+    ) -> Result<(Found, Duration), bool> {
+        let (found, ttl) = match verdict {
+            Verdict::Answer { found, ttl } => {
                 let (min, max) = self.bounds.positive;
-                (ips, ttl.clamp(min, max))
+                (found, ttl.clamp(min, max))
             }
             Verdict::NoData { ttl } => {
                 let (min, max) = self.bounds.negative;
-                (Vec::new(), ttl.clamp(min, max))
+                (Found::none(question.kind), ttl.clamp(min, max))
             }
             Verdict::Fallback { trouble } => {
                 if trouble {
@@ -452,8 +535,8 @@ impl Direct {
         state.strikes = 0;
         state
             .cache
-            .put(&question.asked, question.family, ips.clone(), ttl, now);
-        Ok((ips, ttl))
+            .put(&question.asked, question.kind, found.clone(), ttl, now);
+        Ok((found, ttl))
     }
 
     /// The name server failed or stayed silent: hickory's resolver answers for [`OFF_FOR`],
@@ -472,7 +555,7 @@ impl Direct {
     /// one task still send and receive on every worker). Must be called within a tokio runtime.
     pub(super) fn query(self: &Arc<Self>, question: Question) -> InFlight {
         let runtime = tokio::runtime::Handle::current().id();
-        let key = (Box::from(question.asked.as_str()), question.family, runtime);
+        let key = (Box::from(question.asked.as_str()), question.kind, runtime);
         let mut state = self.state();
         if let Some(query) = state.in_flight.get(&key).and_then(WeakShared::upgrade) {
             return query;
@@ -503,20 +586,20 @@ impl Direct {
 
     /// Sends the question and judges the reply. `Err(true)`: no usable reply because the name
     /// server failed, did not answer, or could not be reached.
-    pub(super) async fn ask(&self, question: &Question) -> Result<(Vec<IpAddr>, Duration), bool> {
+    pub(super) async fn ask(&self, question: &Question) -> Result<(Found, Duration), bool> {
         let mut stream = UdpClientStream::builder(self.server, TokioRuntimeProvider::default())
             .with_timeout(Some(self.timeout))
             .with_bind_addr(self.bind)
             .avoid_local_ports(self.avoid_ports.clone())
             .with_os_port_selection(self.os_port_selection)
             .build();
-        let query = Query::query(question.name.clone(), record_type(question.family));
+        let query = Query::query(question.name.clone(), question.kind.record_type());
         let mut replies = stream.send_message(DnsRequest::from_query(query, self.request));
         let verdict = match replies.next().await {
             Some(Ok(reply)) => judge(
                 &reply,
                 &question.name,
-                question.family,
+                question.kind,
                 question.nodata_is_final,
             ),
             Some(Err(error)) => {
@@ -610,8 +693,8 @@ mod tests {
                 ),
                 Family::V6,
                 false,
-                Verdict::Addresses {
-                    ips: ips(&["2001:db8::1", "2001:db8::2"]),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["2001:db8::1", "2001:db8::2"])),
                     ttl: secs(60),
                 },
             ),
@@ -627,8 +710,8 @@ mod tests {
                 ),
                 Family::V4,
                 false,
-                Verdict::Addresses {
-                    ips: ips(&["192.0.2.1"]),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["192.0.2.1"])),
                     ttl: secs(300),
                 },
             ),
@@ -641,8 +724,8 @@ mod tests {
                 ),
                 Family::V4,
                 false,
-                Verdict::Addresses {
-                    ips: ips(&["192.0.2.1"]),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["192.0.2.1"])),
                     ttl: secs(0),
                 },
             ),
@@ -659,8 +742,8 @@ mod tests {
                 ),
                 Family::V4,
                 false,
-                Verdict::Addresses {
-                    ips: ips(&["192.0.2.9"]),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["192.0.2.9"])),
                     ttl: secs(30),
                 },
             ),
@@ -747,6 +830,50 @@ mod tests {
                 "{what}"
             );
         }
+        // HTTPS records (RFC 9460): their RDATA, through a chain; addresses are not records.
+        let svcb = |owner: &str, ttl, priority| {
+            use hickory_resolver::proto::rr::rdata::HTTPS;
+            use hickory_resolver::proto::rr::rdata::svcb::SVCB;
+            let data = RData::HTTPS(HTTPS(SVCB::new(priority, Name::root(), vec![])));
+            Record::from_rdata(name(owner), ttl, data)
+        };
+        let rdata = |priority: u16| {
+            // SvcPriority, then the root name as TargetName, no parameters.
+            let [hi, lo] = priority.to_be_bytes();
+            vec![hi, lo, 0]
+        };
+        let https = reply(
+            ResponseCode::NoError,
+            vec![
+                cname("www.test.", 120, "svc.test."),
+                svcb("svc.test.", 300, 1),
+                svcb("svc.test.", 300, 2),
+                a("svc.test.", 300, "192.0.2.1"),
+            ],
+            vec![],
+        );
+        assert_eq!(
+            judge(&https, &q, Kind::Https, false),
+            Verdict::Answer {
+                found: Found::Records(vec![rdata(1), rdata(2)]),
+                ttl: secs(120)
+            }
+        );
+        assert_eq!(
+            judge(&https, &q, Family::V6, true),
+            Verdict::Fallback { trouble: false },
+            "HTTPS records are no addresses: the chain ends without any, hickory asks on"
+        );
+        let no_https = reply(
+            ResponseCode::NoError,
+            vec![a("www.test.", 300, "192.0.2.1")],
+            vec![soa("test.", 900, 60)],
+        );
+        assert_eq!(
+            judge(&no_https, &q, Kind::Https, true),
+            Verdict::NoData { ttl: secs(60) }
+        );
+
         let mut chaos = a("www.test.", 300, "192.0.2.1");
         chaos.dns_class = DNSClass::CH;
         let other_class = reply(ResponseCode::NoError, vec![chaos], vec![]);
@@ -775,50 +902,58 @@ mod tests {
         let q = name("www.test.");
         let secs = Duration::from_secs;
         let judged =
-            |bytes: &[u8], family| judge(&Message::from_vec(bytes).unwrap(), &q, family, true);
-        let seeds: [(&[u8], Family, Verdict); 6] = [
+            |bytes: &[u8], kind: Kind| judge(&Message::from_vec(bytes).unwrap(), &q, kind, true);
+        let seeds: [(&[u8], Kind, Verdict); 7] = [
+            (
+                include_bytes!("../../fuzz/seeds/dns_reply/seed-https"),
+                Kind::Https,
+                Verdict::Answer {
+                    found: Found::Records(vec![vec![0, 1, 0, 0, 1, 0, 3, 2, b'h', b'2']]),
+                    ttl: secs(300),
+                },
+            ),
             (
                 include_bytes!("../../fuzz/seeds/dns_reply/seed-a"),
-                Family::V4,
-                Verdict::Addresses {
-                    ips: ips(&["192.0.2.1", "192.0.2.2"]),
+                Family::V4.into(),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["192.0.2.1", "192.0.2.2"])),
                     ttl: secs(60),
                 },
             ),
             (
                 include_bytes!("../../fuzz/seeds/dns_reply/seed-aaaa"),
-                Family::V6,
-                Verdict::Addresses {
-                    ips: ips(&["2001:db8::1"]),
+                Family::V6.into(),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["2001:db8::1"])),
                     ttl: secs(300),
                 },
             ),
             (
                 include_bytes!("../../fuzz/seeds/dns_reply/seed-cname"),
-                Family::V4,
-                Verdict::Addresses {
-                    ips: ips(&["192.0.2.9"]),
+                Family::V4.into(),
+                Verdict::Answer {
+                    found: Found::Ips(ips(&["192.0.2.9"])),
                     ttl: secs(30),
                 },
             ),
             (
                 include_bytes!("../../fuzz/seeds/dns_reply/seed-nodata"),
-                Family::V6,
+                Family::V6.into(),
                 Verdict::NoData { ttl: secs(120) },
             ),
             (
                 include_bytes!("../../fuzz/seeds/dns_reply/seed-nxdomain"),
-                Family::V4,
+                Family::V4.into(),
                 Verdict::Fallback { trouble: false },
             ),
             (
                 include_bytes!("../../fuzz/seeds/dns_reply/seed-tc"),
-                Family::V4,
+                Family::V4.into(),
                 Verdict::Fallback { trouble: false },
             ),
         ];
-        for (bytes, family, expected) in seeds {
-            assert_eq!(judged(bytes, family), expected);
+        for (bytes, kind, expected) in seeds {
+            assert_eq!(judged(bytes, kind), expected);
         }
     }
 
@@ -828,19 +963,49 @@ mod tests {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let mut cache = Cache::new(2);
-        cache.put("a.test", Family::V4, ips(&["192.0.2.1"]), s(10), t0);
+        cache.put(
+            "a.test",
+            Family::V4,
+            Found::Ips(ips(&["192.0.2.1"])),
+            s(10),
+            t0,
+        );
         assert_eq!(
             cache.get("a.test", Family::V4, t0 + s(4)),
-            Some((ips(&["192.0.2.1"]), s(6)))
+            Some((Found::Ips(ips(&["192.0.2.1"])), s(6)))
         );
         assert_eq!(cache.get("a.test", Family::V6, t0), None, "families apart");
         assert_eq!(cache.get("a.test.", Family::V4, t0), None, "names as asked");
         assert_eq!(cache.get("a.test", Family::V4, t0 + s(10)), None, "expired");
-        cache.put("a.test", Family::V4, ips(&["192.0.2.2"]), s(0), t0);
+        cache.put(
+            "a.test",
+            Family::V4,
+            Found::Ips(ips(&["192.0.2.2"])),
+            s(0),
+            t0,
+        );
         assert_eq!(cache.get("a.test", Family::V4, t0), None, "TTL 0 forgets");
-        cache.put("a.test", Family::V4, ips(&["192.0.2.1"]), s(10), t0);
-        cache.put("b.test", Family::V4, ips(&["192.0.2.2"]), s(20), t0);
-        cache.put("c.test", Family::V4, ips(&["192.0.2.3"]), s(30), t0);
+        cache.put(
+            "a.test",
+            Family::V4,
+            Found::Ips(ips(&["192.0.2.1"])),
+            s(10),
+            t0,
+        );
+        cache.put(
+            "b.test",
+            Family::V4,
+            Found::Ips(ips(&["192.0.2.2"])),
+            s(20),
+            t0,
+        );
+        cache.put(
+            "c.test",
+            Family::V4,
+            Found::Ips(ips(&["192.0.2.3"])),
+            s(30),
+            t0,
+        );
         assert_eq!(cache.len(), 2);
         assert_eq!(
             cache.get("a.test", Family::V4, t0),
@@ -848,7 +1013,13 @@ mod tests {
             "the soonest to expire went"
         );
         assert!(cache.get("c.test", Family::V4, t0).is_some());
-        cache.put("d.test", Family::V4, ips(&["192.0.2.4"]), s(5), t0 + s(25));
+        cache.put(
+            "d.test",
+            Family::V4,
+            Found::Ips(ips(&["192.0.2.4"])),
+            s(5),
+            t0 + s(25),
+        );
         assert!(
             cache.get("c.test", Family::V4, t0 + s(25)).is_some(),
             "the expired one went first"
@@ -914,19 +1085,19 @@ mod tests {
         };
         let answer = plain.settle(
             &q,
-            Verdict::Addresses {
-                ips: ips(&["2001:db8::1"]),
+            Verdict::Answer {
+                found: Found::Ips(ips(&["2001:db8::1"])),
                 ttl: Duration::from_secs(3_600),
             },
             now,
         );
         assert_eq!(
             answer,
-            Ok((ips(&["2001:db8::1"]), Duration::from_secs(100)))
+            Ok((Found::Ips(ips(&["2001:db8::1"])), Duration::from_secs(100)))
         );
         assert_eq!(
             plain.begin("www.test", Family::V6, now + Duration::from_secs(40)),
-            Step::Kept(ips(&["2001:db8::1"]), Duration::from_secs(60))
+            Step::Kept(Found::Ips(ips(&["2001:db8::1"])), Duration::from_secs(60))
         );
         assert!(asks(&plain, "www.test."), "another spelling is asked");
         assert!(matches!(

@@ -2,8 +2,10 @@
 //! and a system configuration that is re-read when it changes and never cached when it fails
 //! (HE-8.2).
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
-use super::direct::{Direct, HEDGE, Question, Step};
+use super::direct::{Direct, Found, HEDGE, Kind, Question, Step};
 use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, TtlLookup};
 use crate::core::Family;
 
@@ -40,10 +42,10 @@ const MAX_RUNTIMES: usize = 32;
 ///   list has no address, as with glibc), and never reaches a name server; `localhost` names
 ///   keep both loopback addresses.
 /// - the common case takes a direct path: a name asked as it is (a trailing dot, or more labels
-///   than `ndots`) goes to the first name server as one UDP query per family, sent from a task
-///   of the caller's runtime, with hickory's checks of the reply (random source port and ID,
-///   the reply's source and question). A reply with addresses, or NODATA where no search domain
-///   follows, is the answer, kept for its TTL in a cache every runtime shares. Everything else
+///   than `ndots`) goes to the first name server as one UDP query per family (and one for HTTPS
+///   records when a connect asks for them), sent from a task of the caller's runtime, with hickory's checks of the reply (random source port and ID,
+///   the reply's source and question). A reply with addresses (or records), or NODATA where no
+///   search domain follows, is the answer, kept for its TTL in a cache every runtime shares. Everything else
 ///   (NXDOMAIN and the search list, truncated replies, unfinished CNAME chains, server failures,
 ///   no reply within a second) is answered by hickory's resolver, and a failing name server
 ///   turns the direct path off for a while.
@@ -495,62 +497,27 @@ impl HickoryResolver {
         if is_localhost(host) {
             return true;
         }
-        let Origin::Files { .. } = &self.shared.origin else {
+        let Some((hosts, _)) = self.system_conf() else {
             return false;
-        };
-        let hosts = match self.state().conf.as_ref() {
-            Some(conf) => conf.hosts.clone(),
-            None => return false,
         };
         [Family::V6, Family::V4]
             .into_iter()
             .any(|family| from_hosts(&hosts, host, family).is_some_and(|ips| !ips.is_empty()))
     }
-}
 
-/// How one lookup starts (HE-8.2, HE-8.3).
-enum First {
-    /// Answered at once: from the hosts file (no TTL) or the direct path's cache.
-    Answer(Vec<IpAddr>, Option<Duration>),
-    /// Ask the first name server directly; hickory's resolver if that gives no usable answer.
-    Direct(Arc<Direct>, Question),
-    /// hickory's resolver answers (or the hosts file, without name servers).
-    Hickory,
-}
-
-impl HickoryResolver {
-    /// The system configuration's fast answers. A name the hosts file lists is answered from it
-    /// for both families, as glibc does: with no address of one family, that family has none
-    /// (and the name never goes to a name server). Then the direct path, when it applies.
-    fn first_step(&self, name: &str, family: Family) -> First {
+    /// The system configuration's hosts table and direct path, read (again when due); `None`
+    /// for a resolver built from a hickory configuration or resolver.
+    fn system_conf(&self) -> Option<(Arc<Hosts>, Option<Arc<Direct>>)> {
         let Origin::Files { resolv_conf, hosts } = &self.shared.origin else {
-            return First::Hickory;
+            return None;
         };
-        let (table, direct) = self.with_conf(resolv_conf, hosts, |conf| {
+        Some(self.with_conf(resolv_conf, hosts, |conf| {
             (conf.hosts.clone(), conf.direct.clone())
-        });
-        match from_hosts(&table, name, family) {
-            // `localhost` names have loopback addresses of both families (RFC 6761 §6.3), also
-            // where the hosts file lists only `127.0.0.1`: hickory's resolver answers `::1`.
-            Some(ips) if ips.is_empty() && is_localhost(name) => return First::Hickory,
-            Some(ips) => return First::Answer(ips, None),
-            None => {}
-        }
-        // Only where hickory's resolver can be built to fall back on.
-        if tokio::runtime::Handle::try_current().is_err() {
-            return First::Hickory;
-        }
-        match direct.map(|d| (d.begin(name, family, Instant::now()), d)) {
-            Some((Step::Kept(ips, left), _)) => {
-                let (ips, ttl) = answer_ttl(ips, left);
-                First::Answer(ips, ttl)
-            }
-            Some((Step::Ask(question), direct)) => First::Direct(direct, question),
-            Some((Step::Skip, _)) | None => First::Hickory,
-        }
+        }))
     }
 
-    /// hickory's resolver (or the hosts file alone, without usable name servers).
+    /// hickory's resolver for one family's addresses (or the hosts file alone, without usable
+    /// name servers).
     fn hickory(&self, name: String, family: Family) -> TtlLookup {
         let plan = self.plan();
         Box::pin(async move {
@@ -564,32 +531,120 @@ impl HickoryResolver {
         })
     }
 
-    /// The direct query; hickory's resolver when it gives no usable answer, and alongside it
-    /// when it has none after [`HEDGE`] (the first usable answer wins; when hickory's comes
-    /// first, the direct path goes off for a while).
-    async fn direct_or_hickory(
+    /// hickory's resolver for HTTPS records (none without usable name servers: a hosts file
+    /// has no HTTPS records).
+    fn hickory_https(&self, name: String) -> RecordLookup {
+        let plan = self.plan();
+        Box::pin(async move {
+            match plan {
+                Plan::Query(resolver) => query_https(resolver, name).await,
+                Plan::HostsOnly(..) => Ok(Vec::new()),
+                Plan::Fail(error) => Err(error),
+            }
+        })
+    }
+
+    /// One family's addresses: the hosts file, then the direct path, then hickory's resolver.
+    /// A name the hosts file lists is answered from it for both families, as glibc does: with
+    /// no address of one family, that family has none (and the name never goes to a name
+    /// server), except that `localhost` names keep both loopback addresses (RFC 6761 §6.3),
+    /// which hickory's resolver answers.
+    async fn addresses(
         self,
-        direct: Arc<Direct>,
-        question: Question,
         name: String,
         family: Family,
     ) -> Result<(Vec<IpAddr>, Option<Duration>), ResolveError> {
-        use futures::future::{Either, select};
-        let ask = direct.query(question);
-        let hedge = std::pin::pin!(tokio::time::sleep(HEDGE));
-        let ask = match select(ask, hedge).await {
-            Either::Left((Ok((ips, ttl)), _)) => return Ok(answer_ttl(ips, ttl)),
-            Either::Left((Err(_), _)) => return self.hickory(name, family).await,
-            Either::Right(((), ask)) => ask,
+        let Some((table, direct)) = self.system_conf() else {
+            return self.hickory(name, family).await;
         };
-        tracing::debug!(%name, "no direct answer within {HEDGE:?}: asking hickory's resolver too");
-        match select(ask, self.hickory(name.clone(), family)).await {
-            Either::Left((Ok((ips, ttl)), _)) => Ok(answer_ttl(ips, ttl)),
-            Either::Left((Err(_), hickory)) => hickory.await,
-            Either::Right((answer, _)) => {
-                direct.turn_off(Instant::now());
-                answer
+        match from_hosts(&table, &name, family) {
+            Some(ips) if ips.is_empty() && is_localhost(&name) => {
+                return self.hickory(name, family).await;
             }
+            Some(ips) => return Ok((ips, None)),
+            None => {}
+        }
+        let shape = |found: Found, ttl| answer_ttl(found.into_ips(), ttl);
+        match route(direct, &name, family.into()) {
+            Route::Kept(found, left) => Ok(shape(found, left)),
+            Route::Direct(direct, question) => {
+                let hickory = || self.hickory(name.clone(), family);
+                direct_or(direct, question, hickory, shape).await
+            }
+            Route::Hickory => self.hickory(name, family).await,
+        }
+    }
+
+    /// The HTTPS records of `name` (already the query name): none for local names, then the
+    /// direct path, then hickory's resolver.
+    async fn https_records(self, name: String) -> Result<Vec<Vec<u8>>, ResolveError> {
+        if self.local_only(&name) {
+            return Ok(Vec::new());
+        }
+        let direct = self.system_conf().and_then(|(_, direct)| direct);
+        let shape = |found: Found, _| found.into_records();
+        match route(direct, &name, Kind::Https) {
+            Route::Kept(found, left) => Ok(shape(found, left)),
+            Route::Direct(direct, question) => {
+                let hickory = || self.hickory_https(name.clone());
+                direct_or(direct, question, hickory, shape).await
+            }
+            Route::Hickory => self.hickory_https(name).await,
+        }
+    }
+}
+
+/// Where a lookup goes once the hosts file had nothing (HE-8.3).
+enum Route {
+    /// Answered from the direct path's cache: what was found and the time it has left.
+    Kept(Found, Duration),
+    /// Ask the first name server directly; hickory's resolver if that gives no usable answer.
+    Direct(Arc<Direct>, Question),
+    /// hickory's resolver answers.
+    Hickory,
+}
+
+/// The route for `name` through `direct`, when there is one and a tokio runtime to fall back
+/// on hickory's resolver in.
+fn route(direct: Option<Arc<Direct>>, name: &str, kind: Kind) -> Route {
+    let Some(direct) = direct else {
+        return Route::Hickory;
+    };
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Route::Hickory;
+    }
+    match direct.begin(name, kind, Instant::now()) {
+        Step::Kept(found, left) => Route::Kept(found, left),
+        Step::Ask(question) => Route::Direct(direct, question),
+        Step::Skip => Route::Hickory,
+    }
+}
+
+/// The direct query, shaped into the lookup's answer; hickory's resolver when it gives no
+/// usable answer, and alongside it when it has none after [`HEDGE`] (the first usable answer
+/// wins; when hickory's comes first, the direct path goes off for a while).
+async fn direct_or<T>(
+    direct: Arc<Direct>,
+    question: Question,
+    hickory: impl Fn() -> Pin<Box<dyn Future<Output = Result<T, ResolveError>> + Send>>,
+    shape: impl Fn(Found, Duration) -> T,
+) -> Result<T, ResolveError> {
+    use futures::future::{Either, select};
+    let asked = question.asked().to_string();
+    let ask = direct.query(question);
+    let hedge = std::pin::pin!(tokio::time::sleep(HEDGE));
+    let ask = match select(ask, hedge).await {
+        Either::Left((Ok((found, ttl)), _)) => return Ok(shape(found, ttl)),
+        Either::Left((Err(_), _)) => return hickory().await,
+        Either::Right(((), ask)) => ask,
+    };
+    tracing::debug!(name = %asked, "no direct answer within {HEDGE:?}: asking hickory's resolver too");
+    match select(ask, hickory()).await {
+        Either::Left((Ok((found, ttl)), _)) => Ok(shape(found, ttl)),
+        Either::Left((Err(_), hickory)) => hickory.await,
+        Either::Right((answer, _)) => {
+            direct.turn_off(Instant::now());
+            answer
         }
     }
 }
@@ -602,36 +657,13 @@ fn answer_ttl(ips: Vec<IpAddr>, ttl: Duration) -> (Vec<IpAddr>, Option<Duration>
 
 impl Resolve for HickoryResolver {
     fn lookup_https(&self, name: &str) -> Option<RecordLookup> {
-        let this = self.clone();
-        let name = name.to_string();
         // Everything happens when first polled, inside the runtime that polls it.
-        Some(Box::pin(async move {
-            let plan = this.plan(); // also loads the hosts file
-            if this.local_only(&name) {
-                return Ok(Vec::new());
-            }
-            match plan {
-                Plan::Query(resolver) => query_https(resolver, name).await,
-                // A hosts file has no HTTPS records.
-                Plan::HostsOnly(..) => Ok(Vec::new()),
-                Plan::Fail(error) => Err(error),
-            }
-        }))
+        Some(Box::pin(self.clone().https_records(name.to_string())))
     }
 
     fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
-        let this = self.clone();
-        let name = name.to_string();
         // Everything happens when first polled, inside the runtime that polls it.
-        Box::pin(async move {
-            match this.first_step(&name, family) {
-                First::Answer(ips, ttl) => Ok((ips, ttl)),
-                First::Direct(direct, question) => {
-                    this.direct_or_hickory(direct, question, name, family).await
-                }
-                First::Hickory => this.hickory(name, family).await,
-            }
-        })
+        Box::pin(self.clone().addresses(name.to_string(), family))
     }
 
     fn lookup(&self, name: &str, family: Family) -> Lookup {
