@@ -483,28 +483,27 @@ fn is_localhost(name: &str) -> bool {
         || name.len() > 10 && name[name.len() - 10..].eq_ignore_ascii_case(b".localhost")
 }
 
-impl HickoryResolver {
-    /// Whether the HTTPS query for `qname` must not go to a name server: `localhost` names
-    /// (RFC 6761 §6.3), and names the hosts file defines (they have no HTTPS records, and asking
-    /// a name server about them would leak them).
-    fn local_only(&self, qname: &str) -> bool {
-        let lower = qname.trim_end_matches('.').to_ascii_lowercase();
-        // `_8443._https.host`: the host is what matters.
-        let host = match lower.split_once("._https.") {
-            Some((port, host)) if port.starts_with('_') => host,
-            _ => lower.as_str(),
-        };
-        if is_localhost(host) {
-            return true;
-        }
-        let Some((hosts, _)) = self.system_conf() else {
-            return false;
-        };
+/// Whether the HTTPS query for `qname` must not go to a name server: `localhost` names
+/// (RFC 6761 §6.3), and names the hosts file defines (they have no HTTPS records, and asking a
+/// name server about them would leak them).
+fn local_only(qname: &str, hosts: Option<&Hosts>) -> bool {
+    let lower = qname.trim_end_matches('.').to_ascii_lowercase();
+    // `_8443._https.host`: the host is what matters.
+    let host = match lower.split_once("._https.") {
+        Some((port, host)) if port.starts_with('_') => host,
+        _ => lower.as_str(),
+    };
+    if is_localhost(host) {
+        return true;
+    }
+    hosts.is_some_and(|hosts| {
         [Family::V6, Family::V4]
             .into_iter()
-            .any(|family| from_hosts(&hosts, host, family).is_some_and(|ips| !ips.is_empty()))
-    }
+            .any(|family| from_hosts(hosts, host, family).is_some_and(|ips| !ips.is_empty()))
+    })
+}
 
+impl HickoryResolver {
     /// The system configuration's hosts table and direct path, read (again when due); `None`
     /// for a resolver built from a hickory configuration or resolver.
     fn system_conf(&self) -> Option<(Arc<Hosts>, Option<Arc<Direct>>)> {
@@ -578,10 +577,11 @@ impl HickoryResolver {
     /// The HTTPS records of `name` (already the query name): none for local names, then the
     /// direct path, then hickory's resolver.
     async fn https_records(self, name: String) -> Result<Vec<Vec<u8>>, ResolveError> {
-        if self.local_only(&name) {
+        let conf = self.system_conf();
+        if local_only(&name, conf.as_ref().map(|(hosts, _)| &**hosts)) {
             return Ok(Vec::new());
         }
-        let direct = self.system_conf().and_then(|(_, direct)| direct);
+        let direct = conf.and_then(|(_, direct)| direct);
         let shape = |found: Found, _| found.into_records();
         match route(direct, &name, Kind::Https) {
             Route::Kept(found, left) => Ok(shape(found, left)),
