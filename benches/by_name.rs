@@ -1,6 +1,7 @@
 //! Connects by name, side by side: eyeballs' `Connector`, hyper-util's `HttpConnector` (what
 //! reqwest uses) and `tokio::net::TcpStream::connect`, at concurrency 1, 100 and 1,000; and, for
-//! reference, `TcpStream::connect` to `[::1]` with no DNS at all (what the machine allows).
+//! reference, `TcpStream::connect` to `[::1]` with no DNS at all (what the machine allows) and
+//! eyeballs with HTTPS records on (what the third query, `HttpsConnector`'s default, costs).
 //!
 //! Every connect resolves for real: the bench runs in a network namespace of its own whose
 //! `resolv.conf` points at a DNS server the bench starts on the namespace's 127.0.0.1:53, answering
@@ -116,13 +117,17 @@ enum Client {
     /// `TcpStream::connect` to `[::1]`, no DNS: what the machine and the listener allow, for
     /// reference (not in the ratio).
     Literal,
+    /// eyeballs with HTTPS records on (`HttpsConnector`'s default; the server has none, so a
+    /// third query each connect), for reference (not in the ratio).
+    EyeballsHttps,
 }
 
-const CLIENTS: [Client; 4] = [
+const CLIENTS: [Client; 5] = [
     Client::Eyeballs,
     Client::HyperUtil,
     Client::Tokio,
     Client::Literal,
+    Client::EyeballsHttps,
 ];
 const N: usize = CLIENTS.len();
 
@@ -133,6 +138,7 @@ impl Client {
             Client::HyperUtil => "hyper-util HttpConnector",
             Client::Tokio => "tokio TcpStream::connect",
             Client::Literal => "(tokio, to [::1], no DNS)",
+            Client::EyeballsHttps => "(eyeballs, HTTPS records)",
         }
     }
 }
@@ -167,12 +173,19 @@ fn inside() {
         .unwrap();
     rt.block_on(async move {
         let port = serve();
-        let eyeballs = eyeballs::Connector::new();
-        let hyper = HttpConnector::new();
-        let uri: http::Uri = format!("http://{NAME}:{port}/").parse().unwrap();
+        let clients = Arc::new(Clients {
+            eyeballs: eyeballs::Connector::new(),
+            eyeballs_https: eyeballs::Connector::builder()
+                .https_records(true)
+                .build()
+                .unwrap(),
+            hyper: HttpConnector::new(),
+            uri: format!("http://{NAME}:{port}/").parse().unwrap(),
+            port,
+        });
         // Every client connects once before timing (resolver set-up, thread pools).
         for client in CLIENTS.into_iter().filter(|c| selected(*c)) {
-            one(client, &eyeballs, &hyper, &uri, port).await.unwrap();
+            clients.one(client).await.unwrap();
         }
         println!(
             "connects by name to {NAME} (A 127.0.0.1, AAAA ::1, TTL 0), {ROUNDS} interleaved rounds"
@@ -195,13 +208,12 @@ fn inside() {
                     let t = Instant::now();
                     // In a spawned task, on a worker thread, as a server's or a pool's connects
                     // run (from `block_on`'s thread every wake-up crosses threads).
-                    let (e, h, u) = (eyeballs.clone(), hyper.clone(), uri.clone());
-                    let client = CLIENTS[i];
+                    let (clients, client) = (clients.clone(), CLIENTS[i]);
                     errors[i] += tokio::spawn(async move {
                         match tasks {
-                            Tasks::One => batch(client, concurrency, count, &e, &h, &u, port).await,
+                            Tasks::One => batch(&clients, client, concurrency, count).await,
                             Tasks::Each => {
-                                batch_of_tasks(client, concurrency, count, &e, &h, &u, port).await
+                                batch_of_tasks(clients, client, concurrency, count).await
                             }
                         }
                     })
@@ -261,24 +273,22 @@ fn serve() -> u16 {
     port
 }
 
-/// `count` connects with at most `concurrency` in flight; returns how many failed.
-async fn batch(
-    client: Client,
-    concurrency: usize,
-    count: usize,
-    eyeballs: &eyeballs::Connector,
-    hyper: &HttpConnector,
-    uri: &http::Uri,
+/// The clients, set up once.
+struct Clients {
+    eyeballs: eyeballs::Connector,
+    eyeballs_https: eyeballs::Connector,
+    hyper: HttpConnector,
+    uri: http::Uri,
     port: u16,
-) -> usize {
-    let errors = Arc::new(AtomicUsize::new(0));
+}
+
+/// `count` connects with at most `concurrency` in flight; returns how many failed.
+async fn batch(clients: &Clients, client: Client, concurrency: usize, count: usize) -> usize {
+    let errors = AtomicUsize::new(0);
     futures::stream::iter(0..count)
-        .for_each_concurrent(concurrency, |_| {
-            let errors = errors.clone();
-            async move {
-                if one(client, eyeballs, hyper, uri, port).await.is_err() {
-                    errors.fetch_add(1, Ordering::Relaxed);
-                }
+        .for_each_concurrent(concurrency, |_| async {
+            if clients.one(client).await.is_err() {
+                errors.fetch_add(1, Ordering::Relaxed);
             }
         })
         .await;
@@ -287,21 +297,18 @@ async fn batch(
 
 /// [`batch`], each connect in a task of its own.
 async fn batch_of_tasks(
+    clients: Arc<Clients>,
     client: Client,
     concurrency: usize,
     count: usize,
-    eyeballs: &eyeballs::Connector,
-    hyper: &HttpConnector,
-    uri: &http::Uri,
-    port: u16,
 ) -> usize {
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..count {
         let slot = slots.clone().acquire_owned().await.unwrap();
-        let (e, h, u) = (eyeballs.clone(), hyper.clone(), uri.clone());
+        let clients = clients.clone();
         tasks.spawn(async move {
-            let failed = one(client, &e, &h, &u, port).await.is_err();
+            let failed = clients.one(client).await.is_err();
             drop(slot);
             failed
         });
@@ -313,40 +320,38 @@ async fn batch_of_tasks(
     errors
 }
 
-async fn one(
-    client: Client,
-    eyeballs: &eyeballs::Connector,
-    hyper: &HttpConnector,
-    uri: &http::Uri,
-    port: u16,
-) -> Result<(), String> {
-    let limit = Duration::from_secs(10);
-    let stream = match client {
-        Client::Eyeballs => tokio::time::timeout(limit, eyeballs.connect(NAME, port))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?,
-        Client::HyperUtil => {
-            let mut hyper = hyper.clone();
-            tokio::time::timeout(limit, hyper.call(uri.clone()))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
-                .into_inner()
-        }
-        Client::Tokio => tokio::time::timeout(limit, TcpStream::connect((NAME, port)))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?,
-        Client::Literal => {
-            let to = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
-            tokio::time::timeout(limit, TcpStream::connect(to))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
-        }
-    };
-    // An RST instead of a FIN: thousands of connects leave no TIME_WAIT behind.
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    Ok(())
+impl Clients {
+    /// One connect by `client`.
+    async fn one(&self, client: Client) -> Result<(), String> {
+        let (port, limit) = (self.port, Duration::from_secs(10));
+        let stream = match client {
+            Client::Eyeballs => timed(limit, self.eyeballs.connect(NAME, port)).await?,
+            Client::EyeballsHttps => timed(limit, self.eyeballs_https.connect(NAME, port)).await?,
+            Client::HyperUtil => {
+                let mut hyper = self.hyper.clone();
+                timed(limit, hyper.call(self.uri.clone()))
+                    .await?
+                    .into_inner()
+            }
+            Client::Tokio => timed(limit, TcpStream::connect((NAME, port))).await?,
+            Client::Literal => {
+                let to = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
+                timed(limit, TcpStream::connect(to)).await?
+            }
+        };
+        // An RST instead of a FIN: thousands of connects leave no TIME_WAIT behind.
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+        Ok(())
+    }
+}
+
+/// `connect` within `limit`, any failure as its message.
+async fn timed<T, E: std::fmt::Display>(
+    limit: Duration,
+    connect: impl Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, connect).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(elapsed) => Err(elapsed.to_string()),
+    }
 }
