@@ -630,8 +630,8 @@ mod direct {
     }
 
     // HE-8.3, HE-10.2: HTTPS records take the direct path too: the same RDATA hickory's
-    // resolver reads, kept for their TTL by every runtime; "no HTTPS records" (the usual answer)
-    // kept for the SOA's negative TTL.
+    // resolver reads, kept for their TTL by every runtime; "no HTTPS records" (the usual answer,
+    // NODATA or, for another port's `_PORT._https` name, NXDOMAIN) kept for the SOA's negative TTL.
     #[test]
     fn he_8_3_https_records_direct() {
         use hickory_proto::rr::rdata::HTTPS;
@@ -641,6 +641,9 @@ mod direct {
             let question = &q.queries[0];
             if question.query_type() != RecordType::HTTPS {
                 return Some(addresses(q, &[ip("192.0.2.50")], 0));
+            }
+            if qname(q).starts_with("_8443._https.") {
+                reply.metadata.response_code = ResponseCode::NXDomain;
             }
             if qname(q) == "svc.test" {
                 let params = vec![
@@ -695,6 +698,14 @@ mod direct {
             assert_eq!(https(&direct, "plain.test"), Vec::<Vec<u8>>::new());
         }
         assert_eq!(dns.queries(), before + 1, "no records, kept for 120 s");
+        // The name for another port (RFC 9460 §9.1) mostly does not exist: that too means none,
+        // asked once (it went on to hickory's resolver, a second query each time).
+        let before = dns.queries();
+        for _ in 0..3 {
+            let records = https(&direct, "_8443._https.plain.test");
+            assert_eq!(records, Vec::<Vec<u8>>::new());
+        }
+        assert_eq!(dns.queries(), before + 1, "NXDOMAIN, kept for 120 s");
         let _ = std::fs::remove_dir_all(dir);
     }
 

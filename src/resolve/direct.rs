@@ -12,8 +12,9 @@
 //! - a NOERROR reply with addresses of the family or HTTPS records (through a CNAME chain the
 //!   reply completes), or NOERROR without any when no search domain would be tried after it.
 //!
-//! NXDOMAIN, a truncated reply, an unfinished CNAME chain, a server failure, no reply within a
-//! second: hickory's resolver is asked (it searches, retries over TCP, tries the other name
+//! NXDOMAIN (for HTTPS records where no search domain follows, it means "none"), a truncated
+//! reply, an unfinished CNAME chain, a server failure, no reply within a second: hickory's
+//! resolver is asked (it searches, retries over TCP, tries the other name
 //! servers). A server failure or a silent name server turns the direct path off for
 //! [`OFF_FOR`], so a dead first name server costs one hedge delay, not one per lookup.
 //!
@@ -147,7 +148,12 @@ pub(super) fn judge(
     }
     match reply.metadata.response_code {
         ResponseCode::NoError => {}
-        // NXDOMAIN: hickory searches on, and keeps the negative answer as it does.
+        // A name without HTTPS records is all an HTTPS query needs to learn (`_8080._https.host`
+        // names mostly do not exist), once no search domain follows.
+        ResponseCode::NXDomain if kind == Kind::Https && nodata_is_final => {
+            return no_data(reply);
+        }
+        // NXDOMAIN for addresses: hickory searches on, and reports the name as not found.
         ResponseCode::NXDomain => return Verdict::Fallback { trouble: false },
         _ => return Verdict::Fallback { trouble: true },
     }
@@ -201,6 +207,12 @@ pub(super) fn judge(
     if !nodata_is_final {
         return Verdict::Fallback { trouble: false };
     }
+    no_data(reply)
+}
+
+/// "None of the kind asked", kept for the reply's negative TTL (RFC 2308: the SOA's TTL or its
+/// MINIMUM, the smaller; without an SOA, not kept).
+fn no_data(reply: &Message) -> Verdict {
     let negative = reply
         .authorities
         .iter()
@@ -250,7 +262,12 @@ pub fn judge_wire(
                 nodata_is_final,
                 "NODATA only where no search domain follows"
             );
-            assert_eq!(reply.metadata.response_code, ResponseCode::NoError);
+            let code = reply.metadata.response_code;
+            assert!(
+                code == ResponseCode::NoError
+                    || (code == ResponseCode::NXDomain && family.is_none()),
+                "{code:?}"
+            );
             assert!(ttl <= MAX_TTL);
             Ok((0, ttl))
         }
@@ -872,6 +889,17 @@ mod tests {
         assert_eq!(
             judge(&no_https, &q, Kind::Https, true),
             Verdict::NoData { ttl: secs(60) }
+        );
+
+        let nxdomain = reply(ResponseCode::NXDomain, vec![], vec![soa("test.", 900, 30)]);
+        assert_eq!(
+            judge(&nxdomain, &q, Kind::Https, true),
+            Verdict::NoData { ttl: secs(30) },
+            "no such name: no HTTPS records, once no search domain follows"
+        );
+        assert_eq!(
+            judge(&nxdomain, &q, Kind::Https, false),
+            Verdict::Fallback { trouble: false }
         );
 
         let mut chaos = a("www.test.", 300, "192.0.2.1");
