@@ -438,8 +438,8 @@ impl Question {
 
 impl Direct {
     /// The direct path for this configuration, if it has one: not when answers must be
-    /// filtered (`allow_answers`, `deny_answers`), nor without a name
-    /// server reached over plain UDP. The first name server is the one asked, as glibc does.
+    /// filtered (`allow_answers`, `deny_answers`), nor without a name server reached over plain
+    /// UDP. The first name server is the one asked, as glibc does.
     pub(super) fn new(config: &ResolverConfig, options: &ResolverOpts) -> Option<Direct> {
         if !options.allow_answers.is_empty() || !options.deny_answers.is_empty() {
             return None;
@@ -525,7 +525,7 @@ impl Direct {
     }
 
     /// Keeps what a reply said, within the configuration's TTL bounds; returns the answer
-    /// (addresses and TTL), or `Err(trouble)` for hickory to answer.
+    /// (what was found and its TTL), or `Err(trouble)` for hickory to answer.
     pub(super) fn settle(
         &self,
         question: &Question,
