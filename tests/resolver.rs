@@ -274,13 +274,23 @@ mod direct {
         }
     }
 
-    /// A resolver reading its own files: `resolv` and `hosts` as given.
-    fn resolver(tag: &str, resolv: &str, hosts: &str) -> (HickoryResolver, std::path::PathBuf) {
+    /// A resolver reading its own files: `resolv` and `hosts` as given. The files go with the
+    /// returned guard, also when the test fails.
+    fn resolver(tag: &str, resolv: &str, hosts: &str) -> (HickoryResolver, ConfDir) {
         let dir = conf_dir(tag);
         std::fs::write(dir.join("resolv.conf"), resolv).unwrap();
         std::fs::write(dir.join("hosts"), hosts).unwrap();
         let resolver = HickoryResolver::from_files(dir.join("resolv.conf"), dir.join("hosts"));
-        (resolver, dir)
+        (resolver, ConfDir(dir))
+    }
+
+    /// A test's configuration directory, removed when dropped.
+    struct ConfDir(std::path::PathBuf);
+
+    impl Drop for ConfDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     fn qname(query: &Message) -> String {
@@ -313,7 +323,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(55);
-        let (resolver, dir) = resolver("direct-ttl", &format!("nameserver {ns}\n"), "");
+        let (resolver, _dir) = resolver("direct-ttl", &format!("nameserver {ns}\n"), "");
         let lookups = |resolver: &HickoryResolver| {
             current_thread().block_on(async {
                 let v6 = resolver
@@ -344,7 +354,6 @@ mod direct {
             assert_eq!(answer, vec![ip("192.0.2.1")]);
             assert_eq!(dns.queries(), 2 + round, "TTL 0: asked each time");
         }
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.3: NODATA is kept for the SOA's negative TTL (RFC 2308), and without an SOA not at
@@ -374,7 +383,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(56);
-        let (resolver, dir) = resolver("direct-nodata", &format!("nameserver {ns}\n"), "");
+        let (resolver, _dir) = resolver("direct-nodata", &format!("nameserver {ns}\n"), "");
         let rt = current_thread();
         for _ in 0..3 {
             let answer = rt.block_on(resolver.lookup("with-soa.test", Family::V6));
@@ -386,7 +395,6 @@ mod direct {
             assert_eq!(answer.unwrap(), Vec::<IpAddr>::new());
             assert_eq!(dns.queries(), 1 + round, "nothing to keep it by");
         }
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.3: what the direct path cannot answer exactly, hickory's resolver does: the search
@@ -435,7 +443,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(57);
-        let (resolver, dir) = resolver(
+        let (resolver, _dir) = resolver(
             "direct-rest",
             &format!("nameserver {ns}\nsearch corp.test\n"),
             "",
@@ -471,7 +479,6 @@ mod direct {
             Ok(ips) => assert!(!ips.contains(&ip("192.0.2.99")), "{ips:?}"),
             Err(e) => eprintln!("truncated, TCP refused: {e}"),
         }
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     fn ip_v4(s: &str) -> hickory_proto::rr::rdata::A {
@@ -490,7 +497,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(59);
-        let (resolver, dir) = resolver("direct-servfail", &format!("nameserver {ns}\n"), "");
+        let (resolver, _dir) = resolver("direct-servfail", &format!("nameserver {ns}\n"), "");
         let rt = current_thread();
         for name in ["a.test", "b.test"] {
             let answer = rt.block_on(resolver.lookup(name, Family::V4));
@@ -498,7 +505,6 @@ mod direct {
             assert_eq!(error.kind(), ResolveErrorKind::Other, "{error}");
         }
         assert!(dns.queries() >= 2);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.3: a silent first name server: the second one's answer comes through hickory's
@@ -511,7 +517,7 @@ mod direct {
         let Some(second) = server(60, |q| Some(addresses(q, &[ip("192.0.2.20")], 0))) else {
             return;
         };
-        let (resolver, dir) = resolver(
+        let (resolver, _dir) = resolver(
             "direct-silent",
             &format!(
                 "nameserver {}\nnameserver {}\n",
@@ -540,7 +546,6 @@ mod direct {
             );
         }
         assert!(first.queries() > 0 && second.queries() > 0);
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.3, HE-8.1: lookups of one name that start while its query is in flight share it
@@ -555,7 +560,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(61);
-        let (resolver, dir) = resolver("direct-shared", &format!("nameserver {ns}\n"), "");
+        let (resolver, _dir) = resolver("direct-shared", &format!("nameserver {ns}\n"), "");
         let rt = current_thread();
         rt.block_on(async {
             let lookups = (0..50).map(|i| {
@@ -594,7 +599,6 @@ mod direct {
         );
         release_tx.send(()).unwrap();
         a.join().unwrap();
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.3: a lookup dropped while its query is in flight stops the query's task: nothing is
@@ -605,7 +609,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(62);
-        let (resolver, dir) = resolver("direct-cancel", &format!("nameserver {ns}\n"), "");
+        let (resolver, _dir) = resolver("direct-cancel", &format!("nameserver {ns}\n"), "");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -624,7 +628,6 @@ mod direct {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(metrics.num_alive_tasks(), 0, "the query tasks were aborted");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.3, HE-10.2: HTTPS records take the direct path too: the same RDATA hickory's
@@ -675,7 +678,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(64);
-        let (direct, dir) = resolver("direct-https", &format!("nameserver {ns}\n"), "");
+        let (direct, _dir) = resolver("direct-https", &format!("nameserver {ns}\n"), "");
         let reference = HickoryResolver::from_config(
             ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp_and_tcp(ns)]),
             ResolverOpts::default(),
@@ -704,7 +707,6 @@ mod direct {
             assert_eq!(records, Vec::<Vec<u8>>::new());
         }
         assert_eq!(dns.queries(), before + 1, "NXDOMAIN, kept for 120 s");
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     // HE-8.2: a name the hosts file lists is answered from it for both families, as glibc does:
@@ -716,7 +718,7 @@ mod direct {
             return;
         };
         let ns = name_server_ip(63);
-        let (resolver, dir) = resolver(
+        let (resolver, _dir) = resolver(
             "direct-hosts",
             &format!("nameserver {ns}\n"),
             "192.0.2.41 v4-host.test\n127.0.0.1 localhost\n",
@@ -740,6 +742,5 @@ mod direct {
             .unwrap();
         assert_eq!(other, vec![ip("192.0.2.40")]);
         assert_eq!(server.queries(), 1);
-        let _ = std::fs::remove_dir_all(dir);
     }
 }
