@@ -19,6 +19,7 @@
 #[path = "../tests/common/dns.rs"]
 mod dns;
 
+use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::sync::Arc;
@@ -325,8 +326,16 @@ impl Clients {
     async fn one(&self, client: Client) -> Result<(), String> {
         let (port, limit) = (self.port, Duration::from_secs(10));
         let stream = match client {
-            Client::Eyeballs => timed(limit, self.eyeballs.connect(NAME, port)).await?,
-            Client::EyeballsHttps => timed(limit, self.eyeballs_https.connect(NAME, port)).await?,
+            Client::Eyeballs => {
+                timed(limit, self.eyeballs.connect((NAME, port)).into_future()).await?
+            }
+            Client::EyeballsHttps => {
+                timed(
+                    limit,
+                    self.eyeballs_https.connect((NAME, port)).into_future(),
+                )
+                .await?
+            }
             Client::HyperUtil => {
                 let mut hyper = self.hyper.clone();
                 timed(limit, hyper.call(self.uri.clone()))

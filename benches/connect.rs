@@ -52,7 +52,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("eyeballs_Connector_connect", |b| {
         b.to_async(&rt)
-            .iter(|| async { close(connector.connect(&host, port).await.unwrap()) })
+            .iter(|| async { close(connector.connect((&host, port)).await.unwrap()) })
     });
     group.finish();
 
@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
         40,
         500,
         || async { close(TcpStream::connect(addr).await.unwrap()) },
-        || async { close(connector.connect(&host, port).await.unwrap()) },
+        || async { close(connector.connect((&host, port)).await.unwrap()) },
     ));
     let (a, b) = ab.per_op();
     println!(
@@ -94,18 +94,18 @@ fn by_name(c: &mut Criterion) {
     let mut group = c.benchmark_group("connect_loopback_by_name");
     group.bench_function("https_records_off", |b| {
         b.to_async(&rt)
-            .iter(|| async { close(off.connect("localhost", port).await.unwrap()) })
+            .iter(|| async { close(off.connect(("localhost", port)).await.unwrap()) })
     });
     group.bench_function("https_records_on", |b| {
         b.to_async(&rt)
-            .iter(|| async { close(on.connect("localhost", port).await.unwrap()) })
+            .iter(|| async { close(on.connect(("localhost", port)).await.unwrap()) })
     });
     group.finish();
     let ab = rt.block_on(ab::interleaved(
         40,
         250,
-        || async { close(off.connect("localhost", port).await.unwrap()) },
-        || async { close(on.connect("localhost", port).await.unwrap()) },
+        || async { close(off.connect(("localhost", port)).await.unwrap()) },
+        || async { close(on.connect(("localhost", port)).await.unwrap()) },
     ));
     let (a, b) = ab.per_op();
     println!(

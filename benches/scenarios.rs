@@ -92,7 +92,7 @@ fn run(lab: &Lab, client: Client, connects: usize) -> (Option<IpAddr>, Duration)
             let attempt = async {
                 match client {
                     Client::Eyeballs => eyeballs
-                        .connect(NAME, PORT)
+                        .connect((NAME, PORT))
                         .await
                         .ok()
                         .map(|s| s.peer_addr().unwrap().ip()),

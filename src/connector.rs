@@ -1,8 +1,6 @@
 //! [`Connector`] and its [`Builder`]: the public entry points.
 
 use std::fmt;
-use std::future::Future;
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -11,13 +9,14 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use crate::config::{Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, SocketOptions};
+use crate::connect::{Connect, Kind, Target, split_host_port};
 use crate::core::admit::Refusal;
 use crate::core::history::{History, Limits};
 use crate::core::sort::PolicyTable;
 use crate::dial::TcpDial;
-use crate::driver::{self, Shared, SharedHistory, Source, Want};
+use crate::driver::{self, Request, Settings, Shared, SharedHistory, Source, Want};
 use crate::error::Error;
-use crate::handshake::{FnHandshake, Handshake, NoHandshake};
+use crate::handshake::Handshake;
 use crate::host::{Host, InputError, Zone, parse_host};
 use crate::nat64::Nat64Shared;
 use crate::report::Report;
@@ -37,7 +36,7 @@ use crate::resolve::{Resolve, SystemResolver, default_resolver};
 ///     .nodelay(true)
 ///     .build()
 ///     .expect("valid configuration");
-/// let stream = connector.connect("example.com", 443).await?;
+/// let stream = connector.connect(("example.com", 443)).await?;
 /// # drop(stream);
 /// # Ok(())
 /// # }
@@ -99,7 +98,7 @@ pub async fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
     static DEFAULT: OnceLock<Connector> = OnceLock::new();
     DEFAULT
         .get_or_init(Connector::new)
-        .connect(host, port)
+        .connect((host, port))
         .await
 }
 
@@ -132,158 +131,131 @@ impl Connector {
         self.inner.nat64.clear();
     }
 
-    /// Connects to `host:port` and returns the first stream whose handshake completes.
+    /// Connects to `target`: a host and port (`("example.com", 443)`), a `"host:port"` string,
+    /// a [`SocketAddr`], or a list of addresses already resolved (see [`Target`]). Returns the
+    /// connect as a value: `.await` it for the first stream that connects, or configure it first
+    /// ([`Connect::handshake`], [`Connect::with_report`], [`Connect::https_records`],
+    /// [`Connect::alpn`], [`Connect::timeout`]).
     ///
-    /// `host` is a DNS name (any case, optional trailing dot), an IPv4 literal, or an IPv6 literal
-    /// with or without brackets and with an optional zone id (`fe80::1%eth0`, `[fe80::1%2]`).
-    /// Literals skip DNS. Malformed input fails at once with [`Error::InvalidInput`].
-    pub async fn connect(&self, host: &str, port: u16) -> Result<TcpStream, Error> {
-        self.connect_with_report(host, port)
-            .await
-            .map(|(stream, _)| stream)
-    }
-
-    /// Like [`Connector::connect`], and also returns what happened. A failed connect's [`Error`]
-    /// carries its report too ([`Error::report`]).
-    pub async fn connect_with_report(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<(TcpStream, Report), Error> {
-        self.connect_handshake(Want::Report, host, port, &NoHandshake)
-            .await
-    }
-
-    /// Connects to `host:port` racing through a handshake of the caller's (TLS, a protocol
-    /// greeting): `handshake` runs on every attempt whose TCP handshake completes, and the first
-    /// attempt whose handshake completes wins; its result is returned (HEv3, HE-9.1).
-    ///
-    /// A connection that completes TCP proves little: a TCP-terminating middlebox, a path that
-    /// resets after the SYN-ACK or a path-MTU black hole hands over a connection that fails a
-    /// moment later while the other family would have worked. Here an attempt whose handshake
-    /// fails counts as failed, and the next address starts at once (HE-9.2). Every other
-    /// attempt, in TCP or in its handshake, is dropped (its socket closed) when one wins, and
-    /// all are when the connect is cancelled or times out (HE-9.4).
-    ///
-    /// When an attempt's TCP handshake completes before the next attempt is due, the next
-    /// attempt waits until the handshake should be done, the TCP connect time plus two round
-    /// trips (the measured TCP RTT) plus 10 ms, but never more than one extra Connection
-    /// Attempt Delay: a stalled handshake lets the next address start after at most twice the
-    /// delay (HE-9.3). The per-attempt timeout covers TCP and handshake together.
+    /// A host is a DNS name (any case, optional trailing dot), an IPv4 literal, or an IPv6
+    /// literal with or without brackets and with an optional zone id (`fe80::1%eth0`,
+    /// `[fe80::1%2]`). Literals skip DNS. Addresses given as a list are sorted (RFC 6724),
+    /// interleaved and staggered like DNS answers; duplicates are tried once. Malformed input
+    /// fails at once with [`Error::InvalidInput`].
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), eyeballs::Error> {
-    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    ///
     /// let connector = eyeballs::Connector::new();
-    /// // An SMTP-style greeting: the connection counts only once the server has spoken.
-    /// let (stream, banner) = connector
-    ///     .connect_with("mail.example.net", 25, |mut stream: tokio::net::TcpStream| async move {
-    ///         let mut buf = [0u8; 512];
-    ///         let n = stream.read(&mut buf).await?;
-    ///         if !buf[..n].starts_with(b"220") {
-    ///             return Err(std::io::Error::other("no greeting"));
-    ///         }
-    ///         Ok((stream, String::from_utf8_lossy(&buf[..n]).into_owned()))
-    ///     })
-    ///     .await?;
-    /// # Ok(()) }
+    /// let stream = connector.connect(("example.com", 443)).await?;
+    /// let (stream, report) = connector.connect("example.com:443").with_report().await?;
+    /// println!("{report}");
+    /// # Ok(())
+    /// # }
     /// ```
-    pub async fn connect_with<F, Fut, T>(
-        &self,
-        host: &str,
-        port: u16,
-        handshake: F,
-    ) -> Result<T, Error>
-    where
-        F: Fn(TcpStream) -> Fut + Send + Sync,
-        Fut: Future<Output = io::Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.connect_handshake(Want::StreamOnly, host, port, &FnHandshake(handshake))
-            .await
-            .map(|(out, _)| out)
+    pub fn connect<'a>(&'a self, target: impl Into<Target<'a>>) -> Connect<'a> {
+        Connect::new(self, target.into())
     }
 
-    /// Like [`Connector::connect_with`], and also returns what happened: per attempt, when TCP
-    /// connected ([`crate::Attempt::tcp_connected`]) and when the handshake completed or failed.
-    pub async fn connect_with_handshake_report<F, Fut, T>(
+    /// Runs a connect to `target` in its tracing span.
+    pub(crate) async fn run<H: Handshake>(
         &self,
-        host: &str,
-        port: u16,
-        handshake: F,
-    ) -> Result<(T, Report), Error>
-    where
-        F: Fn(TcpStream) -> Fut + Send + Sync,
-        Fut: Future<Output = io::Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.connect_handshake(Want::Report, host, port, &FnHandshake(handshake))
-            .await
-    }
-
-    /// A connect by name or literal in its tracing span.
-    async fn connect_handshake<H: Handshake<TcpStream>>(
-        &self,
+        target: &Target<'_>,
+        settings: Settings<'_>,
         want: Want,
+        handshake: &H,
+    ) -> Result<(H::Output, Report), Error> {
+        let inner = &*self.inner;
+        let addrs = match &target.0 {
+            Kind::Addrs(addrs) => addrs,
+            Kind::Host { host, port } => {
+                return self.run_host(host, *port, settings, want, handshake).await;
+            }
+            Kind::HostPort(host_port) => {
+                let (host, port) = split_host_port(host_port)?;
+                return self.run_host(host, port, settings, want, handshake).await;
+            }
+        };
+        let port = addrs.first().map_or(0, SocketAddr::port);
+        if let Some(bad) = addrs.iter().find(|a| a.port() == 0) {
+            return Err(Error::invalid(bad.to_string(), InputError::PortZero));
+        }
+        let (label, target) = match &addrs[..] {
+            [one] => (one.ip().to_string(), None),
+            _ if addrs.iter().all(|a| a.port() == port) => {
+                let n = addrs.len();
+                (
+                    format!("{n} addresses"),
+                    Some(format!("{n} addresses (port {port})")),
+                )
+            }
+            _ => {
+                let n = addrs.len();
+                (format!("{n} addresses"), Some(format!("{n} addresses")))
+            }
+        };
+        let span = tracing::debug_span!("eyeballs::connect", host = %label, port);
+        let request = Request {
+            want,
+            config: &inner.config,
+            settings,
+            source: Source::Addrs(addrs),
+            label: &label,
+            host: None,
+            port,
+            shared: inner.shared(),
+        };
+        let result = driver::run(request, &inner.dial, handshake)
+            .instrument(span)
+            .await;
+        match (result, target) {
+            (Ok((stream, mut report)), Some(target)) => {
+                report.target = Some(target);
+                Ok((stream, report))
+            }
+            (Err(e), Some(target)) => Err(e.with_target(target)),
+            (result, None) => result,
+        }
+    }
+
+    /// A connect to a name or literal.
+    async fn run_host<H: Handshake>(
+        &self,
         host: &str,
         port: u16,
+        settings: Settings<'_>,
+        want: Want,
         handshake: &H,
     ) -> Result<(H::Output, Report), Error> {
         let span = tracing::debug_span!("eyeballs::connect", host, port);
-        self.connect_configured(want, &self.inner.config, host, port, handshake)
-            .instrument(span)
-            .await
-    }
-
-    /// A connect with `config` in place of the connector's own (the hyper `HttpsConnector`
-    /// turns HTTPS records on for `https` URIs), sharing everything else.
-    pub(crate) async fn connect_configured<H: Handshake<TcpStream>>(
-        &self,
-        want: Want,
-        config: &Config,
-        host: &str,
-        port: u16,
-        handshake: &H,
-    ) -> Result<(H::Output, Report), Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
         let parsed = parse_host(host).map_err(|e| Error::invalid(host, e))?;
         let inner = &*self.inner;
-        match parsed {
-            Host::Name(name) => {
-                let source = Source::Resolve {
-                    resolver: &*inner.resolver,
-                    name: &name,
-                };
-                driver::run(
-                    want,
-                    config,
-                    &inner.dial,
-                    handshake,
-                    source,
-                    host,
-                    port,
-                    inner.shared(),
-                )
-                .await
-            }
+        let literal;
+        let source = match &parsed {
+            Host::Name(name) => Source::Resolve {
+                resolver: &*inner.resolver,
+                name,
+            },
             Host::Ip(ip, zone) => {
-                let addr = self.literal(host, ip, zone, port)?;
-                driver::run(
-                    want,
-                    config,
-                    &inner.dial,
-                    handshake,
-                    Source::Addrs(&[addr]),
-                    host,
-                    port,
-                    inner.shared(),
-                )
-                .await
+                literal = [self.literal(host, *ip, zone.clone(), port)?];
+                Source::Addrs(&literal)
             }
-        }
+        };
+        let request = Request {
+            want,
+            config: &inner.config,
+            settings,
+            source,
+            label: host,
+            host: Some(host),
+            port,
+            shared: inner.shared(),
+        };
+        driver::run(request, &inner.dial, handshake)
+            .instrument(span)
+            .await
     }
 
     /// Resolves `host` and returns its addresses with `port`, in the order a connect would try
@@ -388,113 +360,6 @@ impl Connector {
                 };
                 Ok(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scope)))
             }
-        }
-    }
-
-    /// Connects to already-resolved addresses. Sorting (RFC 6724), interleaving and staggering
-    /// still apply; duplicates are tried once.
-    pub async fn connect_addrs(
-        &self,
-        addrs: impl IntoIterator<Item = SocketAddr>,
-    ) -> Result<TcpStream, Error> {
-        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        let result = self
-            .connect_addrs_inner(Want::StreamOnly, &addrs, &NoHandshake)
-            .await;
-        result.map(|(stream, _)| stream)
-    }
-
-    /// Like [`Connector::connect_addrs`], and also returns what happened.
-    pub async fn connect_addrs_with_report(
-        &self,
-        addrs: impl IntoIterator<Item = SocketAddr>,
-    ) -> Result<(TcpStream, Report), Error> {
-        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        self.connect_addrs_inner(Want::Report, &addrs, &NoHandshake)
-            .await
-    }
-
-    /// [`Connector::connect_with`] to already-resolved addresses.
-    pub async fn connect_addrs_with<F, Fut, T>(
-        &self,
-        addrs: impl IntoIterator<Item = SocketAddr>,
-        handshake: F,
-    ) -> Result<T, Error>
-    where
-        F: Fn(TcpStream) -> Fut + Send + Sync,
-        Fut: Future<Output = io::Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        let handshake = FnHandshake(handshake);
-        let result = self
-            .connect_addrs_inner(Want::StreamOnly, &addrs, &handshake)
-            .await;
-        result.map(|(out, _)| out)
-    }
-
-    /// [`Connector::connect_with_handshake_report`] to already-resolved addresses.
-    pub async fn connect_addrs_with_handshake_report<F, Fut, T>(
-        &self,
-        addrs: impl IntoIterator<Item = SocketAddr>,
-        handshake: F,
-    ) -> Result<(T, Report), Error>
-    where
-        F: Fn(TcpStream) -> Fut + Send + Sync,
-        Fut: Future<Output = io::Result<T>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let addrs: Vec<SocketAddr> = addrs.into_iter().collect();
-        self.connect_addrs_inner(Want::Report, &addrs, &FnHandshake(handshake))
-            .await
-    }
-
-    async fn connect_addrs_inner<H: Handshake<TcpStream>>(
-        &self,
-        want: Want,
-        addrs: &[SocketAddr],
-        handshake: &H,
-    ) -> Result<(H::Output, Report), Error> {
-        let port = addrs.first().map_or(0, SocketAddr::port);
-        if let Some(bad) = addrs.iter().find(|a| a.port() == 0) {
-            return Err(Error::invalid(bad.to_string(), InputError::PortZero));
-        }
-        let (label, target) = match addrs {
-            [one] => (one.ip().to_string(), None),
-            _ if addrs.iter().all(|a| a.port() == port) => {
-                let n = addrs.len();
-                (
-                    format!("{n} addresses"),
-                    Some(format!("{n} addresses (port {port})")),
-                )
-            }
-            _ => {
-                let n = addrs.len();
-                (format!("{n} addresses"), Some(format!("{n} addresses")))
-            }
-        };
-        let inner = &*self.inner;
-        let span = tracing::debug_span!("eyeballs::connect", host = %label, port);
-        let source = Source::Addrs(addrs);
-        let result = driver::run(
-            want,
-            &inner.config,
-            &inner.dial,
-            handshake,
-            source,
-            &label,
-            port,
-            inner.shared(),
-        )
-        .instrument(span)
-        .await;
-        match (result, target) {
-            (Ok((stream, mut report)), Some(target)) => {
-                report.target = Some(target);
-                Ok((stream, report))
-            }
-            (Err(e), Some(target)) => Err(e.with_target(target)),
-            (result, None) => result,
         }
     }
 }

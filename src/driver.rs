@@ -24,20 +24,21 @@ use crate::core::sort::{Candidate, PolicyTable};
 use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
-use crate::handshake::{Handshake, HandshakeFuture, Phase};
+use crate::handshake::{Destination, Handshake};
 use crate::nat64::{Nat64Race, Nat64Shared};
 use crate::report::{Answer, Attempt, AttemptOutcome, Report, ServiceAnswer};
 use crate::resolve::{Lookup, RecordLookup, Resolve, ResolveError};
 use std::sync::Arc;
 
 /// Where the addresses come from.
+#[derive(Clone, Copy)]
 pub(crate) enum Source<'a> {
     /// Look `name` up with the resolver, per family.
     Resolve {
         resolver: &'a dyn Resolve,
         name: &'a str,
     },
-    /// Already known (IP literal, or `connect_addrs`).
+    /// Already known (an IP literal, or addresses given to `connect`).
     Addrs(&'a [SocketAddr]),
 }
 
@@ -72,20 +73,63 @@ pub(crate) struct Shared<'a> {
     pub(crate) resolver: Option<&'a dyn Resolve>,
 }
 
+/// What one connect asks of the driver.
+pub(crate) struct Request<'a> {
+    /// Whether the caller reads the report of a successful connect.
+    pub(crate) want: Want,
+    /// The connector's configuration.
+    pub(crate) config: &'a Config,
+    /// The settings this connect may set for itself.
+    pub(crate) settings: Settings<'a>,
+    /// Where the addresses come from.
+    pub(crate) source: Source<'a>,
+    /// How the report and messages name the target.
+    pub(crate) label: &'a str,
+    /// The host asked for (a name or literal), handed to the handshake; `None` for addresses.
+    pub(crate) host: Option<&'a str>,
+    pub(crate) port: u16,
+    pub(crate) shared: Shared<'a>,
+}
+
+/// The settings a connect may set for itself, over the connector's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings<'a> {
+    /// Look up and use HTTPS records (HE-10.1).
+    pub(crate) https_records: bool,
+    /// The ALPN protocols endpoints are chosen for (HE-10.4).
+    pub(crate) alpn: &'a [Vec<u8>],
+    /// A limit on the whole connect.
+    pub(crate) connect_timeout: Option<Duration>,
+}
+
+impl<'a> Settings<'a> {
+    /// The configuration's own.
+    #[cfg(test)]
+    pub(crate) fn of(config: &'a Config) -> Settings<'a> {
+        Settings {
+            https_records: config.https_records,
+            alpn: &config.alpn,
+            connect_timeout: config.connect_timeout,
+        }
+    }
+}
+
 /// Runs one race to its end. `handshake` runs on every attempt whose TCP handshake completes;
 /// the first attempt through it wins (HE-9.1).
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
-    want: Want,
-    config: &Config,
+    request: Request<'_>,
     dial: &D,
     handshake: &H,
-    source: Source<'_>,
-    host: &str,
-    port: u16,
-    shared: Shared<'_>,
 ) -> Result<(H::Output, Report), Error> {
     let start = Instant::now();
+    let Request {
+        config,
+        settings,
+        source,
+        port,
+        shared,
+        ..
+    } = request;
     let history = shared.history;
     let policy = shared.policy.cloned();
     let admission = config.admission();
@@ -99,11 +143,14 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     let nat64_active = nat64.waiting() || nat64.prefix().is_some();
     if let Source::Addrs(&[addr]) = source
         && config.allows_single_attempt()
+        && settings.connect_timeout.is_none()
         && admission.admit_addr(addr) == Ok(addr)
         && !nat64_active
     {
-        return single_attempt(want, dial, handshake, addr, start, host, port).await;
+        return single_attempt(&request, dial, handshake, addr, start).await;
     }
+    let mut race_config = config.race();
+    race_config.connect_timeout = settings.connect_timeout;
     let mut driver = match source {
         Source::Resolve { resolver, name } => {
             // The race asks for the queries (HE-3.1); `apply_actions` starts them.
@@ -111,15 +158,14 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
                 v6: admission.v6,
                 v4: admission.v4,
             };
-            let mut race =
-                Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
-            if config.https_records {
+            let mut race = Race::new(race_config, start.into_std(), addresses).with_policy(policy);
+            if settings.https_records {
                 // HE-10.2: the HTTPS query goes first; RFC 9460 §2.3 names it by port.
-                race = race.with_service_query(port, config.alpn.clone(), shuffle_endpoints);
+                race = race.with_service_query(port, settings.alpn.to_vec(), shuffle_endpoints);
             }
-            let mut d = Driver::new(config, dial, handshake, race, start, host, port);
+            let mut d = Driver::new(&request, dial, handshake, race, start);
             d.resolver = Some((resolver, name));
-            d.service_name = config.https_records.then(|| match port {
+            d.service_name = settings.https_records.then(|| match port {
                 443 => name.to_string(),
                 _ => format!("_{port}._https.{name}"),
             });
@@ -140,11 +186,11 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
                 v6: !v6.is_empty(),
                 v4: !v4.is_empty(),
             };
-            let race = Race::new(config.race(), start.into_std(), addresses).with_policy(policy);
+            let race = Race::new(race_config, start.into_std(), addresses).with_policy(policy);
             // One address needs no sorting, so no source lookup either, unless its history is
             // kept: history is keyed by the real source (the network).
             let with_sources = v6.len() + v4.len() > 1 || history.is_some() || nat64_active;
-            let mut d = Driver::new(config, dial, handshake, race, start, host, port);
+            let mut d = Driver::new(&request, dial, handshake, race, start);
             d.with_sources = with_sources;
             d.history = history;
             d.seen = seen;
@@ -186,28 +232,40 @@ type RecordAnswer = Result<Vec<Vec<u8>>, ResolveError>;
 /// attempt now; its outcome is the result), so it runs without the machine. This keeps a connect
 /// to an IP literal as cheap as a plain `TcpStream::connect`.
 async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
-    want: Want,
+    request: &Request<'_>,
     dial: &D,
     handshake: &H,
     addr: SocketAddr,
     start: Instant,
-    host: &str,
-    port: u16,
 ) -> RaceResult<H::Output> {
+    let (want, port) = (request.want, request.port);
     debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
     let mut tcp_connected = None;
     let mut handshake_failed = false;
     let result = match dial.dial_unboxed(addr).await {
-        Ok(stream) => match handshake.start(stream, None) {
-            Phase::Ready(out) => Ok(out),
-            Phase::Running(fut) => {
-                tcp_connected = Some(start.elapsed());
-                debug!(%addr, attempt = 0, "tcp connected, handshake started");
-                let result = fut.await.map_err(handshake_error);
-                handshake_failed = result.is_err();
-                result
-            }
-        },
+        Ok(stream) if H::TCP_ONLY => {
+            let to = Destination {
+                addr,
+                host: request.host,
+                endpoint: None,
+            };
+            handshake.handshake(stream, &to).await
+        }
+        Ok(stream) => {
+            tcp_connected = Some(start.elapsed());
+            debug!(%addr, attempt = 0, "tcp connected, handshake started");
+            let to = Destination {
+                addr,
+                host: request.host,
+                endpoint: None,
+            };
+            let result = handshake
+                .handshake(stream, &to)
+                .await
+                .map_err(handshake_error);
+            handshake_failed = result.is_err();
+            result
+        }
         Err(e) => Err(e),
     };
     let ended = start.elapsed();
@@ -219,7 +277,7 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
         }
         (result, _) => result,
     };
-    let mut report = Report::new(host, port);
+    let mut report = Report::new(request.label, port);
     let outcome = match &result {
         Ok(_) => AttemptOutcome::Connected,
         Err(e) => failed_outcome(e, handshake_failed),
@@ -272,13 +330,13 @@ fn failed(
 
 /// A running attempt: its TCP connect, then the handshake on top (HE-9.1). Dropping it closes
 /// its socket.
-enum Running<S, T> {
+enum Running<S, F> {
     Tcp(DialFuture<S>),
-    Handshake(HandshakeFuture<T>),
+    Handshake(Pin<Box<F>>),
 }
 
 /// A running attempt of a driver with dialer `D` and handshake `H`.
-type AttemptOf<D, H> = Running<<D as Dial>::Stream, <H as Handshake<<D as Dial>::Stream>>::Output>;
+type AttemptOf<D, H> = Running<<D as Dial>::Stream, <H as Handshake<<D as Dial>::Stream>>::Future>;
 
 /// How a running attempt moved in one poll.
 enum Polled<T> {
@@ -292,6 +350,10 @@ enum Polled<T> {
 
 struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     config: &'a Config,
+    /// The limit on the whole connect, for the error's message.
+    connect_timeout: Option<Duration>,
+    /// The host asked for, handed to the handshake.
+    host: Option<&'a str>,
     dial: &'a D,
     handshake: &'a H,
     race: Race,
@@ -332,21 +394,21 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
 
 impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn new(
-        config: &'a Config,
+        request: &Request<'a>,
         dial: &'a D,
         handshake: &'a H,
         race: Race,
         start: Instant,
-        host: &str,
-        port: u16,
     ) -> Self {
         Driver {
-            config,
+            config: request.config,
+            connect_timeout: request.settings.connect_timeout,
+            host: request.host,
             dial,
             handshake,
             race,
             start,
-            port,
+            port: request.port,
             resolver: None,
             lookups: [None, None],
             service_name: None,
@@ -363,7 +425,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             errors: Vec::new(),
             winner: None,
             timer: None,
-            report: Report::new(host, port),
+            report: Report::new(request.label, request.port),
         }
     }
 
@@ -769,15 +831,28 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let rtt = self.since_start(now).saturating_sub(started);
         self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
         let addr = self.report.attempts[id.0].addr;
-        match self.handshake.start(stream, self.race.endpoint_of(addr)) {
-            Phase::Ready(out) => (id, Polled::Won(out)),
-            Phase::Running(handshake) => {
-                debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, "tcp connected, handshake started");
-                self.report.attempts[id.0].tcp_connected = Some(self.since_start(now));
-                self.attempts[i].1 = Running::Handshake(handshake);
-                (id, Polled::TcpConnected)
-            }
+        let to = Destination {
+            addr,
+            host: self.host,
+            endpoint: self.report.attempts[id.0].endpoint.as_ref(),
+        };
+        if H::TCP_ONLY {
+            // No handshake: the stream is ready as it is (nothing to allocate).
+            let mut ready = std::pin::pin!(self.handshake.handshake(stream, &to));
+            return match ready.as_mut().poll(cx) {
+                Poll::Ready(Ok(out)) => (id, Polled::Won(out)),
+                Poll::Ready(Err(e)) => (id, Polled::Failed(e, false)),
+                Poll::Pending => {
+                    let e = io::Error::other("a TCP-only handshake did not complete at once");
+                    (id, Polled::Failed(e, false))
+                }
+            };
         }
+        let handshake = Box::pin(self.handshake.handshake(stream, &to));
+        debug!(%addr, attempt = id.0, "tcp connected, handshake started");
+        self.report.attempts[id.0].tcp_connected = Some(self.since_start(now));
+        self.attempts[i].1 = Running::Handshake(handshake);
+        (id, Polled::TcpConnected)
     }
 
     /// Records what attempt `id` showed in the history, if there is one (HE-4.2).
@@ -856,7 +931,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                             outcome,
                             history,
                             placement: None,
-                            endpoint: None,
+                            endpoint: self.race.endpoint_of(addr).cloned(),
                             tcp_connected: None,
                             translation,
                         });
@@ -878,7 +953,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         outcome: None,
                         history,
                         placement: None,
-                        endpoint: None,
+                        // The endpoint it came from, now: hints replaced by a later answer
+                        // leave the plan, not the attempt (HE-10.6).
+                        endpoint: self.race.endpoint_of(addr).cloned(),
                         tcp_connected: None,
                         translation,
                     });
@@ -925,7 +1002,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.report.elapsed = self.since_start(now);
         for (i, a) in self.report.attempts.iter_mut().enumerate() {
             a.placement = self.race.placement(AttemptId(i));
-            a.endpoint = self.race.endpoint_of(a.addr).cloned();
+            if a.endpoint.is_none() {
+                a.endpoint = self.race.endpoint_of(a.addr).cloned();
+            }
         }
         let report = std::mem::replace(&mut self.report, Report::new("", 0));
         match result {
@@ -950,12 +1029,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     .drain(..)
                     .map(|(id, e)| (report.attempts[id.0].addr, e))
                     .collect();
-                Err(failed(
-                    failure,
-                    report,
-                    attempts,
-                    self.config.connect_timeout,
-                ))
+                Err(failed(failure, report, attempts, self.connect_timeout))
             }
         }
     }

@@ -30,19 +30,19 @@ pub enum Error {
         problem: InputError,
     },
     /// Every queried family failed to resolve. [`ConnectFailure::resolve_error`] has each cause.
-    #[error("{0}")]
+    #[error(transparent)]
     ResolutionFailed(Box<ConnectFailure>),
     /// Resolution succeeded but yielded no usable address.
-    #[error("{0}")]
+    #[error(transparent)]
     NoAddresses(Box<ConnectFailure>),
     /// Every address was tried and every attempt failed.
-    #[error("{0}")]
+    #[error(transparent)]
     AllAttemptsFailed(Box<ConnectFailure>),
     /// The connect timeout expired.
-    #[error("{0}")]
+    #[error(transparent)]
     TimedOut(Box<ConnectFailure>),
     /// Every address was denied by the [`crate::AddressPolicy`]; nothing was sent.
-    #[error("{0}")]
+    #[error(transparent)]
     Denied(Box<ConnectFailure>),
 }
 
@@ -102,6 +102,60 @@ impl ConnectFailure {
             }
         }
         Ok(())
+    }
+}
+
+impl ConnectFailure {
+    /// The [`io::ErrorKind`] the failure maps to (see [`Error::io_kind`]).
+    fn io_kind(&self) -> io::ErrorKind {
+        match self.kind {
+            Failure::TimedOut => io::ErrorKind::TimedOut,
+            Failure::Denied => io::ErrorKind::PermissionDenied,
+            Failure::Resolve => {
+                let not_found = self.report.answers.iter().all(|a| match &a.result {
+                    Ok(ips) => ips.is_empty(),
+                    Err(e) => e.kind() == ResolveErrorKind::NotFound,
+                });
+                if not_found {
+                    io::ErrorKind::NotFound
+                } else {
+                    io::ErrorKind::Other
+                }
+            }
+            Failure::NoAddresses => io::ErrorKind::NotFound,
+            Failure::AllAttemptsFailed => {
+                let mut kinds = self.attempts.iter().map(|(_, e)| e.kind());
+                let first = kinds.next().unwrap_or(io::ErrorKind::Other);
+                if kinds.all(|k| k == first) {
+                    first
+                } else {
+                    io::ErrorKind::Other
+                }
+            }
+        }
+    }
+}
+
+/// The cause: the error of the attempt that decides the failure's kind (the first attempt whose
+/// error has [`Error::io_kind`]'s kind, else the first attempt's), so code that walks
+/// `source()` for an [`io::Error`] finds the OS error (`ConnectionRefused`, `TimedOut`, ...);
+/// for a failed resolution, the first family's [`ResolveError`]; `None` when nothing was tried.
+impl std::error::Error for ConnectFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        if self.kind == Failure::Resolve {
+            let resolve = self
+                .report
+                .answers
+                .iter()
+                .find_map(|a| a.result.as_ref().err());
+            return resolve.map(|e| e as &(dyn std::error::Error + 'static));
+        }
+        let kind = self.io_kind();
+        self.attempts
+            .iter()
+            .find(|(_, e)| e.kind() == kind)
+            .or(self.attempts.first())
+            .map(|(_, e)| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -257,29 +311,11 @@ impl Error {
     pub fn io_kind(&self) -> io::ErrorKind {
         match self {
             Error::InvalidInput { .. } => io::ErrorKind::InvalidInput,
-            Error::TimedOut(_) => io::ErrorKind::TimedOut,
-            Error::Denied(_) => io::ErrorKind::PermissionDenied,
-            Error::ResolutionFailed(f) => {
-                let not_found = f.report.answers.iter().all(|a| match &a.result {
-                    Ok(ips) => ips.is_empty(),
-                    Err(e) => e.kind() == ResolveErrorKind::NotFound,
-                });
-                if not_found {
-                    io::ErrorKind::NotFound
-                } else {
-                    io::ErrorKind::Other
-                }
-            }
-            Error::NoAddresses(_) => io::ErrorKind::NotFound,
-            Error::AllAttemptsFailed(f) => {
-                let mut kinds = f.attempts.iter().map(|(_, e)| e.kind());
-                let first = kinds.next().unwrap_or(io::ErrorKind::Other);
-                if kinds.all(|k| k == first) {
-                    first
-                } else {
-                    io::ErrorKind::Other
-                }
-            }
+            Error::ResolutionFailed(f)
+            | Error::NoAddresses(f)
+            | Error::AllAttemptsFailed(f)
+            | Error::TimedOut(f)
+            | Error::Denied(f) => f.io_kind(),
         }
     }
 }

@@ -1,59 +1,132 @@
-//! What runs on each attempt after its TCP handshake (HE-9.1): nothing for a plain connect, the
-//! caller's handshake (TLS, a protocol greeting) for [`crate::Connector::connect_with`].
+//! The handshake seam (HE-9.1): what runs on each attempt after its TCP handshake. Nothing for a
+//! plain connect ([`NoHandshake`]); the caller's handshake (TLS, a protocol greeting) when a
+//! connect is given one with [`crate::Connect::handshake`]. The crate's own TLS connector
+//! ([`crate::hyper::HttpsConnector`]) is built on this trait alone, so an adapter for another TLS
+//! stack (native-tls, BoringSSL) or another protocol is written the same way.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::io;
-use std::pin::Pin;
+use std::net::SocketAddr;
+
+use tokio::net::TcpStream;
 
 use crate::core::svcb::ServiceEndpoint;
 
-/// A handshake in progress. Dropping it abandons the handshake and closes its socket.
-pub(crate) type HandshakeFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>> + Send + 'static>>;
-
-/// What follows an attempt's TCP handshake.
-pub(crate) enum Phase<T> {
-    /// Nothing: the connection is usable as it is (a plain connect).
-    Ready(T),
-    /// The caller's handshake, running on the connection; the attempt wins when it completes.
-    Running(HandshakeFuture<T>),
-}
-
-/// Starts what follows an attempt's TCP handshake, on each attempt that gets that far.
-pub(crate) trait Handshake<S>: Sync {
-    /// What a connect returns.
+/// A handshake that runs on every attempt whose TCP handshake completes; the first attempt
+/// whose handshake completes wins the race, and every other attempt is dropped (its socket
+/// closed). An attempt whose handshake fails counts as failed: the next address starts at once
+/// (HE-9.2).
+///
+/// Implemented for closures `Fn(S) -> Future<Output = io::Result<T>>`, which see only the
+/// stream; implement it on a type of your own to see the [`Destination`] too (the address, the
+/// host asked for, and the HTTPS-record endpoint the address came from).
+///
+/// ```
+/// use std::future::Future;
+/// use std::io;
+/// use std::pin::Pin;
+/// use tokio::io::AsyncWriteExt;
+/// use tokio::net::TcpStream;
+///
+/// /// Says hello with the name that was asked for; the connection counts once that is sent.
+/// struct Hello;
+///
+/// impl eyeballs::Handshake for Hello {
+///     type Output = TcpStream;
+///     type Future = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
+///
+///     fn handshake(&self, mut stream: TcpStream, to: &eyeballs::Destination<'_>) -> Self::Future {
+///         let greeting = format!("HELLO {}\r\n", to.host().unwrap_or("?"));
+///         Box::pin(async move {
+///             stream.write_all(greeting.as_bytes()).await?;
+///             Ok(stream)
+///         })
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), eyeballs::Error> {
+/// # let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+/// # let port = listener.local_addr().unwrap().port();
+/// let connector = eyeballs::Connector::new();
+/// let stream = connector.connect(("127.0.0.1", port)).handshake(Hello).await?;
+/// # drop(stream);
+/// # Ok(())
+/// # }
+/// ```
+pub trait Handshake<S = TcpStream>: Send + Sync {
+    /// What a connect returns when this handshake wins.
     type Output: Send + 'static;
 
-    /// Starts on a connected stream; `endpoint` is the HTTPS-record endpoint its address came
-    /// from, when HTTPS records were used (HE-10.6), so a TLS handshake can offer the ALPN
-    /// protocols it allows.
-    fn start(&self, stream: S, endpoint: Option<&ServiceEndpoint>) -> Phase<Self::Output>;
+    /// The handshake in progress. Dropping it abandons the handshake and closes its socket.
+    type Future: Future<Output = io::Result<Self::Output>> + Send + 'static;
+
+    /// Starts the handshake on a connected stream to `to`.
+    fn handshake(&self, stream: S, to: &Destination<'_>) -> Self::Future;
+
+    /// Whether there is no handshake at all: the TCP stream is the result, with no handshake
+    /// phase in the race or the report. Only [`NoHandshake`] says so.
+    #[doc(hidden)]
+    const TCP_ONLY: bool = false;
 }
 
-/// A plain connect: the TCP stream is the result (HE-5.4).
+/// Where a handshake runs: the attempt's address, the host the connect was asked for, and the
+/// HTTPS-record endpoint the address came from.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct NoHandshake;
+pub struct Destination<'a> {
+    pub(crate) addr: SocketAddr,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) endpoint: Option<&'a ServiceEndpoint>,
+}
 
-impl<S: Send + 'static> Handshake<S> for NoHandshake {
-    type Output = S;
+impl<'a> Destination<'a> {
+    /// The address the attempt connected to (an IPv4 destination reached through NAT64 shows
+    /// as its IPv6 translation).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
 
-    fn start(&self, stream: S, _: Option<&ServiceEndpoint>) -> Phase<S> {
-        Phase::Ready(stream)
+    /// The host the connect was asked for, as given (a DNS name or an IP literal): what a TLS
+    /// handshake sends as its server name. `None` when the connect was given addresses only.
+    pub fn host(&self) -> Option<&'a str> {
+        self.host
+    }
+
+    /// The HTTPS-record endpoint the address came from, when the connect used HTTPS records
+    /// (HE-10.6): its ALPN set ([`crate::ServiceRecord::alpn_set`]), port and `ech`
+    /// configuration. `None` for the name's own addresses and when HTTPS records are off.
+    pub fn endpoint(&self) -> Option<&'a ServiceEndpoint> {
+        self.endpoint
     }
 }
 
-/// The caller's handshake, a function of the connected stream.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FnHandshake<F>(pub(crate) F);
+/// No handshake: the TCP stream is the result (HE-5.4). What a connect does until it is given a
+/// handshake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHandshake;
 
-impl<S, F, Fut, T> Handshake<S> for FnHandshake<F>
+impl<S: Send + 'static> Handshake<S> for NoHandshake {
+    type Output = S;
+    type Future = Ready<io::Result<S>>;
+
+    fn handshake(&self, stream: S, _: &Destination<'_>) -> Self::Future {
+        ready(Ok(stream))
+    }
+
+    const TCP_ONLY: bool = true;
+}
+
+/// A closure of the connected stream.
+impl<S, F, Fut, T> Handshake<S> for F
 where
-    F: Fn(S) -> Fut + Sync,
+    F: Fn(S) -> Fut + Send + Sync,
     Fut: Future<Output = io::Result<T>> + Send + 'static,
     T: Send + 'static,
 {
     type Output = T;
+    type Future = Fut;
 
-    fn start(&self, stream: S, _: Option<&ServiceEndpoint>) -> Phase<T> {
-        Phase::Running(Box::pin((self.0)(stream)))
+    fn handshake(&self, stream: S, _: &Destination<'_>) -> Fut {
+        self(stream)
     }
 }

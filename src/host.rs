@@ -41,6 +41,14 @@ pub enum InputError {
     InvalidIpv4,
     /// Port 0 cannot be connected to.
     PortZero,
+    /// A `host:port` string without a port.
+    MissingPort,
+    /// A `host:port` string whose port is not a number from 0 to 65535.
+    InvalidPort(String),
+    /// An IPv6 literal in a `host:port` string without brackets (`[2001:db8::1]:443`).
+    Ipv6WithoutBrackets,
+    /// A connect timeout of zero.
+    ZeroTimeout,
     /// A multicast or broadcast address: TCP connects only to unicast addresses.
     NotUnicast(IpAddr),
     /// `0.0.0.0` or `::`: connecting to the unspecified address reaches the local host on Linux,
@@ -82,6 +90,14 @@ impl fmt::Display for InputError {
                 f.write_str("the host looks like an IPv4 address but is not one")
             }
             InputError::PortZero => f.write_str("port 0 cannot be connected to"),
+            InputError::MissingPort => f.write_str("no port (expected host:port)"),
+            InputError::InvalidPort(port) => {
+                write!(f, "the port {port:?} is not a number from 1 to 65535")
+            }
+            InputError::Ipv6WithoutBrackets => {
+                f.write_str("an IPv6 address with a port must stand in brackets: [addr]:port")
+            }
+            InputError::ZeroTimeout => f.write_str("a connect timeout must be more than zero"),
             InputError::NotUnicast(ip) => write!(
                 f,
                 "{ip} is a multicast or broadcast address, not a TCP destination"

@@ -312,7 +312,7 @@ impl HttpConnector {
         HttpConnecting {
             inner: Box::pin(async move {
                 let (host, port) = host_port(&uri, enforce_http)?;
-                let (stream, report) = connector.connect_with_report(host, port).await?;
+                let (stream, report) = connector.connect((host, port)).with_report().await?;
                 let local = stream.local_addr().map_err(ConnectError::LocalAddr)?;
                 let info = ConnectionInfo::from_report(&report, local, None);
                 Ok(TcpConnection {

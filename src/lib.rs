@@ -1,9 +1,13 @@
-//! # eyeballs: Happy Eyeballs v2 (RFC 8305) for tokio
+//! # eyeballs: Happy Eyeballs for tokio (RFC 8305, and parts of the v3 draft)
 //!
 //! `eyeballs` opens TCP connections fast on dual-stack networks. It resolves AAAA and A
 //! concurrently, sorts the addresses (RFC 6724) and interleaves the families, staggers connection
 //! attempts (250 ms apart by default), starts the next attempt at once when one fails, returns the
-//! first [`tokio::net::TcpStream`] that connects, and closes every other socket.
+//! first [`tokio::net::TcpStream`] that connects, and closes every other socket: Happy Eyeballs
+//! v2 (RFC 8305). From the Happy Eyeballs v3 draft it also races through a handshake of the
+//! caller's ([`Connect::handshake`], [`Handshake`]; TLS in the `rustls` hyper connector), uses
+//! HTTPS records (RFC 9460: hints, ALPN, priority, port), reaches IPv4 through NAT64, and
+//! remembers earlier connects.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), eyeballs::Error> {
@@ -22,7 +26,7 @@
 //! let port = listener.local_addr()?.port();
 //!
 //! let connector = eyeballs::Connector::new();
-//! let (stream, report) = connector.connect_with_report("127.0.0.1", port).await?;
+//! let (stream, report) = connector.connect(("127.0.0.1", port)).with_report().await?;
 //! assert_eq!(stream.peer_addr()?.port(), port);
 //! assert_eq!(report.winner().unwrap().addr(), stream.peer_addr()?);
 //! # Ok(())
@@ -32,7 +36,7 @@
 //! ## How it is built
 //!
 //! ```text
-//!   Connector::connect(host, port)
+//!   Connector::connect(target)
 //!        │
 //!        ▼
 //!   ┌─────────── driver (tokio) ───────────┐ events ┌──────── core (pure) ────────┐
@@ -63,7 +67,7 @@
 //! cannot slip past it).
 //!
 //! The same rules apply on every entry point: names and IP literals, [`Connector::connect`],
-//! [`Connector::connect_addrs`] and [`Connector::resolve`], with IPv4-mapped IPv6 addresses judged
+//! [`Connector::connect`] given addresses, and [`Connector::resolve`], with IPv4-mapped IPv6 addresses judged
 //! as the IPv4 address they carry. One gap is reqwest's, not ours: reqwest connects to IP-literal
 //! URLs without asking a resolver, so the `reqwest` adapter cannot see them; check untrusted URLs
 //! with `eyeballs::reqwest::Resolver::check_url` first (feature `reqwest`).
@@ -83,12 +87,13 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod config;
+mod connect;
 mod connector;
 mod core;
 mod dial;
 mod driver;
 mod error;
-mod handshake;
+pub mod handshake;
 mod host;
 mod nat64;
 mod policy;
@@ -100,6 +105,11 @@ pub mod hyper;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
 
+/// One connect as a value, and what it yields: [`Connector::connect`] returns a [`Connect`].
+pub mod request {
+    pub use crate::connect::{Connect, ConnectFuture, Target, WithReport, WithoutReport, Yield};
+}
+
 /// The requirement table: every rule eyeballs implements, with the id its tests cite.
 #[doc = include_str!("requirements.md")]
 pub mod requirements {}
@@ -110,11 +120,13 @@ pub use crate::config::{
     MAX_RESOLUTION_DELAY, MIN_ATTEMPT_DELAY, PolicyTable, RECOMMENDED_MIN_ATTEMPT_DELAY,
     SocketHook, SocketOptions, Timeout,
 };
+pub use crate::connect::{Connect, Target};
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
 pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
 pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
 pub use crate::error::{ConnectFailure, Error};
+pub use crate::handshake::{Destination, Handshake};
 pub use crate::host::InputError;
 pub use crate::nat64::{
     Nat64Mode, Nat64Prefix, Nat64PrefixError, PrefixSource, SynthesizedBy, Translation,

@@ -174,7 +174,7 @@ impl Attempt {
     }
 
     /// When its TCP handshake completed, from the start of the connect, for a connect that
-    /// runs a handshake of its own on top ([`crate::Connector::connect_with`]); `None` if TCP
+    /// runs a handshake of its own on top ([`crate::Connect::handshake`]); `None` if TCP
     /// never completed, and for a plain connect (where [`Attempt::ended`] is that time). The
     /// handshake then ran until [`Attempt::ended`] (HE-9.1).
     pub fn tcp_connected(&self) -> Option<Duration> {
@@ -222,14 +222,14 @@ impl Attempt {
 
 /// What happened during one connect: each DNS answer, each attempt, the winner and the total.
 ///
-/// Returned by [`crate::Connector::connect_with_report`], and carried by a failed connect's
+/// Yielded by a connect with [`crate::Connect::with_report`], and carried by a failed connect's
 /// [`crate::Error`]. Its `Display` is a compact multi-line timeline.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub(crate) host: String,
     pub(crate) port: u16,
     /// How messages name the target when `host:port` would mislead (several addresses given to
-    /// `connect_addrs`; a lookup whose port is not known).
+    /// `connect`; a lookup whose port is not known).
     pub(crate) target: Option<String>,
     pub(crate) answers: Vec<Answer>,
     pub(crate) service: Option<ServiceAnswer>,
@@ -267,7 +267,7 @@ impl Report {
     }
 
     /// The target as messages name it: `host:port`, `[v6]:port`, or for example `3 addresses
-    /// (port 443)` for [`crate::Connector::connect_addrs`].
+    /// (port 443)` for addresses given to [`crate::Connector::connect`].
     pub(crate) fn target(&self) -> String {
         if let Some(target) = &self.target {
             return target.clone();
@@ -290,7 +290,7 @@ impl Report {
         self.port
     }
 
-    /// The DNS answers in arrival order (empty for IP literals and [`crate::Connector::connect_addrs`]).
+    /// The DNS answers in arrival order (empty for IP literals and addresses given to [`crate::Connector::connect`]).
     pub fn answers(&self) -> &[Answer] {
         &self.answers
     }

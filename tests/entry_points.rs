@@ -23,7 +23,8 @@ async fn he_5_7_mapped_and_plain_ipv4_are_one_address() {
     let mapped: SocketAddr = format!("[::ffff:127.0.0.1]:{port}").parse().unwrap();
     let plain: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let (_, report) = Connector::new()
-        .connect_addrs_with_report([mapped, plain])
+        .connect([mapped, plain])
+        .with_report()
         .await
         .unwrap();
     assert_eq!(report.attempts().len(), 1, "{report}");
@@ -32,7 +33,8 @@ async fn he_5_7_mapped_and_plain_ipv4_are_one_address() {
 
     // A mapped literal connects as IPv4 too.
     let (stream, report) = Connector::new()
-        .connect_with_report("::ffff:127.0.0.1", port)
+        .connect(("::ffff:127.0.0.1", port))
+        .with_report()
         .await
         .unwrap();
     assert_eq!(stream.peer_addr().unwrap(), plain);
@@ -40,7 +42,7 @@ async fn he_5_7_mapped_and_plain_ipv4_are_one_address() {
 }
 
 // HE-5.7 / HE-5.9: `Ipv6Only` never connects over IPv4 through a mapped literal, a mapped AAAA
-// answer or a mapped address given to connect_addrs.
+// answer or a mapped address given to connect.
 #[tokio::test]
 async fn he_5_7_ipv6_only_refuses_mapped_ipv4() {
     let listener = listen("127.0.0.1", 0);
@@ -54,7 +56,7 @@ async fn he_5_7_ipv6_only_refuses_mapped_ipv4() {
         .unwrap();
 
     let err = connector
-        .connect("::ffff:127.0.0.1", port)
+        .connect(("::ffff:127.0.0.1", port))
         .await
         .unwrap_err();
     match &err {
@@ -67,12 +69,12 @@ async fn he_5_7_ipv6_only_refuses_mapped_ipv4() {
     assert!(err.to_string().contains("IPv4 address"), "{err}");
     assert!(err.to_string().contains("IPv6 only"), "{err}");
 
-    let err = connector.connect("mapped.test", port).await.unwrap_err();
+    let err = connector.connect(("mapped.test", port)).await.unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
     assert!(err.attempts().is_empty(), "nothing was tried: {err}");
 
     let mapped: SocketAddr = format!("[::ffff:127.0.0.1]:{port}").parse().unwrap();
-    let err = connector.connect_addrs([mapped]).await.unwrap_err();
+    let err = connector.connect([mapped]).await.unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
 
     let err = connector.resolve("mapped.test", port).await.unwrap_err();
@@ -88,7 +90,7 @@ async fn literal_of_an_excluded_family_names_the_mismatch() {
     ] {
         let connector = Connector::builder().family(policy).build().unwrap();
         for err in [
-            connector.connect(literal, 80).await.unwrap_err(),
+            connector.connect((literal, 80)).await.unwrap_err(),
             connector.resolve(literal, 80).await.unwrap_err(),
         ] {
             assert!(
@@ -115,7 +117,7 @@ async fn he_5_9_resolve_applies_the_policy_to_literals() {
     for literal in ["127.0.0.1", "::1", "::ffff:127.0.0.1", "[::ffff:10.0.0.1]"] {
         let err = connector.resolve(literal, 80).await.unwrap_err();
         assert!(matches!(err, Error::Denied(_)), "{literal}: {err:?}");
-        let err = connector.connect(literal, 80).await.unwrap_err();
+        let err = connector.connect((literal, 80)).await.unwrap_err();
         assert!(matches!(err, Error::Denied(_)), "{literal}: {err:?}");
     }
     // Mapped literals come back as the IPv4 address they carry.
@@ -145,7 +147,7 @@ impl Resolve for Huge {
 
 /// Measures the longest stretch in which a ticker task on the same current-thread runtime could
 /// not run, while `work` runs.
-async fn longest_stall<F: std::future::Future>(work: F) -> (F::Output, Duration) {
+async fn longest_stall<F: std::future::IntoFuture>(work: F) -> (F::Output, Duration) {
     let worst = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let ticker = tokio::spawn({
@@ -175,7 +177,7 @@ async fn he_5_10_huge_answers_do_not_block_the_executor() {
     let port = listener.local_addr().unwrap().port();
     let _server = serve(listener);
     let connector = Connector::builder().resolver(Huge(10_000)).build().unwrap();
-    let (result, stall) = longest_stall(connector.connect_with_report("huge.test", port)).await;
+    let (result, stall) = longest_stall(connector.connect(("huge.test", port)).with_report()).await;
     let (_, report) = result.unwrap();
     assert_eq!(
         report.attempts().len(),
@@ -189,7 +191,7 @@ async fn he_5_10_huge_answers_do_not_block_the_executor() {
         "executor blocked for {stall:?}"
     );
 
-    // connect_addrs: 1,000 copies of one address are deduplicated before any system call.
+    // connect with addresses: 1,000 copies of one address are deduplicated before any system call.
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let many: Vec<SocketAddr> = (0..10_000)
         .map(|i| {
@@ -203,7 +205,7 @@ async fn he_5_10_huge_answers_do_not_block_the_executor() {
             }
         })
         .collect();
-    let (result, stall) = longest_stall(Connector::new().connect_addrs_with_report(many)).await;
+    let (result, stall) = longest_stall(Connector::new().connect(many).with_report()).await;
     let (_, report) = result.unwrap();
     assert!(
         stall < Duration::from_millis(40),
@@ -230,7 +232,7 @@ async fn he_5_10_huge_answers_do_not_block_the_executor() {
 async fn messages_name_the_target() {
     let refused = common::refused_addr("::1");
     let err = Connector::new()
-        .connect("[::1]", refused.port())
+        .connect(("[::1]", refused.port()))
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -241,7 +243,7 @@ async fn messages_name_the_target() {
 
     let a = common::refused_addr("127.0.0.1");
     let b = SocketAddr::new("::1".parse().unwrap(), a.port());
-    let err = Connector::new().connect_addrs([a, b]).await.unwrap_err();
+    let err = Connector::new().connect([a, b]).await.unwrap_err();
     let text = err.to_string();
     assert!(
         text.starts_with(&format!(
@@ -270,7 +272,7 @@ async fn local_address_v4_binds_and_does_not_restrict() {
         .local_address_v4("127.0.0.1".parse().unwrap())
         .build()
         .unwrap();
-    let stream = connector.connect("::1", port).await.unwrap();
+    let stream = connector.connect(("::1", port)).await.unwrap();
     assert!(stream.local_addr().unwrap().is_ipv6());
     // And the documented way to restrict: the family policy.
     let v4_only = Connector::builder()
@@ -278,7 +280,7 @@ async fn local_address_v4_binds_and_does_not_restrict() {
         .family(FamilyPolicy::Ipv4Only)
         .build()
         .unwrap();
-    assert!(v4_only.connect("::1", port).await.is_err());
+    assert!(v4_only.connect(("::1", port)).await.is_err());
 }
 
 // HE-4.4: a policy table on the builder (here gai.conf's classic "prefer IPv4") orders what

@@ -1,5 +1,5 @@
 //! Racing through a handshake (HE-9.x) on real loopback sockets: the API contract of
-//! `connect_with`, with generous time windows (exact instants are the paused-clock tests' job).
+//! `Connect::handshake`, with generous time windows (exact instants are the paused-clock tests' job).
 
 mod common;
 
@@ -32,7 +32,9 @@ fn servers(v6: Behaviour, v4: Behaviour) -> (u16, [tokio::task::JoinHandle<()>; 
 async fn he_9_2_ipv6_resets_after_accept_ipv4_wins() {
     let (port, _servers) = servers(Behaviour::Reset, Behaviour::Greet);
     let (stream, report) = connector()
-        .connect_with_handshake_report("localhost", port, expect_greeting)
+        .connect(("localhost", port))
+        .handshake(expect_greeting)
+        .with_report()
         .await
         .unwrap();
     assert!(stream.peer_addr().unwrap().is_ipv4());
@@ -64,7 +66,9 @@ async fn he_9_3_ipv6_silent_after_accept_ipv4_wins() {
     let (port, _servers) = servers(Behaviour::Silent, Behaviour::Greet);
     let start = std::time::Instant::now();
     let (stream, report) = connector()
-        .connect_with_handshake_report("localhost", port, expect_greeting)
+        .connect(("localhost", port))
+        .handshake(expect_greeting)
+        .with_report()
         .await
         .unwrap();
     assert!(stream.peer_addr().unwrap().is_ipv4(), "{report}");
@@ -83,7 +87,8 @@ async fn he_9_3_ipv6_silent_after_accept_ipv4_wins() {
 async fn he_9_1_healthy_ipv6_wins_with_the_handshake_output() {
     let (port, _servers) = servers(Behaviour::Greet, Behaviour::Greet);
     let stream = connector()
-        .connect_with("localhost", port, expect_greeting)
+        .connect(("localhost", port))
+        .handshake(expect_greeting)
         .await
         .unwrap();
     assert!(stream.peer_addr().unwrap().is_ipv6());
@@ -98,7 +103,8 @@ async fn he_9_2_every_handshake_fails() {
         format!("127.0.0.1:{port}").parse().unwrap(),
     ];
     let err = connector()
-        .connect_addrs_with(addrs, expect_greeting)
+        .connect(addrs)
+        .handshake(expect_greeting)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err}");
@@ -117,10 +123,14 @@ async fn he_9_2_every_handshake_fails() {
 #[tokio::test]
 async fn he_9_1_single_literal_runs_the_handshake() {
     let (port, _servers) = servers(Behaviour::Greet, Behaviour::Reset);
-    let ok = connector().connect_with("::1", port, expect_greeting).await;
+    let ok = connector()
+        .connect(("::1", port))
+        .handshake(expect_greeting)
+        .await;
     assert!(ok.is_ok());
     let err = connector()
-        .connect_with("127.0.0.1", port, expect_greeting)
+        .connect(("127.0.0.1", port))
+        .handshake(expect_greeting)
         .await
         .unwrap_err();
     let report = err.report().unwrap();

@@ -173,3 +173,25 @@ async fn http_info_is_there_next_to_connection_info() {
     assert_eq!(http_info.local_addr(), info.local_addr());
     assert_eq!(info.tcp_elapsed(), info.elapsed());
 }
+
+// The error hyper-util's client reports for a refused connect leads, through `source()`, to the
+// OS error, as with hyper-util's own connector.
+#[tokio::test]
+async fn a_refused_connect_shows_its_io_error_through_hyper_util() {
+    let refused = common::refused_addr("127.0.0.1");
+    let client: Client<HttpConnector, Body> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new(Connector::new()));
+    let url = format!("http://127.0.0.1:{}/", refused.port());
+    let err = client.get(url.parse().unwrap()).await.unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut kind = None;
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+            break;
+        }
+        next = e.source();
+    }
+    assert_eq!(kind, Some(std::io::ErrorKind::ConnectionRefused), "{err:?}");
+}

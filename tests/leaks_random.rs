@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::future::IntoFuture;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -77,7 +78,7 @@ async fn ten_thousand_random_connects_leave_nothing_behind() {
         .unwrap();
 
     // Warm up, so lazily created runtime resources are not counted.
-    let _ = connector.connect("warm.test", win_port).await.unwrap();
+    let _ = connector.connect(("warm.test", win_port)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let fds = open_fds();
     let metrics = tokio::runtime::Handle::current().metrics();
@@ -98,7 +99,7 @@ async fn ten_thousand_random_connects_leave_nothing_behind() {
                     3 => ("hole.test", hole.port),
                     _ => ("hang.test", hole.port), // A never answers: dropped while DNS is in flight
                 };
-                let connect = connector.connect(name, port);
+                let connect = connector.connect((name, port)).into_future();
                 // Drop a third of the futures at a pseudo-random moment mid-race.
                 let limit = if drop_after == 0 {
                     Duration::from_micros((i as u64 * 7919) % 15_000)
@@ -141,7 +142,7 @@ async fn ten_thousand_random_connects_leave_nothing_behind() {
         .build()
         .unwrap();
     let before = open_fds();
-    let mut racing = Box::pin(fresh.connect("hang.test", hole.port));
+    let mut racing = fresh.connect(("hang.test", hole.port)).into_future();
     assert!(
         tokio::time::timeout(Duration::from_millis(20), &mut racing)
             .await

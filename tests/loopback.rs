@@ -16,7 +16,8 @@ async fn connects_to_ipv4_and_ipv6_literals() {
         let port = listener.local_addr().unwrap().port();
         let _server = serve(listener);
         let (stream, report) = Connector::new()
-            .connect_with_report(ip, port)
+            .connect((ip, port))
+            .with_report()
             .await
             .unwrap();
         assert_eq!(stream.peer_addr().unwrap().port(), port);
@@ -31,7 +32,7 @@ async fn refused_port_fails_fast() {
     let addr = refused_addr("127.0.0.1");
     let t = Instant::now();
     let err = Connector::new()
-        .connect("127.0.0.1", addr.port())
+        .connect(("127.0.0.1", addr.port()))
         .await
         .unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
@@ -62,7 +63,7 @@ async fn ipv6_refused_falls_back_at_once() {
         .build()
         .unwrap();
     let t = Instant::now();
-    let (stream, report) = connector.connect_addrs_with_report([v6, v4]).await.unwrap();
+    let (stream, report) = connector.connect([v6, v4]).with_report().await.unwrap();
     assert_eq!(stream.peer_addr().unwrap(), v4);
     assert!(
         t.elapsed() < Duration::from_secs(1),
@@ -84,7 +85,8 @@ async fn ipv6_black_hole_falls_back_to_ipv4() {
     let _server = serve(listener);
     let t = Instant::now();
     let (stream, report) = Connector::new()
-        .connect_addrs_with_report([hole.addr, v4])
+        .connect([hole.addr, v4])
+        .with_report()
         .await
         .unwrap();
     let took = t.elapsed();
@@ -113,7 +115,7 @@ async fn black_hole_times_out() {
         .build()
         .unwrap();
     let err = connector
-        .connect("127.0.0.1", hole.addr.port())
+        .connect(("127.0.0.1", hole.addr.port()))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::TimedOut(_)), "{err:?}");
@@ -131,7 +133,8 @@ async fn localhost_by_name_prefers_ipv6() {
     let _s6 = serve(listening(dual.v6));
     let _s4 = serve(listening(dual.v4));
     let (stream, report) = Connector::new()
-        .connect_with_report("localhost", port)
+        .connect(("localhost", port))
+        .with_report()
         .await
         .unwrap();
     assert_eq!(
@@ -209,7 +212,7 @@ async fn bad_input_is_rejected_before_lookup() {
         ),
     ];
     for (host, port, want) in cases {
-        let err = connector.connect(host, *port).await.unwrap_err();
+        let err = connector.connect((*host, *port)).await.unwrap_err();
         match &err {
             Error::InvalidInput { problem, .. } => assert_eq!(problem, want, "{host:?}"),
             other => panic!("{host:?}: {other:?}"),
@@ -217,7 +220,7 @@ async fn bad_input_is_rejected_before_lookup() {
         assert_eq!(io::Error::from(err).kind(), io::ErrorKind::InvalidInput);
     }
     let err = connector
-        .connect_addrs(["127.0.0.1:0".parse().unwrap()])
+        .connect(["127.0.0.1:0".parse().unwrap()])
         .await
         .unwrap_err();
     assert!(matches!(
@@ -227,7 +230,7 @@ async fn bad_input_is_rejected_before_lookup() {
             ..
         }
     ));
-    let err = connector.connect_addrs([]).await.unwrap_err();
+    let err = connector.connect([]).await.unwrap_err();
     assert!(matches!(err, Error::NoAddresses(_)), "{err:?}");
 }
 
@@ -248,9 +251,9 @@ async fn static_resolver_and_unknown_name() {
     let _server = serve(listener);
     let resolver = eyeballs::StaticResolver::new().with("svc.test", ["127.0.0.1".parse().unwrap()]);
     let connector = Connector::builder().resolver(resolver).build().unwrap();
-    let stream = connector.connect("SVC.test.", port).await.unwrap();
+    let stream = connector.connect(("SVC.test.", port)).await.unwrap();
     assert_eq!(stream.peer_addr().unwrap().port(), port);
-    let err = connector.connect("missing.test", port).await.unwrap_err();
+    let err = connector.connect(("missing.test", port)).await.unwrap_err();
     assert!(matches!(err, Error::ResolutionFailed(_)), "{err:?}");
     assert_eq!(io::Error::from(err).kind(), io::ErrorKind::NotFound);
 }
@@ -306,7 +309,7 @@ async fn socket_options_and_hook_apply() {
         })
         .build()
         .unwrap();
-    let stream = connector.connect("127.0.0.1", port).await.unwrap();
+    let stream = connector.connect(("127.0.0.1", port)).await.unwrap();
     assert!(stream.nodelay().unwrap());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let sock = socket2::SockRef::from(&stream);
@@ -322,7 +325,7 @@ async fn socket_options_and_hook_apply() {
         })
         .build()
         .unwrap();
-    let err = failing.connect("127.0.0.1", port).await.unwrap_err();
+    let err = failing.connect(("127.0.0.1", port)).await.unwrap_err();
     assert_eq!(err.attempts()[0].1.kind(), io::ErrorKind::PermissionDenied);
     assert!(err.to_string().contains("policy says no"), "{err}");
 }
@@ -388,9 +391,9 @@ fn connector_and_futures_are_send_and_sync() {
     fn send<T: Send>(_: &T) {}
     send_sync::<Connector>();
     let c = Connector::new();
-    send(&c.connect("localhost", 1));
-    send(&c.connect_with_report("localhost", 1));
-    send(&c.connect_addrs([]));
+    send(&c.connect(("localhost", 1)));
+    send(&c.connect(("localhost", 1)).with_report());
+    send(&c.connect([]));
     send(&c.resolve("localhost", 1));
     send(&eyeballs::connect("localhost", 1));
 }
@@ -405,12 +408,12 @@ async fn public_only_policy_denies_loopback() {
         .address_policy(eyeballs::AddressPolicy::public_only())
         .build()
         .unwrap();
-    let err = guarded.connect("127.0.0.1", port).await.unwrap_err();
+    let err = guarded.connect(("127.0.0.1", port)).await.unwrap_err();
     assert!(matches!(err, Error::Denied(_)), "{err:?}");
     assert_eq!(io::Error::from(err).kind(), io::ErrorKind::PermissionDenied);
     #[cfg(feature = "hickory")]
     {
-        let err = guarded.connect("localhost", port).await.unwrap_err();
+        let err = guarded.connect(("localhost", port)).await.unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(
@@ -423,7 +426,7 @@ async fn public_only_policy_denies_loopback() {
         ));
     }
     // The same connector without the guard connects.
-    assert!(Connector::new().connect("127.0.0.1", port).await.is_ok());
+    assert!(Connector::new().connect(("127.0.0.1", port)).await.is_ok());
 }
 
 // 0.0.0.0 is refused by default and reaches the local host when allowed (Linux).
@@ -434,7 +437,7 @@ async fn unspecified_destination_is_opt_in() {
     let port = listener.local_addr().unwrap().port();
     let _server = serve(listener);
     assert!(matches!(
-        Connector::new().connect("0.0.0.0", port).await,
+        Connector::new().connect(("0.0.0.0", port)).await,
         Err(Error::InvalidInput {
             problem: InputError::Unspecified(_),
             ..
@@ -444,6 +447,6 @@ async fn unspecified_destination_is_opt_in() {
         .allow_unspecified(true)
         .build()
         .unwrap();
-    let stream = allowing.connect("0.0.0.0", port).await.unwrap();
+    let stream = allowing.connect(("0.0.0.0", port)).await.unwrap();
     assert_eq!(stream.peer_addr().unwrap().port(), port);
 }

@@ -63,7 +63,7 @@ fn connect_all(lab: &Nat64Lab, hosts: &[&'static str]) -> Vec<Result<Report, Str
             .unwrap();
         let mut out = Vec::new();
         for host in hosts {
-            let r = connector.connect_with_report(host, PORT).await;
+            let r = connector.connect((host, PORT)).with_report().await;
             out.push(r.map(|(_, report)| report).map_err(|e| e.to_string()));
         }
         out
@@ -201,7 +201,10 @@ fn he_7_1_off_fails_as_unreachable() {
             .nat64(false)
             .build()
             .unwrap();
-        connector.connect("198.51.100.10", PORT).await.unwrap_err()
+        connector
+            .connect(("198.51.100.10", PORT))
+            .await
+            .unwrap_err()
     });
     assert!(err.to_string().contains("unreachable"), "{err}");
     assert_eq!(lab.ipv4only_queries.load(Ordering::SeqCst), 0);

@@ -40,10 +40,11 @@ async fn no_socket_or_task_survives_any_outcome() {
         .unwrap();
 
     // Warm up once so lazily created runtime resources are not counted as leaks.
-    drop(connector.connect_addrs([live]).await.unwrap());
+    drop(connector.connect([live]).await.unwrap());
     drop(
         connector
-            .connect_addrs_with([greet], expect_greeting)
+            .connect([greet])
+            .handshake(expect_greeting)
             .await
             .unwrap(),
     );
@@ -56,21 +57,16 @@ async fn no_socket_or_task_survives_any_outcome() {
     for round in 0..20 {
         // Success after a black hole and a refusal lose the race.
         let s = connector
-            .connect_addrs([hole6.addr, refused, live])
+            .connect([hole6.addr, refused, live])
             .await
             .unwrap();
         drop(s);
         // Failure: refused only.
-        assert!(connector.connect_addrs([refused]).await.is_err());
+        assert!(connector.connect([refused]).await.is_err());
         // Timeout: black holes only.
-        assert!(
-            connector
-                .connect_addrs([hole6.addr, hole4.addr])
-                .await
-                .is_err()
-        );
+        assert!(connector.connect([hole6.addr, hole4.addr]).await.is_err());
         // Cancellation: the connect future dropped mid-race, with both attempts in flight.
-        let racing = connector.connect_addrs([hole6.addr, hole4.addr]);
+        let racing = connector.connect([hole6.addr, hole4.addr]);
         assert!(
             tokio::time::timeout(Duration::from_millis(50 + round), racing)
                 .await
@@ -80,19 +76,21 @@ async fn no_socket_or_task_survives_any_outcome() {
     for round in 0..10 {
         // Through a handshake: the reset and the silent connections lose, the greeting wins.
         let s = connector
-            .connect_addrs_with([reset, silent, greet], expect_greeting)
+            .connect([reset, silent, greet])
+            .handshake(expect_greeting)
             .await
             .unwrap();
         drop(s);
         // Every handshake fails or stalls: failure at the timeout.
         assert!(
             connector
-                .connect_addrs_with([reset, silent], expect_greeting)
+                .connect([reset, silent])
+                .handshake(expect_greeting)
                 .await
                 .is_err()
         );
         // Cancellation mid-handshake.
-        let racing = connector.connect_addrs_with([silent], expect_greeting);
+        let racing = connector.connect([silent]).handshake(expect_greeting);
         assert!(
             tokio::time::timeout(Duration::from_millis(30 + round), racing)
                 .await

@@ -32,7 +32,7 @@ async fn connect_new_name(
         "n{}.test",
         N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     );
-    tokio::time::timeout(Duration::from_secs(5), c.connect(&name, port)).await
+    tokio::time::timeout(Duration::from_secs(5), c.connect((&name, port))).await
 }
 
 /// A connector whose resolver asks only `server`.
@@ -153,10 +153,10 @@ async fn he_8_2_broken_configuration_is_not_cached() {
             Some(text) => std::fs::write(&resolv, text).unwrap(),
         }
         connector
-            .connect("from-hosts.test", port)
+            .connect(("from-hosts.test", port))
             .await
             .unwrap_or_else(|e| panic!("{broken:?}: hosts names work without name servers: {e}"));
-        let err = connector.connect("a.test", port).await.unwrap_err();
+        let err = connector.connect(("a.test", port)).await.unwrap_err();
         let Error::ResolutionFailed(failure) = &err else {
             panic!("{broken:?}: {err:?}");
         };
@@ -181,7 +181,7 @@ async fn he_8_2_broken_configuration_is_not_cached() {
     };
     std::fs::write(&resolv, format!("nameserver {ns}\n")).unwrap();
     connector
-        .connect("a.test", port)
+        .connect(("a.test", port))
         .await
         .expect("the fixed configuration is used at once");
     assert!(dns.queries() > 0);
@@ -190,7 +190,7 @@ async fn he_8_2_broken_configuration_is_not_cached() {
     std::fs::write(&hosts, "127.0.0.1 from-hosts.test added.test\n").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        match connector.connect("added.test", port).await {
+        match connector.connect(("added.test", port)).await {
             Ok(_) => break,
             Err(e) if std::time::Instant::now() > deadline => panic!("never picked up: {e}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,

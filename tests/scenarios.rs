@@ -28,7 +28,7 @@ fn connect(lab: &Lab, timeout: Option<Duration>) -> (Result<IpAddr, Error>, Dura
         let connector = b.build().unwrap();
         let start = std::time::Instant::now();
         let result = connector
-            .connect(NAME, PORT)
+            .connect((NAME, PORT))
             .await
             .map(|s| s.peer_addr().unwrap().ip());
         (result, start.elapsed())
@@ -236,7 +236,7 @@ fn connects<const N: usize>(lab: &Lab, connector: Connector) -> (Connector, [Out
         let mut out = Vec::new();
         for _ in 0..N {
             let start = std::time::Instant::now();
-            let result = connector.connect_with_report(NAME, PORT).await;
+            let result = connector.connect((NAME, PORT)).with_report().await;
             let took = start.elapsed();
             out.push(match result {
                 Ok((s, report)) => (
@@ -356,7 +356,7 @@ fn connect_tls(
             .to_owned();
         let start = std::time::Instant::now();
         let result = if tcp_only {
-            match connector.connect(NAME, TLS_PORT).await {
+            match connector.connect((NAME, TLS_PORT)).await {
                 Ok(tcp) => {
                     let peer = tcp.peer_addr().unwrap().ip();
                     match tokio::time::timeout(Duration::from_secs(2), tls.connect(name, tcp)).await
@@ -370,7 +370,8 @@ fn connect_tls(
             }
         } else {
             connector
-                .connect_with(NAME, TLS_PORT, move |tcp| tls.connect(name.clone(), tcp))
+                .connect((NAME, TLS_PORT))
+                .handshake(move |tcp| tls.connect(name.clone(), tcp))
                 .await
                 .map(|s| s.get_ref().0.peer_addr().unwrap().ip())
                 .map_err(|e| e.to_string())
@@ -454,7 +455,7 @@ fn connect_https_records(lab: &Lab) -> (Result<SocketAddr, Error>, Duration) {
             .unwrap();
         let start = std::time::Instant::now();
         let result = connector
-            .connect(NAME, PORT)
+            .connect((NAME, PORT))
             .await
             .map(|s| s.peer_addr().unwrap());
         (result, start.elapsed())
@@ -652,7 +653,7 @@ fn he_3_7_late_aaaa_is_cached_for_the_next_connect() {
             tokio::time::sleep(pause).await;
             let start = std::time::Instant::now();
             let result = connector
-                .connect(NAME, PORT)
+                .connect((NAME, PORT))
                 .await
                 .map(|s| s.peer_addr().unwrap().ip());
             out.push((result, start.elapsed()));

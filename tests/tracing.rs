@@ -46,7 +46,7 @@ fn one_span_per_connect_and_structured_events() {
                 ["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
             );
             let connector = Connector::builder().resolver(resolver).build().unwrap();
-            connector.connect("svc.test", port).await.unwrap();
+            connector.connect(("svc.test", port)).await.unwrap();
         })
     });
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

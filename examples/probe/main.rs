@@ -147,7 +147,8 @@ async fn connect_once(
         connect_tls(connector, host, port, opts.insecure).await?
     } else {
         connector
-            .connect_with_report(host, port)
+            .connect((host, port))
+            .with_report()
             .await
             .map(|(_stream, report)| report)
     };
@@ -210,13 +211,16 @@ async fn check_one(
         );
         let handshake = move |tcp: tokio::net::TcpStream| tls.connect(name.clone(), tcp);
         return connector
-            .connect_addrs_with_handshake_report([addr], handshake)
+            .connect([addr])
+            .handshake(handshake)
+            .with_report()
             .await
             .map(|(_, report)| report);
     }
     let _ = tls;
     connector
-        .connect_addrs_with_report([addr])
+        .connect([addr])
+        .with_report()
         .await
         .map(|(_, report)| report)
 }
@@ -235,7 +239,9 @@ async fn connect_tls(
     let tls = tokio_rustls::TlsConnector::from(config);
     let handshake = move |tcp: tokio::net::TcpStream| tls.connect(name.clone(), tcp);
     Ok(connector
-        .connect_with_handshake_report(host, port, handshake)
+        .connect((host, port))
+        .handshake(handshake)
+        .with_report()
         .await
         .map(|(_stream, report)| report))
 }

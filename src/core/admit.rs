@@ -1,6 +1,6 @@
 //! Which destination addresses a connect may use at all, decided before any system call
 //! (HE-5.7, HE-5.9). One pure rule for every entry point: DNS answers, IP literals,
-//! `connect_addrs` and `resolve`.
+//! `connect` with addresses, and `resolve`.
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};

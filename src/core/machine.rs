@@ -64,7 +64,7 @@ pub enum Addresses {
         /// Look up A.
         v4: bool,
     },
-    /// Already known (IP literals, `connect_addrs`): the driver feeds addresses of these families
+    /// Already known (IP literals, addresses given to `connect`): the driver feeds addresses of these families
     /// with [`Input::Resolved`], and nothing is queried.
     Given {
         /// IPv6 addresses will be fed.

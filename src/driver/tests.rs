@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::core::history::{DelayBasis, History};
-use crate::handshake::{FnHandshake, Handshake, NoHandshake};
+use crate::handshake::{Handshake, NoHandshake};
 use crate::resolve::{ResolveError, ResolveErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -282,17 +282,21 @@ async fn race_through<H: Handshake<FakeSocket>>(
     port: u16,
 ) -> Result<(H::Output, Report), Error> {
     run(
-        Want::Report,
-        config,
+        Request {
+            want: Want::Report,
+            config,
+            settings: Settings::of(config),
+            source: Source::Resolve {
+                resolver,
+                name: "test.example",
+            },
+            label: "test.example",
+            host: Some("test.example"),
+            port,
+            shared: Shared::default(),
+        },
         dial,
         handshake,
-        Source::Resolve {
-            resolver,
-            name: "test.example",
-        },
-        "test.example",
-        port,
-        Shared::default(),
     )
     .await
 }
@@ -623,7 +627,7 @@ async fn dropping_the_future_closes_everything() {
     assert_eq!(dial.open(), 0, "every attempt's socket was closed");
 }
 
-// HE-5.6: connect_addrs with duplicates and both families: sorted, interleaved, each once.
+// HE-5.6: addresses given to connect, with duplicates and both families: sorted, interleaved, each once.
 #[tokio::test(start_paused = true)]
 async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
     let dial = FakeDial::new(&[(V4B, Peer::Up(1))]);
@@ -632,14 +636,18 @@ async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
         .map(|a| a.parse().unwrap())
         .collect();
     let (_, report) = run(
-        Want::Report,
-        &Config::default(),
+        Request {
+            want: Want::Report,
+            config: &Config::default(),
+            settings: Settings::of(&Config::default()),
+            source: Source::Addrs(&addrs),
+            label: "x",
+            host: Some("x"),
+            port: 443,
+            shared: Shared::default(),
+        },
         &dial,
         &NoHandshake,
-        Source::Addrs(&addrs),
-        "x",
-        443,
-        Shared::default(),
     )
     .await
     .unwrap();
@@ -698,14 +706,18 @@ async fn single_address_fast_path_matches_the_race() {
     ] {
         let dial = FakeDial::new(&[(V4, Peer::Refused(4))]);
         let err = run(
-            Want::StreamOnly,
-            &config,
+            Request {
+                want: Want::StreamOnly,
+                config: &config,
+                settings: Settings::of(&config),
+                source: Source::Addrs(&[v4]),
+                label: "192.0.2.1",
+                host: Some("192.0.2.1"),
+                port: 443,
+                shared: Shared::default(),
+            },
             &dial,
             &NoHandshake,
-            Source::Addrs(&[v4]),
-            "192.0.2.1",
-            443,
-            Shared::default(),
         )
         .await
         .unwrap_err();
@@ -719,14 +731,18 @@ async fn single_address_fast_path_matches_the_race() {
 
         let dial = FakeDial::new(&[(V4, Peer::Up(2))]);
         let (_, report) = run(
-            Want::Report,
-            &config,
+            Request {
+                want: Want::Report,
+                config: &config,
+                settings: Settings::of(&config),
+                source: Source::Addrs(&[v4]),
+                label: "192.0.2.1",
+                host: Some("192.0.2.1"),
+                port: 443,
+                shared: Shared::default(),
+            },
             &dial,
             &NoHandshake,
-            Source::Addrs(&[v4]),
-            "192.0.2.1",
-            443,
-            Shared::default(),
         )
         .await
         .unwrap();
@@ -854,17 +870,21 @@ async fn hostile_dns_answers_are_tamed() {
         ..Config::default()
     };
     let err = run(
-        Want::Report,
-        &config,
+        Request {
+            want: Want::Report,
+            config: &config,
+            settings: Settings::of(&config),
+            source: Source::Resolve {
+                resolver: &HostileResolver,
+                name: "x",
+            },
+            label: "x",
+            host: Some("x"),
+            port: 443,
+            shared: Shared::default(),
+        },
         &dial,
         &NoHandshake,
-        Source::Resolve {
-            resolver: &HostileResolver,
-            name: "x",
-        },
-        "x",
-        443,
-        Shared::default(),
     )
     .await
     .unwrap_err();
@@ -924,17 +944,21 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
         dropped: Arc::new(AtomicUsize::new(0)),
     };
     let (_, report) = run(
-        Want::Report,
-        &Config::default(),
+        Request {
+            want: Want::Report,
+            config: &Config::default(),
+            settings: Settings::of(&Config::default()),
+            source: Source::Resolve {
+                resolver: &resolver,
+                name: "x",
+            },
+            label: "x",
+            host: Some("x"),
+            port: 443,
+            shared: Shared::default(),
+        },
         &dial,
         &NoHandshake,
-        Source::Resolve {
-            resolver: &resolver,
-            name: "x",
-        },
-        "x",
-        443,
-        Shared::default(),
     )
     .await
     .unwrap();
@@ -972,20 +996,24 @@ async fn race_with(
     resolver: &FakeResolver,
 ) -> Result<(FakeSocket, Report), Error> {
     run(
-        Want::Report,
-        &Config::default(),
+        Request {
+            want: Want::Report,
+            config: &Config::default(),
+            settings: Settings::of(&Config::default()),
+            source: Source::Resolve {
+                resolver,
+                name: "test.example",
+            },
+            label: "test.example",
+            host: Some("test.example"),
+            port: 443,
+            shared: Shared {
+                history: Some(history),
+                ..Shared::default()
+            },
+        },
         dial,
         &NoHandshake,
-        Source::Resolve {
-            resolver,
-            name: "test.example",
-        },
-        "test.example",
-        443,
-        Shared {
-            history: Some(history),
-            ..Shared::default()
-        },
     )
     .await
 }
@@ -1203,7 +1231,7 @@ async fn race_hs(
     hs: &[(&str, Hs)],
 ) -> Result<(FakeSocket, Report), Error> {
     let table: HashMap<SocketAddr, Hs> = hs.iter().map(|(a, h)| (a.parse().unwrap(), *h)).collect();
-    let handshake = FnHandshake(move |socket: FakeSocket| {
+    let handshake = move |socket: FakeSocket| {
         let behaviour = table.get(&socket.addr).copied().unwrap_or(Hs::Ok(0));
         async move {
             match behaviour {
@@ -1218,7 +1246,7 @@ async fn race_hs(
                 Hs::Stall => std::future::pending().await,
             }
         }
-    });
+    };
     race_through(config, dial, resolver, &handshake, 443).await
 }
 
@@ -1595,19 +1623,23 @@ mod nat64 {
             ..Shared::default()
         };
         run(
-            Want::Report,
-            config,
+            Request {
+                want: Want::Report,
+                config,
+                settings: Settings::of(config),
+                source,
+                label: "t.example",
+                host: Some("t.example"),
+                port: 443,
+                shared,
+            },
             dial,
             &NoHandshake,
-            source,
-            "t.example",
-            443,
-            shared,
         )
         .await
     }
 
-    /// [`connect`] to the one address `addr`, as a literal or `connect_addrs` gives it.
+    /// [`connect`] to the one address `addr`, as a literal or a given address list has it.
     async fn connect_addr(
         config: &Config,
         dial: &FakeDial,

@@ -17,10 +17,7 @@ use tokio_rustls::client::TlsStream;
 
 use super::{ConnectError, ConnectionInfo, HttpConnecting, TcpConnection, host_port};
 use crate::Connector;
-use crate::config::Config;
-use crate::core::svcb::ServiceEndpoint;
-use crate::driver::Want;
-use crate::handshake::{Handshake, Phase};
+use crate::handshake::{Destination, Handshake};
 
 /// A hyper connector that races connections through the TLS handshake (Happy Eyeballs v3): an
 /// attempt wins only when its rustls handshake completes, so an address whose TCP connects but
@@ -50,9 +47,11 @@ pub struct HttpsConnector {
     connector: Connector,
     tls: Arc<rustls::ClientConfig>,
     https_only: bool,
-    /// The connector's configuration with HTTPS records on and the TLS config's ALPN protocols
-    /// (HE-10.4), for `https` URIs; `None` when turned off.
-    service_config: Option<Arc<Config>>,
+    /// Whether `https` connects use HTTPS records (HE-10.1).
+    https_records: bool,
+    /// The ALPN protocols endpoints are chosen for (HE-10.4): the TLS config's, else
+    /// `http/1.1` (what a connection without ALPN speaks).
+    alpn: Arc<[Vec<u8>]>,
 }
 
 impl fmt::Debug for HttpsConnector {
@@ -68,14 +67,18 @@ impl HttpsConnector {
     /// A connector that makes TLS connections with `tls` over `connector`'s races.
     pub fn new(connector: Connector, tls: impl Into<Arc<rustls::ClientConfig>>) -> HttpsConnector {
         let tls = tls.into();
-        let mut https = HttpsConnector {
+        let alpn = if tls.alpn_protocols.is_empty() {
+            vec![b"http/1.1".to_vec()].into()
+        } else {
+            tls.alpn_protocols.clone().into()
+        };
+        HttpsConnector {
             connector,
             tls,
             https_only: false,
-            service_config: None,
-        };
-        https.https_records(true);
-        https
+            https_records: true,
+            alpn,
+        }
     }
 
     /// Whether `https` connects also look up the host's HTTPS records (RFC 9460) and use them
@@ -83,17 +86,7 @@ impl HttpsConnector {
     /// protocols of the client configuration that the winning endpoint's record allows. Default:
     /// `true`.
     pub fn https_records(&mut self, on: bool) {
-        self.service_config = on.then(|| {
-            let mut config = self.connector.config().clone();
-            config.https_records = true;
-            // Without ALPN, the connection speaks HTTP/1.1.
-            config.alpn = if self.tls.alpn_protocols.is_empty() {
-                vec![b"http/1.1".to_vec()]
-            } else {
-                self.tls.alpn_protocols.clone()
-            };
-            Arc::new(config)
-        });
+        self.https_records = on;
     }
 
     /// With the platform's root certificates (rustls-native-certs; certificates it cannot parse
@@ -277,11 +270,12 @@ struct TlsHandshake {
     name: ServerName<'static>,
 }
 
-impl Handshake<TcpStream> for TlsHandshake {
+impl Handshake for TlsHandshake {
     type Output = TlsStream<TcpStream>;
+    type Future = tokio_rustls::Connect<TcpStream>;
 
-    fn start(&self, stream: TcpStream, endpoint: Option<&ServiceEndpoint>) -> Phase<Self::Output> {
-        let config = match endpoint {
+    fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> Self::Future {
+        let config = match to.endpoint() {
             Some(endpoint) if !self.base.alpn_protocols.is_empty() => {
                 let allowed = endpoint.record.alpn_set();
                 let offer: Vec<Vec<u8>> = self
@@ -301,11 +295,7 @@ impl Handshake<TcpStream> for TlsHandshake {
             }
             _ => self.base.clone(),
         };
-        let connector = TlsConnector::from(config);
-        let name = self.name.clone();
-        Phase::Running(Box::pin(
-            async move { connector.connect(name, stream).await },
-        ))
+        TlsConnector::from(config).connect(self.name.clone(), stream)
     }
 }
 
@@ -354,7 +344,8 @@ impl tower_service::Service<Uri> for HttpsConnector {
         }
         let connector = self.connector.clone();
         let tls = self.tls.clone();
-        let service_config = self.service_config.clone();
+        let https_records = self.https_records;
+        let alpn = self.alpn.clone();
         HttpsConnecting {
             inner: Box::pin(async move {
                 let (host, port) = host_port(&uri, false)?;
@@ -365,12 +356,11 @@ impl tower_service::Service<Uri> for HttpsConnector {
                 // HE-9.1: every attempt whose TCP connects runs the TLS handshake; the first
                 // to finish it wins, and every other is dropped.
                 let handshake = TlsHandshake { base: tls, name };
-                let config = service_config
-                    .as_deref()
-                    .unwrap_or_else(|| connector.config());
-                let (stream, report) = connector
-                    .connect_configured(Want::Report, config, host, port, &handshake)
-                    .await?;
+                let mut connect = connector.connect((host, port)).handshake(handshake);
+                if https_records {
+                    connect = connect.https_records(true).alpn(alpn.iter());
+                }
+                let (stream, report) = connect.with_report().await?;
                 let (tcp, session) = stream.get_ref();
                 let local = tcp.local_addr().map_err(ConnectError::LocalAddr)?;
                 let alpn = session.alpn_protocol().map(<[u8]>::to_vec);

@@ -1,0 +1,244 @@
+//! The one connect entry point on loopback: every kind of target, bad `host:port` strings, and
+//! the per-connect settings (`timeout`, `https_records`, `alpn`).
+
+mod common;
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{BlackHole, listen, serve};
+use eyeballs::{Connector, Error, Family, InputError, Lookup, RecordLookup, Resolve};
+
+// Every form of target reaches the same listener; addresses given skip DNS.
+#[tokio::test]
+async fn every_target_form_connects() {
+    let listener = listen("::1", 0);
+    let port = listener.local_addr().unwrap().port();
+    let _server = serve(listener);
+    let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
+    let connector = Connector::new();
+    let host = String::from("::1");
+    let host_port = format!("[::1]:{port}");
+    let list = vec![v6];
+
+    let mut peers = vec![
+        connector.connect(("::1", port)).await.unwrap(),
+        connector.connect((&host, port)).await.unwrap(),
+        connector.connect((host.clone(), port)).await.unwrap(),
+        connector.connect(host_port.as_str()).await.unwrap(),
+        connector.connect(&host_port).await.unwrap(),
+        connector.connect(host_port.clone()).await.unwrap(),
+        connector.connect(v6).await.unwrap(),
+        connector
+            .connect((IpAddr::from(Ipv6Addr::LOCALHOST), port))
+            .await
+            .unwrap(),
+        connector
+            .connect((Ipv6Addr::LOCALHOST, port))
+            .await
+            .unwrap(),
+        connector.connect([v6]).await.unwrap(),
+        connector.connect(&list).await.unwrap(),
+        connector.connect(&list[..]).await.unwrap(),
+        connector.connect(list.clone()).await.unwrap(),
+    ]
+    .into_iter()
+    .map(|s| s.peer_addr().unwrap());
+    assert!(peers.all(|peer| peer == v6));
+
+    // The report names the target as given.
+    let (_, report) = connector.connect(&host_port).with_report().await.unwrap();
+    assert_eq!((report.host(), report.port()), ("[::1]", port));
+    let (_, report) = connector.connect(v6).with_report().await.unwrap();
+    assert_eq!((report.host(), report.port()), ("::1", port));
+}
+
+// Bad input is a typed error before anything is sent, never a panic.
+#[tokio::test]
+async fn bad_host_port_strings_are_typed_errors() {
+    let connector = Connector::new();
+    for (input, expected) in [
+        ("localhost", InputError::MissingPort),
+        ("localhost:", InputError::InvalidPort(String::new())),
+        ("localhost:http", InputError::InvalidPort("http".into())),
+        ("localhost:70000", InputError::InvalidPort("70000".into())),
+        ("::1:80", InputError::Ipv6WithoutBrackets),
+        ("[::1:80", InputError::UnclosedBracket),
+        ("[::1]80", InputError::MissingPort),
+        ("localhost:0", InputError::PortZero),
+        ("bad host:80", InputError::Whitespace),
+        (":80", InputError::EmptyHost),
+    ] {
+        match connector.connect(input).await {
+            Err(Error::InvalidInput { problem, .. }) => assert_eq!(problem, expected, "{input}"),
+            other => panic!("{input}: {other:?}"),
+        }
+    }
+    let empty: Vec<SocketAddr> = Vec::new();
+    assert!(matches!(
+        connector.connect(empty).await,
+        Err(Error::NoAddresses(_))
+    ));
+}
+
+// `.timeout` limits this connect only: a black-holed address times out after it, while the
+// connector (no timeout of its own) is unchanged; zero is refused.
+#[tokio::test]
+async fn per_connect_timeout() {
+    let hole = BlackHole::new("127.0.0.1:0".parse().unwrap());
+    let connector = Connector::new();
+    let started = Instant::now();
+    let err = connector
+        .connect(hole.addr)
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TimedOut(_)), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(err.to_string().contains("timed out after 200ms"), "{err}");
+    assert_eq!(connector.config().connect_timeout, None);
+
+    let err = connector
+        .connect(hole.addr)
+        .timeout(Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                problem: InputError::ZeroTimeout,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+/// A name with no addresses of its own and one HTTPS record: `alpn=h3`, `no-default-alpn`,
+/// `port`, `ipv6hint=::1`.
+#[derive(Debug, Default)]
+struct H3Only {
+    port: u16,
+    https_queries: Arc<AtomicUsize>,
+}
+
+impl Resolve for H3Only {
+    fn lookup(&self, _name: &str, _family: Family) -> Lookup {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn lookup_https(&self, _name: &str) -> Option<RecordLookup> {
+        self.https_queries.fetch_add(1, Ordering::SeqCst);
+        let mut rdata = vec![0, 1, 0]; // priority 1, target "."
+        rdata.extend([0, 1, 0, 3, 2, b'h', b'3']); // alpn=h3
+        rdata.extend([0, 2, 0, 0]); // no-default-alpn
+        rdata.extend([0, 3, 0, 2]); // port
+        rdata.extend(self.port.to_be_bytes());
+        rdata.extend([0, 6, 0, 16]); // ipv6hint=::1
+        rdata.extend(Ipv6Addr::LOCALHOST.octets());
+        Some(Box::pin(async move { Ok(vec![rdata]) }))
+    }
+}
+
+// HE-10.1 / HE-10.4: `.https_records(true)` asks for the record on this connect only, and
+// `.alpn(...)` decides which endpoints it may use: the h3-only record is skipped with the
+// connector's ALPN (h2, http/1.1) and taken with `.alpn(["h3"])`.
+#[tokio::test]
+async fn he_10_4_per_connect_https_records_and_alpn() {
+    let listener = listen("::1", 0);
+    let port = listener.local_addr().unwrap().port();
+    let _server = serve(listener);
+    let resolver = H3Only {
+        port,
+        ..H3Only::default()
+    };
+    let queries = resolver.https_queries.clone();
+    let connector = Connector::builder().resolver(resolver).build().unwrap();
+
+    // Off by default: nothing asked, no address.
+    let err = connector.connect(("h3.test", 443)).await.unwrap_err();
+    assert!(matches!(err, Error::NoAddresses(_)), "{err}");
+    assert_eq!(queries.load(Ordering::SeqCst), 0);
+
+    // On, with the connector's ALPN: the record is read and skipped.
+    let err = connector
+        .connect(("h3.test", 443))
+        .https_records(true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NoAddresses(_)), "{err}");
+    assert_eq!(queries.load(Ordering::SeqCst), 1);
+
+    // On, speaking h3: the record's endpoint (its port and hint) wins.
+    let (stream, report) = connector
+        .connect(("h3.test", 443))
+        .https_records(true)
+        .alpn(["h3"])
+        .with_report()
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.peer_addr().unwrap(),
+        SocketAddr::from((Ipv6Addr::LOCALHOST, port))
+    );
+    let endpoint = report
+        .winner()
+        .unwrap()
+        .endpoint()
+        .unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(endpoint.port, port);
+    assert_eq!(endpoint.record.alpn_set(), [b"h3".to_vec()]);
+    assert_eq!(queries.load(Ordering::SeqCst), 2);
+}
+
+/// The first [`std::io::Error`] in `e`'s `source()` chain (`e` itself included).
+fn io_error_in_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        next = e.source();
+    }
+    None
+}
+
+// Errors the ecosystem can read: code that walks `source()` for an `io::Error` (as it does with
+// hyper-util's connector) finds the attempt's OS error, refused or timed out, also once the
+// error is turned into an `io::Error`.
+#[tokio::test]
+async fn the_source_chain_reaches_the_attempts_io_error() {
+    let refused = common::refused_addr("127.0.0.1");
+    let err = Connector::new().connect(refused).await.unwrap_err();
+    let io = io_error_in_chain(&err).expect("an io::Error in the chain");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(io.raw_os_error().is_some(), "the OS error itself: {io:?}");
+    let as_io = std::io::Error::from(err);
+    assert_eq!(as_io.kind(), std::io::ErrorKind::ConnectionRefused);
+    let inner = std::error::Error::source(&as_io).expect("the io::Error keeps the cause");
+    assert_eq!(
+        io_error_in_chain(inner).map(std::io::Error::kind),
+        Some(std::io::ErrorKind::ConnectionRefused)
+    );
+
+    // Mixed kinds: the chain leads to an attempt of the kind the error reports where there is
+    // one; a timeout leads to the attempt that timed out.
+    let hole = BlackHole::new("127.0.0.1:0".parse().unwrap());
+    let err = Connector::new()
+        .connect([refused, hole.addr])
+        .timeout(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::TimedOut(_)), "{err}");
+    let io = io_error_in_chain(&err).unwrap();
+    assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+    assert_eq!(err.attempts().len(), 2, "{err}");
+
+    // Nothing was tried: no cause to point at.
+    let empty: Vec<SocketAddr> = Vec::new();
+    let err = Connector::new().connect(empty).await.unwrap_err();
+    assert!(std::error::Error::source(&err).is_none());
+}
