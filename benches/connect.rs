@@ -85,7 +85,7 @@ fn by_name(c: &mut Criterion) {
     let port = addr.port();
     let build = |https: bool| {
         eyeballs::Connector::builder()
-            .family(eyeballs::FamilyPolicy::Ipv4Only)
+            .family(eyeballs::config::FamilyPolicy::Ipv4Only)
             .https_records(https)
             .build()
             .unwrap()

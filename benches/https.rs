@@ -64,7 +64,7 @@ fn setup(close: bool) -> (Setup, hyper::Uri) {
     let (eyeballs, hyper_rustls) = rt.block_on(async {
         let builder = Client::builder(TokioExecutor::new());
         let connector = eyeballs::Connector::builder()
-            .family(eyeballs::FamilyPolicy::Ipv4Only)
+            .family(eyeballs::config::FamilyPolicy::Ipv4Only)
             .build()
             .unwrap();
         let ours = eyeballs::hyper::HttpsConnector::new(connector, client_config);

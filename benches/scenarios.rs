@@ -18,7 +18,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use eyeballs::{Connector, Family, HickoryResolver, Resolve};
+use eyeballs::{
+    Connector, Family,
+    resolve::{HickoryResolver, Resolve},
+};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use netns::{Lab, NAME, PORT, Rr, v4, v6};

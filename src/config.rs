@@ -176,7 +176,7 @@ impl PolicyTable {
     /// with a tracing warning; this never fails.
     ///
     /// ```
-    /// use eyeballs::PolicyTable;
+    /// use eyeballs::config::PolicyTable;
     ///
     /// // The classic "prefer IPv4" configuration.
     /// let table = PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
@@ -288,8 +288,8 @@ pub struct Config {
     /// none of them is skipped. Default: `h2` and `http/1.1`.
     pub alpn: Vec<Vec<u8>>,
     /// What to do on a network without an IPv4 route (NAT64, HE-7.1). Default:
-    /// [`crate::Nat64Mode::Discover`].
-    pub nat64: crate::Nat64Mode,
+    /// [`crate::nat64::Nat64Mode::Discover`].
+    pub nat64: crate::nat64::Nat64Mode,
 }
 
 impl Default for Config {
@@ -308,7 +308,7 @@ impl Default for Config {
             policy_table: None,
             https_records: false,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-            nat64: crate::Nat64Mode::Discover,
+            nat64: crate::nat64::Nat64Mode::Discover,
         }
     }
 }

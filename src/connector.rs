@@ -446,7 +446,7 @@ impl Builder {
         self
     }
 
-    /// The resolver to use. Default: [`crate::HickoryResolver`] with the system configuration
+    /// The resolver to use. Default: [`crate::resolve::HickoryResolver`] with the system configuration
     /// (with the `hickory` feature, on by default), else [`SystemResolver`].
     pub fn resolver(mut self, resolver: impl Resolve) -> Builder {
         self.resolver = Some(Arc::new(resolver));
@@ -556,7 +556,7 @@ impl Builder {
     /// honoured, and endpoints whose ALPN set has nothing in common with [`Builder::alpn`] are
     /// skipped. Connecting waits for the HTTPS answer as it waits for AAAA: at most the
     /// Resolution Delay. Malformed records are ignored. The report says which endpoint won
-    /// ([`crate::Attempt::endpoint`]). Default: off. Needs a resolver that answers HTTPS queries
+    /// ([`crate::report::Attempt::endpoint`]). Default: off. Needs a resolver that answers HTTPS queries
     /// (hickory does; others go on without).
     pub fn https_records(mut self, on: bool) -> Builder {
         self.config.https_records = on;
@@ -570,9 +570,9 @@ impl Builder {
     /// connection, so this needs both families allowed ([`FamilyPolicy::Both`]). Default: on.
     pub fn nat64(mut self, on: bool) -> Builder {
         self.config.nat64 = if on {
-            crate::Nat64Mode::Discover
+            crate::nat64::Nat64Mode::Discover
         } else {
-            crate::Nat64Mode::Off
+            crate::nat64::Nat64Mode::Off
         };
         self
     }
@@ -580,8 +580,8 @@ impl Builder {
     /// Use this NAT64 prefix on networks without an IPv4 route, without discovery (for a
     /// resolver that does not answer `ipv4only.arpa`, or a prefix learned from a router
     /// advertisement, RFC 8781).
-    pub fn nat64_prefix(mut self, prefix: crate::Nat64Prefix) -> Builder {
-        self.config.nat64 = crate::Nat64Mode::Prefix(prefix);
+    pub fn nat64_prefix(mut self, prefix: crate::nat64::Nat64Prefix) -> Builder {
+        self.config.nat64 = crate::nat64::Nat64Mode::Prefix(prefix);
         self
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::core::Family;
 use crate::core::machine::Failure;
-use crate::host::InputError;
+pub use crate::host::InputError;
 use crate::report::Report;
 use crate::resolve::{ResolveError, ResolveErrorKind};
 

@@ -93,7 +93,7 @@ impl<'a> Destination<'a> {
     }
 
     /// The HTTPS-record endpoint the address came from, when the connect used HTTPS records
-    /// (HE-10.6): its ALPN set ([`crate::ServiceRecord::alpn_set`]), port and `ech`
+    /// (HE-10.6): its ALPN set ([`crate::https_records::ServiceRecord::alpn_set`]), port and `ech`
     /// configuration. `None` for the name's own addresses and when HTTPS records are off.
     pub fn endpoint(&self) -> Option<&'a ServiceEndpoint> {
         self.endpoint

@@ -54,13 +54,13 @@ pub enum InputError {
     /// `0.0.0.0` or `::`: connecting to the unspecified address reaches the local host on Linux,
     /// which is almost never what a client meant.
     Unspecified(IpAddr),
-    /// An IP literal of a family the connector's [`crate::FamilyPolicy`] excludes (an
+    /// An IP literal of a family the connector's [`crate::config::FamilyPolicy`] excludes (an
     /// IPv4-mapped IPv6 literal counts as IPv4).
     FamilyNotAllowed {
         /// The literal.
         ip: IpAddr,
         /// The connector's family policy.
-        policy: crate::FamilyPolicy,
+        policy: crate::config::FamilyPolicy,
     },
 }
 
@@ -108,9 +108,9 @@ impl fmt::Display for InputError {
                     IpAddr::V6(_) => "IPv6",
                 };
                 let only = match policy {
-                    crate::FamilyPolicy::Ipv4Only => "IPv4 only",
-                    crate::FamilyPolicy::Ipv6Only => "IPv6 only",
-                    crate::FamilyPolicy::Both => "both families",
+                    crate::config::FamilyPolicy::Ipv4Only => "IPv4 only",
+                    crate::config::FamilyPolicy::Ipv6Only => "IPv6 only",
+                    crate::config::FamilyPolicy::Both => "both families",
                 };
                 write!(
                     f,

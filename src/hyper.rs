@@ -97,7 +97,7 @@ pub struct ConnectionInfo {
     pub(crate) elapsed: Duration,
     pub(crate) tcp_elapsed: Duration,
     pub(crate) alpn: Option<Vec<u8>>,
-    pub(crate) endpoint: Option<crate::ServiceEndpoint>,
+    pub(crate) endpoint: Option<crate::https_records::ServiceEndpoint>,
 }
 
 impl ConnectionInfo {
@@ -147,7 +147,7 @@ impl ConnectionInfo {
     /// The HTTPS-record endpoint the connection went to (priority, port, ALPN set, and the
     /// `ech` configuration for a TLS stack that does Encrypted Client Hello), when HTTPS records
     /// were used.
-    pub fn service_endpoint(&self) -> Option<&crate::ServiceEndpoint> {
+    pub fn service_endpoint(&self) -> Option<&crate::https_records::ServiceEndpoint> {
         self.endpoint.as_ref()
     }
 }

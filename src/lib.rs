@@ -75,7 +75,7 @@
 //! ## Public dependencies
 //!
 //! Two dependencies appear in the public API, so their major versions are part of ours:
-//! socket2 0.6 (the socket given to [`Builder::socket_hook`] and [`SocketHook`]) and, with the
+//! socket2 0.6 (the socket given to [`Builder::socket_hook`] and [`config::SocketHook`]) and, with the
 //! `hickory` feature, hickory-resolver 0.26 (`HickoryResolver::from_resolver` and
 //! `HickoryResolver::from_config` take its types). tokio's `TcpStream` is what a connect returns.
 //!
@@ -86,24 +86,29 @@
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-mod config;
+pub mod config;
 mod connect;
 mod connector;
 mod core;
 mod dial;
 mod driver;
-mod error;
+pub mod error;
 pub mod handshake;
 mod host;
-mod nat64;
-mod policy;
-mod report;
-mod resolve;
+pub mod nat64;
+pub mod policy;
+pub mod report;
+pub mod resolve;
 
 #[cfg(feature = "hyper")]
 pub mod hyper;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+
+/// HTTPS records (RFC 9460): the parsed record, and the endpoints a connect derives from them.
+pub mod https_records {
+    pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
+}
 
 /// One connect as a value, and what it yields: [`Connector::connect`] returns a [`Connect`].
 pub mod request {
@@ -114,31 +119,16 @@ pub mod request {
 #[doc = include_str!("requirements.md")]
 pub mod requirements {}
 
-// The public interface is:
-pub use crate::config::{
-    Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, MAX_ATTEMPT_DELAY,
-    MAX_RESOLUTION_DELAY, MIN_ATTEMPT_DELAY, PolicyTable, RECOMMENDED_MIN_ATTEMPT_DELAY,
-    SocketHook, SocketOptions, Timeout,
-};
+// The public interface is: what most users need here, the rest in the modules above, each
+// named for what it holds (config, error, report, resolve, nat64, https_records, handshake,
+// policy, request, and the adapters).
 pub use crate::connect::{Connect, Target};
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::core::Family;
-pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
-pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
-pub use crate::error::{ConnectFailure, Error};
+pub use crate::error::Error;
 pub use crate::handshake::{Destination, Handshake};
-pub use crate::host::InputError;
-pub use crate::nat64::{
-    Nat64Mode, Nat64Prefix, Nat64PrefixError, PrefixSource, SynthesizedBy, Translation,
-};
-pub use crate::policy::{AddressPolicy, is_public};
-pub use crate::report::{Answer, Attempt, AttemptOutcome, Moved, Report, ServiceAnswer};
-#[cfg(feature = "hickory")]
-pub use crate::resolve::HickoryResolver;
-pub use crate::resolve::{
-    Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, StaticResolver, SystemResolver,
-    TtlLookup,
-};
+pub use crate::policy::AddressPolicy;
+pub use crate::report::Report;
 
 /// Not part of the public API: what the benches and fuzz targets need of the pure core. No semver
 /// guarantees; do not use.

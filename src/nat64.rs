@@ -2,8 +2,9 @@
 //! IPv4 route, IPv4 destinations (literals, A answers, `ipv4hint`s) are reached through the
 //! network's NAT64 prefix, learned once per network by asking for `ipv4only.arpa`.
 //!
-//! The arithmetic and the per-network memory are pure (`core::nat64`); this is the part that
-//! asks the kernel for routes and the resolver for the prefix.
+//! Turned on and off with [`crate::Builder::nat64`] and [`crate::Builder::nat64_prefix`]; what
+//! a connect did shows in [`crate::Report::nat64_prefix`] and each attempt's
+//! [`crate::report::Attempt::translation`].
 
 use std::collections::HashMap;
 use std::fmt;

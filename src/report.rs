@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::core::Family;
-use crate::core::history::{DelayBasis, Remembered};
+pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
 use crate::core::machine::Placement;
 use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::nat64::{Nat64Prefix, PrefixSource, Translation};

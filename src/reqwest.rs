@@ -38,7 +38,8 @@ use std::net::SocketAddr;
 
 use ::reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::{Connector, Error, InputError};
+use crate::error::InputError;
+use crate::{Connector, Error};
 
 /// A `reqwest::dns::Resolve` that returns addresses in RFC 8305 order.
 #[derive(Clone, Debug, Default)]

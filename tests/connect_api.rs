@@ -9,7 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{BlackHole, listen, serve};
-use eyeballs::{Connector, Error, Family, InputError, Lookup, RecordLookup, Resolve};
+use eyeballs::{
+    Connector, Error, Family,
+    error::InputError,
+    resolve::{Lookup, RecordLookup, Resolve},
+};
 
 // Every form of target reaches the same listener; addresses given skip DNS.
 #[tokio::test]

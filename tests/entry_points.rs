@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use common::{listen, serve};
 use eyeballs::{
-    AddressPolicy, Connector, Error, Family, FamilyPolicy, InputError, Lookup, Resolve,
-    StaticResolver,
+    AddressPolicy, Connector, Error, Family,
+    config::FamilyPolicy,
+    error::InputError,
+    resolve::{Lookup, Resolve, StaticResolver},
 };
 
 // HE-5.7: `::ffff:127.0.0.1` next to `127.0.0.1` is one address, tried once, reported as IPv4.
@@ -291,7 +293,7 @@ async fn he_4_4_policy_table_prefers_ipv4() {
         "dual.test",
         ["::1".parse().unwrap(), "127.0.0.1".parse().unwrap()],
     );
-    let table = eyeballs::PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
+    let table = eyeballs::config::PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
     let connector = Connector::builder()
         .resolver(resolver.clone())
         .policy_table(table)
@@ -301,7 +303,7 @@ async fn he_4_4_policy_table_prefers_ipv4() {
     assert_eq!(addrs[0], "127.0.0.1:80".parse::<SocketAddr>().unwrap());
     let default = Connector::builder()
         .resolver(resolver)
-        .policy_table(eyeballs::PolicyTable::rfc6724())
+        .policy_table(eyeballs::config::PolicyTable::rfc6724())
         .build()
         .unwrap();
     let addrs = default.resolve("dual.test", 80).await.unwrap();

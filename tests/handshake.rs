@@ -7,7 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use common::{Behaviour, dual_port, expect_greeting, listening, serve_as};
-use eyeballs::{AttemptOutcome, Connector, Error, Family};
+use eyeballs::{Connector, Error, Family, report::AttemptOutcome};
 
 fn connector() -> Connector {
     Connector::builder()

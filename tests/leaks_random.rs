@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::{BlackHole, dual_port, listening, open_fds};
-use eyeballs::{Connector, Family, Lookup, Resolve};
+use eyeballs::{
+    Connector, Family,
+    resolve::{Lookup, Resolve},
+};
 use futures::StreamExt;
 
 /// Answers every name with ::1 and 127.0.0.1 after a pseudo-random delay of 0 to 4 ms per family,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{BlackHole, dual_port, listen, listening, refused_addr, serve};
-use eyeballs::{AttemptOutcome, Connector, Error, Family, InputError};
+use eyeballs::{Connector, Error, Family, error::InputError, report::AttemptOutcome};
 
 #[tokio::test]
 async fn connects_to_ipv4_and_ipv6_literals() {
@@ -237,8 +237,8 @@ async fn bad_input_is_rejected_before_lookup() {
 #[derive(Debug)]
 struct PanicResolver;
 
-impl eyeballs::Resolve for PanicResolver {
-    fn lookup(&self, name: &str, _family: Family) -> eyeballs::Lookup {
+impl eyeballs::resolve::Resolve for PanicResolver {
+    fn lookup(&self, name: &str, _family: Family) -> eyeballs::resolve::Lookup {
         panic!("bad input reached the resolver: {name}")
     }
 }
@@ -249,7 +249,8 @@ async fn static_resolver_and_unknown_name() {
     let listener = listen("127.0.0.1", 0);
     let port = listener.local_addr().unwrap().port();
     let _server = serve(listener);
-    let resolver = eyeballs::StaticResolver::new().with("svc.test", ["127.0.0.1".parse().unwrap()]);
+    let resolver =
+        eyeballs::resolve::StaticResolver::new().with("svc.test", ["127.0.0.1".parse().unwrap()]);
     let connector = Connector::builder().resolver(resolver).build().unwrap();
     let stream = connector.connect(("SVC.test.", port)).await.unwrap();
     assert_eq!(stream.peer_addr().unwrap().port(), port);
@@ -261,8 +262,8 @@ async fn static_resolver_and_unknown_name() {
 // The system resolver's getaddrinfo plumbing, on a numeric host (no DNS query is made).
 #[tokio::test]
 async fn system_resolver_numeric() {
-    use eyeballs::Resolve;
-    let r = eyeballs::SystemResolver::new();
+    use eyeballs::resolve::Resolve;
+    let r = eyeballs::resolve::SystemResolver::new();
     assert_eq!(
         r.lookup("127.0.0.1", Family::V4).await.unwrap(),
         ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
@@ -292,7 +293,7 @@ async fn socket_options_and_hook_apply() {
     let connector = Connector::builder()
         .nodelay(true)
         .keepalive(
-            eyeballs::Keepalive::new(Duration::from_secs(30))
+            eyeballs::config::Keepalive::new(Duration::from_secs(30))
                 .interval(Duration::from_secs(5))
                 .retries(3),
         )
@@ -375,7 +376,7 @@ async fn resolve_localhost_in_connect_order() {
         Err(Error::InvalidInput { .. })
     ));
     let v4 = Connector::builder()
-        .family(eyeballs::FamilyPolicy::Ipv4Only)
+        .family(eyeballs::config::FamilyPolicy::Ipv4Only)
         .build()
         .unwrap();
     assert_eq!(

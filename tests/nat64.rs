@@ -11,7 +11,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use eyeballs::{Connector, Nat64Prefix, PrefixSource, Report, SynthesizedBy};
+use eyeballs::{
+    Connector, Report,
+    nat64::{Nat64Prefix, PrefixSource, SynthesizedBy},
+};
 use netns::PORT;
 use netns::nat64::{BLACK_HOLED, Dns64Name, Nat64Lab, SERVER, network_specific};
 

@@ -6,7 +6,7 @@ mod http_server;
 use std::net::SocketAddr;
 
 use common::{dual_port, listening};
-use eyeballs::{Connector, StaticResolver};
+use eyeballs::{Connector, resolve::StaticResolver};
 use reqwest::dns::Resolve;
 
 fn connector() -> Connector {
@@ -120,7 +120,7 @@ fn check_url_guards_ip_literal_urls() {
     // The family policy applies to literals too.
     let v6_only = eyeballs::reqwest::Resolver::new(
         Connector::builder()
-            .family(eyeballs::FamilyPolicy::Ipv6Only)
+            .family(eyeballs::config::FamilyPolicy::Ipv6Only)
             .build()
             .unwrap(),
     );

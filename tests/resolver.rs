@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use common::dns::DnsServer;
 use common::{listen, serve};
-use eyeballs::{Connector, Error, HickoryResolver, ResolveErrorKind};
+use eyeballs::{
+    Connector, Error,
+    resolve::{HickoryResolver, ResolveErrorKind},
+};
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -203,7 +206,7 @@ async fn he_8_2_broken_configuration_is_not_cached() {
 // never reach a name server; another name's does.
 #[tokio::test]
 async fn https_queries_for_local_names_stay_local() {
-    use eyeballs::Resolve;
+    use eyeballs::resolve::Resolve;
     let ns = IpAddr::V4(Ipv4Addr::new(
         127,
         0,
@@ -245,7 +248,7 @@ async fn https_queries_for_local_names_stay_local() {
 mod direct {
     use super::*;
     use crate::common::dns::{address_records, response_to};
-    use eyeballs::{Family, Resolve};
+    use eyeballs::{Family, resolve::Resolve};
     use hickory_proto::op::{Message, ResponseCode};
     use hickory_proto::rr::rdata::{CNAME, SOA};
     use hickory_proto::rr::{Name, RData, Record, RecordType};

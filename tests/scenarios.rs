@@ -9,7 +9,7 @@ mod probe_bin;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use eyeballs::{Connector, Error, Family, HistoryConfig};
+use eyeballs::{Connector, Error, Family, config::HistoryConfig};
 use netns::{Https, Lab, NAME, PORT, Rr, TLS_PORT, TlsServe, v4, v6};
 
 const MS: Duration = Duration::from_millis(1);

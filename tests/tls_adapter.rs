@@ -131,7 +131,7 @@ async fn he_9_2_an_adapter_failure_moves_the_race_on() {
     assert!(
         matches!(
             attempts[0].outcome(),
-            Some(eyeballs::AttemptOutcome::HandshakeFailed { .. })
+            Some(eyeballs::report::AttemptOutcome::HandshakeFailed { .. })
         ),
         "{report}"
     );

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::{dual_port, listening, serve};
-use eyeballs::{Connector, StaticResolver};
+use eyeballs::{Connector, resolve::StaticResolver};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use eyeballs::FamilyPolicy;
+use eyeballs::config::FamilyPolicy;
 
 const AFTER_HELP: &str = "\
 TARGET:

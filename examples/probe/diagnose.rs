@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, Error, Family, FamilyPolicy};
+use eyeballs::{Error, Family, config::FamilyPolicy, report::AttemptOutcome};
 
 /// What one address's own connect showed.
 pub type Check = (std::net::SocketAddr, Result<(), Error>, Duration);

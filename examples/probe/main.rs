@@ -17,7 +17,7 @@ mod summary;
 #[cfg(feature = "rustls")]
 mod tls;
 
-use eyeballs::{Connector, Error, Family, StaticResolver};
+use eyeballs::{Connector, Error, Family, resolve::StaticResolver};
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::process::ExitCode;
@@ -355,8 +355,8 @@ async fn all_once(
     let mut addrs = Vec::new();
     let literal: Option<IpAddr> = host.split('%').next().and_then(|h| h.parse().ok());
     for (family, only) in [
-        (Family::V6, eyeballs::FamilyPolicy::Ipv6Only),
-        (Family::V4, eyeballs::FamilyPolicy::Ipv4Only),
+        (Family::V6, eyeballs::config::FamilyPolicy::Ipv6Only),
+        (Family::V4, eyeballs::config::FamilyPolicy::Ipv4Only),
     ] {
         let result = match literal {
             Some(ip) if Family::of_ip(&ip) != family => Ok(Vec::new()),

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, Error, Family, Report};
+use eyeballs::{Error, Family, Report, report::AttemptOutcome};
 use serde::Serialize;
 
 /// Milliseconds with microsecond precision.
@@ -53,23 +53,23 @@ pub struct Translation {
     pub learned: &'static str,
 }
 
-pub fn learned_code(learned: eyeballs::PrefixSource) -> &'static str {
+pub fn learned_code(learned: eyeballs::nat64::PrefixSource) -> &'static str {
     match learned {
-        eyeballs::PrefixSource::Discovered => "discovered",
-        eyeballs::PrefixSource::Configured => "configured",
-        eyeballs::PrefixSource::WellKnown => "well_known",
+        eyeballs::nat64::PrefixSource::Discovered => "discovered",
+        eyeballs::nat64::PrefixSource::Configured => "configured",
+        eyeballs::nat64::PrefixSource::WellKnown => "well_known",
         _ => "other",
     }
 }
 
 impl Translation {
-    fn of(t: &eyeballs::Translation) -> Translation {
+    fn of(t: &eyeballs::nat64::Translation) -> Translation {
         Translation {
             ipv4: t.ipv4.to_string(),
             prefix: t.prefix.to_string(),
             by: match t.by {
-                eyeballs::SynthesizedBy::Client => "client",
-                eyeballs::SynthesizedBy::Dns64 => "dns64",
+                eyeballs::nat64::SynthesizedBy::Client => "client",
+                eyeballs::nat64::SynthesizedBy::Dns64 => "dns64",
                 _ => "other",
             },
             learned: learned_code(t.learned),

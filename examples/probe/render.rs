@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, DelayBasis, Error, Family, Report};
+use eyeballs::{
+    Error, Family, Report,
+    report::{AttemptOutcome, DelayBasis},
+};
 
 use crate::diagnose::{self, Check, Lookup};
 use crate::records;
@@ -238,7 +241,7 @@ pub struct Diagnosis {
     pub codes: [&'static str; 2],
     pub sentence: String,
     /// The NAT64 prefix IPv4 addresses were reached through (no IPv4 route), if any.
-    pub nat64: Option<(eyeballs::Nat64Prefix, eyeballs::PrefixSource)>,
+    pub nat64: Option<(eyeballs::nat64::Nat64Prefix, eyeballs::nat64::PrefixSource)>,
 }
 
 impl Diagnosis {
@@ -248,7 +251,7 @@ impl Diagnosis {
         results: &[Check],
         port: u16,
         delay: Duration,
-        nat64: Option<(eyeballs::Nat64Prefix, eyeballs::PrefixSource)>,
+        nat64: Option<(eyeballs::nat64::Nat64Prefix, eyeballs::nat64::PrefixSource)>,
     ) -> Diagnosis {
         let codes = [Family::V6, Family::V4].map(|family| {
             let checks: Vec<&Check> = results
@@ -390,27 +393,27 @@ pub fn reachability(
 }
 
 /// How a NAT64 prefix was learned, in words.
-pub fn learned_text(learned: eyeballs::PrefixSource) -> &'static str {
+pub fn learned_text(learned: eyeballs::nat64::PrefixSource) -> &'static str {
     match learned {
-        eyeballs::PrefixSource::Discovered => "discovered from ipv4only.arpa, RFC 7050",
-        eyeballs::PrefixSource::Configured => "configured",
-        eyeballs::PrefixSource::WellKnown => "the well-known prefix",
+        eyeballs::nat64::PrefixSource::Discovered => "discovered from ipv4only.arpa, RFC 7050",
+        eyeballs::nat64::PrefixSource::Configured => "configured",
+        eyeballs::nat64::PrefixSource::WellKnown => "the well-known prefix",
         _ => "learned",
     }
 }
 
 /// A NAT64 translation, in words: `NAT64 to 198.51.100.10, synthesized here`.
-pub fn translation_text(t: &eyeballs::Translation) -> String {
+pub fn translation_text(t: &eyeballs::nat64::Translation) -> String {
     let by = match t.by {
-        eyeballs::SynthesizedBy::Client => "synthesized here",
-        eyeballs::SynthesizedBy::Dns64 => "synthesized by DNS64",
+        eyeballs::nat64::SynthesizedBy::Client => "synthesized here",
+        eyeballs::nat64::SynthesizedBy::Dns64 => "synthesized by DNS64",
         _ => "synthesized",
     };
     format!("NAT64 to {}, {by}", t.ipv4)
 }
 
 /// One HTTPS record in a presentation-like form: `1 . alpn=h2,http/1.1 port=8443 ipv6hint=...`.
-pub fn describe_record(r: &eyeballs::ServiceRecord) -> String {
+pub fn describe_record(r: &eyeballs::https_records::ServiceRecord) -> String {
     let target = if r.target.is_empty() {
         "."
     } else {

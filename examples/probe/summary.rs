@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use eyeballs::{AttemptOutcome, Family, Report};
+use eyeballs::{Family, Report, report::AttemptOutcome};
 
 use crate::records::{self, ms};
 use crate::render::Style;

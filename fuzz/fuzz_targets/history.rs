@@ -5,7 +5,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use eyeballs::PastFailure;
+use eyeballs::report::PastFailure;
 use eyeballs::__internal::{History, HistoryLimits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

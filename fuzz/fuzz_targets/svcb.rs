@@ -2,7 +2,7 @@
 //! parses keeps the format's promises (HE-10.1).
 #![no_main]
 
-use eyeballs::ServiceRecord;
+use eyeballs::https_records::ServiceRecord;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(record) = ServiceRecord::from_rdata(data) else {

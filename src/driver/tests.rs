@@ -670,7 +670,7 @@ async fn ipv4_only_skips_aaaa() {
         Answer::Addrs(20, &["192.0.2.1"]),
     );
     let config = Config {
-        family: crate::FamilyPolicy::Ipv4Only,
+        family: crate::config::FamilyPolicy::Ipv4Only,
         ..Config::default()
     };
     let (_, report) = race(&config, &dial, &resolver).await.unwrap();

@@ -40,7 +40,7 @@ pub type Lookup = Pin<Box<dyn Future<Output = Result<Vec<IpAddr>, ResolveError>>
 /// when the caller wrote one. Addresses of the other family in an answer are ignored.
 ///
 /// ```
-/// use eyeballs::{Family, Lookup, Resolve, ResolveError};
+/// use eyeballs::{Family, resolve::{Lookup, Resolve, ResolveError}};
 /// use std::net::IpAddr;
 ///
 /// #[derive(Debug)]

@@ -12,7 +12,7 @@ use crate::core::Family;
 /// asked family answers with no addresses (NODATA).
 ///
 /// ```
-/// let resolver = eyeballs::StaticResolver::new()
+/// let resolver = eyeballs::resolve::StaticResolver::new()
 ///     .with("db.internal", ["2001:db8::5".parse().unwrap(), "192.0.2.5".parse().unwrap()]);
 /// let connector = eyeballs::Connector::builder().resolver(resolver).build().unwrap();
 /// # let _ = connector;

@@ -217,14 +217,14 @@ fn in_namespace<T: Send + 'static, F: std::future::Future<Output = T> + 'static>
 
 /// A resolver that asks only the DNS server at `dns`. Build it inside the namespace, so its
 /// sockets live there.
-fn resolver_of(dns: IpAddr) -> eyeballs::HickoryResolver {
+fn resolver_of(dns: IpAddr) -> eyeballs::resolve::HickoryResolver {
     use hickory_resolver::config::{NameServerConfig, ResolverConfig};
     let config = ResolverConfig::from_parts(None, vec![], vec![NameServerConfig::udp(dns)]);
     let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
     let resolver = hickory_resolver::TokioResolver::builder_with_config(config, provider)
         .build()
         .unwrap();
-    eyeballs::HickoryResolver::from_resolver(resolver)
+    eyeballs::resolve::HickoryResolver::from_resolver(resolver)
 }
 
 /// Runs `program` in namespace `ns` with `dns` as its resolv.conf (as `ip netns exec` provides
@@ -449,7 +449,7 @@ impl Lab {
 
     /// A resolver for the client namespace that asks only the lab's DNS server. Build it inside
     /// [`Lab::in_client`], so its sockets live in the client namespace.
-    pub fn resolver() -> eyeballs::HickoryResolver {
+    pub fn resolver() -> eyeballs::resolve::HickoryResolver {
         resolver_of(DNS)
     }
 

@@ -16,7 +16,7 @@
 
 use super::*;
 
-use eyeballs::Nat64Prefix;
+use eyeballs::nat64::Nat64Prefix;
 use hickory_proto::rr::{RData, Record, rdata};
 
 /// The server's IPv4 address, reachable from the client only through NAT64.
@@ -249,7 +249,7 @@ impl Nat64Lab {
 
     /// A resolver for the client namespace that asks only the DNS64 server. Build it inside
     /// [`Nat64Lab::in_client`].
-    pub fn resolver() -> eyeballs::HickoryResolver {
+    pub fn resolver() -> eyeballs::resolve::HickoryResolver {
         resolver_of(DNS64)
     }
 
