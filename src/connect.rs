@@ -325,24 +325,22 @@ impl<'a, H, Y> Connect<'a, H, Y> {
     /// # Ok(()) }
     /// ```
     pub fn handshake<H2: Handshake>(self, handshake: H2) -> Connect<'a, H2, Y> {
-        Connect {
-            connector: self.connector,
-            target: self.target,
-            handshake,
-            https_records: self.https_records,
-            alpn: self.alpn,
-            timeout: self.timeout,
-            yields: PhantomData,
-        }
+        self.reshape(|_| handshake)
     }
 
     /// Yields the [`Report`] with the output: what happened, step by step. A failed connect's
     /// [`Error`] carries its report either way ([`Error::report`]).
     pub fn with_report(self) -> Connect<'a, H, WithReport> {
+        self.reshape(|handshake| handshake)
+    }
+
+    /// This connect with its handshake mapped by `f` and what it yields chosen anew, every
+    /// other setting kept.
+    fn reshape<H2, Y2>(self, f: impl FnOnce(H) -> H2) -> Connect<'a, H2, Y2> {
         Connect {
             connector: self.connector,
             target: self.target,
-            handshake: self.handshake,
+            handshake: f(self.handshake),
             https_records: self.https_records,
             alpn: self.alpn,
             timeout: self.timeout,
@@ -414,10 +412,11 @@ where
                     let input = "timeout 0s";
                     return Err(Error::invalid(input, InputError::ZeroTimeout));
                 }
+                let own = Settings::of(config);
                 let settings = Settings {
-                    https_records: self.https_records.unwrap_or(config.https_records),
-                    alpn: self.alpn.as_deref().unwrap_or(&config.alpn),
-                    connect_timeout: self.timeout.or(config.connect_timeout),
+                    https_records: self.https_records.unwrap_or(own.https_records),
+                    alpn: self.alpn.as_deref().unwrap_or(own.alpn),
+                    connect_timeout: self.timeout.or(own.connect_timeout),
                 };
                 let want = if Y::REPORT {
                     Want::Report

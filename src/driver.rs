@@ -104,7 +104,6 @@ pub(crate) struct Settings<'a> {
 
 impl<'a> Settings<'a> {
     /// The configuration's own.
-    #[cfg(test)]
     pub(crate) fn of(config: &'a Config) -> Settings<'a> {
         Settings {
             https_records: config.https_records,
@@ -242,23 +241,16 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
     debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
     let mut tcp_connected = None;
     let mut handshake_failed = false;
+    let to = Destination {
+        addr,
+        host: request.host,
+        endpoint: None,
+    };
     let result = match dial.dial_unboxed(addr).await {
-        Ok(stream) if H::TCP_ONLY => {
-            let to = Destination {
-                addr,
-                host: request.host,
-                endpoint: None,
-            };
-            handshake.handshake(stream, &to).await
-        }
+        Ok(stream) if H::TCP_ONLY => handshake.handshake(stream, &to).await,
         Ok(stream) => {
             tcp_connected = Some(start.elapsed());
             debug!(%addr, attempt = 0, "tcp connected, handshake started");
-            let to = Destination {
-                addr,
-                host: request.host,
-                endpoint: None,
-            };
             let result = handshake
                 .handshake(stream, &to)
                 .await

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BlackHole, listen, serve};
+use common::{BlackHole, io_error_in_chain, listen, serve};
 use eyeballs::{
     Connector, Error, Family,
     error::InputError,
@@ -196,18 +196,6 @@ async fn he_10_4_per_connect_https_records_and_alpn() {
     assert_eq!(endpoint.port, port);
     assert_eq!(endpoint.record.alpn_set(), [b"h3".to_vec()]);
     assert_eq!(queries.load(Ordering::SeqCst), 2);
-}
-
-/// The first [`std::io::Error`] in `e`'s `source()` chain (`e` itself included).
-fn io_error_in_chain<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
-    let mut next = Some(e);
-    while let Some(e) = next {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        next = e.source();
-    }
-    None
 }
 
 // Errors the ecosystem can read: code that walks `source()` for an `io::Error` (as it does with

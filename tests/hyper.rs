@@ -184,14 +184,6 @@ async fn a_refused_connect_shows_its_io_error_through_hyper_util() {
     let url = format!("http://127.0.0.1:{}/", refused.port());
     let err = client.get(url.parse().unwrap()).await.unwrap_err();
     assert!(err.is_connect(), "{err:?}");
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    let mut kind = None;
-    while let Some(e) = next {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            kind = Some(io.kind());
-            break;
-        }
-        next = e.source();
-    }
+    let kind = common::io_error_in_chain(&err).map(std::io::Error::kind);
     assert_eq!(kind, Some(std::io::ErrorKind::ConnectionRefused), "{err:?}");
 }

@@ -79,15 +79,22 @@ fn serve_tls(listener: TcpListener, tls: &http_server::Tls) -> tokio::task::Join
     })
 }
 
+/// TLS servers on ::1 and 127.0.0.1, on one port.
+fn tls_on_both(tls: &http_server::Tls) -> (u16, [tokio::task::JoinHandle<()>; 2]) {
+    let dual = dual_port();
+    let servers = [
+        serve_tls(listening(dual.v6), tls),
+        serve_tls(listening(dual.v4), tls),
+    ];
+    (dual.port, servers)
+}
+
 // HE-9.1: a handshake of a third party's wins the race through the public seam; it gets the
 // host it must verify the certificate for, and the connect yields its TLS stream.
 #[tokio::test]
 async fn he_9_1_a_third_party_tls_adapter_races_through_its_handshake() {
-    let dual = dual_port();
-    let port = dual.port;
     let tls = http_server::tls();
-    let _s6 = serve_tls(listening(dual.v6), &tls);
-    let _s4 = serve_tls(listening(dual.v4), &tls);
+    let (port, _servers) = tls_on_both(&tls);
     let adapter = adapter(&tls);
     let seen = adapter.seen.clone();
     let (stream, report) = Connector::new()
@@ -142,11 +149,8 @@ async fn he_9_2_an_adapter_failure_moves_the_race_on() {
 // each attempt's TLS error, and the handshake saw the host as given.
 #[tokio::test]
 async fn he_9_2_every_handshake_failing_fails_the_connect_with_each_error() {
-    let dual = dual_port();
-    let port = dual.port;
     let tls = http_server::tls();
-    let _s6 = serve_tls(listening(dual.v6), &tls);
-    let _s4 = serve_tls(listening(dual.v4), &tls);
+    let (port, _servers) = tls_on_both(&tls);
     let adapter = adapter(&tls);
     let seen = adapter.seen.clone();
     // 127.0.0.1 is not the name on the certificate ("localhost").

@@ -282,23 +282,42 @@ async fn race_through<H: Handshake<FakeSocket>>(
     port: u16,
 ) -> Result<(H::Output, Report), Error> {
     run(
-        Request {
-            want: Want::Report,
+        request(
+            Want::Report,
             config,
-            settings: Settings::of(config),
-            source: Source::Resolve {
+            Source::Resolve {
                 resolver,
                 name: "test.example",
             },
-            label: "test.example",
-            host: Some("test.example"),
+            "test.example",
             port,
-            shared: Shared::default(),
-        },
+            Shared::default(),
+        ),
         dial,
         handshake,
     )
     .await
+}
+
+/// What a connect asks of the driver, with the configuration's own settings.
+fn request<'a>(
+    want: Want,
+    config: &'a Config,
+    source: Source<'a>,
+    label: &'a str,
+    port: u16,
+    shared: Shared<'a>,
+) -> Request<'a> {
+    Request {
+        want,
+        config,
+        settings: Settings::of(config),
+        source,
+        label,
+        host: Some(label),
+        port,
+        shared,
+    }
 }
 
 /// `Connector::resolve`'s path for `t.example:443`, without history.
@@ -636,16 +655,14 @@ async fn he_5_6_connect_addrs_dedupes_and_interleaves() {
         .map(|a| a.parse().unwrap())
         .collect();
     let (_, report) = run(
-        Request {
-            want: Want::Report,
-            config: &Config::default(),
-            settings: Settings::of(&Config::default()),
-            source: Source::Addrs(&addrs),
-            label: "x",
-            host: Some("x"),
-            port: 443,
-            shared: Shared::default(),
-        },
+        request(
+            Want::Report,
+            &Config::default(),
+            Source::Addrs(&addrs),
+            "x",
+            443,
+            Shared::default(),
+        ),
         &dial,
         &NoHandshake,
     )
@@ -706,16 +723,14 @@ async fn single_address_fast_path_matches_the_race() {
     ] {
         let dial = FakeDial::new(&[(V4, Peer::Refused(4))]);
         let err = run(
-            Request {
-                want: Want::StreamOnly,
-                config: &config,
-                settings: Settings::of(&config),
-                source: Source::Addrs(&[v4]),
-                label: "192.0.2.1",
-                host: Some("192.0.2.1"),
-                port: 443,
-                shared: Shared::default(),
-            },
+            request(
+                Want::StreamOnly,
+                &config,
+                Source::Addrs(&[v4]),
+                "192.0.2.1",
+                443,
+                Shared::default(),
+            ),
             &dial,
             &NoHandshake,
         )
@@ -731,16 +746,14 @@ async fn single_address_fast_path_matches_the_race() {
 
         let dial = FakeDial::new(&[(V4, Peer::Up(2))]);
         let (_, report) = run(
-            Request {
-                want: Want::Report,
-                config: &config,
-                settings: Settings::of(&config),
-                source: Source::Addrs(&[v4]),
-                label: "192.0.2.1",
-                host: Some("192.0.2.1"),
-                port: 443,
-                shared: Shared::default(),
-            },
+            request(
+                Want::Report,
+                &config,
+                Source::Addrs(&[v4]),
+                "192.0.2.1",
+                443,
+                Shared::default(),
+            ),
             &dial,
             &NoHandshake,
         )
@@ -870,19 +883,17 @@ async fn hostile_dns_answers_are_tamed() {
         ..Config::default()
     };
     let err = run(
-        Request {
-            want: Want::Report,
-            config: &config,
-            settings: Settings::of(&config),
-            source: Source::Resolve {
+        request(
+            Want::Report,
+            &config,
+            Source::Resolve {
                 resolver: &HostileResolver,
                 name: "x",
             },
-            label: "x",
-            host: Some("x"),
-            port: 443,
-            shared: Shared::default(),
-        },
+            "x",
+            443,
+            Shared::default(),
+        ),
         &dial,
         &NoHandshake,
     )
@@ -944,19 +955,17 @@ async fn he_3_7_lookup_pending_after_the_winner_is_dropped() {
         dropped: Arc::new(AtomicUsize::new(0)),
     };
     let (_, report) = run(
-        Request {
-            want: Want::Report,
-            config: &Config::default(),
-            settings: Settings::of(&Config::default()),
-            source: Source::Resolve {
+        request(
+            Want::Report,
+            &Config::default(),
+            Source::Resolve {
                 resolver: &resolver,
                 name: "x",
             },
-            label: "x",
-            host: Some("x"),
-            port: 443,
-            shared: Shared::default(),
-        },
+            "x",
+            443,
+            Shared::default(),
+        ),
         &dial,
         &NoHandshake,
     )
@@ -1623,16 +1632,7 @@ mod nat64 {
             ..Shared::default()
         };
         run(
-            Request {
-                want: Want::Report,
-                config,
-                settings: Settings::of(config),
-                source,
-                label: "t.example",
-                host: Some("t.example"),
-                port: 443,
-                shared,
-            },
+            request(Want::Report, config, source, "t.example", 443, shared),
             dial,
             &NoHandshake,
         )

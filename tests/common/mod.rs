@@ -147,3 +147,17 @@ pub async fn expect_greeting(
     }
     Ok(stream)
 }
+
+/// The first [`std::io::Error`] in `e`'s `source()` chain (`e` itself included).
+pub fn io_error_in_chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a std::io::Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        next = e.source();
+    }
+    None
+}
