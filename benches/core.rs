@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use eyeballs::__internal::{
-    Action, Addresses, Candidate, History, HistoryLimits, Input, Race, RaceConfig,
+    Action, Addresses, Answer, Candidate, History, HistoryLimits, Input, Race, RaceConfig,
 };
 use eyeballs::Family;
 
@@ -56,20 +56,15 @@ fn config() -> RaceConfig {
 /// Runs one race to its end; returns the number of attempts started.
 fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
     let mut race = Race::new(config(), t0, Addresses::Given { v6: true, v4: true });
-    race.handle(
-        Input::Resolved {
-            family: Family::V4,
-            addrs: v4,
-        },
-        t0,
-    );
-    race.handle(
-        Input::Resolved {
-            family: Family::V6,
-            addrs: v6,
-        },
-        t0 + Duration::from_millis(10),
-    );
+    // Given addresses are the answers to queries nobody sends.
+    let (Some(v6_id), Some(v4_id)) = (race.given(Family::V6), race.given(Family::V4)) else {
+        unreachable!("both families were announced");
+    };
+    let answer = Answer::Addresses(v4);
+    race.handle(Input::Answer { id: v4_id, answer }, t0);
+    let answer = Answer::Addresses(v6);
+    let later = t0 + Duration::from_millis(10);
+    race.handle(Input::Answer { id: v6_id, answer }, later);
     let mut started = 0;
     let mut now = t0 + Duration::from_millis(10);
     loop {
@@ -82,11 +77,7 @@ fn race(v6: Vec<Candidate>, v4: Vec<Candidate>, t0: Instant) -> usize {
                 }
                 Action::Done(_) => return started,
                 // Given addresses: nothing is queried.
-                Action::Cancel { .. }
-                | Action::Query { .. }
-                | Action::QueryService
-                | Action::QueryServiceAt { .. }
-                | Action::QueryTarget { .. } => {}
+                Action::Cancel { .. } | Action::Query { .. } => {}
             }
         }
         now += Duration::from_micros(100);

@@ -18,7 +18,8 @@ use crate::core::Family;
 use crate::core::admit::{Admission, Seen};
 use crate::core::history::{History, PastFailure, Remembered};
 use crate::core::machine::{
-    Action, Addresses, AttemptId, CancelReason, Failure, Input, Race, connect_order,
+    Action, Addresses, Answer, AttemptId, CancelReason, Failure, Input, Query, QueryId, Race,
+    RaceConfig, connect_order,
 };
 use crate::core::sort::{Candidate, PolicyTable};
 use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
@@ -26,7 +27,7 @@ use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Destination, Handshake};
 use crate::nat64::{Nat64Race, Nat64Shared};
-use crate::report::{Answer, Attempt, AttemptOutcome, Report, ServiceAnswer};
+use crate::report::{Answer as AnswerRecord, Attempt, AttemptOutcome, Report, ServiceAnswer};
 use crate::resolve::{Lookup, RecordLookup, Resolve, ResolveError};
 use std::sync::Arc;
 
@@ -121,87 +122,32 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     handshake: &H,
 ) -> Result<(H::Output, Report), Error> {
     let start = Instant::now();
-    let Request {
-        config,
-        settings,
-        source,
-        port,
-        shared,
-        ..
-    } = request;
-    let history = shared.history;
-    let policy = shared.policy.cloned();
-    let admission = config.admission();
+    let (config, shared) = (request.config, request.shared);
     // HE-7.1: on a network without an IPv4 route, IPv4 destinations go through NAT64. An IPv6
     // literal needs no such check.
-    let needs_nat64 = !matches!(source, Source::Addrs(&[addr]) if addr.is_ipv6());
+    let needs_nat64 = !matches!(request.source, Source::Addrs(&[addr]) if addr.is_ipv6());
     let nat64 = match needs_nat64 {
-        true => plan_nat64(config, dial, shared, shared.resolver, port),
+        true => plan_nat64(config, dial, shared, shared.resolver, request.port),
         false => Nat64Race::default(),
     };
     let nat64_active = nat64.waiting() || nat64.prefix().is_some();
-    if let Source::Addrs(&[addr]) = source
+    if let Source::Addrs(&[addr]) = request.source
         && config.allows_single_attempt()
-        && settings.connect_timeout.is_none()
-        && admission.admit_addr(addr) == Ok(addr)
+        && request.settings.connect_timeout.is_none()
+        && config.admission().admit_addr(addr) == Ok(addr)
         && !nat64_active
     {
         return single_attempt(&request, dial, handshake, addr, start).await;
     }
-    let mut race_config = config.race();
-    race_config.connect_timeout = settings.connect_timeout;
-    let mut driver = match source {
-        Source::Resolve { resolver, name } => {
-            // The race asks for the queries (HE-3.1); `apply_actions` starts them.
-            let addresses = Addresses::Query {
-                v6: admission.v6,
-                v4: admission.v4,
-            };
-            let mut race = Race::new(race_config, start.into_std(), addresses).with_policy(policy);
-            if settings.https_records {
-                // HE-10.2: the HTTPS query goes first; RFC 9460 §2.3 names it by port.
-                race = race.with_service_query(port, settings.alpn.to_vec(), shuffle_endpoints);
-            }
-            let mut d = Driver::new(&request, dial, handshake, race, start);
-            d.resolver = Some((resolver, name));
-            d.service_name = settings.https_records.then(|| match port {
-                443 => name.to_string(),
-                _ => format!("_{port}._https.{name}"),
-            });
-            d.history = history;
-            d
-        }
+    let mut driver = match request.source {
+        Source::Resolve { resolver, name } => Driver::for_name(&request, dial, handshake, start)
+            .resolving(resolver, name, request.settings),
         Source::Addrs(addrs) => {
-            // HE-5.6 / HE-5.9: admitted and deduplicated before any system call.
-            let mut seen = Seen::default();
-            let mut per_family: [VecDeque<SocketAddr>; 2] = Default::default();
-            for addr in addrs.iter().filter_map(|a| admission.admit_addr(*a).ok()) {
-                if seen.insert(addr) {
-                    per_family[Family::of(&addr).index()].push_back(addr);
-                }
-            }
-            let [v6, v4] = per_family;
-            let addresses = Addresses::Given {
-                v6: !v6.is_empty(),
-                v4: !v4.is_empty(),
-            };
-            let race = Race::new(race_config, start.into_std(), addresses).with_policy(policy);
-            // One address needs no sorting, so no source lookup either, unless its history is
-            // kept: history is keyed by the real source (the network).
-            let with_sources = v6.len() + v4.len() > 1 || history.is_some() || nat64_active;
-            let mut d = Driver::new(&request, dial, handshake, race, start);
-            d.with_sources = with_sources;
-            d.history = history;
-            d.seen = seen;
-            d.feeds = [
-                (!v6.is_empty()).then_some(v6),
-                (!v4.is_empty()).then_some(v4),
-            ];
-            d
+            Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
         }
     };
     driver.report.nat64 = nat64.prefix();
-    driver.nat64 = nat64;
+    driver.sources.nat64 = nat64;
     poll_fn(|cx| driver.poll(cx)).await
 }
 
@@ -340,29 +286,57 @@ enum Polled<T> {
     Failed(io::Error, bool),
 }
 
-struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
-    config: &'a Config,
-    /// The limit on the whole connect, for the error's message.
-    connect_timeout: Option<Duration>,
-    /// The host asked for, handed to the handshake.
-    host: Option<&'a str>,
-    dial: &'a D,
-    handshake: &'a H,
-    race: Race,
-    start: Instant,
-    port: u16,
-    /// The resolver and name to query when the race asks ([`Action::Query`]).
-    resolver: Option<(&'a dyn Resolve, &'a str)>,
-    lookups: [Option<Lookup>; 2],
-    /// The HTTPS query's name, with HTTPS records on (HE-10.2), and its lookup once asked.
-    service_name: Option<String>,
-    service_lookup: Option<RecordLookup>,
-    /// TargetName lookups (HE-10.7).
-    target_lookups: Vec<(String, Family, Lookup)>,
-    /// Answer addresses not yet handed to the race, per family: admitted and deduplicated, their
-    /// source addresses still to look up (HE-5.10). `Some` until the family's last part is fed.
-    feeds: [Option<VecDeque<SocketAddr>>; 2],
-    seen: Seen,
+/// A query in flight, with what the driver needs to read its answer.
+enum InFlight {
+    /// The name's AAAA or A records (HE-3.1).
+    Addresses(Family, Lookup),
+    /// A TargetName's AAAA or A records (HE-10.7).
+    Target(String, Family, Lookup),
+    /// HTTPS records (HE-10.2).
+    Records(RecordLookup),
+}
+
+/// What a query in flight found.
+enum Found {
+    Ips(Result<Vec<IpAddr>, ResolveError>),
+    Records(RecordAnswer),
+}
+
+impl InFlight {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Found> {
+        match self {
+            InFlight::Addresses(_, lookup) | InFlight::Target(_, _, lookup) => {
+                lookup.as_mut().poll(cx).map(Found::Ips)
+            }
+            InFlight::Records(lookup) => lookup.as_mut().poll(cx).map(Found::Records),
+        }
+    }
+
+    /// Its lookup, to finish in the background (HE-3.7).
+    fn into_future(self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        match self {
+            InFlight::Addresses(_, lookup) | InFlight::Target(_, _, lookup) => {
+                Box::pin(async move {
+                    let _ = lookup.await;
+                })
+            }
+            InFlight::Records(lookup) => Box::pin(async move {
+                let _ = lookup.await;
+            }),
+        }
+    }
+}
+
+/// An address answer not yet handed to the race: admitted and deduplicated, its source addresses
+/// still to look up (HE-5.10).
+struct Feed {
+    /// The query it answers.
+    id: QueryId,
+    queue: VecDeque<SocketAddr>,
+}
+
+/// What turns destinations into the race's candidates and keeps what they were.
+struct Sources<'a> {
     /// Whether to look source addresses up (not for a single address: nothing to sort).
     with_sources: bool,
     history: Option<&'a SharedHistory>,
@@ -371,13 +345,94 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
     /// NAT64 within this connect (HE-7.1 to HE-7.9).
     nat64: Nat64Race,
-    /// The HTTPS answer and when it came, held while [`Driver::gated`].
-    held_service: Option<(RecordAnswer, Instant)>,
+}
+
+impl Sources<'_> {
+    /// Destinations as the race takes them: with the source address the kernel would pick (RFC
+    /// 6724 needs it; one system call each unless `with_sources` is off), NAT64-translated where
+    /// IPv4 has no route and, with history, what earlier connects on that network learned
+    /// (HE-4.2), also kept in `known` for the report and for recording the outcome.
+    fn candidates<D: Dial>(
+        &mut self,
+        dial: &D,
+        dsts: impl IntoIterator<Item = SocketAddr>,
+        now: Instant,
+    ) -> Vec<Candidate> {
+        let mut out: Vec<Candidate> = dsts
+            .into_iter()
+            .map(|dst| {
+                let src = match self.with_sources {
+                    true => dial.source(dst),
+                    false => Some(dst.ip()),
+                };
+                // HE-7.1 / HE-7.6: synthesized when IPv4 has no route; DNS64 answers recognised.
+                let (dst, src, origin) = self.nat64.translate(dst, src, |to| dial.source(to));
+                Candidate {
+                    origin,
+                    ..Candidate::new(dst, src)
+                }
+            })
+            .collect();
+        if let Some(history) = self.history {
+            let mut h = lock(history);
+            for c in &mut out {
+                c.hist = h.verdict(c.src, c.dst, now.into_std());
+                self.known.insert(c.dst, (c.src, c.hist));
+            }
+        }
+        out
+    }
+
+    /// Records in the history what an attempt to `dst` showed, if there is a history (HE-4.2).
+    fn remember(
+        &self,
+        dst: SocketAddr,
+        now: Instant,
+        record: impl FnOnce(&mut History, Option<IpAddr>, SocketAddr, std::time::Instant),
+    ) {
+        let Some(history) = self.history else { return };
+        let src = self.known.get(&dst).and_then(|(src, _)| *src);
+        record(&mut lock(history), src, dst, now.into_std());
+    }
+
+    /// What the history knew of `dst` when it was fed, if anything.
+    fn remembered(&self, dst: SocketAddr) -> Option<Remembered> {
+        self.known
+            .get(&dst)
+            .map(|(_, hist)| *hist)
+            .filter(|hist| !hist.is_empty())
+    }
+}
+
+struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
+    config: &'a Config,
+    /// The limit on the whole connect, for the error's message.
+    connect_timeout: Option<Duration>,
+    /// The host asked for, handed to the handshake.
+    host: Option<&'a str>,
+    port: u16,
+    start: Instant,
+    dial: &'a D,
+    handshake: &'a H,
+    race: Race,
+    /// The resolver and name to query when the race asks ([`Action::Query`]).
+    resolver: Option<(&'a dyn Resolve, &'a str)>,
+    /// Every query in flight, by the race's id.
+    lookups: Vec<(QueryId, InFlight)>,
+    /// Address answers still to hand to the race, per family (HE-5.10). `Some` until the
+    /// family's last part is fed.
+    feeds: [Option<Feed>; 2],
+    /// The addresses fed or queued, for duplicate checks before any system call (HE-5.6).
+    seen: Seen,
+    sources: Sources<'a>,
+    /// An HTTPS answer and when it came, held while [`Driver::gated`].
+    held_service: Option<(QueryId, RecordAnswer, Instant)>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
     /// when the first attempt wins).
     errors: Vec<(AttemptId, io::Error)>,
+    /// The winner's output, held from its success until [`Action::Done`].
     winner: Option<H::Output>,
     /// Created on the first deadline: many connects (one address, no timeouts) never need it.
     timer: Option<Pin<Box<Sleep>>>,
@@ -396,22 +451,21 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             config: request.config,
             connect_timeout: request.settings.connect_timeout,
             host: request.host,
+            port: request.port,
+            start,
             dial,
             handshake,
             race,
-            start,
-            port: request.port,
             resolver: None,
-            lookups: [None, None],
-            service_name: None,
-            service_lookup: None,
-            target_lookups: Vec::new(),
+            lookups: Vec::new(),
             feeds: [None, None],
             seen: Seen::default(),
-            with_sources: true,
-            history: None,
-            known: HashMap::new(),
-            nat64: Nat64Race::default(),
+            sources: Sources {
+                with_sources: true,
+                history: request.shared.history,
+                known: HashMap::new(),
+                nat64: Nat64Race::default(),
+            },
             held_service: None,
             attempts: Vec::new(),
             errors: Vec::new(),
@@ -421,221 +475,102 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         }
     }
 
+    /// The race's configuration for this connect.
+    fn race_config(request: &Request<'_>) -> RaceConfig {
+        RaceConfig {
+            connect_timeout: request.settings.connect_timeout,
+            ..request.config.race()
+        }
+    }
+
+    /// A driver for a name: the race asks for the queries (HE-3.1), [`Driver::resolving`]
+    /// says with what.
+    fn for_name(request: &Request<'a>, dial: &'a D, handshake: &'a H, start: Instant) -> Self {
+        let admission = request.config.admission();
+        let addresses = Addresses::Query {
+            v6: admission.v6,
+            v4: admission.v4,
+        };
+        let race = Race::new(Self::race_config(request), start.into_std(), addresses)
+            .with_policy(request.shared.policy.cloned());
+        Driver::new(request, dial, handshake, race, start)
+    }
+
+    /// Queries go to `resolver` for `name`, the HTTPS query too when `settings` ask for it
+    /// (HE-10.2).
+    fn resolving(
+        mut self,
+        resolver: &'a dyn Resolve,
+        name: &'a str,
+        settings: Settings<'_>,
+    ) -> Self {
+        if settings.https_records {
+            let alpn = settings.alpn.to_vec();
+            self.race = self
+                .race
+                .with_service_query(name, self.port, alpn, shuffle_endpoints);
+        }
+        self.resolver = Some((resolver, name));
+        self
+    }
+
+    /// A driver for addresses known already (literals, or given): admitted and deduplicated
+    /// before any system call (HE-5.6, HE-5.9), fed as the answers of queries nobody sends.
+    fn for_addrs(
+        request: &Request<'a>,
+        dial: &'a D,
+        handshake: &'a H,
+        start: Instant,
+        addrs: &[SocketAddr],
+        nat64_active: bool,
+    ) -> Self {
+        let admission = request.config.admission();
+        let mut seen = Seen::default();
+        let mut per_family: [VecDeque<SocketAddr>; 2] = Default::default();
+        for addr in addrs.iter().filter_map(|a| admission.admit_addr(*a).ok()) {
+            if seen.insert(addr) {
+                per_family[Family::of(&addr).index()].push_back(addr);
+            }
+        }
+        let [v6, v4] = per_family;
+        let addresses = Addresses::Given {
+            v6: !v6.is_empty(),
+            v4: !v4.is_empty(),
+        };
+        let race = Race::new(Self::race_config(request), start.into_std(), addresses)
+            .with_policy(request.shared.policy.cloned());
+        let mut d = Driver::new(request, dial, handshake, race, start);
+        // One address needs no sorting, so no source lookup either, unless its history is kept:
+        // history is keyed by the real source (the network).
+        d.sources.with_sources =
+            v6.len() + v4.len() > 1 || d.sources.history.is_some() || nat64_active;
+        d.seen = seen;
+        for (family, queue) in [(Family::V6, v6), (Family::V4, v4)] {
+            d.feeds[family.index()] = d.race.given(family).map(|id| Feed { id, queue });
+        }
+        d
+    }
+
     fn since_start(&self, now: Instant) -> Duration {
         now.saturating_duration_since(self.start)
     }
 
-    /// Hands queued answer addresses to the race with their source addresses (RFC 6724 needs
-    /// them), spending at most `budget` lookups (HE-5.10). A long answer goes in parts, each only
-    /// when the race can use more, so what the race never reaches is never looked up. Returns the
-    /// result if the race ended.
-    fn feed(&mut self, now: Instant, budget: &mut usize) -> Option<RaceResult<H::Output>> {
-        for family in [Family::V6, Family::V4] {
-            if (family == Family::V4 && self.nat64.waiting()) || self.gated() {
-                // HE-7.7: IPv4 destinations wait for the NAT64 prefix; with an address policy
-                // every destination does (HE-7.6: a DNS64 answer in the network's prefix must
-                // be judged by the IPv4 address it carries).
-                continue;
-            }
-            let Some(queue) = &mut self.feeds[family.index()] else {
-                continue;
-            };
-            if queue.is_empty() {
-                self.feeds[family.index()] = None;
-                let addrs = Vec::new();
-                self.race
-                    .handle(Input::Resolved { family, addrs }, now.into_std());
-            } else {
-                if !self.race.wants_addresses() || *budget == 0 {
-                    continue;
-                }
-                let n = queue.len().min(*budget);
-                *budget -= n;
-                let addrs = candidates(
-                    self.dial,
-                    self.with_sources,
-                    self.history,
-                    &mut self.known,
-                    &mut self.nat64,
-                    queue.drain(..n),
-                    now,
-                );
-                let input = if queue.is_empty() {
-                    self.feeds[family.index()] = None;
-                    Input::Resolved { family, addrs }
-                } else {
-                    Input::ResolvedPart { family, addrs }
-                };
-                self.race.handle(input, now.into_std());
-            }
-            if let Some(done) = self.apply_actions(now) {
-                return Some(done);
-            }
-        }
-        None
-    }
-
-    /// Whether every destination waits for the NAT64 prefix: while discovery runs, with an
-    /// address policy to apply (HE-7.6). Only on a network without an IPv4 route, only until
-    /// the first discovery there ends.
-    fn gated(&self) -> bool {
-        self.nat64.waiting() && !self.config.address_policy.is_allow_all()
-    }
-
-    /// Whether queued addresses wait for a lookup budget the race wants them for now.
-    fn feed_waiting(&self) -> bool {
-        let v6 = self.feeds[Family::V6.index()].is_some() && !self.gated();
-        let v4 = self.feeds[Family::V4.index()].is_some() && !self.nat64.waiting();
-        (v6 || v4) && self.race.wants_addresses()
-    }
-
+    /// One pass after another, each at one `now`: the named steps move the lookups, the
+    /// attempts and the timer and tell the race; its actions are carried out in one place.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<H::Output>> {
-        if let Some(done) = self.apply_actions(Instant::now()) {
-            return Poll::Ready(done);
-        }
         let mut budget = SOURCE_BATCH;
         loop {
-            let mut progressed = false;
-            if self.feeds.iter().any(Option::is_some) {
-                let before = (budget, self.feeds.iter().flatten().count());
-                if let Some(done) = self.feed(Instant::now(), &mut budget) {
-                    return Poll::Ready(done);
-                }
-                progressed |= before != (budget, self.feeds.iter().flatten().count());
+            let now = Instant::now();
+            if let Some(done) = self.apply_actions(now) {
+                return Poll::Ready(done);
             }
-            if self.nat64.poll_discovery(cx) {
-                // HE-7.7: the prefix is known (or known not to exist): IPv4 destinations go.
-                progressed = true;
-                self.report.nat64 = self.nat64.prefix();
-                let now = Instant::now();
-                if let Some((result, arrived)) = self.held_service.take() {
-                    self.on_service_answer(result, arrived, now);
-                }
-                if let Some(done) = self.apply_actions(now) {
-                    return Poll::Ready(done);
-                }
-            }
-            if let Some(lookup) = &mut self.service_lookup
-                && let Poll::Ready(result) = lookup.as_mut().poll(cx)
-            {
-                self.service_lookup = None;
-                progressed = true;
-                let now = Instant::now();
-                if self.gated() {
-                    // HE-7.6: its addresses wait for the prefix, to be judged rightly.
-                    self.held_service = Some((result, now));
-                    continue;
-                }
-                self.on_service_answer(result, now, now);
-                if let Some(done) = self.apply_actions(now) {
-                    return Poll::Ready(done);
-                }
-            }
-            let mut t = 0;
-            while t < self.target_lookups.len() {
-                let Poll::Ready(result) = self.target_lookups[t].2.as_mut().poll(cx) else {
-                    t += 1;
-                    continue;
-                };
-                let (target, family, _) = self.target_lookups.swap_remove(t);
-                progressed = true;
-                let now = Instant::now();
-                self.on_target_answer(target, family, result, now);
-                if let Some(done) = self.apply_actions(now) {
-                    return Poll::Ready(done);
-                }
-            }
-            for family in [Family::V6, Family::V4] {
-                let Some(lookup) = &mut self.lookups[family.index()] else {
-                    continue;
-                };
-                let Poll::Ready(result) = lookup.as_mut().poll(cx) else {
-                    continue;
-                };
-                self.lookups[family.index()] = None;
-                progressed = true;
-                let now = Instant::now();
-                match &result {
-                    Ok(ips) => {
-                        debug!(%family, count = ips.len(), ms = self.since_start(now).as_millis() as u64, "dns answer");
-                        // Fed to the race (with source addresses) by `feed`, below.
-                        let admission = self.config.admission();
-                        let queue =
-                            admit_answer(&admission, family, ips, self.port, &mut self.seen);
-                        self.feeds[family.index()] = Some(queue);
-                    }
-                    Err(e) => {
-                        debug!(%family, error = %e, "dns lookup failed");
-                        let input = Input::ResolveFailed { family };
-                        self.race.handle(input, now.into_std());
-                    }
-                }
-                self.report.answers.push(Answer {
-                    family,
-                    at: self.since_start(now),
-                    result,
-                });
-                if let Some(done) = self.apply_actions(now) {
-                    return Poll::Ready(done);
-                }
-            }
-            let mut i = 0;
-            while i < self.attempts.len() {
-                let (id, polled) = self.poll_attempt(i, cx);
-                let now = Instant::now();
-                let input = match polled {
-                    Polled::Pending => {
-                        i += 1;
-                        continue;
-                    }
-                    Polled::TcpConnected => {
-                        // HE-9.1: progress, not the win; polled again at once (same index).
-                        progressed = true;
-                        self.race.handle(Input::TcpConnected(id), now.into_std());
-                        if let Some(done) = self.apply_actions(now) {
-                            return Poll::Ready(done);
-                        }
-                        continue;
-                    }
-                    Polled::Won(out) => {
-                        self.attempts.swap_remove(i);
-                        self.winner = Some(out);
-                        Input::Connected(id)
-                    }
-                    Polled::Failed(e, in_handshake) => {
-                        self.attempts.swap_remove(i);
-                        let kind = failure_kind(e.kind());
-                        self.remember(id, now, |h, src, dst, now| h.failure(src, dst, kind, now));
-                        self.end_attempt(id, now, failed_outcome(&e, in_handshake));
-                        debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, error = %e, "attempt failed");
-                        self.errors.push((id, e));
-                        Input::AttemptFailed(id)
-                    }
-                };
-                progressed = true;
-                self.race.handle(input, now.into_std());
-                if let Some(done) = self.apply_actions(now) {
-                    return Poll::Ready(done);
-                }
-                // A stream the machine did not take as the winner is closed here.
-                self.winner = None;
-            }
-            if let Some(deadline) = self.race.poll_timeout().map(Instant::from_std) {
-                let timer = self
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                // Reset only when the deadline moved (quinn's drive_timer).
-                if timer.deadline() != deadline {
-                    timer.as_mut().reset(deadline);
-                }
-                if timer.as_mut().poll(cx).is_ready() {
-                    let now = Instant::now();
-                    self.race.handle_timeout(now.into_std());
-                    if let Some(done) = self.apply_actions(now) {
-                        return Poll::Ready(done);
-                    }
-                    progressed = true;
-                }
+            let progressed = self.drive_nat64(cx, now)
+                | self.drive_feeds(now, &mut budget)
+                | self.drive_lookups(cx, now)
+                | self.drive_attempts(cx, now)
+                | self.drive_timer(cx, now);
+            if let Some(done) = self.apply_actions(now) {
+                return Poll::Ready(done);
             }
             if !progressed {
                 if self.feed_waiting() {
@@ -648,28 +583,320 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         }
     }
 
+    /// HE-7.7: once the NAT64 prefix is known (or known not to exist), IPv4 destinations go,
+    /// and an HTTPS answer held for it is read.
+    fn drive_nat64(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        if !self.sources.nat64.poll_discovery(cx) {
+            return false;
+        }
+        self.report.nat64 = self.sources.nat64.prefix();
+        if let Some((id, result, arrived)) = self.held_service.take() {
+            self.on_records(id, result, arrived, now);
+        }
+        true
+    }
+
+    /// Hands queued answer addresses to the race with their source addresses (RFC 6724 needs
+    /// them), spending at most `budget` lookups (HE-5.10). A long answer goes in parts, each only
+    /// when the race can use more, so what the race never reaches is never looked up.
+    fn drive_feeds(&mut self, now: Instant, budget: &mut usize) -> bool {
+        let mut progressed = false;
+        for family in [Family::V6, Family::V4] {
+            if (family == Family::V4 && self.sources.nat64.waiting()) || self.gated() {
+                // HE-7.7: IPv4 destinations wait for the NAT64 prefix; with an address policy
+                // every destination does (HE-7.6: a DNS64 answer in the network's prefix must
+                // be judged by the IPv4 address it carries).
+                continue;
+            }
+            let Some(feed) = &mut self.feeds[family.index()] else {
+                continue;
+            };
+            if !feed.queue.is_empty() && (!self.race.wants_addresses() || *budget == 0) {
+                continue;
+            }
+            let n = feed.queue.len().min(*budget);
+            *budget -= n;
+            let addrs = self
+                .sources
+                .candidates(self.dial, feed.queue.drain(..n), now);
+            let (id, last) = (feed.id, feed.queue.is_empty());
+            let answer = match last {
+                true => Answer::Addresses(addrs),
+                false => Answer::Part(addrs),
+            };
+            if last {
+                self.feeds[family.index()] = None;
+            }
+            self.race
+                .handle(Input::Answer { id, answer }, now.into_std());
+            progressed = true;
+        }
+        progressed
+    }
+
+    /// Whether every destination waits for the NAT64 prefix: while discovery runs, with an
+    /// address policy to apply (HE-7.6). Only on a network without an IPv4 route, only until
+    /// the first discovery there ends.
+    fn gated(&self) -> bool {
+        self.sources.nat64.waiting() && !self.config.address_policy.is_allow_all()
+    }
+
+    /// Whether queued addresses wait for a lookup budget the race wants them for now.
+    fn feed_waiting(&self) -> bool {
+        let v6 = self.feeds[Family::V6.index()].is_some() && !self.gated();
+        let v4 = self.feeds[Family::V4.index()].is_some() && !self.sources.nat64.waiting();
+        (v6 || v4) && self.race.wants_addresses()
+    }
+
+    /// Reads every answer that has come, in the order the race asked.
+    fn drive_lookups(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < self.lookups.len() {
+            let Poll::Ready(found) = self.lookups[i].1.poll(cx) else {
+                i += 1;
+                continue;
+            };
+            let (id, query) = self.lookups.remove(i);
+            progressed = true;
+            match (query, found) {
+                (InFlight::Addresses(family, _), Found::Ips(result)) => {
+                    self.on_addresses(id, family, result, now)
+                }
+                (InFlight::Target(name, family, _), Found::Ips(result)) => {
+                    self.on_target(id, &name, family, result, now)
+                }
+                (InFlight::Records(_), Found::Records(result)) if self.gated() => {
+                    // HE-7.6: its addresses wait for the prefix, to be judged rightly.
+                    self.held_service = Some((id, result, now));
+                }
+                (_, Found::Records(result)) => self.on_records(id, result, now, now),
+                (_, Found::Ips(_)) => unreachable!("an address lookup answers with addresses"),
+            }
+        }
+        progressed
+    }
+
+    /// The name's answer for one family: queued for [`Driver::drive_feeds`], or a failure
+    /// for the race.
+    fn on_addresses(
+        &mut self,
+        id: QueryId,
+        family: Family,
+        result: Result<Vec<IpAddr>, ResolveError>,
+        now: Instant,
+    ) {
+        let at = self.since_start(now);
+        match &result {
+            Ok(ips) => {
+                debug!(%family, count = ips.len(), ms = at.as_millis() as u64, "dns answer");
+                let admission = self.config.admission();
+                let queue = admit_answer(&admission, family, ips, self.port, &mut self.seen);
+                self.feeds[family.index()] = Some(Feed { id, queue });
+            }
+            Err(e) => {
+                debug!(%family, error = %e, "dns lookup failed");
+                let answer = Answer::Failed;
+                self.race
+                    .handle(Input::Answer { id, answer }, now.into_std());
+            }
+        }
+        self.report
+            .answers
+            .push(AnswerRecord { family, at, result });
+    }
+
+    /// Carries out the race's actions; returns the result once the race is over.
+    fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<H::Output>> {
+        while let Some(action) = self.race.poll_action() {
+            match action {
+                Action::Query { id, query } => self.send_query(id, query, now),
+                Action::Start { id, addr } => self.start_attempt(id, addr, now),
+                Action::Cancel { id, reason } => self.cancel_attempt(id, reason, now),
+                Action::Done(result) => return Some(self.finish(result, now)),
+            }
+        }
+        None
+    }
+
+    /// Sends query `id` to the resolver. Without one (given addresses) the race asks for none.
+    fn send_query(&mut self, id: QueryId, query: Query, now: Instant) {
+        let Some((resolver, name)) = self.resolver else {
+            return;
+        };
+        let lookup = match query {
+            Query::Addresses(family) => InFlight::Addresses(family, resolver.lookup(name, family)),
+            Query::Target { name, family } => {
+                let lookup = resolver.lookup(&name, family);
+                InFlight::Target(name, family, lookup)
+            }
+            Query::Service(name) => {
+                debug!(%name, "https query");
+                match resolver.lookup_https(&name) {
+                    Some(lookup) => InFlight::Records(lookup),
+                    None => {
+                        // This resolver does not do HTTPS records: go on without.
+                        let answer = Answer::Failed;
+                        self.race
+                            .handle(Input::Answer { id, answer }, now.into_std());
+                        return;
+                    }
+                }
+            }
+        };
+        self.lookups.push((id, lookup));
+    }
+
+    /// Starts attempt `id` to `addr`, unless the address policy denies it (checked right before
+    /// the connect, after DNS: rebinding cannot slip past).
+    fn start_attempt(&mut self, id: AttemptId, addr: SocketAddr, now: Instant) {
+        let started = self.since_start(now);
+        let record = Attempt {
+            addr,
+            started,
+            ended: None,
+            outcome: None,
+            history: self.sources.remembered(addr),
+            placement: None,
+            // The endpoint it came from, now: hints replaced by a later answer leave the plan,
+            // not the attempt (HE-10.6).
+            endpoint: self.race.endpoint_of(addr).cloned(),
+            tcp_connected: None,
+            translation: self.sources.nat64.translations.get(&addr).copied(),
+        };
+        // HE-7.6: a NAT64 translation is judged by the IPv4 address it reaches.
+        if !self
+            .config
+            .address_policy
+            .allows(self.sources.nat64.judged(addr))
+        {
+            debug!(%addr, attempt = id.0, "attempt denied by the address policy");
+            self.report.attempts.push(Attempt {
+                ended: Some(started),
+                outcome: Some(AttemptOutcome::Denied),
+                ..record
+            });
+            let denied = io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "denied by the address policy",
+            );
+            self.errors.push((id, denied));
+            // The race decides what follows (HE-5.5), and `Failure::Denied` when every address
+            // was denied.
+            self.race.handle(Input::AttemptDenied(id), now.into_std());
+            return;
+        }
+        debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
+        self.report.attempts.push(record);
+        self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
+    }
+
+    /// Stops attempt `id`: dropping its future closes its socket now (HE-5.4).
+    fn cancel_attempt(&mut self, id: AttemptId, reason: CancelReason, now: Instant) {
+        self.attempts.retain(|(a, _)| *a != id);
+        let ran = self
+            .since_start(now)
+            .saturating_sub(self.report.attempts[id.0].started);
+        let kind = match reason {
+            // Lost the race without completing: evidence too (HE-4.2).
+            CancelReason::Lost => PastFailure::LostRace,
+            _ => PastFailure::TimedOut,
+        };
+        let addr = self.report.attempts[id.0].addr;
+        self.sources
+            .remember(addr, now, |h, src, dst, now| h.failure(src, dst, kind, now));
+        let outcome = match reason {
+            CancelReason::Lost => AttemptOutcome::Cancelled,
+            CancelReason::AttemptTimedOut | CancelReason::ConnectTimedOut => {
+                let msg = format!("timed out after {:?}", round_ms(ran));
+                self.errors
+                    .push((id, io::Error::new(io::ErrorKind::TimedOut, msg)));
+                AttemptOutcome::TimedOut
+            }
+        };
+        debug!(%addr, attempt = id.0, ?reason, "attempt cancelled");
+        self.end_attempt(id, now, outcome);
+    }
+
+    /// Polls every running attempt and tells the race how each moved.
+    fn drive_attempts(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progressed = false;
+        let mut i = 0;
+        while i < self.attempts.len() && !self.race.is_done() {
+            let (id, polled) = self.poll_attempt(i, cx, now);
+            let input = match polled {
+                Polled::Pending => {
+                    i += 1;
+                    continue;
+                }
+                // HE-9.1: progress, not the win; polled again at once (same index).
+                Polled::TcpConnected => Input::TcpConnected(id),
+                Polled::Won(out) => {
+                    self.attempts.swap_remove(i);
+                    self.race.handle(Input::Connected(id), now.into_std());
+                    // A stream the race did not take as the winner is closed here.
+                    if self.race.winner() == Some(id) {
+                        self.winner = Some(out);
+                    }
+                    progressed = true;
+                    continue;
+                }
+                Polled::Failed(e, in_handshake) => {
+                    self.attempts.swap_remove(i);
+                    self.attempt_failed(id, e, in_handshake, now);
+                    Input::AttemptFailed(id)
+                }
+            };
+            progressed = true;
+            self.race.handle(input, now.into_std());
+        }
+        progressed
+    }
+
+    /// Records attempt `id`'s failure: in the history, the report and the errors.
+    fn attempt_failed(&mut self, id: AttemptId, e: io::Error, in_handshake: bool, now: Instant) {
+        let kind = failure_kind(e.kind());
+        let addr = self.report.attempts[id.0].addr;
+        self.sources
+            .remember(addr, now, |h, src, dst, now| h.failure(src, dst, kind, now));
+        self.end_attempt(id, now, failed_outcome(&e, in_handshake));
+        debug!(%addr, attempt = id.0, error = %e, "attempt failed");
+        self.errors.push((id, e));
+    }
+
+    /// Keeps one timer at the race's next deadline; tells the race when it comes.
+    fn drive_timer(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let Some(deadline) = self.race.poll_timeout().map(Instant::from_std) else {
+            return false;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        // Reset only when the deadline moved (quinn's drive_timer).
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        // A timer that fired after this pass's `now` was taken is told in the next pass.
+        if now >= deadline {
+            self.race.handle_timeout(now.into_std());
+        }
+        true
+    }
+
     /// HE-3.7: lookups still pending when the race ends go on in a background task for up to
     /// [`LATE_ANSWERS`], their answers discarded, so a resolver with a cache (hickory) has them
     /// for the next connect. Without a tokio runtime to spawn on, they are dropped.
     fn finish_lookups_in_background(&mut self) {
-        let mut pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = Vec::new();
-        for lookup in self.lookups.iter_mut().filter_map(Option::take) {
-            pending.push(Box::pin(async move {
-                let _ = lookup.await;
-            }));
-        }
-        if let Some(lookup) = self.service_lookup.take() {
-            pending.push(Box::pin(async move {
-                let _ = lookup.await;
-            }));
-        }
-        for (_, _, lookup) in self.target_lookups.drain(..) {
-            pending.push(Box::pin(async move {
-                let _ = lookup.await;
-            }));
-        }
+        let mut pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = self
+            .lookups
+            .drain(..)
+            .map(|(_, lookup)| lookup.into_future())
+            .collect();
         // The NAT64 discovery keeps its result for the next connect (HE-7.7).
-        pending.extend(self.nat64.take_pending());
+        pending.extend(self.sources.nat64.take_pending());
         if pending.is_empty() {
             return;
         }
@@ -688,7 +915,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// Hands the HTTPS answer to the race (HE-10.1, HE-10.5): the records that parse (the
     /// others ignored with a warning) and their admitted hint addresses, with sources and
     /// history, as answers get them.
-    fn on_service_answer(&mut self, result: RecordAnswer, arrived: Instant, now: Instant) {
+    fn on_records(&mut self, id: QueryId, result: RecordAnswer, arrived: Instant, now: Instant) {
         let at = self.since_start(arrived);
         let rdatas = match result {
             Ok(rdatas) => rdatas,
@@ -699,110 +926,79 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     result: Err(e),
                     malformed: 0,
                 });
-                self.race.handle(Input::ServiceFailed, now.into_std());
+                let answer = Answer::Failed;
+                self.race
+                    .handle(Input::Answer { id, answer }, now.into_std());
                 return;
             }
         };
-        let mut records = Vec::new();
-        let mut malformed = 0;
-        for rdata in &rdatas {
-            match ServiceRecord::from_rdata(rdata) {
-                Ok(record) => records.push(record),
-                Err(e) => {
-                    malformed += 1;
-                    tracing::warn!(error = %e, "ignoring a malformed HTTPS record");
-                }
-            }
-        }
+        let (records, malformed) = parse_records(&rdatas);
         debug!(
             records = records.len(),
             malformed,
             ms = at.as_millis() as u64,
             "https records"
         );
-        let admission = self.config.admission();
-        let mut seen = Seen::default();
-        let ips: Vec<IpAddr> = records
-            .iter()
-            .filter(|r| !r.is_alias())
-            .flat_map(|r| {
-                r.ipv6_hints
-                    .iter()
-                    .map(|ip| IpAddr::V6(*ip))
-                    .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
-            })
-            .collect();
-        let port = self.port;
         // HE-7.1: while the NAT64 prefix is still being discovered, IPv4 hints (no route) are
         // left out; the A answer, which waits for the prefix, stands in for them.
-        let families: &[Family] = match self.nat64.waiting() {
+        let families: &[Family] = match self.sources.nat64.waiting() {
             true => &[Family::V6],
             false => &[Family::V6, Family::V4],
         };
+        let admission = self.config.admission();
+        let ips = hint_addresses(&records);
+        let mut seen = Seen::default();
         let dsts: Vec<SocketAddr> = families
             .iter()
-            .flat_map(|family| admit_answer(&admission, *family, &ips, port, &mut seen))
+            .flat_map(|family| admit_answer(&admission, *family, &ips, self.port, &mut seen))
             .collect();
-        let hints = candidates(
-            self.dial,
-            self.with_sources,
-            self.history,
-            &mut self.known,
-            &mut self.nat64,
-            dsts,
-            now,
-        );
+        let hints = self.sources.candidates(self.dial, dsts, now);
         self.report.service = Some(ServiceAnswer {
             at,
             result: Ok(records.clone()),
             malformed,
         });
+        let answer = Answer::Records { records, hints };
         self.race
-            .handle(Input::ServiceAnswer { records, hints }, now.into_std());
+            .handle(Input::Answer { id, answer }, now.into_std());
     }
 
     /// Hands a TargetName's answer to the race (HE-10.7): admitted, deduplicated, at most one
     /// batch of source lookups (HE-5.10), with history.
-    fn on_target_answer(
+    fn on_target(
         &mut self,
-        target: String,
+        id: QueryId,
+        target: &str,
         family: Family,
         result: Result<Vec<IpAddr>, ResolveError>,
         now: Instant,
     ) {
-        let ips = match result {
-            Ok(ips) => ips,
+        let answer = match result {
+            Ok(ips) => {
+                debug!(%target, %family, count = ips.len(), "target answer");
+                let admission = self.config.admission();
+                let mut seen = Seen::default();
+                let dsts = admit_answer(&admission, family, &ips, self.port, &mut seen);
+                let dsts = dsts.into_iter().take(SOURCE_BATCH);
+                Answer::Addresses(self.sources.candidates(self.dial, dsts, now))
+            }
             Err(e) => {
                 debug!(%target, %family, error = %e, "target lookup failed");
-                let input = Input::TargetFailed { target, family };
-                self.race.handle(input, now.into_std());
-                return;
+                Answer::Failed
             }
         };
-        debug!(%target, %family, count = ips.len(), "target answer");
-        let admission = self.config.admission();
-        let mut seen = Seen::default();
-        let dsts = admit_answer(&admission, family, &ips, self.port, &mut seen);
-        let addrs = candidates(
-            self.dial,
-            self.with_sources,
-            self.history,
-            &mut self.known,
-            &mut self.nat64,
-            dsts.into_iter().take(SOURCE_BATCH),
-            now,
-        );
-        let input = Input::TargetResolved {
-            target,
-            family,
-            addrs,
-        };
-        self.race.handle(input, now.into_std());
+        self.race
+            .handle(Input::Answer { id, answer }, now.into_std());
     }
 
     /// Polls attempt `i`: its TCP connect, then its handshake. A TCP connect that completes
     /// records the handshake RTT and starts the handshake in its place (or wins, without one).
-    fn poll_attempt(&mut self, i: usize, cx: &mut Context<'_>) -> (AttemptId, Polled<H::Output>) {
+    fn poll_attempt(
+        &mut self,
+        i: usize,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> (AttemptId, Polled<H::Output>) {
         let id = self.attempts[i].0;
         let stream = match &mut self.attempts[i].1 {
             Running::Tcp(connect) => match connect.as_mut().poll(cx) {
@@ -818,11 +1014,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 };
             }
         };
-        let now = Instant::now();
-        let started = self.report.attempts[id.0].started;
-        let rtt = self.since_start(now).saturating_sub(started);
-        self.remember(id, now, |h, src, dst, now| h.success(src, dst, rtt, now));
-        let addr = self.report.attempts[id.0].addr;
+        let record = &self.report.attempts[id.0];
+        let (addr, rtt) = (
+            record.addr,
+            self.since_start(now).saturating_sub(record.started),
+        );
+        self.sources
+            .remember(addr, now, |h, src, dst, now| h.success(src, dst, rtt, now));
         let to = Destination {
             addr,
             host: self.host,
@@ -847,140 +1045,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         (id, Polled::TcpConnected)
     }
 
-    /// Records what attempt `id` showed in the history, if there is one (HE-4.2).
-    fn remember(
-        &self,
-        id: AttemptId,
-        now: Instant,
-        record: impl FnOnce(&mut History, Option<IpAddr>, SocketAddr, std::time::Instant),
-    ) {
-        let Some(history) = self.history else { return };
-        let dst = self.report.attempts[id.0].addr;
-        let src = self.known.get(&dst).and_then(|(src, _)| *src);
-        record(&mut lock(history), src, dst, now.into_std());
-    }
-
     fn end_attempt(&mut self, id: AttemptId, now: Instant, outcome: AttemptOutcome) {
         let at = self.since_start(now);
         let a = &mut self.report.attempts[id.0];
         a.ended = Some(at);
         a.outcome = Some(outcome);
-    }
-
-    /// Carries out the machine's actions; returns the result once the race is over.
-    fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<H::Output>> {
-        while let Some(action) = self.race.poll_action() {
-            match action {
-                Action::Query { family } => {
-                    if let Some((resolver, name)) = self.resolver {
-                        self.lookups[family.index()] = Some(resolver.lookup(name, family));
-                    }
-                }
-                Action::QueryService => {
-                    let lookup = self
-                        .resolver
-                        .zip(self.service_name.as_deref())
-                        .and_then(|((resolver, _), name)| resolver.lookup_https(name));
-                    match lookup {
-                        Some(lookup) => self.service_lookup = Some(lookup),
-                        // This resolver does not do HTTPS records: go on without.
-                        None => self.race.handle(Input::ServiceFailed, now.into_std()),
-                    }
-                }
-                Action::QueryServiceAt { name } => {
-                    debug!(alias = %name, "following an AliasMode HTTPS record");
-                    let lookup = self
-                        .resolver
-                        .and_then(|(resolver, _)| resolver.lookup_https(&name));
-                    match lookup {
-                        Some(lookup) => self.service_lookup = Some(lookup),
-                        None => self.race.handle(Input::ServiceFailed, now.into_std()),
-                    }
-                }
-                Action::QueryTarget { target, family } => {
-                    if let Some((resolver, _)) = self.resolver {
-                        let lookup = resolver.lookup(&target, family);
-                        self.target_lookups.push((target, family, lookup));
-                    }
-                }
-                Action::Start { id, addr } => {
-                    let started = self.since_start(now);
-                    let history = self
-                        .known
-                        .get(&addr)
-                        .map(|(_, hist)| *hist)
-                        .filter(|hist| !hist.is_empty());
-                    let translation = self.nat64.translations.get(&addr).copied();
-                    // HE-7.6: a NAT64 translation is judged by the IPv4 address it reaches.
-                    if !self.config.address_policy.allows(self.nat64.judged(addr)) {
-                        // Checked right before the connect, after DNS: rebinding cannot slip past.
-                        debug!(%addr, attempt = id.0, "attempt denied by the address policy");
-                        let outcome = Some(AttemptOutcome::Denied);
-                        self.report.attempts.push(Attempt {
-                            addr,
-                            started,
-                            ended: Some(started),
-                            outcome,
-                            history,
-                            placement: None,
-                            endpoint: self.race.endpoint_of(addr).cloned(),
-                            tcp_connected: None,
-                            translation,
-                        });
-                        let denied = io::Error::new(
-                            io::ErrorKind::PermissionDenied,
-                            "denied by the address policy",
-                        );
-                        self.errors.push((id, denied));
-                        // The machine decides what follows (HE-5.5), and `Failure::Denied` when
-                        // every address was denied.
-                        self.race.handle(Input::AttemptDenied(id), now.into_std());
-                        continue;
-                    }
-                    debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
-                    self.report.attempts.push(Attempt {
-                        addr,
-                        started,
-                        ended: None,
-                        outcome: None,
-                        history,
-                        placement: None,
-                        // The endpoint it came from, now: hints replaced by a later answer
-                        // leave the plan, not the attempt (HE-10.6).
-                        endpoint: self.race.endpoint_of(addr).cloned(),
-                        tcp_connected: None,
-                        translation,
-                    });
-                    self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
-                }
-                Action::Cancel { id, reason } => {
-                    // Dropping the attempt's future closes its socket now (HE-5.4).
-                    self.attempts.retain(|(a, _)| *a != id);
-                    let ran = self
-                        .since_start(now)
-                        .saturating_sub(self.report.attempts[id.0].started);
-                    let kind = match reason {
-                        // Lost the race without completing: evidence too (HE-4.2).
-                        CancelReason::Lost => PastFailure::LostRace,
-                        _ => PastFailure::TimedOut,
-                    };
-                    self.remember(id, now, |h, src, dst, now| h.failure(src, dst, kind, now));
-                    let outcome = match reason {
-                        CancelReason::Lost => AttemptOutcome::Cancelled,
-                        CancelReason::AttemptTimedOut | CancelReason::ConnectTimedOut => {
-                            let msg = format!("timed out after {:?}", round_ms(ran));
-                            self.errors
-                                .push((id, io::Error::new(io::ErrorKind::TimedOut, msg)));
-                            AttemptOutcome::TimedOut
-                        }
-                    };
-                    debug!(addr = %self.report.attempts[id.0].addr, attempt = id.0, ?reason, "attempt cancelled");
-                    self.end_attempt(id, now, outcome);
-                }
-                Action::Done(result) => return Some(self.finish(result, now)),
-            }
-        }
-        None
     }
 
     fn finish(
@@ -991,28 +1060,16 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.attempts.clear();
         self.finish_lookups_in_background();
         self.feeds = [None, None];
-        self.report.elapsed = self.since_start(now);
-        for (i, a) in self.report.attempts.iter_mut().enumerate() {
+        let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
+        report.elapsed = self.since_start(now);
+        for (i, a) in report.attempts.iter_mut().enumerate() {
             a.placement = self.race.placement(AttemptId(i));
             if a.endpoint.is_none() {
                 a.endpoint = self.race.endpoint_of(a.addr).cloned();
             }
         }
-        let report = std::mem::replace(&mut self.report, Report::new("", 0));
-        match result {
-            Ok(id) => {
-                let mut report = report;
-                let at = report.elapsed;
-                report.attempts[id.0].ended = Some(at);
-                report.attempts[id.0].outcome = Some(AttemptOutcome::Connected);
-                report.winner = Some(id.0);
-                debug!(addr = %report.attempts[id.0].addr, attempt = id.0, ms = at.as_millis() as u64, "connected");
-                let stream = self
-                    .winner
-                    .take()
-                    .expect("the winner's stream is held until Done");
-                Ok((stream, report))
-            }
+        let id = match result {
+            Ok(id) => id,
             Err(failure) => {
                 // In the order the attempts started, as the error promises.
                 self.errors.sort_by_key(|(id, _)| *id);
@@ -1021,10 +1078,50 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     .drain(..)
                     .map(|(id, e)| (report.attempts[id.0].addr, e))
                     .collect();
-                Err(failed(failure, report, attempts, self.connect_timeout))
+                return Err(failed(failure, report, attempts, self.connect_timeout));
+            }
+        };
+        let at = report.elapsed;
+        report.attempts[id.0].ended = Some(at);
+        report.attempts[id.0].outcome = Some(AttemptOutcome::Connected);
+        report.winner = Some(id.0);
+        debug!(addr = %report.attempts[id.0].addr, attempt = id.0, ms = at.as_millis() as u64, "connected");
+        let stream = self
+            .winner
+            .take()
+            .expect("the winner's stream is held until Done");
+        Ok((stream, report))
+    }
+}
+
+/// The HTTPS records among `rdatas` that parse, and how many did not (ignored with a warning).
+fn parse_records(rdatas: &[Vec<u8>]) -> (Vec<ServiceRecord>, usize) {
+    let mut records = Vec::new();
+    let mut malformed = 0;
+    for rdata in rdatas {
+        match ServiceRecord::from_rdata(rdata) {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                malformed += 1;
+                tracing::warn!(error = %e, "ignoring a malformed HTTPS record");
             }
         }
     }
+    (records, malformed)
+}
+
+/// Every hint address of the ServiceMode records (HE-10.5).
+fn hint_addresses(records: &[ServiceRecord]) -> Vec<IpAddr> {
+    records
+        .iter()
+        .filter(|r| !r.is_alias())
+        .flat_map(|r| {
+            r.ipv6_hints
+                .iter()
+                .map(|ip| IpAddr::V6(*ip))
+                .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
+        })
+        .collect()
 }
 
 /// NAT64 for one connect with this configuration and connector state (HE-7.7), discovering
@@ -1100,7 +1197,7 @@ pub(crate) async fn resolve_all<D: Dial>(
             Ok(ips) => admitted.extend(admit_answer(&admission, family, ips, port, &mut seen)),
             Err(_) => any_failed = true,
         }
-        report.answers.push(Answer { family, at, result });
+        report.answers.push(AnswerRecord { family, at, result });
     }
     // HE-7.1: without an IPv4 route, IPv4 addresses are returned as their NAT64 translations,
     // once the prefix is known.
@@ -1159,46 +1256,6 @@ pub(crate) async fn resolve_all<D: Dial>(
         config.first_address_family_count,
         table,
     ))
-}
-
-/// Destinations as the race takes them: with the source address the kernel would pick (RFC 6724
-/// needs it; one system call each unless `with_sources` is off) and, with history, what earlier
-/// connects on that network learned (HE-4.2), also kept in `known` for the report and for
-/// recording the outcome.
-#[allow(clippy::too_many_arguments)]
-fn candidates<D: Dial>(
-    dial: &D,
-    with_sources: bool,
-    history: Option<&SharedHistory>,
-    known: &mut HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
-    nat64: &mut Nat64Race,
-    dsts: impl IntoIterator<Item = SocketAddr>,
-    now: Instant,
-) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = dsts
-        .into_iter()
-        .map(|dst| {
-            let src = if with_sources {
-                dial.source(dst)
-            } else {
-                Some(dst.ip())
-            };
-            // HE-7.1 / HE-7.6: synthesized when IPv4 has no route; DNS64 answers recognised.
-            let (dst, src, origin) = nat64.translate(dst, src, |to| dial.source(to));
-            Candidate {
-                origin,
-                ..Candidate::new(dst, src)
-            }
-        })
-        .collect();
-    if let Some(history) = history {
-        let mut h = lock(history);
-        for c in &mut out {
-            c.hist = h.verdict(c.src, c.dst, now.into_std());
-            known.insert(c.dst, (c.src, c.hist));
-        }
-    }
-    out
 }
 
 /// Puts endpoints of equal priority in random order (RFC 9460 §2.4.1), with the standard

@@ -137,7 +137,9 @@ pub mod __internal {
     #[cfg(fuzzing)]
     pub use crate::core::check::run as check_race;
     pub use crate::core::history::{History, Limits as HistoryLimits};
-    pub use crate::core::machine::{Action, Addresses, Input, Race, RaceConfig};
+    pub use crate::core::machine::{
+        Action, Addresses, Answer, Input, Query, QueryId, Race, RaceConfig,
+    };
     #[cfg(fuzzing)]
     pub use crate::core::nat64::Nat64Prefix;
 

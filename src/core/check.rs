@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use super::Family;
 use super::history::{PastFailure, Remembered};
 use super::machine::{
-    Action, Addresses, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Race, RaceConfig,
+    Action, Addresses, Answer, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Query, QueryId,
+    Race, RaceConfig,
 };
 use super::sort::Candidate;
 use super::svcb::ServiceRecord;
@@ -203,7 +204,9 @@ struct Seen {
     /// Aliases followed, and TargetName queries asked and not answered.
     aliases: usize,
     targets_asked: HashSet<(String, Family)>,
-    targets_pending: Vec<(String, Family)>,
+    targets_pending: Vec<(QueryId, String, Family)>,
+    /// The latest HTTPS query's id.
+    service_id: Option<QueryId>,
     /// The machine's deadline as announced after the previous step.
     deadline: Option<Instant>,
     queried: HashSet<Family>,
@@ -236,7 +239,12 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         && query.contains(&true)
         && config.resolution_delay.as_millis() % 2 == 1;
     if service {
-        race = race.with_service_query(443, vec![b"h2".to_vec(), b"http/1.1".to_vec()], |_| {});
+        race = race.with_service_query(
+            "example.com",
+            443,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            |_| {},
+        );
     }
     let mut seen = Seen {
         lookups_settled: [!query[0], !query[1]],
@@ -261,24 +269,32 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                     usize::from(b.u16() % 3000)
                 };
                 let addrs = (0..count).map(|_| address(family, b.u8())).collect();
+                // An answer for a family not announced goes under an id the race never gave.
+                let asked = race.query_id(&Query::Addresses(family));
+                let id = asked.unwrap_or(QueryId(usize::from(op)));
                 // Sometimes only a part of a long answer, with more to come.
                 if op & 0x40 == 0 {
-                    race.handle(Input::Resolved { family, addrs }, now);
-                    seen.lookups_settled[family.index()] = true;
+                    let answer = Answer::Addresses(addrs);
+                    race.handle(Input::Answer { id, answer }, now);
+                    seen.lookups_settled[family.index()] |= asked.is_some();
                 } else {
-                    race.handle(Input::ResolvedPart { family, addrs }, now);
+                    let answer = Answer::Part(addrs);
+                    race.handle(Input::Answer { id, answer }, now);
                 }
                 false
             }
             2 if op & 0x20 != 0 => {
                 // The HTTPS answer: a few records, some AliasMode, some h3-only, some with a
                 // port, with hints from the same small pool as the answers.
-                if op & 0x40 != 0 {
-                    race.handle(Input::ServiceFailed, now);
+                let answer = if op & 0x40 != 0 {
+                    Answer::Failed
                 } else {
                     let (records, hints) = service_answer(&mut b);
-                    race.handle(Input::ServiceAnswer { records, hints }, now);
-                }
+                    Answer::Records { records, hints }
+                };
+                // Without an HTTPS query, under an id the race never gave.
+                let id = seen.service_id.unwrap_or(QueryId(usize::from(op)));
+                race.handle(Input::Answer { id, answer }, now);
                 seen.service_pending = false;
                 false
             }
@@ -288,8 +304,16 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 } else {
                     Family::V4
                 };
-                race.handle(Input::ResolveFailed { family }, now);
-                seen.lookups_settled[family.index()] = true;
+                let asked = race.query_id(&Query::Addresses(family));
+                let id = asked.unwrap_or(QueryId(usize::from(op)));
+                race.handle(
+                    Input::Answer {
+                        id,
+                        answer: Answer::Failed,
+                    },
+                    now,
+                );
+                seen.lookups_settled[family.index()] |= asked.is_some();
                 false
             }
             3 | 4 => {
@@ -351,20 +375,13 @@ pub fn run(data: &[u8]) -> Result<(), String> {
             }
             7 if op & 0x80 != 0 && !seen.targets_pending.is_empty() => {
                 // A TargetName's answer (HE-10.7): addresses from the pool, or a failure.
-                let (target, family) = seen.targets_pending.remove(0);
-                if op & 0x40 != 0 {
-                    race.handle(Input::TargetFailed { target, family }, now);
+                let (id, _, family) = seen.targets_pending.remove(0);
+                let answer = if op & 0x40 != 0 {
+                    Answer::Failed
                 } else {
-                    let addrs = (0..b.u8() % 4).map(|_| address(family, b.u8())).collect();
-                    race.handle(
-                        Input::TargetResolved {
-                            target,
-                            family,
-                            addrs,
-                        },
-                        now,
-                    );
-                }
+                    Answer::Addresses((0..b.u8() % 4).map(|_| address(family, b.u8())).collect())
+                };
+                race.handle(Input::Answer { id, answer }, now);
                 false
             }
             _ => {
@@ -380,18 +397,39 @@ pub fn run(data: &[u8]) -> Result<(), String> {
     }
     // 7: the race ends once every attempt fails and every lookup settles.
     while seen.service_pending {
-        race.handle(Input::ServiceFailed, now);
+        let id = seen.service_id.unwrap_or(QueryId(usize::MAX));
+        race.handle(
+            Input::Answer {
+                id,
+                answer: Answer::Failed,
+            },
+            now,
+        );
         seen.service_pending = false;
         drain(&mut race, &mut seen, now, false)?;
     }
     while !seen.targets_pending.is_empty() {
-        let (target, family) = seen.targets_pending.remove(0);
-        race.handle(Input::TargetFailed { target, family }, now);
+        let (id, _, _) = seen.targets_pending.remove(0);
+        race.handle(
+            Input::Answer {
+                id,
+                answer: Answer::Failed,
+            },
+            now,
+        );
         drain(&mut race, &mut seen, now, false)?;
     }
     for family in [Family::V6, Family::V4] {
         if !seen.lookups_settled[family.index()] {
-            race.handle(Input::ResolveFailed { family }, now);
+            let id = race.query_id(&Query::Addresses(family));
+            let id = id.unwrap_or(QueryId(usize::MAX));
+            race.handle(
+                Input::Answer {
+                    id,
+                    answer: Answer::Failed,
+                },
+                now,
+            );
             seen.lookups_settled[family.index()] = true;
             drain(&mut race, &mut seen, now, false)?;
         }
@@ -429,37 +467,7 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
             return Err(format!("{action:?} after Done")); // 3
         }
         match action {
-            Action::QueryServiceAt { .. } => {
-                // 10: bounded, and only while the HTTPS answer is awaited.
-                seen.aliases += 1;
-                if seen.aliases > 8 {
-                    return Err("more than 8 aliases followed".into());
-                }
-                seen.service_pending = true;
-            }
-            Action::QueryTarget { target, family } => {
-                if !seen.targets_asked.insert((target.clone(), family)) {
-                    return Err(format!("{target} {family} asked twice"));
-                }
-                seen.targets_pending.push((target, family));
-            }
-            Action::QueryService => {
-                // 8: the HTTPS query first of all, once.
-                if seen.service_queried || !seen.queried.is_empty() || !seen.started.is_empty() {
-                    return Err("HTTPS query out of place".into());
-                }
-                seen.service_queried = true;
-            }
-            Action::Query { family } => {
-                // 8: queries come first, AAAA before A, once each, for families still pending.
-                if !seen.started.is_empty() || seen.lookups_settled[family.index()] {
-                    return Err(format!("query for {family} out of place"));
-                }
-                if !seen.queried.insert(family) || (family == Family::V6 && seen.queried.len() > 1)
-                {
-                    return Err(format!("query for {family} twice or after A"));
-                }
-            }
+            Action::Query { id, query } => query_asked(seen, id, query)?,
             Action::Start { id, addr } => {
                 let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
                 if !seen.addrs.insert(canonical) {
@@ -523,6 +531,45 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
         && !seen.done
     {
         return Err("lookups settled, nothing running, but the race is not done".into());
+    }
+    Ok(())
+}
+
+/// Invariants 8 and 10 for one query asked for.
+fn query_asked(seen: &mut Seen, id: QueryId, query: Query) -> Result<(), String> {
+    match query {
+        Query::Service(_) if seen.service_queried => {
+            // 10: bounded, and only while the HTTPS answer is awaited.
+            seen.aliases += 1;
+            if seen.aliases > 8 {
+                return Err("more than 8 aliases followed".into());
+            }
+            seen.service_pending = true;
+            seen.service_id = Some(id);
+        }
+        Query::Service(_) => {
+            // 8: the HTTPS query first of all, once.
+            if !seen.queried.is_empty() || !seen.started.is_empty() {
+                return Err("HTTPS query out of place".into());
+            }
+            seen.service_queried = true;
+            seen.service_id = Some(id);
+        }
+        Query::Target { name, family } => {
+            if !seen.targets_asked.insert((name.clone(), family)) {
+                return Err(format!("{name} {family} asked twice"));
+            }
+            seen.targets_pending.push((id, name, family));
+        }
+        Query::Addresses(family) => {
+            // 8: queries come first, AAAA before A, once each, for families still pending.
+            if !seen.started.is_empty() || seen.lookups_settled[family.index()] {
+                return Err(format!("query for {family} out of place"));
+            }
+            if !seen.queried.insert(family) || (family == Family::V6 && seen.queried.len() > 1) {
+                return Err(format!("query for {family} twice or after A"));
+            }
+        }
     }
     Ok(())
 }

@@ -65,7 +65,7 @@ pub enum Addresses {
         v4: bool,
     },
     /// Already known (IP literals, addresses given to `connect`): the driver feeds addresses of these families
-    /// with [`Input::Resolved`], and nothing is queried.
+    /// with [`Input::Answer`] under [`Race::given`]'s ids, and nothing is queried.
     Given {
         /// IPv6 addresses will be fed.
         v6: bool,
@@ -74,61 +74,70 @@ pub enum Addresses {
     },
 }
 
-/// What the driver tells the machine.
+/// Identifies one DNS query within one race. Ids count up from 0 in the order the race asks
+/// ([`Action::Query`]); an answer names the query it answers ([`Input::Answer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueryId(pub usize);
+
+/// What one query asks the resolver for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Query {
+    /// The race's name's addresses of one family: AAAA or A (HE-3.1). Answer with
+    /// [`Answer::Addresses`] (or [`Answer::Part`]s first) or [`Answer::Failed`].
+    Addresses(Family),
+    /// The HTTPS records of this name (HE-10.2): first the service name
+    /// ([`Race::with_service_query`]), then each AliasMode target followed (HE-10.7). Answer
+    /// with [`Answer::Records`] or [`Answer::Failed`].
+    Service(String),
+    /// A ServiceMode TargetName's addresses of one family (HE-10.7), on the connect's port.
+    /// Answer with [`Answer::Addresses`] or [`Answer::Failed`].
+    Target {
+        /// The TargetName.
+        name: String,
+        /// AAAA or A.
+        family: Family,
+    },
+}
+
+/// What a query found.
 #[derive(Debug, Clone)]
-pub enum Input {
-    /// A family's lookup answered with these destinations (possibly none: NODATA). This is the
-    /// answer's last part: the lookup is settled.
+pub enum Answer {
+    /// Destinations (possibly none: NODATA), the answer's last part: the query is settled.
     ///
-    /// The family names the lookup that answered; each destination's own family is that of its
-    /// address, after IPv4-mapped IPv6 addresses are read as the IPv4 address they carry (HE-5.7).
-    Resolved {
-        /// The family asked for.
-        family: Family,
-        /// The destinations, with their sources.
-        addrs: Vec<Candidate>,
-    },
-    /// Part of a long answer (the driver looks source addresses up in bounded batches, HE-5.10):
-    /// these destinations may be used at once, and more of the same answer will follow, ending
-    /// with [`Input::Resolved`].
-    ResolvedPart {
-        /// The family asked for.
-        family: Family,
-        /// These destinations, with their sources.
-        addrs: Vec<Candidate>,
-    },
+    /// Each destination's own family is that of its address, after IPv4-mapped IPv6 addresses
+    /// are read as the IPv4 address they carry (HE-5.7); for an address query they are expected
+    /// to be of the family asked for.
+    Addresses(Vec<Candidate>),
+    /// Part of a long answer to an address query (the driver looks source addresses up in
+    /// bounded batches, HE-5.10): these destinations may be used at once, and more of the same
+    /// answer follows, ending with [`Answer::Addresses`]. Given for any other query, it is taken
+    /// as the whole answer.
+    Part(Vec<Candidate>),
     /// The HTTPS answer (HE-10.2): the records that parsed (AliasMode and all), and every hint
-    /// address in them as a destination on the connect's port, with its source, as for
-    /// [`Input::Resolved`]. The machine plans the endpoints (HE-10.4, HE-10.6) and uses the hints
-    /// of the endpoints it keeps (HE-10.5).
-    ServiceAnswer {
+    /// address in them as a destination on the connect's port, with its source. The machine
+    /// plans the endpoints (HE-10.4, HE-10.6) and uses the hints of the endpoints it keeps
+    /// (HE-10.5).
+    Records {
         /// The records.
         records: Vec<ServiceRecord>,
         /// Their hint addresses.
         hints: Vec<Candidate>,
     },
-    /// The HTTPS lookup failed, or found nothing usable: the race goes on without it.
-    ServiceFailed,
-    /// A TargetName's answer for one family (HE-10.7), destinations on the connect's port.
-    TargetResolved {
-        /// The TargetName.
-        target: String,
-        /// The family asked for.
-        family: Family,
-        /// The destinations, with their sources.
-        addrs: Vec<Candidate>,
-    },
-    /// A TargetName's lookup for one family failed.
-    TargetFailed {
-        /// The TargetName.
-        target: String,
-        /// The family asked for.
-        family: Family,
-    },
-    /// A family's lookup failed.
-    ResolveFailed {
-        /// The family asked for.
-        family: Family,
+    /// The lookup failed (or, for HTTPS records, found nothing usable): the race goes on
+    /// without it.
+    Failed,
+}
+
+/// What the driver tells the machine.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The answer to query `id`. An answer to a query the race did not ask, or to one already
+    /// settled, is ignored; so is an answer of the wrong shape (records for an address query).
+    Answer {
+        /// The query answered.
+        id: QueryId,
+        /// What it found.
+        answer: Answer,
     },
     /// The attempt's connect failed.
     AttemptFailed(AttemptId),
@@ -173,28 +182,13 @@ pub enum Failure {
 /// What the machine tells the driver to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Look up this family's addresses; answer with [`Input::Resolved`] (or
-    /// [`Input::ResolvedPart`]s) or [`Input::ResolveFailed`].
+    /// Send this query (HE-3.1, HE-10.2, HE-10.7) and answer it with [`Input::Answer`] under
+    /// its id. The HTTPS query comes first, then AAAA, then A, back to back.
     Query {
-        /// The family to look up.
-        family: Family,
-    },
-    /// Look up the name's HTTPS records (HE-10.2); answer with [`Input::ServiceAnswer`] or
-    /// [`Input::ServiceFailed`]. Asked first, before AAAA and A.
-    QueryService,
-    /// Follow an AliasMode record (HE-10.7): look up the HTTPS records of `name`, and answer as
-    /// for [`Action::QueryService`].
-    QueryServiceAt {
-        /// The alias target.
-        name: String,
-    },
-    /// Resolve an endpoint's TargetName (HE-10.7); answer with [`Input::TargetResolved`] or
-    /// [`Input::TargetFailed`].
-    QueryTarget {
-        /// The name.
-        target: String,
-        /// The family.
-        family: Family,
+        /// Its id, for the answer.
+        id: QueryId,
+        /// What to look up.
+        query: Query,
     },
     /// Start connecting to `addr`.
     Start {
@@ -361,6 +355,10 @@ pub struct Race {
     /// No attempt before this index is running: the oldest running attempt has the earliest
     /// per-attempt deadline, since all attempts share one timeout.
     oldest_running: usize,
+    /// Every query asked, by id, and whether it is settled.
+    queries: Vec<(Query, bool)>,
+    /// The attempt that won.
+    winner: Option<AttemptId>,
     actions: VecDeque<Action>,
     done: bool,
 }
@@ -402,15 +400,16 @@ impl Race {
             attempts: Vec::new(),
             running: 0,
             oldest_running: 0,
+            queries: Vec::new(),
+            winner: None,
             actions: VecDeque::new(),
             done: false,
         };
-        if query {
-            // HE-3.1: AAAA first, then A, back to back; neither waits for the other.
-            for (family, asked) in [(Family::V6, query_v6), (Family::V4, query_v4)] {
-                if asked {
-                    race.actions.push_back(Action::Query { family });
-                }
+        // HE-3.1: AAAA first, then A, back to back; neither waits for the other. Given
+        // addresses are answers to queries nobody sends.
+        for (family, asked) in [(Family::V6, query_v6), (Family::V4, query_v4)] {
+            if asked {
+                race.ask(Query::Addresses(family), query);
             }
         }
         // A race with nothing to look up is decided at once.
@@ -418,12 +417,13 @@ impl Race {
         race
     }
 
-    /// Also looks the name's HTTPS records up (HE-10.2), first, and uses them (HE-10.3 to
+    /// Also looks the HTTPS records of `name` up (HE-10.2), first, and uses them (HE-10.3 to
     /// HE-10.6): `port` is the connect's port, `protocols` the ALPN protocols the connection can
     /// use over TCP, `shuffle` orders endpoints of equal priority. Call it right after
     /// [`Race::new`] with [`Addresses::Query`], before draining actions.
     pub fn with_service_query(
         mut self,
+        name: &str,
         port: u16,
         protocols: Vec<Vec<u8>>,
         shuffle: fn(&mut [ServiceEndpoint]),
@@ -431,7 +431,13 @@ impl Race {
         if self.done || !self.lookups.contains(&LookupState::Pending) {
             return self;
         }
-        self.actions.push_front(Action::QueryService);
+        // The HTTPS query is asked first (id 0); the address queries follow it.
+        let asked = std::mem::take(&mut self.queries);
+        self.actions.clear();
+        self.ask(Query::Service(service_name(name, port)), true);
+        for (query, _) in asked {
+            self.ask(query, true);
+        }
         let families = [
             self.lookups[0] != LookupState::NotQueried,
             self.lookups[1] != LookupState::NotQueried,
@@ -450,6 +456,32 @@ impl Race {
             priorities: HashMap::new(),
         });
         self
+    }
+
+    /// Registers a query under the next id; with `send`, asks the driver to send it.
+    fn ask(&mut self, query: Query, send: bool) {
+        let id = QueryId(self.queries.len());
+        if send {
+            self.actions.push_back(Action::Query {
+                id,
+                query: query.clone(),
+            });
+        }
+        self.queries.push((query, false));
+    }
+
+    /// With [`Addresses::Given`]: the id to feed `family`'s addresses under (no query is sent
+    /// for them), if that family was announced.
+    pub fn given(&self, family: Family) -> Option<QueryId> {
+        self.query_id(&Query::Addresses(family))
+    }
+
+    /// The id of the query that asked `query`, if the race asked it (the latest, if twice).
+    pub fn query_id(&self, query: &Query) -> Option<QueryId> {
+        self.queries
+            .iter()
+            .rposition(|(q, _)| q == query)
+            .map(QueryId)
     }
 
     /// The endpoint (priority, port, record) a destination came from, when HTTPS records were
@@ -482,33 +514,77 @@ impl Race {
         if self.done {
             return;
         }
-        let given = match &input {
-            Input::Resolved { addrs, .. }
-            | Input::ResolvedPart { addrs, .. }
-            | Input::TargetResolved { addrs, .. } => addrs.as_slice(),
-            Input::ServiceAnswer { hints, .. } => hints.as_slice(),
-            _ => &[],
+        let Input::Answer { id, answer } = input else {
+            self.on_attempt(input);
+            if !self.done {
+                self.step();
+            }
+            return;
+        };
+        let Some((query, settled)) = self.queries.get_mut(id.0) else {
+            return; // Not asked.
+        };
+        if *settled {
+            return;
+        }
+        let last = !matches!((&*query, &answer), (Query::Addresses(_), Answer::Part(_)));
+        *settled = last;
+        let query = match (&*query, last) {
+            // The race keeps the names it needs: only a TargetName is looked at again.
+            (Query::Target { name, family }, _) => Query::Target {
+                name: name.clone(),
+                family: *family,
+            },
+            (Query::Service(_), _) => Query::Service(String::new()),
+            (Query::Addresses(family), _) => Query::Addresses(*family),
+        };
+        let given = match &answer {
+            Answer::Addresses(addrs) | Answer::Part(addrs) => addrs.as_slice(),
+            Answer::Records { hints, .. } => hints.as_slice(),
+            Answer::Failed => &[],
         };
         for c in given.iter().filter(|c| c.origin.is_some()) {
             self.translated.insert(c.dst);
         }
-        match input {
-            Input::Resolved { family, addrs } => self.on_resolved(family, addrs, true),
-            Input::ResolvedPart { family, addrs } => self.on_resolved(family, addrs, false),
-            Input::ServiceAnswer { records, hints } => self.on_service(Some((records, hints))),
-            Input::ServiceFailed => self.on_service(None),
-            Input::TargetResolved {
-                target,
-                family,
-                addrs,
-            } => self.on_target(target, family, Some(addrs)),
-            Input::TargetFailed { target, family } => self.on_target(target, family, None),
-            Input::ResolveFailed { family } => match self.lookups[family.index()] {
+        match (query, answer) {
+            (Query::Addresses(family), Answer::Addresses(addrs)) => {
+                self.on_resolved(family, addrs, true)
+            }
+            (Query::Addresses(family), Answer::Part(addrs)) => {
+                self.on_resolved(family, addrs, false)
+            }
+            (Query::Addresses(family), Answer::Failed) => match self.lookups[family.index()] {
                 LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
                 // The rest of a long answer can no longer come; what came stays usable.
                 LookupState::Partial => self.lookups[family.index()] = LookupState::Positive,
                 _ => {}
             },
+            (Query::Service(_), Answer::Records { records, hints }) => {
+                self.on_service(Some((records, hints)))
+            }
+            (Query::Service(_), Answer::Failed) => self.on_service(None),
+            (Query::Target { name, family }, Answer::Addresses(addrs) | Answer::Part(addrs)) => {
+                self.on_target(name, family, Some(addrs))
+            }
+            (Query::Target { name, family }, Answer::Failed) => self.on_target(name, family, None),
+            // The wrong shape for the query: settled, as if it had failed.
+            (Query::Addresses(family), Answer::Records { .. }) => {
+                if self.lookups[family.index()] == LookupState::Pending {
+                    self.lookups[family.index()] = LookupState::Failed;
+                }
+            }
+            (Query::Service(_), Answer::Addresses(_) | Answer::Part(_)) => self.on_service(None),
+            (Query::Target { name, family }, Answer::Records { .. }) => {
+                self.on_target(name, family, None)
+            }
+        }
+        self.step();
+    }
+
+    /// An attempt's progress, success or failure.
+    fn on_attempt(&mut self, input: Input) {
+        match input {
+            Input::Answer { .. } => {}
             Input::AttemptFailed(id) | Input::AttemptDenied(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running) {
                     let state = match input {
@@ -537,14 +613,13 @@ impl Race {
             Input::Connected(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running) {
                     self.finish_attempt(id, AttemptState::Won);
+                    self.winner = Some(id);
                     // HE-5.4: the first handshake wins; cancel every other attempt.
                     self.cancel_running(CancelReason::Lost);
                     self.finish(Ok(id));
-                    return;
                 }
             }
         }
-        self.step();
     }
 
     /// Tells the machine that `now` has come; call it when [`Race::poll_timeout`] is reached.
@@ -601,10 +676,14 @@ impl Race {
         !self.done && (!self.begun || self.untried.len() < LOW_WATER)
     }
 
-    /// Whether [`Action::Done`] has been produced.
-    #[cfg(test)]
+    /// Whether [`Action::Done`] has been produced: the race is over, and inputs change nothing.
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// The attempt that won, once one has ([`Input::Connected`] for a running attempt).
+    pub fn winner(&self) -> Option<AttemptId> {
+        self.winner
     }
 
     /// Number of attempts started so far.
@@ -751,8 +830,7 @@ impl Race {
                 service.lookup = LookupState::Failed;
             } else {
                 service.aliases.push(target.clone());
-                self.actions
-                    .push_back(Action::QueryServiceAt { name: target });
+                self.ask(Query::Service(target), true);
                 return;
             }
             self.derive_and_rebuild();
@@ -792,8 +870,8 @@ impl Race {
             for family in [Family::V6, Family::V4] {
                 if service.families[family.index()] {
                     target.lookups[family.index()] = Some(LookupState::Pending);
-                    queries.push(Action::QueryTarget {
-                        target: name.clone(),
+                    queries.push(Query::Target {
+                        name: name.clone(),
                         family,
                     });
                 }
@@ -834,7 +912,9 @@ impl Race {
         if !service.hints.is_empty() {
             self.first_positive_at.get_or_insert(self.now);
         }
-        self.actions.extend(queries);
+        for query in queries {
+            self.ask(query, true);
+        }
         self.derive_and_rebuild();
     }
 
@@ -1285,6 +1365,15 @@ impl Race {
         self.untried.clear();
         self.done = true;
         self.actions.push_back(Action::Done(result));
+    }
+}
+
+/// The name whose HTTPS records serve a connect to `name` on `port` (RFC 9460 §2.3, §9.1): the
+/// name itself for the default port 443, else `_port._https.name`.
+pub(crate) fn service_name(name: &str, port: u16) -> String {
+    match port {
+        443 => name.to_string(),
+        _ => format!("_{port}._https.{name}"),
     }
 }
 

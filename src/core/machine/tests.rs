@@ -6,6 +6,9 @@ use std::net::IpAddr;
 
 const MS: Duration = Duration::from_millis(1);
 
+/// The name the service tables look up HTTPS records for.
+const SERVICE: &str = "example.com";
+
 fn config() -> RaceConfig {
     RaceConfig {
         resolution_delay: 50 * MS,
@@ -20,6 +23,8 @@ fn config() -> RaceConfig {
 struct H {
     race: Race,
     t0: Instant,
+    /// Every query the race asked for, by id.
+    asked: Vec<(QueryId, Query)>,
 }
 
 impl H {
@@ -34,6 +39,7 @@ impl H {
         let mut h = H {
             race: Race::new(config, t0, Addresses::Query { v6, v4 }),
             t0,
+            asked: Vec::new(),
         };
         let queries: Vec<String> = [("query V6", v6), ("query V4", v4)]
             .iter()
@@ -56,11 +62,21 @@ impl H {
     fn drain(&mut self) -> Vec<String> {
         let mut out = Vec::new();
         while let Some(a) = self.race.poll_action() {
+            if let Action::Query { id, query } = &a {
+                assert_eq!(
+                    id.0,
+                    self.asked.len(),
+                    "query ids count up in the order asked"
+                );
+                self.asked.push((*id, query.clone()));
+            }
             out.push(match a {
-                Action::Query { family } => format!("query {family:?}"),
-                Action::QueryService => "query service".to_string(),
-                Action::QueryServiceAt { name } => format!("query service at {name}"),
-                Action::QueryTarget { target, family } => format!("query {target} {family:?}"),
+                Action::Query { query, .. } => match query {
+                    Query::Addresses(family) => format!("query {family:?}"),
+                    Query::Service(name) if name == SERVICE => "query service".to_string(),
+                    Query::Service(name) => format!("query service at {name}"),
+                    Query::Target { name, family } => format!("query {name} {family:?}"),
+                },
                 Action::Start { id, addr } => format!("start {} {addr}", id.0),
                 Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
                 Action::Done(Ok(id)) => format!("done ok {}", id.0),
@@ -74,17 +90,31 @@ impl H {
         out
     }
 
-    fn resolved(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
-        let addrs = addrs.iter().map(|a| cand(a)).collect();
-        self.race
-            .handle(Input::Resolved { family, addrs }, self.at(ms));
+    /// The id of the latest query the race asked for that `pick` selects.
+    fn id(&self, pick: impl Fn(&Query) -> bool) -> QueryId {
+        let asked = self.asked.iter().rev().find(|(_, q)| pick(q));
+        asked.expect("the race asked for this query").0
+    }
+
+    /// Feeds the answer to the latest query `pick` selects.
+    fn answer(&mut self, ms: u64, pick: impl Fn(&Query) -> bool, answer: Answer) -> Vec<String> {
+        let id = self.id(pick);
+        self.race.handle(Input::Answer { id, answer }, self.at(ms));
         self.drain()
     }
 
+    /// Feeds `family`'s answer of the name.
+    fn addresses(&mut self, ms: u64, family: Family, answer: Answer) -> Vec<String> {
+        self.answer(ms, |q| *q == Query::Addresses(family), answer)
+    }
+
+    fn resolved(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
+        let addrs = addrs.iter().map(|a| cand(a)).collect();
+        self.addresses(ms, family, Answer::Addresses(addrs))
+    }
+
     fn resolve_failed(&mut self, ms: u64, family: Family) -> Vec<String> {
-        self.race
-            .handle(Input::ResolveFailed { family }, self.at(ms));
-        self.drain()
+        self.addresses(ms, family, Answer::Failed)
     }
 
     fn failed(&mut self, ms: u64, id: usize) -> Vec<String> {
@@ -107,9 +137,7 @@ impl H {
 
     fn part(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
         let addrs = addrs.iter().map(|a| cand(a)).collect();
-        self.race
-            .handle(Input::ResolvedPart { family, addrs }, self.at(ms));
-        self.drain()
+        self.addresses(ms, family, Answer::Part(addrs))
     }
 
     fn tick(&mut self, ms: u64) -> Vec<String> {
@@ -154,11 +182,17 @@ mod section_3_resolution {
         let mut race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true });
         assert_eq!(
             race.poll_action(),
-            Some(Action::Query { family: Family::V6 })
+            Some(Action::Query {
+                id: QueryId(0),
+                query: Query::Addresses(Family::V6)
+            })
         );
         assert_eq!(
             race.poll_action(),
-            Some(Action::Query { family: Family::V4 })
+            Some(Action::Query {
+                id: QueryId(1),
+                query: Query::Addresses(Family::V4)
+            })
         );
         assert_eq!(race.poll_action(), None);
         let mut given = Race::new(
@@ -308,8 +342,16 @@ mod section_3_resolution {
             h.resolved(5, Family::V4, &["192.0.2.1"]),
             ["start 0 192.0.2.1:443"]
         );
-        // An answer for a family not asked for is ignored.
-        assert_eq!(h.resolved(6, Family::V6, &["2001:db8::1"]), none());
+        // An answer for a family not asked for (under an id the race never gave) is ignored,
+        // and so is a second answer to a settled query.
+        let stray = Answer::Addresses(vec![cand("2001:db8::1")]);
+        let never = Input::Answer {
+            id: QueryId(7),
+            answer: stray.clone(),
+        };
+        h.race.handle(never, h.at(6));
+        assert_eq!(h.drain(), none());
+        assert_eq!(h.addresses(6, Family::V4, stray), none());
         assert_eq!(h.failed(7, 0), ["done AllAttemptsFailed"]);
     }
 }
@@ -396,21 +438,10 @@ mod section_4_sorting {
             hist: Default::default(),
             origin: None,
         };
-        h.race.handle(
-            Input::Resolved {
-                family: Family::V4,
-                addrs: vec![cand("192.0.2.1")],
-            },
-            h.at(0),
-        );
-        h.race.handle(
-            Input::Resolved {
-                family: Family::V6,
-                addrs: vec![unusable],
-            },
-            h.at(1),
-        );
-        assert_eq!(h.drain(), ["start 0 192.0.2.1:443"]);
+        let v4 = Answer::Addresses(vec![cand("192.0.2.1")]);
+        assert_eq!(h.addresses(0, Family::V4, v4), none());
+        let v6 = Answer::Addresses(vec![unusable]);
+        assert_eq!(h.addresses(1, Family::V6, v6), ["start 0 192.0.2.1:443"]);
     }
 }
 
@@ -781,8 +812,7 @@ mod section_4_history {
     }
 
     fn resolved_with(h: &mut H, ms: u64, family: Family, addrs: Vec<Candidate>) -> Vec<String> {
-        h.race.handle(Input::Resolved { family, addrs }, h.at(ms));
-        h.drain()
+        h.addresses(ms, family, Answer::Addresses(addrs))
     }
 
     // HE-4.2 / HE-3.4: an AAAA answer whose every address failed recently waits the Resolution
@@ -926,14 +956,11 @@ mod handshake {
         });
         let mut near = cand("2001:db8::1");
         near.hist.rtt = Some((20 * MS, 10 * MS));
-        h.race.handle(
-            Input::Resolved {
-                family: Family::V6,
-                addrs: vec![near],
-            },
-            h.at(0),
+        let v6 = Answer::Addresses(vec![near]);
+        assert_eq!(
+            h.addresses(0, Family::V6, v6),
+            ["start 0 [2001:db8::1]:443"]
         );
-        assert_eq!(h.drain(), ["start 0 [2001:db8::1]:443"]);
         h.resolved(1, Family::V4, &["192.0.2.1"]);
         // 20 + 4 x 10 = 60 -> the 100 ms minimum; TCP at 90: 90 + 180 + 10 = 280, capped at 200.
         assert_eq!(h.deadline_ms(), Some(100));
@@ -950,8 +977,17 @@ mod service {
     fn h() -> H {
         let t0 = Instant::now();
         let race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true })
-            .with_service_query(443, vec![b"h2".to_vec(), b"http/1.1".to_vec()], |_| {});
-        let mut h = H { race, t0 };
+            .with_service_query(
+                SERVICE,
+                443,
+                vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+                |_| {},
+            );
+        let mut h = H {
+            race,
+            t0,
+            asked: Vec::new(),
+        };
         assert_eq!(
             h.drain(),
             ["query service", "query V6", "query V4"],
@@ -987,9 +1023,8 @@ mod service {
             })
             .map(|ip| cand(&ip))
             .collect();
-        h.race
-            .handle(Input::ServiceAnswer { records, hints }, h.at(ms));
-        h.drain()
+        let service = |q: &Query| matches!(q, Query::Service(_));
+        h.answer(ms, service, Answer::Records { records, hints })
     }
 
     // HE-10.3: an AAAA answer alone does not start the race while the HTTPS answer is awaited;
@@ -1010,8 +1045,8 @@ mod service {
         assert_eq!(h.tick(49), [] as [&str; 0]);
         assert_eq!(h.tick(50), ["start 0 [2001:db8::1]:443"]);
         // A failed HTTPS lookup later changes nothing.
-        h.race.handle(Input::ServiceFailed, h.at(60));
-        assert_eq!(h.drain(), [] as [&str; 0]);
+        let service = |q: &Query| matches!(q, Query::Service(_));
+        assert_eq!(h.answer(60, service, Answer::Failed), [] as [&str; 0]);
     }
 
     // HE-10.5: IPv6 hints are positive answers for IPv6: the race starts through a hint at once,
@@ -1118,13 +1153,8 @@ mod service {
         ips: &[&str],
     ) -> Vec<String> {
         let addrs = ips.iter().map(|ip| cand(ip)).collect();
-        let input = Input::TargetResolved {
-            target: target.to_string(),
-            family,
-            addrs,
-        };
-        h.race.handle(input, h.at(ms));
-        h.drain()
+        let asked = |q: &Query| matches!(q, Query::Target { name, family: f } if name == target && *f == family);
+        h.answer(ms, asked, Answer::Addresses(addrs))
     }
 
     fn with_target(priority: u16, target: &str, hints: &[&str]) -> ServiceRecord {
