@@ -9,10 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use eyeballs::__internal::{
-    Action, Addresses, Answer, Candidate, History, HistoryLimits, Input, Race, RaceConfig,
-};
 use eyeballs::Family;
+use eyeballs::proto::history::{History, Limits as HistoryLimits};
+use eyeballs::proto::{Action, Addresses, Answer, Candidate, Input, Race, RaceConfig};
 
 fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
     let src6: IpAddr = "2001:db8:ffff::1".parse().unwrap();

@@ -168,39 +168,23 @@ impl SocketOptions {
     }
 }
 
-pub use crate::core::sort::PolicyTable;
+pub use crate::proto::sort::PolicyTable;
 
-impl PolicyTable {
-    /// Reads a `gai.conf` file's text (glibc's format, `gai.conf(5)`): `precedence` and `label`
-    /// lines replace the default table of their kind. Lines that cannot be read are ignored, each
-    /// with a tracing warning; this never fails.
-    ///
-    /// ```
-    /// use eyeballs::config::PolicyTable;
-    ///
-    /// // The classic "prefer IPv4" configuration.
-    /// let table = PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
-    /// assert_ne!(table, PolicyTable::rfc6724());
-    /// ```
-    pub fn from_gai_conf(text: &str) -> PolicyTable {
-        let (table, problems) = PolicyTable::parse_gai_conf(text);
-        for problem in problems {
-            tracing::warn!(%problem, "gai.conf: line ignored");
-        }
-        table
+/// The system's address-selection policy table: `/etc/gai.conf` when it exists (each line that
+/// cannot be read ignored with a tracing warning), else RFC 6724's default.
+pub fn system_policy_table() -> PolicyTable {
+    let Ok(text) = std::fs::read_to_string("/etc/gai.conf") else {
+        return PolicyTable::rfc6724();
+    };
+    let (table, problems) = PolicyTable::parse_gai_conf(&text);
+    for problem in problems {
+        tracing::warn!(%problem, "gai.conf: line ignored");
     }
-
-    /// The system's table: `/etc/gai.conf` when it exists, else RFC 6724's default.
-    pub fn system() -> PolicyTable {
-        match std::fs::read_to_string("/etc/gai.conf") {
-            Ok(text) => PolicyTable::from_gai_conf(&text),
-            Err(_) => PolicyTable::rfc6724(),
-        }
-    }
+    table
 }
 
 /// Bounds on the Connection Attempt Delay (RFC 8305 §5, §8).
-pub const MIN_ATTEMPT_DELAY: Duration = crate::core::machine::MIN_ATTEMPT_GAP;
+pub const MIN_ATTEMPT_DELAY: Duration = crate::proto::machine::MIN_ATTEMPT_GAP;
 /// The RFC's recommended minimum: smaller values are allowed but not recommended.
 pub const RECOMMENDED_MIN_ATTEMPT_DELAY: Duration = Duration::from_millis(100);
 /// The largest Connection Attempt Delay the builder accepts (RFC 8305 §8).
@@ -404,8 +388,8 @@ impl Config {
     }
 
     /// Which destinations this configuration admits (family policy, unspecified address).
-    pub(crate) fn admission(&self) -> crate::core::admit::Admission {
-        crate::core::admit::Admission {
+    pub(crate) fn admission(&self) -> crate::proto::admit::Admission {
+        crate::proto::admit::Admission {
             v6: self.family.allows(crate::Family::V6),
             v4: self.family.allows(crate::Family::V4),
             allow_unspecified: self.allow_unspecified,
@@ -443,8 +427,8 @@ impl Config {
         connect_timeout.is_none() && attempt_timeout.is_none() && address_policy.is_allow_all()
     }
 
-    pub(crate) fn race(&self) -> crate::core::machine::RaceConfig {
-        crate::core::machine::RaceConfig {
+    pub(crate) fn race(&self) -> crate::proto::machine::RaceConfig {
+        crate::proto::machine::RaceConfig {
             resolution_delay: self.resolution_delay,
             attempt_delay: self.attempt_delay,
             first_family_count: self.first_address_family_count,

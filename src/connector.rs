@@ -10,15 +10,15 @@ use tracing::Instrument;
 
 use crate::config::{Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, SocketOptions};
 use crate::connect::{Connect, Kind, Target, split_host_port};
-use crate::core::admit::Refusal;
-use crate::core::history::{History, Limits};
-use crate::core::sort::PolicyTable;
 use crate::dial::TcpDial;
 use crate::driver::{self, Request, Settings, Shared, SharedHistory, Source, Want};
 use crate::error::Error;
 use crate::handshake::Handshake;
 use crate::host::{Host, InputError, Zone, parse_host};
 use crate::nat64::Nat64Shared;
+use crate::proto::admit::Refusal;
+use crate::proto::history::{History, Limits};
+use crate::proto::sort::PolicyTable;
 use crate::report::Report;
 use crate::resolve::{Resolve, SystemResolver, default_resolver};
 
@@ -622,7 +622,7 @@ impl Builder {
             .config
             .policy_table
             .clone()
-            .unwrap_or_else(PolicyTable::system);
+            .unwrap_or_else(crate::config::system_policy_table);
         let policy = (table != PolicyTable::rfc6724()).then(|| Arc::new(table));
         Ok(Connector {
             inner: Arc::new(Inner {

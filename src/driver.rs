@@ -14,19 +14,19 @@ use tokio::time::{Instant, Sleep};
 use tracing::debug;
 
 use crate::config::Config;
-use crate::core::Family;
-use crate::core::admit::{Admission, Seen};
-use crate::core::history::{History, PastFailure, Remembered};
-use crate::core::machine::{
-    Action, Addresses, Answer, AttemptId, CancelReason, Failure, Input, Query, QueryId, Race,
-    RaceConfig, connect_order,
-};
-use crate::core::sort::{Candidate, PolicyTable};
-use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Destination, Handshake};
 use crate::nat64::{Nat64Race, Nat64Shared};
+use crate::proto::Family;
+use crate::proto::admit::{Admission, Seen};
+use crate::proto::history::{History, PastFailure, Remembered};
+use crate::proto::machine::{
+    Action, Addresses, Answer, AttemptId, CancelReason, Failure, Input, Query, QueryId, Race,
+    RaceConfig, connect_order,
+};
+use crate::proto::sort::{Candidate, PolicyTable};
+use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::report::{Answer as AnswerRecord, Attempt, AttemptOutcome, Report, ServiceAnswer};
 use crate::resolve::{Lookup, RecordLookup, Resolve, ResolveError};
 use std::sync::Arc;

@@ -5,9 +5,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::core::Family;
-use crate::core::machine::Failure;
 pub use crate::host::InputError;
+use crate::proto::Family;
+use crate::proto::machine::Failure;
 use crate::report::Report;
 use crate::resolve::{ResolveError, ResolveErrorKind};
 

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpStream;
 
-use crate::core::svcb::ServiceEndpoint;
+use crate::proto::svcb::ServiceEndpoint;
 
 /// A handshake that runs on every attempt whose TCP handshake completes; the first attempt
 /// whose handshake completes wins the race, and every other attempt is dropped (its socket

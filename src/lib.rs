@@ -39,7 +39,7 @@
 //!   Connector::connect(target)
 //!        │
 //!        ▼
-//!   ┌─────────── driver (tokio) ───────────┐ events ┌──────── core (pure) ────────┐
+//!   ┌─────────── driver (tokio) ───────────┐ events ┌──── proto (sans-IO core) ───┐
 //!   │ Resolve::lookup  on Action::Query    │───────▶│ Race::handle(input, now)    │
 //!   │ Dial::dial(addr) on Action::Start    │◀───────│ Race::poll_action()         │
 //!   │ drop the attempt on Action::Cancel   │ actions│ admit, sort (RFC 6724),     │
@@ -47,10 +47,13 @@
 //!   └──────────────────────────────────────┘        └─────────────────────────────┘
 //! ```
 //!
-//! The core takes `now` as a parameter and never touches a clock or a socket, so every rule of the
-//! RFC is tested with explicit times; the driver only carries out what the core decides: which
-//! queries to send, which address to try when, which attempt to cancel. The rules, each with the
-//! id its tests cite, are in [`requirements`].
+//! The core, [`proto`] (the crate `eyeballs-proto`), takes `now` as a parameter and never touches
+//! a clock or a socket: it is a crate of its own with no dependencies, so the compiler keeps it
+//! pure. Every rule of the RFC is tested there with explicit times; the driver only carries out
+//! what the core decides: which queries to send (each with an id its answer carries), which
+//! address to try when, which attempt to cancel. A driver for another runtime or event loop uses
+//! [`proto`] the same way (its docs drive a race by hand). The rules, each with the id its tests
+//! cite, are in [`requirements`].
 //!
 //! ## Address sorting
 //!
@@ -86,10 +89,13 @@
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+/// The sans-IO core, [`eyeballs_proto`]: the race as a state machine that takes time as a
+/// parameter, for drivers on another runtime or event loop.
+pub use eyeballs_proto as proto;
+
 pub mod config;
 mod connect;
 mod connector;
-mod core;
 mod dial;
 mod driver;
 pub mod error;
@@ -107,7 +113,7 @@ pub mod reqwest;
 
 /// HTTPS records (RFC 9460): the parsed record, and the endpoints a connect derives from them.
 pub mod https_records {
-    pub use crate::core::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
+    pub use crate::proto::svcb::{ServiceEndpoint, ServiceRecord, ServiceRecordError};
 }
 
 /// One connect as a value, and what it yields: [`Connector::connect`] returns a [`Connect`].
@@ -124,39 +130,25 @@ pub mod requirements {}
 // policy, request, and the adapters).
 pub use crate::connect::{Connect, Target};
 pub use crate::connector::{Builder, Connector, connect};
-pub use crate::core::Family;
 pub use crate::error::Error;
 pub use crate::handshake::{Destination, Handshake};
 pub use crate::policy::AddressPolicy;
+pub use crate::proto::Family;
 pub use crate::report::Report;
 
-/// Not part of the public API: what the benches and fuzz targets need of the pure core. No semver
-/// guarantees; do not use.
+/// Not part of the public API: the fuzzing hooks, compiled with `--cfg fuzzing` only (what
+/// `cargo fuzz` builds). The core's own targets use [`proto`].
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod __internal {
-    #[cfg(fuzzing)]
-    pub use crate::core::check::run as check_race;
-    pub use crate::core::history::{History, Limits as HistoryLimits};
-    pub use crate::core::machine::{
-        Action, Addresses, Answer, Input, Query, QueryId, Race, RaceConfig,
-    };
-    #[cfg(fuzzing)]
-    pub use crate::core::nat64::Nat64Prefix;
-
-    /// RFC 7050 discovery, for the nat64 fuzz target.
-    #[cfg(fuzzing)]
-    pub fn discover_nat64(answer: &[std::net::Ipv6Addr]) -> Vec<crate::core::nat64::Nat64Prefix> {
-        crate::core::nat64::discover(answer)
-    }
-    pub use crate::core::sort::{Candidate, sort_destinations};
     pub use crate::host::{Host, parse_host};
 
     /// The direct DNS path's reading of a reply, for the dns_reply fuzz target (HE-8.3).
-    #[cfg(all(fuzzing, feature = "hickory"))]
+    #[cfg(feature = "hickory")]
     pub use crate::resolve::direct::judge_wire as judge_dns_reply;
 
     /// The hyper connector's URI reading, for the parse fuzz target.
-    #[cfg(all(fuzzing, feature = "hyper"))]
+    #[cfg(feature = "hyper")]
     pub fn uri_host_port(
         uri: &::http::Uri,
         enforce_http: bool,

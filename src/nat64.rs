@@ -15,12 +15,12 @@ use futures::FutureExt;
 use futures::future::{BoxFuture, Shared, WeakShared};
 use tokio::time::Instant;
 
-use crate::core::Family;
-use crate::core::nat64::{IPV4ONLY_ARPA, Nat64Memory, WELL_KNOWN, discover, may_synthesize};
 use crate::dial::Dial;
+use crate::proto::Family;
+use crate::proto::nat64::{IPV4ONLY_ARPA, Nat64Memory, WELL_KNOWN, discover, may_synthesize};
 use crate::resolve::Resolve;
 
-pub use crate::core::nat64::{Nat64Prefix, Nat64PrefixError};
+pub use crate::proto::nat64::{Nat64Prefix, Nat64PrefixError};
 
 /// What a connect does on a network without an IPv4 route (HE-7.7). Default:
 /// [`Nat64Mode::Discover`].

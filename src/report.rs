@@ -5,11 +5,11 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use crate::core::Family;
-pub use crate::core::history::{DelayBasis, PastFailure, Remembered};
-use crate::core::machine::Placement;
-use crate::core::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::nat64::{Nat64Prefix, PrefixSource, Translation};
+use crate::proto::Family;
+pub use crate::proto::history::{DelayBasis, PastFailure, Remembered};
+use crate::proto::machine::Placement;
+use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::resolve::ResolveError;
 
 /// One DNS answer, as it arrived.

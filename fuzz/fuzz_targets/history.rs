@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use eyeballs::report::PastFailure;
-use eyeballs::__internal::{History, HistoryLimits};
+use eyeballs::proto::history::{History, Limits as HistoryLimits};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&size, ops)) = data.split_first() else {

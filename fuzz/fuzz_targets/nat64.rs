@@ -4,7 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use eyeballs::__internal::{Nat64Prefix, discover_nat64};
+use eyeballs::proto::nat64::{Nat64Prefix, discover as discover_nat64};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let answer: Vec<Ipv6Addr> = data

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use eyeballs::__internal::{Candidate, sort_destinations};
+use eyeballs::proto::sort::{Candidate, sort_destinations};
 
 fn ip(bytes: &[u8]) -> IpAddr {
     if bytes[0] & 1 == 0 {

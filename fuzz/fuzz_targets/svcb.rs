@@ -9,6 +9,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(record.target.len() <= 253, "{record:?}");
+    // What parses can be written back, and reads back as itself.
+    let wire = record.to_rdata().expect("a parsed record is writable");
+    assert_eq!(ServiceRecord::from_rdata(&wire).as_ref(), Ok(&record));
     if record.is_alias() {
         assert!(record.alpn.is_empty() && record.port.is_none(), "AliasMode ignores params");
         return;

@@ -1,8 +1,8 @@
 //! Driver tests: fake resolver and fake dialer under tokio's paused clock, asserting exact instants.
 
 use super::*;
-use crate::core::history::{DelayBasis, History};
 use crate::handshake::{Handshake, NoHandshake};
+use crate::proto::history::{DelayBasis, History};
 use crate::resolve::{ResolveError, ResolveErrorKind};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -1029,7 +1029,7 @@ async fn race_with(
 
 fn history() -> SharedHistory {
     let h = crate::config::HistoryConfig::default();
-    Mutex::new(History::new(crate::core::history::Limits {
+    Mutex::new(History::new(crate::proto::history::Limits {
         max_entries: h.max_entries,
         failure_ttl: h.failure_ttl,
     }))
@@ -1397,18 +1397,15 @@ async fn he_9_1_plain_connect_has_no_handshake_phase() {
 
 /// An HTTPS record's RDATA: ServiceMode priority 1, target ".", with these hints.
 fn https_rdata(port: Option<u16>, hints: &[&str]) -> Vec<u8> {
-    let mut r = crate::core::svcb::ServiceRecord {
-        priority: 1,
-        port,
-        ..Default::default()
-    };
+    let mut r = crate::proto::svcb::ServiceRecord::default();
+    (r.priority, r.port) = (1, port);
     for hint in hints {
         match hint.parse::<IpAddr>().unwrap() {
             IpAddr::V6(ip) => r.ipv6_hints.push(ip),
             IpAddr::V4(ip) => r.ipv4_hints.push(ip),
         }
     }
-    r.to_rdata()
+    r.to_rdata().expect("an encodable record")
 }
 
 /// A race for `test.example:port` with HTTPS records on.
@@ -1513,14 +1510,11 @@ async fn he_10_2_off_by_default_asks_nothing() {
 // target's HTTPS records and then its addresses are asked for, and the connect goes there.
 #[tokio::test(start_paused = true)]
 async fn he_10_7_alias_then_target_addresses() {
-    let alias = crate::core::svcb::ServiceRecord {
-        priority: 0,
-        target: "svc.cdn.test".into(),
-        ..Default::default()
-    };
+    let mut alias = crate::proto::svcb::ServiceRecord::default();
+    alias.target = "svc.cdn.test".into();
     let dial = FakeDial::new(&[("[2001:db8::5]:8443", Peer::Up(2))]);
     let resolver = FakeResolver::new(Answer::Addrs(0, &["2001:db8::1"]), Answer::Addrs(0, &[]))
-        .with_https(0, vec![alias.to_rdata()])
+        .with_https(0, vec![alias.to_rdata().expect("an encodable record")])
         .with_name(
             "svc.cdn.test",
             vec![https_rdata(Some(8443), &[])],

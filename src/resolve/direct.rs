@@ -36,7 +36,7 @@ use hickory_resolver::proto::op::{DnsRequest, DnsRequestOptions, Message, Query,
 use hickory_resolver::proto::rr::domain::usage;
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, RecordType};
 
-use crate::core::Family;
+use crate::proto::Family;
 
 /// How long the direct query has alone before hickory's resolver is asked as well.
 pub(super) const HEDGE: Duration = Duration::from_secs(1);

@@ -17,7 +17,7 @@ use hickory_resolver::{Hosts, TokioResolver};
 
 use super::direct::{Direct, Found, HEDGE, Kind, Question, Step};
 use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, TtlLookup};
-use crate::core::Family;
+use crate::proto::Family;
 
 /// How often a healthy configuration's files are checked for changes (glibc checks on every
 /// lookup; once a second costs nothing and still follows an edit at once for a person).

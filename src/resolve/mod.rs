@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::core::Family;
+use crate::proto::Family;
 
 /// The future a [`Resolve`] implementation returns for one family's lookup.
 ///

@@ -3,7 +3,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Lookup, Resolve, ResolveError, ResolveErrorKind};
-use crate::core::Family;
+use crate::proto::Family;
 
 /// A fixed table of names and addresses: for tests, and for programs that pin names.
 ///

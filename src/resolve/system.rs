@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 use super::{Lookup, Resolve, ResolveError, ResolveErrorKind};
-use crate::core::Family;
+use crate::proto::Family;
 
 /// The operating system's resolver (`getaddrinfo`), for nsswitch, mDNS and VPN split-DNS users.
 ///

@@ -27,7 +27,7 @@ pub enum PastFailure {
 }
 
 /// What the history knew about a destination when a connect ordered and timed its attempts
-/// ([`crate::report::Attempt::history`]).
+/// (eyeballs' `report::Attempt::history`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Remembered {
@@ -99,7 +99,7 @@ impl Remembered {
 }
 
 /// Where the Connection Attempt Delay after an attempt came from (HE-5.3,
-/// [`crate::report::Attempt::attempt_delay`]).
+/// eyeballs' `report::Attempt::attempt_delay`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DelayBasis {

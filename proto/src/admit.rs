@@ -11,18 +11,18 @@ use super::Family;
 /// unspecified address may be used. (The address policy, user code, is applied by the driver right
 /// before each attempt.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Admission {
+pub struct Admission {
     /// IPv6 destinations allowed.
-    pub(crate) v6: bool,
+    pub v6: bool,
     /// IPv4 destinations allowed.
-    pub(crate) v4: bool,
+    pub v4: bool,
     /// `0.0.0.0` and `::` allowed.
-    pub(crate) allow_unspecified: bool,
+    pub allow_unspecified: bool,
 }
 
 /// Why an address is not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// Multicast or broadcast: never a TCP destination.
     NotUnicast,
     /// The unspecified address, not allowed by the configuration.
@@ -33,7 +33,7 @@ pub(crate) enum Refusal {
 
 impl Admission {
     /// Whether the configuration allows `family` at all (and so whether to query its records).
-    pub(crate) fn allows(&self, family: Family) -> bool {
+    pub fn allows(&self, family: Family) -> bool {
         match family {
             Family::V6 => self.v6,
             Family::V4 => self.v4,
@@ -42,7 +42,7 @@ impl Admission {
 
     /// The address to use for `ip`, or why there is none. An IPv4-mapped IPv6 address is the IPv4
     /// address it carries (HE-5.7), so the family policy sees its real family.
-    pub(crate) fn admit(&self, ip: IpAddr) -> Result<IpAddr, Refusal> {
+    pub fn admit(&self, ip: IpAddr) -> Result<IpAddr, Refusal> {
         let ip = ip.to_canonical();
         let unicast = match ip {
             IpAddr::V4(v4) => !v4.is_multicast() && !v4.is_broadcast(),
@@ -63,7 +63,7 @@ impl Admission {
 
     /// [`Admission::admit`] for a socket address; an IPv6 address that stays IPv6 keeps its scope
     /// id and flow info.
-    pub(crate) fn admit_addr(&self, addr: SocketAddr) -> Result<SocketAddr, Refusal> {
+    pub fn admit_addr(&self, addr: SocketAddr) -> Result<SocketAddr, Refusal> {
         let ip = self.admit(addr.ip())?;
         Ok(if ip == addr.ip() {
             addr
@@ -77,14 +77,14 @@ impl Admission {
 /// own rule, and the driver's check before it spends a system call on an address. Short lists are
 /// searched directly (no hashing on the common one-or-two-address connect), long ones hashed.
 #[derive(Debug, Default)]
-pub(crate) struct Seen {
+pub struct Seen {
     list: Vec<SocketAddr>,
     set: HashSet<SocketAddr>,
 }
 
 impl Seen {
     /// Adds `addr`; `false` if it was already there.
-    pub(crate) fn insert(&mut self, addr: SocketAddr) -> bool {
+    pub fn insert(&mut self, addr: SocketAddr) -> bool {
         const LINEAR_MAX: usize = 16;
         if self.set.is_empty() {
             if self.list.contains(&addr) {

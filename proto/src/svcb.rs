@@ -114,46 +114,49 @@ pub(crate) fn plan(
 }
 
 impl ServiceRecord {
-    /// The record in RDATA wire format (for tests that serve records).
-    #[cfg(test)]
-    pub(crate) fn to_rdata(&self) -> Vec<u8> {
+    /// The record in RDATA wire format (RFC 9460 §2.2), keys in ascending order: what
+    /// [`ServiceRecord::from_rdata`] reads back as this record. `None` when the record cannot be
+    /// written: a target label of more than 63 bytes, an empty or 256-byte ALPN id, or a value
+    /// of more than 65,535 bytes.
+    pub fn to_rdata(&self) -> Option<Vec<u8>> {
         let mut out = self.priority.to_be_bytes().to_vec();
         for label in self.target.split('.').filter(|l| !l.is_empty()) {
-            out.push(label.len() as u8);
+            out.push(u8::try_from(label.len()).ok().filter(|n| *n <= 63)?);
             out.extend_from_slice(label.as_bytes());
         }
         out.push(0);
-        let mut param = |key: u16, value: &[u8]| {
+        let mut param = |key: u16, value: &[u8]| -> Option<()> {
             out.extend_from_slice(&key.to_be_bytes());
-            out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            out.extend_from_slice(&u16::try_from(value.len()).ok()?.to_be_bytes());
             out.extend_from_slice(value);
+            Some(())
         };
         if !self.alpn.is_empty() {
             let mut v = Vec::new();
             for p in &self.alpn {
-                v.push(p.len() as u8);
+                v.push(u8::try_from(p.len()).ok().filter(|n| *n > 0)?);
                 v.extend_from_slice(p);
             }
-            param(KEY_ALPN, &v);
+            param(KEY_ALPN, &v)?;
         }
         if self.no_default_alpn {
-            param(KEY_NO_DEFAULT_ALPN, &[]);
+            param(KEY_NO_DEFAULT_ALPN, &[])?;
         }
         if let Some(port) = self.port {
-            param(KEY_PORT, &port.to_be_bytes());
+            param(KEY_PORT, &port.to_be_bytes())?;
         }
         if !self.ipv4_hints.is_empty() {
             let v: Vec<u8> = self.ipv4_hints.iter().flat_map(|ip| ip.octets()).collect();
-            param(KEY_IPV4HINT, &v);
+            param(KEY_IPV4HINT, &v)?;
         }
         if let Some(ech) = &self.ech {
-            param(KEY_ECH, ech);
+            param(KEY_ECH, ech)?;
         }
         if !self.ipv6_hints.is_empty() {
             let v: Vec<u8> = self.ipv6_hints.iter().flat_map(|ip| ip.octets()).collect();
-            param(KEY_IPV6HINT, &v);
+            param(KEY_IPV6HINT, &v)?;
         }
-        out
+        Some(out)
     }
 }
 
@@ -361,6 +364,38 @@ fn read_name(r: &mut Reader<'_>) -> Result<String, ServiceRecordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The writer is the reader's inverse, and refuses what the wire format cannot carry.
+    #[test]
+    fn to_rdata_round_trips_and_refuses_the_unwritable() {
+        let record = ServiceRecord {
+            priority: 2,
+            target: "svc.example.com".to_string(),
+            alpn: vec![b"h2".to_vec(), b"h3".to_vec()],
+            no_default_alpn: true,
+            port: Some(8443),
+            ipv4_hints: vec!["192.0.2.1".parse().unwrap()],
+            ipv6_hints: vec!["2001:db8::1".parse().unwrap()],
+            ech: Some(vec![1, 2, 3]),
+        };
+        let wire = record.to_rdata().unwrap();
+        assert_eq!(ServiceRecord::from_rdata(&wire).unwrap(), record);
+        let long_label = ServiceRecord {
+            target: "a".repeat(64),
+            ..record.clone()
+        };
+        assert_eq!(long_label.to_rdata(), None);
+        let empty_alpn = ServiceRecord {
+            alpn: vec![Vec::new()],
+            ..record.clone()
+        };
+        assert_eq!(empty_alpn.to_rdata(), None);
+        let huge = ServiceRecord {
+            ech: Some(vec![0; 70_000]),
+            ..record
+        };
+        assert_eq!(huge.to_rdata(), None);
+    }
 
     /// RDATA from its parts: priority, target labels, (key, value) params.
     fn rdata(priority: u16, target: &[&str], params: &[(u16, &[u8])]) -> Vec<u8> {

@@ -6,10 +6,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 /// The well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052 §2.1).
-pub(crate) const WELL_KNOWN: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
+pub const WELL_KNOWN: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
 
 /// The name whose AAAA answer reveals the prefix (RFC 7050 §2.1).
-pub(crate) const IPV4ONLY_ARPA: &str = "ipv4only.arpa.";
+pub const IPV4ONLY_ARPA: &str = "ipv4only.arpa.";
 
 /// The well-known IPv4 addresses of `ipv4only.arpa` (RFC 7050 §2.2).
 const WKA: [Ipv4Addr; 2] = [Ipv4Addr::new(192, 0, 0, 170), Ipv4Addr::new(192, 0, 0, 171)];
@@ -116,7 +116,7 @@ impl fmt::Display for Nat64Prefix {
 /// Whether an IPv4 destination may be reached through NAT64 at all (HEv3 §synthesizing): never
 /// "this network" (0.0.0.0/8), loopback (127.0.0.0/8), link-local (169.254.0.0/16) or the
 /// limited broadcast address.
-pub(crate) fn may_synthesize(v4: Ipv4Addr) -> bool {
+pub fn may_synthesize(v4: Ipv4Addr) -> bool {
     let o = v4.octets();
     !(o[0] == 0 || o[0] == 127 || (o[0] == 169 && o[1] == 254) || v4.is_broadcast())
 }
@@ -124,7 +124,7 @@ pub(crate) fn may_synthesize(v4: Ipv4Addr) -> bool {
 /// The NAT64 prefixes an AAAA answer for `ipv4only.arpa` reveals (RFC 7050 §3): for each
 /// address, the prefix at which one of the well-known IPv4 addresses sits (trying every RFC 6052
 /// length), without duplicates, in answer order. Addresses that reveal none are ignored.
-pub(crate) fn discover(answer: &[Ipv6Addr]) -> Vec<Nat64Prefix> {
+pub fn discover(answer: &[Ipv6Addr]) -> Vec<Nat64Prefix> {
     let mut found: Vec<Nat64Prefix> = Vec::new();
     for addr in answer {
         // The longest prefix first: /96 is by far the most common, and a shorter length could
@@ -150,24 +150,24 @@ pub(crate) fn discover(answer: &[Ipv6Addr]) -> Vec<Nat64Prefix> {
 
 /// How long a discovered prefix is kept when the answer's TTL is unknown (a resolver that does
 /// not report it).
-pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(600);
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
 
 /// The shortest time a discovery's result is kept, whatever its TTL: a TTL of 0 must not cost a
 /// query per connect.
-pub(crate) const MIN_TTL: Duration = Duration::from_secs(10);
+pub const MIN_TTL: Duration = Duration::from_secs(10);
 
 /// The longest.
-pub(crate) const MAX_TTL: Duration = Duration::from_secs(86_400);
+pub const MAX_TTL: Duration = Duration::from_secs(86_400);
 
 /// How long "this network has no NAT64" (no prefix in the answer, or the query failed) is kept
 /// before asking again.
-pub(crate) const NEGATIVE_TTL: Duration = Duration::from_secs(60);
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(60);
 
 /// What discovery found on one network (HE-7.3): the prefixes (none: no NAT64 there), until when
 /// it holds. The network is told by the IPv6 source address the kernel picks for a NAT64
 /// destination: on another network (another address) the memory does not apply.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Nat64Memory {
+pub struct Nat64Memory {
     entries: Vec<Entry>,
 }
 
@@ -184,7 +184,7 @@ const NETWORKS: usize = 4;
 impl Nat64Memory {
     /// What is known of `network` at `now`: `Some` with its prefixes (empty: no NAT64 there),
     /// `None` when nothing fresh is known and discovery must run.
-    pub(crate) fn get(&self, network: Ipv6Addr, now: Instant) -> Option<&[Nat64Prefix]> {
+    pub fn get(&self, network: Ipv6Addr, now: Instant) -> Option<&[Nat64Prefix]> {
         self.entries
             .iter()
             .find(|e| e.network == network && now < e.expires)
@@ -194,7 +194,7 @@ impl Nat64Memory {
     /// Keeps what discovery found on `network` at `now`: `prefixes` for `ttl` (the answer's, or
     /// [`DEFAULT_TTL`] when unknown; within [`MIN_TTL`] and [`MAX_TTL`]); no prefix for
     /// [`NEGATIVE_TTL`].
-    pub(crate) fn learn(
+    pub fn learn(
         &mut self,
         network: Ipv6Addr,
         prefixes: Vec<Nat64Prefix>,
@@ -219,7 +219,7 @@ impl Nat64Memory {
     }
 
     /// Forgets every network (the caller knows the network changed).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.entries.clear();
     }
 }

@@ -789,7 +789,7 @@ mod denial {
 
 mod section_4_history {
     use super::*;
-    use crate::core::history::{PastFailure, Remembered};
+    use crate::history::{PastFailure, Remembered};
 
     fn with_hist(ip: &str, hist: Remembered) -> Candidate {
         Candidate { hist, ..cand(ip) }
@@ -972,7 +972,7 @@ mod handshake {
 /// HTTPS records in the race (HEv3, RFC 9460).
 mod service {
     use super::*;
-    use crate::core::svcb::ServiceRecord;
+    use crate::svcb::ServiceRecord;
 
     fn h() -> H {
         let t0 = Instant::now();

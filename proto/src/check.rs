@@ -77,9 +77,7 @@ fn address(family: Family, n: u8) -> Candidate {
             )),
         },
         Family::V4 => match i {
-            9 => {
-                IpAddr::V6(crate::core::nat64::WELL_KNOWN.synthesize(Ipv4Addr::new(192, 0, 2, 10)))
-            }
+            9 => IpAddr::V6(crate::nat64::WELL_KNOWN.synthesize(Ipv4Addr::new(192, 0, 2, 10))),
             10 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             11 => IpAddr::V4(Ipv4Addr::BROADCAST),
             _ => IpAddr::V4(Ipv4Addr::new(192, 0, 2, i + 1)),

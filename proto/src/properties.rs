@@ -1,5 +1,5 @@
 //! Property tests: the core's invariants (the same checker the fuzz target runs) over arbitrary
-//! event sequences, and host parsing, on every test run. Unit tests, so the checker never ships in
+//! event sequences, on every test run. Unit tests, so the checker never ships in
 //! the library (it is compiled for tests and fuzzing only).
 
 use proptest::prelude::*;
@@ -8,24 +8,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
     // HE-5.1, HE-5.2, HE-5.4, HE-5.6 and termination, for any sequence of answers, attempt
-    // outcomes and clock moves (see src/core/check.rs for the list).
+    // outcomes and clock moves (see proto/src/check.rs for the list).
     #[test]
     fn race_invariants_hold_for_any_event_sequence(data in proptest::collection::vec(any::<u8>(), 0..800)) {
-        if let Err(broken) = crate::core::check::run(&data) {
+        if let Err(broken) = crate::check::run(&data) {
             prop_assert!(false, "{}", broken);
-        }
-    }
-
-    // Host parsing never panics, and what it accepts is stable under a second parse.
-    #[test]
-    fn host_parsing_is_total(s in "\\PC{0,80}") {
-        if let Ok(host) = crate::host::parse_host(&s) {
-            let again = match &host {
-                crate::host::Host::Name(n) => crate::host::parse_host(n),
-                crate::host::Host::Ip(ip, None) => crate::host::parse_host(&ip.to_string()),
-                crate::host::Host::Ip(..) => Ok(host.clone()),
-            };
-            prop_assert_eq!(again, Ok(host));
         }
     }
 }
@@ -49,14 +36,14 @@ fn race_invariants_regressions() {
         ],
     ];
     for data in cases {
-        crate::core::check::run(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
+        crate::check::run(data).unwrap_or_else(|e| panic!("{data:?}: {e}"));
     }
 }
 
 // Found by the fuzzer: a connect timeout of 65536 ms overflowed the decoder's arithmetic.
 #[test]
 fn race_invariants_fuzz_regression_long_timeout() {
-    crate::core::check::run(&[196, 224, 254, 255, 255, 253, 255, 255, 255, 255]).unwrap();
+    crate::check::run(&[196, 224, 254, 255, 255, 253, 255, 255, 255, 255]).unwrap();
 }
 
 /// Inputs the fuzzer found, kept as regressions (base64 of the `race` target's crash files).
@@ -80,6 +67,6 @@ fn race_fuzz_regressions() {
         ],
     ];
     for data in cases {
-        assert_eq!(crate::core::check::run(data), Ok(()), "{data:?}");
+        assert_eq!(crate::check::run(data), Ok(()), "{data:?}");
     }
 }

@@ -218,9 +218,25 @@ impl PolicyTable {
         }
     }
 
-    pub(crate) fn default_ref() -> &'static PolicyTable {
+    /// The RFC 6724 §2.1 default table, built once and shared.
+    pub fn default_ref() -> &'static PolicyTable {
         static DEFAULT: std::sync::OnceLock<PolicyTable> = std::sync::OnceLock::new();
         DEFAULT.get_or_init(PolicyTable::rfc6724)
+    }
+
+    /// Reads a `gai.conf` file's text (glibc's format, `gai.conf(5)`): `precedence` and `label`
+    /// lines replace the default table of their kind. Lines that cannot be read are ignored
+    /// ([`PolicyTable::parse_gai_conf`] says which); this never fails.
+    ///
+    /// ```
+    /// use eyeballs_proto::sort::PolicyTable;
+    ///
+    /// // The classic "prefer IPv4" configuration.
+    /// let table = PolicyTable::from_gai_conf("precedence ::ffff:0:0/96 100\n");
+    /// assert_ne!(table, PolicyTable::rfc6724());
+    /// ```
+    pub fn from_gai_conf(text: &str) -> PolicyTable {
+        PolicyTable::parse_gai_conf(text).0
     }
 
     /// Reads `gai.conf` text as glibc does: `precedence PREFIX/LEN VALUE` and `label PREFIX/LEN
@@ -229,7 +245,7 @@ impl PolicyTable {
     /// blank lines are skipped; `reload` and `scopev4` lines are accepted and not used. Returns
     /// the table and a description of each line that could not be read (those lines are
     /// ignored).
-    pub(crate) fn parse_gai_conf(text: &str) -> (PolicyTable, Vec<String>) {
+    pub fn parse_gai_conf(text: &str) -> (PolicyTable, Vec<String>) {
         let mut problems = Vec::new();
         let (mut precedence, mut label) = (Vec::new(), Vec::new());
         for (n, raw) in text.lines().enumerate() {

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 /// No attempt starts within this long of the previous one, whatever the configuration and however
 /// late the driver's timer fires (RFC 8305 §5 "MUST NOT", HE-5.2).
-pub(crate) const MIN_ATTEMPT_GAP: Duration = Duration::from_millis(10);
+pub const MIN_ATTEMPT_GAP: Duration = Duration::from_millis(10);
 
 /// How many untried addresses the race wants in hand before it asks for more of a long answer
 /// (see [`Race::wants_addresses`]).
@@ -1387,7 +1387,7 @@ pub(crate) fn handshake_estimate(rtt: Duration) -> Duration {
 /// The order in which a connect tries `candidates` when none has been tried yet: sorted by
 /// RFC 6724 (HE-4.1), then `first_family_count` of the best address's family and the families
 /// alternating (HE-4.3). `Connector::resolve` returns exactly this order.
-pub(crate) fn connect_order<'a>(
+pub fn connect_order<'a>(
     candidates: impl IntoIterator<Item = &'a Candidate>,
     first_family_count: usize,
     table: &PolicyTable,
