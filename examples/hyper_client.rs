@@ -27,7 +27,9 @@ type BoxError = Box<dyn Error + Send + Sync>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
-    let connector = Connector::builder().nodelay(true).build()?;
+    let connector = Connector::builder()
+        .socket_options(eyeballs::config::SocketOptions::default().nodelay(true))
+        .build()?;
     match std::env::args().nth(1) {
         Some(url) => {
             let roots = hyper_rustls::HttpsConnectorBuilder::new().with_native_roots()?;

@@ -124,6 +124,86 @@ impl fmt::Debug for SocketOptions {
     }
 }
 
+/// Each option's setter, for building the options in one expression:
+/// `SocketOptions::default().nodelay(true).keepalive(..)`.
+impl SocketOptions {
+    /// `TCP_NODELAY`.
+    pub fn nodelay(mut self, nodelay: bool) -> SocketOptions {
+        self.nodelay = nodelay;
+        self
+    }
+
+    /// TCP keepalive.
+    pub fn keepalive(mut self, keepalive: Keepalive) -> SocketOptions {
+        self.keepalive = Some(keepalive);
+        self
+    }
+
+    /// Bind IPv4 attempts to this local address.
+    ///
+    /// This binds; it does not restrict. IPv6 attempts are still made, unbound (the kernel picks
+    /// their source), unless [`SocketOptions::local_v6`] is set too, as with hyper-util's
+    /// `set_local_address`. To connect over IPv4 only, add
+    /// `.family(FamilyPolicy::Ipv4Only)` on the builder.
+    pub fn local_v4(mut self, addr: Ipv4Addr) -> SocketOptions {
+        self.local_v4 = Some(addr);
+        self
+    }
+
+    /// Bind IPv6 attempts to this local address. Like [`SocketOptions::local_v4`], this binds
+    /// and does not restrict.
+    pub fn local_v6(mut self, addr: Ipv6Addr) -> SocketOptions {
+        self.local_v6 = Some(addr);
+        self
+    }
+
+    /// Bind to a network interface (`SO_BINDTODEVICE`; Linux, Android, Fuchsia).
+    pub fn interface(mut self, name: impl Into<String>) -> SocketOptions {
+        self.interface = Some(name.into());
+        self
+    }
+
+    /// `SO_MARK` (Linux).
+    pub fn mark(mut self, mark: u32) -> SocketOptions {
+        self.mark = Some(mark);
+        self
+    }
+
+    /// `SO_SNDBUF`, in bytes.
+    pub fn send_buffer_size(mut self, size: usize) -> SocketOptions {
+        self.send_buffer_size = Some(size);
+        self
+    }
+
+    /// `SO_RCVBUF`, in bytes.
+    pub fn recv_buffer_size(mut self, size: usize) -> SocketOptions {
+        self.recv_buffer_size = Some(size);
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` (Linux).
+    pub fn user_timeout(mut self, timeout: Duration) -> SocketOptions {
+        self.user_timeout = Some(timeout);
+        self
+    }
+
+    /// `SO_REUSEADDR`.
+    pub fn reuse_address(mut self, reuse: bool) -> SocketOptions {
+        self.reuse_address = reuse;
+        self
+    }
+
+    /// Calls `hook` with every attempt's socket after the options above are set and before it
+    /// connects. An error from the hook fails that attempt (the next address is tried at once).
+    pub fn hook(
+        mut self,
+        hook: impl Fn(&socket2::Socket, SocketAddr) -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> SocketOptions {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+}
+
 /// Options are equal when every field is; hooks are equal when they are the same `Arc`.
 impl PartialEq for SocketOptions {
     fn eq(&self, other: &SocketOptions) -> bool {

@@ -10,12 +10,19 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::io;
+use std::time::Instant;
+
+use tokio::net::TcpStream;
+use tracing::debug;
+
 use crate::connector::Connector;
-use crate::driver::{Settings, Want};
+use crate::driver::{self, Settings, Want};
 use crate::error::Error;
-use crate::handshake::{Handshake, NoHandshake};
+use crate::handshake::{Destination, Handshake, NoHandshake};
 use crate::host::InputError;
-use crate::report::Report;
+use crate::proto::Family;
+use crate::report::{AttemptOutcome, Report};
 
 /// What to connect to: a host and port, a `"host:port"` string, or addresses already resolved.
 ///
@@ -186,7 +193,7 @@ pub trait Yield: sealed::Sealed {
     const REPORT: bool;
 
     #[doc(hidden)]
-    fn make<T>(out: T, report: Report) -> Self::Output<T>;
+    fn make<T>(out: T, report: impl FnOnce() -> Report) -> Self::Output<T>;
 }
 
 /// The connect yields the stream (or the handshake's output) alone.
@@ -207,7 +214,7 @@ impl Yield for WithoutReport {
     type Output<T> = T;
     const REPORT: bool = false;
 
-    fn make<T>(out: T, _: Report) -> T {
+    fn make<T>(out: T, _: impl FnOnce() -> Report) -> T {
         out
     }
 }
@@ -216,8 +223,8 @@ impl Yield for WithReport {
     type Output<T> = (T, Report);
     const REPORT: bool = true;
 
-    fn make<T>(out: T, report: Report) -> (T, Report) {
-        (out, report)
+    fn make<T>(out: T, report: impl FnOnce() -> Report) -> (T, Report) {
+        (out, report())
     }
 }
 
@@ -269,6 +276,17 @@ impl<H, Y> fmt::Debug for Connect<'_, H, Y> {
             .field("alpn", &self.alpn)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+impl Target<'_> {
+    /// The host asked for (a name or IP literal, handed to the handshake); `None` for addresses.
+    fn host(&self) -> Option<&str> {
+        match &self.0 {
+            Kind::Host { host, .. } => Some(host),
+            Kind::HostPort(host_port) => split_host_port(host_port).ok().map(|(host, _)| host),
+            Kind::Addrs(_) => None,
+        }
     }
 }
 
@@ -378,7 +396,14 @@ impl<'a, H, Y> Connect<'a, H, Y> {
 /// The future of a [`Connect`]: `Send`; dropping it cancels the connect and closes every socket.
 #[must_use = "futures do nothing unless polled"]
 pub struct ConnectFuture<'a, T> {
-    inner: Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>,
+    inner: Inner<'a, T>,
+}
+
+enum Inner<'a, T> {
+    /// The race: lookups, attempts, the handshake, the report.
+    Race(Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>),
+    /// One address and one possible course: a plain TCP connect, with nothing to allocate.
+    Direct(Direct<'a, T>),
 }
 
 impl<T> fmt::Debug for ConnectFuture<'_, T> {
@@ -391,45 +416,162 @@ impl<T> Future for ConnectFuture<'_, T> {
     type Output = Result<T, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        match &mut self.inner {
+            Inner::Race(race) => race.as_mut().poll(cx),
+            Inner::Direct(direct) => direct.poll(cx),
+        }
+    }
+}
+
+/// Makes a connect's output from its stream: runs a TCP-only handshake (which completes at once).
+type Finish<'a, T> =
+    Box<dyn FnOnce(TcpStream, &Destination<'_>, &mut Context<'_>) -> io::Result<T> + Send + 'a>;
+
+/// A connect with exactly one possible course (start one attempt now; its outcome is the
+/// result) and no report to keep: the system calls of `TcpStream::connect` and nothing more.
+/// A failure still gets the full error, with its report.
+struct Direct<'a, T> {
+    addr: SocketAddr,
+    target: Target<'a>,
+    state: DirectState,
+    /// `Some` until the output is made; a zero-sized closure for `NoHandshake` (no allocation).
+    finish: Option<Finish<'a, T>>,
+}
+
+enum DirectState {
+    Start,
+    Connecting(TcpStream, Instant),
+    Done,
+}
+
+impl<T> Direct<'_, T> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let addr = self.addr;
+        let (stream, started) = match std::mem::replace(&mut self.state, DirectState::Done) {
+            DirectState::Start => {
+                debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
+                let started = Instant::now();
+                match crate::dial::connect_default(addr) {
+                    Ok(stream) => (stream, started),
+                    Err(e) => return Poll::Ready(Err(self.failed(e, started))),
+                }
+            }
+            DirectState::Connecting(stream, started) => (stream, started),
+            DirectState::Done => panic!("ConnectFuture polled after it completed"),
+        };
+        // As tokio's own connect: writable once the handshake is done, then SO_ERROR says how.
+        match stream.poll_write_ready(cx) {
+            Poll::Pending => {
+                self.state = DirectState::Connecting(stream, started);
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(self.failed(e, started))),
+            Poll::Ready(Ok(())) => {}
+        }
+        match stream.take_error() {
+            Ok(None) => {}
+            Ok(Some(e)) | Err(e) => return Poll::Ready(Err(self.failed(e, started))),
+        }
+        let host = self.target.host();
+        let to = Destination {
+            addr,
+            host,
+            endpoint: None,
+        };
+        let finish = self.finish.take().expect("the output is made once");
+        let result = finish(stream, &to, cx).map_err(|e| self.failed(e, started));
+        if result.is_ok() {
+            debug!(%addr, attempt = 0, "connected");
+        }
+        Poll::Ready(result)
+    }
+
+    /// The error of the failed attempt, with its report.
+    fn failed(&self, e: io::Error, started: Instant) -> Error {
+        let outcome = AttemptOutcome::Failed {
+            kind: e.kind(),
+            message: e.to_string(),
+        };
+        let label = match self.target.host() {
+            Some(host) => Cow::Borrowed(host),
+            None => Cow::Owned(self.addr.ip().to_string()),
+        };
+        let ended = started.elapsed();
+        let report = driver::lone_report(&label, self.addr.port(), self.addr, None, ended, outcome);
+        driver::lone_failure(report, self.addr, e)
     }
 }
 
 impl<'a, H, Y> IntoFuture for Connect<'a, H, Y>
 where
-    H: Handshake + 'a,
-    Y: Yield,
+    H: Handshake + Send + 'a,
+    Y: Yield + 'a,
     Y::Output<H::Output>: Send + 'a,
 {
     type Output = Result<Y::Output<H::Output>, Error>;
     type IntoFuture = ConnectFuture<'a, Y::Output<H::Output>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        ConnectFuture {
-            inner: Box::pin(async move {
-                let config = self.connector.config();
-                if self.timeout == Some(Duration::ZERO) {
-                    let input = "timeout 0s";
-                    return Err(Error::invalid(input, InputError::ZeroTimeout));
+        if H::TCP_ONLY
+            && !Y::REPORT
+            && let Some(addr) = self.connector.direct_addr(&self.target, self.timeout)
+        {
+            let handshake = self.handshake;
+            // Zero-sized with `NoHandshake`: boxing it allocates nothing.
+            let finish: Finish<'a, _> = Box::new(move |stream, to, cx| {
+                let mut ready = std::pin::pin!(handshake.handshake(stream, to));
+                match ready.as_mut().poll(cx) {
+                    // Nobody reads a report (`Y::REPORT` is false): none is made.
+                    Poll::Ready(out) => out.map(|out| Y::make(out, || Report::new("", 0))),
+                    Poll::Pending => Err(io::Error::other(
+                        "a TCP-only handshake did not complete at once",
+                    )),
                 }
-                let own = Settings::of(config);
-                let settings = Settings {
-                    https_records: self.https_records.unwrap_or(own.https_records),
-                    alpn: self.alpn.as_deref().unwrap_or(own.alpn),
-                    connect_timeout: self.timeout.or(own.connect_timeout),
-                };
-                let want = if Y::REPORT {
-                    Want::Report
-                } else {
-                    Want::StreamOnly
-                };
-                let (out, report) = self
-                    .connector
-                    .run(&self.target, settings, want, &self.handshake)
-                    .await?;
-                Ok(Y::make(out, report))
-            }),
+            });
+            let direct = Direct {
+                addr,
+                target: self.target,
+                state: DirectState::Start,
+                finish: Some(finish),
+            };
+            return ConnectFuture {
+                inner: Inner::Direct(direct),
+            };
         }
+        ConnectFuture {
+            inner: Inner::Race(Box::pin(self.race())),
+        }
+    }
+}
+
+impl<'a, H, Y> Connect<'a, H, Y>
+where
+    H: Handshake + 'a,
+    Y: Yield,
+{
+    /// The whole connect: the settings, then the race.
+    async fn race(self) -> Result<Y::Output<H::Output>, Error> {
+        let config = self.connector.config();
+        if self.timeout == Some(Duration::ZERO) {
+            let input = "timeout 0s";
+            return Err(Error::invalid(input, InputError::ZeroTimeout));
+        }
+        let own = Settings::of(config);
+        let settings = Settings {
+            https_records: self.https_records.unwrap_or(own.https_records),
+            alpn: self.alpn.as_deref().unwrap_or(own.alpn),
+            connect_timeout: self.timeout.or(own.connect_timeout),
+        };
+        let want = if Y::REPORT {
+            Want::Report
+        } else {
+            Want::StreamOnly
+        };
+        let (out, report) = self
+            .connector
+            .run(&self.target, settings, want, &self.handshake)
+            .await?;
+        Ok(Y::make(out, || report))
     }
 }
 

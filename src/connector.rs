@@ -1,14 +1,14 @@
 //! [`Connector`] and its [`Builder`]: the public entry points.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
-use crate::config::{Config, ConfigError, FamilyPolicy, HistoryConfig, Keepalive, SocketOptions};
+use crate::config::{Config, ConfigError, FamilyPolicy, HistoryConfig, SocketOptions};
 use crate::connect::{Connect, Kind, Target, split_host_port};
 use crate::dial::TcpDial;
 use crate::driver::{self, Request, Settings, Shared, SharedHistory, Source, Want};
@@ -30,10 +30,11 @@ use crate::resolve::{Resolve, SystemResolver, default_resolver};
 /// ```no_run
 /// # async fn run() -> Result<(), eyeballs::Error> {
 /// use std::time::Duration;
+/// use eyeballs::config::SocketOptions;
 ///
 /// let connector = eyeballs::Connector::builder()
 ///     .connect_timeout(Duration::from_secs(10))
-///     .nodelay(true)
+///     .socket_options(SocketOptions::default().nodelay(true))
 ///     .build()
 ///     .expect("valid configuration");
 /// let stream = connector.connect(("example.com", 443)).await?;
@@ -56,6 +57,9 @@ struct Inner {
     policy: Option<Arc<PolicyTable>>,
     /// What NAT64 discovery learned, per network (HE-7.7).
     nat64: Arc<Nat64Shared>,
+    /// Whether the configuration leaves a connect to one address one possible course (no
+    /// timeouts, no address policy, default socket options): see [`Connector::direct_addr`].
+    direct: bool,
 }
 
 impl fmt::Debug for Connector {
@@ -215,6 +219,45 @@ impl Connector {
             (Err(e), Some(target)) => Err(e.with_target(target)),
             (result, None) => result,
         }
+    }
+
+    /// The one address a connect to `target` goes to when the connect has exactly one possible
+    /// course (start one attempt now; its outcome is the result): an IP literal or one given
+    /// address that admission leaves as it is, no timeout, default socket options, and no NAT64
+    /// to consider (HE-7.1). Such a connect needs no race, no driver and no report.
+    pub(crate) fn direct_addr(
+        &self,
+        target: &Target<'_>,
+        timeout: Option<Duration>,
+    ) -> Option<SocketAddr> {
+        let inner = &*self.inner;
+        let config = &inner.config;
+        if timeout.is_some() || !inner.direct {
+            return None;
+        }
+        let literal = |host: &str, port: u16| match parse_host(host).ok()? {
+            Host::Ip(ip, None) => Some(SocketAddr::new(ip, port)),
+            _ => None,
+        };
+        let addr = match &target.0 {
+            Kind::Addrs(addrs) => match &addrs[..] {
+                [one] => *one,
+                _ => return None,
+            },
+            Kind::Host { host, port } => literal(host, *port)?,
+            Kind::HostPort(host_port) => {
+                let (host, port) = split_host_port(host_port).ok()?;
+                literal(host, port)?
+            }
+        };
+        let admission = config.admission();
+        if addr.port() == 0 || admission.admit_addr(addr) != Ok(addr) {
+            return None;
+        }
+        let both = admission.v4 && admission.v6;
+        let nat64 = addr.is_ipv4()
+            && crate::nat64::Nat64Race::may_apply(config.nat64, both, &inner.dial, addr.port());
+        (!nat64).then_some(addr)
     }
 
     /// A connect to a name or literal.
@@ -458,84 +501,6 @@ impl Builder {
         self.resolver(SystemResolver::new())
     }
 
-    /// `TCP_NODELAY` on every socket. Default: `false`.
-    pub fn nodelay(mut self, nodelay: bool) -> Builder {
-        self.config.socket.nodelay = nodelay;
-        self
-    }
-
-    /// TCP keepalive. Default: off.
-    pub fn keepalive(mut self, keepalive: Keepalive) -> Builder {
-        self.config.socket.keepalive = Some(keepalive);
-        self
-    }
-
-    /// Bind IPv4 attempts to this local address. Default: none.
-    ///
-    /// This binds; it does not restrict. IPv6 attempts are still made, unbound (the kernel picks
-    /// their source), unless [`Builder::local_address_v6`] is set too, as with hyper-util's
-    /// `set_local_address`. To connect over IPv4 only, add
-    /// `.family(FamilyPolicy::Ipv4Only)`.
-    pub fn local_address_v4(mut self, addr: Ipv4Addr) -> Builder {
-        self.config.socket.local_v4 = Some(addr);
-        self
-    }
-
-    /// Bind IPv6 attempts to this local address. Default: none.
-    ///
-    /// Like [`Builder::local_address_v4`], this binds and does not restrict: to connect over
-    /// IPv6 only, add `.family(FamilyPolicy::Ipv6Only)`.
-    pub fn local_address_v6(mut self, addr: Ipv6Addr) -> Builder {
-        self.config.socket.local_v6 = Some(addr);
-        self
-    }
-
-    /// Bind to a network interface (`SO_BINDTODEVICE`; Linux). Default: none.
-    pub fn interface(mut self, name: impl Into<String>) -> Builder {
-        self.config.socket.interface = Some(name.into());
-        self
-    }
-
-    /// `SO_MARK` (Linux). Default: none.
-    pub fn mark(mut self, mark: u32) -> Builder {
-        self.config.socket.mark = Some(mark);
-        self
-    }
-
-    /// `SO_SNDBUF`. Default: the system's.
-    pub fn send_buffer_size(mut self, size: usize) -> Builder {
-        self.config.socket.send_buffer_size = Some(size);
-        self
-    }
-
-    /// `SO_RCVBUF`. Default: the system's.
-    pub fn recv_buffer_size(mut self, size: usize) -> Builder {
-        self.config.socket.recv_buffer_size = Some(size);
-        self
-    }
-
-    /// `TCP_USER_TIMEOUT` (Linux). Default: none.
-    pub fn user_timeout(mut self, timeout: Duration) -> Builder {
-        self.config.socket.user_timeout = Some(timeout);
-        self
-    }
-
-    /// `SO_REUSEADDR`. Default: `false`.
-    pub fn reuse_address(mut self, reuse: bool) -> Builder {
-        self.config.socket.reuse_address = reuse;
-        self
-    }
-
-    /// Calls `hook` with every attempt's socket after the options above are set and before it
-    /// connects. An error from the hook fails that attempt (the next address is tried at once).
-    pub fn socket_hook(
-        mut self,
-        hook: impl Fn(&socket2::Socket, SocketAddr) -> std::io::Result<()> + Send + Sync + 'static,
-    ) -> Builder {
-        self.config.socket.hook = Some(Arc::new(hook));
-        self
-    }
-
     /// Memory of earlier connects: its size, how long failures count, and the bounds of the
     /// adaptive attempt delay. Default: on, [`HistoryConfig::default`].
     pub fn history(mut self, history: HistoryConfig) -> Builder {
@@ -600,7 +565,20 @@ impl Builder {
         self
     }
 
-    /// Replaces every socket option at once.
+    /// The options every attempt's socket gets: `TCP_NODELAY`, keepalive, local addresses, the
+    /// interface, `SO_MARK`, buffer sizes, `TCP_USER_TIMEOUT`, `SO_REUSEADDR` and a hook, all
+    /// defined in one place, [`SocketOptions`]. Default: none (the system's defaults, and the
+    /// system calls of a plain `TcpStream::connect`).
+    ///
+    /// ```
+    /// use eyeballs::config::SocketOptions;
+    ///
+    /// let connector = eyeballs::Connector::builder()
+    ///     .socket_options(SocketOptions::default().nodelay(true).reuse_address(true))
+    ///     .build()
+    ///     .expect("valid configuration");
+    /// assert!(connector.config().socket.nodelay);
+    /// ```
     pub fn socket_options(mut self, options: SocketOptions) -> Builder {
         self.config.socket = options;
         self
@@ -624,8 +602,10 @@ impl Builder {
             .clone()
             .unwrap_or_else(crate::config::system_policy_table);
         let policy = (table != PolicyTable::rfc6724()).then(|| Arc::new(table));
+        let direct = self.config.allows_single_attempt() && self.config.socket.is_default();
         Ok(Connector {
             inner: Arc::new(Inner {
+                direct,
                 config: self.config,
                 resolver,
                 dial,

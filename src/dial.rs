@@ -7,6 +7,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::pin::Pin;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
@@ -36,6 +37,12 @@ pub(crate) trait Dial: Send + Sync {
     /// The source address the kernel would pick for `dst`, or `None` if it has no route (RFC 6724
     /// rule 1). Must not send anything.
     fn source(&self, dst: SocketAddr) -> Option<IpAddr>;
+
+    /// Whether the network has a route to `probe`, an IPv4 address (HE-7.1: without one, IPv4
+    /// goes through NAT64). Asked on every connect to an IPv4 address.
+    fn routes_v4(&self, probe: SocketAddr) -> bool {
+        self.source(probe).is_some()
+    }
 }
 
 /// The real dialer: tokio sockets, with options applied through socket2.
@@ -43,6 +50,10 @@ pub(crate) trait Dial: Send + Sync {
 pub(crate) struct TcpDial {
     options: SocketOptions,
     sources: SourceCache,
+    /// Until when (nanoseconds after `epoch`) the network is known to have an IPv4 route: the
+    /// check every IPv4 connect makes (HE-7.1) then costs one clock read, no lock, no hash.
+    v4_route_until: AtomicU64,
+    epoch: Instant,
 }
 
 impl TcpDial {
@@ -50,6 +61,8 @@ impl TcpDial {
         TcpDial {
             options,
             sources: SourceCache::default(),
+            v4_route_until: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 }
@@ -134,6 +147,19 @@ impl Dial for TcpDial {
         }
     }
 
+    fn routes_v4(&self, probe: SocketAddr) -> bool {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        if now < self.v4_route_until.load(Ordering::Relaxed) {
+            return true;
+        }
+        let routed = self.source(probe).is_some();
+        if routed {
+            let until = now.saturating_add(SOURCE_TTL.as_nanos() as u64);
+            self.v4_route_until.store(until, Ordering::Relaxed);
+        }
+        routed
+    }
+
     fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
         match dst.ip() {
             IpAddr::V4(_) if self.options.local_v4.is_some() => {
@@ -175,6 +201,23 @@ fn bind_device(socket: &Socket, options: &SocketOptions) -> io::Result<()> {
     }
     let _ = (socket, options);
     Ok(())
+}
+
+/// Starts a TCP connect to `addr` with no socket options: the system calls of
+/// `TcpStream::connect` (a non-blocking socket, `connect`, registration with the reactor). The
+/// stream is connected once it is writable and `SO_ERROR` is clear.
+pub(crate) fn connect_default(addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking(),
+        Some(Protocol::TCP),
+    )?;
+    match socket.connect(&SockAddr::from(addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    TcpStream::from_std(socket.into())
 }
 
 fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<TcpSocket> {

@@ -139,13 +139,15 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     {
         return single_attempt(&request, dial, handshake, addr, start).await;
     }
-    let mut driver = match request.source {
+    // Boxed: the race's state is large, and a connect that takes the single-attempt path above
+    // should not carry it (nor allocate it).
+    let mut driver = Box::new(match request.source {
         Source::Resolve { resolver, name } => Driver::for_name(&request, dial, handshake, start)
             .resolving(resolver, name, request.settings),
         Source::Addrs(addrs) => {
             Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
         }
-    };
+    });
     driver.report.nat64 = nat64.prefix();
     driver.sources.nat64 = nat64;
     poll_fn(|cx| driver.poll(cx)).await
@@ -207,19 +209,41 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
         Err(e) => Err(e),
     };
     let ended = start.elapsed();
-    let result = match (result, want) {
-        (Ok(stream), Want::StreamOnly) => {
+    let result = match result {
+        Ok(stream) if want == Want::StreamOnly => {
             // Nobody will read the report: skip building it.
             debug!(%addr, attempt = 0, ms = ended.as_millis() as u64, "connected");
             return Ok((stream, Report::new("", port)));
         }
-        (result, _) => result,
+        result => result,
     };
-    let mut report = Report::new(request.label, port);
     let outcome = match &result {
         Ok(_) => AttemptOutcome::Connected,
         Err(e) => failed_outcome(e, handshake_failed),
     };
+    let report = lone_report(request.label, port, addr, tcp_connected, ended, outcome);
+    match result {
+        Ok(stream) => {
+            debug!(%addr, attempt = 0, ms = ended.as_millis() as u64, "connected");
+            Ok((stream, report))
+        }
+        Err(e) => Err(lone_failure(report, addr, e)),
+    }
+}
+
+/// The report of a connect that made one attempt, to `addr`, with this outcome.
+pub(crate) fn lone_report(
+    label: &str,
+    port: u16,
+    addr: SocketAddr,
+    tcp_connected: Option<Duration>,
+    ended: Duration,
+    outcome: AttemptOutcome,
+) -> Report {
+    let mut report = Report::new(label, port);
+    if outcome == AttemptOutcome::Connected {
+        report.winner = Some(0);
+    }
     report.attempts.push(Attempt {
         history: None,
         placement: None,
@@ -232,22 +256,13 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
         outcome: Some(outcome),
     });
     report.elapsed = ended;
-    match result {
-        Ok(stream) => {
-            debug!(%addr, attempt = 0, ms = ended.as_millis() as u64, "connected");
-            report.winner = Some(0);
-            Ok((stream, report))
-        }
-        Err(e) => {
-            debug!(%addr, attempt = 0, error = %e, "attempt failed");
-            Err(failed(
-                Failure::AllAttemptsFailed,
-                report,
-                vec![(addr, e)],
-                None,
-            ))
-        }
-    }
+    report
+}
+
+/// The error of a connect whose one attempt, to `addr`, failed with `e`.
+pub(crate) fn lone_failure(report: Report, addr: SocketAddr, e: io::Error) -> Error {
+    debug!(%addr, attempt = 0, error = %e, "attempt failed");
+    failed(Failure::AllAttemptsFailed, report, vec![(addr, e)], None)
 }
 
 fn failed(

@@ -78,7 +78,7 @@
 //! ## Public dependencies
 //!
 //! Two dependencies appear in the public API, so their major versions are part of ours:
-//! socket2 0.6 (the socket given to [`Builder::socket_hook`] and [`config::SocketHook`]) and, with the
+//! socket2 0.6 (the socket given to [`config::SocketOptions::hook`] and [`config::SocketHook`]) and, with the
 //! `hickory` feature, hickory-resolver 0.26 (`HickoryResolver::from_resolver` and
 //! `HickoryResolver::from_config` take its types). tokio's `TcpStream` is what a connect returns.
 //!

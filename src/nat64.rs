@@ -183,13 +183,7 @@ impl Nat64Race {
         port: u16,
     ) -> Nat64Race {
         let mut race = Nat64Race::default();
-        if mode == Nat64Mode::Off || !both_families {
-            return race;
-        }
-        if dial
-            .source(SocketAddr::new(PROBE_V4.into(), port))
-            .is_some()
-        {
+        if !Nat64Race::may_apply(mode, both_families, dial, port) {
             return race; // An IPv4 route: nothing to do (no extra work on dual-stack networks).
         }
         let probe_v6 = SocketAddr::new(WELL_KNOWN.synthesize(PROBE_V4).into(), port);
@@ -221,6 +215,19 @@ impl Nat64Race {
         tracing::debug!(%network, "no IPv4 route: discovering the NAT64 prefix");
         race.pending = Some(discovery);
         race
+    }
+
+    /// Whether IPv4 destinations may need NAT64 (HE-7.1): it is on, both families are allowed,
+    /// and the network has no IPv4 route. One route lookup, cached by the dialer.
+    pub(crate) fn may_apply<D: Dial>(
+        mode: Nat64Mode,
+        both_families: bool,
+        dial: &D,
+        port: u16,
+    ) -> bool {
+        mode != Nat64Mode::Off
+            && both_families
+            && !dial.routes_v4(SocketAddr::new(PROBE_V4.into(), port))
     }
 
     /// Uses what discovery found: the first prefix to synthesize with, all of them to recognise

@@ -234,3 +234,57 @@ async fn the_source_chain_reaches_the_attempts_io_error() {
     let err = Connector::new().connect(empty).await.unwrap_err();
     assert!(std::error::Error::source(&err).is_none());
 }
+
+// A literal connect that needs no report takes a path without the race (the system calls of
+// `TcpStream::connect` alone); when it fails, its error is the race path's: the same kind, the
+// same one attempt, a report naming the target.
+#[tokio::test]
+async fn a_direct_literal_connect_fails_like_the_race() {
+    let refused = common::refused_addr("127.0.0.1");
+    let host = refused.ip().to_string();
+    let connector = Connector::new();
+    let direct = connector
+        .connect((&host, refused.port()))
+        .await
+        .unwrap_err();
+    // `.with_report()` takes the race path.
+    let raced = connector
+        .connect((&host, refused.port()))
+        .with_report()
+        .await
+        .unwrap_err();
+    for err in [&direct, &raced] {
+        assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err}");
+        assert_eq!(err.attempts().len(), 1, "{err}");
+        assert_eq!(err.attempts()[0].0, refused);
+        assert_eq!(
+            err.attempts()[0].1.kind(),
+            std::io::ErrorKind::ConnectionRefused
+        );
+        let report = err.report().expect("a report");
+        assert_eq!(report.host(), host);
+        assert_eq!(report.attempts().len(), 1);
+        assert!(report.winner().is_none());
+        assert!(
+            matches!(
+                report.attempts()[0].outcome(),
+                Some(eyeballs::report::AttemptOutcome::Failed { kind, .. })
+                    if *kind == std::io::ErrorKind::ConnectionRefused
+            ),
+            "{report}"
+        );
+    }
+    // The same for an address given, and for a "host:port" string (IPv6 in brackets).
+    let err = connector.connect(refused).await.unwrap_err();
+    assert_eq!(err.report().unwrap().host(), host);
+    let refused6 = common::refused_addr("::1");
+    let target = format!("[::1]:{}", refused6.port());
+    let direct = connector.connect(&target).await.unwrap_err();
+    let raced = connector.connect(&target).with_report().await.unwrap_err();
+    assert_eq!(direct.attempts()[0].0, refused6);
+    assert_eq!(
+        direct.report().unwrap().host(),
+        raced.report().unwrap().host()
+    );
+    assert_eq!(direct.to_string(), raced.to_string());
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{listen, serve};
 use eyeballs::{
     AddressPolicy, Connector, Error, Family,
-    config::FamilyPolicy,
+    config::{FamilyPolicy, SocketOptions},
     error::InputError,
     resolve::{Lookup, Resolve, StaticResolver},
 };
@@ -264,21 +264,22 @@ async fn messages_name_the_target() {
     );
 }
 
-// Documented: `local_address_v4` binds IPv4 attempts and does not restrict the connect to IPv4.
+// Documented: `SocketOptions::local_v4` binds IPv4 attempts and does not restrict the connect to IPv4.
 #[tokio::test]
-async fn local_address_v4_binds_and_does_not_restrict() {
+async fn local_v4_binds_and_does_not_restrict() {
     let listener = listen("::1", 0);
     let port = listener.local_addr().unwrap().port();
     let _server = serve(listener);
+    let bound = SocketOptions::default().local_v4("127.0.0.1".parse().unwrap());
     let connector = Connector::builder()
-        .local_address_v4("127.0.0.1".parse().unwrap())
+        .socket_options(bound.clone())
         .build()
         .unwrap();
     let stream = connector.connect(("::1", port)).await.unwrap();
     assert!(stream.local_addr().unwrap().is_ipv6());
     // And the documented way to restrict: the family policy.
     let v4_only = Connector::builder()
-        .local_address_v4("127.0.0.1".parse().unwrap())
+        .socket_options(bound)
         .family(FamilyPolicy::Ipv4Only)
         .build()
         .unwrap();

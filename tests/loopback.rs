@@ -290,24 +290,26 @@ async fn socket_options_and_hook_apply() {
     let _server = serve(listener);
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
-    let connector = Connector::builder()
+    let options = eyeballs::config::SocketOptions::default()
         .nodelay(true)
         .keepalive(
             eyeballs::config::Keepalive::new(Duration::from_secs(30))
                 .interval(Duration::from_secs(5))
                 .retries(3),
         )
-        .local_address_v4("127.0.0.1".parse().unwrap())
+        .local_v4("127.0.0.1".parse().unwrap())
         .send_buffer_size(64 * 1024)
         .recv_buffer_size(64 * 1024)
         .user_timeout(Duration::from_secs(10))
         .reuse_address(true)
-        .socket_hook(move |socket, addr| {
+        .hook(move |socket, addr| {
             assert_eq!(addr.port(), port);
             assert!(socket.tcp_nodelay()?, "hook runs after the options");
             seen.fetch_add(1, Ordering::SeqCst);
             Ok(())
-        })
+        });
+    let connector = Connector::builder()
+        .socket_options(options)
         .build()
         .unwrap();
     let stream = connector.connect(("127.0.0.1", port)).await.unwrap();
@@ -318,12 +320,12 @@ async fn socket_options_and_hook_apply() {
 
     // A hook error fails the attempt with that error.
     let failing = Connector::builder()
-        .socket_hook(|_, _| {
+        .socket_options(eyeballs::config::SocketOptions::default().hook(|_, _| {
             Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
                 "policy says no",
             ))
-        })
+        }))
         .build()
         .unwrap();
     let err = failing.connect(("127.0.0.1", port)).await.unwrap_err();
