@@ -22,8 +22,8 @@ use crate::proto::Family;
 use crate::proto::admit::{Admission, Seen};
 use crate::proto::history::{History, PastFailure, Remembered};
 use crate::proto::machine::{
-    Action, Addresses, Answer, AttemptId, CancelReason, Failure, Input, Query, QueryId, Race,
-    RaceConfig, connect_order,
+    Action, Addresses, Answer, AttemptId, AttemptState, CancelReason, Failure, Input, Query,
+    QueryId, Race, RaceConfig, connect_order,
 };
 use crate::proto::sort::{Candidate, PolicyTable};
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
@@ -297,8 +297,8 @@ enum Polled<T> {
     /// TCP connected and the handshake began (already stored in place of the connect).
     TcpConnected,
     Won(T),
-    /// Failed; `true` when in the handshake.
-    Failed(io::Error, bool),
+    /// Failed (in the handshake when the race saw TCP connect).
+    Failed(io::Error),
 }
 
 /// A query in flight, with what the driver needs to read its answer.
@@ -421,6 +421,8 @@ impl Sources<'_> {
 
 struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     config: &'a Config,
+    /// Whether the caller reads the report of a successful connect.
+    want: Want,
     /// The limit on the whole connect, for the error's message.
     connect_timeout: Option<Duration>,
     /// The host asked for, handed to the handshake.
@@ -464,6 +466,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     ) -> Self {
         Driver {
             config: request.config,
+            want: request.want,
             connect_timeout: request.settings.connect_timeout,
             host: request.host,
             port: request.port,
@@ -507,7 +510,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             v4: admission.v4,
         };
         let race = Race::new(Self::race_config(request), start.into_std(), addresses)
-            .with_policy(request.shared.policy.cloned());
+            .with_policy(request.shared.policy.cloned())
+            .with_address_policy(request.config.address_policy.clone());
         Driver::new(request, dial, handshake, race, start)
     }
 
@@ -553,7 +557,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             v4: !v4.is_empty(),
         };
         let race = Race::new(Self::race_config(request), start.into_std(), addresses)
-            .with_policy(request.shared.policy.cloned());
+            .with_policy(request.shared.policy.cloned())
+            .with_address_policy(request.config.address_policy.clone());
         let mut d = Driver::new(request, dial, handshake, race, start);
         // One address needs no sorting, so no source lookup either, unless its history is kept:
         // history is keyed by the real source (the network).
@@ -726,7 +731,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         while let Some(action) = self.race.poll_action() {
             match action {
                 Action::Query { id, query } => self.send_query(id, query, now),
-                Action::Start { id, addr } => self.start_attempt(id, addr, now),
+                Action::Start { id, addr } => self.start_attempt(id, addr),
                 Action::Cancel { id, reason } => self.cancel_attempt(id, reason, now),
                 Action::Done(result) => return Some(self.finish(result, now)),
             }
@@ -762,75 +767,31 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.lookups.push((id, lookup));
     }
 
-    /// Starts attempt `id` to `addr`, unless the address policy denies it (checked right before
-    /// the connect, after DNS: rebinding cannot slip past).
-    fn start_attempt(&mut self, id: AttemptId, addr: SocketAddr, now: Instant) {
-        let started = self.since_start(now);
-        let record = Attempt {
-            addr,
-            started,
-            ended: None,
-            outcome: None,
-            history: self.sources.remembered(addr),
-            placement: None,
-            // The endpoint it came from, now: hints replaced by a later answer leave the plan,
-            // not the attempt (HE-10.6).
-            endpoint: self.race.endpoint_of(addr).cloned(),
-            tcp_connected: None,
-            translation: self.sources.nat64.translations.get(&addr).copied(),
-        };
-        // HE-7.6: a NAT64 translation is judged by the IPv4 address it reaches.
-        if !self
-            .config
-            .address_policy
-            .allows(self.sources.nat64.judged(addr))
-        {
-            debug!(%addr, attempt = id.0, "attempt denied by the address policy");
-            self.report.attempts.push(Attempt {
-                ended: Some(started),
-                outcome: Some(AttemptOutcome::Denied),
-                ..record
-            });
-            let denied = io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "denied by the address policy",
-            );
-            self.errors.push((id, denied));
-            // The race decides what follows (HE-5.5), and `Failure::Denied` when every address
-            // was denied.
-            self.race.handle(Input::AttemptDenied(id), now.into_std());
-            return;
-        }
+    /// Starts attempt `id` to `addr` (the race checked the address policy already).
+    fn start_attempt(&mut self, id: AttemptId, addr: SocketAddr) {
         debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
-        self.report.attempts.push(record);
         self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
     }
 
     /// Stops attempt `id`: dropping its future closes its socket now (HE-5.4).
     fn cancel_attempt(&mut self, id: AttemptId, reason: CancelReason, now: Instant) {
         self.attempts.retain(|(a, _)| *a != id);
-        let ran = self
-            .since_start(now)
-            .saturating_sub(self.report.attempts[id.0].started);
+        let record = &self.race.attempts()[id.0];
+        let addr = record.addr;
+        let ran = now.into_std().saturating_duration_since(record.started);
         let kind = match reason {
             // Lost the race without completing: evidence too (HE-4.2).
             CancelReason::Lost => PastFailure::LostRace,
             _ => PastFailure::TimedOut,
         };
-        let addr = self.report.attempts[id.0].addr;
         self.sources
             .remember(addr, now, |h, src, dst, now| h.failure(src, dst, kind, now));
-        let outcome = match reason {
-            CancelReason::Lost => AttemptOutcome::Cancelled,
-            CancelReason::AttemptTimedOut | CancelReason::ConnectTimedOut => {
-                let msg = format!("timed out after {:?}", round_ms(ran));
-                self.errors
-                    .push((id, io::Error::new(io::ErrorKind::TimedOut, msg)));
-                AttemptOutcome::TimedOut
-            }
-        };
+        if reason != CancelReason::Lost {
+            let msg = format!("timed out after {:?}", round_ms(ran));
+            let timed_out = io::Error::new(io::ErrorKind::TimedOut, msg);
+            self.errors.push((id, timed_out));
+        }
         debug!(%addr, attempt = id.0, ?reason, "attempt cancelled");
-        self.end_attempt(id, now, outcome);
     }
 
     /// Polls every running attempt and tells the race how each moved.
@@ -856,9 +817,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     progressed = true;
                     continue;
                 }
-                Polled::Failed(e, in_handshake) => {
+                Polled::Failed(e) => {
                     self.attempts.swap_remove(i);
-                    self.attempt_failed(id, e, in_handshake, now);
+                    self.attempt_failed(id, e, now);
                     Input::AttemptFailed(id)
                 }
             };
@@ -868,13 +829,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         progressed
     }
 
-    /// Records attempt `id`'s failure: in the history, the report and the errors.
-    fn attempt_failed(&mut self, id: AttemptId, e: io::Error, in_handshake: bool, now: Instant) {
+    /// Records attempt `id`'s failure: in the history and the errors.
+    fn attempt_failed(&mut self, id: AttemptId, e: io::Error, now: Instant) {
         let kind = failure_kind(e.kind());
-        let addr = self.report.attempts[id.0].addr;
+        let addr = self.race.attempts()[id.0].addr;
         self.sources
             .remember(addr, now, |h, src, dst, now| h.failure(src, dst, kind, now));
-        self.end_attempt(id, now, failed_outcome(&e, in_handshake));
         debug!(%addr, attempt = id.0, error = %e, "attempt failed");
         self.errors.push((id, e));
     }
@@ -1018,53 +978,43 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let stream = match &mut self.attempts[i].1 {
             Running::Tcp(connect) => match connect.as_mut().poll(cx) {
                 Poll::Pending => return (id, Polled::Pending),
-                Poll::Ready(Err(e)) => return (id, Polled::Failed(e, false)),
+                Poll::Ready(Err(e)) => return (id, Polled::Failed(e)),
                 Poll::Ready(Ok(stream)) => stream,
             },
             Running::Handshake(handshake) => {
                 return match handshake.as_mut().poll(cx) {
                     Poll::Pending => (id, Polled::Pending),
                     Poll::Ready(Ok(out)) => (id, Polled::Won(out)),
-                    Poll::Ready(Err(e)) => (id, Polled::Failed(handshake_error(e), true)),
+                    Poll::Ready(Err(e)) => (id, Polled::Failed(handshake_error(e))),
                 };
             }
         };
-        let record = &self.report.attempts[id.0];
-        let (addr, rtt) = (
-            record.addr,
-            self.since_start(now).saturating_sub(record.started),
-        );
+        let record = &self.race.attempts()[id.0];
+        let rtt = now.into_std().saturating_duration_since(record.started);
+        let addr = record.addr;
         self.sources
             .remember(addr, now, |h, src, dst, now| h.success(src, dst, rtt, now));
         let to = Destination {
             addr,
             host: self.host,
-            endpoint: self.report.attempts[id.0].endpoint.as_ref(),
+            endpoint: self.race.attempts()[id.0].endpoint.as_deref(),
         };
         if H::TCP_ONLY {
             // No handshake: the stream is ready as it is (nothing to allocate).
             let mut ready = std::pin::pin!(self.handshake.handshake(stream, &to));
             return match ready.as_mut().poll(cx) {
                 Poll::Ready(Ok(out)) => (id, Polled::Won(out)),
-                Poll::Ready(Err(e)) => (id, Polled::Failed(e, false)),
+                Poll::Ready(Err(e)) => (id, Polled::Failed(e)),
                 Poll::Pending => {
                     let e = io::Error::other("a TCP-only handshake did not complete at once");
-                    (id, Polled::Failed(e, false))
+                    (id, Polled::Failed(e))
                 }
             };
         }
         let handshake = Box::pin(self.handshake.handshake(stream, &to));
         debug!(%addr, attempt = id.0, "tcp connected, handshake started");
-        self.report.attempts[id.0].tcp_connected = Some(self.since_start(now));
         self.attempts[i].1 = Running::Handshake(handshake);
         (id, Polled::TcpConnected)
-    }
-
-    fn end_attempt(&mut self, id: AttemptId, now: Instant, outcome: AttemptOutcome) {
-        let at = self.since_start(now);
-        let a = &mut self.report.attempts[id.0];
-        a.ended = Some(at);
-        a.outcome = Some(outcome);
     }
 
     fn finish(
@@ -1077,15 +1027,19 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.feeds = [None, None];
         let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
         report.elapsed = self.since_start(now);
-        for (i, a) in report.attempts.iter_mut().enumerate() {
-            a.placement = self.race.placement(AttemptId(i));
-            if a.endpoint.is_none() {
-                a.endpoint = self.race.endpoint_of(a.addr).cloned();
-            }
-        }
         let id = match result {
+            Ok(id) if self.want == Want::StreamOnly => {
+                // Nobody will read the report: the attempts are not written into it.
+                debug!(
+                    attempt = id.0,
+                    ms = report.elapsed.as_millis() as u64,
+                    "connected"
+                );
+                return Ok((self.take_winner(), report));
+            }
             Ok(id) => id,
             Err(failure) => {
+                self.report_attempts(&mut report);
                 // In the order the attempts started, as the error promises.
                 self.errors.sort_by_key(|(id, _)| *id);
                 let attempts = self
@@ -1096,16 +1050,64 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 return Err(failed(failure, report, attempts, self.connect_timeout));
             }
         };
-        let at = report.elapsed;
-        report.attempts[id.0].ended = Some(at);
-        report.attempts[id.0].outcome = Some(AttemptOutcome::Connected);
+        self.report_attempts(&mut report);
         report.winner = Some(id.0);
-        debug!(addr = %report.attempts[id.0].addr, attempt = id.0, ms = at.as_millis() as u64, "connected");
-        let stream = self
-            .winner
+        let addr = report.attempts[id.0].addr;
+        debug!(%addr, attempt = id.0, ms = report.elapsed.as_millis() as u64, "connected");
+        Ok((self.take_winner(), report))
+    }
+
+    fn take_winner(&mut self) -> H::Output {
+        self.winner
             .take()
-            .expect("the winner's stream is held until Done");
-        Ok((stream, report))
+            .expect("the winner's stream is held until Done")
+    }
+
+    /// Writes the race's attempt table into the report, with what only the driver knows: each
+    /// failure's error, what the history knew, the NAT64 translation. A denied attempt's error
+    /// joins the errors.
+    fn report_attempts(&mut self, report: &mut Report) {
+        let start = self.start.into_std();
+        let since = |at: std::time::Instant| at.saturating_duration_since(start);
+        for (i, record) in self.race.attempts().iter().enumerate() {
+            let id = AttemptId(i);
+            let error = self.errors.iter().find(|(e, _)| *e == id).map(|(_, e)| e);
+            let in_handshake = record.tcp_connected.is_some();
+            let outcome = match (record.state, error) {
+                (AttemptState::Running, _) => None,
+                (AttemptState::Won, _) => Some(AttemptOutcome::Connected),
+                (AttemptState::Denied, _) => Some(AttemptOutcome::Denied),
+                (AttemptState::Cancelled(CancelReason::Lost), _) => Some(AttemptOutcome::Cancelled),
+                (AttemptState::Cancelled(_), _) => Some(AttemptOutcome::TimedOut),
+                (AttemptState::Failed, Some(e)) => Some(failed_outcome(e, in_handshake)),
+                (AttemptState::Failed, None) => {
+                    Some(failed_outcome(&io::Error::other("failed"), in_handshake))
+                }
+            };
+            report.attempts.push(Attempt {
+                addr: record.addr,
+                started: since(record.started),
+                ended: record.ended.map(since),
+                outcome,
+                history: self.sources.remembered(record.addr),
+                placement: self.race.placement(id),
+                // The endpoint it came from when it started; else the one its address has now.
+                endpoint: record
+                    .endpoint
+                    .clone()
+                    .or_else(|| self.race.endpoint_of(record.addr).cloned().map(Arc::new)),
+                tcp_connected: record.tcp_connected.map(since),
+                translation: self.sources.nat64.translations.get(&record.addr).copied(),
+            });
+        }
+        for (i, record) in self.race.attempts().iter().enumerate() {
+            if record.state == AttemptState::Denied {
+                debug!(addr = %record.addr, attempt = i, "attempt denied by the address policy");
+                let why = "denied by the address policy";
+                let denied = io::Error::new(io::ErrorKind::PermissionDenied, why);
+                self.errors.push((AttemptId(i), denied));
+            }
+        }
     }
 }
 

@@ -102,7 +102,6 @@ pub mod error;
 pub mod handshake;
 mod host;
 pub mod nat64;
-pub mod policy;
 pub mod report;
 pub mod resolve;
 
@@ -121,6 +120,11 @@ pub mod request {
     pub use crate::connect::{Connect, ConnectFuture, Target, WithReport, WithoutReport, Yield};
 }
 
+/// Which destination addresses a connect may use: [`AddressPolicy`], [`policy::is_public`].
+pub mod policy {
+    pub use eyeballs_proto::policy::{AddressPolicy, is_public};
+}
+
 /// The requirement table: every rule eyeballs implements, with the id its tests cite.
 #[doc = include_str!("requirements.md")]
 pub mod requirements {}
@@ -132,8 +136,8 @@ pub use crate::connect::{Connect, Target};
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::error::Error;
 pub use crate::handshake::{Destination, Handshake};
-pub use crate::policy::AddressPolicy;
 pub use crate::proto::Family;
+pub use crate::proto::policy::AddressPolicy;
 pub use crate::report::Report;
 
 /// Not part of the public API: the fuzzing hooks, compiled with `--cfg fuzzing` only (what

@@ -342,15 +342,6 @@ impl Nat64Race {
         None
     }
 
-    /// The address the [`crate::AddressPolicy`] judges for `addr`: the IPv4 address a
-    /// translation stands for (HE-7.6), else `addr`'s own.
-    pub(crate) fn judged(&self, addr: SocketAddr) -> IpAddr {
-        match self.translations.get(&addr) {
-            Some(t) => IpAddr::V4(t.ipv4),
-            None => self.origin_of(addr.ip()),
-        }
-    }
-
     /// The address the [`crate::AddressPolicy`] judges for `ip` before any synthesis: an IPv4
     /// address itself (synthesis keeps it), an IPv6 address in a NAT64 prefix the IPv4 address
     /// it embeds (HE-7.6).

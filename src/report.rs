@@ -128,7 +128,7 @@ pub struct Attempt {
     /// Filled in when the race ends.
     pub(crate) placement: Option<Placement>,
     /// The HTTPS-record endpoint it belonged to; filled in when the race ends.
-    pub(crate) endpoint: Option<ServiceEndpoint>,
+    pub(crate) endpoint: Option<std::sync::Arc<ServiceEndpoint>>,
     /// When its TCP handshake completed, if the connect runs a handshake of its own on top.
     pub(crate) tcp_connected: Option<Duration>,
     /// The IPv4 address this IPv6 destination stands for through NAT64 (HE-7.9).
@@ -184,7 +184,7 @@ impl Attempt {
     /// The HTTPS-record endpoint (priority, port, ALPN set, ECH configuration) this address
     /// belonged to, when the connect used HTTPS records ([`crate::Builder::https_records`]).
     pub fn endpoint(&self) -> Option<&ServiceEndpoint> {
-        self.endpoint.as_ref()
+        self.endpoint.as_deref()
     }
 
     /// The address tried.

@@ -17,7 +17,9 @@
 //!    most once (HE-3.1, HE-10.2);
 //! 9. a handshake under way holds the next attempt back by at most one attempt delay (HE-9.3);
 //! 10. an alias is followed at most 8 times, and each TargetName is asked once per family
-//!     (HE-10.7).
+//!     (HE-10.7);
+//! 11. an address the address policy denies is never started, a NAT64 translation judged by the
+//!     IPv4 address it stands for (HE-7.6).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -29,6 +31,7 @@ use super::machine::{
     Action, Addresses, Answer, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Query, QueryId,
     Race, RaceConfig,
 };
+use super::policy::AddressPolicy;
 use super::sort::Candidate;
 use super::svcb::ServiceRecord;
 
@@ -190,6 +193,8 @@ fn config(b: &mut Bytes<'_>) -> RaceConfig {
 
 #[derive(Default)]
 struct Seen {
+    /// The race has the address policy of [`denies_nothing_ending_in_3`].
+    policy: bool,
     started: Vec<(AttemptId, SocketAddr, Instant)>,
     addrs: HashSet<SocketAddr>,
     ended: HashSet<AttemptId>,
@@ -231,6 +236,12 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         }
     };
     let mut race = Race::new(config, now, addresses);
+    // An address policy for a third of the races, decided without reading another byte: it
+    // denies the pool's addresses ending in 3 (a NAT64 translation judged by its IPv4 address).
+    let policy = config.attempt_delay.as_millis().is_multiple_of(3);
+    if policy {
+        race = race.with_address_policy(AddressPolicy::custom(denies_nothing_ending_in_3));
+    }
     // HTTPS records on for half of the races that query, decided without reading another byte
     // (so the regression corpus keeps its meaning).
     let service = matches!(addresses, Addresses::Query { .. })
@@ -245,6 +256,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         );
     }
     let mut seen = Seen {
+        policy,
         lookups_settled: [!query[0], !query[1]],
         service_pending: service,
         ..Seen::default()
@@ -322,8 +334,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                     .get(pick % seen.started.len().max(1))
                     .map_or(AttemptId(pick), |s| s.0);
                 let input = match (op % 8, op & 0x40) {
-                    (3, 0) => Input::AttemptFailed(id),
-                    (3, _) => Input::AttemptDenied(id),
+                    (3, _) => Input::AttemptFailed(id),
                     (_, 0) => Input::Connected(id),
                     _ => Input::TcpConnected(id),
                 };
@@ -346,7 +357,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 }
                 if running {
                     match input {
-                        Input::AttemptFailed(id) | Input::AttemptDenied(id) => {
+                        Input::AttemptFailed(id) => {
                             seen.ended.insert(id);
                         }
                         Input::Connected(id) if !seen.done => {
@@ -467,6 +478,10 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
         match action {
             Action::Query { id, query } => query_asked(seen, id, query)?,
             Action::Start { id, addr } => {
+                // 11: a denied address is never started; what a start skips is recorded denied.
+                if seen.policy && !denies_nothing_ending_in_3(judged(addr)) {
+                    return Err(format!("{addr}, which the policy denies, was started"));
+                }
                 let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
                 if !seen.addrs.insert(canonical) {
                     return Err(format!("{addr} tried twice")); // 1
@@ -531,6 +546,26 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
         return Err("lookups settled, nothing running, but the race is not done".into());
     }
     Ok(())
+}
+
+/// The address policy of a third of the races: every address but those ending in 3.
+fn denies_nothing_ending_in_3(ip: IpAddr) -> bool {
+    let last = match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.octets()[3],
+        IpAddr::V6(v6) => v6.octets()[15],
+    };
+    last % 10 != 3
+}
+
+/// The address the policy judges for `addr`: a translation's IPv4 address (HE-7.6).
+fn judged(addr: SocketAddr) -> IpAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
+            let o = v6.octets();
+            IpAddr::V4(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+        }
+        ip => ip,
+    }
 }
 
 /// Invariants 8 and 10 for one query asked for.

@@ -90,14 +90,15 @@ pub mod history;
 pub mod interleave;
 pub mod machine;
 pub mod nat64;
+pub mod policy;
 #[cfg(test)]
 mod properties;
 pub mod sort;
 pub mod svcb;
 
 pub use machine::{
-    Action, Addresses, Answer, AttemptId, CancelReason, Failure, Input, Placement, Query, QueryId,
-    Race, RaceConfig,
+    Action, Addresses, Answer, AttemptId, AttemptRecord, AttemptState, CancelReason, Failure,
+    Input, Placement, Query, QueryId, Race, RaceConfig,
 };
 pub use sort::Candidate;
 

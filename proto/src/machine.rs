@@ -18,8 +18,10 @@ use super::Family;
 use super::admit::Seen;
 use super::history::DelayBasis;
 use super::interleave::{sort_and_interleave, sort_and_interleave_groups};
+use super::policy::AddressPolicy;
 use super::sort::{Candidate, PolicyTable};
 use super::svcb::{ServiceEndpoint, ServiceRecord};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 /// No attempt starts within this long of the previous one, whatever the configuration and however
@@ -141,9 +143,6 @@ pub enum Input {
     },
     /// The attempt's connect failed.
     AttemptFailed(AttemptId),
-    /// The driver did not start the attempt: the address policy denied its address (checked
-    /// right before the connect, after DNS). Like a failure, the next address starts at once.
-    AttemptDenied(AttemptId),
     /// The attempt is usable: its TCP handshake completed and, when the connect runs a handshake
     /// of its own on top (TLS), that too (HE-9.1). The first one wins.
     Connected(AttemptId),
@@ -239,27 +238,46 @@ impl LookupState {
     }
 }
 
+/// What became of an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AttemptState {
+pub enum AttemptState {
+    /// Connecting, or in its handshake.
     Running,
+    /// Its connect or its handshake failed ([`Input::AttemptFailed`]).
     Failed,
+    /// The address policy denied its address, right before the start: nothing was sent.
     Denied,
-    Cancelled,
+    /// Cancelled ([`Action::Cancel`]), and why.
+    Cancelled(CancelReason),
+    /// It won ([`Input::Connected`]).
     Won,
 }
 
+/// One attempt, as the race recorded it: [`Race::attempts`], the table behind eyeballs'
+/// report. Ids index it.
 #[derive(Debug, Clone)]
-struct Attempt {
-    addr: SocketAddr,
-    started: Instant,
-    state: AttemptState,
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// Where it connected (or would have: denied).
+    pub addr: SocketAddr,
+    /// When it started (or was denied).
+    pub started: Instant,
+    /// When it ended: failed, denied, cancelled or won; `None` while running.
+    pub ended: Option<Instant>,
+    /// When its TCP handshake completed and the connect's own handshake began
+    /// ([`Input::TcpConnected`], HE-9.1).
+    pub tcp_connected: Option<Instant>,
+    /// What became of it.
+    pub state: AttemptState,
+    /// The HTTPS-record endpoint its address came from when it started (HE-10.6); a plan that
+    /// changes later does not change it.
+    pub endpoint: Option<Arc<ServiceEndpoint>>,
     /// Its position in the order a race without history would have used (HE-4.2), when the
     /// history knew something about this race's addresses.
-    plain_position: Option<usize>,
-    /// The Connection Attempt Delay this attempt set for the next one, and where it came from.
-    delay: Option<(Duration, DelayBasis)>,
-    /// Its TCP handshake completed; the connect's own handshake is running (HE-9.1).
-    tcp_connected: bool,
+    pub plain_position: Option<usize>,
+    /// The Connection Attempt Delay it set for the next attempt, and where it came from
+    /// (HE-5.1, HE-5.3).
+    pub delay: Option<(Duration, DelayBasis)>,
 }
 
 /// The HTTPS lookup of a race and what it brought (HE-10.x).
@@ -272,7 +290,8 @@ struct Service {
     protocols: Vec<Vec<u8>>,
     shuffle: fn(&mut [ServiceEndpoint]),
     /// The usable endpoints, by priority (empty until the answer, or without usable records).
-    plan: Vec<ServiceEndpoint>,
+    /// Shared with the attempts that started from them.
+    plan: Vec<Arc<ServiceEndpoint>>,
     /// The address answers (AAAA, A) on the connect's port, deduplicated.
     answers: Vec<Candidate>,
     /// Hint addresses (on the connect's port), each with the target whose real answer of its
@@ -325,9 +344,10 @@ pub struct Race {
     received: Vec<Candidate>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
-    /// The destinations that are NAT64 translations (HE-7.8): they count as IPv4 when the
-    /// families alternate. Empty (no allocation) on almost every network.
-    translated: HashSet<SocketAddr>,
+    /// The destinations that are NAT64 translations, with the IPv4 address each stands for
+    /// (HE-7.8): they count as IPv4 when the families alternate, and are judged as that address
+    /// (HE-7.6). Empty (no allocation) on almost every network.
+    translated: HashMap<SocketAddr, Ipv4Addr>,
     /// The index in `received` of the destination with the lowest known RTT, if any has one
     /// (HE-5.3); without one, no attempt delay needs a look at the history.
     nearest: Option<usize>,
@@ -345,12 +365,14 @@ pub struct Race {
     hold: Option<Instant>,
     /// The address-selection policy table (rules 5 and 6); `None`: RFC 6724's default.
     policy: Option<Arc<PolicyTable>>,
+    /// Which destinations may be connected to; `None`: all.
+    address_policy: Option<AddressPolicy>,
     /// With HTTPS records on (HE-10.x): the service lookup and its plan.
     service: Option<Service>,
     /// When history knows something about the received destinations: each one's position in
     /// the order a race without history would use (for [`Race::placement`]).
     plain_positions: Option<HashMap<SocketAddr, usize>>,
-    attempts: Vec<Attempt>,
+    attempts: Vec<AttemptRecord>,
     running: usize,
     /// No attempt before this index is running: the oldest running attempt has the earliest
     /// per-attempt deadline, since all attempts share one timeout.
@@ -359,6 +381,8 @@ pub struct Race {
     queries: Vec<(Query, bool)>,
     /// The attempt that won.
     winner: Option<AttemptId>,
+    /// Plans only ([`Race::plan_only`]): never starts an attempt.
+    plan_only: bool,
     actions: VecDeque<Action>,
     done: bool,
 }
@@ -387,7 +411,7 @@ impl Race {
             first_positive_at: None,
             received: Vec::new(),
             seen: Seen::default(),
-            translated: HashSet::new(),
+            translated: HashMap::new(),
             nearest: None,
             untried: VecDeque::new(),
             begun: false,
@@ -395,6 +419,7 @@ impl Race {
             staggered_from: None,
             hold: None,
             policy: None,
+            address_policy: None,
             service: None,
             plain_positions: None,
             attempts: Vec::new(),
@@ -402,6 +427,7 @@ impl Race {
             oldest_running: 0,
             queries: Vec::new(),
             winner: None,
+            plan_only: false,
             actions: VecDeque::new(),
             done: false,
         };
@@ -487,12 +513,71 @@ impl Race {
     /// The endpoint (priority, port, record) a destination came from, when HTTPS records were
     /// used (for the report).
     pub fn endpoint_of(&self, addr: SocketAddr) -> Option<&ServiceEndpoint> {
+        self.endpoint_at(addr).map(|e| &**e)
+    }
+
+    fn endpoint_at(&self, addr: SocketAddr) -> Option<&Arc<ServiceEndpoint>> {
         let service = self.service.as_ref()?;
         let priority = *service.priorities.get(&addr)?;
         service
             .plan
             .iter()
             .find(|e| e.priority == priority && e.port == addr.port())
+    }
+
+    /// Checks every address right before its attempt starts, after DNS (so rebinding cannot slip
+    /// past it), a NAT64 translation judged by the IPv4 address it reaches (HE-7.6). A denied
+    /// address is recorded as [`AttemptState::Denied`]; like a failure, the next address starts
+    /// at once. Call it right after [`Race::new`]; by default every address is allowed.
+    pub fn with_address_policy(mut self, policy: AddressPolicy) -> Race {
+        self.address_policy = Some(policy).filter(|p| !p.is_allow_all());
+        self
+    }
+
+    /// Makes the race one that only plans: it asks its queries and takes their answers as a
+    /// connect would, but never starts an attempt. Once [`Race::is_settled`], [`Race::plan`] is
+    /// the order a connect would try the addresses in (what `Connector::resolve` returns); with
+    /// no address at all it ends with [`Action::Done`] and the failure, as a connect would.
+    pub fn plan_only(mut self) -> Race {
+        self.plan_only = true;
+        self
+    }
+
+    /// Whether every query is settled: no answer is awaited any more.
+    pub fn is_settled(&self) -> bool {
+        !self.lookups.iter().any(|l| l.unsettled()) && !self.service_pending()
+    }
+
+    /// The addresses received so far, in the order a connect that has not begun would try them
+    /// (sorted by RFC 6724 and history, HE-4.1, HE-4.2; families interleaved, HE-4.3; by
+    /// endpoint priority first, HE-10.6), split into those the address policy allows and those
+    /// it denies.
+    pub fn plan(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let groups = self.priority_groups(self.received.iter().collect());
+        let first_family_count = self.config.first_family_count;
+        let order =
+            sort_and_interleave_groups(groups, self.policy(), |best| (best, first_family_count));
+        order.into_iter().partition(|addr| self.allows(*addr))
+    }
+
+    /// Whether the address policy allows `addr` (HE-7.6: a translation judged by its IPv4).
+    fn allows(&self, addr: SocketAddr) -> bool {
+        self.address_policy
+            .as_ref()
+            .is_none_or(|policy| policy.allows(self.judged(addr)))
+    }
+
+    /// Every attempt so far, by id: started, denied, failed, cancelled or won.
+    pub fn attempts(&self) -> &[AttemptRecord] {
+        &self.attempts
+    }
+
+    /// The address the address policy judges for `addr`: the IPv4 address a NAT64 translation
+    /// stands for (HE-7.6), else its own.
+    fn judged(&self, addr: SocketAddr) -> IpAddr {
+        self.translated
+            .get(&addr)
+            .map_or(addr.ip(), |v4| IpAddr::V4(*v4))
     }
 
     /// Sorts with `table` (from `/etc/gai.conf` or the caller) instead of RFC 6724's default.
@@ -543,8 +628,10 @@ impl Race {
             Answer::Records { hints, .. } => hints.as_slice(),
             Answer::Failed => &[],
         };
-        for c in given.iter().filter(|c| c.origin.is_some()) {
-            self.translated.insert(c.dst);
+        for c in given {
+            if let Some(origin) = c.origin {
+                self.translated.insert(c.dst, origin);
+            }
         }
         match (query, answer) {
             (Query::Addresses(family), Answer::Addresses(addrs)) => {
@@ -585,13 +672,9 @@ impl Race {
     fn on_attempt(&mut self, input: Input) {
         match input {
             Input::Answer { .. } => {}
-            Input::AttemptFailed(id) | Input::AttemptDenied(id) => {
+            Input::AttemptFailed(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running) {
-                    let state = match input {
-                        Input::AttemptDenied(_) => AttemptState::Denied,
-                        _ => AttemptState::Failed,
-                    };
-                    self.finish_attempt(id, state);
+                    self.finish_attempt(id, AttemptState::Failed);
                     // HE-5.5: a failure starts the next address at once.
                     self.next_attempt_at = Some(self.now);
                     self.staggered_from = None;
@@ -599,9 +682,9 @@ impl Race {
             }
             Input::TcpConnected(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running)
-                    && !self.attempts[id.0].tcp_connected
+                    && self.attempts[id.0].tcp_connected.is_none()
                 {
-                    self.attempts[id.0].tcp_connected = true;
+                    self.attempts[id.0].tcp_connected = Some(self.now);
                     let rtt = self
                         .now
                         .saturating_duration_since(self.attempts[id.0].started);
@@ -702,7 +785,7 @@ impl Race {
         self.attempts.get(id.0).map(|a| a.state)
     }
 
-    fn oldest_running_attempt(&self) -> Option<&Attempt> {
+    fn oldest_running_attempt(&self) -> Option<&AttemptRecord> {
         self.attempts[self.oldest_running..]
             .iter()
             .find(|a| a.state == AttemptState::Running)
@@ -852,8 +935,8 @@ impl Race {
                 });
             }
         }
-        service.plan =
-            super::svcb::plan(&records, &service.protocols, service.port, service.shuffle);
+        let plan = super::svcb::plan(&records, &service.protocols, service.port, service.shuffle);
+        service.plan = plan.into_iter().map(Arc::new).collect();
         service.lookup = if service.plan.is_empty() {
             LookupState::Empty
         } else {
@@ -1077,10 +1160,11 @@ impl Race {
                 if self.attempts[idx].started + timeout > now {
                     break;
                 }
-                self.finish_attempt(AttemptId(idx), AttemptState::Cancelled);
+                let reason = CancelReason::AttemptTimedOut;
+                self.finish_attempt(AttemptId(idx), AttemptState::Cancelled(reason));
                 self.actions.push_back(Action::Cancel {
                     id: AttemptId(idx),
-                    reason: CancelReason::AttemptTimedOut,
+                    reason,
                 });
                 self.next_attempt_at = Some(now); // HE-5.5
                 self.staggered_from = None;
@@ -1103,11 +1187,14 @@ impl Race {
                 }
                 return;
             }
+            if self.plan_only {
+                return;
+            }
             self.begun = true;
             self.rebuild_untried();
             self.next_attempt_at = Some(now);
         }
-        if let Some(due) = self.next_attempt_at.filter(|t| *t <= now)
+        while let Some(due) = self.next_attempt_at.filter(|t| *t <= now)
             && let Some(addr) = self.untried.pop_front()
         {
             let id = AttemptId(self.attempts.len());
@@ -1115,14 +1202,26 @@ impl Race {
                 .plain_positions
                 .as_ref()
                 .and_then(|p| p.get(&addr).copied());
-            self.attempts.push(Attempt {
+            let denied = !self.allows(addr);
+            self.attempts.push(AttemptRecord {
                 addr,
                 started: now,
-                state: AttemptState::Running,
+                ended: denied.then_some(now),
+                tcp_connected: None,
+                state: match denied {
+                    true => AttemptState::Denied,
+                    false => AttemptState::Running,
+                },
+                endpoint: self.endpoint_at(addr).cloned(),
                 plain_position,
                 delay: None,
-                tcp_connected: false,
             });
+            if denied {
+                // Like a failure, a denial starts the next address at once (HE-5.5).
+                self.next_attempt_at = Some(now);
+                self.staggered_from = None;
+                continue;
+            }
             self.running += 1;
             self.actions.push_back(Action::Start { id, addr });
             // HE-5.1 / HE-5.8: the next attempt is due one Connection Attempt Delay after this one
@@ -1132,6 +1231,7 @@ impl Race {
             self.staggered_from = Some((due, addr, now));
             self.hold = None;
             self.restagger();
+            break;
         }
 
         if self.running == 0
@@ -1279,7 +1379,7 @@ impl Race {
         let order = sort_and_interleave_groups(groups, table, |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
-                let family = |addr: &SocketAddr| match translated.contains(addr) {
+                let family = |addr: &SocketAddr| match translated.contains_key(addr) {
                     true => Family::V4,
                     false => Family::of(addr),
                 };
@@ -1345,14 +1445,16 @@ impl Race {
     }
 
     fn finish_attempt(&mut self, id: AttemptId, state: AttemptState) {
-        self.attempts[id.0].state = state;
+        let attempt = &mut self.attempts[id.0];
+        attempt.state = state;
+        attempt.ended = Some(self.now);
         self.running -= 1;
     }
 
     fn cancel_running(&mut self, reason: CancelReason) {
         for idx in self.oldest_running..self.attempts.len() {
             if self.attempts[idx].state == AttemptState::Running {
-                self.finish_attempt(AttemptId(idx), AttemptState::Cancelled);
+                self.finish_attempt(AttemptId(idx), AttemptState::Cancelled(reason));
                 self.actions.push_back(Action::Cancel {
                     id: AttemptId(idx),
                     reason,

@@ -759,31 +759,79 @@ mod mapped_and_partial_answers {
 
 mod denial {
     use super::*;
+    use crate::policy::AddressPolicy;
 
-    fn denied(h: &mut H, ms: u64, id: usize) -> Vec<String> {
-        h.race.handle(Input::AttemptDenied(AttemptId(id)), h.at(ms));
-        h.drain()
+    /// A race whose address policy denies `denied`.
+    fn h(denied: &'static [&'static str]) -> H {
+        let mut h = H::new(config());
+        let policy = AddressPolicy::custom(move |ip| !denied.contains(&ip.to_string().as_str()));
+        h.race = std::mem::replace(
+            &mut h.race,
+            Race::new(
+                config(),
+                h.t0,
+                Addresses::Given {
+                    v6: false,
+                    v4: false,
+                },
+            ),
+        )
+        .with_address_policy(policy);
+        h
     }
 
-    // HE-5.5: a denied address moves on at once, like a failure; some denied and some failed is
-    // a failure of every attempt.
+    // HE-5.5: the address policy is checked right before each start; a denied address moves on
+    // at once, like a failure, and nothing is started for it; some denied and some failed is a
+    // failure of every attempt.
     #[test]
     fn he_5_5_denied_moves_on_and_mixed_is_all_failed() {
-        let mut h = H::new(config());
-        h.resolved(0, Family::V6, &["2001:db8::1"]);
-        h.resolved(0, Family::V4, &["192.0.2.1"]);
-        assert_eq!(denied(&mut h, 0, 0), ["start 1 192.0.2.1:443"]);
-        assert_eq!(h.failed(5, 1), ["done AllAttemptsFailed"]);
+        let mut h = h(&["2001:db8::1"]);
+        assert_eq!(h.resolved(0, Family::V6, &["2001:db8::1"]), none());
+        assert_eq!(
+            h.resolved(7, Family::V4, &["192.0.2.1"]),
+            ["start 1 192.0.2.1:443"]
+        );
+        let denied = &h.race.attempts()[0];
+        assert_eq!(denied.state, AttemptState::Denied);
+        assert_eq!((denied.started, denied.ended), (h.at(0), Some(h.at(0))));
+        assert_eq!(h.failed(9, 1), ["done AllAttemptsFailed"]);
+        assert_eq!(h.race.attempts()[1].state, AttemptState::Failed);
+        assert_eq!(h.race.attempts()[1].ended, Some(h.at(9)));
     }
 
-    // Every address denied: the race says so (the driver reports `Error::Denied`).
+    // Every address denied: the race says so (the driver reports `Error::Denied`), and a denied
+    // address does not hold the next one back (the stagger does not apply).
     #[test]
     fn every_address_denied_is_denied() {
-        let mut h = H::new(config());
-        h.resolved(0, Family::V6, &["2001:db8::1"]);
-        h.resolved(0, Family::V4, &["192.0.2.1"]);
-        assert_eq!(denied(&mut h, 0, 0), ["start 1 192.0.2.1:443"]);
-        assert_eq!(denied(&mut h, 0, 1), ["done Denied"]);
+        let mut h = h(&["2001:db8::1", "2001:db8::2", "192.0.2.1"]);
+        let v6 = ["2001:db8::1", "2001:db8::2"];
+        assert_eq!(h.resolved(0, Family::V6, &v6), none());
+        assert_eq!(h.resolved(0, Family::V4, &["192.0.2.1"]), ["done Denied"]);
+        assert_eq!(h.race.attempts().len(), 3);
+        assert!(
+            h.race
+                .attempts()
+                .iter()
+                .all(|a| a.state == AttemptState::Denied)
+        );
+    }
+
+    // HE-7.6: a NAT64 translation is judged by the IPv4 address it stands for.
+    #[test]
+    fn he_7_6_a_translation_is_judged_by_its_ipv4_address() {
+        let mut h = h(&["192.0.2.1"]);
+        let translated = Candidate {
+            origin: Some("192.0.2.1".parse().unwrap()),
+            ..cand("64:ff9b::c000:201")
+        };
+        let v4 = Answer::Addresses(vec![translated, cand("192.0.2.2")]);
+        h.resolve_failed(0, Family::V6);
+        assert_eq!(h.addresses(0, Family::V4, v4), ["start 0 192.0.2.2:443"]);
+        // Its turn comes when the first fails: denied, and nothing is left.
+        assert_eq!(h.failed(5, 0), ["done AllAttemptsFailed"]);
+        let denied = &h.race.attempts()[1];
+        assert_eq!(denied.state, AttemptState::Denied);
+        assert_eq!(denied.addr.to_string(), "[64:ff9b::c000:201]:443");
     }
 }
 

@@ -12,20 +12,21 @@ use std::sync::Arc;
 /// Which destination addresses a connect may use. Default: [`AddressPolicy::allow_all`].
 ///
 /// ```
-/// use eyeballs::{AddressPolicy, Connector};
+/// use eyeballs_proto::policy::AddressPolicy;
 ///
 /// // A service that fetches user-supplied URLs: never reach internal addresses...
 /// let policy = AddressPolicy::public_only()
 ///     // ...and never this one public address either.
 ///     .and(AddressPolicy::custom(|ip| ip != "203.0.113.7".parse::<std::net::IpAddr>().unwrap()));
-/// let connector = Connector::builder().address_policy(policy).build().unwrap();
-/// # drop(connector);
+/// assert!(!policy.allows("203.0.113.7".parse().unwrap()));
+/// assert!(policy.allows("8.8.8.8".parse().unwrap()));
 /// assert!(!AddressPolicy::public_only().allows("10.0.0.1".parse().unwrap()));
 /// assert!(!AddressPolicy::public_only().allows("::ffff:127.0.0.1".parse().unwrap()));
 /// ```
 #[derive(Clone)]
 pub struct AddressPolicy {
-    rules: Vec<Rule>,
+    /// Shared: a clone (one per connect that applies the policy) copies no rule.
+    rules: Arc<[Rule]>,
 }
 
 #[derive(Clone)]
@@ -61,27 +62,36 @@ impl fmt::Debug for AddressPolicy {
 impl AddressPolicy {
     /// Every address is allowed (the default).
     pub fn allow_all() -> AddressPolicy {
-        AddressPolicy { rules: Vec::new() }
+        AddressPolicy {
+            rules: Arc::new([]),
+        }
     }
 
     /// Only globally reachable unicast addresses: see [`is_public`] for what is denied.
     pub fn public_only() -> AddressPolicy {
         AddressPolicy {
-            rules: vec![Rule::PublicOnly],
+            rules: Arc::new([Rule::PublicOnly]),
         }
     }
 
     /// Addresses for which `allow` returns `true`.
     pub fn custom(allow: impl Fn(IpAddr) -> bool + Send + Sync + 'static) -> AddressPolicy {
         AddressPolicy {
-            rules: vec![Rule::Custom(Arc::new(allow))],
+            rules: Arc::new([Rule::Custom(Arc::new(allow))]),
         }
     }
 
     /// Allows an address only if both policies do.
-    pub fn and(mut self, other: AddressPolicy) -> AddressPolicy {
-        self.rules.extend(other.rules);
-        self
+    pub fn and(self, other: AddressPolicy) -> AddressPolicy {
+        let rules: Vec<Rule> = self
+            .rules
+            .iter()
+            .chain(other.rules.iter())
+            .cloned()
+            .collect();
+        AddressPolicy {
+            rules: rules.into(),
+        }
     }
 
     /// Whether `ip` may be connected to.
@@ -92,7 +102,8 @@ impl AddressPolicy {
         })
     }
 
-    pub(crate) fn is_allow_all(&self) -> bool {
+    /// Whether every address is allowed (no rule).
+    pub fn is_allow_all(&self) -> bool {
         self.rules.is_empty()
     }
 }
