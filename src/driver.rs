@@ -16,14 +16,14 @@ use tracing::debug;
 use crate::config::Config;
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
-use crate::handshake::{Destination, Handshake};
+use crate::handshake::{Destination, Handshake, NoHandshake};
 use crate::nat64::{Nat64Race, Nat64Shared};
 use crate::proto::Family;
 use crate::proto::admit::{Admission, Seen};
 use crate::proto::history::{History, PastFailure, Remembered};
 use crate::proto::machine::{
     Action, Addresses, Answer, AttemptId, AttemptState, CancelReason, Failure, Input, Query,
-    QueryId, Race, RaceConfig, connect_order,
+    QueryId, Race, RaceConfig,
 };
 use crate::proto::sort::{Candidate, PolicyTable};
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
@@ -49,6 +49,8 @@ pub(crate) enum Source<'a> {
 pub(crate) enum Want {
     StreamOnly,
     Report,
+    /// No attempt: the order a connect would try the addresses in (`Connector::resolve`).
+    Plan,
 }
 
 /// How long lookups still pending when a race ends may go on, to warm the resolver's cache
@@ -291,6 +293,15 @@ enum Running<S, F> {
 /// A running attempt of a driver with dialer `D` and handshake `H`.
 type AttemptOf<D, H> = Running<<D as Dial>::Stream, <H as Handshake<<D as Dial>::Stream>>::Future>;
 
+/// How one pass of the driver ended.
+enum Pass {
+    /// The race is over, at this instant.
+    Done(Result<AttemptId, Failure>, Instant),
+    Progressed,
+    /// Nothing moved: every lookup, attempt and the timer wait to be woken.
+    Idle,
+}
+
 /// How a running attempt moved in one poll.
 enum Polled<T> {
     Pending,
@@ -509,9 +520,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             v6: admission.v6,
             v4: admission.v4,
         };
-        let race = Race::new(Self::race_config(request), start.into_std(), addresses)
+        let mut race = Race::new(Self::race_config(request), start.into_std(), addresses)
             .with_policy(request.shared.policy.cloned())
             .with_address_policy(request.config.address_policy.clone());
+        if request.want == Want::Plan {
+            race = race.plan_only();
+        }
         Driver::new(request, dial, handshake, race, start)
     }
 
@@ -575,32 +589,86 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         now.saturating_duration_since(self.start)
     }
 
-    /// One pass after another, each at one `now`: the named steps move the lookups, the
-    /// attempts and the timer and tell the race; its actions are carried out in one place.
+    /// One pass after another until the race is over.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<RaceResult<H::Output>> {
         let mut budget = SOURCE_BATCH;
         loop {
-            let now = Instant::now();
-            if let Some(done) = self.apply_actions(now) {
-                return Poll::Ready(done);
-            }
-            let progressed = self.drive_nat64(cx, now)
-                | self.drive_feeds(now, &mut budget)
-                | self.drive_lookups(cx, now)
-                | self.drive_attempts(cx, now)
-                | self.drive_timer(cx, now);
-            if let Some(done) = self.apply_actions(now) {
-                return Poll::Ready(done);
-            }
-            if !progressed {
-                if self.feed_waiting() {
-                    // Out of lookup budget with addresses the race wants: continue in the next
-                    // poll, letting other tasks run in between (HE-5.10).
-                    cx.waker().wake_by_ref();
-                }
-                return Poll::Pending;
+            match self.pass(cx, &mut budget) {
+                Pass::Done(result, now) => return Poll::Ready(self.finish(result, now)),
+                Pass::Progressed => {}
+                Pass::Idle => return self.idle(cx),
             }
         }
+    }
+
+    /// With [`Want::Plan`]: passes until every answer is in, then the order a connect would
+    /// try the addresses in.
+    fn poll_plan(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<SocketAddr>, Error>> {
+        let mut budget = SOURCE_BATCH;
+        loop {
+            let pass = self.pass(cx, &mut budget);
+            let now = Instant::now();
+            match pass {
+                Pass::Done(Err(failure), now) => {
+                    return Poll::Ready(Err(self.plan_failed(failure, now)));
+                }
+                _ if self.race.is_settled() => return Poll::Ready(self.planned(now)),
+                Pass::Progressed | Pass::Done(Ok(_), _) => {}
+                Pass::Idle => return self.idle(cx),
+            }
+        }
+    }
+
+    /// One pass at one `now`: the named steps move the lookups, the attempts and the timer and
+    /// tell the race; its actions are carried out in one place.
+    fn pass(&mut self, cx: &mut Context<'_>, budget: &mut usize) -> Pass {
+        let now = Instant::now();
+        if let Some(result) = self.apply_actions(now) {
+            return Pass::Done(result, now);
+        }
+        let progressed = self.drive_nat64(cx, now)
+            | self.drive_feeds(now, budget)
+            | self.drive_lookups(cx, now)
+            | self.drive_attempts(cx, now)
+            | self.drive_timer(cx, now);
+        if let Some(result) = self.apply_actions(now) {
+            return Pass::Done(result, now);
+        }
+        match progressed {
+            true => Pass::Progressed,
+            false => Pass::Idle,
+        }
+    }
+
+    /// Nothing moved: wait to be woken.
+    fn idle<T>(&self, cx: &mut Context<'_>) -> Poll<T> {
+        if self.feed_waiting() {
+            // Out of lookup budget with addresses the race wants: continue in the next poll,
+            // letting other tasks run in between (HE-5.10).
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+
+    /// A plan with every answer in: the allowed addresses in order, or `Error::Denied` when the
+    /// address policy denied every one.
+    fn planned(&mut self, now: Instant) -> Result<Vec<SocketAddr>, Error> {
+        self.finish_lookups_in_background();
+        let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
+        report.elapsed = self.since_start(now);
+        let (allowed, denied) = self.race.plan();
+        if allowed.is_empty() {
+            return Err(denied_error(report, denied));
+        }
+        Ok(allowed)
+    }
+
+    /// A plan that found no address: the lookups failed or were empty.
+    fn plan_failed(&mut self, failure: Failure, now: Instant) -> Error {
+        self.finish_lookups_in_background();
+        let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
+        report.elapsed = self.since_start(now);
+        failed(failure, report, Vec::new(), None)
     }
 
     /// HE-7.7: once the NAT64 prefix is known (or known not to exist), IPv4 destinations go,
@@ -726,14 +794,14 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             .push(AnswerRecord { family, at, result });
     }
 
-    /// Carries out the race's actions; returns the result once the race is over.
-    fn apply_actions(&mut self, now: Instant) -> Option<RaceResult<H::Output>> {
+    /// Carries out the race's actions; returns its result once the race is over.
+    fn apply_actions(&mut self, now: Instant) -> Option<Result<AttemptId, Failure>> {
         while let Some(action) = self.race.poll_action() {
             match action {
                 Action::Query { id, query } => self.send_query(id, query, now),
                 Action::Start { id, addr } => self.start_attempt(id, addr),
                 Action::Cancel { id, reason } => self.cancel_attempt(id, reason, now),
-                Action::Done(result) => return Some(self.finish(result, now)),
+                Action::Done(result) => return Some(result),
             }
         }
         None
@@ -1175,7 +1243,7 @@ pub(crate) async fn translate_literal<D: Dial>(
 
 /// Resolves both families concurrently, waits for both, and returns every usable address in the
 /// order a connect would try them (HE-4.1 sort, HE-4.3 interleave, HE-5.6 no duplicates), under
-/// the same rules as a connect (HE-5.9).
+/// the same rules as a connect (HE-5.9): the same core and driver, in a race that only plans.
 pub(crate) async fn resolve_all<D: Dial>(
     config: &Config,
     dial: &D,
@@ -1185,94 +1253,38 @@ pub(crate) async fn resolve_all<D: Dial>(
     port: u16,
     shared: Shared<'_>,
 ) -> Result<Vec<SocketAddr>, Error> {
-    let history = shared.history;
     let start = Instant::now();
-    let admission = config.admission();
-    let lookup = |family: Family| {
-        let fut = admission
-            .allows(family)
-            .then(|| resolver.lookup(name, family));
-        async move {
-            match fut {
-                Some(fut) => Some((family, fut.await, start.elapsed())),
-                None => None,
-            }
-        }
+    let settings = Settings {
+        https_records: false,
+        alpn: &[],
+        connect_timeout: None,
     };
-    // HE-3.1: AAAA first, then A, both in flight at once.
-    let (v6, v4) = futures::future::join(lookup(Family::V6), lookup(Family::V4)).await;
-    let mut report = Report::new(host, port);
-    let mut admitted: Vec<SocketAddr> = Vec::new();
-    let mut any_failed = false;
-    let mut answers: Vec<_> = [v6, v4].into_iter().flatten().collect();
-    answers.sort_by_key(|(_, _, at)| *at);
-    // Duplicates and unusable addresses go first, then the address policy, so neither costs a
-    // source lookup.
-    let mut seen = Seen::default();
-    for (family, result, at) in answers {
-        match &result {
-            Ok(ips) => admitted.extend(admit_answer(&admission, family, ips, port, &mut seen)),
-            Err(_) => any_failed = true,
-        }
-        report.answers.push(AnswerRecord { family, at, result });
-    }
+    let request = Request {
+        want: Want::Plan,
+        config,
+        settings,
+        source: Source::Resolve { resolver, name },
+        label: host,
+        host: Some(host),
+        port,
+        shared,
+    };
     // HE-7.1: without an IPv4 route, IPv4 addresses are returned as their NAT64 translations,
     // once the prefix is known.
-    let mut nat64 = plan_nat64(
+    let nat64 = plan_nat64(
         config,
         dial,
         shared,
         shared.resolver.or(Some(resolver)),
         port,
     );
-    nat64.settle().await;
-    report.elapsed = start.elapsed();
-    report.nat64 = nat64.prefix();
-    let (allowed, denied): (Vec<SocketAddr>, Vec<SocketAddr>) = admitted
-        .into_iter()
-        .partition(|dst| config.address_policy.allows(nat64.origin_of(dst.ip())));
-    if allowed.is_empty() && !denied.is_empty() {
-        return Err(denied_error(report, denied));
-    }
-    if allowed.is_empty() {
-        let kind = if any_failed {
-            Failure::Resolve
-        } else {
-            Failure::NoAddresses
-        };
-        return Err(failed(kind, report, Vec::new(), None));
-    }
-    // HE-5.10: source lookups in bounded batches, yielding to other tasks in between.
-    let mut candidates = Vec::with_capacity(allowed.len());
-    for batch in allowed.chunks(SOURCE_BATCH) {
-        if !candidates.is_empty() {
-            tokio::task::yield_now().await;
-        }
-        candidates.extend(batch.iter().map(|dst| {
-            let (dst, src, origin) = nat64.translate(*dst, dial.source(*dst), |to| dial.source(to));
-            Candidate {
-                origin,
-                ..Candidate::new(dst, src)
-            }
-        }));
-    }
-    if let Some(history) = history {
-        let now = std::time::Instant::now();
-        let mut h = lock(history);
-        for c in &mut candidates {
-            c.hist = h.verdict(c.src, c.dst, now);
-        }
-    }
-    // Exactly the order a connect starts with (HE-4.1, HE-4.3).
-    let table: &PolicyTable = match shared.policy {
-        Some(p) => p,
-        None => PolicyTable::default_ref(),
-    };
-    Ok(connect_order(
-        &candidates,
-        config.first_address_family_count,
-        table,
-    ))
+    let handshake = NoHandshake;
+    let mut driver = Box::new(
+        Driver::for_name(&request, dial, &handshake, start).resolving(resolver, name, settings),
+    );
+    driver.report.nat64 = nat64.prefix();
+    driver.sources.nat64 = nat64;
+    poll_fn(|cx| driver.poll_plan(cx)).await
 }
 
 /// Puts endpoints of equal priority in random order (RFC 9460 §2.4.1), with the standard

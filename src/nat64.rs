@@ -341,16 +341,6 @@ impl Nat64Race {
         }
         None
     }
-
-    /// The address the [`crate::AddressPolicy`] judges for `ip` before any synthesis: an IPv4
-    /// address itself (synthesis keeps it), an IPv6 address in a NAT64 prefix the IPv4 address
-    /// it embeds (HE-7.6).
-    pub(crate) fn origin_of(&self, ip: IpAddr) -> IpAddr {
-        match ip {
-            IpAddr::V6(v6) => self.dns64(v6).map_or(ip, |t| IpAddr::V4(t.ipv4)),
-            IpAddr::V4(_) => ip,
-        }
-    }
 }
 
 /// Starts the RFC 7050 query; its result is kept in `shared`'s memory for `network` when it

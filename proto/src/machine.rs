@@ -734,6 +734,7 @@ impl Race {
         // The Resolution Delay matters only with an address to start with: hints that a real
         // answer then replaced by nothing (HE-10.5) leave none.
         if !self.begun
+            && !self.plan_only
             && !self.received.is_empty()
             && (self.lookups.contains(&LookupState::Pending) || self.service_pending())
         {

@@ -1328,3 +1328,64 @@ mod service {
         assert_eq!(asked, 8, "at most 8 aliases followed");
     }
 }
+
+/// A race that only plans (`Connector::resolve`): the same answers, no attempt.
+mod plan_only {
+    use super::*;
+    use crate::policy::AddressPolicy;
+
+    fn h(policy: AddressPolicy) -> H {
+        let mut h = H::new(config());
+        let race = std::mem::replace(
+            &mut h.race,
+            Race::new(
+                config(),
+                h.t0,
+                Addresses::Given {
+                    v6: false,
+                    v4: false,
+                },
+            ),
+        );
+        h.race = race.plan_only().with_address_policy(policy);
+        h
+    }
+
+    // HE-3.1 / HE-4.1 / HE-4.3: both answers are awaited (no Resolution Delay, no start), then
+    // the plan is the order a connect would use, the denied addresses apart.
+    #[test]
+    fn he_4_3_the_plan_is_the_connect_order_after_both_answers() {
+        let deny = AddressPolicy::custom(|ip| ip.to_string() != "192.0.2.2");
+        let mut h = h(deny);
+        assert_eq!(
+            h.resolved(0, Family::V4, &["192.0.2.1", "192.0.2.2"]),
+            none()
+        );
+        assert!(!h.race.is_settled());
+        assert_eq!(
+            h.deadline_ms(),
+            None,
+            "no Resolution Delay: nothing will start"
+        );
+        assert_eq!(h.tick(500), none());
+        let v6 = ["2001:db8::1", "2001:db8::2"];
+        assert_eq!(h.resolved(600, Family::V6, &v6), none());
+        assert!(h.race.is_settled());
+        assert!(h.race.attempts().is_empty());
+        let (allowed, denied) = h.race.plan();
+        let allowed: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            allowed,
+            ["[2001:db8::1]:443", "192.0.2.1:443", "[2001:db8::2]:443"]
+        );
+        assert_eq!(denied, ["192.0.2.2:443".parse::<SocketAddr>().unwrap()]);
+    }
+
+    // No address at all: the plan ends as a connect would, with the failure.
+    #[test]
+    fn no_address_ends_the_plan_with_the_failure() {
+        let mut h = h(AddressPolicy::allow_all());
+        assert_eq!(h.resolve_failed(0, Family::V6), none());
+        assert_eq!(h.resolved(1, Family::V4, &[]), ["done Resolve"]);
+    }
+}
