@@ -1065,7 +1065,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let to = Destination {
             addr,
             host: self.host,
-            endpoint: self.race.attempts()[id.0].endpoint.as_deref(),
+            endpoint: self.race.attempt_endpoint(id).map(|e| &**e),
         };
         if H::TCP_ONLY {
             // No handshake: the stream is ready as it is (nothing to allocate).
@@ -1160,10 +1160,10 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 history: self.sources.remembered(record.addr),
                 placement: self.race.placement(id),
                 // The endpoint it came from when it started; else the one its address has now.
-                endpoint: record
-                    .endpoint
-                    .clone()
-                    .or_else(|| self.race.endpoint_of(record.addr).cloned().map(Arc::new)),
+                endpoint: self.race.attempt_endpoint(id).cloned().or_else(|| {
+                    let now = self.race.endpoint_of(record.addr);
+                    now.cloned().map(Arc::new)
+                }),
                 tcp_connected: record.tcp_connected.map(since),
                 translation: self.sources.nat64.translations.get(&record.addr).copied(),
             });

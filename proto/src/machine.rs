@@ -269,12 +269,12 @@ pub struct AttemptRecord {
     pub tcp_connected: Option<Instant>,
     /// What became of it.
     pub state: AttemptState,
-    /// The HTTPS-record endpoint its address came from when it started (HE-10.6); a plan that
-    /// changes later does not change it.
-    pub endpoint: Option<Arc<ServiceEndpoint>>,
+    /// The HTTPS-record endpoint its address came from when it started (HE-10.6), an index
+    /// into [`Service::started_from`]: [`Race::attempt_endpoint`].
+    endpoint: Option<u32>,
     /// Its position in the order a race without history would have used (HE-4.2), when the
     /// history knew something about this race's addresses.
-    pub plain_position: Option<usize>,
+    pub plain_position: Option<u32>,
     /// The Connection Attempt Delay it set for the next attempt, and where it came from
     /// (HE-5.1, HE-5.3).
     pub delay: Option<(Duration, DelayBasis)>,
@@ -289,6 +289,9 @@ struct Service {
     /// The ALPN protocols the connection can use over TCP.
     protocols: Vec<Vec<u8>>,
     shuffle: fn(&mut [ServiceEndpoint]),
+    /// The endpoints attempts started from, each once (a plan that changes later does not
+    /// change them).
+    started_from: Vec<Arc<ServiceEndpoint>>,
     /// The usable endpoints, by priority (empty until the answer, or without usable records).
     /// Shared with the attempts that started from them.
     plan: Vec<Arc<ServiceEndpoint>>,
@@ -312,6 +315,115 @@ struct Service {
 struct Target {
     lookups: [Option<LookupState>; 2],
     answers: Vec<Candidate>,
+}
+
+/// The queries a race asked, by id, and whether each is settled. Compact and inline for the
+/// first few (a race without HTTPS records asks two and allocates nothing for them); the names
+/// of HTTPS and TargetName queries are kept apart.
+#[derive(Debug, Default)]
+struct Asked {
+    /// The ids of the name's AAAA and A queries, by family index.
+    addresses: [Option<QueryId>; 2],
+    inline: [(Kind, bool); 4],
+    more: Vec<(Kind, bool)>,
+    names: Vec<String>,
+    len: usize,
+}
+
+/// What a query asked for, its name (if any) an index into [`Asked::names`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Kind {
+    #[default]
+    Unused,
+    Addresses(Family),
+    Service(u32),
+    Target(u32, Family),
+}
+
+impl Asked {
+    #[inline]
+    fn push(&mut self, query: Query) {
+        let mut name = |name: String| {
+            self.names.push(name);
+            (self.names.len() - 1) as u32
+        };
+        let kind = match query {
+            Query::Addresses(family) => Kind::Addresses(family),
+            Query::Service(service) => Kind::Service(name(service)),
+            Query::Target {
+                name: target,
+                family,
+            } => Kind::Target(name(target), family),
+        };
+        self.push_kind(kind);
+    }
+
+    fn push_kind(&mut self, kind: Kind) {
+        if let Kind::Addresses(family) = kind {
+            self.addresses[family.index()] = Some(QueryId(self.len));
+        }
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = (kind, false),
+            None => self.more.push((kind, false)),
+        }
+        self.len += 1;
+    }
+
+    fn entry(&mut self, i: usize) -> Option<&mut (Kind, bool)> {
+        if i >= self.len {
+            return None;
+        }
+        let inline = self.inline.len();
+        match i < inline {
+            true => Some(&mut self.inline[i]),
+            false => self.more.get_mut(i - inline),
+        }
+    }
+
+    fn kinds(&self) -> impl DoubleEndedIterator<Item = Kind> + '_ {
+        let inline = &self.inline[..self.len.min(self.inline.len())];
+        inline.iter().chain(self.more.iter()).map(|(kind, _)| *kind)
+    }
+
+    /// Whether `kind` asked for `query`.
+    fn is(&self, kind: Kind, query: &Query) -> bool {
+        match (kind, query) {
+            (Kind::Addresses(a), Query::Addresses(b)) => a == *b,
+            (Kind::Service(i), Query::Service(name)) => self.names[i as usize] == *name,
+            (Kind::Target(i, a), Query::Target { name, family }) => {
+                a == *family && self.names[i as usize] == *name
+            }
+            _ => false,
+        }
+    }
+
+    /// The index of the latest query equal to `query`.
+    #[inline]
+    fn rposition(&self, query: &Query) -> Option<usize> {
+        if let Query::Addresses(family) = query {
+            return self.addresses[family.index()].map(|id| id.0);
+        }
+        let found = self.kinds().rev().position(|kind| self.is(kind, query))?;
+        Some(self.len - 1 - found)
+    }
+
+    /// The query `kind` stands for.
+    fn query(&self, kind: Kind) -> Option<Query> {
+        Some(match kind {
+            Kind::Unused => return None,
+            Kind::Addresses(family) => Query::Addresses(family),
+            Kind::Service(i) => Query::Service(self.names[i as usize].clone()),
+            Kind::Target(i, family) => Query::Target {
+                name: self.names[i as usize].clone(),
+                family,
+            },
+        })
+    }
+
+    fn into_vec(self) -> Vec<Query> {
+        let kinds: Vec<Kind> = self.kinds().collect();
+        kinds.into_iter().filter_map(|k| self.query(k)).collect()
+    }
 }
 
 /// At most this many AliasMode records are followed in a row (RFC 9460 §2.4.2 asks for a limit).
@@ -368,7 +480,8 @@ pub struct Race {
     /// Which destinations may be connected to; `None`: all.
     address_policy: Option<AddressPolicy>,
     /// With HTTPS records on (HE-10.x): the service lookup and its plan.
-    service: Option<Service>,
+    /// Boxed: most races have none, and every race's state stays small.
+    service: Option<Box<Service>>,
     /// When history knows something about the received destinations: each one's position in
     /// the order a race without history would use (for [`Race::placement`]).
     plain_positions: Option<HashMap<SocketAddr, usize>>,
@@ -378,7 +491,7 @@ pub struct Race {
     /// per-attempt deadline, since all attempts share one timeout.
     oldest_running: usize,
     /// Every query asked, by id, and whether it is settled.
-    queries: Vec<(Query, bool)>,
+    queries: Asked,
     /// The attempt that won.
     winner: Option<AttemptId>,
     /// Plans only ([`Race::plan_only`]): never starts an attempt.
@@ -425,7 +538,7 @@ impl Race {
             attempts: Vec::new(),
             running: 0,
             oldest_running: 0,
-            queries: Vec::new(),
+            queries: Asked::default(),
             winner: None,
             plan_only: false,
             actions: VecDeque::new(),
@@ -435,7 +548,7 @@ impl Race {
         // addresses are answers to queries nobody sends.
         for (family, asked) in [(Family::V6, query_v6), (Family::V4, query_v4)] {
             if asked {
-                race.ask(Query::Addresses(family), query);
+                race.ask_addresses(family, query);
             }
         }
         // A race with nothing to look up is decided at once.
@@ -458,17 +571,17 @@ impl Race {
             return self;
         }
         // The HTTPS query is asked first (id 0); the address queries follow it.
-        let asked = std::mem::take(&mut self.queries);
+        let asked = std::mem::take(&mut self.queries).into_vec();
         self.actions.clear();
         self.ask(Query::Service(service_name(name, port)), true);
-        for (query, _) in asked {
+        for query in asked {
             self.ask(query, true);
         }
         let families = [
             self.lookups[0] != LookupState::NotQueried,
             self.lookups[1] != LookupState::NotQueried,
         ];
-        self.service = Some(Service {
+        self.service = Some(Box::new(Service {
             aliases: Vec::new(),
             targets: HashMap::new(),
             families,
@@ -476,38 +589,49 @@ impl Race {
             port,
             protocols,
             shuffle,
+            started_from: Vec::new(),
             plan: Vec::new(),
             answers: Vec::new(),
             hints: Vec::new(),
             priorities: HashMap::new(),
-        });
+        }));
         self
     }
 
     /// Registers a query under the next id; with `send`, asks the driver to send it.
+    #[inline]
     fn ask(&mut self, query: Query, send: bool) {
-        let id = QueryId(self.queries.len());
+        let id = QueryId(self.queries.len);
         if send {
             self.actions.push_back(Action::Query {
                 id,
                 query: query.clone(),
             });
         }
-        self.queries.push((query, false));
+        self.queries.push(query);
+    }
+
+    /// [`Race::ask`] for the name's addresses of `family`.
+    fn ask_addresses(&mut self, family: Family, send: bool) {
+        let id = QueryId(self.queries.len);
+        if send {
+            let query = Query::Addresses(family);
+            self.actions.push_back(Action::Query { id, query });
+        }
+        self.queries.push_kind(Kind::Addresses(family));
     }
 
     /// With [`Addresses::Given`]: the id to feed `family`'s addresses under (no query is sent
     /// for them), if that family was announced.
+    #[inline]
     pub fn given(&self, family: Family) -> Option<QueryId> {
         self.query_id(&Query::Addresses(family))
     }
 
     /// The id of the query that asked `query`, if the race asked it (the latest, if twice).
+    #[inline]
     pub fn query_id(&self, query: &Query) -> Option<QueryId> {
-        self.queries
-            .iter()
-            .rposition(|(q, _)| q == query)
-            .map(QueryId)
+        self.queries.rposition(query).map(QueryId)
     }
 
     /// The endpoint (priority, port, record) a destination came from, when HTTPS records were
@@ -516,6 +640,26 @@ impl Race {
         self.endpoint_at(addr).map(|e| &**e)
     }
 
+    /// The endpoint attempt `id` started from (HE-10.6), when HTTPS records were used; a plan
+    /// that changed since does not change it.
+    pub fn attempt_endpoint(&self, id: AttemptId) -> Option<&Arc<ServiceEndpoint>> {
+        let i = self.attempts.get(id.0)?.endpoint?;
+        self.service.as_ref()?.started_from.get(i as usize)
+    }
+
+    /// Keeps the endpoint `addr` comes from for an attempt starting now; its index.
+    #[inline]
+    fn note_endpoint(&mut self, addr: SocketAddr) -> Option<u32> {
+        let endpoint = self.endpoint_at(addr)?.clone();
+        let service = self.service.as_mut()?;
+        let used = &mut service.started_from;
+        if !used.last().is_some_and(|last| Arc::ptr_eq(last, &endpoint)) {
+            used.push(endpoint);
+        }
+        Some((used.len() - 1) as u32)
+    }
+
+    #[inline]
     fn endpoint_at(&self, addr: SocketAddr) -> Option<&Arc<ServiceEndpoint>> {
         let service = self.service.as_ref()?;
         let priority = *service.priorities.get(&addr)?;
@@ -561,6 +705,7 @@ impl Race {
     }
 
     /// Whether the address policy allows `addr` (HE-7.6: a translation judged by its IPv4).
+    #[inline]
     fn allows(&self, addr: SocketAddr) -> bool {
         self.address_policy
             .as_ref()
@@ -606,23 +751,17 @@ impl Race {
             }
             return;
         };
-        let Some((query, settled)) = self.queries.get_mut(id.0) else {
+        let Some((kind, settled)) = self.queries.entry(id.0).map(|e| (e.0, &mut e.1)) else {
             return; // Not asked.
         };
         if *settled {
             return;
         }
-        let last = !matches!((&*query, &answer), (Query::Addresses(_), Answer::Part(_)));
+        let last = !matches!((kind, &answer), (Kind::Addresses(_), Answer::Part(_)));
         *settled = last;
-        let query = match (&*query, last) {
-            // The race keeps the names it needs: only a TargetName is looked at again.
-            (Query::Target { name, family }, _) => Query::Target {
-                name: name.clone(),
-                family: *family,
-            },
-            (Query::Service(_), _) => Query::Service(String::new()),
-            (Query::Addresses(family), _) => Query::Addresses(*family),
-        };
+        if kind == Kind::Unused {
+            return;
+        }
         let given = match &answer {
             Answer::Addresses(addrs) | Answer::Part(addrs) => addrs.as_slice(),
             Answer::Records { hints, .. } => hints.as_slice(),
@@ -633,36 +772,41 @@ impl Race {
                 self.translated.insert(c.dst, origin);
             }
         }
-        match (query, answer) {
-            (Query::Addresses(family), Answer::Addresses(addrs)) => {
+        // Only a TargetName's name is looked at again.
+        let target = |queries: &Asked, i: u32| queries.names[i as usize].clone();
+        match (kind, answer) {
+            (Kind::Unused, _) => return,
+            (Kind::Addresses(family), Answer::Addresses(addrs)) => {
                 self.on_resolved(family, addrs, true)
             }
-            (Query::Addresses(family), Answer::Part(addrs)) => {
+            (Kind::Addresses(family), Answer::Part(addrs)) => {
                 self.on_resolved(family, addrs, false)
             }
-            (Query::Addresses(family), Answer::Failed) => match self.lookups[family.index()] {
+            (Kind::Addresses(family), Answer::Failed) => match self.lookups[family.index()] {
                 LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
                 // The rest of a long answer can no longer come; what came stays usable.
                 LookupState::Partial => self.lookups[family.index()] = LookupState::Positive,
                 _ => {}
             },
-            (Query::Service(_), Answer::Records { records, hints }) => {
+            (Kind::Service(_), Answer::Records { records, hints }) => {
                 self.on_service(Some((records, hints)))
             }
-            (Query::Service(_), Answer::Failed) => self.on_service(None),
-            (Query::Target { name, family }, Answer::Addresses(addrs) | Answer::Part(addrs)) => {
-                self.on_target(name, family, Some(addrs))
+            (Kind::Service(_), Answer::Failed) => self.on_service(None),
+            (Kind::Target(i, family), Answer::Addresses(addrs) | Answer::Part(addrs)) => {
+                self.on_target(target(&self.queries, i), family, Some(addrs))
             }
-            (Query::Target { name, family }, Answer::Failed) => self.on_target(name, family, None),
+            (Kind::Target(i, family), Answer::Failed) => {
+                self.on_target(target(&self.queries, i), family, None)
+            }
             // The wrong shape for the query: settled, as if it had failed.
-            (Query::Addresses(family), Answer::Records { .. }) => {
+            (Kind::Addresses(family), Answer::Records { .. }) => {
                 if self.lookups[family.index()] == LookupState::Pending {
                     self.lookups[family.index()] = LookupState::Failed;
                 }
             }
-            (Query::Service(_), Answer::Addresses(_) | Answer::Part(_)) => self.on_service(None),
-            (Query::Target { name, family }, Answer::Records { .. }) => {
-                self.on_target(name, family, None)
+            (Kind::Service(_), Answer::Addresses(_) | Answer::Part(_)) => self.on_service(None),
+            (Kind::Target(i, family), Answer::Records { .. }) => {
+                self.on_target(target(&self.queries, i), family, None)
             }
         }
         self.step();
@@ -1202,8 +1346,14 @@ impl Race {
             let plain_position = self
                 .plain_positions
                 .as_ref()
-                .and_then(|p| p.get(&addr).copied());
+                .and_then(|p| p.get(&addr).map(|p| *p as u32));
             let denied = !self.allows(addr);
+            if self.attempts.len() >= 16 && self.attempts.len() == self.attempts.capacity() {
+                // Past the first few, room for every address left at once: a long race copies
+                // its table once more, not at every doubling.
+                self.attempts.reserve_exact(self.untried.len() + 1);
+            }
+            let endpoint = self.note_endpoint(addr);
             self.attempts.push(AttemptRecord {
                 addr,
                 started: now,
@@ -1213,7 +1363,7 @@ impl Race {
                     true => AttemptState::Denied,
                     false => AttemptState::Running,
                 },
-                endpoint: self.endpoint_at(addr).cloned(),
+                endpoint,
                 plain_position,
                 delay: None,
             });
@@ -1276,7 +1426,7 @@ impl Race {
         let a = self.attempts.get(id.0)?;
         Some(Placement {
             position: id.0,
-            plain_position: a.plain_position,
+            plain_position: a.plain_position.map(|p| p as usize),
             delay: a.delay,
         })
     }

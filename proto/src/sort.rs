@@ -80,7 +80,15 @@ pub(crate) fn sorted_addrs<'a>(
         .into_iter()
         .map(|c| (Attrs::of(c, table), (c.dst, c.family())))
         .collect();
-    keyed.sort_by(|(a, _), (b, _)| compare(a, b));
+    match keyed.as_mut_slice() {
+        // The common two-address answer: one comparison (stable: equal keeps the order).
+        [a, b] => {
+            if compare(&b.0, &a.0) == std::cmp::Ordering::Less {
+                std::mem::swap(a, b);
+            }
+        }
+        keyed => keyed.sort_by(|(a, _), (b, _)| compare(a, b)),
+    }
     keyed.into_iter().map(|(_, dst)| dst).collect()
 }
 
