@@ -152,7 +152,42 @@ async fn bad_input_exits_2_with_one_line() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
         assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("probe: "), "{args:?}: {stderr}");
+        // With --json, stdout has exactly one parseable line saying so.
+        let json_args: Vec<&str> = std::iter::once("--json")
+            .chain(args.iter().copied())
+            .collect();
+        let out = probe(&json_args).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{json_args:?}: {stdout}{stderr}"
+        );
+        assert_eq!(stdout.lines().count(), 1, "{json_args:?}: {stdout}");
+        let v: serde_json::Value = serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{json_args:?}: {e}: {stdout}"));
+        assert_eq!(v["ok"], false, "{v}");
+        assert_eq!(v["mode"], "error", "{v}");
+        let error = v["error"].as_str().unwrap_or_default();
+        assert!(
+            !error.is_empty() && stderr.contains(error.lines().next().unwrap()),
+            "{v} / {stderr}"
+        );
     }
+}
+
+// A failed connect says "failed" once ("connect to HOST:PORT failed: ..."), not twice.
+#[tokio::test]
+async fn a_failure_says_failed_once() {
+    let addr = refused_addr("127.0.0.1");
+    let out = probe(&[&addr.to_string()]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("connect to") && l.contains("refused"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert_eq!(line.matches("failed").count(), 1, "{line}");
 }
 
 #[tokio::test]
@@ -349,6 +384,9 @@ async fn repeat_summary_counts_wins_and_times() {
         stdout.contains("summary: 3 connects: 3 connected, 0 failed; IPv6 won 0, IPv4 won 3"),
         "{stdout}"
     );
+    // The counts are said once; the time to connect follows them.
+    assert_eq!(stdout.matches("3 connects").count(), 1, "{stdout}");
+    assert!(stdout.contains("time to connect: first "), "{stdout}");
     let ipv4 = stdout
         .lines()
         .find(|l| l.trim_start().starts_with("ipv4 "))

@@ -30,20 +30,20 @@ struct Cli {
     /// One JSON object per connect, one line each, on stdout
     #[arg(long)]
     json: bool,
-    /// N connects with the same connector, then a summary (per family and address: attempts,
-    /// wins, handshake min/median/p95/max)
+    /// N connects with the same connector (N at least 1), then a summary (per family and address:
+    /// attempts, wins, handshake min/median/p95/max)
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     repeat: u32,
-    /// With --repeat: wait this long between connects, in ms
+    /// With --repeat: wait this long between connects, in ms (0 or more)
     #[arg(long, value_name = "MS", default_value_t = 0)]
     interval: u64,
     /// Connection Attempt Delay in ms, 10..=2000 [default: 250]
     #[arg(long, value_name = "MS")]
     attempt_delay: Option<u64>,
-    /// Resolution Delay in ms [default: 50]
+    /// Resolution Delay in ms, 0..=2000 [default: 50]
     #[arg(long, value_name = "MS")]
     resolution_delay: Option<u64>,
-    /// Limit on each connect in ms (with --all, per address)
+    /// Limit on each connect in ms, at least 1 (with --all, per address)
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
     /// Address families to use

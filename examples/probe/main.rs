@@ -34,7 +34,9 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("probe: {e}");
+            // Scripts asking for JSON get a JSON line even when the arguments are wrong.
+            let json = std::env::args().skip(1).any(|a| a == "--json");
+            usage_error(&e, json);
             return ExitCode::from(2);
         }
     };
@@ -49,6 +51,16 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(runtime.block_on(run(opts)))
+}
+
+/// A usage error (exit status 2): one line on stderr and, with `--json`, one JSON object on stdout
+/// (`"ok": false` and the error), so a script always has a line to parse.
+fn usage_error(e: &dyn std::fmt::Display, json: bool) {
+    eprintln!("probe: {e}");
+    if json {
+        let line = serde_json::json!({ "mode": "error", "ok": false, "error": e.to_string() });
+        println!("{line}");
+    }
 }
 
 fn style() -> Style {
@@ -98,7 +110,7 @@ async fn run(opts: Options) -> u8 {
     let connector = match connector(&opts, None) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("probe: {e}");
+            usage_error(&e, opts.json);
             return 2;
         }
     };
@@ -281,7 +293,7 @@ async fn connect_repeatedly(
         match connect_once(connector, host, port, opts, style).await {
             Ok(report) => reports.push(report),
             Err(e) => {
-                eprintln!("probe: {e}");
+                usage_error(&e, opts.json);
                 return 2;
             }
         }
@@ -303,12 +315,8 @@ async fn connect_repeatedly(
                 .map_or("-".to_string(), |d| format!("{:.1} ms", ms(*d)));
             let median =
                 render::median(&times).map_or("-".to_string(), |d| format!("{:.1} ms", ms(d)));
-            println!(
-                "{} connects: {ok} connected, {} failed; time to connect: first {first}, median {median}",
-                opts.repeat,
-                reports.len() - ok
-            );
             print!("{}", summary::render(&summary, style));
+            println!("time to connect: first {first} (before any history), median {median}");
         }
     }
     if ok == reports.len() { 0 } else { 1 }
@@ -372,14 +380,14 @@ async fn all_once(
                 match crate::connector(&one, None) {
                     Ok(c) => c.resolve(host, port).await,
                     Err(e) => {
-                        eprintln!("probe: {e}");
+                        usage_error(&e, opts.json);
                         return Err(2);
                     }
                 }
             }
         };
         if let Err(e @ Error::InvalidInput { .. }) = &result {
-            eprintln!("probe: {e}");
+            usage_error(&e, opts.json);
             return Err(2);
         }
         lookups.push(diagnose::lookup_of(opts.family, family, &result));
@@ -391,7 +399,7 @@ async fn all_once(
         true => match check_tls(host, opts.insecure) {
             Ok(tls) => Some(tls),
             Err(e) => {
-                eprintln!("probe: {e}");
+                usage_error(&e, opts.json);
                 return Err(2);
             }
         },
@@ -440,7 +448,7 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
     let connector = match connector(opts, Some(resolver)) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("probe: {e}");
+            usage_error(&e, opts.json);
             return 2;
         }
     };

@@ -230,7 +230,8 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
                 ms(report.elapsed())
             );
         }
-        Err(e) => out += &format!("  {} {e}\n", style.red("failed:")),
+        // The error says it: "connect to HOST:PORT failed: ...".
+        Err(e) => out += &format!("  {}\n", style.red(&e.to_string())),
     }
     out
 }
