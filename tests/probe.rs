@@ -396,3 +396,28 @@ async fn repeat_summary_counts_wins_and_times() {
         "3 wins: {ipv4}"
     );
 }
+
+// An https URL asks for TLS to be checked: with the rustls feature (the tests build the probe
+// with every feature) it is, without --tls. A listener that accepts and never speaks TLS lets
+// TCP connect (`tcp_ms` is set) and the connect fail at its timeout, in the handshake.
+#[tokio::test]
+async fn an_https_url_checks_tls() {
+    let listener = listen("127.0.0.1", 0);
+    let addr = listener.local_addr().unwrap();
+    let _server = serve(listener);
+    let url = format!("https://{addr}/");
+    let out = probe(&["--json", "--timeout", "500", &url]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    let attempt = &v["attempts"][0];
+    assert!(
+        attempt["tcp_ms"].as_f64().is_some(),
+        "TCP connected, then TLS ran: {v}"
+    );
+    // The same with http://: TCP alone, which connects.
+    let out = probe(&["--json", &format!("http://{addr}/")]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+}

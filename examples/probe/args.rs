@@ -169,6 +169,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     })))
 }
 
+/// Whether `url` is an https URL (the scheme in any case).
+pub fn is_https(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("https"))
+}
+
 /// clap's message without its usage block: the first line, without the `error: ` prefix.
 fn one_line(e: &clap::Error) -> String {
     let text = e.render().to_string();

@@ -90,19 +90,33 @@ fn connector(opts: &Options, resolver: Option<StaticResolver>) -> Result<Connect
     b.build().map_err(|e| e.to_string())
 }
 
-async fn run(opts: Options) -> u8 {
+async fn run(mut opts: Options) -> u8 {
     let style = style();
     if opts.tls && !cfg!(feature = "rustls") {
-        eprintln!(
-            "probe: --tls needs the rustls feature: cargo run --example probe --features rustls -- --tls ..."
-        );
+        let e = "--tls needs the rustls feature: cargo run --example probe --features rustls -- --tls ...";
+        usage_error(&e, opts.json);
         return 2;
     }
     if opts.http && !cfg!(feature = "hyper") {
-        eprintln!(
-            "probe: --http needs the hyper feature: cargo run --example probe --features hyper -- --http ..."
-        );
+        let e = "--http needs the hyper feature: cargo run --example probe --features hyper -- --http ...";
+        usage_error(&e, opts.json);
         return 2;
+    }
+    // An https URL asks for TLS to be checked: it is, when this build can; else the output says
+    // that it was not, and how to make it so.
+    if opts.url.as_deref().is_some_and(args::is_https) && !opts.tls {
+        if cfg!(feature = "rustls") {
+            opts.tls = true;
+        } else {
+            let note = "note: an https URL, but TLS is not checked (only TCP): this probe was \
+                        built without the rustls feature; cargo run --example probe --features \
+                        rustls -- URL checks TLS too";
+            // On stderr with --json, so stdout stays one JSON object per line.
+            match opts.json {
+                true => eprintln!("probe: {note}"),
+                false => println!("{note}"),
+            }
+        }
     }
     let Some((host, port)) = opts.target.clone() else {
         return run_demo(&opts, style).await;
