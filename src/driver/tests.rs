@@ -193,6 +193,8 @@ struct FakeDial {
     ipv6_only: bool,
     /// The IPv6 source address, when not the default `2001:db8:ffff::1` (another network).
     v6_source: std::sync::Mutex<Option<IpAddr>>,
+    /// How many source addresses were looked up (each one a system call for the real dialer).
+    sources: AtomicUsize,
 }
 
 impl FakeDial {
@@ -205,6 +207,7 @@ impl FakeDial {
             open: Default::default(),
             ipv6_only: false,
             v6_source: Default::default(),
+            sources: AtomicUsize::new(0),
         }
     }
 
@@ -244,6 +247,7 @@ impl Dial for FakeDial {
     }
 
     fn source(&self, dst: SocketAddr) -> Option<IpAddr> {
+        self.sources.fetch_add(1, Ordering::SeqCst);
         if self.ipv6_only && dst.is_ipv4() {
             return None;
         }
@@ -2071,4 +2075,57 @@ mod nat64 {
         );
         assert!(resolver.ipv4only_queried.lock().unwrap().is_empty());
     }
+}
+
+/// `n` IPv4 addresses in 198.18.0.0/15 (benchmarking: 10,000 do not fit the documentation ranges).
+fn many_v4(n: u32) -> &'static [&'static str] {
+    let addrs: Vec<&'static str> = (0..n)
+        .map(|i| &*String::leak(std::net::Ipv4Addr::from(0xc612_0000 + i + 1).to_string()))
+        .collect();
+    addrs.leak()
+}
+
+// HE-5.10: a 10,000-address answer costs at most one batch of source lookups (a system call each
+// on a real network) per poll, and only as many batches as the race reaches: the work one poll
+// does is bounded, whatever the answer's size and however slow the machine.
+#[tokio::test(start_paused = true)]
+async fn he_5_10_source_lookups_per_poll_are_bounded() {
+    let addrs = many_v4(10_000);
+    // 40 refused, the 41st up: the race reaches past the first batch, and no further.
+    let on_443 = |a: &str| &*String::leak(format!("{a}:443"));
+    let mut peers: Vec<(&str, Peer)> = addrs[..40]
+        .iter()
+        .map(|a| (on_443(a), Peer::Refused(1)))
+        .collect();
+    peers.push((on_443(addrs[40]), Peer::Up(1)));
+    let dial = FakeDial::new(&peers);
+    let resolver = FakeResolver::new(Answer::Addrs(0, &[]), Answer::Addrs(0, addrs));
+    let config = Config::default();
+    let mut connect = std::pin::pin!(race(&config, &dial, &resolver));
+    let (mut polls, mut most) = (0, 0);
+    let result = loop {
+        let before = dial.sources.load(Ordering::SeqCst);
+        let polled = std::future::poll_fn(|cx| Poll::Ready(connect.as_mut().poll(cx))).await;
+        polls += 1;
+        most = most.max(dial.sources.load(Ordering::SeqCst) - before);
+        match polled {
+            Poll::Ready(result) => break result,
+            // Let the clock and the fakes move (the paused clock advances while all wait).
+            Poll::Pending => tokio::time::sleep(Duration::from_millis(1)).await,
+        }
+    };
+    let (_, report) = result.unwrap();
+    assert_eq!(report.attempts().len(), 41, "{report}");
+    assert_eq!(
+        report.winner().unwrap().addr().to_string(),
+        format!("{}:443", addrs[40])
+    );
+    // One batch, and in the first poll the IPv4-route check NAT64 makes (HE-7.1).
+    assert!(most <= SOURCE_BATCH + 1, "{most} source lookups in one poll");
+    let total = dial.sources.load(Ordering::SeqCst);
+    assert!(
+        total <= 3 * SOURCE_BATCH,
+        "{total} source lookups for a race that reached 41 addresses"
+    );
+    assert!(polls > 1, "the answer is fed over several polls");
 }
