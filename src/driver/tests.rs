@@ -2121,7 +2121,10 @@ async fn he_5_10_source_lookups_per_poll_are_bounded() {
         format!("{}:443", addrs[40])
     );
     // One batch, and in the first poll the IPv4-route check NAT64 makes (HE-7.1).
-    assert!(most <= SOURCE_BATCH + 1, "{most} source lookups in one poll");
+    assert!(
+        most <= SOURCE_BATCH + 1,
+        "{most} source lookups in one poll"
+    );
     let total = dial.sources.load(Ordering::SeqCst);
     assert!(
         total <= 3 * SOURCE_BATCH,
