@@ -307,7 +307,9 @@ impl Nat64Race {
                     by: SynthesizedBy::Client,
                     learned,
                 };
-                self.translations.insert(to, translation);
+                // The network's DNS64 may have given the same address in an AAAA answer: that is
+                // who made it (HE-7.6), whichever answer came first.
+                self.translations.entry(to).or_insert(translation);
                 (to, source(to), Some(v4))
             }
             IpAddr::V6(v6) => match self.dns64(v6) {
