@@ -322,34 +322,31 @@ enum InFlight {
     Records(RecordLookup),
 }
 
-/// What a query in flight found.
+/// What a query in flight found, with what the driver needs to read it.
 enum Found {
-    Ips(Result<Vec<IpAddr>, ResolveError>),
+    Addresses(Family, Result<Vec<IpAddr>, ResolveError>),
+    Target(String, Family, Result<Vec<IpAddr>, ResolveError>),
     Records(RecordAnswer),
 }
 
 impl InFlight {
+    /// Its answer once it has come (the query is then done with: its name moves out).
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Found> {
         match self {
-            InFlight::Addresses(_, lookup) | InFlight::Target(_, _, lookup) => {
-                lookup.as_mut().poll(cx).map(Found::Ips)
+            InFlight::Addresses(family, lookup) => lookup
+                .as_mut()
+                .poll(cx)
+                .map(|r| Found::Addresses(*family, r)),
+            InFlight::Target(name, family, lookup) => {
+                (lookup.as_mut().poll(cx)).map(|r| Found::Target(std::mem::take(name), *family, r))
             }
             InFlight::Records(lookup) => lookup.as_mut().poll(cx).map(Found::Records),
         }
     }
 
     /// Its lookup, to finish in the background (HE-3.7).
-    fn into_future(self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        match self {
-            InFlight::Addresses(_, lookup) | InFlight::Target(_, _, lookup) => {
-                Box::pin(async move {
-                    let _ = lookup.await;
-                })
-            }
-            InFlight::Records(lookup) => Box::pin(async move {
-                let _ = lookup.await;
-            }),
-        }
+    fn into_future(mut self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(poll_fn(move |cx| self.poll(cx).map(drop)))
     }
 }
 
@@ -504,11 +501,19 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         }
     }
 
-    /// The race's configuration for this connect.
-    fn race_config(request: &Request<'_>) -> RaceConfig {
-        RaceConfig {
+    /// The race for this connect: its timing, sorting policy, address policy, and whether it
+    /// only plans ([`Want::Plan`]).
+    fn new_race(request: &Request<'_>, start: Instant, addresses: Addresses) -> Race {
+        let config = RaceConfig {
             connect_timeout: request.settings.connect_timeout,
             ..request.config.race()
+        };
+        let race = Race::new(config, start.into_std(), addresses)
+            .with_policy(request.shared.policy.cloned())
+            .with_address_policy(request.config.address_policy.clone());
+        match request.want {
+            Want::Plan => race.plan_only(),
+            Want::StreamOnly | Want::Report => race,
         }
     }
 
@@ -520,12 +525,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             v6: admission.v6,
             v4: admission.v4,
         };
-        let mut race = Race::new(Self::race_config(request), start.into_std(), addresses)
-            .with_policy(request.shared.policy.cloned())
-            .with_address_policy(request.config.address_policy.clone());
-        if request.want == Want::Plan {
-            race = race.plan_only();
-        }
+        let race = Self::new_race(request, start, addresses);
         Driver::new(request, dial, handshake, race, start)
     }
 
@@ -570,9 +570,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             v6: !v6.is_empty(),
             v4: !v4.is_empty(),
         };
-        let race = Race::new(Self::race_config(request), start.into_std(), addresses)
-            .with_policy(request.shared.policy.cloned())
-            .with_address_policy(request.config.address_policy.clone());
+        let race = Self::new_race(request, start, addresses);
         let mut d = Driver::new(request, dial, handshake, race, start);
         // One address needs no sorting, so no source lookup either, unless its history is kept:
         // history is keyed by the real source (the network).
@@ -606,13 +604,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn poll_plan(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<SocketAddr>, Error>> {
         let mut budget = SOURCE_BATCH;
         loop {
-            let pass = self.pass(cx, &mut budget);
-            let now = Instant::now();
-            match pass {
+            match self.pass(cx, &mut budget) {
                 Pass::Done(Err(failure), now) => {
                     return Poll::Ready(Err(self.plan_failed(failure, now)));
                 }
-                _ if self.race.is_settled() => return Poll::Ready(self.planned(now)),
+                _ if self.race.is_settled() => return Poll::Ready(self.planned()),
                 Pass::Progressed | Pass::Done(Ok(_), _) => {}
                 Pass::Idle => return self.idle(cx),
             }
@@ -652,10 +648,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// A plan with every answer in: the allowed addresses in order, or `Error::Denied` when the
     /// address policy denied every one.
-    fn planned(&mut self, now: Instant) -> Result<Vec<SocketAddr>, Error> {
-        self.finish_lookups_in_background();
-        let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
-        report.elapsed = self.since_start(now);
+    fn planned(&mut self) -> Result<Vec<SocketAddr>, Error> {
+        let report = self.take_report(Instant::now());
         let (allowed, denied) = self.race.plan();
         if allowed.is_empty() {
             return Err(denied_error(report, denied));
@@ -665,10 +659,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// A plan that found no address: the lookups failed or were empty.
     fn plan_failed(&mut self, failure: Failure, now: Instant) -> Error {
+        let report = self.take_report(now);
+        failed(failure, report, Vec::new(), None)
+    }
+
+    /// The race is over at `now`: the lookups still pending go on in the background, and the
+    /// report is taken with its total time.
+    fn take_report(&mut self, now: Instant) -> Report {
         self.finish_lookups_in_background();
         let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
         report.elapsed = self.since_start(now);
-        failed(failure, report, Vec::new(), None)
+        report
     }
 
     /// HE-7.7: once the NAT64 prefix is known (or known not to exist), IPv4 destinations go,
@@ -745,21 +746,18 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 i += 1;
                 continue;
             };
-            let (id, query) = self.lookups.remove(i);
+            let (id, _) = self.lookups.remove(i);
             progressed = true;
-            match (query, found) {
-                (InFlight::Addresses(family, _), Found::Ips(result)) => {
-                    self.on_addresses(id, family, result, now)
-                }
-                (InFlight::Target(name, family, _), Found::Ips(result)) => {
+            match found {
+                Found::Addresses(family, result) => self.on_addresses(id, family, result, now),
+                Found::Target(name, family, result) => {
                     self.on_target(id, &name, family, result, now)
                 }
-                (InFlight::Records(_), Found::Records(result)) if self.gated() => {
+                Found::Records(result) if self.gated() => {
                     // HE-7.6: its addresses wait for the prefix, to be judged rightly.
                     self.held_service = Some((id, result, now));
                 }
-                (_, Found::Records(result)) => self.on_records(id, result, now, now),
-                (_, Found::Ips(_)) => unreachable!("an address lookup answers with addresses"),
+                Found::Records(result) => self.on_records(id, result, now, now),
             }
         }
         progressed
@@ -1091,10 +1089,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         now: Instant,
     ) -> RaceResult<H::Output> {
         self.attempts.clear();
-        self.finish_lookups_in_background();
         self.feeds = [None, None];
-        let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
-        report.elapsed = self.since_start(now);
+        let mut report = self.take_report(now);
         let id = match result {
             Ok(id) if self.want == Want::StreamOnly => {
                 // Nobody will read the report: the attempts are not written into it.

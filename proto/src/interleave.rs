@@ -5,23 +5,14 @@ use std::net::SocketAddr;
 use super::Family;
 use super::sort::{Candidate, PolicyTable, sorted_addrs};
 
-/// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3). `lead` is given
-/// the family of the best sorted destination and returns the family to lead with and how many of
-/// it come first.
+/// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3), over groups tried
+/// one after the other (HE-10.6: service priorities), each sorted and interleaved within itself,
+/// alternation going on from one group to the next. `lead` is given the family of the best sorted
+/// destination and returns the family to lead with and how many of it come first.
 ///
-/// Destinations that failed recently (HE-4.2) go behind all the others, whatever their family,
-/// sorted and interleaved among themselves: tried last, and at once when the others fail, never
-/// dropped.
-pub(crate) fn sort_and_interleave<'a>(
-    candidates: impl IntoIterator<Item = &'a Candidate>,
-    table: &PolicyTable,
-    lead: impl FnOnce(Family) -> (Family, usize),
-) -> Vec<SocketAddr> {
-    sort_and_interleave_groups([candidates.into_iter().collect()], table, lead)
-}
-
-/// [`sort_and_interleave`] over groups tried one after the other (HE-10.6: service priorities),
-/// each sorted and interleaved within itself, alternation going on from one group to the next.
+/// Destinations that failed recently (HE-4.2) go behind all the others of their group, whatever
+/// their family, sorted and interleaved among themselves: tried last, and at once when the others
+/// fail, never dropped.
 pub(crate) fn sort_and_interleave_groups<'a>(
     groups: impl IntoIterator<Item = Vec<&'a Candidate>>,
     table: &PolicyTable,

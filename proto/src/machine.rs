@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::Family;
 use super::admit::Seen;
 use super::history::DelayBasis;
-use super::interleave::{sort_and_interleave, sort_and_interleave_groups};
+use super::interleave::sort_and_interleave_groups;
 use super::policy::AddressPolicy;
 use super::sort::{Candidate, PolicyTable};
 use super::svcb::{ServiceEndpoint, ServiceRecord};
@@ -406,24 +406,6 @@ impl Asked {
         let found = self.kinds().rev().position(|kind| self.is(kind, query))?;
         Some(self.len - 1 - found)
     }
-
-    /// The query `kind` stands for.
-    fn query(&self, kind: Kind) -> Option<Query> {
-        Some(match kind {
-            Kind::Unused => return None,
-            Kind::Addresses(family) => Query::Addresses(family),
-            Kind::Service(i) => Query::Service(self.names[i as usize].clone()),
-            Kind::Target(i, family) => Query::Target {
-                name: self.names[i as usize].clone(),
-                family,
-            },
-        })
-    }
-
-    fn into_vec(self) -> Vec<Query> {
-        let kinds: Vec<Kind> = self.kinds().collect();
-        kinds.into_iter().filter_map(|k| self.query(k)).collect()
-    }
 }
 
 /// At most this many AliasMode records are followed in a row (RFC 9460 §2.4.2 asks for a limit).
@@ -570,17 +552,19 @@ impl Race {
         if self.done || !self.lookups.contains(&LookupState::Pending) {
             return self;
         }
-        // The HTTPS query is asked first (id 0); the address queries follow it.
-        let asked = std::mem::take(&mut self.queries).into_vec();
-        self.actions.clear();
-        self.ask(Query::Service(service_name(name, port)), true);
-        for query in asked {
-            self.ask(query, true);
-        }
         let families = [
             self.lookups[0] != LookupState::NotQueried,
             self.lookups[1] != LookupState::NotQueried,
         ];
+        // The HTTPS query is asked first (id 0); the address queries follow it, asked again.
+        self.queries = Asked::default();
+        self.actions.clear();
+        self.ask(Query::Service(service_name(name, port)), true);
+        for family in [Family::V6, Family::V4] {
+            if families[family.index()] {
+                self.ask_addresses(family, true);
+            }
+        }
         self.service = Some(Box::new(Service {
             aliases: Vec::new(),
             targets: HashMap::new(),
@@ -1495,7 +1479,7 @@ impl Race {
 
     /// Sorts every received, untried destination (HE-4.1) and interleaves the families so that
     /// alternation continues from what was already tried (HE-4.3). Before any attempt this is
-    /// [`connect_order`].
+    /// [`Race::plan`]'s order.
     fn rebuild_untried(&mut self) {
         self.note_plain_order();
         if self.attempts.is_empty() && self.received.len() == 1 {
@@ -1635,17 +1619,6 @@ pub(crate) fn service_name(name: &str, port: u16) -> String {
 /// for the server's work.
 pub(crate) fn handshake_estimate(rtt: Duration) -> Duration {
     2 * rtt + MIN_ATTEMPT_GAP
-}
-
-/// The order in which a connect tries `candidates` when none has been tried yet: sorted by
-/// RFC 6724 (HE-4.1), then `first_family_count` of the best address's family and the families
-/// alternating (HE-4.3). `Connector::resolve` returns exactly this order.
-pub fn connect_order<'a>(
-    candidates: impl IntoIterator<Item = &'a Candidate>,
-    first_family_count: usize,
-    table: &PolicyTable,
-) -> Vec<SocketAddr> {
-    sort_and_interleave(candidates, table, |best| (best, first_family_count))
 }
 
 #[cfg(test)]

@@ -35,9 +35,18 @@ impl H {
     /// A race that looks up these families; the queries it asks for first are checked and
     /// drained.
     fn with(config: RaceConfig, v6: bool, v4: bool) -> H {
+        H::built(config, v6, v4, |race| race)
+    }
+
+    /// [`H::with`] both families, the race set up by `build` (a policy, plan only) first.
+    fn with_race(config: RaceConfig, build: impl FnOnce(Race) -> Race) -> H {
+        H::built(config, true, true, build)
+    }
+
+    fn built(config: RaceConfig, v6: bool, v4: bool, build: impl FnOnce(Race) -> Race) -> H {
         let t0 = Instant::now();
         let mut h = H {
-            race: Race::new(config, t0, Addresses::Query { v6, v4 }),
+            race: build(Race::new(config, t0, Addresses::Query { v6, v4 })),
             t0,
             asked: Vec::new(),
         };
@@ -763,21 +772,8 @@ mod denial {
 
     /// A race whose address policy denies `denied`.
     fn h(denied: &'static [&'static str]) -> H {
-        let mut h = H::new(config());
         let policy = AddressPolicy::custom(move |ip| !denied.contains(&ip.to_string().as_str()));
-        h.race = std::mem::replace(
-            &mut h.race,
-            Race::new(
-                config(),
-                h.t0,
-                Addresses::Given {
-                    v6: false,
-                    v4: false,
-                },
-            ),
-        )
-        .with_address_policy(policy);
-        h
+        H::with_race(config(), |race| race.with_address_policy(policy))
     }
 
     // HE-5.5: the address policy is checked right before each start; a denied address moves on
@@ -1335,20 +1331,9 @@ mod plan_only {
     use crate::policy::AddressPolicy;
 
     fn h(policy: AddressPolicy) -> H {
-        let mut h = H::new(config());
-        let race = std::mem::replace(
-            &mut h.race,
-            Race::new(
-                config(),
-                h.t0,
-                Addresses::Given {
-                    v6: false,
-                    v4: false,
-                },
-            ),
-        );
-        h.race = race.plan_only().with_address_policy(policy);
-        h
+        H::with_race(config(), |race| {
+            race.plan_only().with_address_policy(policy)
+        })
     }
 
     // HE-3.1 / HE-4.1 / HE-4.3: both answers are awaited (no Resolution Delay, no start), then
