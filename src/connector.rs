@@ -255,8 +255,8 @@ impl Connector {
             return None;
         }
         let both = admission.v4 && admission.v6;
-        let nat64 = addr.is_ipv4()
-            && crate::nat64::Nat64Race::may_apply(config.nat64, both, &inner.dial, addr.port());
+        let nat64 =
+            addr.is_ipv4() && crate::nat64::may_apply(config.nat64, both, &inner.dial, addr.port());
         (!nat64).then_some(addr)
     }
 

@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::dial::{Dial, DialFuture};
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Destination, Handshake, NoHandshake};
-use crate::nat64::{Nat64Race, Nat64Shared};
+use crate::nat64::{Discovery, Found as Nat64Found, Nat64Plan, Nat64Shared};
 use crate::proto::Family;
 use crate::proto::admit::{Admission, Seen};
 use crate::proto::history::{History, PastFailure, Remembered};
@@ -130,9 +130,9 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     let needs_nat64 = !matches!(request.source, Source::Addrs(&[addr]) if addr.is_ipv6());
     let nat64 = match needs_nat64 {
         true => plan_nat64(config, dial, shared, shared.resolver, request.port),
-        false => Nat64Race::default(),
+        false => Nat64Plan::default(),
     };
-    let nat64_active = nat64.waiting() || nat64.prefix().is_some();
+    let nat64_active = nat64.active();
     if let Source::Addrs(&[addr]) = request.source
         && config.allows_single_attempt()
         && request.settings.connect_timeout.is_none()
@@ -143,15 +143,14 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
     }
     // Boxed: the race's state is large, and a connect that takes the single-attempt path above
     // should not carry it (nor allocate it).
-    let mut driver = Box::new(match request.source {
+    let driver = match request.source {
         Source::Resolve { resolver, name } => Driver::for_name(&request, dial, handshake, start)
             .resolving(resolver, name, request.settings),
         Source::Addrs(addrs) => {
             Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
         }
-    });
-    driver.report.nat64 = nat64.prefix();
-    driver.sources.nat64 = nat64;
+    };
+    let mut driver = Box::new(driver.with_nat64(nat64));
     poll_fn(|cx| driver.poll(cx)).await
 }
 
@@ -320,6 +319,8 @@ enum InFlight {
     Target(String, Family, Lookup),
     /// HTTPS records (HE-10.2).
     Records(RecordLookup),
+    /// The NAT64 discovery (HE-7.7).
+    Nat64(Discovery),
 }
 
 /// What a query in flight found, with what the driver needs to read it.
@@ -327,6 +328,7 @@ enum Found {
     Addresses(Family, Result<Vec<IpAddr>, ResolveError>),
     Target(String, Family, Result<Vec<IpAddr>, ResolveError>),
     Records(RecordAnswer),
+    Nat64(Nat64Found),
 }
 
 impl InFlight {
@@ -341,6 +343,7 @@ impl InFlight {
                 (lookup.as_mut().poll(cx)).map(|r| Found::Target(std::mem::take(name), *family, r))
             }
             InFlight::Records(lookup) => lookup.as_mut().poll(cx).map(Found::Records),
+            InFlight::Nat64(discovery) => Pin::new(discovery).poll(cx).map(Found::Nat64),
         }
     }
 
@@ -366,18 +369,18 @@ struct Sources<'a> {
     /// Each fed destination's source address (to key its history when its attempt ends) and
     /// what the history knew of it (for the report).
     known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
-    /// NAT64 within this connect (HE-7.1 to HE-7.9).
-    nat64: Nat64Race,
 }
 
 impl Sources<'_> {
     /// Destinations as the race takes them: with the source address the kernel would pick (RFC
-    /// 6724 needs it; one system call each unless `with_sources` is off), NAT64-translated where
-    /// IPv4 has no route and, with history, what earlier connects on that network learned
-    /// (HE-4.2), also kept in `known` for the report and for recording the outcome.
+    /// 6724 needs it; one system call each unless `with_sources` is off), NAT64-translated as
+    /// the race says where IPv4 has no route (HE-7.1, HE-7.6) and, with history, what earlier
+    /// connects on that network learned (HE-4.2), also kept in `known` for the report and for
+    /// recording the outcome.
     fn candidates<D: Dial>(
         &mut self,
         dial: &D,
+        race: &Race,
         dsts: impl IntoIterator<Item = SocketAddr>,
         now: Instant,
     ) -> Vec<Candidate> {
@@ -388,12 +391,7 @@ impl Sources<'_> {
                     true => dial.source(dst),
                     false => Some(dst.ip()),
                 };
-                // HE-7.1 / HE-7.6: synthesized when IPv4 has no route; DNS64 answers recognised.
-                let (dst, src, origin) = self.nat64.translate(dst, src, |to| dial.source(to));
-                Candidate {
-                    origin,
-                    ..Candidate::new(dst, src)
-                }
+                race.candidate(dst, src)
             })
             .collect();
         if let Some(history) = self.history {
@@ -444,6 +442,8 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     resolver: Option<(&'a dyn Resolve, &'a str)>,
     /// Every query in flight, by the race's id.
     lookups: Vec<(QueryId, InFlight)>,
+    /// The NAT64 discovery that answers the race's [`Query::Nat64Prefix`], until it is asked.
+    discovery: Option<Discovery>,
     /// Address answers still to hand to the race, per family (HE-5.10). `Some` until the
     /// family's last part is fed.
     feeds: [Option<Feed>; 2],
@@ -484,13 +484,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             race,
             resolver: None,
             lookups: Vec::new(),
+            discovery: None,
             feeds: [None, None],
             seen: Seen::default(),
             sources: Sources {
                 with_sources: true,
                 history: request.shared.history,
                 known: HashMap::new(),
-                nat64: Nat64Race::default(),
             },
             held_service: None,
             attempts: Vec::new(),
@@ -622,8 +622,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         if let Some(result) = self.apply_actions(now) {
             return Pass::Done(result, now);
         }
-        let progressed = self.drive_nat64(cx, now)
-            | self.drive_feeds(now, budget)
+        let progressed = self.drive_feeds(now, budget)
             | self.drive_lookups(cx, now)
             | self.drive_attempts(cx, now)
             | self.drive_timer(cx, now);
@@ -669,20 +668,28 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.finish_lookups_in_background();
         let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
         report.elapsed = self.since_start(now);
+        report.nat64 = self.race.nat64_prefix();
         report
     }
 
-    /// HE-7.7: once the NAT64 prefix is known (or known not to exist), IPv4 destinations go,
-    /// and an HTTPS answer held for it is read.
-    fn drive_nat64(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        if !self.sources.nat64.poll_discovery(cx) {
-            return false;
-        }
-        self.report.nat64 = self.sources.nat64.prefix();
+    /// Tells the race what NAT64 this connect uses (HE-7.1 to HE-7.9), before its first
+    /// poll (after [`Driver::resolving`]); the discovery, if one runs, answers the race's query.
+    fn with_nat64(mut self, plan: Nat64Plan) -> Self {
+        self.race = self.race.with_nat64(plan.nat64);
+        self.discovery = plan.discovery;
+        self
+    }
+
+    /// HE-7.7: the NAT64 prefix is known (or known not to exist): IPv4 destinations go, and
+    /// an HTTPS answer held for it is read.
+    fn on_nat64(&mut self, id: QueryId, found: Nat64Found, now: Instant) {
+        let answer = found.into_answer();
+        self.race
+            .handle(Input::Answer { id, answer }, now.into_std());
+        debug!(prefix = ?self.race.nat64_prefix().map(|(p, _)| p), "NAT64 discovery ended");
         if let Some((id, result, arrived)) = self.held_service.take() {
             self.on_records(id, result, arrived, now);
         }
-        true
     }
 
     /// Hands queued answer addresses to the race with their source addresses (RFC 6724 needs
@@ -691,7 +698,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn drive_feeds(&mut self, now: Instant, budget: &mut usize) -> bool {
         let mut progressed = false;
         for family in [Family::V6, Family::V4] {
-            if (family == Family::V4 && self.sources.nat64.waiting()) || self.gated() {
+            if (family == Family::V4 && self.race.nat64_waiting()) || self.gated() {
                 // HE-7.7: IPv4 destinations wait for the NAT64 prefix; with an address policy
                 // every destination does (HE-7.6: a DNS64 answer in the network's prefix must
                 // be judged by the IPv4 address it carries).
@@ -705,9 +712,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             }
             let n = feed.queue.len().min(*budget);
             *budget -= n;
-            let addrs = self
-                .sources
-                .candidates(self.dial, feed.queue.drain(..n), now);
+            let addrs =
+                (self.sources).candidates(self.dial, &self.race, feed.queue.drain(..n), now);
             let (id, last) = (feed.id, feed.queue.is_empty());
             let answer = match last {
                 true => Answer::Addresses(addrs),
@@ -727,13 +733,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// address policy to apply (HE-7.6). Only on a network without an IPv4 route, only until
     /// the first discovery there ends.
     fn gated(&self) -> bool {
-        self.sources.nat64.waiting() && !self.config.address_policy.is_allow_all()
+        self.race.nat64_waiting() && !self.config.address_policy.is_allow_all()
     }
 
     /// Whether queued addresses wait for a lookup budget the race wants them for now.
     fn feed_waiting(&self) -> bool {
         let v6 = self.feeds[Family::V6.index()].is_some() && !self.gated();
-        let v4 = self.feeds[Family::V4.index()].is_some() && !self.sources.nat64.waiting();
+        let v4 = self.feeds[Family::V4.index()].is_some() && !self.race.nat64_waiting();
         (v6 || v4) && self.race.wants_addresses()
     }
 
@@ -758,6 +764,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     self.held_service = Some((id, result, now));
                 }
                 Found::Records(result) => self.on_records(id, result, now, now),
+                Found::Nat64(found) => self.on_nat64(id, found, now),
             }
         }
         progressed
@@ -807,6 +814,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// Sends query `id` to the resolver. Without one (given addresses) the race asks for none.
     fn send_query(&mut self, id: QueryId, query: Query, now: Instant) {
+        if query == Query::Nat64Prefix {
+            // The connector's discovery, shared with concurrent connects (HE-7.7).
+            if let Some(discovery) = self.discovery.take() {
+                self.lookups.push((id, InFlight::Nat64(discovery)));
+            }
+            return;
+        }
         let Some((resolver, name)) = self.resolver else {
             return;
         };
@@ -829,6 +843,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     }
                 }
             }
+            Query::Nat64Prefix => return,
         };
         self.lookups.push((id, lookup));
     }
@@ -931,13 +946,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// [`LATE_ANSWERS`], their answers discarded, so a resolver with a cache (hickory) has them
     /// for the next connect. Without a tokio runtime to spawn on, they are dropped.
     fn finish_lookups_in_background(&mut self) {
-        let mut pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = self
+        let pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = self
             .lookups
             .drain(..)
             .map(|(_, lookup)| lookup.into_future())
             .collect();
-        // The NAT64 discovery keeps its result for the next connect (HE-7.7).
-        pending.extend(self.sources.nat64.take_pending());
+        // A NAT64 discovery among them keeps its result for the next connect (HE-7.7).
         if pending.is_empty() {
             return;
         }
@@ -982,7 +996,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         );
         // HE-7.1: while the NAT64 prefix is still being discovered, IPv4 hints (no route) are
         // left out; the A answer, which waits for the prefix, stands in for them.
-        let families: &[Family] = match self.sources.nat64.waiting() {
+        let families: &[Family] = match self.race.nat64_waiting() {
             true => &[Family::V6],
             false => &[Family::V6, Family::V4],
         };
@@ -993,7 +1007,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             .iter()
             .flat_map(|family| admit_answer(&admission, *family, &ips, self.port, &mut seen))
             .collect();
-        let hints = self.sources.candidates(self.dial, dsts, now);
+        let hints = (self.sources).candidates(self.dial, &self.race, dsts, now);
         self.report.service = Some(ServiceAnswer {
             at,
             result: Ok(records.clone()),
@@ -1021,7 +1035,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 let mut seen = Seen::default();
                 let dsts = admit_answer(&admission, family, &ips, self.port, &mut seen);
                 let dsts = dsts.into_iter().take(SOURCE_BATCH);
-                Answer::Addresses(self.sources.candidates(self.dial, dsts, now))
+                Answer::Addresses((self.sources).candidates(self.dial, &self.race, dsts, now))
             }
             Err(e) => {
                 debug!(%target, %family, error = %e, "target lookup failed");
@@ -1161,7 +1175,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     now.cloned().map(Arc::new)
                 }),
                 tcp_connected: record.tcp_connected.map(since),
-                translation: self.sources.nat64.translations.get(&record.addr).copied(),
+                translation: self.race.translation(record.addr),
             });
         }
         for (i, record) in self.race.attempts().iter().enumerate() {
@@ -1213,10 +1227,10 @@ fn plan_nat64<D: Dial>(
     shared: Shared<'_>,
     resolver: Option<&dyn Resolve>,
     port: u16,
-) -> Nat64Race {
+) -> Nat64Plan {
     let admission = config.admission();
     let both = admission.v4 && admission.v6;
-    Nat64Race::plan(config.nat64, both, dial, shared.nat64, resolver, port)
+    Nat64Plan::new(config.nat64, both, dial, shared.nat64, resolver, port)
 }
 
 /// The address a connect would use for the literal `addr`: its NAT64 translation on a network
@@ -1230,11 +1244,9 @@ pub(crate) async fn translate_literal<D: Dial>(
     if addr.is_ipv6() {
         return addr;
     }
-    let mut nat64 = plan_nat64(config, dial, shared, shared.resolver, addr.port());
-    nat64.settle().await;
-    nat64
-        .translate(addr, dial.source(addr), |to| dial.source(to))
-        .0
+    let nat64 = plan_nat64(config, dial, shared, shared.resolver, addr.port());
+    let nat64 = nat64.settle().await;
+    nat64.candidate(addr, dial.source(addr)).dst
 }
 
 /// Resolves both families concurrently, waits for both, and returns every usable address in the
@@ -1276,10 +1288,10 @@ pub(crate) async fn resolve_all<D: Dial>(
     );
     let handshake = NoHandshake;
     let mut driver = Box::new(
-        Driver::for_name(&request, dial, &handshake, start).resolving(resolver, name, settings),
+        Driver::for_name(&request, dial, &handshake, start)
+            .resolving(resolver, name, settings)
+            .with_nat64(nat64),
     );
-    driver.report.nat64 = nat64.prefix();
-    driver.sources.nat64 = nat64;
     poll_fn(|cx| driver.poll_plan(cx)).await
 }
 

@@ -6,7 +6,6 @@
 //! a connect did shows in [`crate::Report::nat64_prefix`] and each attempt's
 //! [`crate::report::Attempt::translation`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,10 +16,13 @@ use tokio::time::Instant;
 
 use crate::dial::Dial;
 use crate::proto::Family;
-use crate::proto::nat64::{IPV4ONLY_ARPA, Nat64Memory, WELL_KNOWN, discover, may_synthesize};
+use crate::proto::nat64::{IPV4ONLY_ARPA, Nat64, Nat64Memory, WELL_KNOWN, discover};
+use crate::proto::{Answer, Candidate};
 use crate::resolve::Resolve;
 
-pub use crate::proto::nat64::{Nat64Prefix, Nat64PrefixError};
+pub use crate::proto::nat64::{
+    Nat64Prefix, Nat64PrefixError, PrefixSource, SynthesizedBy, Translation,
+};
 
 /// What a connect does on a network without an IPv4 route (HE-7.7). Default:
 /// [`Nat64Mode::Discover`].
@@ -39,71 +41,29 @@ pub enum Nat64Mode {
     Off,
 }
 
-/// How the NAT64 prefix of a translation was learned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PrefixSource {
-    /// From the network's resolver (RFC 7050).
-    Discovered,
-    /// Given in the configuration ([`Nat64Mode::Prefix`]).
-    Configured,
-    /// The well-known prefix `64:ff9b::/96`, which always means NAT64 (RFC 6052 §2.1).
-    WellKnown,
-}
-
-/// Who turned an IPv4 address into the IPv6 destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SynthesizedBy {
-    /// This library, because the host has no IPv4 route (HE-7.1).
-    Client,
-    /// The network's DNS64 resolver, in an AAAA answer (HE-7.6).
-    Dns64,
-}
-
-/// An IPv6 destination that stands for an IPv4 address through NAT64: sorted and grouped as
-/// that IPv4 address, and judged by it under the [`crate::AddressPolicy`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Translation {
-    /// The IPv4 address reached.
-    pub ipv4: Ipv4Addr,
-    /// The prefix it sits in.
-    pub prefix: Nat64Prefix,
-    /// Who synthesized it.
-    pub by: SynthesizedBy,
-    /// How the prefix was learned.
-    pub learned: PrefixSource,
-}
-
-impl fmt::Display for Translation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let by = match self.by {
-            SynthesizedBy::Client => "synthesized here",
-            SynthesizedBy::Dns64 => "synthesized by DNS64",
-        };
-        let learned = match self.learned {
-            PrefixSource::Discovered => "discovered (RFC 7050)",
-            PrefixSource::Configured => "configured",
-            PrefixSource::WellKnown => "well-known",
-        };
-        write!(
-            f,
-            "NAT64 to {}, {by}, prefix {} {learned}",
-            self.ipv4, self.prefix
-        )
-    }
-}
-
-/// A discovery's result: the prefixes found (none: no NAT64, or the query failed).
+/// A discovery's answer: the AAAA addresses of `ipv4only.arpa`, `None` when the query failed.
 #[derive(Clone)]
-struct Found {
-    prefixes: Vec<Nat64Prefix>,
+pub(crate) struct Found(Option<Vec<Ipv6Addr>>);
+
+impl Found {
+    /// The answer for the race ([`crate::proto::Query::Nat64Prefix`]).
+    pub(crate) fn into_answer(self) -> Answer {
+        match self.0 {
+            Some(v6) => Answer::Addresses(
+                v6.into_iter()
+                    .map(|ip| Candidate::new(SocketAddr::new(ip.into(), 0), None))
+                    .collect(),
+            ),
+            None => Answer::Failed,
+        }
+    }
 }
 
 /// The RFC 7050 query and the reading of its answer.
 type Work = BoxFuture<'static, Found>;
 
-type Discovery = Shared<Work>;
+/// A discovery that concurrent connects share.
+pub(crate) type Discovery = Shared<Work>;
 
 /// What a connector keeps about NAT64 across connects, shared by its clones: the memory per
 /// network and the discovery in flight, which concurrent connects share instead of each asking.
@@ -125,7 +85,7 @@ impl fmt::Debug for Nat64Shared {
 
 impl fmt::Debug for Found {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(&self.prefixes).finish()
+        self.0.fmt(f)
     }
 }
 
@@ -145,62 +105,59 @@ impl Nat64Shared {
 /// route covers (192.0.0.170, RFC 7050's well-known address; nothing is sent to it).
 const PROBE_V4: Ipv4Addr = Ipv4Addr::new(192, 0, 0, 170);
 
-/// NAT64 within one connect.
+/// NAT64 for one connect, decided before its first attempt: what the race is told
+/// ([`crate::proto::Race::with_nat64`]) and the discovery that answers its query, if one runs.
 #[derive(Default)]
-pub(crate) struct Nat64Race {
-    /// The prefix to synthesize with, and how it was learned; `None`: no synthesis (an IPv4
-    /// route, NAT64 off, no prefix known, or discovery still running).
-    synth: Option<(Nat64Prefix, PrefixSource)>,
-    /// Every other prefix the network revealed (RFC 7050 allows several): DNS64 answers in
-    /// them are translations too.
-    others: Vec<Nat64Prefix>,
-    /// The discovery this connect waits for before using IPv4 destinations.
-    pending: Option<Discovery>,
-    /// The translations among this connect's destinations.
-    pub(crate) translations: HashMap<SocketAddr, Translation>,
+pub(crate) struct Nat64Plan {
+    pub(crate) nat64: Nat64,
+    pub(crate) discovery: Option<Discovery>,
 }
 
-impl fmt::Debug for Nat64Race {
+impl fmt::Debug for Nat64Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Nat64Race")
-            .field("synth", &self.synth)
-            .field("pending", &self.pending.is_some())
+        f.debug_struct("Nat64Plan")
+            .field("nat64", &self.nat64)
+            .field("discovery", &self.discovery.is_some())
             .finish()
     }
 }
 
-impl Nat64Race {
-    /// Decides, before the connect's first attempt, whether IPv4 destinations need NAT64 and
-    /// with which prefix (HE-7.7). Costs one route lookup (cached by the dialer); on a network
-    /// with an IPv4 route nothing else happens. Without a fresh prefix for this network, starts
-    /// discovery (or joins the one in flight): IPv4 destinations wait for it, IPv6 ones do not.
-    pub(crate) fn plan<D: Dial>(
+impl Nat64Plan {
+    /// Decides whether IPv4 destinations need NAT64 and with which prefix (HE-7.7). Costs one
+    /// route lookup (cached by the dialer); on a network with an IPv4 route nothing else
+    /// happens. Without a fresh prefix for this network, starts discovery (or joins the one in
+    /// flight): IPv4 destinations wait for it, IPv6 ones do not.
+    pub(crate) fn new<D: Dial>(
         mode: Nat64Mode,
         both_families: bool,
         dial: &D,
         shared: Option<&Arc<Nat64Shared>>,
         resolver: Option<&dyn Resolve>,
         port: u16,
-    ) -> Nat64Race {
-        let mut race = Nat64Race::default();
-        if !Nat64Race::may_apply(mode, both_families, dial, port) {
-            return race; // An IPv4 route: nothing to do (no extra work on dual-stack networks).
+    ) -> Nat64Plan {
+        if !may_apply(mode, both_families, dial, port) {
+            return Nat64Plan::default(); // An IPv4 route: nothing to do on dual-stack networks.
         }
+        // The network is told by the source address of the route to NAT64 destinations, which
+        // synthesized destinations go out from.
         let probe_v6 = SocketAddr::new(WELL_KNOWN.synthesize(PROBE_V4).into(), port);
         let Some(IpAddr::V6(network)) = dial.source(probe_v6) else {
-            return race; // No IPv6 route either: nothing NAT64 could use.
+            return Nat64Plan::default(); // No IPv6 route either: nothing NAT64 could use.
+        };
+        let source = Some(IpAddr::V6(network));
+        let known = |nat64| Nat64Plan {
+            nat64,
+            discovery: None,
         };
         if let Nat64Mode::Prefix(prefix) = mode {
-            race.synth = Some((prefix, PrefixSource::Configured));
-            return race;
+            return known(Nat64::with_prefix(prefix, PrefixSource::Configured, source));
         }
         let (Some(shared), Some(resolver)) = (shared, resolver) else {
-            return race;
+            return Nat64Plan::default();
         };
         let now = Instant::now();
         if let Some(prefixes) = lock(&shared.memory).get(network, now.into_std()) {
-            race.learn(prefixes);
-            return race;
+            return known(Nat64::discovered(prefixes, source));
         }
         let mut in_flight = lock(&shared.in_flight);
         let joined = match &*in_flight {
@@ -213,136 +170,40 @@ impl Nat64Race {
             d
         });
         tracing::debug!(%network, "no IPv4 route: discovering the NAT64 prefix");
-        race.pending = Some(discovery);
-        race
-    }
-
-    /// Whether IPv4 destinations may need NAT64 (HE-7.1): it is on, both families are allowed,
-    /// and the network has no IPv4 route. One route lookup, cached by the dialer.
-    pub(crate) fn may_apply<D: Dial>(
-        mode: Nat64Mode,
-        both_families: bool,
-        dial: &D,
-        port: u16,
-    ) -> bool {
-        mode != Nat64Mode::Off
-            && both_families
-            && !dial.routes_v4(SocketAddr::new(PROBE_V4.into(), port))
-    }
-
-    /// Uses what discovery found: the first prefix to synthesize with, all of them to recognise
-    /// DNS64 answers.
-    fn learn(&mut self, prefixes: &[Nat64Prefix]) {
-        self.synth = prefixes.first().map(|p| (*p, PrefixSource::Discovered));
-        self.others = prefixes.iter().skip(1).copied().collect();
-    }
-
-    /// Whether IPv4 destinations wait for discovery.
-    pub(crate) fn waiting(&self) -> bool {
-        self.pending.is_some()
-    }
-
-    /// Waits for the pending discovery, if any, to end.
-    pub(crate) async fn settle(&mut self) {
-        if self.waiting() {
-            std::future::poll_fn(|cx| match self.poll_discovery(cx) {
-                true => std::task::Poll::Ready(()),
-                false => std::task::Poll::Pending,
-            })
-            .await;
+        Nat64Plan {
+            nat64: Nat64::discover(source),
+            discovery: Some(discovery),
         }
     }
 
-    /// Polls the pending discovery; `true` once it has ended (then IPv4 destinations may go).
-    pub(crate) fn poll_discovery(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        let Some(pending) = &mut self.pending else {
-            return false;
-        };
-        let std::task::Poll::Ready(found) = pending.poll_unpin(cx) else {
-            return false;
-        };
-        self.pending = None;
-        self.learn(&found.prefixes);
-        tracing::debug!(prefix = ?self.synth.map(|(p, _)| p), "NAT64 discovery ended");
-        true
+    /// Whether NAT64 may change this connect's destinations: a prefix is known or being
+    /// discovered.
+    pub(crate) fn active(&self) -> bool {
+        self.discovery.is_some() || self.nat64.prefix().is_some()
     }
 
-    /// The discovery still running when the connect ends, to finish in the background (its
-    /// result is kept for the next connect).
-    pub(crate) fn take_pending(&mut self) -> Option<BoxFuture<'static, ()>> {
-        self.pending.take().map(|d| d.map(|_| ()).boxed())
-    }
-
-    /// The prefix in use, if any.
-    pub(crate) fn prefix(&self) -> Option<(Nat64Prefix, PrefixSource)> {
-        self.synth
-    }
-
-    /// The destination to use for `dst`, whose source address (route) is `src`, and the
-    /// translation it carries (HE-7.1, HE-7.6):
-    /// - an IPv4 destination without a route becomes the synthesized IPv6 one when a prefix is
-    ///   in use and the address may be synthesized;
-    /// - an IPv6 destination inside the well-known prefix or the prefix in use stands for the
-    ///   IPv4 address it embeds (DNS64).
-    ///
-    /// `source` looks up a synthesized destination's own source address.
-    pub(crate) fn translate(
-        &mut self,
-        dst: SocketAddr,
-        src: Option<IpAddr>,
-        source: impl FnOnce(SocketAddr) -> Option<IpAddr>,
-    ) -> (SocketAddr, Option<IpAddr>, Option<Ipv4Addr>) {
-        match dst.ip() {
-            IpAddr::V4(v4) => {
-                let Some((prefix, learned)) = self.synth.filter(|_| src.is_none()) else {
-                    return (dst, src, None);
-                };
-                if !may_synthesize(v4) {
-                    return (dst, src, None);
-                }
-                let to = SocketAddr::new(prefix.synthesize(v4).into(), dst.port());
-                let translation = Translation {
-                    ipv4: v4,
-                    prefix,
-                    by: SynthesizedBy::Client,
-                    learned,
-                };
-                // The network's DNS64 may have given the same address in an AAAA answer: that is
-                // who made it (HE-7.6), whichever answer came first.
-                self.translations.entry(to).or_insert(translation);
-                (to, source(to), Some(v4))
-            }
-            IpAddr::V6(v6) => match self.dns64(v6) {
-                Some(translation) => {
-                    self.translations.insert(dst, translation);
-                    (dst, src, Some(translation.ipv4))
-                }
-                None => (dst, src, None),
-            },
+    /// What is known once the discovery, if one runs, has ended.
+    pub(crate) async fn settle(self) -> Nat64 {
+        let mut nat64 = self.nat64;
+        if let Some(discovery) = self.discovery {
+            let v6 = discovery.await.0.unwrap_or_default();
+            nat64.learn(&discover(&v6));
         }
+        nat64
     }
+}
 
-    /// The translation an IPv6 address from DNS carries, if it sits in a prefix known to be
-    /// NAT64's: the well-known one always, the network's when known.
-    fn dns64(&self, v6: Ipv6Addr) -> Option<Translation> {
-        let others = self.others.iter().map(|p| (*p, PrefixSource::Discovered));
-        let known = self
-            .synth
-            .into_iter()
-            .chain(others)
-            .chain([(WELL_KNOWN, PrefixSource::WellKnown)]);
-        for (prefix, learned) in known {
-            if let Some(ipv4) = prefix.extract(v6) {
-                return Some(Translation {
-                    ipv4,
-                    prefix,
-                    by: SynthesizedBy::Dns64,
-                    learned,
-                });
-            }
-        }
-        None
-    }
+/// Whether IPv4 destinations may need NAT64 (HE-7.1): it is on, both families are allowed, and
+/// the network has no IPv4 route. One route lookup, cached by the dialer.
+pub(crate) fn may_apply<D: Dial>(
+    mode: Nat64Mode,
+    both_families: bool,
+    dial: &D,
+    port: u16,
+) -> bool {
+    mode != Nat64Mode::Off
+        && both_families
+        && !dial.routes_v4(SocketAddr::new(PROBE_V4.into(), port))
 }
 
 /// Starts the RFC 7050 query; its result is kept in `shared`'s memory for `network` when it
@@ -354,7 +215,7 @@ fn start_discovery(
 ) -> Discovery {
     let lookup = resolver.lookup_with_ttl(IPV4ONLY_ARPA, Family::V6);
     async move {
-        let (prefixes, ttl) = match lookup.await {
+        let (found, ttl) = match lookup.await {
             Ok((ips, ttl)) => {
                 let v6: Vec<Ipv6Addr> = ips
                     .into_iter()
@@ -363,20 +224,21 @@ fn start_discovery(
                         IpAddr::V4(_) => None,
                     })
                     .collect();
-                (discover(&v6), ttl)
+                (Some(v6), ttl)
             }
             Err(e) => {
                 tracing::debug!(error = %e, "NAT64 discovery failed");
-                (Vec::new(), None)
+                (None, None)
             }
         };
+        let prefixes = discover(found.as_deref().unwrap_or_default());
         let now = Instant::now().into_std();
-        lock(&shared.memory).learn(network, prefixes.clone(), ttl, now);
+        lock(&shared.memory).learn(network, prefixes, ttl, now);
         let mut in_flight = lock(&shared.in_flight);
         if in_flight.as_ref().is_some_and(|(n, _)| *n == network) {
             *in_flight = None;
         }
-        Found { prefixes }
+        Found(found)
     }
     .boxed()
     .shared()

@@ -3,8 +3,8 @@
 //! the asked family or its HTTPS records (the assertions are in `judge_dns_reply`).
 #![no_main]
 
-use eyeballs::Family;
 use eyeballs::__internal::judge_dns_reply;
+use eyeballs::Family;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for family in [Some(Family::V6), Some(Family::V4), None] {

@@ -5,8 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use eyeballs::report::PastFailure;
 use eyeballs::proto::history::{History, Limits as HistoryLimits};
+use eyeballs::report::PastFailure;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Some((&size, ops)) = data.split_first() else {
@@ -23,7 +23,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let ip = if op[1] & 1 == 0 {
             IpAddr::from([192, 0, 2, op[1]])
         } else {
-            IpAddr::from([0x2001, 0xdb8, 0, u16::from(op[1] >> 4), 0, 0, 0, u16::from(op[1])])
+            IpAddr::from([
+                0x2001,
+                0xdb8,
+                0,
+                u16::from(op[1] >> 4),
+                0,
+                0,
+                0,
+                u16::from(op[1]),
+            ])
         };
         let dst = SocketAddr::new(ip, 443);
         let src = (op[1] & 2 == 0).then(|| IpAddr::from([192, 0, 2, 200]));
@@ -50,10 +59,17 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                     let bounds = (Duration::from_millis(10), Duration::from_secs(2));
                     let delay = v.attempt_delay(bounds).unwrap();
                     assert!(delay >= bounds.0 && delay <= bounds.1);
-                    assert!(srtt <= Duration::from_millis(255) && rttvar <= Duration::from_millis(255));
+                    assert!(
+                        srtt <= Duration::from_millis(255) && rttvar <= Duration::from_millis(255)
+                    );
                 }
             }
         }
-        assert!(h.len() <= limits.max_entries, "{} > {}", h.len(), limits.max_entries);
+        assert!(
+            h.len() <= limits.max_entries,
+            "{} > {}",
+            h.len(),
+            limits.max_entries
+        );
     }
 });

@@ -21,7 +21,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         );
     }
     if let [len, a, b, c, d, rest @ ..] = data {
-        let base = rest.iter().take(16).fold(0u128, |acc, x| acc << 8 | u128::from(*x));
+        let base = rest
+            .iter()
+            .take(16)
+            .fold(0u128, |acc, x| acc << 8 | u128::from(*x));
         if let Ok(prefix) = Nat64Prefix::new(Ipv6Addr::from(base), *len) {
             let v4 = Ipv4Addr::new(*a, *b, *c, *d);
             assert_eq!(prefix.extract(prefix.synthesize(v4)), Some(v4));

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use eyeballs::proto::nat64::{PrefixSource, SynthesizedBy, Translation, WELL_KNOWN};
 use eyeballs::proto::sort::{Candidate, sort_destinations};
 
 fn ip(bytes: &[u8]) -> IpAddr {
@@ -23,7 +24,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             src: (c[34] & 3 != 0).then(|| ip(&c[17..34])),
             hist: Default::default(),
             // Some destinations stand for an IPv4 address (NAT64): sorted as it.
-            origin: (c[34] & 4 != 0).then(|| std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3])),
+            origin: (c[34] & 4 != 0).then(|| Translation {
+                ipv4: std::net::Ipv4Addr::new(c[0], c[1], c[2], c[3]),
+                prefix: WELL_KNOWN,
+                by: SynthesizedBy::Dns64,
+                learned: PrefixSource::WellKnown,
+            }),
         })
         .collect();
     let mut once = input.clone();

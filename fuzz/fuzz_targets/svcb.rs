@@ -13,11 +13,17 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let wire = record.to_rdata().expect("a parsed record is writable");
     assert_eq!(ServiceRecord::from_rdata(&wire).as_ref(), Ok(&record));
     if record.is_alias() {
-        assert!(record.alpn.is_empty() && record.port.is_none(), "AliasMode ignores params");
+        assert!(
+            record.alpn.is_empty() && record.port.is_none(),
+            "AliasMode ignores params"
+        );
         return;
     }
     let set = record.alpn_set();
-    assert_eq!(set.iter().any(|p| p == b"http/1.1"), !record.no_default_alpn || record.alpn.iter().any(|p| p == b"http/1.1"));
+    assert_eq!(
+        set.iter().any(|p| p == b"http/1.1"),
+        !record.no_default_alpn || record.alpn.iter().any(|p| p == b"http/1.1")
+    );
     assert!(record.alpn.iter().all(|p| !p.is_empty()));
     assert_eq!(record.usable_with(&set), !set.is_empty());
 });

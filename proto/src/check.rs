@@ -31,6 +31,7 @@ use super::machine::{
     Action, Addresses, Answer, AttemptId, CancelReason, Input, MIN_ATTEMPT_GAP, Query, QueryId,
     Race, RaceConfig,
 };
+use super::nat64::{Nat64, PrefixSource, SynthesizedBy, Translation};
 use super::policy::AddressPolicy;
 use super::sort::Candidate;
 use super::svcb::ServiceRecord;
@@ -97,7 +98,12 @@ fn address(family: Family, n: u8) -> Candidate {
         dst: SocketAddr::new(ip, 443),
         src,
         hist: history_of(n),
-        origin: (family == Family::V4 && i == 9).then(|| Ipv4Addr::new(192, 0, 2, 10)),
+        origin: (family == Family::V4 && i == 9).then(|| Translation {
+            ipv4: Ipv4Addr::new(192, 0, 2, 10),
+            prefix: crate::nat64::WELL_KNOWN,
+            by: SynthesizedBy::Client,
+            learned: PrefixSource::WellKnown,
+        }),
     }
 }
 
@@ -255,6 +261,12 @@ pub fn run(data: &[u8]) -> Result<(), String> {
             |_| {},
         );
     }
+    // A network without an IPv4 route whose NAT64 prefix is discovered, for a fifth of the
+    // races (decided without reading another byte).
+    if config.attempt_delay.as_millis().is_multiple_of(5) {
+        let source = Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 0x100);
+        race = race.with_nat64(Nat64::discover(Some(source.into())));
+    }
     let mut seen = Seen {
         policy,
         lookups_settled: [!query[0], !query[1]],
@@ -278,7 +290,18 @@ pub fn run(data: &[u8]) -> Result<(), String> {
                 } else {
                     usize::from(b.u16() % 3000)
                 };
-                let addrs = (0..count).map(|_| address(family, b.u8())).collect();
+                if family == Family::V4 && race.nat64_waiting() {
+                    // HE-7.7: IPv4 destinations wait for the prefix, as a driver holds them.
+                    answer_nat64(&mut race, op & 0x80 != 0, now);
+                }
+                let addrs = (0..count)
+                    .map(|_| address(family, b.u8()))
+                    .map(|c| Candidate {
+                        // Through the race's NAT64 knowledge, as a driver feeds them.
+                        hist: c.hist,
+                        ..c.origin.map_or_else(|| race.candidate(c.dst, c.src), |_| c)
+                    })
+                    .collect();
                 // An answer for a family not announced goes under an id the race never gave.
                 let asked = race.query_id(&Query::Addresses(family));
                 let id = asked.unwrap_or(QueryId(usize::from(op)));
@@ -568,6 +591,21 @@ fn judged(addr: SocketAddr) -> IpAddr {
     }
 }
 
+/// Answers the race's NAT64 discovery: the well-known prefix, or a failure (no NAT64).
+fn answer_nat64(race: &mut Race, failed: bool, now: Instant) {
+    let Some(id) = race.query_id(&Query::Nat64Prefix) else {
+        return;
+    };
+    let answer = match failed {
+        true => Answer::Failed,
+        false => {
+            let wka = crate::nat64::WELL_KNOWN.synthesize(Ipv4Addr::new(192, 0, 0, 170));
+            Answer::Addresses(vec![Candidate::new(SocketAddr::new(wka.into(), 0), None)])
+        }
+    };
+    race.handle(Input::Answer { id, answer }, now);
+}
+
 /// Invariants 8 and 10 for one query asked for.
 fn query_asked(seen: &mut Seen, id: QueryId, query: Query) -> Result<(), String> {
     match query {
@@ -594,6 +632,7 @@ fn query_asked(seen: &mut Seen, id: QueryId, query: Query) -> Result<(), String>
             }
             seen.targets_pending.push((id, name, family));
         }
+        Query::Nat64Prefix => {}
         Query::Addresses(family) => {
             // 8: queries come first, AAAA before A, once each, for families still pending.
             if !seen.started.is_empty() || seen.lookups_settled[family.index()] {

@@ -18,10 +18,11 @@ use super::Family;
 use super::admit::Seen;
 use super::history::DelayBasis;
 use super::interleave::sort_and_interleave_groups;
+use super::nat64::{Nat64, Nat64Prefix, PrefixSource, SynthesizedBy, Translation};
 use super::policy::AddressPolicy;
 use super::sort::{Candidate, PolicyTable};
 use super::svcb::{ServiceEndpoint, ServiceRecord};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 /// No attempt starts within this long of the previous one, whatever the configuration and however
@@ -99,6 +100,11 @@ pub enum Query {
         /// AAAA or A.
         family: Family,
     },
+    /// The AAAA records of [`IPV4ONLY_ARPA`](super::nat64::IPV4ONLY_ARPA), which reveal the network's NAT64 prefix (RFC 7050,
+    /// HE-7.7): asked when the race was given [`Nat64::discover`]. Answer with
+    /// [`Answer::Addresses`] (the addresses as destinations, on any port) or [`Answer::Failed`]
+    /// (then there is no NAT64 to use).
+    Nat64Prefix,
 }
 
 /// What a query found.
@@ -338,6 +344,7 @@ enum Kind {
     Addresses(Family),
     Service(u32),
     Target(u32, Family),
+    Nat64,
 }
 
 impl Asked {
@@ -354,6 +361,7 @@ impl Asked {
                 name: target,
                 family,
             } => Kind::Target(name(target), family),
+            Query::Nat64Prefix => Kind::Nat64,
         };
         self.push_kind(kind);
     }
@@ -393,6 +401,7 @@ impl Asked {
             (Kind::Target(i, a), Query::Target { name, family }) => {
                 a == *family && self.names[i as usize] == *name
             }
+            (Kind::Nat64, Query::Nat64Prefix) => true,
             _ => false,
         }
     }
@@ -438,10 +447,12 @@ pub struct Race {
     received: Vec<Candidate>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
-    /// The destinations that are NAT64 translations, with the IPv4 address each stands for
-    /// (HE-7.8): they count as IPv4 when the families alternate, and are judged as that address
-    /// (HE-7.6). Empty (no allocation) on almost every network.
-    translated: HashMap<SocketAddr, Ipv4Addr>,
+    /// What the race knows of the network's NAT64 (HE-7.1 to HE-7.9).
+    nat64: Nat64,
+    /// The destinations that are NAT64 translations, and what each stands for (HE-7.8): they
+    /// count as IPv4 when the families alternate, and are judged as that address (HE-7.6).
+    /// Empty (no allocation) on almost every network.
+    translated: HashMap<SocketAddr, Translation>,
     /// The index in `received` of the destination with the lowest known RTT, if any has one
     /// (HE-5.3); without one, no attempt delay needs a look at the history.
     nearest: Option<usize>,
@@ -506,6 +517,7 @@ impl Race {
             first_positive_at: None,
             received: Vec::new(),
             seen: Seen::default(),
+            nat64: Nat64::default(),
             translated: HashMap::new(),
             nearest: None,
             untried: VecDeque::new(),
@@ -564,6 +576,9 @@ impl Race {
             if families[family.index()] {
                 self.ask_addresses(family, true);
             }
+        }
+        if self.nat64.is_discovering() {
+            self.ask(Query::Nat64Prefix, true);
         }
         self.service = Some(Box::new(Service {
             aliases: Vec::new(),
@@ -706,7 +721,61 @@ impl Race {
     fn judged(&self, addr: SocketAddr) -> IpAddr {
         self.translated
             .get(&addr)
-            .map_or(addr.ip(), |v4| IpAddr::V4(*v4))
+            .map_or(addr.ip(), |t| IpAddr::V4(t.ipv4))
+    }
+
+    /// Uses what `nat64` knows of the network's NAT64 (HE-7.1 to HE-7.9); with
+    /// [`Nat64::discover`], asks [`Query::Nat64Prefix`]. Call it right after [`Race::new`] (or
+    /// [`Race::with_service_query`]), before draining actions. Without it the race knows only
+    /// the well-known prefix, to recognise DNS64 answers in it.
+    pub fn with_nat64(mut self, nat64: Nat64) -> Race {
+        let discovering = nat64.is_discovering();
+        self.nat64 = nat64;
+        if discovering && !self.done {
+            self.ask(Query::Nat64Prefix, true);
+        }
+        self
+    }
+
+    /// The candidate to feed for destination `dst`, whose route's source address is `src`
+    /// (`None`: no route): its NAT64 translation where one applies ([`Nat64::candidate`]).
+    /// While the prefix is being discovered ([`Race::nat64_waiting`]), an IPv4 destination
+    /// without a route stays as it is: hold it until the answer.
+    pub fn candidate(&self, dst: SocketAddr, src: Option<IpAddr>) -> Candidate {
+        self.nat64.candidate(dst, src)
+    }
+
+    /// Whether the NAT64 prefix is still being discovered (HE-7.7): IPv4 destinations wait
+    /// for it, and, with an address policy, every destination does (a DNS64 answer in the
+    /// network's prefix must be judged by the IPv4 address it carries, HE-7.6).
+    pub fn nat64_waiting(&self) -> bool {
+        self.nat64.is_discovering()
+    }
+
+    /// The prefix IPv4 destinations are synthesized in, and how it was learned.
+    pub fn nat64_prefix(&self) -> Option<(Nat64Prefix, PrefixSource)> {
+        self.nat64.prefix()
+    }
+
+    /// The NAT64 translation destination `addr` is, if it is one.
+    pub fn translation(&self, addr: SocketAddr) -> Option<Translation> {
+        self.translated.get(&addr).copied()
+    }
+
+    /// Keeps `c`'s translation: a destination the network's DNS64 gave is DNS64's, whichever
+    /// answer came first (HE-7.6).
+    fn note_translation(&mut self, c: &Candidate) {
+        let Some(t) = c.origin else { return };
+        match self.translated.entry(c.dst) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(t);
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if t.by == SynthesizedBy::Dns64 {
+                    e.insert(t);
+                }
+            }
+        }
     }
 
     /// Sorts with `table` (from `/etc/gai.conf` or the caller) instead of RFC 6724's default.
@@ -752,9 +821,7 @@ impl Race {
             Answer::Failed => &[],
         };
         for c in given {
-            if let Some(origin) = c.origin {
-                self.translated.insert(c.dst, origin);
-            }
+            self.note_translation(c);
         }
         // Only a TargetName's name is looked at again.
         let target = |queries: &Asked, i: u32| queries.names[i as usize].clone();
@@ -792,6 +859,17 @@ impl Race {
             (Kind::Target(i, family), Answer::Records { .. }) => {
                 self.on_target(target(&self.queries, i), family, None)
             }
+            (Kind::Nat64, Answer::Addresses(addrs) | Answer::Part(addrs)) => {
+                let v6: Vec<Ipv6Addr> = addrs
+                    .iter()
+                    .filter_map(|c| match c.dst.ip() {
+                        IpAddr::V6(v6) => Some(v6),
+                        IpAddr::V4(_) => None,
+                    })
+                    .collect();
+                self.nat64.learn(&super::nat64::discover(&v6));
+            }
+            (Kind::Nat64, Answer::Failed | Answer::Records { .. }) => self.nat64.learn(&[]),
         }
         self.step();
     }

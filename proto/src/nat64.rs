@@ -2,8 +2,10 @@
 //! (HE-7.3, HE-7.4, HE-7.7). Nothing here sends anything: the driver asks, these compute.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
+
+use crate::sort::Candidate;
 
 /// The well-known NAT64 prefix, `64:ff9b::/96` (RFC 6052 §2.1).
 pub const WELL_KNOWN: Nat64Prefix = Nat64Prefix::WELL_KNOWN;
@@ -146,6 +148,191 @@ pub fn discover(answer: &[Ipv6Addr]) -> Vec<Nat64Prefix> {
         }
     }
     found
+}
+
+/// How the NAT64 prefix of a translation was learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrefixSource {
+    /// From the network's resolver (RFC 7050).
+    Discovered,
+    /// Given in the configuration.
+    Configured,
+    /// The well-known prefix `64:ff9b::/96`, which always means NAT64 (RFC 6052 §2.1).
+    WellKnown,
+}
+
+/// Who turned an IPv4 address into the IPv6 destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SynthesizedBy {
+    /// The client, because the host has no IPv4 route (HE-7.1).
+    Client,
+    /// The network's DNS64 resolver, in an AAAA answer (HE-7.6).
+    Dns64,
+}
+
+/// An IPv6 destination that stands for an IPv4 address through NAT64: sorted and grouped as
+/// that IPv4 address (HE-7.8), and judged by it under an address policy (HE-7.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Translation {
+    /// The IPv4 address reached.
+    pub ipv4: Ipv4Addr,
+    /// The prefix it sits in.
+    pub prefix: Nat64Prefix,
+    /// Who synthesized it.
+    pub by: SynthesizedBy,
+    /// How the prefix was learned.
+    pub learned: PrefixSource,
+}
+
+impl fmt::Display for Translation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let by = match self.by {
+            SynthesizedBy::Client => "synthesized here",
+            SynthesizedBy::Dns64 => "synthesized by DNS64",
+        };
+        let learned = match self.learned {
+            PrefixSource::Discovered => "discovered (RFC 7050)",
+            PrefixSource::Configured => "configured",
+            PrefixSource::WellKnown => "well-known",
+        };
+        write!(
+            f,
+            "NAT64 to {}, {by}, prefix {} {learned}",
+            self.ipv4, self.prefix
+        )
+    }
+}
+
+/// What one race knows of the network's NAT64 (HE-7.1 to HE-7.9), given with
+/// `Race::with_nat64`: the prefix to synthesize IPv4 destinations with (none on a network with
+/// an IPv4 route), the network's other prefixes, and the IPv6 source address synthesized
+/// destinations go out from. The default knows only the well-known prefix, and only to
+/// recognise DNS64 answers in it.
+#[derive(Debug, Clone, Default)]
+pub struct Nat64 {
+    synth: Option<(Nat64Prefix, PrefixSource)>,
+    /// Every other prefix the network revealed (RFC 7050 allows several): DNS64 answers in
+    /// them are translations too.
+    others: Vec<Nat64Prefix>,
+    /// The local address of the route to the NAT64 prefix.
+    source: Option<IpAddr>,
+    /// The prefix is still to be discovered: the race asks `Query::Nat64Prefix`.
+    discovering: bool,
+}
+
+impl Nat64 {
+    /// IPv4 destinations without a route are synthesized in `prefix`, learned as `learned`, and
+    /// sent from `source` (the host's address on the route to the prefix).
+    pub fn with_prefix(
+        prefix: Nat64Prefix,
+        learned: PrefixSource,
+        source: Option<IpAddr>,
+    ) -> Nat64 {
+        Nat64 {
+            synth: Some((prefix, learned)),
+            source,
+            ..Nat64::default()
+        }
+    }
+
+    /// What a discovery on this network found (RFC 7050, earlier or by another connect): the
+    /// first prefix synthesizes, all of them recognise DNS64 answers; none: no NAT64 here.
+    pub fn discovered(prefixes: &[Nat64Prefix], source: Option<IpAddr>) -> Nat64 {
+        let mut nat64 = Nat64 {
+            source,
+            ..Nat64::default()
+        };
+        nat64.learn(prefixes);
+        nat64
+    }
+
+    /// The prefix is not known yet: the race asks for the AAAA records of
+    /// [`IPV4ONLY_ARPA`] (`Query::Nat64Prefix`), and IPv4 destinations wait for the answer
+    /// (HE-7.7). Synthesized destinations go out from `source`.
+    pub fn discover(source: Option<IpAddr>) -> Nat64 {
+        Nat64 {
+            source,
+            discovering: true,
+            ..Nat64::default()
+        }
+    }
+
+    /// Whether the prefix is still being discovered.
+    pub fn is_discovering(&self) -> bool {
+        self.discovering
+    }
+
+    /// Takes what discovery found (HE-7.3): the first prefix synthesizes, the others only
+    /// recognise DNS64 answers.
+    pub fn learn(&mut self, prefixes: &[Nat64Prefix]) {
+        self.discovering = false;
+        self.synth = prefixes.first().map(|p| (*p, PrefixSource::Discovered));
+        self.others = prefixes.iter().skip(1).copied().collect();
+    }
+
+    /// The prefix IPv4 destinations are synthesized in, and how it was learned.
+    pub fn prefix(&self) -> Option<(Nat64Prefix, PrefixSource)> {
+        self.synth
+    }
+
+    /// The candidate for destination `dst`, whose route's source address is `src` (`None`: no
+    /// route), NAT64 translated where it applies (HE-7.1, HE-7.6):
+    /// - an IPv4 destination without a route becomes its synthesized IPv6 destination, sent
+    ///   from the prefix's source, when a prefix is known and the address may be synthesized;
+    /// - an IPv6 destination inside the well-known prefix or a prefix of the network stands for
+    ///   the IPv4 address it embeds (DNS64).
+    pub fn candidate(&self, dst: SocketAddr, src: Option<IpAddr>) -> Candidate {
+        let origin = match dst.ip() {
+            IpAddr::V4(v4) => {
+                let Some((prefix, learned)) = self.synth.filter(|_| src.is_none()) else {
+                    return Candidate::new(dst, src);
+                };
+                if !may_synthesize(v4) {
+                    return Candidate::new(dst, src);
+                }
+                let to = SocketAddr::new(prefix.synthesize(v4).into(), dst.port());
+                let translation = Translation {
+                    ipv4: v4,
+                    prefix,
+                    by: SynthesizedBy::Client,
+                    learned,
+                };
+                return Candidate {
+                    origin: Some(translation),
+                    ..Candidate::new(to, self.source)
+                };
+            }
+            IpAddr::V6(v6) => self.dns64(v6),
+        };
+        Candidate {
+            origin,
+            ..Candidate::new(dst, src)
+        }
+    }
+
+    /// The translation an IPv6 address from DNS carries, if it sits in a prefix known to be
+    /// NAT64's: the well-known one always, the network's when known.
+    fn dns64(&self, v6: Ipv6Addr) -> Option<Translation> {
+        let others = self.others.iter().map(|p| (*p, PrefixSource::Discovered));
+        let known = self
+            .synth
+            .into_iter()
+            .chain(others)
+            .chain([(WELL_KNOWN, PrefixSource::WellKnown)]);
+        for (prefix, learned) in known {
+            if let Some(ipv4) = prefix.extract(v6) {
+                return Some(Translation {
+                    ipv4,
+                    prefix,
+                    by: SynthesizedBy::Dns64,
+                    learned,
+                });
+            }
+        }
+        None
+    }
 }
 
 /// How long a discovered prefix is kept when the answer's TTL is unknown (a resolver that does

@@ -9,9 +9,10 @@
 use std::cmp::Ordering;
 
 use super::history::Remembered;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use super::Family;
+use super::nat64::Translation;
 
 /// A destination to sort, with the source address the kernel would pick for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub struct Candidate {
     pub hist: Remembered,
     /// The IPv4 address this IPv6 destination stands for when it is a NAT64 translation
     /// (synthesized here or by DNS64, HE-7.8): it is sorted and grouped as that IPv4 address.
-    pub origin: Option<Ipv4Addr>,
+    pub origin: Option<Translation>,
 }
 
 impl Candidate {
@@ -118,7 +119,7 @@ impl Attrs {
         // HE-7.8: a NAT64 translation is sorted as the IPv4 address it carries, reached through
         // the IPv6 source the kernel picked for it (so its label never matches that source's:
         // native IPv6 goes first, as IPv4 would on a dual-stack network).
-        let d_ip = c.origin.map_or(c.dst.ip(), IpAddr::V4);
+        let d_ip = c.origin.map_or(c.dst.ip(), |t| IpAddr::V4(t.ipv4));
         let dst = to_v6(d_ip);
         let d_policy = table.lookup(&dst);
         let d_scope = scope(&d_ip);
@@ -454,6 +455,7 @@ fn common_prefix_len(a: &Ipv6Addr, b: &Ipv6Addr) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nat64::{Nat64Prefix, PrefixSource, SynthesizedBy};
 
     fn cand(dst: &str, src: Option<&str>) -> Candidate {
         let ip: IpAddr = dst.parse().unwrap();
@@ -644,7 +646,12 @@ mod tests {
     fn he_7_8_translations_sort_as_their_ipv4_origin() {
         let native = cand("2001:db8:ffff::10", Some("2001:db8:2::2"));
         let translated = Candidate {
-            origin: Some("198.51.100.10".parse().unwrap()),
+            origin: Some(Translation {
+                ipv4: "198.51.100.10".parse().unwrap(),
+                prefix: Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96).unwrap(),
+                by: SynthesizedBy::Dns64,
+                learned: PrefixSource::Discovered,
+            }),
             ..cand("2001:db8:64::c633:640a", Some("2001:db8:2::2"))
         };
         // Without the origin, rule 9 (a longer common prefix with the source) would put the

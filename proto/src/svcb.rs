@@ -42,7 +42,7 @@ impl ServiceRecord {
     /// stands for (HE-7.1).
     pub(crate) fn lists_hint(&self, c: &super::sort::Candidate) -> bool {
         match (c.origin, c.dst.ip()) {
-            (Some(v4), _) => self.ipv4_hints.contains(&v4),
+            (Some(t), _) => self.ipv4_hints.contains(&t.ipv4),
             (None, std::net::IpAddr::V6(ip)) => self.ipv6_hints.contains(&ip),
             (None, std::net::IpAddr::V4(ip)) => self.ipv4_hints.contains(&ip),
         }

@@ -85,6 +85,7 @@ impl H {
                     Query::Service(name) if name == SERVICE => "query service".to_string(),
                     Query::Service(name) => format!("query service at {name}"),
                     Query::Target { name, family } => format!("query {name} {family:?}"),
+                    Query::Nat64Prefix => "query nat64".to_string(),
                 },
                 Action::Start { id, addr } => format!("start {} {addr}", id.0),
                 Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
@@ -816,10 +817,14 @@ mod denial {
     #[test]
     fn he_7_6_a_translation_is_judged_by_its_ipv4_address() {
         let mut h = h(&["192.0.2.1"]);
-        let translated = Candidate {
-            origin: Some("192.0.2.1".parse().unwrap()),
-            ..cand("64:ff9b::c000:201")
-        };
+        let translated = Nat64::default().candidate(
+            "[64:ff9b::c000:201]:443".parse().unwrap(),
+            cand("2001:db8::1").src,
+        );
+        assert_eq!(
+            translated.origin.map(|t| t.ipv4),
+            Some([192, 0, 2, 1].into())
+        );
         let v4 = Answer::Addresses(vec![translated, cand("192.0.2.2")]);
         h.resolve_failed(0, Family::V6);
         assert_eq!(h.addresses(0, Family::V4, v4), ["start 0 192.0.2.2:443"]);
@@ -1372,5 +1377,154 @@ mod plan_only {
         let mut h = h(AddressPolicy::allow_all());
         assert_eq!(h.resolve_failed(0, Family::V6), none());
         assert_eq!(h.resolved(1, Family::V4, &[]), ["done Resolve"]);
+    }
+}
+
+/// NAT64 in the core (HE-7.x): the discovery query, what the race makes of its answer, and the
+/// translations it keeps for the report and the address policy.
+mod nat64 {
+    use super::*;
+    use crate::nat64::{Nat64, PrefixSource, SynthesizedBy, WELL_KNOWN};
+
+    /// The host's address on the route to NAT64 destinations.
+    fn source() -> Option<IpAddr> {
+        Some("2001:db8:1::100".parse().unwrap())
+    }
+
+    /// The AAAA answer for `ipv4only.arpa` on a network whose prefix is 2001:db8:64::/96.
+    fn wka_answer() -> Answer {
+        let wka: IpAddr = "2001:db8:64::c000:aa".parse().unwrap();
+        Answer::Addresses(vec![Candidate::new(SocketAddr::new(wka, 0), None)])
+    }
+
+    fn discovering() -> H {
+        let h = H::with_race(config(), |race| race.with_nat64(Nat64::discover(source())));
+        // H::with_race drained AAAA and A; the discovery was asked right after them.
+        assert_eq!(h.asked.last().map(|(_, q)| q), Some(&Query::Nat64Prefix));
+        h
+    }
+
+    fn unrouted(v4: &str) -> (SocketAddr, Option<IpAddr>) {
+        (SocketAddr::new(v4.parse().unwrap(), 443), None)
+    }
+
+    // HE-7.7: the race asks for the prefix next to its own queries and waits for its answer;
+    // until then an IPv4 destination without a route stays as it is.
+    #[test]
+    fn he_7_7_the_race_asks_for_the_prefix_and_learns_it() {
+        let mut h = discovering();
+        assert!(h.race.nat64_waiting());
+        let (dst, src) = unrouted("192.0.2.1");
+        assert_eq!(h.race.candidate(dst, src), Candidate::new(dst, src));
+        assert_eq!(
+            h.answer(3, |q| *q == Query::Nat64Prefix, wka_answer()),
+            none()
+        );
+        assert!(!h.race.nat64_waiting());
+        let (prefix, learned) = h.race.nat64_prefix().unwrap();
+        assert_eq!(prefix.to_string(), "2001:db8:64::/96");
+        assert_eq!(learned, PrefixSource::Discovered);
+        // HE-7.1: now synthesized, sent from the prefix's route, counted as IPv4 (HE-7.8).
+        let c = h.race.candidate(dst, src);
+        assert_eq!(c.dst.to_string(), "[2001:db8:64::c000:201]:443");
+        assert_eq!(c.src, source());
+        assert_eq!(c.family(), Family::V4);
+        let t = c.origin.unwrap();
+        assert_eq!(
+            (t.ipv4, t.by),
+            ([192, 0, 2, 1].into(), SynthesizedBy::Client)
+        );
+        // An IPv4 destination with a route is left alone (HE-7.1: only without one).
+        let routed = "192.0.2.2:443".parse().unwrap();
+        let own = Some("192.0.2.200".parse().unwrap());
+        assert_eq!(h.race.candidate(routed, own), Candidate::new(routed, own));
+        // HE-7.5: never synthesized.
+        let (loopback, _) = unrouted("127.0.0.1");
+        assert_eq!(h.race.candidate(loopback, None).origin, None);
+    }
+
+    // HE-7.7: a failed discovery (or an answer that reveals no prefix) means no NAT64 here:
+    // nothing waits any more and nothing is synthesized. A second answer is ignored.
+    #[test]
+    fn he_7_7_no_prefix_found_means_no_synthesis() {
+        for answer in [Answer::Failed, Answer::Addresses(vec![cand("2001:db8::1")])] {
+            let mut h = discovering();
+            assert_eq!(h.answer(3, |q| *q == Query::Nat64Prefix, answer), none());
+            assert!(!h.race.nat64_waiting());
+            assert_eq!(h.race.nat64_prefix(), None);
+            let (dst, src) = unrouted("192.0.2.1");
+            assert_eq!(h.race.candidate(dst, src).origin, None);
+            h.answer(4, |q| *q == Query::Nat64Prefix, wka_answer());
+            assert_eq!(
+                h.race.nat64_prefix(),
+                None,
+                "a settled query takes no answer"
+            );
+        }
+    }
+
+    // HE-7.6: a destination DNS64 gave is DNS64's translation, whichever answer came first;
+    // the race keeps one table of translations, which the report reads.
+    #[test]
+    fn he_7_6_dns64_answers_win_the_translation_table() {
+        for dns64_first in [true, false] {
+            let prefix = crate::nat64::Nat64Prefix::new("2001:db8:64::".parse().unwrap(), 96);
+            let nat64 = Nat64::with_prefix(prefix.unwrap(), PrefixSource::Configured, source());
+            let mut h = H::with_race(config(), |race| race.with_nat64(nat64));
+            let (dst, src) = unrouted("192.0.2.1");
+            let synthesized = h.race.candidate(dst, src);
+            let mut from_aaaa = cand("2001:db8:64::c000:201");
+            from_aaaa = h.race.candidate(from_aaaa.dst, from_aaaa.src);
+            assert_eq!(from_aaaa.origin.unwrap().by, SynthesizedBy::Dns64);
+            let aaaa = Answer::Addresses(vec![from_aaaa]);
+            let a = Answer::Addresses(vec![synthesized]);
+            let answers = match dns64_first {
+                true => [(Family::V6, aaaa), (Family::V4, a)],
+                false => [(Family::V4, a), (Family::V6, aaaa)],
+            };
+            for (family, answer) in answers {
+                h.addresses(1, family, answer);
+            }
+            let t = h.race.translation(synthesized.dst).unwrap();
+            assert_eq!(t.by, SynthesizedBy::Dns64, "dns64 first: {dns64_first}");
+            assert_eq!(t.learned, PrefixSource::Configured);
+            // One address, one attempt (HE-5.6).
+            assert_eq!(h.race.attempts().len(), 1);
+        }
+    }
+
+    // HE-7.6: the well-known prefix is always NAT64's, with or without a NAT64 plan.
+    #[test]
+    fn he_7_6_the_well_known_prefix_is_recognised_without_a_plan() {
+        let h = H::new(config());
+        let c = cand("64:ff9b::a00:1");
+        let t = h.race.candidate(c.dst, c.src).origin.unwrap();
+        assert_eq!(t.ipv4, std::net::Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!((t.prefix, t.learned), (WELL_KNOWN, PrefixSource::WellKnown));
+        assert_eq!(h.race.nat64_prefix(), None);
+        assert!(!h.race.nat64_waiting());
+    }
+
+    // HE-7.7: the discovery is asked again, after the HTTPS query, when HTTPS records are
+    // turned on after NAT64.
+    #[test]
+    fn he_7_7_the_discovery_survives_the_service_query() {
+        let t0 = Instant::now();
+        let mut race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true })
+            .with_nat64(Nat64::discover(source()))
+            .with_service_query(SERVICE, 443, vec![b"h2".to_vec()], |_| {});
+        let mut queries = Vec::new();
+        while let Some(Action::Query { query, .. }) = race.poll_action() {
+            queries.push(query);
+        }
+        assert_eq!(
+            queries,
+            [
+                Query::Service(SERVICE.into()),
+                Query::Addresses(Family::V6),
+                Query::Addresses(Family::V4),
+                Query::Nat64Prefix
+            ]
+        );
     }
 }
