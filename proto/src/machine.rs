@@ -447,8 +447,10 @@ pub struct Race {
     received: Vec<Candidate>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
-    /// What the race knows of the network's NAT64 (HE-7.1 to HE-7.9).
-    nat64: Nat64,
+    /// What the race knows of the network's NAT64 (HE-7.1 to HE-7.9); `None`: only the
+    /// well-known prefix. Boxed: almost every network has an IPv4 route, and every race's
+    /// state stays small.
+    nat64: Option<Box<Nat64>>,
     /// The destinations that are NAT64 translations, and what each stands for (HE-7.8): they
     /// count as IPv4 when the families alternate, and are judged as that address (HE-7.6).
     /// Empty (no allocation) on almost every network.
@@ -517,7 +519,7 @@ impl Race {
             first_positive_at: None,
             received: Vec::new(),
             seen: Seen::default(),
-            nat64: Nat64::default(),
+            nat64: None,
             translated: HashMap::new(),
             nearest: None,
             untried: VecDeque::new(),
@@ -577,7 +579,7 @@ impl Race {
                 self.ask_addresses(family, true);
             }
         }
-        if self.nat64.is_discovering() {
+        if self.nat64_waiting() {
             self.ask(Query::Nat64Prefix, true);
         }
         self.service = Some(Box::new(Service {
@@ -730,7 +732,7 @@ impl Race {
     /// the well-known prefix, to recognise DNS64 answers in it.
     pub fn with_nat64(mut self, nat64: Nat64) -> Race {
         let discovering = nat64.is_discovering();
-        self.nat64 = nat64;
+        self.nat64 = Some(Box::new(nat64));
         if discovering && !self.done {
             self.ask(Query::Nat64Prefix, true);
         }
@@ -742,19 +744,22 @@ impl Race {
     /// While the prefix is being discovered ([`Race::nat64_waiting`]), an IPv4 destination
     /// without a route stays as it is: hold it until the answer.
     pub fn candidate(&self, dst: SocketAddr, src: Option<IpAddr>) -> Candidate {
-        self.nat64.candidate(dst, src)
+        match &self.nat64 {
+            Some(nat64) => nat64.candidate(dst, src),
+            None => Nat64::WELL_KNOWN_ONLY.candidate(dst, src),
+        }
     }
 
     /// Whether the NAT64 prefix is still being discovered (HE-7.7): IPv4 destinations wait
     /// for it, and, with an address policy, every destination does (a DNS64 answer in the
     /// network's prefix must be judged by the IPv4 address it carries, HE-7.6).
     pub fn nat64_waiting(&self) -> bool {
-        self.nat64.is_discovering()
+        self.nat64.as_ref().is_some_and(|n| n.is_discovering())
     }
 
     /// The prefix IPv4 destinations are synthesized in, and how it was learned.
     pub fn nat64_prefix(&self) -> Option<(Nat64Prefix, PrefixSource)> {
-        self.nat64.prefix()
+        self.nat64.as_ref().and_then(|n| n.prefix())
     }
 
     /// The NAT64 translation destination `addr` is, if it is one.
@@ -867,9 +872,15 @@ impl Race {
                         IpAddr::V4(_) => None,
                     })
                     .collect();
-                self.nat64.learn(&super::nat64::discover(&v6));
+                if let Some(nat64) = &mut self.nat64 {
+                    nat64.learn(&super::nat64::discover(&v6));
+                }
             }
-            (Kind::Nat64, Answer::Failed | Answer::Records { .. }) => self.nat64.learn(&[]),
+            (Kind::Nat64, Answer::Failed | Answer::Records { .. }) => {
+                if let Some(nat64) = &mut self.nat64 {
+                    nat64.learn(&[]);
+                }
+            }
         }
         self.step();
     }

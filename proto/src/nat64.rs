@@ -223,6 +223,14 @@ pub struct Nat64 {
 }
 
 impl Nat64 {
+    /// Knows only the well-known prefix, to recognise DNS64 answers in it (the default).
+    pub const WELL_KNOWN_ONLY: Nat64 = Nat64 {
+        synth: None,
+        others: Vec::new(),
+        source: None,
+        discovering: false,
+    };
+
     /// IPv4 destinations without a route are synthesized in `prefix`, learned as `learned`, and
     /// sent from `source` (the host's address on the route to the prefix).
     pub fn with_prefix(

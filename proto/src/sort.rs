@@ -147,7 +147,7 @@ impl Attrs {
                 Attrs {
                     usable: true,
                     scope_match: d_scope == scope(&src),
-                    label_match: d_policy.label == table.lookup(&s6).label,
+                    label_match: d_policy.label == table.label(&s6),
                     precedence: d_policy.precedence,
                     scope: d_scope,
                     prefix,
@@ -207,9 +207,20 @@ struct Policy {
 /// `/etc/gai.conf` may change it, as it does for getaddrinfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyTable {
-    /// (prefix, length, value), longest prefix first.
-    precedence: Vec<(u128, u8, u32)>,
-    label: Vec<(u128, u8, u32)>,
+    /// Longest prefix first.
+    precedence: Vec<Entry>,
+    label: Vec<Entry>,
+}
+
+/// One line of a policy table: (prefix, its mask, value), the prefix already masked.
+type Entry = (u128, u128, u32);
+
+/// The mask of a prefix `len` bits long.
+fn mask(len: u8) -> u128 {
+    match len {
+        0 => 0,
+        len => u128::MAX << (128 - u32::from(len.min(128))),
+    }
 }
 
 impl PolicyTable {
@@ -218,11 +229,11 @@ impl PolicyTable {
         PolicyTable {
             precedence: POLICY_TABLE
                 .iter()
-                .map(|(p, l, pol)| (*p, *l, pol.precedence))
+                .map(|(p, l, pol)| (*p, mask(*l), pol.precedence))
                 .collect(),
             label: POLICY_TABLE
                 .iter()
-                .map(|(p, l, pol)| (*p, *l, pol.label))
+                .map(|(p, l, pol)| (*p, mask(*l), pol.label))
                 .collect(),
         }
     }
@@ -281,12 +292,8 @@ impl PolicyTable {
                 let addr: Ipv6Addr = addr.parse().ok()?;
                 let len: u8 = len.parse().ok().filter(|l| *l <= 128)?;
                 let value: u32 = value.parse().ok()?;
-                let mask = if len == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - u32::from(len))
-                };
-                Some((u128::from(addr) & mask, len, value))
+                let mask = mask(len);
+                Some((u128::from(addr) & mask, mask, value))
             })();
             match parsed {
                 Some(entry) => table.push(entry),
@@ -294,8 +301,8 @@ impl PolicyTable {
             }
         }
         let default = PolicyTable::rfc6724();
-        let by_length = |mut t: Vec<(u128, u8, u32)>| {
-            t.sort_by_key(|entry| std::cmp::Reverse(entry.1));
+        let by_length = |mut t: Vec<Entry>| {
+            t.sort_by_key(|entry| std::cmp::Reverse(entry.1.count_ones()));
             t
         };
         let table = PolicyTable {
@@ -315,23 +322,25 @@ impl PolicyTable {
 
     fn lookup(&self, addr: &Ipv6Addr) -> Policy {
         let bits = u128::from(*addr);
-        let find = |t: &[(u128, u8, u32)]| {
-            t.iter()
-                .find(|(prefix, len, _)| {
-                    let mask = if *len == 0 {
-                        0
-                    } else {
-                        u128::MAX << (128 - u32::from(*len))
-                    };
-                    bits & mask == *prefix
-                })
-                .map_or(0, |(_, _, v)| *v)
-        };
         Policy {
-            precedence: find(&self.precedence),
-            label: find(&self.label),
+            precedence: find(&self.precedence, bits),
+            label: find(&self.label, bits),
         }
     }
+
+    /// `addr`'s label only (a source address needs no precedence).
+    fn label(&self, addr: &Ipv6Addr) -> u32 {
+        find(&self.label, u128::from(*addr))
+    }
+}
+
+/// The value of the longest prefix in `table` that holds `bits`; 0 when none does.
+#[inline]
+fn find(table: &[Entry], bits: u128) -> u32 {
+    table
+        .iter()
+        .find(|(prefix, mask, _)| bits & mask == *prefix)
+        .map_or(0, |(_, _, v)| *v)
 }
 
 /// The RFC 6724 §2.1 default policy table, longest prefix first.
