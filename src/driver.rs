@@ -812,25 +812,24 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         None
     }
 
-    /// Sends query `id` to the resolver. Without one (given addresses) the race asks for none.
+    /// Sends query `id` to the resolver; the NAT64 discovery is the connector's, shared with
+    /// concurrent connects (HE-7.7). Without a resolver (given addresses) the race asks for no
+    /// query of the name.
     fn send_query(&mut self, id: QueryId, query: Query, now: Instant) {
-        if query == Query::Nat64Prefix {
-            // The connector's discovery, shared with concurrent connects (HE-7.7).
-            if let Some(discovery) = self.discovery.take() {
-                self.lookups.push((id, InFlight::Nat64(discovery)));
+        let lookup = match (query, self.resolver) {
+            (Query::Nat64Prefix, _) => match self.discovery.take() {
+                Some(discovery) => InFlight::Nat64(discovery),
+                None => return,
+            },
+            (_, None) => return,
+            (Query::Addresses(family), Some((resolver, name))) => {
+                InFlight::Addresses(family, resolver.lookup(name, family))
             }
-            return;
-        }
-        let Some((resolver, name)) = self.resolver else {
-            return;
-        };
-        let lookup = match query {
-            Query::Addresses(family) => InFlight::Addresses(family, resolver.lookup(name, family)),
-            Query::Target { name, family } => {
+            (Query::Target { name, family }, Some((resolver, _))) => {
                 let lookup = resolver.lookup(&name, family);
                 InFlight::Target(name, family, lookup)
             }
-            Query::Service(name) => {
+            (Query::Service(name), Some((resolver, _))) => {
                 debug!(%name, "https query");
                 match resolver.lookup_https(&name) {
                     Some(lookup) => InFlight::Records(lookup),
@@ -843,7 +842,6 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     }
                 }
             }
-            Query::Nat64Prefix => return,
         };
         self.lookups.push((id, lookup));
     }

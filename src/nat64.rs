@@ -187,7 +187,7 @@ impl Nat64Plan {
         let mut nat64 = self.nat64;
         if let Some(discovery) = self.discovery {
             let v6 = discovery.await.0.unwrap_or_default();
-            nat64.learn(&discover(&v6));
+            nat64.learn_from_answer(&v6);
         }
         nat64
     }

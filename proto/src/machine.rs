@@ -100,8 +100,9 @@ pub enum Query {
         /// AAAA or A.
         family: Family,
     },
-    /// The AAAA records of [`IPV4ONLY_ARPA`](super::nat64::IPV4ONLY_ARPA), which reveal the network's NAT64 prefix (RFC 7050,
-    /// HE-7.7): asked when the race was given [`Nat64::discover`]. Answer with
+    /// The AAAA records of [`IPV4ONLY_ARPA`](super::nat64::IPV4ONLY_ARPA), which reveal the
+    /// network's NAT64 prefix (RFC 7050, HE-7.7): asked when the race was given
+    /// [`Nat64::discover`]. Answer with
     /// [`Answer::Addresses`] (the addresses as destinations, on any port) or [`Answer::Failed`]
     /// (then there is no NAT64 to use).
     Nat64Prefix,
@@ -873,7 +874,7 @@ impl Race {
                     })
                     .collect();
                 if let Some(nat64) = &mut self.nat64 {
-                    nat64.learn(&super::nat64::discover(&v6));
+                    nat64.learn_from_answer(&v6);
                 }
             }
             (Kind::Nat64, Answer::Failed | Answer::Records { .. }) => {

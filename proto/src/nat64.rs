@@ -210,7 +210,7 @@ impl fmt::Display for Translation {
 /// an IPv4 route), the network's other prefixes, and the IPv6 source address synthesized
 /// destinations go out from. The default knows only the well-known prefix, and only to
 /// recognise DNS64 answers in it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Nat64 {
     synth: Option<(Nat64Prefix, PrefixSource)>,
     /// Every other prefix the network revealed (RFC 7050 allows several): DNS64 answers in
@@ -220,6 +220,12 @@ pub struct Nat64 {
     source: Option<IpAddr>,
     /// The prefix is still to be discovered: the race asks `Query::Nat64Prefix`.
     discovering: bool,
+}
+
+impl Default for Nat64 {
+    fn default() -> Nat64 {
+        Nat64::WELL_KNOWN_ONLY
+    }
 }
 
 impl Nat64 {
@@ -265,6 +271,12 @@ impl Nat64 {
             discovering: true,
             ..Nat64::default()
         }
+    }
+
+    /// Takes the AAAA answer for [`IPV4ONLY_ARPA`] (HE-7.4): the prefixes it reveals, none
+    /// when it reveals none (or the query failed: an empty answer).
+    pub fn learn_from_answer(&mut self, answer: &[Ipv6Addr]) {
+        self.learn(&discover(answer));
     }
 
     /// Whether the prefix is still being discovered.
