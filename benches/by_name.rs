@@ -121,14 +121,18 @@ enum Client {
     /// eyeballs with HTTPS records on (`HttpsConnector`'s default; the server has none, so a
     /// third query each connect), for reference (not in the ratio).
     EyeballsHttps,
+    /// eyeballs with hickory's resolver answering every query (`HickoryResolver::from_config`,
+    /// no direct path), for reference (not in the ratio): what the resolver seam costs.
+    EyeballsHickory,
 }
 
-const CLIENTS: [Client; 5] = [
+const CLIENTS: [Client; 6] = [
     Client::Eyeballs,
     Client::HyperUtil,
     Client::Tokio,
     Client::Literal,
     Client::EyeballsHttps,
+    Client::EyeballsHickory,
 ];
 const N: usize = CLIENTS.len();
 
@@ -140,6 +144,7 @@ impl Client {
             Client::Tokio => "tokio TcpStream::connect",
             Client::Literal => "(tokio, to [::1], no DNS)",
             Client::EyeballsHttps => "(eyeballs, HTTPS records)",
+            Client::EyeballsHickory => "(eyeballs, hickory alone)",
         }
     }
 }
@@ -178,6 +183,10 @@ fn inside() {
             eyeballs: eyeballs::Connector::new(),
             eyeballs_https: eyeballs::Connector::builder()
                 .https_records(true)
+                .build()
+                .unwrap(),
+            eyeballs_hickory: eyeballs::Connector::builder()
+                .resolver(hickory_alone())
                 .build()
                 .unwrap(),
             hyper: HttpConnector::new(),
@@ -248,8 +257,23 @@ fn inside() {
                     rate[0] / faster_peer
                 );
             }
+            if selected(Client::Eyeballs) && selected(Client::EyeballsHickory) {
+                println!(
+                    "{label:>16} | eyeballs / eyeballs with hickory alone: {:.2}x",
+                    rate[0] / rate[5]
+                );
+            }
         }
     });
+}
+
+/// hickory's resolver for the namespace's name server, with the options `resolv.conf` would
+/// give (one name server, no search list), answering every query itself.
+fn hickory_alone() -> eyeballs::resolve::HickoryResolver {
+    use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+    let server = NameServerConfig::udp_and_tcp(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let config = ResolverConfig::from_parts(None, vec![], vec![server]);
+    eyeballs::resolve::HickoryResolver::from_config(config, ResolverOpts::default())
 }
 
 /// A dual-stack listener (`[::]`, IPv4 mapped) that accepts and drops; returns its port.
@@ -278,6 +302,7 @@ fn serve() -> u16 {
 struct Clients {
     eyeballs: eyeballs::Connector,
     eyeballs_https: eyeballs::Connector,
+    eyeballs_hickory: eyeballs::Connector,
     hyper: HttpConnector,
     uri: http::Uri,
     port: u16,
@@ -333,6 +358,13 @@ impl Clients {
                 timed(
                     limit,
                     self.eyeballs_https.connect((NAME, port)).into_future(),
+                )
+                .await?
+            }
+            Client::EyeballsHickory => {
+                timed(
+                    limit,
+                    self.eyeballs_hickory.connect((NAME, port)).into_future(),
                 )
                 .await?
             }

@@ -147,9 +147,10 @@ pub use crate::report::Report;
 pub mod __internal {
     pub use crate::host::{Host, parse_host};
 
-    /// The direct DNS path's reading of a reply, for the dns_reply fuzz target (HE-8.3).
+    /// The stub resolver's screening and reading of a reply, for the dns_reply fuzz target
+    /// (HE-8.4).
     #[cfg(feature = "hickory")]
-    pub use crate::resolve::direct::judge_wire as judge_dns_reply;
+    pub use crate::resolve::stub::rules::judge_wire as judge_dns_reply;
 
     /// The hyper connector's URI reading, for the parse fuzz target.
     #[cfg(feature = "hyper")]

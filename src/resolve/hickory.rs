@@ -2,10 +2,8 @@
 //! and a system configuration that is re-read when it changes and never cached when it fails
 //! (HE-8.2).
 
-use std::future::Future;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,7 +13,8 @@ use hickory_resolver::proto::op::Query;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
-use super::direct::{Direct, Found, HEDGE, Kind, Question, Step};
+use super::stub::rules::{self, Chain, Found, Kind, Outcome};
+use super::stub::{Stub, StubConfig};
 use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, TtlLookup};
 use crate::proto::Family;
 
@@ -41,14 +40,15 @@ const MAX_RUNTIMES: usize = 32;
 /// - a name the hosts file lists is answered from it, for both families (a family it does not
 ///   list has no address, as with glibc), and never reaches a name server; `localhost` names
 ///   keep both loopback addresses.
-/// - the common case takes a direct path: a name asked as it is (a trailing dot, or more labels
-///   than `ndots`) goes to the first name server as one UDP query per family (and one for HTTPS
-///   records when a connect asks for them), sent from a task of the caller's runtime, with hickory's checks of the reply (random source port and ID,
-///   the reply's source and question). A reply with addresses (or records), or NODATA where no
-///   search domain follows, is the answer, kept for its TTL in a cache every runtime shares. Everything else
-///   (NXDOMAIN and the search list, truncated replies, unfinished CNAME chains, server failures,
-///   no reply within a second) is answered by hickory's resolver, and a failing name server
-///   turns the direct path off for a while.
+/// - every other name is looked up by eyeballs' own stub resolver, as glibc would look it up
+///   (the search list and `ndots`; every `nameserver`, IPv6 ones first; `options timeout:`,
+///   `attempts:`, `rotate`, `edns0`), one UDP query per family (and one for HTTPS records when
+///   a connect asks for them) sent from a task of the caller's runtime on a random port with a
+///   random ID, over TCP when the reply is truncated. A datagram is the reply only when it comes
+///   from a server asked, has the query's ID and question, and is a response to a QUERY; only
+///   records of the name (or its CNAME chain's end) count. What each name said, positive or
+///   negative (NXDOMAIN, NODATA), is kept for its TTL in one bounded cache every runtime shares.
+///   Special-use names (`.local`, `.onion`, `invalid`, ...) go to hickory's resolver.
 ///
 /// Clones share all of this. [`HickoryResolver::from_config`] and
 /// [`HickoryResolver::from_resolver`] always use hickory's resolver as configured.
@@ -86,8 +86,8 @@ struct State {
 struct Conf {
     /// The name servers and options, or why there are none.
     servers: Result<(ResolverConfig, ResolverOpts), ResolveError>,
-    /// The direct path for these servers, when they allow one (HE-8.3).
-    direct: Option<Arc<Direct>>,
+    /// The stub resolver for these servers (HE-8.3).
+    stub: Option<Arc<Stub>>,
     hosts: Arc<Hosts>,
     stamps: [Option<Stamp>; 2],
     checked: Instant,
@@ -309,15 +309,10 @@ fn refresh(state: &mut State, resolv_conf: &Path, hosts: &Path, now: Instant) {
         None => [stamp(resolv_conf), stamp(hosts)],
     };
     let generation = state.conf.as_ref().map_or(0, |c| c.generation + 1);
-    let servers = read_servers(resolv_conf);
-    let direct = servers
-        .as_ref()
-        .ok()
-        .and_then(|(config, options)| Direct::new(config, options))
-        .map(Arc::new);
+    let (servers, stub) = read_servers(resolv_conf);
     state.conf = Some(Conf {
         servers,
-        direct,
+        stub: stub.map(|config| Arc::new(Stub::new(config))),
         hosts: Arc::new(read_hosts(hosts)),
         stamps,
         checked: now,
@@ -338,14 +333,31 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-fn read_servers(path: &Path) -> Result<(ResolverConfig, ResolverOpts), ResolveError> {
+/// The configuration file as hickory's resolver takes it, and as the stub resolver does.
+fn read_servers(
+    path: &Path,
+) -> (
+    Result<(ResolverConfig, ResolverOpts), ResolveError>,
+    Option<StubConfig>,
+) {
     let config_error = |why: String| {
         ResolveError::new(
             ResolveErrorKind::Config,
             format!("no usable name server in {}: {why}", path.display()),
         )
     };
-    let data = std::fs::read(path).map_err(|e| config_error(e.to_string()))?;
+    let data = match std::fs::read(path) {
+        Ok(data) => data,
+        Err(e) => return (Err(config_error(e.to_string())), None),
+    };
+    let stub = StubConfig::parse(&data);
+    (hickory_servers(data, config_error), stub)
+}
+
+fn hickory_servers(
+    data: Vec<u8>,
+    config_error: impl Fn(String) -> ResolveError,
+) -> Result<(ResolverConfig, ResolverOpts), ResolveError> {
     #[cfg(unix)]
     let parsed = hickory_resolver::system_conf::parse_resolv_conf(data);
     #[cfg(not(unix))]
@@ -406,7 +418,17 @@ fn from_hosts(hosts: &Hosts, name: &str, family: Family) -> Option<Vec<IpAddr>> 
         Family::V4 => RecordType::AAAA,
     };
     match hosts.lookup_static_host(&Query::query(fqdn.clone(), record_type)) {
-        Some(lookup) => Some(answer_ips(lookup.answers().iter().map(|r| &r.data), family)),
+        Some(lookup) => Some(
+            lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match r.data {
+                    RData::AAAA(a) if family == Family::V6 => Some(IpAddr::V6(a.0)),
+                    RData::A(a) if family == Family::V4 => Some(IpAddr::V4(a.0)),
+                    _ => None,
+                })
+                .collect(),
+        ),
         // Listed with the other family only: no address of this one (NODATA).
         None => hosts
             .lookup_static_host(&Query::query(fqdn, other))
@@ -414,13 +436,14 @@ fn from_hosts(hosts: &Hosts, name: &str, family: Family) -> Option<Vec<IpAddr>> 
     }
 }
 
-fn answer_ips<'a>(data: impl Iterator<Item = &'a RData>, family: Family) -> Vec<IpAddr> {
-    data.filter_map(|d| match d {
-        RData::AAAA(a) if family == Family::V6 => Some(IpAddr::V6(a.0)),
-        RData::A(a) if family == Family::V4 => Some(IpAddr::V4(a.0)),
+/// What hickory's answer has of `kind` for the name it asked (the search list's choice): only
+/// records of that name or of the end of its CNAME chain ([`rules::follow`], the stub's own
+/// rule), whatever else the server put in the answer section.
+fn owned(lookup: &hickory_resolver::lookup::Lookup, kind: Kind) -> Option<Found> {
+    match rules::follow(lookup.answers(), lookup.query().name(), kind) {
+        Chain::Found { found, .. } => Some(found),
         _ => None,
-    })
-    .collect()
+    }
 }
 
 /// One family's addresses from hickory's resolver, with the answer's remaining time to live.
@@ -438,7 +461,7 @@ async fn query_with_ttl(
             let ttl = lookup
                 .valid_until()
                 .saturating_duration_since(std::time::Instant::now());
-            let ips = answer_ips(lookup.answers().iter().map(|r| &r.data), family);
+            let ips = owned(&lookup, family.into()).map_or_else(Vec::new, Found::into_ips);
             Ok((ips, Some(ttl)))
         }
         Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok((Vec::new(), None)),
@@ -463,14 +486,8 @@ async fn query_https(
     resolver: Arc<TokioResolver>,
     name: String,
 ) -> Result<Vec<Vec<u8>>, ResolveError> {
-    use hickory_resolver::proto::serialize::binary::BinEncodable;
     match resolver.lookup(name.as_str(), RecordType::HTTPS).await {
-        Ok(lookup) => Ok(lookup
-            .answers()
-            .iter()
-            .filter(|r| matches!(r.data, RData::HTTPS(_)))
-            .filter_map(|r| r.data.to_bytes().ok())
-            .collect()),
+        Ok(lookup) => Ok(owned(&lookup, Kind::Https).map_or_else(Vec::new, Found::into_records)),
         Err(e) if e.is_no_records_found() && !e.is_nx_domain() => Ok(Vec::new()),
         Err(e) => Err(lookup_error(e)),
     }
@@ -504,14 +521,14 @@ fn local_only(qname: &str, hosts: Option<&Hosts>) -> bool {
 }
 
 impl HickoryResolver {
-    /// The system configuration's hosts table and direct path, read (again when due); `None`
+    /// The system configuration's hosts table and stub resolver, read (again when due); `None`
     /// for a resolver built from a hickory configuration or resolver.
-    fn system_conf(&self) -> Option<(Arc<Hosts>, Option<Arc<Direct>>)> {
+    fn system_conf(&self) -> Option<(Arc<Hosts>, Option<Arc<Stub>>)> {
         let Origin::Files { resolv_conf, hosts } = &self.shared.origin else {
             return None;
         };
         Some(self.with_conf(resolv_conf, hosts, |conf| {
-            (conf.hosts.clone(), conf.direct.clone())
+            (conf.hosts.clone(), conf.stub.clone())
         }))
     }
 
@@ -543,17 +560,17 @@ impl HickoryResolver {
         })
     }
 
-    /// One family's addresses: the hosts file, then the direct path, then hickory's resolver.
-    /// A name the hosts file lists is answered from it for both families, as glibc does: with
-    /// no address of one family, that family has none (and the name never goes to a name
-    /// server), except that `localhost` names keep both loopback addresses (RFC 6761 §6.3),
-    /// which hickory's resolver answers.
+    /// One family's addresses: the hosts file, then the stub resolver (hickory's resolver for
+    /// special-use names). A name the hosts file lists is answered from it for both families,
+    /// as glibc does: with no address of one family, that family has none (and the name never
+    /// goes to a name server), except that `localhost` names keep both loopback addresses
+    /// (RFC 6761 §6.3), which hickory's resolver answers.
     async fn addresses(
         self,
         name: String,
         family: Family,
     ) -> Result<(Vec<IpAddr>, Option<Duration>), ResolveError> {
-        let Some((table, direct)) = self.system_conf() else {
+        let Some((table, stub)) = self.system_conf() else {
             return self.hickory(name, family).await;
         };
         match from_hosts(&table, &name, family) {
@@ -563,96 +580,56 @@ impl HickoryResolver {
             Some(ips) => return Ok((ips, None)),
             None => {}
         }
-        let shape = |found: Found, ttl| answer_ttl(found.into_ips(), ttl);
-        match route(direct, &name, family.into()) {
-            Route::Kept(found, left) => Ok(shape(found, left)),
-            Route::Direct(direct, question) => {
-                let hickory = || self.hickory(name.clone(), family);
-                direct_or(direct, question, hickory, shape).await
-            }
-            Route::Hickory => self.hickory(name, family).await,
+        match stub.filter(|_| Stub::takes(&name)) {
+            Some(stub) => match stub.lookup(&name, family.into()).await {
+                Outcome::Found { found, ttl } => Ok((found.into_ips(), Some(ttl))),
+                Outcome::NoData => Ok((Vec::new(), None)),
+                outcome => Err(stub_error(&name, outcome)),
+            },
+            None => self.hickory(name, family).await,
         }
     }
 
     /// The HTTPS records of `name` (already the query name): none for local names, then the
-    /// direct path, then hickory's resolver.
+    /// stub resolver (hickory's resolver for special-use names). A name that does not exist
+    /// has none.
     async fn https_records(self, name: String) -> Result<Vec<Vec<u8>>, ResolveError> {
         let conf = self.system_conf();
         if local_only(&name, conf.as_ref().map(|(hosts, _)| &**hosts)) {
             return Ok(Vec::new());
         }
-        let direct = conf.and_then(|(_, direct)| direct);
-        let shape = |found: Found, _| found.into_records();
-        match route(direct, &name, Kind::Https) {
-            Route::Kept(found, left) => Ok(shape(found, left)),
-            Route::Direct(direct, question) => {
-                let hickory = || self.hickory_https(name.clone());
-                direct_or(direct, question, hickory, shape).await
-            }
-            Route::Hickory => self.hickory_https(name).await,
+        match conf
+            .and_then(|(_, stub)| stub)
+            .filter(|_| Stub::takes(&name))
+        {
+            Some(stub) => match stub.lookup(&name, Kind::Https).await {
+                Outcome::Found { found, .. } => Ok(found.into_records()),
+                Outcome::NoData | Outcome::NotFound => Ok(Vec::new()),
+                outcome => Err(stub_error(&name, outcome)),
+            },
+            None => self.hickory_https(name).await,
         }
     }
 }
 
-/// Where a lookup goes once the hosts file had nothing (HE-8.3).
-enum Route {
-    /// Answered from the direct path's cache: what was found and the time it has left.
-    Kept(Found, Duration),
-    /// Ask the first name server directly; hickory's resolver if that gives no usable answer.
-    Direct(Arc<Direct>, Question),
-    /// hickory's resolver answers.
-    Hickory,
-}
-
-/// The route for `name` through `direct`, when there is one and a tokio runtime to fall back
-/// on hickory's resolver in.
-fn route(direct: Option<Arc<Direct>>, name: &str, kind: Kind) -> Route {
-    let Some(direct) = direct else {
-        return Route::Hickory;
-    };
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Route::Hickory;
-    }
-    match direct.begin(name, kind, Instant::now()) {
-        Step::Kept(found, left) => Route::Kept(found, left),
-        Step::Ask(question) => Route::Direct(direct, question),
-        Step::Skip => Route::Hickory,
-    }
-}
-
-/// The direct query, shaped into the lookup's answer; hickory's resolver when it gives no
-/// usable answer, and alongside it when it has none after [`HEDGE`] (the first usable answer
-/// wins; when hickory's comes first, the direct path goes off for a while).
-async fn direct_or<T>(
-    direct: Arc<Direct>,
-    question: Question,
-    hickory: impl Fn() -> Pin<Box<dyn Future<Output = Result<T, ResolveError>> + Send>>,
-    shape: impl Fn(Found, Duration) -> T,
-) -> Result<T, ResolveError> {
-    use futures::future::{Either, select};
-    let asked = question.asked().to_string();
-    let ask = direct.query(question);
-    let hedge = std::pin::pin!(tokio::time::sleep(HEDGE));
-    let ask = match select(ask, hedge).await {
-        Either::Left((Ok((found, ttl)), _)) => return Ok(shape(found, ttl)),
-        Either::Left((Err(_), _)) => return hickory().await,
-        Either::Right(((), ask)) => ask,
-    };
-    tracing::debug!(name = %asked, "no direct answer within {HEDGE:?}: asking hickory's resolver too");
-    match select(ask, hickory()).await {
-        Either::Left((Ok((found, ttl)), _)) => Ok(shape(found, ttl)),
-        Either::Left((Err(_), hickory)) => hickory.await,
-        Either::Right((answer, _)) => {
-            direct.turn_off(Instant::now());
-            answer
+/// The error of a stub lookup that found nothing.
+fn stub_error(name: &str, outcome: Outcome) -> ResolveError {
+    match outcome {
+        Outcome::NotFound => ResolveError::new(
+            ResolveErrorKind::NotFound,
+            format!("{name}: no such name (NXDOMAIN)"),
+        ),
+        Outcome::TimedOut => ResolveError::new(
+            ResolveErrorKind::TimedOut,
+            format!("{name}: no name server answered"),
+        ),
+        Outcome::Failed(why) => {
+            ResolveError::new(ResolveErrorKind::Other, format!("{name}: {why}"))
+        }
+        Outcome::Found { .. } | Outcome::NoData => {
+            ResolveError::new(ResolveErrorKind::Other, format!("{name}: no error"))
         }
     }
-}
-
-/// An answer's TTL as lookups report it: none for "no address", as hickory's answers.
-fn answer_ttl(ips: Vec<IpAddr>, ttl: Duration) -> (Vec<IpAddr>, Option<Duration>) {
-    let ttl = (!ips.is_empty()).then_some(ttl);
-    (ips, ttl)
 }
 
 impl Resolve for HickoryResolver {

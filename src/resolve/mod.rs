@@ -4,10 +4,10 @@
 //! concurrently, so that each family's answer is acted on as it arrives (RFC 8305 §3).
 
 #[cfg(feature = "hickory")]
-pub(crate) mod direct;
-#[cfg(feature = "hickory")]
 mod hickory;
 mod static_table;
+#[cfg(feature = "hickory")]
+pub(crate) mod stub;
 mod system;
 
 #[cfg(feature = "hickory")]
