@@ -354,6 +354,9 @@ pub struct Config {
     /// What to do on a network without an IPv4 route (NAT64, HE-7.1). Default:
     /// [`crate::nat64::Nat64Mode::Discover`].
     pub nat64: crate::nat64::Nat64Mode,
+    /// Use an expired answer the resolver serves while its name server is silent or failing
+    /// (RFC 8767, HE-8.7), replaced when the refresh answers. Default: `true`.
+    pub serve_stale: bool,
 }
 
 impl Default for Config {
@@ -373,6 +376,7 @@ impl Default for Config {
             https_records: false,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             nat64: crate::nat64::Nat64Mode::Discover,
+            serve_stale: true,
         }
     }
 }
@@ -499,6 +503,8 @@ impl Config {
             alpn: _,
             // Checked by the caller: an IPv4 address without a route takes the full path.
             nat64: _,
+            // Only for names.
+            serve_stale: _,
             // Change the course of the race: only their defaults allow the fast path.
             connect_timeout,
             attempt_timeout,

@@ -528,6 +528,18 @@ impl Builder {
         self
     }
 
+    /// Connect with an expired answer while the name server is silent or failing (RFC 8767
+    /// serve-stale, HE-8.7): when the resolver has an answer that expired recently (the default
+    /// resolver keeps them for a day) and no fresh one comes within 1.8 s, or the lookup fails,
+    /// the race starts with the stale addresses; when the refresh answers, its addresses
+    /// replace them (attempts already running go on). The report marks the stale answer
+    /// ([`crate::report::Answer::stale`]). Off: a stale answer is not used, and a failed lookup
+    /// is the connect's error. Default: on.
+    pub fn serve_stale(mut self, on: bool) -> Builder {
+        self.config.serve_stale = on;
+        self
+    }
+
     /// NAT64 (RFC 8305 §7, HE-7.1): on a network without an IPv4 route, reach IPv4
     /// destinations (literals, A answers, `ipv4hint`s) through the network's NAT64 prefix,
     /// discovered by asking the resolver for `ipv4only.arpa` (RFC 7050) once per network. On a

@@ -28,7 +28,9 @@ use crate::proto::machine::{
 use crate::proto::sort::{Candidate, PolicyTable};
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::report::{Answer as AnswerRecord, Attempt, AttemptOutcome, Report, ServiceAnswer};
-use crate::resolve::{Lookup, RecordLookup, Resolve, ResolveError};
+use crate::resolve::{
+    Answers, Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, Resolved,
+};
 use std::sync::Arc;
 
 /// Where the addresses come from.
@@ -313,8 +315,9 @@ enum Polled<T> {
 
 /// A query in flight, with what the driver needs to read its answer.
 enum InFlight {
-    /// The name's AAAA or A records (HE-3.1).
-    Addresses(Family, Lookup),
+    /// The name's AAAA or A records (HE-3.1): an answer, or a stale one and its refresh
+    /// (HE-8.7).
+    Addresses(Family, Answers),
     /// A TargetName's AAAA or A records (HE-10.7).
     Target(String, Family, Lookup),
     /// HTTPS records (HE-10.2).
@@ -325,7 +328,7 @@ enum InFlight {
 
 /// What a query in flight found, with what the driver needs to read it.
 enum Found {
-    Addresses(Family, Result<Vec<IpAddr>, ResolveError>),
+    Addresses(Family, Result<Resolved, ResolveError>),
     Target(String, Family, Result<Vec<IpAddr>, ResolveError>),
     Records(RecordAnswer),
     Nat64(Nat64Found),
@@ -335,10 +338,13 @@ impl InFlight {
     /// Its answer once it has come (the query is then done with: its name moves out).
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Found> {
         match self {
-            InFlight::Addresses(family, lookup) => lookup
-                .as_mut()
-                .poll(cx)
-                .map(|r| Found::Addresses(*family, r)),
+            InFlight::Addresses(family, answers) => answers.as_mut().poll_next(cx).map(|r| {
+                let ended = || {
+                    let why = "the lookup ended without an answer";
+                    ResolveError::new(ResolveErrorKind::Other, why)
+                };
+                Found::Addresses(*family, r.unwrap_or_else(|| Err(ended())))
+            }),
             InFlight::Target(name, family, lookup) => {
                 (lookup.as_mut().poll(cx)).map(|r| Found::Target(std::mem::take(name), *family, r))
             }
@@ -359,6 +365,8 @@ struct Feed {
     /// The query it answers.
     id: QueryId,
     queue: VecDeque<SocketAddr>,
+    /// A stale answer (HE-8.7): handed over as [`Answer::Stale`], its refresh to follow.
+    stale: bool,
 }
 
 /// What turns destinations into the race's candidates and keeps what they were.
@@ -447,6 +455,9 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     /// Address answers still to hand to the race, per family (HE-5.10). `Some` until the
     /// family's last part is fed.
     feeds: [Option<Feed>; 2],
+    /// Per family, the destinations of a stale answer handed over, until its refresh comes
+    /// (HE-8.7).
+    stale_fed: [Vec<SocketAddr>; 2],
     /// The addresses fed or queued, for duplicate checks before any system call (HE-5.6).
     seen: Seen,
     sources: Sources<'a>,
@@ -486,6 +497,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             lookups: Vec::new(),
             discovery: None,
             feeds: [None, None],
+            stale_fed: [Vec::new(), Vec::new()],
             seen: Seen::default(),
             sources: Sources {
                 with_sources: true,
@@ -578,7 +590,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             v6.len() + v4.len() > 1 || d.sources.history.is_some() || nat64_active;
         d.seen = seen;
         for (family, queue) in [(Family::V6, v6), (Family::V4, v4)] {
-            d.feeds[family.index()] = d.race.given(family).map(|id| Feed { id, queue });
+            d.feeds[family.index()] = d.race.given(family).map(|id| Feed {
+                id,
+                queue,
+                stale: false,
+            });
         }
         d
     }
@@ -715,9 +731,10 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             let addrs =
                 (self.sources).candidates(self.dial, &self.race, feed.queue.drain(..n), now);
             let (id, last) = (feed.id, feed.queue.is_empty());
-            let answer = match last {
-                true => Answer::Addresses(addrs),
-                false => Answer::Part(addrs),
+            let answer = match (feed.stale, last) {
+                (true, _) => Answer::Stale(addrs),
+                (false, true) => Answer::Addresses(addrs),
+                (false, false) => Answer::Part(addrs),
             };
             if last {
                 self.feeds[family.index()] = None;
@@ -752,8 +769,15 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 i += 1;
                 continue;
             };
-            let (id, _) = self.lookups.remove(i);
+            let (id, lookup) = self.lookups.remove(i);
             progressed = true;
+            if let Found::Addresses(_, Ok(answer)) = &found
+                && answer.is_stale()
+            {
+                // HE-8.7: the refresh is still to come.
+                self.lookups.insert(i, (id, lookup));
+                i += 1;
+            }
             match found {
                 Found::Addresses(family, result) => self.on_addresses(id, family, result, now),
                 Found::Target(name, family, result) => {
@@ -771,32 +795,59 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     }
 
     /// The name's answer for one family: queued for [`Driver::drive_feeds`], or a failure
-    /// for the race.
+    /// for the race. A stale answer (HE-8.7) is queued as such when the configuration serves
+    /// stale answers (and ignored otherwise); its refresh replaces it, and a failed refresh
+    /// leaves it standing.
     fn on_addresses(
         &mut self,
         id: QueryId,
         family: Family,
-        result: Result<Vec<IpAddr>, ResolveError>,
+        result: Result<Resolved, ResolveError>,
         now: Instant,
     ) {
         let at = self.since_start(now);
+        let slot = family.index();
+        let stale = result.as_ref().ok().and_then(Resolved::expired);
         match &result {
-            Ok(ips) => {
-                debug!(%family, count = ips.len(), ms = at.as_millis() as u64, "dns answer");
+            Ok(_) if stale.is_some() && !self.config.serve_stale => {
+                debug!(%family, "stale dns answer not used (serve_stale off)");
+                return;
+            }
+            Ok(answer) => {
+                let ips = answer.ips();
+                debug!(%family, count = ips.len(), ms = at.as_millis() as u64, stale = stale.is_some(), "dns answer");
+                // The refresh may list the stale answer's addresses again: they are its own.
+                for addr in std::mem::take(&mut self.stale_fed[slot]) {
+                    self.seen.remove(&addr);
+                }
                 let admission = self.config.admission();
                 let queue = admit_answer(&admission, family, ips, self.port, &mut self.seen);
-                self.feeds[family.index()] = Some(Feed { id, queue });
+                if stale.is_some() {
+                    self.stale_fed[slot] = queue.iter().copied().collect();
+                }
+                let stale = stale.is_some();
+                self.feeds[slot] = Some(Feed { id, queue, stale });
             }
             Err(e) => {
                 debug!(%family, error = %e, "dns lookup failed");
-                let answer = Answer::Failed;
-                self.race
-                    .handle(Input::Answer { id, answer }, now.into_std());
+                match &mut self.feeds[slot] {
+                    // A stale answer still being handed over becomes the answer.
+                    Some(feed) if feed.stale => feed.stale = false,
+                    _ => {
+                        let answer = Answer::Failed;
+                        self.race
+                            .handle(Input::Answer { id, answer }, now.into_std());
+                    }
+                }
             }
         }
-        self.report
-            .answers
-            .push(AnswerRecord { family, at, result });
+        let result = result.map(Resolved::into_ips);
+        self.report.answers.push(AnswerRecord {
+            family,
+            at,
+            result,
+            stale,
+        });
     }
 
     /// Carries out the race's actions; returns its result once the race is over.
@@ -823,7 +874,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             },
             (_, None) => return,
             (Query::Addresses(family), Some((resolver, name))) => {
-                InFlight::Addresses(family, resolver.lookup(name, family))
+                InFlight::Addresses(family, resolver.lookup_answers(name, family))
             }
             (Query::Target { name, family }, Some((resolver, _))) => {
                 let lookup = resolver.lookup(&name, family);

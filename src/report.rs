@@ -18,6 +18,7 @@ pub struct Answer {
     pub(crate) family: Family,
     pub(crate) at: Duration,
     pub(crate) result: Result<Vec<IpAddr>, ResolveError>,
+    pub(crate) stale: Option<Duration>,
 }
 
 impl Answer {
@@ -34,6 +35,13 @@ impl Answer {
     /// The addresses (empty for NODATA), or the error.
     pub fn result(&self) -> Result<&[IpAddr], &ResolveError> {
         self.result.as_deref()
+    }
+
+    /// For an expired answer served while the name server was silent or failing (RFC 8767,
+    /// HE-8.7): how long ago it expired. Its refresh, when it came, is the next answer of the
+    /// same family in the report.
+    pub fn stale(&self) -> Option<Duration> {
+        self.stale
     }
 }
 

@@ -1148,4 +1148,79 @@ mod direct {
         }
         assert_eq!((a.queries(), b.queries()), (2, 2), "one each in turn");
     }
+
+    // HE-8.7: an answer that expired is served stale when the name server goes silent (after
+    // 1.8 s without a fresh answer), followed by the refresh's outcome: the timeout while the
+    // server stays silent (a plain lookup then gives the stale answer), the fresh answer once
+    // it answers again.
+    #[test]
+    fn he_8_7_stale_answers_while_the_server_is_silent() {
+        use futures::StreamExt;
+        use std::sync::atomic::AtomicU8;
+        let mode = Arc::new(AtomicU8::new(0));
+        let Some(_dns) = server(73, {
+            let mode = mode.clone();
+            move |q| match mode.load(Ordering::SeqCst) {
+                0 => Some(addresses(q, &[ip("192.0.2.1")], 1)),
+                1 => None,
+                _ => {
+                    std::thread::sleep(Duration::from_millis(2_300));
+                    Some(addresses(q, &[ip("192.0.2.2")], 60))
+                }
+            }
+        }) else {
+            return;
+        };
+        let ns = name_server_ip(73);
+        let (resolver, _dir) = resolver(
+            "stale",
+            &format!("nameserver {ns}\noptions timeout:3 attempts:1\n"),
+            "",
+        );
+        let rt = current_thread();
+        let answers = |resolver: &HickoryResolver| {
+            rt.block_on(
+                resolver
+                    .lookup_answers("stale.test", Family::V4)
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let fresh = answers(&resolver);
+        assert_eq!(fresh.len(), 1);
+        let first = fresh[0].as_ref().unwrap();
+        assert_eq!(
+            (first.ips(), first.is_stale()),
+            (&[ip("192.0.2.1")][..], false)
+        );
+
+        std::thread::sleep(Duration::from_millis(1_100));
+        mode.store(1, Ordering::SeqCst);
+        let silent = answers(&resolver);
+        assert_eq!(silent.len(), 2, "{silent:?}");
+        let stale = silent[0].as_ref().unwrap();
+        assert_eq!(stale.ips(), [ip("192.0.2.1")]);
+        let expired = stale.expired().expect("served stale");
+        assert!(
+            expired > Duration::ZERO && expired < Duration::from_secs(60),
+            "{expired:?}"
+        );
+        let error = silent[1].as_ref().unwrap_err();
+        assert_eq!(error.kind(), ResolveErrorKind::TimedOut, "{error}");
+        let plain = rt.block_on(resolver.lookup("stale.test", Family::V4));
+        assert_eq!(
+            plain.unwrap(),
+            [ip("192.0.2.1")],
+            "RFC 8767: stale over an error"
+        );
+
+        mode.store(2, Ordering::SeqCst);
+        let back = answers(&resolver);
+        assert_eq!(back.len(), 2, "{back:?}");
+        assert!(back[0].as_ref().unwrap().is_stale());
+        let refreshed = back[1].as_ref().unwrap();
+        assert_eq!(
+            (refreshed.ips(), refreshed.is_stale()),
+            (&[ip("192.0.2.2")][..], false)
+        );
+    }
 }

@@ -102,6 +102,11 @@ pub struct Answer {
     pub ms: f64,
     pub addrs: Vec<String>,
     pub error: Option<String>,
+    /// For an expired answer served while the name server was silent or failing (RFC 8767):
+    /// how many seconds ago it expired. Its refresh, if it came, is the next answer of the
+    /// family.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale_s: Option<f64>,
 }
 
 /// One connection attempt.
@@ -274,6 +279,7 @@ impl Connect {
                         ms: ms(a.at()),
                         addrs,
                         error,
+                        stale_s: a.stale().map(|d| d.as_secs_f64()),
                     }
                 })
                 .collect()
@@ -351,6 +357,7 @@ mod tests {
                 ms: 0.5,
                 addrs: vec!["[2001:db8::1]:443".into()],
                 error: None,
+                stale_s: None,
             }],
             https: None,
             attempts: vec![Attempt {

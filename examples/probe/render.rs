@@ -73,6 +73,16 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
                 .join(", "),
             Err(e) => style.red(&format!("failed: {e}")),
         };
+        let what = match a.stale() {
+            Some(ago) => format!(
+                "{what} {}",
+                style.yellow(&format!(
+                    "(stale: expired {}s ago, the name server did not answer in time)",
+                    ago.as_secs()
+                ))
+            ),
+            None => what,
+        };
         out += &format!(
             "  DNS  {:>9.1} ms  {:<4}  {what}\n",
             ms(a.at()),

@@ -98,6 +98,12 @@ impl Seen {
         }
         self.set.insert(addr)
     }
+
+    /// Removes `addr` (a destination withdrawn, HE-8.7).
+    pub fn remove(&mut self, addr: &SocketAddr) {
+        self.list.retain(|a| a != addr);
+        self.set.remove(addr);
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,14 @@ pub enum Answer {
         /// Their hint addresses.
         hints: Vec<Candidate>,
     },
+    /// An expired answer to an address query, served while the name server is silent or
+    /// failing (RFC 8767, HE-8.7): these destinations may be used at once, like a
+    /// [`Answer::Part`], and the refresh's answer follows. When it ends with
+    /// [`Answer::Addresses`], that answer replaces this one: destinations it does not list and
+    /// that no attempt has used yet are withdrawn (attempts already running go on, as the HEv3
+    /// draft has it for changed answers); when it ends with [`Answer::Failed`], these stand.
+    /// Given for any other query, it is taken as the whole answer.
+    Stale(Vec<Candidate>),
     /// The lookup failed (or, for HTTPS records, found nothing usable): the race goes on
     /// without it.
     Failed,
@@ -456,6 +464,10 @@ pub struct Race {
     /// count as IPv4 when the families alternate, and are judged as that address (HE-7.6).
     /// Empty (no allocation) on almost every network.
     translated: HashMap<SocketAddr, Translation>,
+    /// Per family, the destinations a stale answer gave that its refresh has not confirmed yet
+    /// (HE-8.7); `None` until a stale answer comes (almost never: boxed, so every race's state
+    /// stays small).
+    stale: Option<Box<[Vec<SocketAddr>; 2]>>,
     /// The index in `received` of the destination with the lowest known RTT, if any has one
     /// (HE-5.3); without one, no attempt delay needs a look at the history.
     nearest: Option<usize>,
@@ -522,6 +534,7 @@ impl Race {
             seen: Seen::default(),
             nat64: None,
             translated: HashMap::new(),
+            stale: None,
             nearest: None,
             untried: VecDeque::new(),
             begun: false,
@@ -816,13 +829,18 @@ impl Race {
         if *settled {
             return;
         }
-        let last = !matches!((kind, &answer), (Kind::Addresses(_), Answer::Part(_)));
+        let last = !matches!(
+            (kind, &answer),
+            (Kind::Addresses(_), Answer::Part(_) | Answer::Stale(_))
+        );
         *settled = last;
         if kind == Kind::Unused {
             return;
         }
         let given = match &answer {
-            Answer::Addresses(addrs) | Answer::Part(addrs) => addrs.as_slice(),
+            Answer::Addresses(addrs) | Answer::Part(addrs) | Answer::Stale(addrs) => {
+                addrs.as_slice()
+            }
             Answer::Records { hints, .. } => hints.as_slice(),
             Answer::Failed => &[],
         };
@@ -839,19 +857,27 @@ impl Race {
             (Kind::Addresses(family), Answer::Part(addrs)) => {
                 self.on_resolved(family, addrs, false)
             }
-            (Kind::Addresses(family), Answer::Failed) => match self.lookups[family.index()] {
-                LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
-                // The rest of a long answer can no longer come; what came stays usable.
-                LookupState::Partial => self.lookups[family.index()] = LookupState::Positive,
-                _ => {}
-            },
+            (Kind::Addresses(family), Answer::Stale(addrs)) => self.on_stale(family, addrs),
+            (Kind::Addresses(family), Answer::Failed) => {
+                // HE-8.7: a stale answer the refresh could not replace stands.
+                if let Some(stale) = self.stale.as_deref_mut() {
+                    stale[family.index()].clear();
+                }
+                match self.lookups[family.index()] {
+                    LookupState::Pending => self.lookups[family.index()] = LookupState::Failed,
+                    // The rest of a long answer can no longer come; what came stays usable.
+                    LookupState::Partial => self.lookups[family.index()] = LookupState::Positive,
+                    _ => {}
+                }
+            }
             (Kind::Service(_), Answer::Records { records, hints }) => {
                 self.on_service(Some((records, hints)))
             }
             (Kind::Service(_), Answer::Failed) => self.on_service(None),
-            (Kind::Target(i, family), Answer::Addresses(addrs) | Answer::Part(addrs)) => {
-                self.on_target(target(&self.queries, i), family, Some(addrs))
-            }
+            (
+                Kind::Target(i, family),
+                Answer::Addresses(addrs) | Answer::Part(addrs) | Answer::Stale(addrs),
+            ) => self.on_target(target(&self.queries, i), family, Some(addrs)),
             (Kind::Target(i, family), Answer::Failed) => {
                 self.on_target(target(&self.queries, i), family, None)
             }
@@ -861,11 +887,16 @@ impl Race {
                     self.lookups[family.index()] = LookupState::Failed;
                 }
             }
-            (Kind::Service(_), Answer::Addresses(_) | Answer::Part(_)) => self.on_service(None),
+            (Kind::Service(_), Answer::Addresses(_) | Answer::Part(_) | Answer::Stale(_)) => {
+                self.on_service(None)
+            }
             (Kind::Target(i, family), Answer::Records { .. }) => {
                 self.on_target(target(&self.queries, i), family, None)
             }
-            (Kind::Nat64, Answer::Addresses(addrs) | Answer::Part(addrs)) => {
+            (
+                Kind::Nat64,
+                Answer::Addresses(addrs) | Answer::Part(addrs) | Answer::Stale(addrs),
+            ) => {
                 let v6: Vec<Ipv6Addr> = addrs
                     .iter()
                     .filter_map(|c| match c.dst.ip() {
@@ -1012,16 +1043,26 @@ impl Race {
 
     fn on_resolved(&mut self, family: Family, addrs: Vec<Candidate>, last: bool) {
         let slot = family.index();
-        let was = self.lookups[slot];
-        if !was.unsettled() {
+        if !self.lookups[slot].unsettled() {
             return; // An answer for a family not asked for, or a second answer: ignore.
         }
-        let before = self.received.len();
         let mut addrs = addrs;
         for c in &mut addrs {
             // HE-5.7: an IPv4-mapped address is the IPv4 address it carries.
             c.dst.set_ip(c.dst.ip().to_canonical());
         }
+        if let Some(stale) = self.stale.as_deref_mut() {
+            // HE-8.7: what the refresh lists again is no longer stale; when it is complete, the
+            // rest of the stale answer goes.
+            let list = &mut stale[slot];
+            list.retain(|d| !addrs.iter().any(|c| c.dst == *d));
+            if last && !list.is_empty() {
+                let gone = std::mem::take(list);
+                self.withdraw(family, &gone, addrs.is_empty());
+            }
+        }
+        let was = self.lookups[slot];
+        let before = self.received.len();
         if self.service.is_some() {
             self.on_resolved_with_service(family, addrs, last, was);
             return;
@@ -1065,6 +1106,53 @@ impl Race {
             if self.config.adaptive_delay.is_some() {
                 self.restagger();
             }
+        }
+    }
+
+    /// A stale answer (HE-8.7): used like part of an answer, and remembered so that the
+    /// refresh can replace it.
+    fn on_stale(&mut self, family: Family, addrs: Vec<Candidate>) {
+        if !self.lookups[family.index()].unsettled() {
+            return;
+        }
+        let dsts: Vec<SocketAddr> = addrs
+            .iter()
+            .map(|c| SocketAddr::new(c.dst.ip().to_canonical(), c.dst.port()))
+            .collect();
+        self.on_resolved(family, addrs, false);
+        self.stale.get_or_insert_default()[family.index()].extend(dsts);
+    }
+
+    /// Withdraws `gone`, the stale destinations of `family` the refresh did not list (HE-8.7):
+    /// those no attempt has used leave the race; attempts to the others go on. `empty`: the
+    /// refresh found nothing of the family, so unless an attempt used a stale destination the
+    /// family has none.
+    fn withdraw(&mut self, family: Family, gone: &[SocketAddr], empty: bool) {
+        let tried: HashSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
+        let leaving = |dst: &SocketAddr| gone.contains(dst) && !tried.contains(dst);
+        for dst in gone.iter().filter(|d| leaving(d)) {
+            self.seen.remove(dst);
+        }
+        match self.service.as_mut() {
+            Some(service) => service.answers.retain(|c| !leaving(&c.dst)),
+            None => {
+                self.received.retain(|c| !leaving(&c.dst));
+                self.nearest = self
+                    .received
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
+                    .min()
+                    .map(|(_, i)| i);
+                if self.begun {
+                    self.rebuild_untried();
+                }
+            }
+        }
+        let used = gone.iter().any(|d| tried.contains(d));
+        if empty && !used {
+            // The family's state becomes what an empty answer makes it (on_resolved, next).
+            self.lookups[family.index()] = LookupState::Pending;
         }
     }
 

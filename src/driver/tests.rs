@@ -272,7 +272,7 @@ const V4B: &str = "192.0.2.2:443";
 async fn race(
     config: &Config,
     dial: &FakeDial,
-    resolver: &FakeResolver,
+    resolver: &dyn Resolve,
 ) -> Result<(FakeSocket, Report), Error> {
     race_through(config, dial, resolver, &NoHandshake, 443).await
 }
@@ -281,7 +281,7 @@ async fn race(
 async fn race_through<H: Handshake<FakeSocket>>(
     config: &Config,
     dial: &FakeDial,
-    resolver: &FakeResolver,
+    resolver: &dyn Resolve,
     handshake: &H,
     port: u16,
 ) -> Result<(H::Output, Report), Error> {
@@ -2131,4 +2131,128 @@ async fn he_5_10_source_lookups_per_poll_are_bounded() {
         "{total} source lookups for a race that reached 41 addresses"
     );
     assert!(polls > 1, "the answer is fed over several polls");
+}
+
+/// A resolver whose AAAA answer is expired: served stale after `stale_ms` (as the name server
+/// stays silent), then its refresh; A answers as `v4` says.
+#[derive(Debug)]
+struct StaleResolver {
+    stale_ms: u64,
+    stale: &'static [&'static str],
+    refresh: Answer,
+    v4: Answer,
+}
+
+/// `answer`, `ms` after now (when this is called, not when first polled).
+fn answered(answer: Answer) -> impl Future<Output = Result<Vec<IpAddr>, ResolveError>> {
+    let t0 = tokio::time::Instant::now();
+    let at = move |ms| tokio::time::sleep_until(t0 + Duration::from_millis(ms));
+    async move {
+        match answer {
+            Answer::Addrs(ms, list) => {
+                at(ms).await;
+                Ok(list.iter().map(|s| s.parse().unwrap()).collect())
+            }
+            Answer::Fail(ms) => {
+                at(ms).await;
+                Err(ResolveError::new(ResolveErrorKind::TimedOut, "silent"))
+            }
+            Answer::Never => std::future::pending().await,
+        }
+    }
+}
+
+impl Resolve for StaleResolver {
+    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+        match family {
+            Family::V4 => Box::pin(answered(self.v4.clone())),
+            Family::V6 => Box::pin(answered(self.refresh.clone())),
+        }
+    }
+
+    fn lookup_answers(&self, name: &str, family: Family) -> crate::resolve::Answers {
+        use futures::StreamExt;
+        if family == Family::V4 {
+            let lookup = self.lookup(name, family);
+            return Box::pin(futures::stream::once(async move {
+                lookup.await.map(|ips| Resolved::fresh(ips, None))
+            }));
+        }
+        let (ms, stale) = (self.stale_ms, self.stale);
+        let first = async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let ips = stale.iter().map(|s| s.parse().unwrap()).collect();
+            Ok(Resolved::stale(ips, Duration::from_secs(30)))
+        };
+        // The refresh was sent at 0 ms, with the stale answer's timer.
+        let refresh = answered(self.refresh.clone());
+        let refresh = async move { refresh.await.map(|ips| Resolved::fresh(ips, None)) };
+        let refresh = Box::pin(refresh);
+        Box::pin(futures::stream::once(first).chain(futures::stream::once(refresh)))
+    }
+}
+
+// HE-8.7: a stale AAAA answer at 1,800 ms starts an attempt at once (A has nothing); its refresh
+// at 2,000 ms brings another address: the running attempt goes on, the stale address the
+// refresh dropped is never tried, the new one starts one attempt delay after the first and
+// wins. The report marks the stale answer.
+#[tokio::test(start_paused = true)]
+async fn he_8_7_stale_answer_races_and_is_replaced() {
+    let dial = FakeDial::new(&[
+        (V6, Peer::BlackHole),
+        (V6B, Peer::Up(10)),
+        ("[2001:db8::3]:443", Peer::Up(10)),
+    ]);
+    let resolver = StaleResolver {
+        stale_ms: 1_800,
+        stale: &["2001:db8::1", "2001:db8::3"],
+        refresh: Answer::Addrs(2_000, &["2001:db8::1", "2001:db8::2"]),
+        v4: Answer::Addrs(0, &[]),
+    };
+    let config = Config::default();
+    let (stream, report) = race_through(&config, &dial, &resolver, &NoHandshake, 443)
+        .await
+        .unwrap();
+    assert_eq!(stream.addr, V6B.parse().unwrap());
+    assert_eq!(
+        timeline(&report),
+        [row(1_800, V6, "cancelled"), row(2_050, V6B, "connected")]
+    );
+    let answers: Vec<_> = report
+        .answers()
+        .iter()
+        .map(|a| (a.family(), a.at().as_millis(), a.stale()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            (Family::V4, 0, None),
+            (Family::V6, 1_800, Some(Duration::from_secs(30))),
+            (Family::V6, 2_000, None)
+        ]
+    );
+    drop(stream);
+    assert_eq!(dial.open(), 0);
+
+    // A refresh that fails leaves the stale answer standing; with serve_stale off the stale
+    // answer is not used and the failure is the connect's.
+    let resolver = StaleResolver {
+        stale_ms: 1_800,
+        stale: &["2001:db8::2"],
+        refresh: Answer::Fail(5_000),
+        v4: Answer::Addrs(0, &[]),
+    };
+    let (stream, report) = race(&config, &dial, &resolver).await.unwrap();
+    assert_eq!(stream.addr, V6B.parse().unwrap());
+    assert_eq!(timeline(&report), [row(1_800, V6B, "connected")]);
+    drop(stream);
+    let off = Config {
+        serve_stale: false,
+        ..Config::default()
+    };
+    let err = race(&off, &dial, &resolver).await.unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(timeline(report), []);
+    assert_eq!(report.elapsed(), Duration::from_millis(5_000));
+    assert_eq!(dial.open(), 0);
 }

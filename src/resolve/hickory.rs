@@ -14,9 +14,11 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::{Hosts, TokioResolver};
 
 use super::stub::rules::{self, Chain, Found, Kind, Outcome};
-use super::stub::{Stub, StubConfig};
+use super::stub::{STALE_AFTER, Stub, StubConfig};
+use super::{Answers, Resolved};
 use super::{Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, TtlLookup};
 use crate::proto::Family;
+use futures::{FutureExt, StreamExt};
 
 /// How often a healthy configuration's files are checked for changes (glibc checks on every
 /// lookup; once a second costs nothing and still follows an edit at once for a person).
@@ -565,28 +567,24 @@ impl HickoryResolver {
     /// as glibc does: with no address of one family, that family has none (and the name never
     /// goes to a name server), except that `localhost` names keep both loopback addresses
     /// (RFC 6761 §6.3), which hickory's resolver answers.
-    async fn addresses(
-        self,
-        name: String,
-        family: Family,
-    ) -> Result<(Vec<IpAddr>, Option<Duration>), ResolveError> {
+    async fn addresses(self, name: String, family: Family) -> Answers {
+        let once = |answer: Result<(Vec<IpAddr>, Option<Duration>), ResolveError>| -> Answers {
+            let answer = answer.map(|(ips, ttl)| Resolved::fresh(ips, ttl));
+            Box::pin(futures::stream::once(std::future::ready(answer)))
+        };
         let Some((table, stub)) = self.system_conf() else {
-            return self.hickory(name, family).await;
+            return once(self.hickory(name, family).await);
         };
         match from_hosts(&table, &name, family) {
             Some(ips) if ips.is_empty() && is_localhost(&name) => {
-                return self.hickory(name, family).await;
+                return once(self.hickory(name, family).await);
             }
-            Some(ips) => return Ok((ips, None)),
+            Some(ips) => return once(Ok((ips, None))),
             None => {}
         }
         match stub.filter(|_| Stub::takes(&name)) {
-            Some(stub) => match stub.lookup(&name, family.into()).await {
-                Outcome::Found { found, ttl } => Ok((found.into_ips(), Some(ttl))),
-                Outcome::NoData => Ok((Vec::new(), None)),
-                outcome => Err(stub_error(&name, outcome)),
-            },
-            None => self.hickory(name, family).await,
+            Some(stub) => stub_answers(stub, name, family),
+            None => once(self.hickory(name, family).await),
         }
     }
 
@@ -602,14 +600,94 @@ impl HickoryResolver {
             .and_then(|(_, stub)| stub)
             .filter(|_| Stub::takes(&name))
         {
-            Some(stub) => match stub.lookup(&name, Kind::Https).await {
-                Outcome::Found { found, .. } => Ok(found.into_records()),
-                Outcome::NoData | Outcome::NotFound => Ok(Vec::new()),
-                outcome => Err(stub_error(&name, outcome)),
-            },
+            Some(stub) => {
+                let outcome = match stub.candidates(&name) {
+                    Some(names) => stub.lookup(names, Kind::Https).await,
+                    None => Outcome::NotFound,
+                };
+                match outcome {
+                    Outcome::Found { found, .. } => Ok(found.into_records()),
+                    Outcome::NoData | Outcome::NotFound => Ok(Vec::new()),
+                    outcome => Err(stub_error(&name, outcome)),
+                }
+            }
             None => self.hickory_https(name).await,
         }
     }
+}
+
+/// One family's answers from the stub resolver (HE-8.7): the fresh answer; or, when the cache
+/// has an expired answer for the name and no fresh one comes within [`STALE_AFTER`] (or the
+/// lookup fails sooner), that stale answer first and then the refresh's outcome.
+fn stub_answers(stub: Arc<Stub>, name: String, family: Family) -> Answers {
+    use futures::future::{Either, select};
+    let kind = Kind::from(family);
+    let shape = |name: &str, outcome: Outcome| match outcome {
+        Outcome::Found { found, ttl } => Ok(Resolved::fresh(found.into_ips(), Some(ttl))),
+        Outcome::NoData => Ok(Resolved::fresh(Vec::new(), None)),
+        outcome => Err(stub_error(name, outcome)),
+    };
+    let Some(names) = stub.candidates(&name) else {
+        let error = Err(stub_error(&name, Outcome::NotFound));
+        return Box::pin(futures::stream::once(std::future::ready(error)));
+    };
+    if stub.stale(&names, kind, Instant::now()).is_none() {
+        // The common case: nothing to fall back on, no timer.
+        return Box::pin(futures::stream::once(async move {
+            let outcome = stub.lookup(names, kind).await;
+            shape(&name, outcome)
+        }));
+    }
+    let names: Arc<[Name]> = names.into();
+    let fresh = {
+        let (stub, names) = (stub.clone(), names.to_vec());
+        async move { stub.lookup(names, kind).await }.boxed()
+    };
+    enum Phase {
+        Waiting(futures::future::BoxFuture<'static, Outcome>),
+        Refreshing(futures::future::BoxFuture<'static, Outcome>),
+        Failed(Result<Resolved, ResolveError>),
+        Done,
+    }
+    Box::pin(futures::stream::unfold(
+        Phase::Waiting(fresh),
+        move |phase| {
+            let (stub, name, names) = (stub.clone(), name.clone(), names.clone());
+            async move {
+                let stale = |stub: &Stub| {
+                    stub.stale(&names, kind, Instant::now())
+                        .map(|(found, expired)| Ok(Resolved::stale(found.into_ips(), expired)))
+                };
+                match phase {
+                    Phase::Done => None,
+                    Phase::Failed(error) => Some((error, Phase::Done)),
+                    Phase::Refreshing(fresh) => Some((shape(&name, fresh.await), Phase::Done)),
+                    Phase::Waiting(mut fresh) => {
+                        let timer = std::pin::pin!(tokio::time::sleep(STALE_AFTER));
+                        match select(&mut fresh, timer).await {
+                            Either::Left((outcome, _)) => {
+                                let failed =
+                                    matches!(outcome, Outcome::TimedOut | Outcome::Failed(_));
+                                match stale(&stub).filter(|_| failed) {
+                                    // The error still follows, for a caller that takes no stale
+                                    // answer.
+                                    Some(stale) => {
+                                        let error = shape(&name, outcome);
+                                        Some((stale, Phase::Failed(error)))
+                                    }
+                                    None => Some((shape(&name, outcome), Phase::Done)),
+                                }
+                            }
+                            Either::Right(((), _)) => match stale(&stub) {
+                                Some(stale) => Some((stale, Phase::Refreshing(fresh))),
+                                None => Some((shape(&name, fresh.await), Phase::Done)),
+                            },
+                        }
+                    }
+                }
+            }
+        },
+    ))
 }
 
 /// The error of a stub lookup that found nothing.
@@ -638,9 +716,28 @@ impl Resolve for HickoryResolver {
         Some(Box::pin(self.clone().https_records(name.to_string())))
     }
 
-    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+    fn lookup_answers(&self, name: &str, family: Family) -> Answers {
         // Everything happens when first polled, inside the runtime that polls it.
-        Box::pin(self.clone().addresses(name.to_string(), family))
+        let answers = self.clone().addresses(name.to_string(), family);
+        Box::pin(futures::stream::once(answers).flatten())
+    }
+
+    /// The answer; when only a stale one can be had (RFC 8767: the name server silent or
+    /// failing), that one, once its refresh has failed.
+    fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
+        let mut answers = self.lookup_answers(name, family);
+        Box::pin(async move {
+            let ended = || ResolveError::new(ResolveErrorKind::Other, "no answer");
+            let first = answers.next().await.unwrap_or_else(|| Err(ended()))?;
+            if first.is_stale()
+                && let Some(Ok(fresh)) = answers.next().await
+            {
+                let ttl = fresh.ttl();
+                return Ok((fresh.into_ips(), ttl));
+            }
+            let ttl = first.ttl();
+            Ok((first.into_ips(), ttl))
+        })
     }
 
     fn lookup(&self, name: &str, family: Family) -> Lookup {

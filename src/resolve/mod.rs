@@ -77,7 +77,78 @@ pub trait Resolve: fmt::Debug + Send + Sync + 'static {
         let lookup = self.lookup(name, family);
         Box::pin(async move { lookup.await.map(|ips| (ips, None)) })
     }
+
+    /// [`Resolve::lookup_with_ttl`], for a resolver that keeps expired answers (RFC 8767
+    /// serve-stale): what a connect calls. The stream's first item is the answer; a
+    /// [stale](Resolved::is_stale) one (the name server silent or failing, an answer expired
+    /// recently) may be followed by the refresh's answer, which replaces it, or by an error or
+    /// the end of the stream, after which the stale answer stands. Items after a fresh answer
+    /// are ignored. The default yields [`Resolve::lookup_with_ttl`]'s answer, never stale.
+    fn lookup_answers(&self, name: &str, family: Family) -> Answers {
+        let lookup = self.lookup_with_ttl(name, family);
+        Box::pin(futures::stream::once(async move {
+            lookup.await.map(|(ips, ttl)| Resolved::fresh(ips, ttl))
+        }))
+    }
 }
+
+/// One family's answer as [`Resolve::lookup_answers`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    ips: Vec<IpAddr>,
+    ttl: Option<Duration>,
+    expired: Option<Duration>,
+}
+
+impl Resolved {
+    /// A current answer: `ips` (empty for NODATA), with its time to live when known.
+    pub fn fresh(ips: Vec<IpAddr>, ttl: Option<Duration>) -> Resolved {
+        Resolved {
+            ips,
+            ttl,
+            expired: None,
+        }
+    }
+
+    /// An answer whose time to live ran out `expired` ago, served while its refresh is
+    /// pending or failed (RFC 8767).
+    pub fn stale(ips: Vec<IpAddr>, expired: Duration) -> Resolved {
+        Resolved {
+            ips,
+            ttl: None,
+            expired: Some(expired),
+        }
+    }
+
+    /// The addresses.
+    pub fn ips(&self) -> &[IpAddr] {
+        &self.ips
+    }
+
+    /// The addresses, owned.
+    pub fn into_ips(self) -> Vec<IpAddr> {
+        self.ips
+    }
+
+    /// How long the answer may be kept, when known (never for a stale answer).
+    pub fn ttl(&self) -> Option<Duration> {
+        self.ttl
+    }
+
+    /// Whether the answer is expired, served stale.
+    pub fn is_stale(&self) -> bool {
+        self.expired.is_some()
+    }
+
+    /// How long ago a stale answer expired.
+    pub fn expired(&self) -> Option<Duration> {
+        self.expired
+    }
+}
+
+/// The answers of one family's lookup: [`Resolve::lookup_answers`].
+pub type Answers =
+    Pin<Box<dyn futures::Stream<Item = Result<Resolved, ResolveError>> + Send + 'static>>;
 
 /// A pending lookup of one family's addresses and the answer's time to live (`None`: unknown).
 pub type TtlLookup = Pin<
@@ -101,6 +172,10 @@ impl<R: Resolve + ?Sized> Resolve for Arc<R> {
 
     fn lookup_with_ttl(&self, name: &str, family: Family) -> TtlLookup {
         (**self).lookup_with_ttl(name, family)
+    }
+
+    fn lookup_answers(&self, name: &str, family: Family) -> Answers {
+        (**self).lookup_answers(name, family)
     }
 }
 

@@ -1528,3 +1528,112 @@ mod nat64 {
         );
     }
 }
+
+/// HE-8.7: stale answers (RFC 8767) used at once and replaced by their refresh.
+mod stale {
+    use super::*;
+
+    impl H {
+        fn stale(&mut self, ms: u64, family: Family, addrs: &[&str]) -> Vec<String> {
+            let addrs = addrs.iter().map(|a| cand(a)).collect();
+            self.addresses(ms, family, Answer::Stale(addrs))
+        }
+    }
+
+    // HE-8.7: a stale AAAA answer starts the race like any AAAA answer; its refresh replaces
+    // it: the attempt already running to a stale address goes on, the stale address the
+    // refresh does not list is never tried, the new one is, in its place in the order.
+    #[test]
+    fn he_8_7_a_stale_answer_is_used_then_replaced() {
+        let mut h = H::new(config());
+        assert_eq!(
+            h.stale(0, Family::V6, &["2001:db8::1", "2001:db8::2"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.resolved(60, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(
+            h.resolved(100, Family::V6, &["2001:db8::1", "2001:db8::3"]),
+            none()
+        );
+        assert_eq!(h.tick(250), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.tick(500), ["start 2 [2001:db8::3]:443"]);
+        assert_eq!(
+            h.deadline_ms(),
+            None,
+            "[2001:db8::2] is gone: nothing more to start"
+        );
+        assert_eq!(
+            h.connected(550, 0),
+            ["cancel 1 Lost", "cancel 2 Lost", "done ok 0"]
+        );
+    }
+
+    // HE-8.7: a refresh that fails leaves the stale answer standing.
+    #[test]
+    fn he_8_7_a_failed_refresh_leaves_the_stale_answer() {
+        let mut h = H::new(config());
+        assert_eq!(
+            h.stale(0, Family::V6, &["2001:db8::1", "2001:db8::2"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.resolve_failed(10, Family::V4), none());
+        assert_eq!(h.resolve_failed(20, Family::V6), none());
+        assert_eq!(h.failed(30, 0), ["start 1 [2001:db8::2]:443"]);
+        assert_eq!(h.connected(40, 1), ["done ok 1"]);
+    }
+
+    // HE-8.7: a stale A answer waits out the Resolution Delay like any A answer; a refresh that
+    // finds nothing withdraws every stale address no attempt used: the family has none.
+    #[test]
+    fn he_8_7_a_refresh_that_finds_nothing() {
+        let mut h = H::new(config());
+        assert_eq!(h.stale(0, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(h.deadline_ms(), Some(50), "HE-3.4 as usual");
+        assert_eq!(h.resolved(10, Family::V4, &[]), none());
+        assert_eq!(
+            h.deadline_ms(),
+            None,
+            "no Resolution Delay without an address"
+        );
+        assert_eq!(
+            h.resolved(20, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.failed(30, 0), ["done AllAttemptsFailed"]);
+
+        // Both families stale, both refreshes empty: no address at all.
+        let mut h = H::new(config());
+        assert_eq!(h.stale(0, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(
+            h.stale(5, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(h.resolved(10, Family::V4, &[]), none());
+        assert_eq!(
+            h.failed(20, 0),
+            none(),
+            "the refresh of AAAA may still bring one"
+        );
+        assert_eq!(h.resolved(30, Family::V6, &[]), ["done AllAttemptsFailed"]);
+    }
+
+    // HE-8.7: a stale answer split in parts, and a refresh in parts: what the refresh lists in
+    // any part stays.
+    #[test]
+    fn he_8_7_stale_and_refresh_in_parts() {
+        let mut h = H::with(config(), true, false);
+        assert_eq!(
+            h.stale(0, Family::V6, &["2001:db8::1"]),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        assert_eq!(
+            h.stale(1, Family::V6, &["2001:db8::2", "2001:db8::3"]),
+            none()
+        );
+        assert_eq!(h.part(2, Family::V6, &["2001:db8::3"]), none());
+        assert_eq!(h.resolved(3, Family::V6, &["2001:db8::4"]), none());
+        assert_eq!(h.failed(10, 0), ["start 1 [2001:db8::3]:443"]);
+        assert_eq!(h.failed(20, 1), ["start 2 [2001:db8::4]:443"]);
+        assert_eq!(h.failed(30, 2), ["done AllAttemptsFailed"]);
+    }
+}

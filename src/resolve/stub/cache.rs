@@ -12,6 +12,10 @@ use super::rules::{Found, Kind};
 /// At most this many (name, kind) entries are kept.
 pub(crate) const CAPACITY: u64 = 4_096;
 
+/// How long past its TTL an answer may still be served stale (RFC 8767 section 5 suggests one
+/// to three days; one day, the longest anything is kept at all).
+pub(crate) const STALE_FOR: Duration = Duration::from_secs(86_400);
+
 /// What one name said for one kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kept {
@@ -40,7 +44,7 @@ impl moka::Expiry<(Box<str>, Kind), Entry> for Expiry {
         entry: &Entry,
         created_at: Instant,
     ) -> Option<Duration> {
-        Some(entry.until.saturating_duration_since(created_at))
+        Some((entry.until + STALE_FOR).saturating_duration_since(created_at))
     }
 
     fn expire_after_update(
@@ -50,11 +54,12 @@ impl moka::Expiry<(Box<str>, Kind), Entry> for Expiry {
         updated_at: Instant,
         _left: Option<Duration>,
     ) -> Option<Duration> {
-        Some(entry.until.saturating_duration_since(updated_at))
+        Some((entry.until + STALE_FOR).saturating_duration_since(updated_at))
     }
 }
 
-/// Answers kept by their TTL, shared by every runtime.
+/// Answers kept by their TTL (and a day beyond, to be served stale when the name server is
+/// silent or failing, RFC 8767), shared by every runtime.
 pub(crate) struct Cache {
     entries: moka::sync::Cache<(Box<str>, Kind), Entry>,
 }
@@ -68,8 +73,10 @@ impl std::fmt::Debug for Cache {
 }
 
 /// The key of a name: its absolute, lowercase spelling.
-fn key(name: &Name, kind: Kind) -> (Box<str>, Kind) {
-    (name.to_lowercase().to_ascii().into_boxed_str(), kind)
+pub(crate) fn key(name: &Name, kind: Kind) -> (Box<str>, Kind) {
+    let mut ascii = name.to_ascii();
+    ascii.make_ascii_lowercase();
+    (ascii.into_boxed_str(), kind)
 }
 
 impl Cache {
@@ -92,6 +99,21 @@ impl Cache {
         Some((entry.kept, left))
     }
 
+    /// What `name` said for `kind`, also when it expired (at most [`STALE_FOR`] ago), and how
+    /// long ago it expired (zero while it has not).
+    pub(crate) fn get_stale(
+        &self,
+        name: &Name,
+        kind: Kind,
+        now: Instant,
+    ) -> Option<(Kept, Duration)> {
+        let entry = self.entries.get(&key(name, kind))?;
+        if now >= entry.until + STALE_FOR {
+            return None;
+        }
+        Some((entry.kept, now.saturating_duration_since(entry.until)))
+    }
+
     /// Keeps what `name` said for `kind` for `ttl` (a zero TTL keeps nothing and forgets what
     /// was kept). NXDOMAIN is about the name, so it is kept for every kind (RFC 2308 section 5).
     pub(crate) fn put(&self, name: &Name, kind: Kind, kept: Kept, ttl: Duration, now: Instant) {
@@ -103,7 +125,11 @@ impl Cache {
         for &kind in kinds {
             let key = key(name, kind);
             if ttl.is_zero() {
-                self.entries.invalidate(&key);
+                // Answers at TTL 0 are common (load balancers): a removal costs moka a write,
+                // so only when there is something to forget.
+                if self.entries.contains_key(&key) {
+                    self.entries.invalidate(&key);
+                }
             } else {
                 let until = now + ttl;
                 self.entries.insert(
@@ -173,6 +199,21 @@ mod tests {
             cache.get(&name("empty.test."), V4, t0),
             None,
             "NODATA is one kind's"
+        );
+
+        assert_eq!(
+            cache.get_stale(&name("gone.test."), V4, t0 + s(400)),
+            Some((Kept::NxDomain, s(100))),
+            "kept beyond its TTL, to be served stale"
+        );
+        assert_eq!(
+            cache.get_stale(&name("gone.test."), V4, t0 + s(300) + STALE_FOR),
+            None
+        );
+        assert_eq!(
+            cache.get_stale(&name("gone.test."), V4, t0 + s(10)),
+            Some((Kept::NxDomain, s(0))),
+            "not expired yet"
         );
 
         let small = Cache::new(8);

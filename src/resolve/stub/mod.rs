@@ -30,7 +30,11 @@ use hickory_resolver::proto::rr::Name;
 
 use self::cache::{Cache, Kept};
 use self::exchange::Settings;
-use self::rules::{Kind, Outcome, Step, Verdict, Walk};
+use self::rules::{Found, Kind, Outcome, Step, Verdict, Walk};
+
+/// How long a lookup waits for a fresh answer before an expired one is served (RFC 8767's
+/// client response timer, 1.8 s as it recommends).
+pub(crate) const STALE_AFTER: Duration = Duration::from_millis(1_800);
 
 /// How long a server that stayed silent while another answered goes to the end of the order
 /// (the HEv3 draft's "marked as penalized").
@@ -181,13 +185,16 @@ impl Stub {
         Name::from_ascii(name).is_ok_and(|n| !rules::is_special(&n))
     }
 
-    /// Looks `name`'s records of `kind` up: each candidate name in turn (the search list), each
+    /// The names a lookup of `name` asks, in order ([`rules::candidates`]); `None` when `name`
+    /// is no domain name.
+    pub(crate) fn candidates(&self, name: &str) -> Option<Vec<Name>> {
+        rules::candidates(name, self.config.ndots, &self.config.search)
+    }
+
+    /// Looks records of `kind` up for `names` ([`Stub::candidates`]): each in turn, each
     /// from the cache or asked, following CNAME chains a reply leaves unfinished. Must be called
     /// within a tokio runtime.
-    pub(crate) async fn lookup(self: Arc<Self>, name: &str, kind: Kind) -> Outcome {
-        let Some(names) = rules::candidates(name, self.config.ndots, &self.config.search) else {
-            return Outcome::NotFound;
-        };
+    pub(crate) async fn lookup(self: Arc<Self>, names: Vec<Name>, kind: Kind) -> Outcome {
         let mut walk = Walk::default();
         for candidate in names {
             let step = self.resolve(candidate, kind).await;
@@ -196,6 +203,35 @@ impl Stub {
             }
         }
         walk.end()
+    }
+
+    /// What the cache has for `name`'s `kind` when expired answers count too (RFC 8767,
+    /// HE-8.7): the first candidate name with records, through its kept aliases, and how long
+    /// ago the oldest part of that answer expired. `None` when the cache has no such answer, or
+    /// none that expired (a fresh one is the lookup's own).
+    pub(crate) fn stale(
+        &self,
+        names: &[Name],
+        kind: Kind,
+        now: Instant,
+    ) -> Option<(Found, Duration)> {
+        for candidate in names {
+            let mut qname = candidate.clone();
+            let mut expired = Duration::ZERO;
+            for _ in 0..=rules::MAX_ALIAS_QUERIES {
+                let Some((kept, ago)) = self.cache.get_stale(&qname, kind, now) else {
+                    break;
+                };
+                expired = expired.max(ago);
+                match kept {
+                    Kept::Found(found) if !expired.is_zero() => return Some((found, expired)),
+                    Kept::Found(_) => return None,
+                    Kept::Alias(target) => qname = target,
+                    Kept::NoData | Kept::NxDomain => break,
+                }
+            }
+        }
+        None
     }
 
     /// One candidate name, through its aliases.
@@ -232,11 +268,8 @@ impl Stub {
     /// every worker).
     fn query(self: &Arc<Self>, qname: Name, kind: Kind) -> InFlight {
         let runtime = tokio::runtime::Handle::current().id();
-        let key = (
-            qname.to_lowercase().to_ascii().into_boxed_str(),
-            kind,
-            runtime,
-        );
+        let (name, kind) = cache::key(&qname, kind);
+        let key = (name, kind, runtime);
         let mut state = self.state();
         if let Some(query) = state.in_flight.get(&key).and_then(WeakShared::upgrade) {
             return query;
@@ -273,12 +306,22 @@ impl Stub {
         } else {
             0
         };
+        let mut any = false;
         let penalized: Vec<bool> = state
             .penalized_until
-            .iter()
-            .map(|until| until.is_some_and(|until| now < until))
+            .iter_mut()
+            .map(|until| {
+                // A penalty that ran out is forgotten.
+                let on = until.is_some_and(|until| now < until);
+                if !on {
+                    *until = None;
+                }
+                any |= on;
+                on
+            })
             .collect();
-        rules::server_order(&self.config.servers, turn, &penalized)
+        let penalized = if any { &penalized[..] } else { &[] };
+        rules::server_order(&self.config.servers, turn, penalized)
     }
 
     /// Asks the servers and keeps what they said.
