@@ -9,9 +9,10 @@
 //! both families. Rounds interleave the clients (rotating who goes first) so drift on the machine
 //! hits all alike. Each batch runs in a spawned task on the multi-thread runtime; at 100 and 1,000
 //! the connects run both ways: all polled by that one task, and a task each (as a server's or a
-//! proxy's per-request tasks connect). Prints connects per second, errors, DNS queries per connect
-//! and eyeballs' ratio to the faster peer. Goal (issue 9): at least 1.0x at concurrency 1, at
-//! least 10x with zero errors at 1,000.
+//! proxy's per-request tasks connect). Prints connects per second (the median of the 7 rounds'
+//! rates), errors, DNS queries per connect and eyeballs' ratios to the faster peer and to
+//! hyper-util. Goal (issues 9, 21): at least 1.0x at concurrency 1, at least 10x hyper-util with
+//! zero errors at 1,000.
 //!
 //! Needs root (`ip netns`); without it, says so and exits. Run it with
 //! `cargo bench --bench by_name --all-features`.
@@ -50,7 +51,7 @@ enum Tasks {
     /// A task each (at most `concurrency` at once), as a server's or proxy's per-request tasks do.
     Each,
 }
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 fn main() {
     // `cargo bench` passes `--bench`; criterion-style filters are ignored.
@@ -198,17 +199,18 @@ fn inside() {
             clients.one(client).await.unwrap();
         }
         println!(
-            "connects by name to {NAME} (A 127.0.0.1, AAAA ::1, TTL 0), {ROUNDS} interleaved rounds"
+            "connects by name to {NAME} (A 127.0.0.1, AAAA ::1, TTL 0), {ROUNDS} interleaved rounds; connects/s is the median round's"
         );
         println!(
             "{:>16} | {:<26} | {:>11} | {:>7} | {:>13}",
             "concurrency", "client", "connects/s", "errors", "queries/conn"
         );
         for (concurrency, count, tasks) in LEVELS {
-            let mut time = [Duration::ZERO; N];
+            // Each round's time per client: the rates printed are medians over the rounds.
+            let mut time = vec![[Duration::ZERO; N]; ROUNDS];
             let mut errors = [0usize; N];
             let mut queries = [0usize; N];
-            for round in 0..ROUNDS {
+            for (round, time) in time.iter_mut().enumerate() {
                 for k in 0..N {
                     let i = (round + k) % N;
                     if !selected(CLIENTS[i]) {
@@ -229,7 +231,7 @@ fn inside() {
                     })
                     .await
                     .unwrap();
-                    time[i] += t.elapsed();
+                    time[i] = t.elapsed();
                     queries[i] += dns.queries() - before;
                 }
             }
@@ -237,9 +239,8 @@ fn inside() {
                 Tasks::One => format!("{concurrency}, one task"),
                 Tasks::Each => format!("{concurrency}, task each"),
             };
-            let rate: Vec<f64> = time
-                .iter()
-                .map(|t| (count * ROUNDS) as f64 / t.as_secs_f64())
+            let rate: Vec<f64> = (0..N)
+                .map(|i| median(time.iter().map(|t| count as f64 / t[i].as_secs_f64())))
                 .collect();
             for i in (0..N).filter(|i| selected(CLIENTS[*i])) {
                 println!(
@@ -252,9 +253,11 @@ fn inside() {
             }
             if CLIENTS[..3].iter().all(|c| selected(*c)) {
                 let faster_peer = rate[1].max(rate[2]);
+                let hyper = rate[1];
                 println!(
-                    "{label:>16} | eyeballs / faster peer: {:.2}x",
-                    rate[0] / faster_peer
+                    "{label:>16} | eyeballs / faster peer: {:.2}x; / hyper-util: {:.2}x",
+                    rate[0] / faster_peer,
+                    rate[0] / hyper
                 );
             }
             if selected(Client::Eyeballs) && selected(Client::EyeballsHickory) {
@@ -265,6 +268,18 @@ fn inside() {
             }
         }
     });
+}
+
+/// The median of the rates (the mean of the middle two for an even count).
+fn median(rates: impl Iterator<Item = f64>) -> f64 {
+    let mut rates: Vec<f64> = rates.collect();
+    rates.sort_by(f64::total_cmp);
+    let n = rates.len();
+    if n % 2 == 1 {
+        rates[n / 2]
+    } else {
+        (rates[n / 2 - 1] + rates[n / 2]) / 2.0
+    }
 }
 
 /// hickory's resolver for the namespace's name server, with the options `resolv.conf` would
