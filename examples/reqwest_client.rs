@@ -33,16 +33,27 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
         .unwrap_or_default()
         .to_string();
     if host.parse::<std::net::IpAddr>().is_err() {
-        let order: Vec<SocketAddr> = resolver.resolve(host.parse()?).await?.collect();
-        println!("{host} resolves, in the order reqwest will try: {order:?}");
+        // The resolver hands reqwest addresses with port 0 (reqwest sets the URL's port): show
+        // the addresses alone.
+        let order: Vec<String> = resolver
+            .resolve(host.parse()?)
+            .await?
+            .map(|addr: SocketAddr| addr.ip().to_string())
+            .collect();
+        println!(
+            "{host} resolves, in the order reqwest will try: {}",
+            order.join(", ")
+        );
     }
     let client = reqwest::Client::builder().dns_resolver(resolver).build()?;
     let res = client.get(&url).send().await?;
+    let from = res
+        .remote_addr()
+        .map_or("an unknown address".to_string(), |a| a.to_string());
     println!(
-        "GET {url}: {} {:?} from {:?}",
+        "GET {url}: {} over {:?}, from {from}",
         res.status(),
-        res.version(),
-        res.remote_addr()
+        res.version()
     );
     Ok(())
 }

@@ -60,6 +60,9 @@ async fn demo_shows_the_ipv4_fallback_then_the_healthy_case() {
         "{stdout}"
     );
     assert!(!stdout.contains("\x1b["), "NO_COLOR is honoured");
+    // Each case says why it matters: what a client without Happy Eyeballs would have done.
+    assert_eq!(stdout.matches("why it matters:").count(), 3, "{stdout}");
+    assert!(first.contains("until its connect timeout"), "{stdout}");
 }
 
 #[tokio::test]
@@ -253,21 +256,79 @@ async fn all_with_repeat_summarises() {
         assert_eq!(run["mode"], "all");
         assert_eq!(run["verdict"]["ipv4"], "ok");
     }
+    // Nothing races in --all: the summary counts per address, not wins per family.
     let summary = &lines[3];
-    assert_eq!(summary["mode"], "summary");
-    assert_eq!(
-        (&summary["connects"], &summary["connected"]),
-        (&6.into(), &3.into())
+    assert_eq!(summary["mode"], "all_summary");
+    assert_eq!(summary["runs"], 3);
+    assert!(summary.get("won").is_none(), "{summary}");
+    let addresses = summary["addresses"].as_array().unwrap();
+    let row = |family: &str| {
+        addresses
+            .iter()
+            .find(|a| a["family"] == family)
+            .unwrap_or_else(|| panic!("{summary}"))
+    };
+    let (v6, v4) = (row("ipv6"), row("ipv4"));
+    assert_eq!((&v6["connects"], &v6["ok"]), (&3.into(), &0.into()));
+    assert_eq!(v6["codes"]["refused"], 3);
+    assert!(v6["median_ms"].is_null(), "no success to time: {v6}");
+    assert_eq!((&v4["connects"], &v4["ok"]), (&3.into(), &3.into()));
+    assert_eq!(v4["codes"]["ok"], 3);
+    let (min, median, max) = (
+        v4["min_ms"].as_f64().unwrap(),
+        v4["median_ms"].as_f64().unwrap(),
+        v4["max_ms"].as_f64().unwrap(),
     );
-    assert_eq!(
-        (&summary["won"]["ipv6"], &summary["won"]["ipv4"]),
-        (&0.into(), &3.into())
-    );
+    assert!(min <= median && median <= max, "{v4}");
 
     let out = probe(&["--all", "--repeat", "2", "localhost", &port.to_string()]).await;
     let (stdout, _) = text(&out);
     assert!(stdout.contains("-- run 2 of 2"), "{stdout}");
-    assert!(stdout.contains("summary:"), "{stdout}");
+    assert!(
+        stdout.contains("summary: 2 runs, each address on its own"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("won"), "{stdout}");
+    let v6 = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("[::1]:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(v6.contains("refused 2"), "{stdout}");
+}
+
+// An address --family excludes is skipped in the table, the JSON and the verdict: never failed.
+#[tokio::test]
+async fn all_shows_excluded_family_as_skipped() {
+    let dual = dual_port();
+    let port = dual.port.to_string();
+    let _s4 = serve(listening(dual.v4));
+    let out = probe(&["--all", "--family", "ipv4", "localhost", &port]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let v6 = stdout
+        .lines()
+        .find(|l| l.contains("[::1]:"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(v6.contains("skipped") && !v6.contains("failed"), "{stdout}");
+    assert!(stdout.contains("(1 skipped: --family)"), "{stdout}");
+    assert!(
+        stdout.contains("verdict: IPv6 skipped, IPv4 ok"),
+        "{stdout}"
+    );
+
+    let out = probe(&["--all", "--json", "--family", "ipv4", "localhost", &port]).await;
+    let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).unwrap();
+    let v6 = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["family"] == "ipv6")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(v6["code"], "skipped", "{v}");
+    assert!(v6["ok"].is_null() && v6["error"].is_null(), "{v}");
+    assert_eq!(v["verdict"]["ipv6"], "skipped");
+    assert_eq!(v["ok"], true);
 }
 
 #[tokio::test]
@@ -355,6 +416,38 @@ async fn tls_race_shows_tcp_and_tls_per_attempt() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stdout.contains("handshake failed"), "{stdout}");
+}
+
+// A plain-HTTP server under --tls: the diagnosis says the port speaks no TLS (not a path-MTU black
+// hole), and without --all the failure says what rustls's words mean.
+#[cfg(feature = "rustls")]
+#[tokio::test]
+async fn tls_against_a_plain_server_says_not_tls() {
+    let dual = dual_port();
+    let port = dual.port.to_string();
+    let _s6 = http_server::serve_http(listening(dual.v6), None);
+    let _s4 = http_server::serve_http(listening(dual.v4), None);
+    let out = probe(&["--tls", "--all", "localhost", &port]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("verdict: IPv6 not_tls, IPv4 not_tls"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("does not speak TLS on port"), "{stdout}");
+    assert!(!stdout.contains("path-MTU"), "{stdout}");
+
+    let out = probe(&["--tls", "--all", "--json", "localhost", &port]).await;
+    let v: serde_json::Value = serde_json::from_str(text(&out).0.trim()).unwrap();
+    assert_eq!(v["results"][0]["code"], "not_tls", "{v}");
+
+    let out = probe(&["--tls", "localhost", &port]).await;
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("not TLS: the server answered with bytes that are not TLS"),
+        "{stdout}"
+    );
 }
 
 // `--repeat` summary: IPv6 refused, IPv4 up: IPv4 wins every connect; the summary counts the

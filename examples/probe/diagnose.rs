@@ -5,8 +5,46 @@ use std::time::Duration;
 
 use eyeballs::{Error, Family, config::FamilyPolicy, report::AttemptOutcome};
 
-/// What one address's own connect showed.
-pub type Check = (std::net::SocketAddr, Result<(), Error>, Duration);
+/// What one address's own connect showed, and how long it took.
+pub type Check = (std::net::SocketAddr, Checked, Duration);
+
+/// One address's check.
+#[derive(Debug)]
+pub enum Checked {
+    /// Not connected to: its family is excluded by `--family`.
+    Skipped,
+    /// Connected (and, with `--tls`, the TLS handshake completed).
+    Ok,
+    /// Failed, with every attempt's report.
+    Failed(Error),
+}
+
+impl Checked {
+    /// `Ok` or `Failed` from a connect's result.
+    pub fn from_result<T>(result: Result<T, Error>) -> Checked {
+        match result {
+            Ok(_) => Checked::Ok,
+            Err(e) => Checked::Failed(e),
+        }
+    }
+
+    /// The error of a failed check.
+    pub fn error(&self) -> Option<&Error> {
+        match self {
+            Checked::Failed(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// How a TLS handshake failed after TCP connected, as the probe's handshake words it
+/// (`tls::explain`): each message starts with its prefix, and the code is `--json`'s.
+pub const TLS_FAILURES: [(&str, &str); 4] = [
+    ("not_tls", "not TLS: "),
+    ("tls_alert", "TLS alert: "),
+    ("certificate", "certificate rejected: "),
+    ("tls_reset", "reset during TLS: "),
+];
 
 /// How a family's lookup went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,23 +59,32 @@ pub enum Lookup {
     Failed(String),
 }
 
-/// One address's code: `ok`, `refused`, `unreachable`, `blackhole`, `handshake_failed` or
-/// `failed`.
-pub fn address_code(result: &Result<(), Error>) -> &'static str {
-    let e = match result {
-        Ok(()) => return "ok",
-        Err(e) => e,
+/// One address's code: `ok`, `skipped`, `refused`, `unreachable`, `blackhole`, or, when TCP
+/// connected and the TLS handshake then failed, `not_tls`, `tls_alert`, `certificate`,
+/// `tls_reset`, `tls_stalled` or `handshake_failed`; else `failed`.
+pub fn address_code(checked: &Checked) -> &'static str {
+    let e = match checked {
+        Checked::Ok => return "ok",
+        Checked::Skipped => return "skipped",
+        Checked::Failed(e) => e,
     };
     let attempt = e.report().and_then(|r| r.attempts().first());
-    // TCP connected, then the handshake stalled until the timeout (a path-MTU black hole) or
-    // failed: the path carries small packets only.
+    let outcome = attempt.and_then(|a| a.outcome());
+    // TCP connected, then the handshake failed: how tells the server's problem (no TLS here, an
+    // alert, a certificate) from the path's (a stall: small packets passed, big ones did not).
     if attempt.is_some_and(|a| a.tcp_connected().is_some()) {
-        return "handshake_failed";
+        return match outcome {
+            Some(AttemptOutcome::HandshakeFailed { message, .. }) => TLS_FAILURES
+                .iter()
+                .find(|(_, prefix)| message.contains(prefix))
+                .map_or("handshake_failed", |(code, _)| code),
+            // Still in the handshake when its time ran out.
+            _ => "tls_stalled",
+        };
     }
     if matches!(e, Error::TimedOut(_)) {
         return "blackhole";
     }
-    let outcome = attempt.and_then(|a| a.outcome());
     match outcome {
         Some(AttemptOutcome::HandshakeFailed { .. }) => "handshake_failed",
         Some(AttemptOutcome::TimedOut) => "blackhole",
@@ -52,7 +99,7 @@ pub fn address_code(result: &Result<(), Error>) -> &'static str {
 }
 
 /// A family's code: `ok`, `no_address`, `dns_error`, `skipped`, the shared code of all its
-/// addresses (`refused`, `unreachable`, `blackhole`, `handshake_failed`, `failed`), or `mixed`.
+/// addresses (see [`address_code`]), or `mixed`.
 pub fn family_code(lookup: &Lookup, checks: &[&Check]) -> &'static str {
     match lookup {
         Lookup::Skipped => return "skipped",
@@ -63,7 +110,7 @@ pub fn family_code(lookup: &Lookup, checks: &[&Check]) -> &'static str {
     if checks.is_empty() {
         return "no_address";
     }
-    let codes: Vec<&str> = checks.iter().map(|(_, r, _)| address_code(r)).collect();
+    let codes: Vec<&str> = checks.iter().map(|(_, c, _)| address_code(c)).collect();
     if codes.contains(&"ok") {
         return "ok";
     }
@@ -121,9 +168,22 @@ pub fn sentence(codes: [&str; 2], port: u16, attempt_delay: Duration) -> String 
                 format!("{name} is unreachable from here (no route, or an ICMP unreachable)")
             }
             "blackhole" => format!("{name} is black-holed on this path (connects get no answer)"),
-            "handshake_failed" => format!(
-                "{name} connects but its TLS handshake fails (with big packets lost, the signature of a path-MTU black hole)"
+            "not_tls" => format!(
+                "{name} connects but the server does not speak TLS on port {port} (it answered with bytes that are not TLS)"
             ),
+            "tls_alert" => {
+                format!("{name} connects but the server refuses the TLS handshake with an alert")
+            }
+            "certificate" => format!(
+                "{name} connects but the server's certificate is not accepted (--insecure checks the path without it)"
+            ),
+            "tls_reset" => {
+                format!("{name} connects but the server resets the connection during TLS")
+            }
+            "tls_stalled" => format!(
+                "{name} connects but its TLS handshake stalls: small packets pass and big ones do not, the signature of a path-MTU black hole"
+            ),
+            "handshake_failed" => format!("{name} connects but its TLS handshake fails"),
             "mixed" => format!("{name} addresses fail in different ways"),
             _ => format!("{name} fails"),
         }
@@ -133,7 +193,7 @@ pub fn sentence(codes: [&str; 2], port: u16, attempt_delay: Duration) -> String 
         ("blackhole", "ok") => Some(format!(
             " Clients without Happy Eyeballs hang until their connect timeout; with it they lose {delay} ms per new connection."
         )),
-        ("handshake_failed", "ok") => Some(
+        ("tls_stalled" | "handshake_failed" | "tls_reset", "ok") => Some(
             " Clients that race TCP only get a connection that fails after connecting; racing through TLS avoids it.".to_string(),
         ),
         ("unreachable", "ok") | ("refused", "ok") => {
@@ -180,5 +240,13 @@ mod tests {
         assert!(s.contains("lose 250 ms per new connection"), "{s}");
         let s = sentence(["refused", "refused"], 8080, Duration::from_millis(250));
         assert!(s.contains("nothing listens on port 8080"), "{s}");
+        let s = sentence(["not_tls", "not_tls"], 8080, Duration::from_millis(250));
+        assert!(s.contains("does not speak TLS on port 8080"), "{s}");
+        assert!(
+            !s.contains("path-MTU"),
+            "only a stall suggests the path: {s}"
+        );
+        let s = sentence(["tls_stalled", "ok"], 443, Duration::from_millis(250));
+        assert!(s.contains("path-MTU black hole"), "{s}");
     }
 }

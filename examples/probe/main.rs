@@ -235,7 +235,7 @@ async fn check_one(
             tokio_rustls::TlsConnector::from(config.clone()),
             name.clone(),
         );
-        let handshake = move |tcp: tokio::net::TcpStream| tls.connect(name.clone(), tcp);
+        let handshake = move |tcp: tokio::net::TcpStream| tls::explained(&tls, name.clone(), tcp);
         return connector
             .connect([addr])
             .handshake(handshake)
@@ -263,7 +263,7 @@ async fn connect_tls(
     let config = tls::client_config(insecure)?;
     let name = tls::server_name(host)?;
     let tls = tokio_rustls::TlsConnector::from(config);
-    let handshake = move |tcp: tokio::net::TcpStream| tls.connect(name.clone(), tcp);
+    let handshake = move |tcp: tokio::net::TcpStream| tls::explained(&tls, name.clone(), tcp);
     Ok(connector
         .connect((host, port))
         .handshake(handshake)
@@ -339,30 +339,30 @@ async fn connect_repeatedly(
 /// `--all`: every address on its own, at once, each bounded by the timeout; with `--repeat N`,
 /// N times with one connector, then the summary of every address's connects.
 async fn run_all(connector: &Connector, host: &str, port: u16, opts: &Options, style: Style) -> u8 {
-    let mut reports = Vec::new();
+    let mut runs = Vec::new();
     let mut code = 0;
     for i in 0..opts.repeat {
         pace(i, "run", opts, style).await;
         match all_once(connector, host, port, opts, style).await {
             Ok((status, mut more)) => {
                 code = code.max(status);
-                reports.append(&mut more);
+                runs.append(&mut more);
             }
             Err(status) => return status,
         }
     }
     if opts.repeat > 1 {
-        let summary = summary::summarize(host, port, &reports);
+        let summary = summary::summarize_all(host, port, opts.repeat, &runs);
         if opts.json {
             println!("{}", records::line(&summary));
         } else {
-            print!("{}", summary::render(&summary, style));
+            print!("{}", summary::render_all(&summary, style));
         }
     }
     code
 }
 
-/// One `--all` run: its exit status and every address's report, or `Err` with the status of a
+/// One `--all` run: its exit status and every address's result, or `Err` with the status of a
 /// usage error.
 async fn all_once(
     connector: &Connector,
@@ -370,18 +370,23 @@ async fn all_once(
     port: u16,
     opts: &Options,
     style: Style,
-) -> Result<(u8, Vec<eyeballs::Report>), u8> {
+) -> Result<(u8, Vec<summary::Run>), u8> {
     // Each family looked up on its own, so a failed lookup (dns_error) and a missing record
     // (no_address) are told apart.
     let mut lookups = Vec::new();
     let mut addrs = Vec::new();
+    let mut skipped = Vec::new();
     let literal: Option<IpAddr> = host.split('%').next().and_then(|h| h.parse().ok());
     for (family, only) in [
         (Family::V6, eyeballs::config::FamilyPolicy::Ipv6Only),
         (Family::V4, eyeballs::config::FamilyPolicy::Ipv4Only),
     ] {
+        // A family `--family` excludes is still looked up, so the table shows its addresses,
+        // but none of them is connected to.
+        let excluded = opts.family != eyeballs::config::FamilyPolicy::Both && opts.family != only;
         let result = match literal {
             Some(ip) if Family::of_ip(&ip) != family => Ok(Vec::new()),
+            Some(ip) if excluded => Ok(vec![std::net::SocketAddr::new(ip, port)]),
             // An IPv4 literal is checked as itself, even where `resolve` returns its NAT64
             // translation: its connect says how it went through.
             Some(ip) => connector.resolve(host, port).await.map(|addrs| match ip {
@@ -405,7 +410,10 @@ async fn all_once(
             return Err(2);
         }
         lookups.push(diagnose::lookup_of(opts.family, family, &result));
-        addrs.extend(result.unwrap_or_default());
+        match excluded {
+            true => skipped.extend(result.unwrap_or_default()),
+            false => addrs.extend(result.unwrap_or_default()),
+        }
     }
     let lookups: [diagnose::Lookup; 2] = [lookups.remove(0), lookups.remove(0)];
     // With --tls, each address's TLS handshake too (handshake_failed, HE-9.1).
@@ -428,17 +436,17 @@ async fn all_once(
             Ok(report) => report.nat64_prefix(),
             Err(e) => e.report().and_then(|r| r.nat64_prefix()),
         };
-        let report = match &result {
-            Ok(report) => Some(report.clone()),
-            Err(e) => e.report().cloned(),
-        };
-        ((*addr, result.map(|_| ()), t.elapsed()), (nat64, report))
+        let took = t.elapsed();
+        ((*addr, diagnose::Checked::from_result(result), took), nat64)
     });
-    let (results, extra): (Vec<diagnose::Check>, Vec<_>) =
+    let (mut results, extra): (Vec<diagnose::Check>, Vec<_>) =
         futures::future::join_all(checks).await.into_iter().unzip();
-    let (nat64, reports): (Vec<_>, Vec<_>) = extra.into_iter().unzip();
-    let nat64 = nat64.into_iter().flatten().next();
-    let reports: Vec<eyeballs::Report> = reports.into_iter().flatten().collect();
+    results.extend(
+        skipped
+            .into_iter()
+            .map(|addr| (addr, diagnose::Checked::Skipped, Duration::ZERO)),
+    );
+    let nat64 = extra.into_iter().flatten().next();
     let delay = connector.config().attempt_delay;
     let diagnosis = render::Diagnosis::new(lookups, &results, port, delay, nat64);
     if opts.json {
@@ -450,7 +458,18 @@ async fn all_once(
             render::reachability(host, port, &results, &diagnosis, style)
         );
     }
-    Ok((if diagnosis.ok() { 0 } else { 1 }, reports))
+    let runs = results
+        .iter()
+        .map(|(addr, checked, took)| (*addr, diagnose::address_code(checked), *took))
+        .collect();
+    Ok((if diagnosis.ok() { 0 } else { 1 }, runs))
+}
+
+/// The demo's sentence after a case: why it matters (text mode only).
+fn why(opts: &Options, style: Style, text: &str) {
+    if !opts.json {
+        println!("  {} {text}", style.bold("why it matters:"));
+    }
 }
 
 const LOOPBACK_V6: IpAddr = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
@@ -499,6 +518,17 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
             ) {
                 code = 1;
             }
+            why(
+                opts,
+                style,
+                &format!(
+                    "a client without Happy Eyeballs would have waited on [::1] until its connect \
+                     timeout (on Linux about 2 minutes of SYN retries); eyeballs started IPv4 after \
+                     the {} ms attempt delay. \"cancelled\": the IPv6 attempt was still waiting when \
+                     IPv4 won, so its socket was closed.",
+                    delay.as_millis()
+                ),
+            );
             // The same connector remembers (HE-4.2): IPv6 lost without completing, so the next
             // connect goes to IPv4 at once instead of waiting 250 ms.
             if !opts.json {
@@ -513,6 +543,13 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
             ) {
                 code = 1;
             }
+            why(
+                opts,
+                style,
+                "the connector remembers that IPv6 did not answer here, so this connect tried \
+                 IPv4 first and waited for nothing; IPv6 gets its turn again once that memory \
+                 ages (HE-4.2).",
+            );
         }
         Err(e) => {
             eprintln!("probe: cannot set up the demo on loopback (::1 and 127.0.0.1): {e}");
@@ -541,6 +578,12 @@ async fn run_demo(opts: &Options, style: Style) -> u8 {
     ) {
         code = 1;
     }
+    why(
+        opts,
+        style,
+        "on a healthy network IPv6 is preferred (RFC 6724) and the race costs nothing: one \
+         attempt, as fast as a plain connect.",
+    );
     if !opts.json {
         println!(
             "\nTry it on a real host: cargo run --example probe -- example.com 443  (or --all, --json, --help)"

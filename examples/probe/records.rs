@@ -180,10 +180,13 @@ pub struct Verdicts {
 pub struct AddressCheck {
     pub addr: String,
     pub family: &'static str,
-    pub ok: bool,
-    /// `ok`, `refused`, `unreachable`, `blackhole`, `handshake_failed` or `failed`.
+    /// `null` when skipped (excluded by `--family`, not connected to).
+    pub ok: Option<bool>,
+    /// `ok`, `skipped`, `refused`, `unreachable`, `blackhole`, `failed`, or after TCP connected
+    /// `not_tls`, `tls_alert`, `certificate`, `tls_reset`, `tls_stalled`, `handshake_failed`.
     pub code: &'static str,
-    pub ms: f64,
+    /// `null` when skipped.
+    pub ms: Option<f64>,
     pub error: Option<String>,
 }
 
@@ -204,6 +207,35 @@ pub struct Summary {
     /// Per family (`ipv6`, `ipv4`) and per address: attempts, wins, handshake times.
     pub families: Vec<Tally>,
     pub addresses: Vec<Tally>,
+}
+
+/// `--all --repeat N`: one summary object after the runs. Nothing races in `--all`, so it counts
+/// per address: connects, successes, each result code, and the times of the successes.
+#[derive(Debug, Serialize)]
+pub struct AllSummary {
+    pub host: String,
+    pub port: u16,
+    /// Always `"all_summary"`.
+    pub mode: &'static str,
+    pub runs: u32,
+    pub addresses: Vec<AddressTally>,
+}
+
+/// One address over every `--all` run.
+#[derive(Debug, Serialize)]
+pub struct AddressTally {
+    pub addr: String,
+    pub family: &'static str,
+    /// Runs that connected to it (skipped ones not counted).
+    pub connects: usize,
+    /// Of those, the ones that succeeded.
+    pub ok: usize,
+    /// How many runs gave each result code (`ok`, `refused`, `skipped`, ...).
+    pub codes: std::collections::BTreeMap<&'static str, usize>,
+    pub min_ms: Option<f64>,
+    pub median_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 /// Wins per family.
@@ -411,9 +443,9 @@ mod tests {
             results: vec![AddressCheck {
                 addr: "192.0.2.1:80".into(),
                 family: "ipv4",
-                ok: false,
+                ok: Some(false),
                 code: "refused",
-                ms: 2.0,
+                ms: Some(2.0),
                 error: Some("connection refused".into()),
             }],
             verdict: Some(Verdicts {

@@ -312,13 +312,19 @@ pub fn all_record(host: &str, port: u16, results: &[Check], d: &Diagnosis) -> re
         ok: d.ok(),
         results: results
             .iter()
-            .map(|(a, r, t)| records::AddressCheck {
+            .map(|(a, c, t)| records::AddressCheck {
                 addr: a.to_string(),
                 family: Family::of(a).as_str(),
-                ok: r.is_ok(),
-                code: diagnose::address_code(r),
-                ms: ms(*t),
-                error: r.as_ref().err().map(ToString::to_string),
+                ok: match c {
+                    diagnose::Checked::Skipped => None,
+                    c => Some(matches!(c, diagnose::Checked::Ok)),
+                },
+                code: diagnose::address_code(c),
+                ms: match c {
+                    diagnose::Checked::Skipped => None,
+                    _ => Some(ms(*t)),
+                },
+                error: c.error().map(ToString::to_string),
             })
             .collect(),
         verdict: Some(records::Verdicts {
@@ -355,11 +361,21 @@ pub fn reachability(
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let skipped = results
+        .iter()
+        .filter(|(_, c, _)| matches!(c, diagnose::Checked::Skipped))
+        .count();
+    let tested = match skipped {
+        0 => format!("{} address(es), each on its own", results.len()),
+        n => format!(
+            "{} address(es), each on its own ({n} skipped: --family)",
+            results.len() - n
+        ),
+    };
     let _ = writeln!(
         out,
-        "{} {host} port {port}: {} address(es), each on its own",
-        style.bold("reachability of"),
-        results.len()
+        "{} {host} port {port}: {tested}",
+        style.bold("reachability of")
     );
     for (lookup, name) in d.lookups.iter().zip(["AAAA", "A"]) {
         if let Lookup::Failed(e) = lookup {
@@ -376,14 +392,22 @@ pub fn reachability(
         "  {:<w$}  {:<6}  {:<16}  {:>10}",
         "address", "family", "result", "handshake"
     );
-    for (a, r, t) in results {
-        let code = diagnose::address_code(r);
-        let (res, time) = match r {
-            Ok(()) => (
+    let mut why = Vec::new();
+    for (a, c, t) in results {
+        let code = diagnose::address_code(c);
+        let (res, time) = match c {
+            diagnose::Checked::Ok => (
                 style.green(&format!("{code:<16}")),
                 format!("{:.1} ms", ms(*t)),
             ),
-            Err(_) => (style.red(&format!("{code:<16}")), "-".to_string()),
+            diagnose::Checked::Skipped => (style.dim(&format!("{code:<16}")), "-".to_string()),
+            diagnose::Checked::Failed(e) => {
+                // What the code alone does not say: the TLS failure's own words.
+                if let Some(message) = handshake_message(e) {
+                    why.push(format!("  {a}: {message}"));
+                }
+                (style.red(&format!("{code:<16}")), "-".to_string())
+            }
         };
         let _ = writeln!(
             out,
@@ -391,6 +415,9 @@ pub fn reachability(
             a.to_string(),
             Family::of(a).as_str()
         );
+    }
+    for line in why {
+        let _ = writeln!(out, "{}", style.dim(&line));
     }
     let verdict = format!("IPv6 {}, IPv4 {}", d.codes[0], d.codes[1]);
     let verdict = if d.ok() {
@@ -401,6 +428,19 @@ pub fn reachability(
     let _ = writeln!(out, "{} {verdict}", style.bold("verdict:"));
     let _ = writeln!(out, "{} {}", style.bold("diagnosis:"), d.sentence);
     out
+}
+
+/// A failed TLS handshake's words (after TCP connected), without the report's prefix.
+fn handshake_message(e: &Error) -> Option<&str> {
+    let attempt = e.report()?.attempts().first()?;
+    match attempt.outcome()? {
+        AttemptOutcome::HandshakeFailed { message, .. } => Some(
+            message
+                .strip_prefix("connected, then the handshake failed: ")
+                .unwrap_or(message),
+        ),
+        _ => None,
+    }
 }
 
 /// How a NAT64 prefix was learned, in words.

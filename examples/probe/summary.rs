@@ -1,4 +1,5 @@
-//! `--repeat N`: what N connects with one connector showed, per family and per address.
+//! `--repeat N`: what N connects with one connector showed, per family and per address; with
+//! `--all`, what N runs showed per address.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,25 +28,119 @@ impl Tally {
     }
 
     fn record(&self, name: String) -> records::Tally {
-        let mut t = self.times.clone();
-        t.sort();
-        let at = |q: f64| -> Option<f64> {
-            if t.is_empty() {
-                return None;
-            }
-            let i = ((t.len() - 1) as f64 * q).round() as usize;
-            Some(ms(t[i]))
-        };
+        let [min_ms, median_ms, p95_ms, max_ms] = spread(&self.times);
         records::Tally {
             name,
             attempts: self.attempts,
             won: self.won,
-            min_ms: at(0.0),
-            median_ms: crate::render::median(&t).map(ms),
-            p95_ms: at(0.95),
-            max_ms: at(1.0),
+            min_ms,
+            median_ms,
+            p95_ms,
+            max_ms,
         }
     }
+}
+
+/// Min, median, p95 and max of `times`, in ms (`None` when there are none).
+fn spread(times: &[Duration]) -> [Option<f64>; 4] {
+    let mut t = times.to_vec();
+    t.sort();
+    let at = |q: f64| -> Option<f64> {
+        if t.is_empty() {
+            return None;
+        }
+        let i = ((t.len() - 1) as f64 * q).round() as usize;
+        Some(ms(t[i]))
+    };
+    [
+        at(0.0),
+        crate::render::median(&t).map(ms),
+        at(0.95),
+        at(1.0),
+    ]
+}
+
+/// One address's result in one `--all` run: its code and how long its connect took.
+pub type Run = (std::net::SocketAddr, &'static str, Duration);
+
+/// The summary of `runs` `--all` runs, from every address's result in each.
+pub fn summarize_all(host: &str, port: u16, runs: u32, results: &[Run]) -> records::AllSummary {
+    let mut by_addr: BTreeMap<
+        std::net::SocketAddr,
+        (BTreeMap<&'static str, usize>, Vec<Duration>),
+    > = BTreeMap::new();
+    for (addr, code, took) in results {
+        let (codes, times) = by_addr.entry(*addr).or_default();
+        *codes.entry(*code).or_default() += 1;
+        if *code == "ok" {
+            times.push(*took);
+        }
+    }
+    let addresses = by_addr
+        .into_iter()
+        .map(|(addr, (codes, times))| {
+            let [min_ms, median_ms, p95_ms, max_ms] = spread(&times);
+            records::AddressTally {
+                addr: addr.to_string(),
+                family: Family::of(&addr).as_str(),
+                connects: codes
+                    .iter()
+                    .filter(|(c, _)| **c != "skipped")
+                    .map(|(_, n)| n)
+                    .sum(),
+                ok: times.len(),
+                codes,
+                min_ms,
+                median_ms,
+                p95_ms,
+                max_ms,
+            }
+        })
+        .collect();
+    records::AllSummary {
+        host: host.to_string(),
+        port,
+        mode: "all_summary",
+        runs,
+        addresses,
+    }
+}
+
+/// The `--all` summary for a person: a row per address.
+pub fn render_all(s: &records::AllSummary, style: Style) -> String {
+    let mut out = format!(
+        "{} {} runs, each address on its own\n",
+        style.bold("summary:"),
+        s.runs
+    );
+    let w = s
+        .addresses
+        .iter()
+        .map(|a| a.addr.len())
+        .max()
+        .unwrap_or(0)
+        .max(7);
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+    out += &format!(
+        "  {:<w$}  {:<6}  {:>8}  {:>4}  {:>8}  {:>8}  {:>8}  {:>8}  results\n",
+        "address", "family", "connects", "ok", "min ms", "median", "p95", "max"
+    );
+    for a in &s.addresses {
+        let results: Vec<String> = a.codes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        out += &format!(
+            "  {:<w$}  {:<6}  {:>8}  {:>4}  {:>8}  {:>8}  {:>8}  {:>8}  {}\n",
+            a.addr,
+            a.family,
+            a.connects,
+            a.ok,
+            f(a.min_ms),
+            f(a.median_ms),
+            f(a.p95_ms),
+            f(a.max_ms),
+            results.join(", ")
+        );
+    }
+    out
 }
 
 /// The summary of `reports`, one per connect in order.

@@ -1,6 +1,8 @@
 //! `--tls` (and `--http` with an https URL): the rustls client configuration the probe races
 //! through: the platform's roots, or, with `--insecure`, any certificate (for diagnosis only).
 
+use std::future::Future;
+use std::io;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -39,6 +41,111 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     let bare = bare.strip_suffix('.').unwrap_or(bare);
     ServerName::try_from(bare.to_string())
         .map_err(|_| format!("{host:?} is not a valid TLS server name"))
+}
+
+/// The TLS handshake on `tcp`, its failure reworded by [`explain`].
+pub fn explained(
+    tls: &tokio_rustls::TlsConnector,
+    name: ServerName<'static>,
+    tcp: tokio::net::TcpStream,
+) -> impl Future<Output = io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>
++ Send
++ use<> {
+    let handshake = tls.connect(name, tcp);
+    async move { handshake.await.map_err(explain) }
+}
+
+/// A failed handshake in words a person can act on, each starting with its prefix in
+/// [`crate::diagnose::TLS_FAILURES`] (the `--json` code comes from it), rustls's own words after:
+/// the server speaks no TLS here, it sent an alert (named), its certificate is refused (why), or
+/// it reset the connection. Anything else is left as rustls says it.
+pub fn explain(e: io::Error) -> io::Error {
+    use rustls::InvalidMessage;
+    let tls = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+    let (prefix, meaning) = match tls {
+        Some(rustls::Error::InvalidMessage(
+            InvalidMessage::InvalidContentType
+            | InvalidMessage::UnknownProtocolVersion
+            | InvalidMessage::MessageTooLarge,
+        )) => (
+            "not TLS",
+            "the server answered with bytes that are not TLS: something else (plain HTTP?) \
+             listens on this port"
+                .to_string(),
+        ),
+        Some(rustls::Error::AlertReceived(alert)) => (
+            "TLS alert",
+            format!("the server refused the handshake with the alert {alert:?}"),
+        ),
+        Some(rustls::Error::InvalidCertificate(why)) => (
+            "certificate rejected",
+            format!(
+                "the server's certificate is not accepted ({why:?}); --insecure checks the path without it"
+            ),
+        ),
+        Some(_) => return e,
+        None => match e.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof => (
+                "reset during TLS",
+                "the server closed or reset the connection in the middle of the handshake"
+                    .to_string(),
+            ),
+            _ => return e,
+        },
+    };
+    io::Error::new(e.kind(), format!("{prefix}: {meaning} (rustls: {e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_explanation_has_its_code() {
+        let cases = [
+            (
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                ),
+                "not_tls",
+            ),
+            (
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+                ),
+                "tls_alert",
+            ),
+            (
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+                ),
+                "certificate",
+            ),
+            (io::Error::from(io::ErrorKind::ConnectionReset), "tls_reset"),
+        ];
+        for (e, code) in cases {
+            let text = explain(e).to_string();
+            let (found, _) = crate::diagnose::TLS_FAILURES
+                .iter()
+                .find(|(_, prefix)| text.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(*found, code, "{text}");
+        }
+        assert!(
+            explain(io::Error::new(io::ErrorKind::InvalidData, "other")).to_string() == "other"
+        );
+        let alert = explain(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::UnrecognisedName),
+        ));
+        assert!(alert.to_string().contains("UnrecognisedName"), "{alert}");
+    }
 }
 
 /// Accepts every certificate, but still checks the handshake's signatures (`--insecure`).
