@@ -31,7 +31,15 @@ fn servers(v6: Behaviour, v4: Behaviour) -> (u16, [tokio::task::JoinHandle<()>; 
 #[tokio::test]
 async fn he_9_2_ipv6_resets_after_accept_ipv4_wins() {
     let (port, _servers) = servers(Behaviour::Reset, Behaviour::Greet);
-    let (stream, report) = connector()
+    // An attempt delay far beyond the reset (50 ms after accept): an IPv4 start before it can
+    // only come from the failure, whatever the machine's speed.
+    let delay = Duration::from_secs(2);
+    let connector = Connector::builder()
+        .attempt_delay(delay)
+        .connect_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (stream, report) = connector
         .connect(("localhost", port))
         .handshake(expect_greeting)
         .with_report()
@@ -49,9 +57,10 @@ async fn he_9_2_ipv6_resets_after_accept_ipv4_wins() {
         "{report}"
     );
     assert!(attempts[0].tcp_connected().is_some(), "TCP did connect");
-    // Started on the failure, not after the 100 ms delay.
+    // Started on the failure, not by the attempt delay's timer.
+    assert!(attempts[1].started() < delay, "{report}");
     assert!(
-        attempts[1].started() < Duration::from_millis(90),
+        attempts[1].started() >= attempts[0].ended().unwrap(),
         "{report}"
     );
     let tcp = attempts[1].tcp_connected().unwrap();
@@ -59,12 +68,12 @@ async fn he_9_2_ipv6_resets_after_accept_ipv4_wins() {
     assert_eq!(report.winner().unwrap().family(), Family::V4);
 }
 
-// HE-9.3: IPv6 accepts and stays silent: IPv4 starts no later than twice the attempt delay
-// (generous window) and wins; the silent connection is closed.
+// HE-9.3: IPv6 accepts and stays silent: IPv4 starts only after the attempt delay (the exact
+// instant, at most twice the delay, is asserted under the paused clock in src/driver tests) and
+// wins; the silent connection is cancelled.
 #[tokio::test]
 async fn he_9_3_ipv6_silent_after_accept_ipv4_wins() {
     let (port, _servers) = servers(Behaviour::Silent, Behaviour::Greet);
-    let start = std::time::Instant::now();
     let (stream, report) = connector()
         .connect(("localhost", port))
         .handshake(expect_greeting)
@@ -73,13 +82,11 @@ async fn he_9_3_ipv6_silent_after_accept_ipv4_wins() {
         .unwrap();
     assert!(stream.peer_addr().unwrap().is_ipv4(), "{report}");
     let ipv4 = &report.attempts()[1];
-    assert!(ipv4.started() >= Duration::from_millis(95), "{report}");
-    assert!(ipv4.started() < Duration::from_millis(600), "{report}");
+    assert!(ipv4.started() >= Duration::from_millis(100), "{report}");
     assert_eq!(
         report.attempts()[0].outcome(),
         Some(&AttemptOutcome::Cancelled)
     );
-    assert!(start.elapsed() < Duration::from_secs(2));
 }
 
 // HE-9.1: healthy on both: IPv6 wins through its handshake, and the caller gets its output.

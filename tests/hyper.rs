@@ -94,10 +94,8 @@ async fn ipv6_black_holed_request_succeeds_over_ipv4() {
     assert_eq!(info.family(), Family::V4);
     assert_eq!((info.attempt(), info.attempts()), (1, 2));
     let took = t.elapsed();
-    assert!(
-        took >= Duration::from_millis(240) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
+    // IPv4 waited for the attempt delay (the exact instant is the paused-clock driver tests').
+    assert!(took >= Duration::from_millis(250), "{took:?}");
 }
 
 #[tokio::test]

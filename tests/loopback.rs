@@ -30,12 +30,11 @@ async fn connects_to_ipv4_and_ipv6_literals() {
 #[tokio::test]
 async fn refused_port_fails_fast() {
     let addr = refused_addr("127.0.0.1");
-    let t = Instant::now();
+    // No timeout is set: the connect can end only on the refusal itself.
     let err = Connector::new()
         .connect(("127.0.0.1", addr.port()))
         .await
         .unwrap_err();
-    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     assert!(matches!(err, Error::AllAttemptsFailed(_)), "{err:?}");
     assert_eq!(err.attempts()[0].1.kind(), io::ErrorKind::ConnectionRefused);
     assert_eq!(
@@ -62,13 +61,12 @@ async fn ipv6_refused_falls_back_at_once() {
         .attempt_delay(Duration::from_secs(2))
         .build()
         .unwrap();
-    let t = Instant::now();
     let (stream, report) = connector.connect([v6, v4]).with_report().await.unwrap();
     assert_eq!(stream.peer_addr().unwrap(), v4);
+    // Before the 2 s delay could fire: started by the refusal.
     assert!(
-        t.elapsed() < Duration::from_secs(1),
-        "did not wait out the 2 s delay: {:?}",
-        t.elapsed()
+        report.attempts()[1].started() < Duration::from_secs(2),
+        "did not wait out the 2 s delay: {report}"
     );
     assert_eq!(
         report.attempts()[0].outcome().map(AttemptOutcome::label),
@@ -91,9 +89,11 @@ async fn ipv6_black_hole_falls_back_to_ipv4() {
         .unwrap();
     let took = t.elapsed();
     assert_eq!(stream.peer_addr().unwrap(), v4);
+    // IPv4 waited for the attempt delay (the exact instant is the paused-clock driver tests').
+    assert!(took >= Duration::from_millis(250), "{took:?}");
     assert!(
-        took >= Duration::from_millis(240) && took < Duration::from_secs(3),
-        "{took:?}"
+        report.attempts()[1].started() >= Duration::from_millis(250),
+        "{report}"
     );
     let outcomes: Vec<_> = report
         .attempts()

@@ -80,10 +80,9 @@ fn synthesized(prefix: Nat64Prefix) -> SocketAddr {
 // HE-7.1, HE-7.4, HE-7.7, HE-7.9: an IPv4 literal works at once through the discovered prefix,
 // whichever prefix the network uses; the report says how.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_1_ipv4_literal_on_an_ipv6_only_network() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     for prefix in prefixes() {
         let lab = Nat64Lab::new(prefix, names(), false);
         let reports = connect_all(&lab, &["198.51.100.10", "198.51.100.10"]);
@@ -112,10 +111,9 @@ fn he_7_1_ipv4_literal_on_an_ipv6_only_network() {
 // HE-7.1, HE-7.6: a name with A records only works, synthesized here when the network's DNS64
 // does not, and recognised as a translation when DNS64 did it.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_1_a_only_names() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     for prefix in prefixes() {
         let lab = Nat64Lab::new(prefix, names(), false);
         let reports = connect_all(&lab, &["v4only.test", "dns64.test"]);
@@ -141,10 +139,9 @@ fn he_7_1_a_only_names() {
 // HE-7.2, HE-7.8: a name whose AAAA is black-holed falls back through the translation of its
 // A record one Connection Attempt Delay later (not RFC 8305's 2 s last-resort delay).
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_2_broken_aaaa_falls_back_through_nat64() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     for prefix in prefixes() {
         let lab = Nat64Lab::new(prefix, names(), false);
         let report = connect_all(&lab, &["broken.test"]).remove(0);
@@ -170,10 +167,9 @@ fn he_7_2_broken_aaaa_falls_back_through_nat64() {
 // HE-7.7: on a dual-stack network nothing changes: the literal goes over IPv4 and
 // `ipv4only.arpa` is never asked.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_7_dual_stack_network_asks_nothing() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     let lab = Nat64Lab::new(network_specific(), names(), true);
     let reports = connect_all(&lab, &["198.51.100.10", "v4only.test"]);
     for report in reports {
@@ -193,10 +189,9 @@ fn he_7_7_dual_stack_network_asks_nothing() {
 // HE-7.1: with NAT64 off, an IPv4 literal fails at once as unreachable (what every connector
 // without NAT64 support does on such a network).
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_1_off_fails_as_unreachable() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     let lab = Nat64Lab::new(network_specific(), names(), false);
     let err = lab.in_client(|| async {
         let connector = Connector::builder()
@@ -216,10 +211,9 @@ fn he_7_1_off_fails_as_unreachable() {
 // HE-7.9: the probe says it: its timeline marks the translation, `--json` carries the prefix,
 // and `--all` names the prefix in its diagnosis.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_9_probe_shows_nat64() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     let bin = probe_bin::probe_bin().clone();
     let lab = Nat64Lab::new(network_specific(), names(), false);
     let out = lab.run_in_client(&bin, &["198.51.100.10", "8080"]);
@@ -274,10 +268,9 @@ fn he_7_9_probe_shows_nat64() {
 // HE-7.1: `Connector::resolve` returns what a connect would use: the translations, for an IPv4
 // literal and for a name with A records only.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_7_1_resolve_returns_translations() {
-    if !Nat64Lab::available() {
-        return;
-    }
+    Nat64Lab::require();
     let lab = Nat64Lab::new(network_specific(), names(), false);
     let got = lab.in_client(|| async {
         let connector = Connector::builder()

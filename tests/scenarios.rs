@@ -47,14 +47,13 @@ fn assert_won(result: (Result<IpAddr, Error>, Duration), want: IpAddr, window: (
 
 macro_rules! lab {
     ($aaaa:expr, $a:expr) => {{
-        if !netns::available() {
-            return;
-        }
+        netns::require();
         Lab::new($aaaa, $a)
     }};
 }
 
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn healthy_ipv6_wins_at_once() {
     let (aaaa, a) = both();
     let lab = lab!(aaaa, a);
@@ -63,6 +62,7 @@ fn healthy_ipv6_wins_at_once() {
 
 // HE-5.1: IPv6 black-holed: IPv4 starts after the 250 ms attempt delay and wins.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_5_1_ipv6_black_holed() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -72,6 +72,7 @@ fn he_5_1_ipv6_black_holed() {
 
 // HE-5.5: IPv6 refused: IPv4 at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_5_5_ipv6_refused() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -81,6 +82,7 @@ fn he_5_5_ipv6_refused() {
 
 // HE-5.5: IPv6 unreachable by route: the attempt fails at once, IPv4 at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_5_5_ipv6_unreachable_route() {
     let (aaaa, a) = both();
     let lab = lab!(aaaa, a);
@@ -91,6 +93,7 @@ fn he_5_5_ipv6_unreachable_route() {
 // IPv6 unreachable from the network (ICMP from the router): IPv4 wins by the attempt delay at the
 // latest (the kernel holds the first ICMPv6 error for about a second).
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn ipv6_unreachable_icmp() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -100,6 +103,7 @@ fn ipv6_unreachable_icmp() {
 
 // HE-5.1: IPv6 400 ms slower (round trip): IPv4, started at 250 ms, wins.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_5_1_ipv6_slower_by_400ms() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -109,6 +113,7 @@ fn he_5_1_ipv6_slower_by_400ms() {
 
 // HE-5.1: IPv6 100 ms slower: still inside the attempt delay, so IPv6 wins.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_5_1_ipv6_slower_by_100ms_still_wins() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -118,6 +123,7 @@ fn he_5_1_ipv6_slower_by_100ms_still_wins() {
 
 // HE-3.4: AAAA 400 ms late: IPv4 starts after the 50 ms Resolution Delay.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_3_4_aaaa_400ms_late() {
     let lab = lab!(Rr::Answer(400 * MS, vec![v6(0)]), Rr::now(vec![v4(0)]));
     assert_won(connect(&lab, None), v4(0), (45, 350));
@@ -125,6 +131,7 @@ fn he_3_4_aaaa_400ms_late() {
 
 // HE-3.3: A 1 s late: IPv6 at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_3_3_a_1s_late() {
     let lab = lab!(Rr::now(vec![v6(0)]), Rr::Answer(1000 * MS, vec![v4(0)]));
     assert_won(connect(&lab, None), v6(0), (0, 200));
@@ -132,12 +139,14 @@ fn he_3_3_a_1s_late() {
 
 // HE-3.4: only A (AAAA NODATA): IPv4 at once, no Resolution Delay wasted.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_3_4_only_a_record() {
     let lab = lab!(Rr::NoData(Duration::ZERO), Rr::now(vec![v4(0)]));
     assert_won(connect(&lab, None), v4(0), (0, 200));
 }
 
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn only_aaaa_record() {
     let lab = lab!(Rr::now(vec![v6(0)]), Rr::NoData(Duration::ZERO));
     assert_won(connect(&lab, None), v6(0), (0, 200));
@@ -145,6 +154,7 @@ fn only_aaaa_record() {
 
 // HE-3.6: AAAA SERVFAIL never stops IPv4.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_3_6_aaaa_servfail() {
     let lab = lab!(Rr::ServFail(Duration::ZERO), Rr::now(vec![v4(0)]));
     assert_won(connect(&lab, None), v4(0), (0, 400));
@@ -153,6 +163,7 @@ fn he_3_6_aaaa_servfail() {
 // HE-4.3 / HE-5.1: 3 AAAA + 2 A, the first two of each black-holed: attempts alternate families
 // every 250 ms and the fifth (the third IPv6 address) wins at about 1 s.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_4_3_three_aaaa_two_a_first_two_of_each_dead() {
     let lab_v6 = vec![v6(0), v6(1), v6(2)];
     let mut lab = lab!(Rr::now(lab_v6), Rr::now(vec![v4(0), v4(1)]));
@@ -164,6 +175,7 @@ fn he_4_3_three_aaaa_two_a_first_two_of_each_dead() {
 
 // Everything black-holed: fails cleanly at the connect timeout, listing every attempt.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn everything_black_holed_fails_at_timeout() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -179,6 +191,7 @@ fn everything_black_holed_fails_at_timeout() {
 
 // Everything refused: fails fast, listing every attempt.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn everything_refused_fails_fast() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -200,6 +213,7 @@ fn everything_refused_fails_fast() {
 
 // Latency on IPv4 instead: IPv6 wins at once, whatever IPv4 does.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn ipv4_slower_ipv6_wins() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -258,6 +272,7 @@ fn connects<const N: usize>(lab: &Lab, connector: Connector) -> (Connector, [Out
 // HE-4.2: several dead addresses (3 AAAA + 2 A, the first two of each black-holed): the first
 // connect walks four attempt delays; the second goes to the live address at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_4_2_second_connect_skips_several_dead_addresses() {
     let lab_v6 = vec![v6(0), v6(1), v6(2)];
     let mut lab = lab!(Rr::now(lab_v6), Rr::now(vec![v4(0), v4(1)]));
@@ -274,6 +289,7 @@ fn he_4_2_second_connect_skips_several_dead_addresses() {
 // HE-4.2: recovery. IPv6 black-holed, then healed: while the verdict lasts IPv4 stays first; once
 // it expires (1 s here), IPv6 wins again.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_4_2_ipv6_recovers_after_the_verdict_expires() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -297,6 +313,7 @@ fn he_4_2_ipv6_recovers_after_the_verdict_expires() {
 // HE-4.2: IPv6 black-holed: the first connect falls back after 250 ms; the second, with the
 // first's history, goes over IPv4 at once (the lab's round trip is about 1.5 ms).
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_4_2_second_connect_skips_black_holed_ipv6() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -310,6 +327,7 @@ fn he_4_2_second_connect_skips_black_holed_ipv6() {
 // HE-4.2: IPv6 slower by 400 ms: the first connect lets IPv4 win after 250 ms; the second goes
 // over IPv4 at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_4_2_second_connect_skips_slow_ipv6() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -322,6 +340,7 @@ fn he_4_2_second_connect_skips_slow_ipv6() {
 // HE-5.3: a far server (both families 350 ms away): the first connect starts IPv4 at 250 ms, a
 // wasted handshake; the second waits for IPv6's retransmission estimate and makes one attempt.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_5_3_far_server_second_connect_one_attempt() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -392,6 +411,7 @@ fn assert_tls_won(result: (Result<IpAddr, String>, Duration), want: IpAddr, wind
 
 // HE-9.1: healthy: IPv6 wins through TLS at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_9_1_tls_healthy_ipv6_wins() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -403,6 +423,7 @@ fn he_9_1_tls_healthy_ipv6_wins() {
 // SYN-ACK, as on a real path): a TCP-only race hands over the broken connection; racing through
 // TLS, IPv4 starts as soon as the reset arrives and wins.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_9_2_tls_ipv6_resets_after_accept() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -418,6 +439,7 @@ fn he_9_2_tls_ipv6_resets_after_accept() {
 
 // HE-9.3: IPv6 accepts and stays silent: IPv4 starts within twice the attempt delay and wins.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_9_3_tls_ipv6_silent_after_accept() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -429,6 +451,7 @@ fn he_9_3_tls_ipv6_silent_after_accept() {
 // ClientHello pass, the certificate flight never arrives. A TCP-only race picks IPv6 and the TLS
 // handshake hangs; racing through TLS, IPv4 wins.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_9_1_tls_ipv6_path_mtu_black_hole() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -477,6 +500,7 @@ const HTTPS_NAME: &str = "_8080._https.svc.test.";
 // HE-10.5: AAAA and A answered 400 ms late, the HTTPS record's hint at once: the connect goes
 // through the hint without waiting for the address answers.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_5_hint_connects_before_late_answers() {
     let late = Duration::from_millis(400);
     let mut lab = lab!(Rr::Answer(late, vec![v6(0)]), Rr::Answer(late, vec![v4(0)]));
@@ -489,6 +513,7 @@ fn he_10_5_hint_connects_before_late_answers() {
 // HE-10.4: an h3-only record whose hint is black-holed is ignored: the connect goes through
 // AAAA at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_4_h3_only_record_is_ignored() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -506,6 +531,7 @@ fn he_10_4_h3_only_record_is_ignored() {
 // endpoints the better priority wins, on its own port (8443, where the lab serves TLS; a TCP
 // connect is enough here).
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_6_priority_and_port_parameter() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -523,6 +549,7 @@ fn he_10_6_priority_and_port_parameter() {
 // HE-10.6: when every record endpoint fails (nothing listens on the record's port), the name's
 // own addresses on the connect's port are the fallback.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_6_falls_back_to_the_connect_port() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -539,6 +566,7 @@ fn he_10_6_falls_back_to_the_connect_port() {
 // endpoint it went to.
 #[cfg(feature = "rustls")]
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_4_https_connector_offers_the_records_alpn() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -571,6 +599,7 @@ fn he_10_4_https_connector_offers_the_records_alpn() {
 // The probe with --https-records, run in the client namespace against the lab's DNS server: the
 // timeline shows the HTTPS answer and which endpoint each attempt belonged to; --json has it.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn probe_shows_the_https_answer() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -608,6 +637,7 @@ fn probe_shows_the_https_answer() {
 // HE-10.7: a ServiceMode record whose TargetName is another name: that name's addresses serve
 // the endpoint (here an IPv6 address the name itself does not have).
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_7_target_name_is_resolved() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -623,6 +653,7 @@ fn he_10_7_target_name_is_resolved() {
 // HE-10.7: an AliasMode record is followed to the alias target's HTTPS records, whose "."
 // means the alias target, and its addresses serve.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_10_7_alias_is_followed() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -640,6 +671,7 @@ fn he_10_7_alias_is_followed() {
 // Resolution Delay, and the late AAAA answer is still taken in (in the background), so hickory
 // has it cached: a second connect a moment later goes over IPv6 at once.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn he_3_7_late_aaaa_is_cached_for_the_next_connect() {
     let lab = lab!(
         Rr::Answer(Duration::from_millis(400), vec![v6(0)]),
@@ -681,6 +713,7 @@ fn probe_all(lab: &Lab) -> (serde_json::Value, Option<i32>) {
 // The probe's diagnosis codes (issue 15), each from a real broken network: the verdict per
 // family, the address codes and the exit status.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn probe_all_diagnosis_codes() {
     type Case = (
         &'static str,
@@ -737,9 +770,7 @@ fn probe_all_diagnosis_codes() {
             0,
         ),
     ];
-    if !netns::available() {
-        return;
-    }
+    netns::require();
     for (name, setup, (aaaa, a), want, status) in cases {
         let mut lab = Lab::new(aaaa, a);
         setup(&mut lab);
@@ -759,8 +790,10 @@ fn probe_all_diagnosis_codes() {
 
 // Issue 15 / HE-9.1: `--all --tls` checks every address's TLS handshake too: with a path-MTU
 // black hole on IPv6 (TCP and small packets pass, the server's certificate flight does not),
-// IPv6 is `handshake_failed` and the diagnosis names the likely cause; IPv4 is `ok`.
+// IPv6 is `tls_stalled` (TCP connected, the handshake got no answer) and only that diagnosis names
+// a path-MTU black hole; IPv4 is `ok`.
 #[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
 fn probe_all_tls_path_mtu_black_hole() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
@@ -785,11 +818,11 @@ fn probe_all_tls_path_mtu_black_hole() {
         .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(
         [&record["verdict"]["ipv6"], &record["verdict"]["ipv4"]],
-        ["handshake_failed", "ok"],
+        ["tls_stalled", "ok"],
         "{record}"
     );
     assert_eq!(out.status.code(), Some(1), "{record}");
     let diagnosis = record["diagnosis"].as_str().unwrap();
     assert!(diagnosis.contains("path-MTU black hole"), "{diagnosis}");
-    assert_eq!(record["results"][0]["code"], "handshake_failed", "{record}");
+    assert_eq!(record["results"][0]["code"], "tls_stalled", "{record}");
 }

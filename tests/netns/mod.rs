@@ -81,9 +81,27 @@ impl Rr {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Panics unless this process may build namespaces: the namespace tests are `#[ignore]`d, run
+/// only when asked for (`bash .ci/test` as root), and then a lab that cannot be built is a failure,
+/// never a silent pass.
+#[allow(dead_code)]
+pub fn require() {
+    assert!(
+        available(),
+        "the network-namespace tests need root (CAP_NET_ADMIN), iproute2, nftables and iptables; \
+         `bash .ci/test` installs the packages and runs them as root"
+    );
+}
+
 /// Whether this process may build namespaces (root or CAP_NET_ADMIN, iproute2 and nft present).
-/// When it cannot, says why on stderr, and the caller skips.
+/// When it cannot, says why on stderr (a bench then skips; a test panics through [`require`]).
 pub fn available() -> bool {
+    // Once per process: tests run in parallel, and each probe namespace needs a name of its own.
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(check_available)
+}
+
+fn check_available() -> bool {
     let probe = format!("eybprobe{}", std::process::id());
     let ok = run("ip", &["netns", "add", &probe]).is_ok();
     if ok {
@@ -95,7 +113,7 @@ pub fn available() -> bool {
         .is_ok_and(|o| o.status.success());
     if !ok || !tools {
         eprintln!(
-            "SKIPPED: network-namespace tests need root (CAP_NET_ADMIN), iproute2, nftables and iptables; \
+            "network-namespace labs need root (CAP_NET_ADMIN), iproute2, nftables and iptables; \
              `bash .ci/test` installs the packages"
         );
     }

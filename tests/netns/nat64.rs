@@ -95,6 +95,16 @@ impl Nat64Lab {
         lab
     }
 
+    /// Panics unless the NAT64 lab can be built (root, namespaces, tayga): its tests are
+    /// `#[ignore]`d and run only when asked for, where a missing lab is a failure.
+    pub fn require() {
+        assert!(
+            Self::available(),
+            "the NAT64 tests need root, network namespaces and tayga; `bash .ci/test` installs \
+             tayga and runs them as root"
+        );
+    }
+
     /// Whether tayga is installed (`bash .ci/test` installs it).
     pub fn available() -> bool {
         let ok = Command::new(tayga())
@@ -104,7 +114,7 @@ impl Nat64Lab {
             .status()
             .is_ok();
         if !ok {
-            eprintln!("SKIPPED: the NAT64 tests need tayga; `bash .ci/test` installs it");
+            eprintln!("the NAT64 lab needs tayga; `bash .ci/test` installs it");
         }
         ok && available()
     }
