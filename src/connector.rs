@@ -147,12 +147,30 @@ impl Connector {
     /// interleaved and staggered like DNS answers; duplicates are tried once. Malformed input
     /// fails at once with [`Error::InvalidInput`].
     ///
-    /// ```no_run
-    /// # async fn run() -> Result<(), eyeballs::Error> {
+    /// On loopback (`localhost` from the hosts file: `::1` and `127.0.0.1`, raced):
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::net::{Ipv4Addr, SocketAddr};
+    /// use std::time::Duration;
+    ///
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let port = listener.local_addr()?.port();
     /// let connector = eyeballs::Connector::new();
-    /// let stream = connector.connect(("example.com", 443)).await?;
-    /// let (stream, report) = connector.connect("example.com:443").with_report().await?;
-    /// println!("{report}");
+    ///
+    /// // A host and port, or "host:port": resolved, sorted, raced.
+    /// let stream = connector.connect(("localhost", port)).await?;
+    /// assert_eq!(stream.peer_addr()?.port(), port);
+    ///
+    /// // Addresses already resolved, with a limit and the report of the race.
+    /// let addrs = [SocketAddr::from((Ipv4Addr::LOCALHOST, port))];
+    /// let (stream, report) = connector
+    ///     .connect(addrs)
+    ///     .timeout(Duration::from_secs(5))
+    ///     .with_report()
+    ///     .await?;
+    /// assert_eq!(report.winner().unwrap().addr(), stream.peer_addr()?);
     /// # Ok(())
     /// # }
     /// ```
@@ -420,7 +438,36 @@ fn interface_index(_name: &str) -> Option<u32> {
     None
 }
 
-/// Configures a [`Connector`]. Every setting starts at its documented default (see [`Config`]).
+/// Configures a [`Connector`]. Every setting starts at its documented default (see [`Config`]);
+/// [`Builder::build`] checks the values (an attempt delay of 10 ms to 2 s, a Resolution Delay of
+/// at most 2 s, ...) and says which one is wrong.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use eyeballs::{AddressPolicy, Connector, config::SocketOptions};
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let port = listener.local_addr()?.port();
+///
+/// let connector = Connector::builder()
+///     .attempt_delay(Duration::from_millis(150))
+///     .connect_timeout(Duration::from_secs(10))
+///     .socket_options(SocketOptions::default().nodelay(true))
+///     .build()?;
+/// let stream = connector.connect(("127.0.0.1", port)).await?;
+/// assert!(stream.nodelay()?);
+///
+/// // A bad value is an error from build(), not a panic or a silent clamp.
+/// assert!(Connector::builder().attempt_delay(Duration::ZERO).build().is_err());
+///
+/// // The SSRF guard: loopback is not public, so this connect is refused before any SYN.
+/// let guarded = Connector::builder().address_policy(AddressPolicy::public_only()).build()?;
+/// assert!(guarded.connect(("127.0.0.1", port)).await.is_err());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Default)]
 #[must_use = "a Builder does nothing until `build()` is called"]
 pub struct Builder {

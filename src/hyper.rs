@@ -44,6 +44,7 @@ use crate::{Connector, Error, Family};
 #[cfg(feature = "rustls")]
 mod https;
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use https::{HttpsConnection, HttpsConnector};
 
 /// A hyper connector that opens connections with Happy Eyeballs v2.

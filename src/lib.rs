@@ -33,6 +33,65 @@
 //! # }
 //! ```
 //!
+//! ## Racing through a handshake
+//!
+//! A TCP connection that completes proves little: a TCP-terminating middlebox, an IPv6 path that
+//! resets after the SYN-ACK, or a path-MTU black hole hands over a connection that fails a moment
+//! later while the other family would have worked. [`Connect::handshake`] runs a handshake of
+//! yours (a closure of the stream, or a [`Handshake`]) on every attempt whose TCP connects; the
+//! first to complete wins and a failed one starts the next address at once. The `rustls`
+//! feature's [`hyper::HttpsConnector`](crate::hyper) races through TLS this way.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! // A server that greets first, as SMTP does.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let port = listener.local_addr()?.port();
+//! tokio::spawn(async move {
+//!     let (mut s, _) = listener.accept().await.unwrap();
+//!     s.write_all(b"220 ready\r\n").await.unwrap();
+//!     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+//! });
+//!
+//! let connector = eyeballs::Connector::new();
+//! let stream = connector
+//!     .connect(("127.0.0.1", port))
+//!     .handshake(|mut s: tokio::net::TcpStream| async move {
+//!         let mut code = [0u8; 3];
+//!         s.read_exact(&mut code).await?; // an address that never greets loses
+//!         match &code {
+//!             b"220" => Ok(s),
+//!             _ => Err(std::io::Error::other("no greeting")),
+//!         }
+//!     })
+//!     .await?;
+//! # drop(stream);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## HTTPS records, NAT64, expired answers
+//!
+//! - **HTTPS records** (RFC 9460; [`Builder::https_records`], on by default in the rustls
+//!   connector): the record is asked with AAAA and A; its `ipv6hint`/`ipv4hint` addresses start
+//!   the race before AAAA answers, endpoints go by priority with their own port and ALPN, an
+//!   endpoint without a protocol in common is skipped, aliases and TargetNames are followed
+//!   ([`https_records`], [`report::Report::service_answer`]).
+//! - **IPv6-only networks** ([`Builder::nat64`], on): with no IPv4 route, the network's NAT64
+//!   prefix is discovered (RFC 7050) and IPv4 literals, A-only names and `ipv4hint`s are
+//!   synthesized into IPv6 destinations that race like AAAA answers; DNS64 answers are recognised
+//!   and judged by the IPv4 address they stand for ([`nat64`]).
+//! - **Expired answers** (RFC 8767; [`Builder::serve_stale`], on): when the name server is silent,
+//!   the default resolver starts with an answer that expired less than a day ago, marked stale in
+//!   the report, and the refresh replaces it.
+//! - **Memory of earlier connects** ([`Builder::history`], on): RTTs and failures per network
+//!   reorder the next connect's addresses and set its attempt delay.
+//!
+//! The repository's `docs/` folder has the long form of each (rules, numbers, measurements).
+//!
 //! ## How it is built
 //!
 //! ```text
@@ -83,11 +142,21 @@
 //! `HickoryResolver::from_config` take its types). tokio's `TcpStream` is what a connect returns.
 //!
 //! ## Features
-//! - `hickory` (default): resolve with hickory-resolver, configured from the system.
+//! - `hickory` (default): the default resolver: the system configuration (`/etc/resolv.conf`,
+//!   `/etc/hosts`) read as glibc reads it, eyeballs' stub resolver for ordinary names and
+//!   hickory-resolver for special-use ones ([`resolve::HickoryResolver`]). Without it,
+//!   [`resolve::SystemResolver`] (getaddrinfo) is the default.
 //! - `hyper`: [`hyper::HttpConnector`], a connector for hyper-util's client and TLS wrappers.
+//! - `rustls` (implies `hyper`): [`hyper::HttpsConnector`], which races through the rustls TLS
+//!   handshake and uses HTTPS records.
+//! - `native-roots` (implies `rustls`): [`hyper::HttpsConnector::with_native_roots`], the
+//!   platform's root certificates.
 //! - `reqwest`: [`reqwest::Resolver`], RFC 8305-ordered addresses for reqwest.
+//!
+//! On docs.rs every item says which feature it needs.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The sans-IO core, [`eyeballs_proto`]: the race as a state machine that takes time as a
 /// parameter, for drivers on another runtime or event loop.
@@ -106,8 +175,10 @@ pub mod report;
 pub mod resolve;
 
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
 
 /// HTTPS records (RFC 9460): the parsed record, and the endpoints a connect derives from them.
@@ -166,3 +237,13 @@ pub mod __internal {
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The examples of `docs/connecting.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/connecting.md")]
+pub struct ConnectingDoctests;
+
+/// The examples of `docs/adapters.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/adapters.md")]
+pub struct AdaptersDoctests;

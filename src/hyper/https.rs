@@ -93,6 +93,7 @@ impl HttpsConnector {
     /// are skipped), the process's default rustls crypto provider (ring if none is installed),
     /// and ALPN `http/1.1`. Fails when no root certificate could be loaded.
     #[cfg(feature = "native-roots")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "native-roots")))]
     pub fn with_native_roots(connector: Connector) -> io::Result<HttpsConnector> {
         let mut roots = rustls::RootCertStore::empty();
         let found = rustls_native_certs::load_native_certs();

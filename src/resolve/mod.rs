@@ -11,6 +11,7 @@ pub(crate) mod stub;
 mod system;
 
 #[cfg(feature = "hickory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hickory")))]
 pub use hickory::HickoryResolver;
 pub use static_table::StaticResolver;
 pub use system::SystemResolver;
