@@ -323,6 +323,11 @@ impl<'a, H, Y> Connect<'a, H, Y> {
     /// Attempt Delay: a stalled handshake lets the next address start after at most twice the
     /// delay (HE-9.3). The per-attempt timeout covers TCP and handshake together.
     ///
+    /// Without a timeout ([`Connect::timeout`], [`crate::Builder::connect_timeout`] or
+    /// [`crate::Builder::attempt_timeout`]) nothing bounds a handshake: a server that accepts and
+    /// never answers keeps a lone attempt (or the last one left) pending for as long as the
+    /// socket lives. Set a timeout whenever the handshake talks to servers you do not control.
+    ///
     /// ```no_run
     /// # async fn run() -> Result<(), eyeballs::Error> {
     /// use tokio::io::AsyncReadExt;
@@ -380,8 +385,8 @@ impl<'a, H, Y> Connect<'a, H, Y> {
         self
     }
 
-    /// A limit on this whole connect, resolution included; it must not be zero. Default: the
-    /// connector's ([`crate::Builder::connect_timeout`]).
+    /// A limit on this whole connect, resolution included; it must not be zero, and
+    /// `Duration::MAX` is no limit. Default: the connector's ([`crate::Builder::connect_timeout`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

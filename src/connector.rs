@@ -27,6 +27,11 @@ use crate::resolve::{Resolve, SystemResolver, default_resolver};
 /// Cheap to clone: clones share the configuration and the resolver (and its cache). Create one
 /// per program (or per configuration) and reuse it.
 ///
+/// Connects run on a tokio runtime with both I/O and time enabled
+/// (`Builder::enable_all()`, which `#[tokio::main]` does): the attempt delay and the timeouts
+/// are tokio timers, and a runtime without the time driver panics in tokio ("timers are
+/// disabled") on the first connect that needs one.
+///
 /// ```no_run
 /// # async fn run() -> Result<(), eyeballs::Error> {
 /// use std::time::Duration;

@@ -453,3 +453,30 @@ async fn unspecified_destination_is_opt_in() {
     let stream = allowing.connect(("0.0.0.0", port)).await.unwrap();
     assert_eq!(stream.peer_addr().unwrap().port(), port);
 }
+
+// Issue 24: a timeout too long to be an instant (`Duration::MAX`) is no limit: the connector
+// builds, and connects by name, by address and with a per-connect timeout neither panic nor
+// time out.
+#[tokio::test]
+async fn huge_timeouts_are_no_limit() {
+    let listener = listen("127.0.0.1", 0);
+    let addr = listener.local_addr().unwrap();
+    let _server = serve(listener);
+    let connector = Connector::builder()
+        .connect_timeout(Duration::MAX)
+        .attempt_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    let (stream, report) = connector
+        .connect(("localhost", addr.port()))
+        .with_report()
+        .await
+        .unwrap();
+    assert_eq!(stream.peer_addr().unwrap().port(), addr.port(), "{report}");
+    connector.connect(addr).await.unwrap();
+    Connector::new()
+        .connect([addr, SocketAddr::from(([127, 0, 0, 2], addr.port()))])
+        .timeout(Duration::MAX)
+        .await
+        .unwrap();
+}

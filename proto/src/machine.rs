@@ -527,7 +527,8 @@ impl Race {
         let mut race = Race {
             config,
             now,
-            connect_deadline: config.connect_timeout.map(|t| now + t),
+            // A limit too far away to be an instant (`Duration::MAX`) is no limit.
+            connect_deadline: config.connect_timeout.and_then(|t| now.checked_add(t)),
             lookups: [state(query_v6), state(query_v4)],
             first_positive_at: None,
             received: Vec::new(),
@@ -996,7 +997,10 @@ impl Race {
             consider(self.next_attempt_at);
         }
         if let Some(timeout) = self.config.attempt_timeout {
-            consider(self.oldest_running_attempt().map(|a| a.started + timeout));
+            consider(
+                self.oldest_running_attempt()
+                    .and_then(|a| a.started.checked_add(timeout)),
+            );
         }
         deadline
     }
@@ -1464,7 +1468,12 @@ impl Race {
         }
         if let Some(timeout) = self.config.attempt_timeout {
             while let Some(idx) = self.next_running_index() {
-                if self.attempts[idx].started + timeout > now {
+                // An unrepresentable end (`Duration::MAX`) never comes.
+                if self.attempts[idx]
+                    .started
+                    .checked_add(timeout)
+                    .is_none_or(|end| end > now)
+                {
                     break;
                 }
                 let reason = CancelReason::AttemptTimedOut;

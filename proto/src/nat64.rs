@@ -29,11 +29,40 @@ pub struct Nat64Prefix {
 
 /// Why a prefix was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Nat64PrefixError;
+#[non_exhaustive]
+pub enum Nat64PrefixError {
+    /// The length is not one of RFC 6052's (32, 40, 48, 56, 64, 96).
+    Length(u8),
+    /// The addresses it would synthesize are not unicast addresses a NAT64 can answer for: inside
+    /// `::/16` (unspecified, loopback, IPv4-compatible and IPv4-mapped addresses), link-local
+    /// (`fe80::/10`), site-local (`fec0::/10`, deprecated) or multicast (`ff00::/8`).
+    Reserved(&'static str),
+}
 
 impl fmt::Display for Nat64PrefixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a NAT64 prefix is /32, /40, /48, /56, /64 or /96 (RFC 6052 section 2.2)")
+        match self {
+            Nat64PrefixError::Length(len) => write!(
+                f,
+                "a NAT64 prefix is /32, /40, /48, /56, /64 or /96 (RFC 6052 section 2.2), not /{len}"
+            ),
+            Nat64PrefixError::Reserved(what) => write!(
+                f,
+                "a NAT64 prefix must give global unicast addresses; this one is {what}"
+            ),
+        }
+    }
+}
+
+/// What a prefix starting with these bits would synthesize, when that is not usable.
+fn reserved(addr: Ipv6Addr) -> Option<&'static str> {
+    let first = addr.segments()[0];
+    match first {
+        0 => Some("inside ::/16 (unspecified, loopback, IPv4-compatible or IPv4-mapped addresses)"),
+        _ if first & 0xffc0 == 0xfe80 => Some("link-local (fe80::/10)"),
+        _ if first & 0xffc0 == 0xfec0 => Some("site-local (fec0::/10, deprecated)"),
+        _ if first & 0xff00 == 0xff00 => Some("multicast (ff00::/8)"),
+        _ => None,
     }
 }
 
@@ -47,16 +76,21 @@ impl Nat64Prefix {
     };
 
     /// The prefix `addr/len`; the bits of `addr` past `len` are cleared. `len` must be one of
-    /// RFC 6052's: 32, 40, 48, 56, 64 or 96.
+    /// RFC 6052's: 32, 40, 48, 56, 64 or 96; and the addresses the prefix synthesizes must be
+    /// unicast ones a NAT64 can answer for: not inside `::/16` (which holds `::/96` and
+    /// `::ffff:0:0/96`), link-local, site-local or multicast ([`Nat64PrefixError::Reserved`]).
+    /// Discovery (RFC 7050) applies the same rules, so a DNS64 answer cannot install such a
+    /// prefix either.
     pub fn new(addr: Ipv6Addr, len: u8) -> Result<Nat64Prefix, Nat64PrefixError> {
         if !LENGTHS.contains(&len) {
-            return Err(Nat64PrefixError);
+            return Err(Nat64PrefixError::Length(len));
         }
         let mask = u128::MAX << (128 - u32::from(len));
-        Ok(Nat64Prefix {
-            addr: Ipv6Addr::from(u128::from(addr) & mask),
-            len,
-        })
+        let addr = Ipv6Addr::from(u128::from(addr) & mask);
+        if let Some(what) = reserved(addr) {
+            return Err(Nat64PrefixError::Reserved(what));
+        }
+        Ok(Nat64Prefix { addr, len })
     }
 
     /// The prefix's address (bits past its length are zero).
@@ -509,9 +543,40 @@ mod tests {
         for len in [0, 31, 33, 80, 128] {
             assert_eq!(
                 Nat64Prefix::new(v6("2001:db8::"), len),
-                Err(Nat64PrefixError)
+                Err(Nat64PrefixError::Length(len))
             );
         }
+        // Prefixes whose addresses are not global unicast: refused, and never discovered.
+        for (addr, len) in [
+            ("::", 96),
+            ("::ffff:0:0", 96),
+            ("::", 32),
+            ("fe80::", 64),
+            ("febf::", 32),
+            ("fec0::", 64),
+            ("ff0e::", 96),
+        ] {
+            assert!(
+                matches!(
+                    Nat64Prefix::new(v6(addr), len),
+                    Err(Nat64PrefixError::Reserved(_))
+                ),
+                "{addr}/{len}"
+            );
+            let revealing = Nat64Prefix {
+                addr: v6(addr),
+                len,
+            }
+            .synthesize(Ipv4Addr::new(192, 0, 0, 170));
+            assert_eq!(discover(&[revealing]), [], "{addr}/{len} discovered");
+        }
+        for ok in ["64:ff9b::", "64:ff9b:1::", "2001:db8:64::", "fd00:64::"] {
+            assert!(Nat64Prefix::new(v6(ok), 96).is_ok(), "{ok}");
+        }
+        let e = Nat64Prefix::new(v6("::ffff:0:0"), 96)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("IPv4-mapped"), "{e}");
         let p = Nat64Prefix::new(v6("2001:db8:122:344::ffff"), 64).unwrap();
         assert_eq!(
             p.addr(),
@@ -564,7 +629,10 @@ mod tests {
             v4 in proptest::num::u32::ANY,
             i in 0usize..6,
         ) {
-            let p = Nat64Prefix::new(Ipv6Addr::from(prefix), LENGTHS[i]).unwrap();
+            let p = Nat64Prefix::new(Ipv6Addr::from(prefix), LENGTHS[i]);
+            // Reserved ranges (::/16, link-local, multicast) are refused: a small share.
+            proptest::prop_assume!(p.is_ok());
+            let p = p.unwrap();
             let v4 = Ipv4Addr::from(v4);
             let v6 = p.synthesize(v4);
             proptest::prop_assert_eq!(p.extract(v6), Some(v4));

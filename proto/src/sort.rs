@@ -238,6 +238,11 @@ impl PolicyTable {
         }
     }
 
+    /// The most `precedence` lines, and the most `label` lines, a `gai.conf` contributes.
+    pub const MAX_ENTRIES: usize = 64;
+    /// The most problems [`PolicyTable::parse_gai_conf`] describes one by one.
+    pub const MAX_PROBLEMS: usize = 16;
+
     /// The RFC 6724 §2.1 default table, built once and shared.
     pub fn default_ref() -> &'static PolicyTable {
         static DEFAULT: std::sync::OnceLock<PolicyTable> = std::sync::OnceLock::new();
@@ -265,8 +270,21 @@ impl PolicyTable {
     /// blank lines are skipped; `reload` and `scopev4` lines are accepted and not used. Returns
     /// the table and a description of each line that could not be read (those lines are
     /// ignored).
+    ///
+    /// Bounded whatever the file: at most [`PolicyTable::MAX_ENTRIES`] lines of each kind are
+    /// used (every lookup walks the table; real files have a handful), later ones are ignored
+    /// and reported, and at most [`PolicyTable::MAX_PROBLEMS`] problems are described, then one
+    /// line counting the rest.
     pub fn parse_gai_conf(text: &str) -> (PolicyTable, Vec<String>) {
         let mut problems = Vec::new();
+        let mut unreported = 0usize;
+        let mut report = |problem: String| {
+            if problems.len() < PolicyTable::MAX_PROBLEMS {
+                problems.push(problem);
+            } else {
+                unreported += 1;
+            }
+        };
         let (mut precedence, mut label) = (Vec::new(), Vec::new());
         for (n, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or("").trim();
@@ -279,10 +297,18 @@ impl PolicyTable {
                 "label" => &mut label,
                 "reload" | "scopev4" => continue,
                 other => {
-                    problems.push(format!("line {}: unknown keyword {other:?}", n + 1));
+                    report(format!("line {}: unknown keyword {other:?}", n + 1));
                     continue;
                 }
             };
+            if table.len() >= PolicyTable::MAX_ENTRIES {
+                report(format!(
+                    "line {}: more than {} {keyword} lines; ignored",
+                    n + 1,
+                    PolicyTable::MAX_ENTRIES
+                ));
+                continue;
+            }
             let parsed = (|| {
                 let (prefix, value) = (words.next()?, words.next()?);
                 if words.next().is_some() {
@@ -297,8 +323,11 @@ impl PolicyTable {
             })();
             match parsed {
                 Some(entry) => table.push(entry),
-                None => problems.push(format!("line {}: cannot read {line:?}", n + 1)),
+                None => report(format!("line {}: cannot read {line:?}", n + 1)),
             }
+        }
+        if unreported > 0 {
+            problems.push(format!("{unreported} more lines ignored"));
         }
         let default = PolicyTable::rfc6724();
         let by_length = |mut t: Vec<Entry>| {
@@ -595,6 +624,42 @@ mod tests {
             .map(|(d, _)| d.parse::<IpAddr>().unwrap().to_string())
             .collect();
         assert_eq!(sorted(&input), want);
+    }
+
+    // HE-4.4, issue 24: a gai.conf of 100,000 lines gives a table of at most MAX_ENTRIES lines
+    // per kind (every lookup walks it) and a bounded list of problems.
+    #[test]
+    fn he_4_4_huge_gai_conf_is_capped() {
+        let mut text = String::new();
+        for i in 0..50_000u32 {
+            text += &format!(
+                "precedence 2001:db8:{:x}::/48 {i}\nbogus line {i}\n",
+                i % 65_536
+            );
+        }
+        let (t, problems) = PolicyTable::parse_gai_conf(&text);
+        assert_eq!(t.precedence.len(), PolicyTable::MAX_ENTRIES);
+        assert_eq!(
+            t.label,
+            PolicyTable::rfc6724().label,
+            "no label lines: the default"
+        );
+        assert_eq!(
+            problems.len(),
+            PolicyTable::MAX_PROBLEMS + 1,
+            "{problems:?}"
+        );
+        let last = problems.last().unwrap();
+        assert!(last.ends_with("more lines ignored"), "{last}");
+        let text: String = (0..65)
+            .map(|i| format!("precedence 2001:db8:{i:x}::/48 {i}\n"))
+            .collect();
+        let (t, problems) = PolicyTable::parse_gai_conf(&text);
+        assert_eq!(t.precedence.len(), PolicyTable::MAX_ENTRIES);
+        assert_eq!(
+            problems,
+            ["line 65: more than 64 precedence lines; ignored"]
+        );
     }
 
     // HE-4.4: gai.conf lines replace the default table of their kind; bad lines are ignored

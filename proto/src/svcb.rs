@@ -279,7 +279,13 @@ pub(crate) fn parse_https_rdata(rdata: &[u8]) -> Result<ServiceRecord, ServiceRe
             }
             KEY_PORT => {
                 let [hi, lo] = value else { return Err(bad()) };
-                record.port = Some(u16::from_be_bytes([*hi, *lo]));
+                // Port 0 cannot be connected to: the record is malformed for a client, and is
+                // ignored (with a warning, counted in the report) like any other.
+                let port = u16::from_be_bytes([*hi, *lo]);
+                if port == 0 {
+                    return Err(bad());
+                }
+                record.port = Some(port);
             }
             KEY_IPV4HINT => {
                 if value.is_empty() || value.len() % 4 != 0 {
@@ -427,6 +433,12 @@ mod tests {
         let port =
             parse_https_rdata(&rdata(16, &["foo", "example", "com"], &[(3, &[0, 53])])).unwrap();
         assert_eq!(port.port, Some(53));
+        // Issue 24: port=0 cannot be connected to: the record is malformed (ignored by a connect,
+        // with a warning), never an attempt to port 0.
+        assert_eq!(
+            parse_https_rdata(&rdata(16, &["foo", "example", "com"], &[(3, &[0, 0])])),
+            Err(ServiceRecordError::BadValue(3))
+        );
         // `1 foo.example.com. key667=hello`: an unknown key is kept out of the way.
         let unknown =
             parse_https_rdata(&rdata(1, &["foo", "example", "com"], &[(667, b"hello")])).unwrap();
