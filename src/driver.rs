@@ -1029,6 +1029,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     at,
                     result: Err(e),
                     malformed: 0,
+                    over_limit: 0,
                 });
                 let answer = Answer::Failed;
                 self.race
@@ -1036,7 +1037,16 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 return;
             }
         };
-        let (records, malformed) = parse_records(&rdatas);
+        let (mut records, malformed) = parse_records(&rdatas);
+        // HE-10.8: a bounded answer before anything is derived from it, whatever its size.
+        let over_limit = crate::proto::svcb::bound_answer(&mut records);
+        if over_limit > 0 {
+            tracing::warn!(
+                over_limit,
+                kept = records.len(),
+                "ignoring HTTPS records and hints past the limits"
+            );
+        }
         debug!(
             records = records.len(),
             malformed,
@@ -1061,6 +1071,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             at,
             result: Ok(records.clone()),
             malformed,
+            over_limit,
         });
         let answer = Answer::Records { records, hints };
         self.race

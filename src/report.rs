@@ -51,6 +51,7 @@ pub struct ServiceAnswer {
     pub(crate) at: Duration,
     pub(crate) result: Result<Vec<ServiceRecord>, ResolveError>,
     pub(crate) malformed: usize,
+    pub(crate) over_limit: usize,
 }
 
 impl ServiceAnswer {
@@ -67,6 +68,13 @@ impl ServiceAnswer {
     /// How many records were malformed and ignored (HE-10.1).
     pub fn malformed(&self) -> usize {
         self.malformed
+    }
+
+    /// How many records and hint addresses were past the limits and ignored (HE-10.8: at most
+    /// 32 ServiceMode records, the best by priority, one AliasMode record, 16 hints of each
+    /// family per record). [`ServiceAnswer::result`] holds what was kept.
+    pub fn over_limit(&self) -> usize {
+        self.over_limit
     }
 }
 

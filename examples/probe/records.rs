@@ -85,6 +85,8 @@ pub struct HttpsAnswer {
     pub records: Vec<String>,
     /// How many malformed records were ignored.
     pub malformed: usize,
+    /// How many records and hints past the limits were ignored (32 records, 16 hints a family).
+    pub over_limit: usize,
     pub error: Option<String>,
 }
 
@@ -351,6 +353,7 @@ impl Connect {
                         .map(|records| records.iter().map(crate::render::describe_record).collect())
                         .unwrap_or_default(),
                     malformed: a.malformed(),
+                    over_limit: a.over_limit(),
                     error: a.result().err().map(ToString::to_string),
                 }),
             attempts,

@@ -110,6 +110,12 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
                 )
             }
         }
+        if service.over_limit() > 0 {
+            out += &style.yellow(&format!(
+                "  DNS               HTTPS {} record(s) and hint(s) past the limits ignored (32 records, 16 hints a family)\n",
+                service.over_limit()
+            ));
+        }
         if service.malformed() > 0 {
             out += &style.yellow(&format!(
                 "  DNS               HTTPS {} malformed record(s) ignored\n",

@@ -1253,11 +1253,15 @@ impl Race {
         } else {
             LookupState::Positive
         };
-        // HE-10.7: each TargetName is resolved, for the families the race looks up.
+        // HE-10.7: each TargetName is resolved, for the families the race looks up; HE-10.8: at
+        // most MAX_TARGETS of them (endpoints of the others have no addresses and are skipped).
         let mut queries = Vec::new();
         for endpoint in &service.plan {
             let name = &endpoint.record.target;
             if name.is_empty() || service.targets.contains_key(name) {
+                continue;
+            }
+            if service.targets.len() >= super::svcb::MAX_TARGETS {
                 continue;
             }
             let mut target = Target::default();
@@ -1273,9 +1277,34 @@ impl Race {
             service.targets.insert(name.clone(), target);
         }
         // HE-10.5: hints stand in for families whose answer has not come (or failed), for the
-        // name or the endpoint's target, and only those of endpoints the plan keeps.
+        // name or the endpoint's target, and only those of endpoints the plan keeps. HE-10.8:
+        // linear in the hints given: a hint no planned record lists is dropped by one set lookup,
+        // and each (target, address) pair is kept once by another.
+        let listed_ips: HashSet<std::net::IpAddr> = service
+            .plan
+            .iter()
+            .flat_map(|e| {
+                let r = &e.record;
+                r.ipv6_hints
+                    .iter()
+                    .map(|ip| std::net::IpAddr::V6(*ip))
+                    .chain(r.ipv4_hints.iter().map(|ip| std::net::IpAddr::V4(*ip)))
+            })
+            .collect();
+        let mut kept: HashSet<(String, SocketAddr)> = service
+            .hints
+            .iter()
+            .map(|(t, c)| (t.clone(), c.dst))
+            .collect();
         for mut h in hints {
             h.dst.set_ip(h.dst.ip().to_canonical());
+            let key = match h.origin {
+                Some(t) => std::net::IpAddr::V4(t.ipv4),
+                None => h.dst.ip(),
+            };
+            if !listed_ips.contains(&key) {
+                continue;
+            }
             let family = h.family();
             for endpoint in &service.plan {
                 let r = &endpoint.record;
@@ -1292,13 +1321,7 @@ impl Race {
                     state,
                     Some(LookupState::Pending | LookupState::Partial | LookupState::Failed)
                 );
-                if listed
-                    && waiting
-                    && !service
-                        .hints
-                        .iter()
-                        .any(|(t, o)| *t == r.target && o.dst == h.dst)
-                {
+                if listed && waiting && kept.insert((r.target.clone(), h.dst)) {
                     service.hints.push((r.target.clone(), h));
                 }
             }

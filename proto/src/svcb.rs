@@ -88,6 +88,51 @@ pub struct ServiceEndpoint {
     pub record: ServiceRecord,
 }
 
+/// The most ServiceMode records of one HTTPS answer a connect uses: the best by priority (HE-10.8).
+pub const MAX_SERVICE_RECORDS: usize = 32;
+/// The most `ipv6hint` and the most `ipv4hint` addresses used per record (HE-10.8).
+pub const MAX_HINTS: usize = 16;
+/// The most distinct TargetNames one connect looks up (two queries each, HE-10.8).
+pub const MAX_TARGETS: usize = 4;
+
+/// Bounds an HTTPS answer before anything is derived from it (HE-10.8): at most one AliasMode
+/// record (the first; a connect follows only one), at most [`MAX_SERVICE_RECORDS`] ServiceMode
+/// records (the lowest SvcPriority values, the answer's order among equals; the kept ones stay
+/// in the answer's order) and at most [`MAX_HINTS`] hints of each family per record. Returns how
+/// many records and hint addresses were dropped. Linear in the answer (plus sorting the
+/// priorities).
+pub fn bound_answer(records: &mut Vec<ServiceRecord>) -> usize {
+    let mut dropped = 0;
+    let mut services: Vec<(u16, usize)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.is_alias())
+        .map(|(i, r)| (r.priority, i))
+        .collect();
+    services.sort_unstable();
+    let mut keep = vec![false; records.len()];
+    for (_, i) in services.iter().take(MAX_SERVICE_RECORDS) {
+        keep[*i] = true;
+    }
+    if let Some(first_alias) = records.iter().position(ServiceRecord::is_alias) {
+        keep[first_alias] = true;
+    }
+    let mut i = 0;
+    records.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
+    dropped += keep.iter().filter(|k| !**k).count();
+    for r in records.iter_mut() {
+        for len in [r.ipv6_hints.len(), r.ipv4_hints.len()] {
+            dropped += len.saturating_sub(MAX_HINTS);
+        }
+        r.ipv6_hints.truncate(MAX_HINTS);
+        r.ipv4_hints.truncate(MAX_HINTS);
+    }
+    dropped
+}
+
 /// The endpoints of an HTTPS answer, in the order a connect uses them (HE-10.4, HE-10.6):
 /// AliasMode records and records this connection cannot use (no shared ALPN protocol) are left
 /// out; the rest ordered by SvcPriority, equal priorities in the order `shuffle` puts them (the driver shuffles
@@ -98,6 +143,7 @@ pub(crate) fn plan(
     port: u16,
     shuffle: impl FnOnce(&mut [ServiceEndpoint]),
 ) -> Vec<ServiceEndpoint> {
+    // HE-10.8: whatever the caller passed, the plan is bounded as `bound_answer` bounds it.
     let mut endpoints: Vec<ServiceEndpoint> = records
         .iter()
         .filter(|r| !r.is_alias() && r.usable_with(protocols))
@@ -110,6 +156,11 @@ pub(crate) fn plan(
     shuffle(&mut endpoints);
     // Stable: equal priorities keep the shuffled order.
     endpoints.sort_by_key(|e| e.priority);
+    endpoints.truncate(MAX_SERVICE_RECORDS);
+    for e in &mut endpoints {
+        e.record.ipv6_hints.truncate(MAX_HINTS);
+        e.record.ipv4_hints.truncate(MAX_HINTS);
+    }
     endpoints
 }
 
@@ -417,6 +468,39 @@ mod tests {
             out.extend_from_slice(value);
         }
         out
+    }
+
+    // HE-10.8: an answer is bounded before use: one alias, the 32 best ServiceMode records (kept
+    // in the answer's order), 16 hints of each family per record; the rest counted.
+    #[test]
+    fn he_10_8_bound_answer() {
+        let mut records: Vec<ServiceRecord> = (0..10_000u16)
+            .map(|i| ServiceRecord {
+                priority: 10_000 - i,
+                ipv4_hints: (0..20u8).map(|j| Ipv4Addr::new(192, 0, 2, j)).collect(),
+                ..ServiceRecord::default()
+            })
+            .collect();
+        records.push(ServiceRecord::default()); // AliasMode "."
+        records.push(ServiceRecord::default()); // a second alias: dropped
+        let dropped = bound_answer(&mut records);
+        assert_eq!(records.len(), MAX_SERVICE_RECORDS + 1);
+        let kept: Vec<u16> = records.iter().map(|r| r.priority).collect();
+        let mut want: Vec<u16> = (1..=32u16).rev().collect();
+        want.push(0);
+        assert_eq!(
+            kept, want,
+            "the best priorities, in the answer's order, then the alias"
+        );
+        assert!(records.iter().all(|r| r.ipv4_hints.len() <= MAX_HINTS));
+        assert_eq!(dropped, (10_000 - 32) + 1 + 32 * (20 - MAX_HINTS));
+        // Within the limits nothing changes.
+        let mut small = vec![ServiceRecord {
+            priority: 1,
+            ..ServiceRecord::default()
+        }];
+        assert_eq!(bound_answer(&mut small), 0);
+        assert_eq!(small.len(), 1);
     }
 
     // HE-10.1: RFC 9460 Appendix D's test vectors, as far as this crate uses them.

@@ -1021,7 +1021,7 @@ mod handshake {
 /// HTTPS records in the race (HEv3, RFC 9460).
 mod service {
     use super::*;
-    use crate::svcb::ServiceRecord;
+    use crate::svcb::{self, ServiceRecord};
 
     fn h() -> H {
         let t0 = Instant::now();
@@ -1211,6 +1211,47 @@ mod service {
             target: target.to_string(),
             ..record(priority, None, hints)
         }
+    }
+
+    // HE-10.8: an answer of 100 records with 1,000 IPv6 hints each plans at most 32 records x 16
+    // hints, the best priorities, however many hints the driver hands over.
+    #[test]
+    fn he_10_8_hints_and_records_are_bounded() {
+        let mut h = h();
+        let records: Vec<ServiceRecord> = (0..100u16)
+            .map(|i| {
+                let mut r = record(100 - i, None, &[]);
+                r.ipv6_hints = (0..1000u16)
+                    .map(|j| std::net::Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, j + 1))
+                    .collect();
+                r
+            })
+            .collect();
+        let started = answer(&mut h, 0, records);
+        assert_eq!(started.len(), 1, "the first hint starts: {started:?}");
+        let (planned, _) = h.race.plan();
+        assert_eq!(planned.len(), svcb::MAX_SERVICE_RECORDS * svcb::MAX_HINTS);
+        // The best priorities (1..=32) are the records i = 99..=68, whose hints are 2001:db8:i::.
+        assert!(
+            planned.iter().all(|a| match a.ip() {
+                IpAddr::V6(ip) => (68..=99).contains(&ip.segments()[2]) && ip.segments()[7] <= 16,
+                IpAddr::V4(_) => false,
+            }),
+            "{planned:?}"
+        );
+    }
+
+    // HE-10.8: 10,000 ServiceMode records with distinct TargetNames ask for at most MAX_TARGETS
+    // of them (AAAA and A each), never 20,000 queries.
+    #[test]
+    fn he_10_8_target_lookups_are_bounded() {
+        let mut h = h();
+        let records: Vec<ServiceRecord> = (0..10_000u16)
+            .map(|i| with_target(i % 100 + 1, &format!("t{i}.test"), &[]))
+            .collect();
+        let actions = answer(&mut h, 0, records);
+        let queries = actions.iter().filter(|a| a.starts_with("query t")).count();
+        assert_eq!(queries, 2 * svcb::MAX_TARGETS, "{actions:?}");
     }
 
     // HE-10.7: a ServiceMode TargetName is resolved with its own AAAA and A queries; its
