@@ -1241,6 +1241,48 @@ mod service {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        // HE-10.8: any large answer (up to 3,000 records, up to 60 hints of each family each,
+        // targets among 50 names, any priorities): the plan never holds more destinations than
+        // the bounds allow, never more than 2 x MAX_TARGETS target queries are asked, and the
+        // race never panics.
+        #[test]
+        fn he_10_8_any_large_answer_is_bounded(
+            shape in proptest::collection::vec(
+                (0u16..5, 0usize..60, 0usize..60, proptest::option::of(0u8..50)),
+                0..3000,
+            ),
+        ) {
+            let mut h = h();
+            let records: Vec<ServiceRecord> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, (priority, v6, v4, target))| {
+                    let i = i as u16;
+                    ServiceRecord {
+                        priority: *priority,
+                        target: target.map_or(String::new(), |t| format!("t{t}.test")),
+                        ipv6_hints: (0..*v6 as u16)
+                            .map(|j| std::net::Ipv6Addr::new(0x2001, 0xdb8, i, 0, 0, 0, 0, j + 1))
+                            .collect(),
+                        ipv4_hints: (0..*v4 as u8)
+                            .map(|j| std::net::Ipv4Addr::new(198, 51, (i % 250) as u8, j + 1))
+                            .collect(),
+                        ..ServiceRecord::default()
+                    }
+                })
+                .collect();
+            let actions = answer(&mut h, 0, records);
+            let targets = actions.iter().filter(|a| a.starts_with("query t")).count();
+            proptest::prop_assert!(targets <= 2 * svcb::MAX_TARGETS, "{actions:?}");
+            let (planned, denied) = h.race.plan();
+            proptest::prop_assert!(
+                planned.len() + denied.len() <= svcb::MAX_SERVICE_RECORDS * 2 * svcb::MAX_HINTS
+            );
+        }
+    }
+
     // HE-10.8: 10,000 ServiceMode records with distinct TargetNames ask for at most MAX_TARGETS
     // of them (AAAA and A each), never 20,000 queries.
     #[test]
