@@ -1,6 +1,10 @@
 //! Core scheduling cost: a whole race over n addresses, every attempt failing in turn, so every
 //! address is sorted, interleaved, started and retired. Goal: O(n log n), under 1 µs per address.
 //!
+//! Also what an HTTPS answer costs, by size (HE-10.8): parsing its records, bounding it and
+//! handing it to a race, for answers of 10 to 10,000 records with one hint each and of 4 records
+//! with 10 to 1,000 hints each. Goal: growth no worse than linear in the answer.
+//!
 //! No sockets and no traffic: the core is pure. IPv4 addresses come from 198.18.0.0/15 (RFC 2544,
 //! benchmarking) because 4096 do not fit in the documentation ranges.
 
@@ -11,7 +15,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use eyeballs::Family;
 use eyeballs::proto::history::{History, Limits as HistoryLimits};
-use eyeballs::proto::{Action, Addresses, Answer, Candidate, Input, Race, RaceConfig};
+use eyeballs::proto::svcb::{ServiceRecord, bound_answer};
+use eyeballs::proto::{Action, Addresses, Answer, Candidate, Input, Query, Race, RaceConfig};
 
 fn candidates(n: usize) -> (Vec<Candidate>, Vec<Candidate>) {
     let src6: IpAddr = "2001:db8:ffff::1".parse().unwrap();
@@ -127,9 +132,95 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// An answer of `records` ServiceMode records (priorities spread), each with `hints` IPv4 hints,
+/// as RDATA.
+fn https_answer(records: usize, hints: usize) -> Vec<Vec<u8>> {
+    (0..records)
+        .map(|i| {
+            let mut r = ServiceRecord::default();
+            r.priority = (i % 1000) as u16 + 1;
+            r.ipv4_hints = (0..hints)
+                .map(|j| Ipv4Addr::from(0xc612_0000_u32 + (i * hints + j) as u32 + 1))
+                .collect();
+            r.to_rdata().expect("writable")
+        })
+        .collect()
+}
+
+/// What a driver does with an HTTPS answer, in the core: parse, bound, make the kept hints
+/// candidates, hand all to a race waiting for it. Returns the addresses the race planned.
+fn handle_https(rdatas: &[Vec<u8>], t0: Instant) -> usize {
+    let mut race = Race::new(
+        config(),
+        t0,
+        Addresses::Query {
+            v6: false,
+            v4: true,
+        },
+    )
+    .with_service_query("svc.test", 443, vec![b"h2".to_vec()], |_| {});
+    let mut service = None;
+    while let Some(action) = race.poll_action() {
+        if let Action::Query {
+            id,
+            query: Query::Service(_),
+        } = action
+        {
+            service = Some(id);
+        }
+    }
+    let mut records: Vec<ServiceRecord> = rdatas
+        .iter()
+        .filter_map(|r| ServiceRecord::from_rdata(r).ok())
+        .collect();
+    bound_answer(&mut records);
+    let src = Some(IpAddr::from([198, 18, 255, 1]));
+    let hints = records
+        .iter()
+        .flat_map(|r| r.ipv4_hints.iter())
+        .map(|ip| Candidate {
+            dst: SocketAddr::new(IpAddr::V4(*ip), 443),
+            src,
+            hist: Default::default(),
+            origin: None,
+        })
+        .collect();
+    let answer = Answer::Records { records, hints };
+    race.handle(
+        Input::Answer {
+            id: service.expect("the HTTPS query is asked"),
+            answer,
+        },
+        t0,
+    );
+    race.plan().0.len()
+}
+
+fn bench_https(c: &mut Criterion) {
+    let t0 = Instant::now();
+    let mut group = c.benchmark_group("https_answer_records");
+    for n in [10usize, 100, 1_000, 10_000] {
+        let answer = https_answer(n, 1);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &answer, |b, answer| {
+            b.iter(|| black_box(handle_https(answer, t0)))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("https_answer_hints_in_4_records");
+    for n in [10usize, 100, 1_000] {
+        let answer = https_answer(4, n);
+        group.throughput(Throughput::Elements(4 * n as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(n), &answer, |b, answer| {
+            b.iter(|| black_box(handle_https(answer, t0)))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = bench
+    targets = bench, bench_https
 }
 criterion_main!(benches);
