@@ -399,6 +399,10 @@ pub struct Config {
     /// The ALPN protocols the connection can use over TCP: an HTTPS-record endpoint that offers
     /// none of them is skipped. Default: `h2` and `http/1.1`.
     pub alpn: Vec<Vec<u8>>,
+    /// Let HTTPS records steer connects to the Fetch standard's bad ports (22, 25, 6667, ...;
+    /// [`crate::proto::svcb::BAD_PORTS`]). Default: `false`: such a record is left out, as
+    /// browsers do (HE-10.9), since the address policy judges addresses, not ports.
+    pub allow_bad_record_ports: bool,
     /// What to do on a network without an IPv4 route (NAT64, HE-7.1). Default:
     /// [`crate::nat64::Nat64Mode::Discover`].
     pub nat64: crate::nat64::Nat64Mode,
@@ -422,6 +426,7 @@ impl Default for Config {
             history: Some(HistoryConfig::default()),
             policy_table: None,
             https_records: false,
+            allow_bad_record_ports: false,
             alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
             nat64: crate::nat64::Nat64Mode::Discover,
             serve_stale: true,
@@ -563,6 +568,7 @@ impl Config {
             // Only for names: an IP literal has no HTTPS record.
             https_records: _,
             alpn: _,
+            allow_bad_record_ports: _,
             // Checked by the caller: an IPv4 address without a route takes the full path.
             nat64: _,
             // Only for names.

@@ -580,6 +580,16 @@ impl Builder {
         self
     }
 
+    /// Lets HTTPS records steer connects to any port. By default a record whose `port` is one
+    /// of the Fetch standard's bad ports ([`crate::proto::svcb::BAD_PORTS`]: 22, 25, 6667, ...)
+    /// is left out, as browsers do: the [`AddressPolicy`](crate::AddressPolicy) judges
+    /// addresses, and a record could otherwise point an HTTP client at a mail or chat server
+    /// (HE-10.9).
+    pub fn allow_bad_record_ports(mut self, allow: bool) -> Builder {
+        self.config.allow_bad_record_ports = allow;
+        self
+    }
+
     /// Connect with an expired answer while the name server is silent or failing (RFC 8767
     /// serve-stale, HE-8.7): when the resolver has an answer that expired recently (the default
     /// resolver keeps them for a day) and no fresh one comes within 1.8 s, or the lookup fails,

@@ -554,6 +554,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             self.race = self
                 .race
                 .with_service_query(name, self.port, alpn, shuffle_endpoints);
+            if self.config.allow_bad_record_ports {
+                self.race = self.race.allow_bad_record_ports();
+            }
         }
         self.resolver = Some((resolver, name));
         self

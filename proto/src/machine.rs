@@ -304,6 +304,8 @@ struct Service {
     /// The ALPN protocols the connection can use over TCP.
     protocols: Vec<Vec<u8>>,
     shuffle: fn(&mut [ServiceEndpoint]),
+    /// Whether records steering to one of the Fetch standard's bad ports are left out (HE-10.9).
+    refuse_bad_ports: bool,
     /// The endpoints attempts started from, each once (a plan that changes later does not
     /// change them).
     started_from: Vec<Arc<ServiceEndpoint>>,
@@ -567,6 +569,16 @@ impl Race {
         race
     }
 
+    /// Lets HTTPS records steer this connect to any port, the Fetch standard's bad ports
+    /// ([`crate::svcb::BAD_PORTS`]: 22, 25, 6667, ...) included; by default a record with such a
+    /// `port` is left out of the plan (HE-10.9). Call it after [`Race::with_service_query`].
+    pub fn allow_bad_record_ports(mut self) -> Race {
+        if let Some(service) = self.service.as_mut() {
+            service.refuse_bad_ports = false;
+        }
+        self
+    }
+
     /// Also looks the HTTPS records of `name` up (HE-10.2), first, and uses them (HE-10.3 to
     /// HE-10.6): `port` is the connect's port, `protocols` the ALPN protocols the connection can
     /// use over TCP, `shuffle` orders endpoints of equal priority. Call it right after
@@ -605,6 +617,7 @@ impl Race {
             port,
             protocols,
             shuffle,
+            refuse_bad_ports: true,
             started_from: Vec::new(),
             plan: Vec::new(),
             answers: Vec::new(),
@@ -1246,7 +1259,13 @@ impl Race {
                 });
             }
         }
-        let plan = super::svcb::plan(&records, &service.protocols, service.port, service.shuffle);
+        let plan = super::svcb::plan(
+            &records,
+            &service.protocols,
+            service.port,
+            service.refuse_bad_ports,
+            service.shuffle,
+        );
         service.plan = plan.into_iter().map(Arc::new).collect();
         service.lookup = if service.plan.is_empty() {
             LookupState::Empty

@@ -88,6 +88,22 @@ pub struct ServiceEndpoint {
     pub record: ServiceRecord,
 }
 
+/// The Fetch standard's bad ports (fetch.spec.whatwg.org, "port blocking"): services a record
+/// must not steer an HTTPS connection to, since a request to them can be made to speak another
+/// protocol (SMTP, IRC, SIP, ...). Sorted.
+pub const BAD_PORTS: [u16; 83] = [
+    0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101,
+    102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427,
+    465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587, 601, 636, 989, 990,
+    993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
+    6668, 6669, 6679, 6697, 10080,
+];
+
+/// Whether `port` is one of the Fetch standard's [`BAD_PORTS`] (HE-10.9).
+pub fn is_bad_port(port: u16) -> bool {
+    BAD_PORTS.binary_search(&port).is_ok()
+}
+
 /// The most ServiceMode records of one HTTPS answer a connect uses: the best by priority (HE-10.8).
 pub const MAX_SERVICE_RECORDS: usize = 32;
 /// The most `ipv6hint` and the most `ipv4hint` addresses used per record (HE-10.8).
@@ -137,16 +153,21 @@ pub fn bound_answer(records: &mut Vec<ServiceRecord>) -> usize {
 /// AliasMode records and records this connection cannot use (no shared ALPN protocol) are left
 /// out; the rest ordered by SvcPriority, equal priorities in the order `shuffle` puts them (the driver shuffles
 /// at random, as RFC 9460 §2.4.1 asks; tests keep the answer's order).
+///
+/// With `refuse_bad_ports`, a record whose `port` is one of the [`BAD_PORTS`] is left out too
+/// (HE-10.9); the connect's own port is the caller's choice and never judged.
 pub(crate) fn plan(
     records: &[ServiceRecord],
     protocols: &[Vec<u8>],
     port: u16,
+    refuse_bad_ports: bool,
     shuffle: impl FnOnce(&mut [ServiceEndpoint]),
 ) -> Vec<ServiceEndpoint> {
     // HE-10.8: whatever the caller passed, the plan is bounded as `bound_answer` bounds it.
     let mut endpoints: Vec<ServiceEndpoint> = records
         .iter()
         .filter(|r| !r.is_alias() && r.usable_with(protocols))
+        .filter(|r| !(refuse_bad_ports && r.port.is_some_and(is_bad_port)))
         .map(|r| ServiceEndpoint {
             priority: r.priority,
             port: r.port.unwrap_or(port),
@@ -651,7 +672,7 @@ mod tests {
         .iter()
         .map(|b| parse_https_rdata(b).unwrap())
         .collect();
-        let endpoints = plan(&records, &tcp, 443, |_| {});
+        let endpoints = plan(&records, &tcp, 443, true, |_| {});
         let got: Vec<(u16, u16)> = endpoints.iter().map(|e| (e.priority, e.port)).collect();
         assert_eq!(got, [(1, 443), (2, 8080), (2, 8081), (3, 443)]);
         assert_eq!(
@@ -664,7 +685,7 @@ mod tests {
             rdata(5, &[], &[(3, &[0, 2])]),
         ]
         .map(|b| parse_https_rdata(&b).unwrap());
-        let reversed = plan(&two_equal, &tcp, 443, |e| e.reverse());
+        let reversed = plan(&two_equal, &tcp, 443, true, |e| e.reverse());
         assert_eq!(reversed.iter().map(|e| e.port).collect::<Vec<_>>(), [2, 1]);
     }
 

@@ -1283,6 +1283,41 @@ mod service {
         }
     }
 
+    // HE-10.9: a record steering to one of the Fetch standard's bad ports (here SMTP's 25) is
+    // left out of the plan; the other record is used. Allowed, both are.
+    #[test]
+    fn he_10_9_bad_record_ports_are_refused() {
+        let records = || {
+            vec![
+                record(1, Some(25), &["2001:db8::25"]),
+                record(2, Some(8443), &["2001:db8::84"]),
+            ]
+        };
+        let mut refusing = h();
+        assert_eq!(
+            answer(&mut refusing, 0, records()),
+            ["start 0 [2001:db8::84]:8443"]
+        );
+        let (planned, _) = refusing.race.plan();
+        assert!(planned.iter().all(|a| a.port() != 25), "{planned:?}");
+
+        let H { race, t0, asked } = h();
+        let mut allowing = H {
+            race: race.allow_bad_record_ports(),
+            t0,
+            asked,
+        };
+        assert_eq!(
+            answer(&mut allowing, 0, records()),
+            ["start 0 [2001:db8::25]:25"]
+        );
+        assert!(svcb::is_bad_port(6667) && !svcb::is_bad_port(443) && !svcb::is_bad_port(8443));
+        assert!(
+            svcb::BAD_PORTS.windows(2).all(|w| w[0] < w[1]),
+            "sorted, for binary search"
+        );
+    }
+
     // HE-10.8: 10,000 ServiceMode records with distinct TargetNames ask for at most MAX_TARGETS
     // of them (AAAA and A each), never 20,000 queries.
     #[test]
