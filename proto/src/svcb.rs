@@ -685,7 +685,7 @@ mod tests {
             rdata(5, &[], &[(3, &[0, 2])]),
         ]
         .map(|b| parse_https_rdata(&b).unwrap());
-        let reversed = plan(&two_equal, &tcp, 443, true, |e| e.reverse());
+        let reversed = plan(&two_equal, &tcp, 443, false, |e| e.reverse());
         assert_eq!(reversed.iter().map(|e| e.port).collect::<Vec<_>>(), [2, 1]);
     }
 
