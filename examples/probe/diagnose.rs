@@ -73,13 +73,13 @@ pub fn address_code(checked: &Checked) -> &'static str {
     // TCP connected, then the handshake failed: how tells the server's problem (no TLS here, an
     // alert, a certificate) from the path's (a stall: small packets passed, big ones did not).
     if attempt.is_some_and(|a| a.tcp_connected().is_some()) {
-        return match outcome {
-            Some(AttemptOutcome::HandshakeFailed { message, .. }) => TLS_FAILURES
+        return match handshake_failure(e) {
+            Some(words) => TLS_FAILURES
                 .iter()
-                .find(|(_, prefix)| message.contains(prefix))
+                .find(|(_, prefix)| words.contains(prefix))
                 .map_or("handshake_failed", |(code, _)| code),
             // Still in the handshake when its time ran out.
-            _ => "tls_stalled",
+            None => "tls_stalled",
         };
     }
     if matches!(e, Error::TimedOut(_)) {
@@ -95,6 +95,23 @@ pub fn address_code(checked: &Checked) -> &'static str {
             _ => "failed",
         },
         None => "failed",
+    }
+}
+
+/// The handshake's own words in a `handshake failed` outcome's message, without the report's
+/// `connected, then the handshake failed: ` prefix.
+pub fn handshake_words(message: &str) -> &str {
+    message
+        .strip_prefix("connected, then the handshake failed: ")
+        .unwrap_or(message)
+}
+
+/// The words of a failed check's TLS handshake (its address's attempt connected, then the
+/// handshake failed), if that is how it failed.
+pub fn handshake_failure(e: &Error) -> Option<&str> {
+    match e.report()?.attempts().first()?.outcome()? {
+        AttemptOutcome::HandshakeFailed { message, .. } => Some(handshake_words(message)),
+        _ => None,
     }
 }
 
@@ -121,17 +138,22 @@ pub fn family_code(lookup: &Lookup, checks: &[&Check]) -> &'static str {
     }
 }
 
+/// Whether `--family` excludes `family` (its addresses are listed as skipped, never connected
+/// to).
+pub fn excluded(policy: FamilyPolicy, family: Family) -> bool {
+    matches!(
+        (policy, family),
+        (FamilyPolicy::Ipv4Only, Family::V6) | (FamilyPolicy::Ipv6Only, Family::V4)
+    )
+}
+
 /// The family's lookup from `--family` and what its own lookup returned.
 pub fn lookup_of(
     policy: FamilyPolicy,
     family: Family,
     result: &Result<Vec<std::net::SocketAddr>, Error>,
 ) -> Lookup {
-    let excluded = matches!(
-        (policy, family),
-        (FamilyPolicy::Ipv4Only, Family::V6) | (FamilyPolicy::Ipv6Only, Family::V4)
-    );
-    if excluded {
+    if excluded(policy, family) {
         return Lookup::Skipped;
     }
     match result {

@@ -383,7 +383,7 @@ async fn all_once(
     ] {
         // A family `--family` excludes is still looked up, so the table shows its addresses,
         // but none of them is connected to.
-        let excluded = opts.family != eyeballs::config::FamilyPolicy::Both && opts.family != only;
+        let excluded = diagnose::excluded(opts.family, family);
         let result = match literal {
             Some(ip) if Family::of_ip(&ip) != family => Ok(Vec::new()),
             Some(ip) if excluded => Ok(vec![std::net::SocketAddr::new(ip, port)]),

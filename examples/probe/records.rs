@@ -234,10 +234,9 @@ pub struct AddressTally {
     pub ok: usize,
     /// How many runs gave each result code (`ok`, `refused`, `skipped`, ...).
     pub codes: std::collections::BTreeMap<&'static str, usize>,
-    pub min_ms: Option<f64>,
-    pub median_ms: Option<f64>,
-    pub p95_ms: Option<f64>,
-    pub max_ms: Option<f64>,
+    /// The times of the successes.
+    #[serde(flatten)]
+    pub times: Spread,
 }
 
 /// Wins per family.
@@ -253,6 +252,14 @@ pub struct Tally {
     pub name: String,
     pub attempts: usize,
     pub won: usize,
+    #[serde(flatten)]
+    pub times: Spread,
+}
+
+/// Min, median, p95 and max of some times, in ms (`null` when there are none); flattened into
+/// the objects that carry them.
+#[derive(Debug, Serialize)]
+pub struct Spread {
     pub min_ms: Option<f64>,
     pub median_ms: Option<f64>,
     pub p95_ms: Option<f64>,
@@ -496,10 +503,12 @@ mod tests {
                 name: "ipv4".into(),
                 attempts: 2,
                 won: 1,
-                min_ms: Some(1.0),
-                median_ms: Some(1.0),
-                p95_ms: Some(1.0),
-                max_ms: Some(1.0),
+                times: Spread {
+                    min_ms: Some(1.0),
+                    median_ms: Some(1.0),
+                    p95_ms: Some(1.0),
+                    max_ms: Some(1.0),
+                },
             }],
             addresses: vec![],
         };

@@ -174,10 +174,7 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
                 format!(" ({message})")
             }
             Some(AttemptOutcome::HandshakeFailed { message, .. }) => {
-                let why = message
-                    .strip_prefix("connected, then the handshake failed: ")
-                    .unwrap_or(message);
-                format!(" ({why})")
+                format!(" ({})", diagnose::handshake_words(message))
             }
             _ => String::new(),
         };
@@ -409,7 +406,7 @@ pub fn reachability(
             diagnose::Checked::Skipped => (style.dim(&format!("{code:<16}")), "-".to_string()),
             diagnose::Checked::Failed(e) => {
                 // What the code alone does not say: the TLS failure's own words.
-                if let Some(message) = handshake_message(e) {
+                if let Some(message) = diagnose::handshake_failure(e) {
                     why.push(format!("  {a}: {message}"));
                 }
                 (style.red(&format!("{code:<16}")), "-".to_string())
@@ -434,19 +431,6 @@ pub fn reachability(
     let _ = writeln!(out, "{} {verdict}", style.bold("verdict:"));
     let _ = writeln!(out, "{} {}", style.bold("diagnosis:"), d.sentence);
     out
-}
-
-/// A failed TLS handshake's words (after TCP connected), without the report's prefix.
-fn handshake_message(e: &Error) -> Option<&str> {
-    let attempt = e.report()?.attempts().first()?;
-    match attempt.outcome()? {
-        AttemptOutcome::HandshakeFailed { message, .. } => Some(
-            message
-                .strip_prefix("connected, then the handshake failed: ")
-                .unwrap_or(message),
-        ),
-        _ => None,
-    }
 }
 
 /// How a NAT64 prefix was learned, in words.

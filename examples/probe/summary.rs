@@ -28,21 +28,17 @@ impl Tally {
     }
 
     fn record(&self, name: String) -> records::Tally {
-        let [min_ms, median_ms, p95_ms, max_ms] = spread(&self.times);
         records::Tally {
             name,
             attempts: self.attempts,
             won: self.won,
-            min_ms,
-            median_ms,
-            p95_ms,
-            max_ms,
+            times: spread(&self.times),
         }
     }
 }
 
 /// Min, median, p95 and max of `times`, in ms (`None` when there are none).
-fn spread(times: &[Duration]) -> [Option<f64>; 4] {
+fn spread(times: &[Duration]) -> records::Spread {
     let mut t = times.to_vec();
     t.sort();
     let at = |q: f64| -> Option<f64> {
@@ -52,12 +48,24 @@ fn spread(times: &[Duration]) -> [Option<f64>; 4] {
         let i = ((t.len() - 1) as f64 * q).round() as usize;
         Some(ms(t[i]))
     };
-    [
-        at(0.0),
-        crate::render::median(&t).map(ms),
-        at(0.95),
-        at(1.0),
-    ]
+    records::Spread {
+        min_ms: at(0.0),
+        median_ms: crate::render::median(&t).map(ms),
+        p95_ms: at(0.95),
+        max_ms: at(1.0),
+    }
+}
+
+/// The four time columns of a summary row: min, median, p95, max (`-` for none).
+fn columns(t: &records::Spread) -> String {
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+    format!(
+        "{:>8}  {:>8}  {:>8}  {:>8}",
+        f(t.min_ms),
+        f(t.median_ms),
+        f(t.p95_ms),
+        f(t.max_ms)
+    )
 }
 
 /// One address's result in one `--all` run: its code and how long its connect took.
@@ -78,23 +86,17 @@ pub fn summarize_all(host: &str, port: u16, runs: u32, results: &[Run]) -> recor
     }
     let addresses = by_addr
         .into_iter()
-        .map(|(addr, (codes, times))| {
-            let [min_ms, median_ms, p95_ms, max_ms] = spread(&times);
-            records::AddressTally {
-                addr: addr.to_string(),
-                family: Family::of(&addr).as_str(),
-                connects: codes
-                    .iter()
-                    .filter(|(c, _)| **c != "skipped")
-                    .map(|(_, n)| n)
-                    .sum(),
-                ok: times.len(),
-                codes,
-                min_ms,
-                median_ms,
-                p95_ms,
-                max_ms,
-            }
+        .map(|(addr, (codes, times))| records::AddressTally {
+            addr: addr.to_string(),
+            family: Family::of(&addr).as_str(),
+            connects: codes
+                .iter()
+                .filter(|(c, _)| **c != "skipped")
+                .map(|(_, n)| n)
+                .sum(),
+            ok: times.len(),
+            codes,
+            times: spread(&times),
         })
         .collect();
     records::AllSummary {
@@ -120,7 +122,6 @@ pub fn render_all(s: &records::AllSummary, style: Style) -> String {
         .max()
         .unwrap_or(0)
         .max(7);
-    let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
     out += &format!(
         "  {:<w$}  {:<6}  {:>8}  {:>4}  {:>8}  {:>8}  {:>8}  {:>8}  results\n",
         "address", "family", "connects", "ok", "min ms", "median", "p95", "max"
@@ -128,15 +129,12 @@ pub fn render_all(s: &records::AllSummary, style: Style) -> String {
     for a in &s.addresses {
         let results: Vec<String> = a.codes.iter().map(|(c, n)| format!("{c} {n}")).collect();
         out += &format!(
-            "  {:<w$}  {:<6}  {:>8}  {:>4}  {:>8}  {:>8}  {:>8}  {:>8}  {}\n",
+            "  {:<w$}  {:<6}  {:>8}  {:>4}  {}  {}\n",
             a.addr,
             a.family,
             a.connects,
             a.ok,
-            f(a.min_ms),
-            f(a.median_ms),
-            f(a.p95_ms),
-            f(a.max_ms),
+            columns(&a.times),
             results.join(", ")
         );
     }
@@ -207,21 +205,17 @@ pub fn render(s: &records::Summary, style: Style) -> String {
         s.won.ipv6,
         s.won.ipv4
     );
-    let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
     out += &format!(
         "  {:<28}  {:>8}  {:>5}  {:>8}  {:>8}  {:>8}  {:>8}\n",
         "", "attempts", "won", "min ms", "median", "p95", "max"
     );
     for t in s.families.iter().chain(&s.addresses) {
         out += &format!(
-            "  {:<28}  {:>8}  {:>5}  {:>8}  {:>8}  {:>8}  {:>8}\n",
+            "  {:<28}  {:>8}  {:>5}  {}\n",
             t.name,
             t.attempts,
             t.won,
-            f(t.min_ms),
-            f(t.median_ms),
-            f(t.p95_ms),
-            f(t.max_ms)
+            columns(&t.times)
         );
     }
     if let Some(first) = &s.first_winner
