@@ -1273,12 +1273,7 @@ fn hint_addresses(records: &[ServiceRecord]) -> Vec<IpAddr> {
     records
         .iter()
         .filter(|r| !r.is_alias())
-        .flat_map(|r| {
-            r.ipv6_hints
-                .iter()
-                .map(|ip| IpAddr::V6(*ip))
-                .chain(r.ipv4_hints.iter().map(|ip| IpAddr::V4(*ip)))
-        })
+        .flat_map(ServiceRecord::hint_ips)
         .collect()
 }
 

@@ -126,6 +126,12 @@ fn he_8_1_one_connector_many_runtimes() {
     );
 }
 
+/// A server bound on port 53, which needs root: these tests are `#[ignore]`d and run as root
+/// (`bash .ci/test`), where a bind that fails is the test's failure, never a skip.
+fn bound_as_root<T>(bound: std::io::Result<T>, at: SocketAddr) -> T {
+    bound.unwrap_or_else(|e| panic!("cannot bind {at} (this test needs root): {e}"))
+}
+
 /// A fresh directory for one test's configuration files.
 fn conf_dir(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("eyeballs-{tag}-{}", std::process::id()));
@@ -178,8 +184,8 @@ async fn he_8_2_broken_configuration_is_not_cached() {
         53,
         1 + (std::process::id() % 250) as u8,
     ));
-    let dns = DnsServer::start(SocketAddr::new(ns, 53), &[("a.test", &[LOCAL])], 0)
-        .unwrap_or_else(|e| panic!("cannot bind {ns}:53 (this test needs root): {e}"));
+    let at = SocketAddr::new(ns, 53);
+    let dns = bound_as_root(DnsServer::start(at, &[("a.test", &[LOCAL])], 0), at);
     std::fs::write(&resolv, format!("nameserver {ns}\n")).unwrap();
     connector
         .connect(("a.test", port))
@@ -212,8 +218,8 @@ async fn https_queries_for_local_names_stay_local() {
         54,
         1 + (std::process::id() % 250) as u8,
     ));
-    let dns = DnsServer::start(SocketAddr::new(ns, 53), &[("other.test", &[LOCAL])], 0)
-        .unwrap_or_else(|e| panic!("cannot bind {ns}:53 (this test needs root): {e}"));
+    let at = SocketAddr::new(ns, 53);
+    let dns = bound_as_root(DnsServer::start(at, &[("other.test", &[LOCAL])], 0), at);
     let dir = conf_dir("https-local");
     let (resolv, hosts) = (dir.join("resolv.conf"), dir.join("hosts"));
     std::fs::write(&resolv, format!("nameserver {ns}\n")).unwrap();
@@ -258,9 +264,8 @@ mod direct {
     }
 
     fn server(tag: u8, answer: impl Fn(&Message) -> Option<Message> + Send + 'static) -> DnsServer {
-        let ip = name_server_ip(tag);
-        DnsServer::start_with(SocketAddr::new(ip, 53), answer)
-            .unwrap_or_else(|e| panic!("cannot bind {ip}:53 (this test needs root): {e}"))
+        let at = SocketAddr::new(name_server_ip(tag), 53);
+        bound_as_root(DnsServer::start_with(at, answer), at)
     }
 
     /// A resolver reading its own files: `resolv` and `hosts` as given. The files go with the
@@ -824,8 +829,8 @@ mod direct {
             + 'static,
         ) -> RawServer {
             let ip = name_server_ip(tag);
-            let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 53))
-                .unwrap_or_else(|e| panic!("cannot bind {ip}:53 (this test needs root): {e}"));
+            let at = SocketAddr::new(ip, 53);
+            let socket = bound_as_root(std::net::UdpSocket::bind(at), at);
             let other = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).unwrap();
             socket
                 .set_read_timeout(Some(Duration::from_millis(20)))
@@ -1079,10 +1084,11 @@ mod direct {
     #[ignore = "needs root (port 53 on loopback): bash .ci/test runs it as root"]
     fn he_8_6_ipv6_servers_first_and_rotate() {
         let v4 = server(70, |q| Some(addresses(q, &[ip("192.0.2.70")], 0)));
-        let v6 = DnsServer::start_with("[::1]:53".parse().unwrap(), |q| {
-            Some(addresses(q, &[ip("192.0.2.71")], 0))
-        })
-        .unwrap_or_else(|e| panic!("cannot bind [::1]:53 (this test needs root): {e}"));
+        let at: SocketAddr = "[::1]:53".parse().unwrap();
+        let v6 = bound_as_root(
+            DnsServer::start_with(at, |q| Some(addresses(q, &[ip("192.0.2.71")], 0))),
+            at,
+        );
         let (first, _dir) = resolver(
             "v6-first",
             &format!("nameserver {}\nnameserver ::1\n", name_server_ip(70)),

@@ -1302,13 +1302,7 @@ impl Race {
         let listed_ips: HashSet<std::net::IpAddr> = service
             .plan
             .iter()
-            .flat_map(|e| {
-                let r = &e.record;
-                r.ipv6_hints
-                    .iter()
-                    .map(|ip| std::net::IpAddr::V6(*ip))
-                    .chain(r.ipv4_hints.iter().map(|ip| std::net::IpAddr::V4(*ip)))
-            })
+            .flat_map(|e| e.record.hint_ips())
             .collect();
         let mut kept: HashSet<(String, SocketAddr)> = service
             .hints
@@ -1317,11 +1311,7 @@ impl Race {
             .collect();
         for mut h in hints {
             h.dst.set_ip(h.dst.ip().to_canonical());
-            let key = match h.origin {
-                Some(t) => std::net::IpAddr::V4(t.ipv4),
-                None => h.dst.ip(),
-            };
-            if !listed_ips.contains(&key) {
+            if !listed_ips.contains(&h.stands_for()) {
                 continue;
             }
             let family = h.family();

@@ -42,9 +42,15 @@ impl Candidate {
     /// The family the destination is sorted and interleaved as: IPv4 for a NAT64 translation
     /// (HE-7.8), otherwise its address's.
     pub fn family(&self) -> Family {
+        Family::of_ip(&self.stands_for())
+    }
+
+    /// The address the destination stands for: a NAT64 translation's IPv4 address, otherwise
+    /// its own (what a hint lists, HE-10.5, and what sorts its family, HE-7.8).
+    pub(crate) fn stands_for(&self) -> std::net::IpAddr {
         match self.origin {
-            Some(_) => Family::V4,
-            None => Family::of(&self.dst),
+            Some(t) => std::net::IpAddr::V4(t.ipv4),
+            None => self.dst.ip(),
         }
     }
 }

@@ -41,11 +41,27 @@ impl ServiceRecord {
     /// Whether `c` is one of this record's hints; a NAT64 translation by the IPv4 address it
     /// stands for (HE-7.1).
     pub(crate) fn lists_hint(&self, c: &super::sort::Candidate) -> bool {
-        match (c.origin, c.dst.ip()) {
-            (Some(t), _) => self.ipv4_hints.contains(&t.ipv4),
-            (None, std::net::IpAddr::V6(ip)) => self.ipv6_hints.contains(&ip),
-            (None, std::net::IpAddr::V4(ip)) => self.ipv4_hints.contains(&ip),
+        match c.stands_for() {
+            std::net::IpAddr::V6(ip) => self.ipv6_hints.contains(&ip),
+            std::net::IpAddr::V4(ip) => self.ipv4_hints.contains(&ip),
         }
+    }
+
+    /// Every hint address of the record, IPv6 first (HE-10.5).
+    pub fn hint_ips(&self) -> impl Iterator<Item = std::net::IpAddr> + '_ {
+        self.ipv6_hints
+            .iter()
+            .map(|ip| std::net::IpAddr::V6(*ip))
+            .chain(self.ipv4_hints.iter().map(|ip| std::net::IpAddr::V4(*ip)))
+    }
+
+    /// Keeps at most [`MAX_HINTS`] hints of each family (HE-10.8); returns how many went.
+    fn truncate_hints(&mut self) -> usize {
+        let dropped = self.ipv6_hints.len().saturating_sub(MAX_HINTS)
+            + self.ipv4_hints.len().saturating_sub(MAX_HINTS);
+        self.ipv6_hints.truncate(MAX_HINTS);
+        self.ipv4_hints.truncate(MAX_HINTS);
+        dropped
     }
 
     /// Parses one HTTPS (or SVCB) record's RDATA, in wire format (HE-10.1).
@@ -140,11 +156,7 @@ pub fn bound_answer(records: &mut Vec<ServiceRecord>) -> usize {
     });
     dropped += keep.iter().filter(|k| !**k).count();
     for r in records.iter_mut() {
-        for len in [r.ipv6_hints.len(), r.ipv4_hints.len()] {
-            dropped += len.saturating_sub(MAX_HINTS);
-        }
-        r.ipv6_hints.truncate(MAX_HINTS);
-        r.ipv4_hints.truncate(MAX_HINTS);
+        dropped += r.truncate_hints();
     }
     dropped
 }
@@ -179,8 +191,7 @@ pub(crate) fn plan(
     endpoints.sort_by_key(|e| e.priority);
     endpoints.truncate(MAX_SERVICE_RECORDS);
     for e in &mut endpoints {
-        e.record.ipv6_hints.truncate(MAX_HINTS);
-        e.record.ipv4_hints.truncate(MAX_HINTS);
+        e.record.truncate_hints();
     }
     endpoints
 }
