@@ -205,7 +205,7 @@ fn inside() {
             "{:>16} | {:<26} | {:>11} | {:>7} | {:>13}",
             "concurrency", "client", "connects/s", "errors", "queries/conn"
         );
-        for (concurrency, count, tasks) in LEVELS {
+        for (concurrency, count, tasks) in LEVELS.into_iter().filter(|l| level_selected(*l)) {
             // Each round's time per client: the rates printed are medians over the rounds.
             let mut time = vec![[Duration::ZERO; N]; ROUNDS];
             let mut errors = [0usize; N];
@@ -268,6 +268,19 @@ fn inside() {
             }
         }
     });
+}
+
+/// `EYEBALLS_BY_NAME_LEVELS` (say `1000-one,1000-each`) keeps only those levels, for profiling
+/// one of them; unset, all run.
+fn level_selected((concurrency, _, tasks): (usize, usize, Tasks)) -> bool {
+    let Ok(levels) = std::env::var("EYEBALLS_BY_NAME_LEVELS") else {
+        return true;
+    };
+    let name = match tasks {
+        Tasks::One => format!("{concurrency}-one"),
+        Tasks::Each => format!("{concurrency}-each"),
+    };
+    levels.split(',').any(|l| l.trim() == name)
 }
 
 /// The median of the rates (the mean of the middle two for an even count).

@@ -653,4 +653,16 @@ mod tests {
             Target(Kind::HostPort("h.example:80".into()))
         );
     }
+
+    // Issue 23: the future a caller holds is small (the race is boxed), and the boxed race is
+    // about the driver's size: what wraps it (the connect's settings, the name, its span) stays
+    // within a few hundred bytes.
+    #[test]
+    fn connect_futures_stay_small() {
+        let c = crate::Connector::new();
+        let held = size_of_val(&c.connect(("h.example", 80)).into_future());
+        assert!(held <= 136, "ConnectFuture is {held} bytes");
+        let race = size_of_val(&c.connect(("h.example", 80)).race());
+        assert!(race <= 1_952, "the boxed race future is {race} bytes");
+    }
 }

@@ -120,11 +120,14 @@ impl<'a> Settings<'a> {
 
 /// Runs one race to its end. `handshake` runs on every attempt whose TCP handshake completes;
 /// the first attempt through it wins (HE-9.1).
-pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
-    request: Request<'_>,
-    dial: &D,
-    handshake: &H,
-) -> Result<(H::Output, Report), Error> {
+///
+/// What can be decided at once is decided here, before the future is made: the future keeps only
+/// the driver (or, for a single attempt, a box with that path's state), not the request.
+pub(crate) fn run<'a, D: Dial, H: Handshake<D::Stream>>(
+    request: Request<'a>,
+    dial: &'a D,
+    handshake: &'a H,
+) -> impl Future<Output = Result<(H::Output, Report), Error>> + Send + 'a {
     let start = Instant::now();
     let (config, shared) = (request.config, request.shared);
     // HE-7.1: on a network without an IPv4 route, IPv4 destinations go through NAT64. An IPv6
@@ -135,25 +138,58 @@ pub(crate) async fn run<D: Dial, H: Handshake<D::Stream>>(
         false => Nat64Plan::default(),
     };
     let nat64_active = nat64.active();
-    if let Source::Addrs(&[addr]) = request.source
+    let run = if let Source::Addrs(&[addr]) = request.source
         && config.allows_single_attempt()
         && request.settings.connect_timeout.is_none()
         && config.admission().admit_addr(addr) == Ok(addr)
         && !nat64_active
     {
-        return single_attempt(&request, dial, handshake, addr, start).await;
-    }
-    // Boxed: the race's state is large, and a connect that takes the single-attempt path above
-    // should not carry it (nor allocate it).
-    let driver = match request.source {
-        Source::Resolve { resolver, name } => Driver::for_name(&request, dial, handshake, start)
+        Run::Single(Box::pin(single_attempt(
+            request, dial, handshake, addr, start,
+        )))
+    } else {
+        let driver = match request.source {
+            Source::Resolve { resolver, name } => Driver::for_name(
+                &request, dial, handshake, start,
+            )
             .resolving(resolver, name, request.settings),
-        Source::Addrs(addrs) => {
-            Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
-        }
+            Source::Addrs(addrs) => {
+                Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
+            }
+        };
+        Run::Race(driver.with_nat64(nat64))
     };
-    let mut driver = Box::new(driver.with_nat64(nat64));
-    poll_fn(|cx| driver.poll(cx)).await
+    let mut run = run;
+    async move {
+        // By reference: the driver stays where it is (moved out, the future would hold it twice).
+        match &mut run {
+            Run::Single(single) => single.as_mut().await,
+            // In place: the connect's future is on the heap already (one allocation holds both).
+            Run::Race(driver) => poll_fn(|cx| driver.poll(cx)).await,
+        }
+    }
+}
+
+/// How [`run`] goes on.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the race is the common case and lives inside the connect's one allocation"
+)]
+enum Run<'a, D: Dial, H: Handshake<D::Stream>, S> {
+    /// One attempt and nothing to race: that path's own future, boxed (rare; the race should
+    /// not carry its state).
+    Single(Pin<Box<S>>),
+    Race(Driver<'a, D, H>),
+}
+
+/// Pushes onto a vector that usually holds two items (a connect's lookups and answers, one per
+/// family; its attempts): room for 2, then 4, 8, ... (`Vec` would start at 4), so a connect in
+/// flight carries little unused room.
+fn push_small<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        v.reserve_exact(v.len().max(2));
+    }
+    v.push(item);
 }
 
 /// The usable destinations in one family's answer, on `port`: records of the other family are
@@ -182,7 +218,7 @@ type RecordAnswer = Result<Vec<Vec<u8>>, ResolveError>;
 /// attempt now; its outcome is the result), so it runs without the machine. This keeps a connect
 /// to an IP literal as cheap as a plain `TcpStream::connect`.
 async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
-    request: &Request<'_>,
+    request: Request<'_>,
     dial: &D,
     handshake: &H,
     addr: SocketAddr,
@@ -462,7 +498,7 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     seen: Seen,
     sources: Sources<'a>,
     /// An HTTPS answer and when it came, held while [`Driver::gated`].
-    held_service: Option<(QueryId, RecordAnswer, Instant)>,
+    held_service: Option<Box<(QueryId, RecordAnswer, Instant)>>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -706,7 +742,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.race
             .handle(Input::Answer { id, answer }, now.into_std());
         debug!(prefix = ?self.race.nat64_prefix().map(|(p, _)| p), "NAT64 discovery ended");
-        if let Some((id, result, arrived)) = self.held_service.take() {
+        if let Some(held) = self.held_service.take() {
+            let (id, result, arrived) = *held;
             self.on_records(id, result, arrived, now);
         }
     }
@@ -788,7 +825,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
                 Found::Records(result) if self.gated() => {
                     // HE-7.6: its addresses wait for the prefix, to be judged rightly.
-                    self.held_service = Some((id, result, now));
+                    self.held_service = Some(Box::new((id, result, now)));
                 }
                 Found::Records(result) => self.on_records(id, result, now, now),
                 Found::Nat64(found) => self.on_nat64(id, found, now),
@@ -845,12 +882,15 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             }
         }
         let result = result.map(Resolved::into_ips);
-        self.report.answers.push(AnswerRecord {
-            family,
-            at,
-            result,
-            stale,
-        });
+        push_small(
+            &mut self.report.answers,
+            AnswerRecord {
+                family,
+                at,
+                result,
+                stale,
+            },
+        );
     }
 
     /// Carries out the race's actions; returns its result once the race is over.
@@ -897,13 +937,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
             }
         };
-        self.lookups.push((id, lookup));
+        push_small(&mut self.lookups, (id, lookup));
     }
 
     /// Starts attempt `id` to `addr` (the race checked the address policy already).
     fn start_attempt(&mut self, id: AttemptId, addr: SocketAddr) {
         debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
-        self.attempts.push((id, Running::Tcp(self.dial.dial(addr))));
+        push_small(&mut self.attempts, (id, Running::Tcp(self.dial.dial(addr))));
     }
 
     /// Stops attempt `id`: dropping its future closes its socket now (HE-5.4).

@@ -465,7 +465,11 @@ pub struct Race {
     /// The destinations that are NAT64 translations, and what each stands for (HE-7.8): they
     /// count as IPv4 when the families alternate, and are judged as that address (HE-7.6).
     /// Empty (no allocation) on almost every network.
-    translated: HashMap<SocketAddr, Translation>,
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every race, the map only with NAT64"
+    )]
+    translated: Option<Box<HashMap<SocketAddr, Translation>>>,
     /// Per family, the destinations a stale answer gave that its refresh has not confirmed yet
     /// (HE-8.7); `None` until a stale answer comes (almost never: boxed, so every race's state
     /// stays small).
@@ -494,7 +498,11 @@ pub struct Race {
     service: Option<Box<Service>>,
     /// When history knows something about the received destinations: each one's position in
     /// the order a race without history would use (for [`Race::placement`]).
-    plain_positions: Option<HashMap<SocketAddr, usize>>,
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every race, the map only with history"
+    )]
+    plain_positions: Option<Box<HashMap<SocketAddr, usize>>>,
     attempts: Vec<AttemptRecord>,
     running: usize,
     /// No attempt before this index is running: the oldest running attempt has the earliest
@@ -536,7 +544,7 @@ impl Race {
             received: Vec::new(),
             seen: Seen::default(),
             nat64: None,
-            translated: HashMap::new(),
+            translated: None,
             stale: None,
             nearest: None,
             untried: VecDeque::new(),
@@ -749,8 +757,7 @@ impl Race {
     /// The address the address policy judges for `addr`: the IPv4 address a NAT64 translation
     /// stands for (HE-7.6), else its own.
     fn judged(&self, addr: SocketAddr) -> IpAddr {
-        self.translated
-            .get(&addr)
+        self.translation(addr)
             .map_or(addr.ip(), |t| IpAddr::V4(t.ipv4))
     }
 
@@ -792,14 +799,16 @@ impl Race {
 
     /// The NAT64 translation destination `addr` is, if it is one.
     pub fn translation(&self, addr: SocketAddr) -> Option<Translation> {
-        self.translated.get(&addr).copied()
+        self.translated.as_ref()?.get(&addr).copied()
     }
 
     /// Keeps `c`'s translation: a destination the network's DNS64 gave is DNS64's, whichever
     /// answer came first (HE-7.6).
     fn note_translation(&mut self, c: &Candidate) {
         let Some(t) = c.origin else { return };
-        match self.translated.entry(c.dst) {
+        // Boxed and made on the first translation: a race without NAT64 carries a pointer.
+        let translated = self.translated.get_or_insert_with(Default::default);
+        match translated.entry(c.dst) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(t);
             }
@@ -1551,10 +1560,16 @@ impl Race {
                 .as_ref()
                 .and_then(|p| p.get(&addr).map(|p| *p as u32));
             let denied = !self.allows(addr);
-            if self.attempts.len() >= 16 && self.attempts.len() == self.attempts.capacity() {
-                // Past the first few, room for every address left at once: a long race copies
-                // its table once more, not at every doubling.
-                self.attempts.reserve_exact(self.untried.len() + 1);
+            let len = self.attempts.len();
+            if len == self.attempts.capacity() {
+                match len {
+                    // Most races make one or two attempts: room for 1, then 2, 4, 8 (`Vec`
+                    // would start at 4), so an attempt in flight carries no unused records.
+                    0..16 => self.attempts.reserve_exact(len.max(1)),
+                    // Past the first few, room for every address left at once: a long race
+                    // copies its table once more, not at every doubling.
+                    _ => self.attempts.reserve_exact(self.untried.len() + 1),
+                }
             }
             let endpoint = self.note_endpoint(addr);
             self.attempts.push(AttemptRecord {
@@ -1733,7 +1748,10 @@ impl Race {
         let order = sort_and_interleave_groups(groups, table, |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
-                let family = |addr: &SocketAddr| match translated.contains_key(addr) {
+                let family = |addr: &SocketAddr| match translated
+                    .as_ref()
+                    .is_some_and(|t| t.contains_key(addr))
+                {
                     true => Family::V4,
                     false => Family::of(addr),
                 };
@@ -1785,7 +1803,9 @@ impl Race {
             self.policy(),
             |best| (best, first_family_count),
         );
-        self.plain_positions = Some(order.into_iter().enumerate().map(|(i, a)| (a, i)).collect());
+        self.plain_positions = Some(Box::new(
+            order.into_iter().enumerate().map(|(i, a)| (a, i)).collect(),
+        ));
     }
 
     fn next_running_index(&mut self) -> Option<usize> {

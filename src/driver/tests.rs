@@ -2256,3 +2256,35 @@ async fn he_8_7_stale_answer_races_and_is_replaced() {
     assert_eq!(report.elapsed(), Duration::from_millis(5_000));
     assert_eq!(dial.open(), 0);
 }
+
+// Issue 23: what a connect in flight carries. A change that grows these fails here rather than
+// only in `benches/memory.rs` (their sum is most of a connect's heap: see docs/performance.md).
+#[test]
+fn state_sizes_stay_bounded() {
+    use std::mem::size_of;
+    type Tcp = crate::dial::TcpDial;
+    let driver = size_of::<Driver<'static, Tcp, NoHandshake>>();
+    assert!(driver <= 1_464, "Driver is {driver} bytes");
+    let race = size_of::<Race>();
+    assert!(race <= 688, "Race is {race} bytes");
+    let report = size_of::<Report>();
+    assert!(report <= 232, "Report is {report} bytes");
+    // The driver's future is the driver: the request and the single-attempt path are not kept.
+    let config = Config::default();
+    let dial = Tcp::new(Default::default());
+    let resolver = crate::resolve::StaticResolver::new();
+    let source = Source::Resolve {
+        resolver: &resolver,
+        name: "x.example",
+    };
+    let req = request(
+        Want::StreamOnly,
+        &config,
+        source,
+        "x.example",
+        80,
+        Shared::default(),
+    );
+    let run = size_of_val(&run(req, &dial, &NoHandshake));
+    assert!(run <= driver + 16, "driver::run's future is {run} bytes");
+}

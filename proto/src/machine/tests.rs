@@ -1755,3 +1755,30 @@ mod stale {
         assert_eq!(h.failed(30, 2), ["done AllAttemptsFailed"]);
     }
 }
+
+// Issue 23: the race's per-connect state. A change that grows it fails here.
+#[test]
+fn race_state_sizes_stay_bounded() {
+    use std::mem::size_of;
+    let race = size_of::<Race>();
+    assert!(race <= 688, "Race is {race} bytes");
+    let record = size_of::<AttemptRecord>();
+    assert!(record <= 152, "AttemptRecord is {record} bytes");
+    let candidate = size_of::<crate::sort::Candidate>();
+    assert!(candidate <= 128, "Candidate is {candidate} bytes");
+    let action = size_of::<Action>();
+    assert!(action <= 48, "Action is {action} bytes");
+}
+
+// Issue 23: a race of one or two attempts keeps room for no more records than it made.
+#[test]
+fn attempt_records_grow_from_one() {
+    let mut h = H::new(config());
+    h.resolved(0, Family::V6, &["2001:db8::1"]);
+    h.resolved(0, Family::V4, &["192.0.2.1"]);
+    assert_eq!(h.race.attempts.len(), 1);
+    assert_eq!(h.race.attempts.capacity(), 1);
+    h.tick(250);
+    assert_eq!(h.race.attempts.len(), 2);
+    assert_eq!(h.race.attempts.capacity(), 2);
+}
