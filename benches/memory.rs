@@ -17,12 +17,10 @@
 //! bench fails otherwise), and resident memory after `malloc_trim`. Needs no root. Run it with
 //! `cargo bench --bench memory --all-features`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::future::{IntoFuture, Ready, ready};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,35 +29,10 @@ use hyper_util::client::legacy::connect::dns::Name;
 use socket2::{Domain, Socket, Type};
 use tower_service::Service;
 
-/// Counts the bytes live on the heap.
-struct Counting;
+#[path = "../tests/common/counting.rs"]
+mod counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only counters are added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use counting::{Counting, allocations, live};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -159,10 +132,6 @@ fn resident() -> usize {
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
 }
 
 /// Raises the descriptor limit to what `n` connects with two sockets each need, as far as the
@@ -295,7 +264,7 @@ fn child(client: &str, n: usize) {
             warmup.shutdown().await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (fds0, live0, allocs0) = (open_fds(), live(), ALLOCATIONS.load(Ordering::Relaxed));
+        let (fds0, live0, allocs0) = (open_fds(), live(), allocations());
         trim();
         let resident0 = resident();
         for _ in 0..n {
@@ -317,12 +286,7 @@ fn child(client: &str, n: usize) {
             };
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let (fds1, live1, allocs1, resident1) = (
-            open_fds(),
-            live(),
-            ALLOCATIONS.load(Ordering::Relaxed),
-            resident(),
-        );
+        let (fds1, live1, allocs1, resident1) = (open_fds(), live(), allocations(), resident());
         assert!(
             tasks.try_join_next().is_none(),
             "a connect to a black hole finished"

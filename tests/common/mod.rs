@@ -1,6 +1,7 @@
 //! Loopback helpers shared by the real-socket tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod counting;
 pub mod dns;
 mod loopback;
 mod probe_bin;
