@@ -14,6 +14,8 @@ use std::io;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
+
+use crate::dial::TcpConnect;
 use tracing::debug;
 
 use crate::connector::Connector;
@@ -445,38 +447,32 @@ struct Direct<'a, T> {
 
 enum DirectState {
     Start,
-    Connecting(TcpStream, Instant),
+    Connecting(TcpConnect, Instant),
     Done,
 }
 
 impl<T> Direct<'_, T> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let addr = self.addr;
-        let (stream, started) = match std::mem::replace(&mut self.state, DirectState::Done) {
-            DirectState::Start => {
-                debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
-                let started = Instant::now();
-                match crate::dial::connect_default(addr) {
-                    Ok(stream) => (stream, started),
+        if let DirectState::Start = self.state {
+            debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
+            self.state =
+                DirectState::Connecting(crate::dial::connect_default(addr), Instant::now());
+        }
+        let DirectState::Connecting(connect, started) = &mut self.state else {
+            panic!("ConnectFuture polled after it completed");
+        };
+        let started = *started;
+        let stream = match Pin::new(connect).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(result) => {
+                self.state = DirectState::Done;
+                match result {
+                    Ok(stream) => stream,
                     Err(e) => return Poll::Ready(Err(self.failed(e, started))),
                 }
             }
-            DirectState::Connecting(stream, started) => (stream, started),
-            DirectState::Done => panic!("ConnectFuture polled after it completed"),
         };
-        // As tokio's own connect: writable once the handshake is done, then SO_ERROR says how.
-        match stream.poll_write_ready(cx) {
-            Poll::Pending => {
-                self.state = DirectState::Connecting(stream, started);
-                return Poll::Pending;
-            }
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(self.failed(e, started))),
-            Poll::Ready(Ok(())) => {}
-        }
-        match stream.take_error() {
-            Ok(None) => {}
-            Ok(Some(e)) | Err(e) => return Poll::Ready(Err(self.failed(e, started))),
-        }
         let host = self.target.host();
         let to = Destination {
             addr,
@@ -663,6 +659,6 @@ mod tests {
         let held = size_of_val(&c.connect(("h.example", 80)).into_future());
         assert!(held <= 136, "ConnectFuture is {held} bytes");
         let race = size_of_val(&c.connect(("h.example", 80)).race());
-        assert!(race <= 1_952, "the boxed race future is {race} bytes");
+        assert!(race <= 1_824, "the boxed race future is {race} bytes");
     }
 }

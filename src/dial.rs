@@ -8,31 +8,25 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, TcpKeepalive, Type};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::config::SocketOptions;
-
-/// A boxed single-attempt connect.
-pub(crate) type DialFuture<S> = Pin<Box<dyn Future<Output = io::Result<S>> + Send + 'static>>;
 
 /// Opens one connection attempt, and tells which source address a destination would use.
 pub(crate) trait Dial: Send + Sync {
     /// The connected stream.
     type Stream: Send + 'static;
 
-    /// Starts one attempt. Dropping the future closes its socket.
-    fn dial(&self, addr: SocketAddr) -> DialFuture<Self::Stream>;
+    /// One attempt in progress: held inline by the driver (no allocation per attempt for the
+    /// real dialer). Dropping it closes its socket.
+    type Attempt: Future<Output = io::Result<Self::Stream>> + Send + Unpin + 'static;
 
-    /// Starts one attempt without boxing its future, for the single-address fast path.
-    fn dial_unboxed(
-        &self,
-        addr: SocketAddr,
-    ) -> impl Future<Output = io::Result<Self::Stream>> + Send {
-        self.dial(addr)
-    }
+    /// Starts one attempt.
+    fn dial(&self, addr: SocketAddr) -> Self::Attempt;
 
     /// The source address the kernel would pick for `dst`, or `None` if it has no route (RFC 6724
     /// rule 1). Must not send anything.
@@ -124,26 +118,17 @@ impl SourceCache {
 
 impl Dial for TcpDial {
     type Stream = TcpStream;
+    type Attempt = TcpConnect;
 
-    fn dial(&self, addr: SocketAddr) -> DialFuture<TcpStream> {
-        let socket = if self.options.is_default() {
-            // The fast path: exactly the system calls `TcpStream::connect` makes.
-            if addr.is_ipv4() {
-                TcpSocket::new_v4()
-            } else {
-                TcpSocket::new_v6()
-            }
-        } else {
-            configured_socket(&self.options, addr)
-        };
-        Box::pin(async move { socket?.connect(addr).await })
-    }
-
-    async fn dial_unboxed(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+    fn dial(&self, addr: SocketAddr) -> TcpConnect {
         if self.options.is_default() {
-            TcpStream::connect(addr).await
-        } else {
-            configured_socket(&self.options, addr)?.connect(addr).await
+            // The fast path: exactly the system calls `TcpStream::connect` makes.
+            return connect_default(addr);
+        }
+        let stream =
+            configured_socket(&self.options, addr).and_then(|socket| start_connect(socket, addr));
+        TcpConnect {
+            stream: Some(stream),
         }
     }
 
@@ -203,15 +188,54 @@ fn bind_device(socket: &Socket, options: &SocketOptions) -> io::Result<()> {
     Ok(())
 }
 
+/// A TCP connect in progress: the socket, registered with the reactor, whose handshake is done
+/// once it is writable, and succeeded if `SO_ERROR` is then clear (as tokio's own connect does).
+/// No allocation of its own; dropping it closes the socket.
+#[derive(Debug)]
+pub(crate) struct TcpConnect {
+    /// `None` once the outcome is returned.
+    stream: Option<io::Result<TcpStream>>,
+}
+
+impl Future for TcpConnect {
+    type Output = io::Result<TcpStream>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let stream = match self.stream.take() {
+            Some(Ok(stream)) => stream,
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => panic!("TcpConnect polled after it completed"),
+        };
+        match stream.poll_write_ready(cx) {
+            Poll::Pending => {
+                self.stream = Some(Ok(stream));
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => match stream.take_error() {
+                Ok(None) => Poll::Ready(Ok(stream)),
+                Ok(Some(e)) | Err(e) => Poll::Ready(Err(e)),
+            },
+        }
+    }
+}
+
 /// Starts a TCP connect to `addr` with no socket options: the system calls of
 /// `TcpStream::connect` (a non-blocking socket, `connect`, registration with the reactor). The
-/// stream is connected once it is writable and `SO_ERROR` is clear.
-pub(crate) fn connect_default(addr: SocketAddr) -> io::Result<TcpStream> {
+/// A failure to start (no socket, a refused `connect`) is the attempt's outcome when polled.
+pub(crate) fn connect_default(addr: SocketAddr) -> TcpConnect {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
-    )?;
+    );
+    TcpConnect {
+        stream: Some(socket.and_then(|socket| start_connect(socket, addr))),
+    }
+}
+
+/// Starts `socket`'s non-blocking connect to `addr` and registers it with the reactor.
+fn start_connect(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
     match socket.connect(&SockAddr::from(addr)) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
@@ -220,7 +244,7 @@ pub(crate) fn connect_default(addr: SocketAddr) -> io::Result<TcpStream> {
     TcpStream::from_std(socket.into())
 }
 
-fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<TcpSocket> {
+fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
@@ -285,7 +309,7 @@ fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<TcpSocke
     if let Some(hook) = &o.hook {
         hook(&socket, addr)?;
     }
-    Ok(TcpSocket::from_std_stream(socket.into()))
+    Ok(socket)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use tracing::debug;
 
 use crate::config::Config;
-use crate::dial::{Dial, DialFuture};
+use crate::dial::Dial;
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Destination, Handshake, NoHandshake};
 use crate::nat64::{Discovery, Found as Nat64Found, Nat64Plan, Nat64Shared};
@@ -22,8 +22,8 @@ use crate::proto::Family;
 use crate::proto::admit::{Admission, Seen};
 use crate::proto::history::{History, PastFailure, Remembered};
 use crate::proto::machine::{
-    Action, Addresses, Answer, AttemptId, AttemptState, CancelReason, Failure, Input, Query,
-    QueryId, Race, RaceConfig,
+    Action, Addresses, Answer, AttemptId, AttemptRecord, AttemptState, CancelReason, Failure,
+    Input, Query, QueryId, Race, RaceConfig,
 };
 use crate::proto::sort::{Candidate, PolicyTable};
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
@@ -233,7 +233,7 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
         host: request.host,
         endpoint: None,
     };
-    let result = match dial.dial_unboxed(addr).await {
+    let result = match dial.dial(addr).await {
         Ok(stream) if H::TCP_ONLY => handshake.handshake(stream, &to).await,
         Ok(stream) => {
             tcp_connected = Some(start.elapsed());
@@ -322,13 +322,13 @@ fn failed(
 
 /// A running attempt: its TCP connect, then the handshake on top (HE-9.1). Dropping it closes
 /// its socket.
-enum Running<S, F> {
-    Tcp(DialFuture<S>),
+enum Running<C, F> {
+    Tcp(C),
     Handshake(Pin<Box<F>>),
 }
 
 /// A running attempt of a driver with dialer `D` and handshake `H`.
-type AttemptOf<D, H> = Running<<D as Dial>::Stream, <H as Handshake<<D as Dial>::Stream>>::Future>;
+type AttemptOf<D, H> = Running<<D as Dial>::Attempt, <H as Handshake<<D as Dial>::Stream>>::Future>;
 
 /// How one pass of the driver ended.
 enum Pass {
@@ -405,22 +405,19 @@ struct Feed {
     stale: bool,
 }
 
-/// What turns destinations into the race's candidates and keeps what they were.
+/// What turns destinations into the race's candidates, and records attempts' outcomes.
 struct Sources<'a> {
     /// Whether to look source addresses up (not for a single address: nothing to sort).
     with_sources: bool,
     history: Option<&'a SharedHistory>,
-    /// Each fed destination's source address (to key its history when its attempt ends) and
-    /// what the history knew of it (for the report).
-    known: HashMap<SocketAddr, (Option<IpAddr>, Remembered)>,
 }
 
 impl Sources<'_> {
     /// Destinations as the race takes them: with the source address the kernel would pick (RFC
     /// 6724 needs it; one system call each unless `with_sources` is off), NAT64-translated as
     /// the race says where IPv4 has no route (HE-7.1, HE-7.6) and, with history, what earlier
-    /// connects on that network learned (HE-4.2), also kept in `known` for the report and for
-    /// recording the outcome.
+    /// connects on that network learned (HE-4.2). The race keeps them (for the report, and the
+    /// source each attempt's outcome is recorded under).
     fn candidates<D: Dial>(
         &mut self,
         dial: &D,
@@ -442,30 +439,20 @@ impl Sources<'_> {
             let mut h = lock(history);
             for c in &mut out {
                 c.hist = h.verdict(c.src, c.dst, now.into_std());
-                self.known.insert(c.dst, (c.src, c.hist));
             }
         }
         out
     }
 
-    /// Records in the history what an attempt to `dst` showed, if there is a history (HE-4.2).
+    /// Records in the history what attempt `record` showed, if there is a history (HE-4.2).
     fn remember(
         &self,
-        dst: SocketAddr,
+        record: &AttemptRecord,
         now: Instant,
-        record: impl FnOnce(&mut History, Option<IpAddr>, SocketAddr, std::time::Instant),
+        write: impl FnOnce(&mut History, Option<IpAddr>, SocketAddr, std::time::Instant),
     ) {
         let Some(history) = self.history else { return };
-        let src = self.known.get(&dst).and_then(|(src, _)| *src);
-        record(&mut lock(history), src, dst, now.into_std());
-    }
-
-    /// What the history knew of `dst` when it was fed, if anything.
-    fn remembered(&self, dst: SocketAddr) -> Option<Remembered> {
-        self.known
-            .get(&dst)
-            .map(|(_, hist)| *hist)
-            .filter(|hist| !hist.is_empty())
+        write(&mut lock(history), record.src, record.addr, now.into_std());
     }
 }
 
@@ -538,7 +525,6 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             sources: Sources {
                 with_sources: true,
                 history: request.shared.history,
-                known: HashMap::new(),
             },
             held_service: None,
             attempts: Vec::new(),
@@ -957,8 +943,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             CancelReason::Lost => PastFailure::LostRace,
             _ => PastFailure::TimedOut,
         };
-        self.sources
-            .remember(addr, now, |h, src, dst, now| h.failure(src, dst, kind, now));
+        self.sources.remember(record, now, |h, src, dst, now| {
+            h.failure(src, dst, kind, now)
+        });
         if reason != CancelReason::Lost {
             let msg = format!("timed out after {:?}", round_ms(ran));
             let timed_out = io::Error::new(io::ErrorKind::TimedOut, msg);
@@ -1005,9 +992,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// Records attempt `id`'s failure: in the history and the errors.
     fn attempt_failed(&mut self, id: AttemptId, e: io::Error, now: Instant) {
         let kind = failure_kind(e.kind());
-        let addr = self.race.attempts()[id.0].addr;
-        self.sources
-            .remember(addr, now, |h, src, dst, now| h.failure(src, dst, kind, now));
+        let record = &self.race.attempts()[id.0];
+        let addr = record.addr;
+        self.sources.remember(record, now, |h, src, dst, now| {
+            h.failure(src, dst, kind, now)
+        });
         debug!(%addr, attempt = id.0, error = %e, "attempt failed");
         self.errors.push((id, e));
     }
@@ -1159,7 +1148,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     ) -> (AttemptId, Polled<H::Output>) {
         let id = self.attempts[i].0;
         let stream = match &mut self.attempts[i].1 {
-            Running::Tcp(connect) => match connect.as_mut().poll(cx) {
+            Running::Tcp(connect) => match Pin::new(connect).poll(cx) {
                 Poll::Pending => return (id, Polled::Pending),
                 Poll::Ready(Err(e)) => return (id, Polled::Failed(e)),
                 Poll::Ready(Ok(stream)) => stream,
@@ -1175,8 +1164,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let record = &self.race.attempts()[id.0];
         let rtt = now.into_std().saturating_duration_since(record.started);
         let addr = record.addr;
-        self.sources
-            .remember(addr, now, |h, src, dst, now| h.success(src, dst, rtt, now));
+        self.sources.remember(record, now, |h, src, dst, now| {
+            h.success(src, dst, rtt, now)
+        });
         let to = Destination {
             addr,
             host: self.host,
@@ -1250,9 +1240,32 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn report_attempts(&mut self, report: &mut Report) {
         let start = self.start.into_std();
         let since = |at: std::time::Instant| at.saturating_duration_since(start);
+        // What the history knew of each destination when it came (nothing to allocate when it
+        // knew nothing), and each attempt's error: looked up once each, whatever the count.
+        let remembered: HashMap<SocketAddr, Remembered> = (self.race.received().iter())
+            .filter(|c| !c.hist.is_empty())
+            .map(|c| (c.dst, c.hist))
+            .collect();
+        let mut error_of = vec![
+            None;
+            if self.errors.is_empty() {
+                0
+            } else {
+                self.race.attempts().len()
+            }
+        ];
+        for (i, (id, _)) in self.errors.iter().enumerate() {
+            if let Some(slot) = error_of.get_mut(id.0) {
+                slot.get_or_insert(i);
+            }
+        }
         for (i, record) in self.race.attempts().iter().enumerate() {
             let id = AttemptId(i);
-            let error = self.errors.iter().find(|(e, _)| *e == id).map(|(_, e)| e);
+            let error = error_of
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|e| &self.errors[e].1);
             let in_handshake = record.tcp_connected.is_some();
             let outcome = match (record.state, error) {
                 (AttemptState::Running, _) => None,
@@ -1270,7 +1283,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 started: since(record.started),
                 ended: record.ended.map(since),
                 outcome,
-                history: self.sources.remembered(record.addr),
+                history: remembered.get(&record.addr).copied(),
                 placement: self.race.placement(id),
                 // The endpoint it came from when it started; else the one its address has now.
                 endpoint: self.race.attempt_endpoint(id).cloned().or_else(|| {

@@ -78,31 +78,50 @@ impl Admission {
 /// searched directly (no hashing on the common one-or-two-address connect), long ones hashed.
 #[derive(Debug, Default)]
 pub struct Seen {
+    /// Up to [`Seen::LINEAR_MAX`] addresses, searched in order (most connects have one or two).
     list: Vec<SocketAddr>,
-    set: HashSet<SocketAddr>,
+    /// Past that, every address; boxed, so the common case carries a pointer, not a table.
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every connect's state, the table only for long answers"
+    )]
+    set: Option<Box<HashSet<SocketAddr>>>,
 }
 
 impl Seen {
+    /// The longest list searched directly.
+    const LINEAR_MAX: usize = 16;
+
     /// Adds `addr`; `false` if it was already there.
     pub fn insert(&mut self, addr: SocketAddr) -> bool {
-        const LINEAR_MAX: usize = 16;
-        if self.set.is_empty() {
-            if self.list.contains(&addr) {
-                return false;
-            }
-            if self.list.len() < LINEAR_MAX {
-                self.list.push(addr);
-                return true;
-            }
-            self.set.extend(self.list.drain(..));
+        if let Some(set) = &mut self.set {
+            return set.insert(addr);
         }
-        self.set.insert(addr)
+        if self.list.contains(&addr) {
+            return false;
+        }
+        if self.list.len() < Self::LINEAR_MAX {
+            if self.list.len() == self.list.capacity() {
+                // Room for 2, then 4, 8, 16 (`Vec` would start at 4).
+                self.list.reserve_exact(self.list.len().max(2));
+            }
+            self.list.push(addr);
+            return true;
+        }
+        let mut set: HashSet<SocketAddr> = std::mem::take(&mut self.list).into_iter().collect();
+        set.insert(addr);
+        self.set = Some(Box::new(set));
+        true
     }
 
     /// Removes `addr` (a destination withdrawn, HE-8.7).
     pub fn remove(&mut self, addr: &SocketAddr) {
-        self.list.retain(|a| a != addr);
-        self.set.remove(addr);
+        match &mut self.set {
+            Some(set) => {
+                set.remove(addr);
+            }
+            None => self.list.retain(|a| a != addr),
+        }
     }
 }
 

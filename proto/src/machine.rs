@@ -275,6 +275,9 @@ pub enum AttemptState {
 pub struct AttemptRecord {
     /// Where it connected (or would have: denied).
     pub addr: SocketAddr,
+    /// The source address it was sorted with ([`Candidate::src`]): the history's key for its
+    /// outcome (HE-4.2).
+    pub src: Option<IpAddr>,
     /// When it started (or was denied).
     pub started: Instant,
     /// When it ended: failed, denied, cancelled or won; `None` while running.
@@ -640,7 +643,7 @@ impl Race {
     fn ask(&mut self, query: Query, send: bool) {
         let id = QueryId(self.queries.len);
         if send {
-            self.actions.push_back(Action::Query {
+            self.act(Action::Query {
                 id,
                 query: query.clone(),
             });
@@ -648,12 +651,21 @@ impl Race {
         self.queries.push(query);
     }
 
+    /// Queues `action` for [`Race::poll_action`]. The queue is drained after every input and
+    /// rarely holds more than two: room for 2, then 4, 8 (`VecDeque` would start at 4).
+    fn act(&mut self, action: Action) {
+        if self.actions.len() == self.actions.capacity() {
+            self.actions.reserve_exact(self.actions.len().max(2));
+        }
+        self.actions.push_back(action);
+    }
+
     /// [`Race::ask`] for the name's addresses of `family`.
     fn ask_addresses(&mut self, family: Family, send: bool) {
         let id = QueryId(self.queries.len);
         if send {
             let query = Query::Addresses(family);
-            self.actions.push_back(Action::Query { id, query });
+            self.act(Action::Query { id, query });
         }
         self.queries.push_kind(Kind::Addresses(family));
     }
@@ -754,6 +766,12 @@ impl Race {
         &self.attempts
     }
 
+    /// Every destination received so far, deduplicated (HE-5.6), in arrival order, with what
+    /// the history knew of each when it came.
+    pub fn received(&self) -> &[Candidate] {
+        &self.received
+    }
+
     /// The address the address policy judges for `addr`: the IPv4 address a NAT64 translation
     /// stands for (HE-7.6), else its own.
     fn judged(&self, addr: SocketAddr) -> IpAddr {
@@ -767,7 +785,8 @@ impl Race {
     /// the well-known prefix, to recognise DNS64 answers in it.
     pub fn with_nat64(mut self, nat64: Nat64) -> Race {
         let discovering = nat64.is_discovering();
-        self.nat64 = Some(Box::new(nat64));
+        // Knowing only the well-known prefix is what no `Nat64` means: nothing to allocate.
+        self.nat64 = (!nat64.is_well_known_only()).then(|| Box::new(nat64));
         if discovering && !self.done {
             self.ask(Query::Nat64Prefix, true);
         }
@@ -1100,6 +1119,12 @@ impl Race {
             }
             self.received = addrs;
             addrs = Vec::new();
+        }
+        // A few destinations: room for exactly them (a second answer of one address makes the
+        // list 2 long, not 4); many: the usual doubling, so parts of a long answer stay linear.
+        match self.received.len() + addrs.len() {
+            total if total <= 16 => self.received.reserve_exact(addrs.len()),
+            _ => self.received.reserve(addrs.len()),
         }
         for c in addrs {
             // HE-5.6: no address twice.
@@ -1519,7 +1544,7 @@ impl Race {
                 }
                 let reason = CancelReason::AttemptTimedOut;
                 self.finish_attempt(AttemptId(idx), AttemptState::Cancelled(reason));
-                self.actions.push_back(Action::Cancel {
+                self.act(Action::Cancel {
                     id: AttemptId(idx),
                     reason,
                 });
@@ -1572,8 +1597,14 @@ impl Race {
                 }
             }
             let endpoint = self.note_endpoint(addr);
+            let src = self
+                .received
+                .iter()
+                .find(|c| c.dst == addr)
+                .and_then(|c| c.src);
             self.attempts.push(AttemptRecord {
                 addr,
+                src,
                 started: now,
                 ended: denied.then_some(now),
                 tcp_connected: None,
@@ -1592,7 +1623,7 @@ impl Race {
                 continue;
             }
             self.running += 1;
-            self.actions.push_back(Action::Start { id, addr });
+            self.act(Action::Start { id, addr });
             // HE-5.1 / HE-5.8: the next attempt is due one Connection Attempt Delay after this one
             // was due, so a late timer does not push the whole schedule back; never sooner than
             // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
@@ -1829,7 +1860,7 @@ impl Race {
         for idx in self.oldest_running..self.attempts.len() {
             if self.attempts[idx].state == AttemptState::Running {
                 self.finish_attempt(AttemptId(idx), AttemptState::Cancelled(reason));
-                self.actions.push_back(Action::Cancel {
+                self.act(Action::Cancel {
                     id: AttemptId(idx),
                     reason,
                 });
@@ -1840,7 +1871,7 @@ impl Race {
     fn finish(&mut self, result: Result<AttemptId, Failure>) {
         self.untried.clear();
         self.done = true;
-        self.actions.push_back(Action::Done(result));
+        self.act(Action::Done(result));
     }
 }
 

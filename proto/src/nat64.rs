@@ -263,6 +263,11 @@ impl Default for Nat64 {
 }
 
 impl Nat64 {
+    /// Whether it knows nothing beyond [`Nat64::WELL_KNOWN_ONLY`].
+    pub(crate) fn is_well_known_only(&self) -> bool {
+        self.synth.is_none() && self.others.is_empty() && self.source.is_none() && !self.discovering
+    }
+
     /// Knows only the well-known prefix, to recognise DNS64 answers in it (the default).
     pub const WELL_KNOWN_ONLY: Nat64 = Nat64 {
         synth: None,
