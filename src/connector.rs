@@ -1,10 +1,13 @@
 //! [`Connector`] and its [`Builder`]: the public entry points.
 
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use futures::future::{Either, ready};
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
@@ -14,13 +17,16 @@ use crate::dial::TcpDial;
 use crate::driver::{self, Request, Settings, Shared, SharedHistory, Source, Want};
 use crate::error::Error;
 use crate::handshake::Handshake;
-use crate::host::{Host, InputError, Zone, parse_host};
+use crate::host::{Host, HostRef, InputError, Zone, parse_host, parse_host_ref};
 use crate::nat64::Nat64Shared;
 use crate::proto::admit::Refusal;
 use crate::proto::history::{History, Limits};
 use crate::proto::sort::PolicyTable;
 use crate::report::Report;
 use crate::resolve::{Resolve, SystemResolver, default_resolver};
+
+/// The future of a rarer connect, boxed on its own.
+type BoxedRun<'a, T> = Pin<Box<dyn Future<Output = Result<(T, Report), Error>> + Send + 'a>>;
 
 /// Opens TCP connections with Happy Eyeballs v2 (RFC 8305).
 ///
@@ -183,30 +189,44 @@ impl Connector {
         Connect::new(self, target.into())
     }
 
-    /// Runs a connect to `target` in its tracing span.
-    pub(crate) async fn run<H: Handshake>(
+    /// Runs a connect to `target` in its tracing span. What can be decided at once (the host
+    /// parsed, the request made, the driver's first decisions) is decided here, before the
+    /// future is made: a connect to a host keeps only the driver's state and its span.
+    pub(crate) fn run<'a, H: Handshake>(
+        &'a self,
+        target: &'a Target<'_>,
+        settings: Settings<'a>,
+        want: Want,
+        handshake: &'a H,
+    ) -> impl Future<Output = Result<(H::Output, Report), Error>> + Send + 'a {
+        let host_port = match &target.0 {
+            Kind::Addrs(addrs) => {
+                // Rare (several addresses given, or one with a timeout): boxed, so that its
+                // label and target do not sit in every connect's future.
+                let addrs = self.run_addrs(addrs, settings, want, handshake);
+                let addrs: BoxedRun<'a, H::Output> = Box::pin(addrs);
+                return Either::Left(addrs);
+            }
+            Kind::Host { host, port } => Ok((&**host, *port)),
+            Kind::HostPort(host_port) => split_host_port(host_port),
+        };
+        Either::Right(self.run_host(host_port, settings, want, handshake))
+    }
+
+    /// A connect to addresses given.
+    async fn run_addrs<H: Handshake>(
         &self,
-        target: &Target<'_>,
+        addrs: &[SocketAddr],
         settings: Settings<'_>,
         want: Want,
         handshake: &H,
     ) -> Result<(H::Output, Report), Error> {
         let inner = &*self.inner;
-        let addrs = match &target.0 {
-            Kind::Addrs(addrs) => addrs,
-            Kind::Host { host, port } => {
-                return self.run_host(host, *port, settings, want, handshake).await;
-            }
-            Kind::HostPort(host_port) => {
-                let (host, port) = split_host_port(host_port)?;
-                return self.run_host(host, port, settings, want, handshake).await;
-            }
-        };
         let port = addrs.first().map_or(0, SocketAddr::port);
         if let Some(bad) = addrs.iter().find(|a| a.port() == 0) {
             return Err(Error::invalid(bad.to_string(), InputError::PortZero));
         }
-        let (label, target) = match &addrs[..] {
+        let (label, target) = match addrs {
             [one] => (one.ip().to_string(), None),
             _ if addrs.iter().all(|a| a.port() == port) => {
                 let n = addrs.len();
@@ -283,33 +303,50 @@ impl Connector {
         (!nat64).then_some(addr)
     }
 
-    /// A connect to a name or literal.
-    async fn run_host<H: Handshake>(
-        &self,
-        host: &str,
-        port: u16,
-        settings: Settings<'_>,
+    /// A connect to a name or literal (`host_port`: the host and port, or why they are not).
+    fn run_host<'a, H: Handshake>(
+        &'a self,
+        host_port: Result<(&'a str, u16), Error>,
+        settings: Settings<'a>,
         want: Want,
-        handshake: &H,
-    ) -> Result<(H::Output, Report), Error> {
-        let span = tracing::debug_span!("eyeballs::connect", host, port);
+        handshake: &'a H,
+    ) -> impl Future<Output = Result<(H::Output, Report), Error>> + Send + 'a {
+        let request =
+            host_port.and_then(|(host, port)| self.host_request(host, port, settings, want));
+        match request {
+            Ok(request) => {
+                let span = tracing::debug_span!(
+                    "eyeballs::connect",
+                    host = request.label,
+                    port = request.port
+                );
+                let inner = &*self.inner;
+                Either::Right(driver::run(request, &inner.dial, handshake).instrument(span))
+            }
+            Err(e) => Either::Left(ready(Err(e))),
+        }
+    }
+
+    /// The request of a connect to a name or literal, or why `host` and `port` make none.
+    fn host_request<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+        settings: Settings<'a>,
+        want: Want,
+    ) -> Result<Request<'a>, Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
-        let parsed = parse_host(host).map_err(|e| Error::invalid(host, e))?;
         let inner = &*self.inner;
-        let literal;
-        let source = match &parsed {
-            Host::Name(name) => Source::Resolve {
+        let source = match parse_host_ref(host).map_err(|e| Error::invalid(host, e))? {
+            HostRef::Name(name) => Source::Resolve {
                 resolver: &*inner.resolver,
                 name,
             },
-            Host::Ip(ip, zone) => {
-                literal = [self.literal(host, *ip, zone.clone(), port)?];
-                Source::Addrs(&literal)
-            }
+            HostRef::Ip(ip, zone) => Source::Literal(self.literal(host, ip, zone, port)?),
         };
-        let request = Request {
+        Ok(Request {
             want,
             config: &inner.config,
             settings,
@@ -318,10 +355,7 @@ impl Connector {
             host: Some(host),
             port,
             shared: inner.shared(),
-        };
-        driver::run(request, &inner.dial, handshake)
-            .instrument(span)
-            .await
+        })
     }
 
     /// Resolves `host` and returns its addresses with `port`, in the order a connect would try

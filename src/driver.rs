@@ -1,6 +1,7 @@
 //! The tokio driver: runs the lookups and attempts the core asks for, feeds their results back,
 //! and keeps one timer at the core's next deadline.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::future::{Future, poll_fn};
 use std::io;
@@ -34,15 +35,28 @@ use crate::resolve::{
 use std::sync::Arc;
 
 /// Where the addresses come from.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) enum Source<'a> {
     /// Look `name` up with the resolver, per family.
     Resolve {
         resolver: &'a dyn Resolve,
-        name: &'a str,
+        name: Cow<'a, str>,
     },
-    /// Already known (an IP literal, or addresses given to `connect`).
+    /// An IP literal.
+    Literal(SocketAddr),
+    /// Addresses given to `connect`.
     Addrs(&'a [SocketAddr]),
+}
+
+impl Source<'_> {
+    /// The addresses already known: a literal's, or those given.
+    fn addrs(&self) -> Option<&[SocketAddr]> {
+        match self {
+            Source::Resolve { .. } => None,
+            Source::Literal(addr) => Some(std::slice::from_ref(addr)),
+            Source::Addrs(addrs) => Some(addrs),
+        }
+    }
 }
 
 /// Whether the caller will read the [`Report`] of a successful connect. A failed connect's error
@@ -132,13 +146,13 @@ pub(crate) fn run<'a, D: Dial, H: Handshake<D::Stream>>(
     let (config, shared) = (request.config, request.shared);
     // HE-7.1: on a network without an IPv4 route, IPv4 destinations go through NAT64. An IPv6
     // literal needs no such check.
-    let needs_nat64 = !matches!(request.source, Source::Addrs(&[addr]) if addr.is_ipv6());
+    let needs_nat64 = !matches!(request.source.addrs(), Some(&[addr]) if addr.is_ipv6());
     let nat64 = match needs_nat64 {
         true => plan_nat64(config, dial, shared, shared.resolver, request.port),
         false => Nat64Plan::default(),
     };
     let nat64_active = nat64.active();
-    let run = if let Source::Addrs(&[addr]) = request.source
+    let run = if let Some(&[addr]) = request.source.addrs()
         && config.allows_single_attempt()
         && request.settings.connect_timeout.is_none()
         && config.admission().admit_addr(addr) == Ok(addr)
@@ -148,14 +162,18 @@ pub(crate) fn run<'a, D: Dial, H: Handshake<D::Stream>>(
             request, dial, handshake, addr, start,
         )))
     } else {
-        let driver = match request.source {
-            Source::Resolve { resolver, name } => Driver::for_name(
-                &request, dial, handshake, start,
-            )
-            .resolving(resolver, name, request.settings),
-            Source::Addrs(addrs) => {
+        let settings = request.settings;
+        let driver = match (request.source.addrs(), &request.source) {
+            (Some(addrs), _) => {
                 Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
             }
+            (None, Source::Resolve { resolver, name }) => {
+                let resolver = *resolver;
+                let name = name.clone();
+                Driver::for_name(&request, dial, handshake, start)
+                    .resolving(resolver, name, settings)
+            }
+            (None, _) => unreachable!("only a name has no addresses"),
         };
         Run::Race(driver.with_nat64(nat64))
     };
@@ -470,7 +488,7 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     handshake: &'a H,
     race: Race,
     /// The resolver and name to query when the race asks ([`Action::Query`]).
-    resolver: Option<(&'a dyn Resolve, &'a str)>,
+    resolver: Option<(&'a dyn Resolve, Cow<'a, str>)>,
     /// Every query in flight, by the race's id.
     lookups: Vec<(QueryId, InFlight)>,
     /// The NAT64 discovery that answers the race's [`Query::Nat64Prefix`], until it is asked.
@@ -495,7 +513,12 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     winner: Option<H::Output>,
     /// Created on the first deadline: many connects (one address, no timeouts) never need it.
     timer: Option<Pin<Box<Sleep>>>,
-    report: Report,
+    /// How the report names the target.
+    label: &'a str,
+    /// The address answers as they came, for the report (built when the race ends).
+    answers: Vec<AnswerRecord>,
+    /// The HTTPS answer, for the report; boxed: most connects look none up.
+    service: Option<Box<ServiceAnswer>>,
 }
 
 impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
@@ -531,7 +554,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             errors: Vec::new(),
             winner: None,
             timer: None,
-            report: Report::new(request.label, request.port),
+            label: request.label,
+            answers: Vec::new(),
+            service: None,
         }
     }
 
@@ -568,14 +593,14 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn resolving(
         mut self,
         resolver: &'a dyn Resolve,
-        name: &'a str,
+        name: Cow<'a, str>,
         settings: Settings<'_>,
     ) -> Self {
         if settings.https_records {
             let alpn = settings.alpn.to_vec();
             self.race = self
                 .race
-                .with_service_query(name, self.port, alpn, shuffle_endpoints);
+                .with_service_query(&name, self.port, alpn, shuffle_endpoints);
             if self.config.allow_bad_record_ports {
                 self.race = self.race.allow_bad_record_ports();
             }
@@ -707,7 +732,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// report is taken with its total time.
     fn take_report(&mut self, now: Instant) -> Report {
         self.finish_lookups_in_background();
-        let mut report = std::mem::replace(&mut self.report, Report::new("", 0));
+        let mut report = Report::new(self.label, self.port);
+        report.answers = std::mem::take(&mut self.answers);
+        report.service = self.service.take().map(|service| *service);
         report.elapsed = self.since_start(now);
         report.nat64 = self.race.nat64_prefix();
         report
@@ -867,9 +894,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
             }
         }
-        let result = result.map(Resolved::into_ips);
+        let result = result.map(Resolved::into_ips).map_err(Box::new);
         push_small(
-            &mut self.report.answers,
+            &mut self.answers,
             AnswerRecord {
                 family,
                 at,
@@ -896,7 +923,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// concurrent connects (HE-7.7). Without a resolver (given addresses) the race asks for no
     /// query of the name.
     fn send_query(&mut self, id: QueryId, query: Query, now: Instant) {
-        let lookup = match (query, self.resolver) {
+        let lookup = match (query, &self.resolver) {
             (Query::Nat64Prefix, _) => match self.discovery.take() {
                 Some(discovery) => InFlight::Nat64(discovery),
                 None => return,
@@ -1057,12 +1084,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             Ok(rdatas) => rdatas,
             Err(e) => {
                 debug!(error = %e, "https record lookup failed");
-                self.report.service = Some(ServiceAnswer {
+                self.service = Some(Box::new(ServiceAnswer {
                     at,
                     result: Err(e),
                     malformed: 0,
                     over_limit: 0,
-                });
+                }));
                 let answer = Answer::Failed;
                 self.race
                     .handle(Input::Answer { id, answer }, now.into_std());
@@ -1099,12 +1126,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             .flat_map(|family| admit_answer(&admission, *family, &ips, self.port, &mut seen))
             .collect();
         let hints = (self.sources).candidates(self.dial, &self.race, dsts, now);
-        self.report.service = Some(ServiceAnswer {
+        self.service = Some(Box::new(ServiceAnswer {
             at,
             result: Ok(records.clone()),
             malformed,
             over_limit,
-        });
+        }));
         let answer = Answer::Records { records, hints };
         self.race
             .handle(Input::Answer { id, answer }, now.into_std());
@@ -1197,17 +1224,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     ) -> RaceResult<H::Output> {
         self.attempts.clear();
         self.feeds = [None, None];
+        if let Ok(id) = result
+            && self.want == Want::StreamOnly
+        {
+            // Nobody will read the report: none is built.
+            self.finish_lookups_in_background();
+            let ms = self.since_start(now).as_millis() as u64;
+            debug!(attempt = id.0, ms, "connected");
+            return Ok((self.take_winner(), Report::new("", self.port)));
+        }
         let mut report = self.take_report(now);
         let id = match result {
-            Ok(id) if self.want == Want::StreamOnly => {
-                // Nobody will read the report: the attempts are not written into it.
-                debug!(
-                    attempt = id.0,
-                    ms = report.elapsed.as_millis() as u64,
-                    "connected"
-                );
-                return Ok((self.take_winner(), report));
-            }
             Ok(id) => id,
             Err(failure) => {
                 self.report_attempts(&mut report);
@@ -1382,7 +1409,10 @@ pub(crate) async fn resolve_all<D: Dial>(
         want: Want::Plan,
         config,
         settings,
-        source: Source::Resolve { resolver, name },
+        source: Source::Resolve {
+            resolver,
+            name: Cow::Borrowed(name),
+        },
         label: host,
         host: Some(host),
         port,
@@ -1400,7 +1430,7 @@ pub(crate) async fn resolve_all<D: Dial>(
     let handshake = NoHandshake;
     let mut driver = Box::new(
         Driver::for_name(&request, dial, &handshake, start)
-            .resolving(resolver, name, settings)
+            .resolving(resolver, Cow::Borrowed(name), settings)
             .with_nat64(nat64),
     );
     poll_fn(|cx| driver.poll_plan(cx)).await

@@ -74,7 +74,7 @@ impl ConnectFailure {
             .answers
             .iter()
             .find(|a| a.family == family)
-            .and_then(|a| a.result.as_ref().err())
+            .and_then(|a| a.result().err())
     }
 
     fn target(&self) -> String {

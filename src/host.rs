@@ -2,6 +2,7 @@
 //! or without brackets and with an optional zone id. Pure: interface names in zone ids are looked up
 //! by the caller.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -153,9 +154,26 @@ const MAX_LABEL: usize = 63;
 /// Parses `input` as a host. Cheap and allocation-free for IP literals.
 #[cfg_attr(not(fuzzing), allow(unreachable_pub))] // Public for the fuzzing hooks.
 pub fn parse_host(input: &str) -> Result<Host, InputError> {
+    Ok(match parse_host_ref(input)? {
+        HostRef::Name(name) => Host::Name(name.into_owned()),
+        HostRef::Ip(ip, zone) => Host::Ip(ip, zone),
+    })
+}
+
+/// A validated host, a name borrowed from the input when it is already lowercase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostRef<'a> {
+    /// A DNS name, lowercased, with its trailing dot if it had one.
+    Name(Cow<'a, str>),
+    /// An IP literal (DNS is skipped).
+    Ip(IpAddr, Option<Zone>),
+}
+
+/// [`parse_host`], allocation-free for a name already in lowercase (the common case).
+pub(crate) fn parse_host_ref(input: &str) -> Result<HostRef<'_>, InputError> {
     // The common literal case first: a plain IPv4 or IPv6 address needs no other check.
     if let Ok(ip) = input.parse::<IpAddr>() {
-        return Ok(Host::Ip(ip, None));
+        return Ok(HostRef::Ip(ip, None));
     }
     if input.is_empty() {
         return Err(InputError::EmptyHost);
@@ -186,12 +204,12 @@ pub fn parse_host(input: &str) -> Result<Host, InputError> {
         };
     }
     if let Ok(v4) = input.parse::<Ipv4Addr>() {
-        return Ok(Host::Ip(IpAddr::V4(v4), None));
+        return Ok(HostRef::Ip(IpAddr::V4(v4), None));
     }
-    parse_name(input)
+    parse_name(input).map(HostRef::Name)
 }
 
-fn parse_ipv6(s: &str, bracketed: bool) -> Result<Host, InputError> {
+fn parse_ipv6(s: &str, bracketed: bool) -> Result<HostRef<'_>, InputError> {
     let (addr, zone) = match s.split_once('%') {
         Some((a, z)) => (a, Some(z)),
         None => (s, None),
@@ -209,7 +227,7 @@ fn parse_ipv6(s: &str, bracketed: bool) -> Result<Host, InputError> {
         None => None,
         Some(z) => Some(parse_zone(z, bracketed)?),
     };
-    Ok(Host::Ip(IpAddr::V6(ip), zone))
+    Ok(HostRef::Ip(IpAddr::V6(ip), zone))
 }
 
 /// The zone after the `%`. In brackets the host is in URI form (RFC 6874), where the `%` itself
@@ -242,7 +260,7 @@ fn parse_zone(z: &str, bracketed: bool) -> Result<Zone, InputError> {
     Ok(Zone::Interface(z.to_string()))
 }
 
-fn parse_name(input: &str) -> Result<Host, InputError> {
+fn parse_name(input: &str) -> Result<Cow<'_, str>, InputError> {
     let name = input.strip_suffix('.').unwrap_or(input);
     if name.is_empty() {
         return Err(InputError::EmptyHost);
@@ -274,7 +292,10 @@ fn parse_name(input: &str) -> Result<Host, InputError> {
         return Err(InputError::InvalidIpv4);
     }
     // The trailing dot is kept: it tells the resolver the name is fully qualified.
-    Ok(Host::Name(input.to_ascii_lowercase()))
+    Ok(match input.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(input.to_ascii_lowercase()),
+        false => Cow::Borrowed(input),
+    })
 }
 
 fn is_hex_number(label: &str) -> bool {

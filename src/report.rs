@@ -17,7 +17,8 @@ use crate::resolve::ResolveError;
 pub struct Answer {
     pub(crate) family: Family,
     pub(crate) at: Duration,
-    pub(crate) result: Result<Vec<IpAddr>, ResolveError>,
+    /// The error boxed: most answers have addresses, and a connect in flight keeps its answers.
+    pub(crate) result: Result<Vec<IpAddr>, Box<ResolveError>>,
     pub(crate) stale: Option<Duration>,
 }
 
@@ -34,7 +35,7 @@ impl Answer {
 
     /// The addresses (empty for NODATA), or the error.
     pub fn result(&self) -> Result<&[IpAddr], &ResolveError> {
-        self.result.as_deref()
+        self.result.as_deref().map_err(|e| &**e)
     }
 
     /// For an expired answer served while the name server was silent or failing (RFC 8767,
