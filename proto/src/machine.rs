@@ -459,6 +459,13 @@ pub struct Race {
     first_positive_at: Option<Instant>,
     /// Every destination received so far, deduplicated (HE-5.6), in arrival order.
     received: Vec<Candidate>,
+    /// Where destinations are in `received`, for long lists ([`Race::received_index`]); made on
+    /// first need, checked on every use. Boxed: most races never have one.
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every race, the index only for long answers"
+    )]
+    received_at: Option<Box<ReceivedIndex>>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
     /// What the race knows of the network's NAT64 (HE-7.1 to HE-7.9); `None`: only the
@@ -479,7 +486,7 @@ pub struct Race {
     stale: Option<Box<[Vec<SocketAddr>; 2]>>,
     /// The index in `received` of the destination with the lowest known RTT, if any has one
     /// (HE-5.3); without one, no attempt delay needs a look at the history.
-    nearest: Option<usize>,
+    nearest: Option<u32>,
     /// The untried destinations, in the order they will be tried.
     untried: VecDeque<SocketAddr>,
     begun: bool,
@@ -521,6 +528,15 @@ pub struct Race {
     done: bool,
 }
 
+/// An index of a race's received destinations: where each was when it was indexed, and how
+/// many were. A change to the list other than appending makes it stale; every use checks what it
+/// finds, so a stale index costs a rebuild, never a wrong answer.
+#[derive(Debug, Default)]
+struct ReceivedIndex {
+    at: HashMap<SocketAddr, u32>,
+    indexed: usize,
+}
+
 impl Race {
     /// A race that started at `now`, its addresses coming from `addresses`. Drain
     /// [`Race::poll_action`] after creating it: it starts with the queries to send, and with no
@@ -545,6 +561,7 @@ impl Race {
             lookups: [state(query_v6), state(query_v4)],
             first_positive_at: None,
             received: Vec::new(),
+            received_at: None,
             seen: Seen::default(),
             nat64: None,
             translated: None,
@@ -1133,11 +1150,13 @@ impl Race {
             }
         }
         for (i, c) in self.received.iter().enumerate().skip(before) {
-            let nearest = self.nearest.and_then(|n| self.received[n].hist.rtt);
+            let nearest = self
+                .nearest
+                .and_then(|n| self.received[n as usize].hist.rtt);
             if let Some((srtt, _)) = c.hist.rtt
                 && nearest.is_none_or(|(best, _)| srtt < best)
             {
-                self.nearest = Some(i);
+                self.nearest = Some(i as u32);
             }
         }
         let positive = self.received.len() > before || was == LookupState::Partial;
@@ -1194,7 +1213,7 @@ impl Race {
                     .enumerate()
                     .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
                     .min()
-                    .map(|(_, i)| i);
+                    .map(|(_, i)| i as u32);
                 if self.begun {
                     self.rebuild_untried();
                 }
@@ -1473,7 +1492,7 @@ impl Race {
             .enumerate()
             .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
             .min()
-            .map(|(_, i)| i);
+            .map(|(_, i)| i as u32);
         let changed = received != self.received;
         self.received = received;
         if changed && self.begun {
@@ -1597,11 +1616,7 @@ impl Race {
                 }
             }
             let endpoint = self.note_endpoint(addr);
-            let src = self
-                .received
-                .iter()
-                .find(|c| c.dst == addr)
-                .and_then(|c| c.src);
+            let src = self.received_index(addr).and_then(|i| self.received[i].src);
             self.attempts.push(AttemptRecord {
                 addr,
                 src,
@@ -1680,16 +1695,49 @@ impl Race {
         })
     }
 
+    /// Where `dst` is in `received`: searched directly in a short list; in a long one looked up
+    /// in an index, extended with what was appended since and rebuilt when the list changed
+    /// otherwise, so that starting every attempt of a long race stays linear in all.
+    fn received_index(&mut self, dst: SocketAddr) -> Option<usize> {
+        const LINEAR_MAX: usize = 16;
+        if self.received.len() <= LINEAR_MAX {
+            return self.received.iter().position(|c| c.dst == dst);
+        }
+        let received = &self.received;
+        let index = self.received_at.get_or_insert_with(Box::default);
+        let found = |index: &ReceivedIndex| {
+            let i = *index.at.get(&dst)? as usize;
+            (received.get(i)?.dst == dst).then_some(i)
+        };
+        if let Some(i) = found(index) {
+            return Some(i);
+        }
+        if index.indexed <= received.len() {
+            let tail = received.iter().enumerate().skip(index.indexed);
+            index.at.extend(tail.map(|(i, c)| (c.dst, i as u32)));
+            index.indexed = received.len();
+            if let Some(i) = found(index) {
+                return Some(i);
+            }
+        }
+        index.at.clear();
+        index
+            .at
+            .extend(received.iter().enumerate().map(|(i, c)| (c.dst, i as u32)));
+        index.indexed = received.len();
+        found(index)
+    }
+
     /// The Connection Attempt Delay after starting `addr` (HE-5.1, HE-5.3): from its own (or its
     /// prefix's) RTT; without one, from the lowest RTT known among this race's addresses (how
     /// far the server is, whichever family told us); without any, the configured delay.
-    fn attempt_delay_after(&self, addr: SocketAddr) -> (Duration, DelayBasis) {
+    fn attempt_delay_after(&mut self, addr: SocketAddr) -> (Duration, DelayBasis) {
         let configured = (self.config.attempt_delay, DelayBasis::Configured);
         // Without any RTT in this race (no history, or a first connect) there is nothing to adapt.
         let (Some(bounds), Some(nearest)) = (self.config.adaptive_delay, self.nearest) else {
             return configured;
         };
-        let own = self.received.iter().find(|c| c.dst == addr).map(|c| c.hist);
+        let own = self.received_index(addr).map(|i| self.received[i].hist);
         if let Some(own) = own
             && let Some(delay) = own.attempt_delay(bounds)
         {
@@ -1700,7 +1748,7 @@ impl Race {
             };
             return (delay, basis);
         }
-        let nearest = &self.received[nearest];
+        let nearest = &self.received[nearest as usize];
         nearest
             .hist
             .attempt_delay(bounds)

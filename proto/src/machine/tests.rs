@@ -1782,3 +1782,36 @@ fn attempt_records_grow_from_one() {
     assert_eq!(h.race.attempts.len(), 2);
     assert_eq!(h.race.attempts.capacity(), 2);
 }
+
+// Issue 23 / 24: finding a received destination stays right whatever the list went through
+// (appended to, shortened, replaced), short or long, and a long race does not search it.
+#[test]
+fn received_index_follows_every_change() {
+    let t0 = Instant::now();
+    let mut race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true });
+    let addr = |i: u32| SocketAddr::new(IpAddr::from((0xc000_0200_u32 + i).to_be_bytes()), 443);
+    let check = |race: &mut Race| {
+        for (i, c) in race.received.clone().iter().enumerate() {
+            assert_eq!(race.received_index(c.dst), Some(i), "{}", c.dst);
+        }
+        assert_eq!(race.received_index(addr(999)), None);
+    };
+    for n in [3u32, 40] {
+        race.received = (0..n).map(|i| Candidate::new(addr(i), None)).collect();
+        check(&mut race);
+        // Appended.
+        race.received
+            .extend((n..n + 5).map(|i| Candidate::new(addr(i), None)));
+        check(&mut race);
+        // Shortened in the middle, then appended again: indices moved.
+        race.received
+            .retain(|c| c.dst != addr(1) && c.dst != addr(n / 2));
+        assert_eq!(race.received_index(addr(1)), None);
+        race.received.push(Candidate::new(addr(500), None));
+        check(&mut race);
+        // Replaced by a list in another order.
+        race.received.reverse();
+        check(&mut race);
+    }
+    assert!(race.received_at.is_some(), "a long list is indexed");
+}
