@@ -71,9 +71,9 @@ fn connect_heap_and_allocations_stay_bounded() {
             eyeballs_literal <= tokio + 1,
             "a literal connect made {eyeballs_literal} allocations (tokio {tokio})"
         );
-        // By name (two lookups, two answers, sorting, one attempt, the history): 54 on 2026-12-03.
+        // By name (two lookups, two answers, sorting, one attempt, the history): 43 on 2026-12-03.
         assert!(
-            by_name <= 55,
+            by_name <= 44,
             "a connect by name made {by_name} allocations"
         );
 

@@ -2,7 +2,7 @@
 //! (HE-5.7, HE-5.9). One pure rule for every entry point: DNS answers, IP literals,
 //! `connect` with addresses, and `resolve`.
 
-use std::collections::HashSet;
+use crate::fasthash::FastSet;
 use std::net::{IpAddr, SocketAddr};
 
 use super::Family;
@@ -85,7 +85,7 @@ pub struct Seen {
         clippy::box_collection,
         reason = "a pointer in every connect's state, the table only for long answers"
     )]
-    set: Option<Box<HashSet<SocketAddr>>>,
+    set: Option<Box<FastSet<SocketAddr>>>,
 }
 
 impl Seen {
@@ -108,7 +108,7 @@ impl Seen {
             self.list.push(addr);
             return true;
         }
-        let mut set: HashSet<SocketAddr> = std::mem::take(&mut self.list).into_iter().collect();
+        let mut set: FastSet<SocketAddr> = std::mem::take(&mut self.list).into_iter().collect();
         set.insert(addr);
         self.set = Some(Box::new(set));
         true

@@ -6,7 +6,7 @@
 //! cross networks: on another network the source differs and the old entry is simply not found.
 //! The table is bounded (least recently used entries go first) and failure verdicts expire.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -150,7 +150,7 @@ struct Entry {
 #[derive(Debug)]
 pub struct History {
     limits: Limits,
-    entries: HashMap<(Option<IpAddr>, SocketAddr), Entry>,
+    entries: FastMap<(Option<IpAddr>, SocketAddr), Entry>,
     clock: u64,
 }
 
@@ -159,7 +159,7 @@ impl History {
     pub fn new(limits: Limits) -> History {
         History {
             limits,
-            entries: HashMap::new(),
+            entries: FastMap::default(),
             clock: 0,
         }
     }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::Family;
-use super::sort::{Candidate, PolicyTable, sorted_addrs};
+use super::sort::{Candidate, PolicyTable, sort_keyed};
 
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3), over groups tried
 /// one after the other (HE-10.6: service priorities), each sorted and interleaved within itself,
@@ -13,20 +13,37 @@ use super::sort::{Candidate, PolicyTable, sorted_addrs};
 /// Destinations that failed recently (HE-4.2) go behind all the others of their group, whatever
 /// their family, sorted and interleaved among themselves: tried last, and at once when the others
 /// fail, never dropped.
-pub(crate) fn sort_and_interleave_groups<'a>(
-    groups: impl IntoIterator<Item = Vec<&'a Candidate>>,
+pub(crate) fn sort_and_interleave_groups<'a, G>(
+    groups: impl IntoIterator<Item = G>,
     table: &PolicyTable,
     lead: impl FnOnce(Family) -> (Family, usize),
-) -> Vec<SocketAddr> {
+) -> Vec<SocketAddr>
+where
+    G: IntoIterator<Item = &'a Candidate>,
+{
     let mut order = Vec::new();
+    sort_and_interleave_into(groups, table, lead, |addr| order.push(addr));
+    order
+}
+
+/// [`sort_and_interleave_groups`], handing each destination to `place` in order: one scratch
+/// list for all the sorting, nothing else allocated.
+pub(crate) fn sort_and_interleave_into<'a, G>(
+    groups: impl IntoIterator<Item = G>,
+    table: &PolicyTable,
+    lead: impl FnOnce(Family) -> (Family, usize),
+    mut place: impl FnMut(SocketAddr),
+) where
+    G: IntoIterator<Item = &'a Candidate>,
+{
+    let mut keyed = Vec::new();
     let mut last_family = None;
     let mut lead = Some(lead);
     for group in groups {
-        let (fresh, failed): (Vec<&Candidate>, Vec<&Candidate>) =
-            group.into_iter().partition(|c| c.hist.failed.is_none());
+        let split = sort_keyed(group, table, &mut keyed);
+        let (fresh, failed) = keyed.split_at(split);
         for part in [fresh, failed] {
-            let sorted = sorted_addrs(part, table);
-            let Some(&(_, best)) = sorted.first() else {
+            let Some(best) = part.first().map(|k| k.family) else {
                 continue;
             };
             let (family, count) = match (lead.take(), last_family) {
@@ -35,12 +52,39 @@ pub(crate) fn sort_and_interleave_groups<'a>(
                 (None, Some(last)) => (Family::other(last), 1),
                 (None, None) => (best, 1),
             };
-            let placed = interleave(&sorted, family, count);
-            last_family = placed.last().map(|&(_, f)| f);
-            order.extend(placed.into_iter().map(|(addr, _)| addr));
+            alternate(
+                part,
+                |k| k.family,
+                family,
+                count,
+                |k| {
+                    last_family = Some(k.family);
+                    place(k.dst);
+                },
+            );
         }
     }
-    order
+}
+
+/// Walks `sorted` in the order [`interleave`] gives, handing each item to `place`.
+fn alternate<T: Copy>(
+    sorted: &[T],
+    family_of: impl Fn(&T) -> Family,
+    lead: Family,
+    lead_count: usize,
+    mut place: impl FnMut(T),
+) {
+    let mut first = sorted.iter().filter(|t| family_of(t) == lead);
+    let mut second = sorted.iter().filter(|t| family_of(t) != lead);
+    for t in first.by_ref().take(lead_count) {
+        place(*t);
+    }
+    loop {
+        match (second.next(), first.next()) {
+            (None, None) => break,
+            (x, y) => x.into_iter().chain(y).for_each(|t| place(*t)),
+        }
+    }
 }
 
 /// Reorders a sorted list of destinations and the families they count as (a NAT64 translation
@@ -51,29 +95,14 @@ pub(crate) fn sort_and_interleave_groups<'a>(
 /// At the start of a connect `lead` is the family of the best sorted address and `lead_count` the
 /// First Address Family Count; when answers arrive mid-race the driver passes the family that must
 /// come next so that alternation continues from what was already tried.
+#[cfg(test)]
 pub(crate) fn interleave(
     sorted: &[(SocketAddr, Family)],
     lead: Family,
     lead_count: usize,
 ) -> Vec<(SocketAddr, Family)> {
-    let (mut first, mut second): (Vec<_>, Vec<_>) = (Vec::new(), Vec::new());
-    for &(addr, family) in sorted {
-        if family == lead {
-            first.push((addr, family))
-        } else {
-            second.push((addr, family))
-        }
-    }
     let mut out = Vec::with_capacity(sorted.len());
-    let mut a = first.into_iter();
-    let mut b = second.into_iter();
-    out.extend(a.by_ref().take(lead_count));
-    loop {
-        match (b.next(), a.next()) {
-            (None, None) => break,
-            (x, y) => out.extend(x.into_iter().chain(y)),
-        }
-    }
+    alternate(sorted, |&(_, f)| f, lead, lead_count, |t| out.push(t));
     out
 }
 

@@ -86,6 +86,7 @@ pub mod admit;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod check;
+mod fasthash;
 pub mod history;
 pub mod interleave;
 pub mod machine;

@@ -10,14 +10,16 @@
 //!
 //! `now` must never go backwards; an earlier `now` is treated as the latest one seen.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+use super::fasthash::{FastMap, FastSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
 use super::admit::Seen;
 use super::history::DelayBasis;
-use super::interleave::sort_and_interleave_groups;
+use super::interleave::{sort_and_interleave_groups, sort_and_interleave_into};
 use super::nat64::{Nat64, Nat64Prefix, PrefixSource, SynthesizedBy, Translation};
 use super::policy::AddressPolicy;
 use super::sort::{Candidate, PolicyTable};
@@ -321,11 +323,11 @@ struct Service {
     /// family has not arrived ("" for the name itself).
     hints: Vec<(String, Candidate)>,
     /// Each destination's endpoint priority.
-    priorities: HashMap<SocketAddr, u16>,
+    priorities: FastMap<SocketAddr, u16>,
     /// The AliasMode chain followed so far (HE-10.7); the last is the name the answers are for.
     aliases: Vec<String>,
     /// The TargetNames being resolved for endpoints (HE-10.7), and their answers.
-    targets: HashMap<String, Target>,
+    targets: FastMap<String, Target>,
     /// Which families the race looks up (targets are looked up for the same).
     families: [bool; 2],
 }
@@ -479,7 +481,7 @@ pub struct Race {
         clippy::box_collection,
         reason = "a pointer in every race, the map only with NAT64"
     )]
-    translated: Option<Box<HashMap<SocketAddr, Translation>>>,
+    translated: Option<Box<FastMap<SocketAddr, Translation>>>,
     /// Per family, the destinations a stale answer gave that its refresh has not confirmed yet
     /// (HE-8.7); `None` until a stale answer comes (almost never: boxed, so every race's state
     /// stays small).
@@ -512,7 +514,7 @@ pub struct Race {
         clippy::box_collection,
         reason = "a pointer in every race, the map only with history"
     )]
-    plain_positions: Option<Box<HashMap<SocketAddr, usize>>>,
+    plain_positions: Option<Box<FastMap<SocketAddr, usize>>>,
     attempts: Vec<AttemptRecord>,
     running: usize,
     /// No attempt before this index is running: the oldest running attempt has the earliest
@@ -533,7 +535,7 @@ pub struct Race {
 /// finds, so a stale index costs a rebuild, never a wrong answer.
 #[derive(Debug, Default)]
 struct ReceivedIndex {
-    at: HashMap<SocketAddr, u32>,
+    at: FastMap<SocketAddr, u32>,
     indexed: usize,
 }
 
@@ -639,7 +641,7 @@ impl Race {
         }
         self.service = Some(Box::new(Service {
             aliases: Vec::new(),
-            targets: HashMap::new(),
+            targets: FastMap::default(),
             families,
             lookup: LookupState::Pending,
             port,
@@ -650,7 +652,7 @@ impl Race {
             plan: Vec::new(),
             answers: Vec::new(),
             hints: Vec::new(),
-            priorities: HashMap::new(),
+            priorities: FastMap::default(),
         }));
         self
     }
@@ -1198,7 +1200,7 @@ impl Race {
     /// refresh found nothing of the family, so unless an attempt used a stale destination the
     /// family has none.
     fn withdraw(&mut self, family: Family, gone: &[SocketAddr], empty: bool) {
-        let tried: HashSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
+        let tried: FastSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
         let leaving = |dst: &SocketAddr| gone.contains(dst) && !tried.contains(dst);
         for dst in gone.iter().filter(|d| leaving(d)) {
             self.seen.remove(dst);
@@ -1352,12 +1354,12 @@ impl Race {
         // name or the endpoint's target, and only those of endpoints the plan keeps. HE-10.8:
         // linear in the hints given: a hint no planned record lists is dropped by one set lookup,
         // and each (target, address) pair is kept once by another.
-        let listed_ips: HashSet<std::net::IpAddr> = service
+        let listed_ips: FastSet<std::net::IpAddr> = service
             .plan
             .iter()
             .flat_map(|e| e.record.hint_ips())
             .collect();
-        let mut kept: HashSet<(String, SocketAddr)> = service
+        let mut kept: FastSet<(String, SocketAddr)> = service
             .hints
             .iter()
             .map(|(t, c)| (t.clone(), c.dst))
@@ -1446,7 +1448,7 @@ impl Race {
             return;
         };
         let mut received = Vec::with_capacity(service.answers.len() + service.hints.len());
-        let mut seen = HashSet::new();
+        let mut seen = FastSet::default();
         service.priorities.clear();
         if service.plan.is_empty() {
             for c in service.answers.iter() {
@@ -1798,33 +1800,24 @@ impl Race {
         if self.attempts.is_empty() && self.received.len() == 1 {
             // Nothing to sort or interleave.
             self.untried.clear();
+            self.untried.reserve_exact(1);
             self.untried.push_back(self.received[0].dst);
             return;
         }
-        let pending: Vec<&Candidate> = if self.attempts.is_empty() {
-            self.received.iter().collect()
-        } else {
-            let tried: HashSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
-            self.received
-                .iter()
-                .filter(|c| !tried.contains(&c.dst))
-                .collect()
-        };
-        if pending.len() <= 1 {
-            // Nothing to sort or interleave.
-            self.untried = pending.iter().map(|c| c.dst).collect();
-            return;
-        }
         let attempts = &self.attempts;
+        let tried: Option<FastSet<SocketAddr>> =
+            (attempts.len() > 16).then(|| attempts.iter().map(|a| a.addr).collect());
+        let untried = |c: &&Candidate| match &tried {
+            Some(tried) => !tried.contains(&c.dst),
+            None => !attempts.iter().any(|a| a.addr == c.dst),
+        };
         let translated = &self.translated;
         let first_family_count = self.config.first_family_count;
         let table = match &self.policy {
             Some(table) => table,
             None => PolicyTable::default_ref(),
         };
-        // HE-10.6: endpoints of a better SvcPriority first, sorted and interleaved within each.
-        let groups = self.priority_groups(pending);
-        let order = sort_and_interleave_groups(groups, table, |best| match attempts.last() {
+        let lead = |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
                 let family = |addr: &SocketAddr| match translated
@@ -1842,8 +1835,22 @@ impl Race {
                     (fam.other(), 1)
                 }
             }
-        });
-        self.untried = order.into();
+        };
+        let mut order = std::mem::take(&mut self.untried);
+        order.clear();
+        // Room for what is left to try, exactly (the room it had is reused).
+        order.reserve_exact(self.received.len().saturating_sub(attempts.len()));
+        let place = |addr| order.push_back(addr);
+        let pending = self.received.iter().filter(untried);
+        // HE-10.6: endpoints of a better SvcPriority first, sorted and interleaved within each.
+        match self.service.as_ref().filter(|s| !s.priorities.is_empty()) {
+            Some(_) => {
+                let groups = self.priority_groups(pending.collect());
+                sort_and_interleave_into(groups, table, lead, place);
+            }
+            None => sort_and_interleave_into([pending], table, lead, place),
+        }
+        self.untried = order;
     }
 
     /// `candidates` split by their endpoint's SvcPriority, best first (HE-10.6); one group

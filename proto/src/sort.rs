@@ -79,6 +79,7 @@ pub(crate) fn sort_destinations_with(candidates: &mut [Candidate], table: &Polic
 
 /// The destinations of `candidates` in [`sort_destinations`] order, each with the family it
 /// counts as ([`Candidate::family`]), without copying the candidates themselves.
+#[cfg(test)]
 pub(crate) fn sorted_addrs<'a>(
     candidates: impl IntoIterator<Item = &'a Candidate>,
     table: &PolicyTable,
@@ -97,6 +98,49 @@ pub(crate) fn sorted_addrs<'a>(
         keyed => keyed.sort_by(|(a, _), (b, _)| compare(a, b)),
     }
     keyed.into_iter().map(|(_, dst)| dst).collect()
+}
+
+/// A destination as the race's ordering sees it: whether it failed recently (HE-4.2), its
+/// sorting attributes, where it goes and the family it counts as.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Keyed {
+    failed: bool,
+    attrs: Attrs,
+    pub(crate) dst: SocketAddr,
+    pub(crate) family: Family,
+}
+
+/// Fills `out` (emptied first; its room is reused) with `candidates` in the order
+/// [`crate::interleave::sort_and_interleave_groups`] places them before interleaving: those that
+/// did not fail recently first, then those that did (HE-4.2), each part in
+/// [`sort_destinations`] order. Returns where the failed part starts.
+pub(crate) fn sort_keyed<'a>(
+    candidates: impl IntoIterator<Item = &'a Candidate>,
+    table: &PolicyTable,
+    out: &mut Vec<Keyed>,
+) -> usize {
+    out.clear();
+    out.extend(candidates.into_iter().map(|c| Keyed {
+        failed: c.hist.failed.is_some(),
+        attrs: Attrs::of(c, table),
+        dst: c.dst,
+        family: c.family(),
+    }));
+    let order = |a: &Keyed, b: &Keyed| {
+        a.failed
+            .cmp(&b.failed)
+            .then_with(|| compare(&a.attrs, &b.attrs))
+    };
+    match out.as_mut_slice() {
+        // The common two-address answer: one comparison (stable: equal keeps the order).
+        [a, b] => {
+            if order(b, a) == Ordering::Less {
+                std::mem::swap(a, b);
+            }
+        }
+        keyed => keyed.sort_by(order),
+    }
+    out.partition_point(|k| !k.failed)
 }
 
 #[derive(Debug, Clone, Copy)]
