@@ -69,7 +69,7 @@ pub(crate) fn sort_destinations_with(candidates: &mut [Candidate], table: &Polic
     // Precompute the attributes once per candidate: the comparator is then cheap.
     let mut keyed: Vec<(Attrs, Candidate)> = candidates
         .iter()
-        .map(|c| (Attrs::of(c, table), *c))
+        .map(|c| (Attrs::of(c, table, &mut SourceLabels::default()), *c))
         .collect();
     keyed.sort_by(|(a, _), (b, _)| compare(a, b));
     for (slot, (_, c)) in candidates.iter_mut().zip(keyed) {
@@ -86,7 +86,12 @@ pub(crate) fn sorted_addrs<'a>(
 ) -> Vec<(SocketAddr, Family)> {
     let mut keyed: Vec<(Attrs, (SocketAddr, Family))> = candidates
         .into_iter()
-        .map(|c| (Attrs::of(c, table), (c.dst, c.family())))
+        .map(|c| {
+            (
+                Attrs::of(c, table, &mut SourceLabels::default()),
+                (c.dst, c.family()),
+            )
+        })
         .collect();
     match keyed.as_mut_slice() {
         // The common two-address answer: one comparison (stable: equal keeps the order).
@@ -120,9 +125,10 @@ pub(crate) fn sort_keyed<'a>(
     out: &mut Vec<Keyed>,
 ) -> usize {
     out.clear();
+    let mut labels = SourceLabels::default();
     out.extend(candidates.into_iter().map(|c| Keyed {
         failed: c.hist.failed.is_some(),
-        attrs: Attrs::of(c, table),
+        attrs: Attrs::of(c, table, &mut labels),
         dst: c.dst,
         family: c.family(),
     }));
@@ -164,8 +170,27 @@ fn rtt_step(rtt: std::time::Duration) -> u32 {
     (micros.ln() / 1.25f64.ln()).floor() as u32
 }
 
+/// The labels of the source addresses one sort has looked up: a race's destinations share one
+/// source per family, so each sort looks up about two, not one per destination.
+#[derive(Debug, Default)]
+struct SourceLabels([Option<(IpAddr, u32)>; 2]);
+
+impl SourceLabels {
+    fn of(&mut self, table: &PolicyTable, src: IpAddr) -> u32 {
+        let slot = &mut self.0[usize::from(src.is_ipv4())];
+        match *slot {
+            Some((ip, label)) if ip == src => label,
+            _ => {
+                let label = table.label(&to_v6(src));
+                *slot = Some((src, label));
+                label
+            }
+        }
+    }
+}
+
 impl Attrs {
-    fn of(c: &Candidate, table: &PolicyTable) -> Self {
+    fn of(c: &Candidate, table: &PolicyTable, labels: &mut SourceLabels) -> Self {
         // HE-7.8: a NAT64 translation is sorted as the IPv4 address it carries, reached through
         // the IPv6 source the kernel picked for it (so its label never matches that source's:
         // native IPv6 goes first, as IPv4 would on a dual-stack network).
@@ -187,7 +212,6 @@ impl Attrs {
                 worked,
             },
             Some(src) => {
-                let s6 = to_v6(src);
                 let prefix = match (d_ip, src) {
                     (IpAddr::V6(d), IpAddr::V6(s)) if d.to_ipv4_mapped().is_none() => {
                         Some(common_prefix_len(&d, &s).min(64))
@@ -197,7 +221,7 @@ impl Attrs {
                 Attrs {
                     usable: true,
                     scope_match: d_scope == scope(&src),
-                    label_match: d_policy.label == table.label(&s6),
+                    label_match: d_policy.label == labels.of(table, src),
                     precedence: d_policy.precedence,
                     scope: d_scope,
                     prefix,
@@ -815,7 +839,7 @@ mod tests {
         // The comparator's own equivalence: rule 9 counts "no prefix" (IPv4, or no source) as
         // 0, so the key does too; otherwise equal candidates would look different.
         fn key(c: &Candidate) -> (bool, bool, bool, u32, u8, u8) {
-            let a = Attrs::of(c, PolicyTable::default_ref());
+            let a = Attrs::of(c, PolicyTable::default_ref(), &mut SourceLabels::default());
             (
                 a.usable,
                 a.scope_match,
