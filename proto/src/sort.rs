@@ -284,6 +284,9 @@ pub struct PolicyTable {
     /// Longest prefix first.
     precedence: Vec<Entry>,
     label: Vec<Entry>,
+    /// Both in one: every prefix of either, longest first, with the precedence and label an
+    /// address under it has ([`PolicyTable::combine`]), so a destination costs one walk.
+    both: Vec<(u128, u128, Policy)>,
 }
 
 /// One line of a policy table: (prefix, its mask, value), the prefix already masked.
@@ -300,15 +303,47 @@ fn mask(len: u8) -> u128 {
 impl PolicyTable {
     /// The RFC 6724 §2.1 default table.
     pub fn rfc6724() -> PolicyTable {
-        PolicyTable {
-            precedence: POLICY_TABLE
+        PolicyTable::combine(
+            POLICY_TABLE
                 .iter()
                 .map(|(p, l, pol)| (*p, mask(*l), pol.precedence))
                 .collect(),
-            label: POLICY_TABLE
+            POLICY_TABLE
                 .iter()
                 .map(|(p, l, pol)| (*p, mask(*l), pol.label))
                 .collect(),
+        )
+    }
+
+    /// The table of these precedence and label lines (each longest prefix first), with their
+    /// union: for each prefix of either, the value of the longest line of each kind that holds
+    /// it. The first union entry an address matches then gives both of its values: a longer
+    /// line of either kind holding the address would be in the union ahead of it, so the
+    /// longest line of each kind holding the address holds the entry's whole prefix.
+    fn combine(precedence: Vec<Entry>, label: Vec<Entry>) -> PolicyTable {
+        // The longest line of `table` whose prefix holds the prefix (`bits`, `mask`).
+        let holding = |table: &[Entry], bits: u128, mask: u128| {
+            table
+                .iter()
+                .find(|(p, m, _)| m & mask == *m && bits & m == *p)
+                .map_or(0, |(_, _, v)| *v)
+        };
+        let mut both: Vec<(u128, u128, Policy)> = Vec::new();
+        for &(bits, mask, _) in precedence.iter().chain(&label) {
+            if both.iter().any(|(b, m, _)| (*b, *m) == (bits, mask)) {
+                continue;
+            }
+            let policy = Policy {
+                precedence: holding(&precedence, bits, mask),
+                label: holding(&label, bits, mask),
+            };
+            both.push((bits, mask, policy));
+        }
+        both.sort_by_key(|entry| std::cmp::Reverse(entry.1.count_ones()));
+        PolicyTable {
+            precedence,
+            label,
+            both,
         }
     }
 
@@ -408,27 +443,33 @@ impl PolicyTable {
             t.sort_by_key(|entry| std::cmp::Reverse(entry.1.count_ones()));
             t
         };
-        let table = PolicyTable {
-            precedence: if precedence.is_empty() {
+        let table = PolicyTable::combine(
+            if precedence.is_empty() {
                 default.precedence
             } else {
                 by_length(precedence)
             },
-            label: if label.is_empty() {
+            if label.is_empty() {
                 default.label
             } else {
                 by_length(label)
             },
-        };
+        );
         (table, problems)
     }
 
     fn lookup(&self, addr: &Ipv6Addr) -> Policy {
         let bits = u128::from(*addr);
-        Policy {
-            precedence: find(&self.precedence, bits),
-            label: find(&self.label, bits),
-        }
+        self.both
+            .iter()
+            .find(|(prefix, mask, _)| bits & mask == *prefix)
+            .map_or(
+                Policy {
+                    precedence: 0,
+                    label: 0,
+                },
+                |(_, _, policy)| *policy,
+            )
     }
 
     /// `addr`'s label only (a source address needs no precedence).
@@ -941,5 +982,45 @@ mod tests {
         assert_eq!(s("fec0::1"), SCOPE_SITE_LOCAL);
         assert_eq!(s("ff05::1"), 5);
         assert_eq!(s("::ffff:127.0.0.1"), SCOPE_LINK_LOCAL);
+    }
+
+    // The combined table gives what the two tables would, line by line, for any table a
+    // `gai.conf` can make (nested, overlapping, duplicate and disjoint prefixes) and any address.
+    #[test]
+    fn combined_policy_table_agrees_with_its_two_tables() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            // Prefixes drawn near a few roots, so that they nest and overlap.
+            let roots = [0u128, 0xffff_0000_0000, 0x2001_0db8 << 96, 0xfe80 << 112];
+            let mut conf = String::new();
+            for _ in 0..(next() % 12) {
+                let kind = if next() % 2 == 0 {
+                    "precedence"
+                } else {
+                    "label"
+                };
+                let root = roots[(next() % 4) as usize];
+                let len = (next() % 129) as u8;
+                let addr = Ipv6Addr::from(root | u128::from(next() as u16) << (next() % 100));
+                conf.push_str(&format!("{kind} {addr}/{len} {}\n", next() % 100));
+            }
+            let table = PolicyTable::from_gai_conf(&conf);
+            for _ in 0..50 {
+                let root = roots[(next() % 4) as usize];
+                let addr = Ipv6Addr::from(root ^ (u128::from(next()) >> (next() % 128)));
+                let bits = u128::from(addr);
+                let want = Policy {
+                    precedence: find(&table.precedence, bits),
+                    label: find(&table.label, bits),
+                };
+                assert_eq!(table.lookup(&addr), want, "{addr} in {conf:?}");
+            }
+        }
     }
 }
