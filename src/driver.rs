@@ -498,7 +498,8 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     feeds: [Option<Feed>; 2],
     /// Per family, the destinations of a stale answer handed over, until its refresh comes
     /// (HE-8.7).
-    stale_fed: [Vec<SocketAddr>; 2],
+    /// Boxed: almost no connect serves a stale answer.
+    stale_fed: Option<Box<[Vec<SocketAddr>; 2]>>,
     /// The addresses fed or queued, for duplicate checks before any system call (HE-5.6).
     seen: Seen,
     sources: Sources<'a>,
@@ -543,7 +544,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             lookups: Vec::new(),
             discovery: None,
             feeds: [None, None],
-            stale_fed: [Vec::new(), Vec::new()],
+            stale_fed: None,
             seen: Seen::default(),
             sources: Sources {
                 with_sources: true,
@@ -844,6 +845,10 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 Found::Nat64(found) => self.on_nat64(id, found, now),
             }
         }
+        if self.lookups.is_empty() && self.lookups.capacity() > 0 {
+            // Every answer is in: a connect that stalls on its attempts keeps no room for them.
+            self.lookups = Vec::new();
+        }
         progressed
     }
 
@@ -870,13 +875,18 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 let ips = answer.ips();
                 debug!(%family, count = ips.len(), ms = at.as_millis() as u64, stale = stale.is_some(), "dns answer");
                 // The refresh may list the stale answer's addresses again: they are its own.
-                for addr in std::mem::take(&mut self.stale_fed[slot]) {
+                let fed = self
+                    .stale_fed
+                    .as_mut()
+                    .map(|fed| std::mem::take(&mut fed[slot]));
+                for addr in fed.unwrap_or_default() {
                     self.seen.remove(&addr);
                 }
                 let admission = self.config.admission();
                 let queue = admit_answer(&admission, family, ips, self.port, &mut self.seen);
                 if stale.is_some() {
-                    self.stale_fed[slot] = queue.iter().copied().collect();
+                    let fed = self.stale_fed.get_or_insert_with(Box::default);
+                    fed[slot] = queue.iter().copied().collect();
                 }
                 let stale = stale.is_some();
                 self.feeds[slot] = Some(Feed { id, queue, stale });
@@ -894,7 +904,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
             }
         }
-        let result = result.map(Resolved::into_ips).map_err(Box::new);
+        // Exactly the addresses, without the resolver's spare room: the report keeps them for as
+        // long as the connect runs.
+        let result = result
+            .map(|answer| answer.into_ips().into_boxed_slice())
+            .map_err(Box::new);
         push_small(
             &mut self.answers,
             AnswerRecord {

@@ -18,7 +18,7 @@ pub struct Answer {
     pub(crate) family: Family,
     pub(crate) at: Duration,
     /// The error boxed: most answers have addresses, and a connect in flight keeps its answers.
-    pub(crate) result: Result<Vec<IpAddr>, Box<ResolveError>>,
+    pub(crate) result: Result<Box<[IpAddr]>, Box<ResolveError>>,
     pub(crate) stale: Option<Duration>,
 }
 

@@ -494,10 +494,11 @@ pub struct Race {
     begun: bool,
     /// When the next attempt may start because of the Connection Attempt Delay (HE-5.1).
     next_attempt_at: Option<Instant>,
-    /// When `next_attempt_at` comes from the stagger after a start: that start's due instant,
-    /// address and start instant, so the delay can be worked out again when answers bring RTTs
-    /// (HE-5.3). `None` when a failure made the next attempt due at once.
-    staggered_from: Option<(Instant, SocketAddr, Instant)>,
+    /// When `next_attempt_at` comes from the stagger after a start: the instant that start, the
+    /// last attempt's, was due, so the delay can be worked out again when answers bring RTTs
+    /// (HE-5.3); the address and start instant are the last attempt record's. `None` when a
+    /// failure or a denial made the next attempt due at once.
+    staggered_from: Option<Instant>,
     /// When a running attempt's own handshake (TLS, after TCP) should be done: the next attempt
     /// waits for it, up to one more attempt delay (HE-9.3). Cleared when an attempt starts.
     hold: Option<Instant>,
@@ -1645,7 +1646,7 @@ impl Race {
             // was due, so a late timer does not push the whole schedule back; never sooner than
             // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
             // the delay is about its first retransmission.
-            self.staggered_from = Some((due, addr, now));
+            self.staggered_from = Some(due);
             self.hold = None;
             self.restagger();
             break;
@@ -1672,7 +1673,9 @@ impl Race {
     /// Sets the next attempt's instant from the last start (HE-5.1, HE-5.8): one delay after it
     /// was due, never within 10 ms of it (HE-5.2).
     fn restagger(&mut self) {
-        if let Some((due, addr, started)) = self.staggered_from {
+        if let Some(due) = self.staggered_from
+            && let Some(&AttemptRecord { addr, started, .. }) = self.attempts.last()
+        {
             let (delay, basis) = self.attempt_delay_after(addr);
             let at = (due + delay).max(started + MIN_ATTEMPT_GAP);
             // HE-9.3: a handshake under way holds the next attempt until it should be done, by
