@@ -278,8 +278,8 @@ impl Connector {
         if timeout.is_some() || !inner.direct {
             return None;
         }
-        let literal = |host: &str, port: u16| match parse_host(host).ok()? {
-            Host::Ip(ip, None) => Some(SocketAddr::new(ip, port)),
+        let literal = |host: &str, port: u16| match parse_host_ref(host).ok()? {
+            HostRef::Ip(ip, None) => Some(SocketAddr::new(ip, port)),
             _ => None,
         };
         let addr = match &target.0 {

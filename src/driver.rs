@@ -219,12 +219,15 @@ pub(crate) fn admit_answer(
     port: u16,
     seen: &mut Seen,
 ) -> VecDeque<SocketAddr> {
-    ips.iter()
-        .filter(|ip| Family::of_ip(ip) == family)
-        .filter_map(|ip| admission.admit(*ip).ok())
-        .map(|ip| SocketAddr::new(ip, port))
-        .filter(|addr| seen.insert(*addr))
-        .collect()
+    let mut queue = Vec::with_capacity(ips.len());
+    queue.extend(
+        ips.iter()
+            .filter(|ip| Family::of_ip(ip) == family)
+            .filter_map(|ip| admission.admit(*ip).ok())
+            .map(|ip| SocketAddr::new(ip, port))
+            .filter(|addr| seen.insert(*addr)),
+    );
+    queue.into()
 }
 
 type RaceResult<S> = Result<(S, Report), Error>;
@@ -443,16 +446,16 @@ impl Sources<'_> {
         dsts: impl IntoIterator<Item = SocketAddr>,
         now: Instant,
     ) -> Vec<Candidate> {
-        let mut out: Vec<Candidate> = dsts
-            .into_iter()
-            .map(|dst| {
-                let src = match self.with_sources {
-                    true => dial.source(dst),
-                    false => Some(dst.ip()),
-                };
-                race.candidate(dst, src)
-            })
-            .collect();
+        let dsts = dsts.into_iter();
+        // Exactly as many as come (the race may keep this list as its own).
+        let mut out: Vec<Candidate> = Vec::with_capacity(dsts.size_hint().0);
+        out.extend(dsts.map(|dst| {
+            let src = match self.with_sources {
+                true => dial.source(dst),
+                false => Some(dst.ip()),
+            };
+            race.candidate(dst, src)
+        }));
         if let Some(history) = self.history {
             let mut h = lock(history);
             for c in &mut out {

@@ -22,15 +22,17 @@ where
     G: IntoIterator<Item = &'a Candidate>,
 {
     let mut order = Vec::new();
-    sort_and_interleave_into(groups, table, lead, |addr| order.push(addr));
+    sort_and_interleave_into(groups, table, true, lead, |addr| order.push(addr));
     order
 }
 
 /// [`sort_and_interleave_groups`], handing each destination to `place` in order: one scratch
-/// list for all the sorting, nothing else allocated.
+/// list for all the sorting, nothing else allocated. Without `history`, the order a race
+/// without history would use.
 pub(crate) fn sort_and_interleave_into<'a, G>(
     groups: impl IntoIterator<Item = G>,
     table: &PolicyTable,
+    history: bool,
     lead: impl FnOnce(Family) -> (Family, usize),
     mut place: impl FnMut(SocketAddr),
 ) where
@@ -40,7 +42,7 @@ pub(crate) fn sort_and_interleave_into<'a, G>(
     let mut last_family = None;
     let mut lead = Some(lead);
     for group in groups {
-        let split = sort_keyed(group, table, &mut keyed);
+        let split = sort_keyed(group, table, history, &mut keyed);
         let (fresh, failed) = keyed.split_at(split);
         for part in [fresh, failed] {
             let Some(best) = part.first().map(|k| k.family) else {

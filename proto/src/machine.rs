@@ -1849,9 +1849,9 @@ impl Race {
         match self.service.as_ref().filter(|s| !s.priorities.is_empty()) {
             Some(_) => {
                 let groups = self.priority_groups(pending.collect());
-                sort_and_interleave_into(groups, table, lead, place);
+                sort_and_interleave_into(groups, table, true, lead, place);
             }
-            None => sort_and_interleave_into([pending], table, lead, place),
+            None => sort_and_interleave_into([pending], table, true, lead, place),
         }
         self.untried = order;
     }
@@ -1881,20 +1881,26 @@ impl Race {
             self.plain_positions = None;
             return;
         }
-        let plain: Vec<Candidate> = self
-            .received
-            .iter()
-            .map(|c| Candidate::new(c.dst, c.src))
-            .collect();
         let first_family_count = self.config.first_family_count;
-        let order = sort_and_interleave_groups(
-            self.priority_groups(plain.iter().collect()),
-            self.policy(),
-            |best| (best, first_family_count),
-        );
-        self.plain_positions = Some(Box::new(
-            order.into_iter().enumerate().map(|(i, a)| (a, i)).collect(),
-        ));
+        let lead = |best| (best, first_family_count);
+        // The map of the last rebuild is reused: its room is already there.
+        let mut positions = self.plain_positions.take().unwrap_or_default();
+        positions.clear();
+        positions.reserve(self.received.len());
+        let mut next = 0;
+        let place = |addr| {
+            positions.insert(addr, next);
+            next += 1;
+        };
+        let table = self.policy();
+        match self.service.as_ref().filter(|s| !s.priorities.is_empty()) {
+            Some(_) => {
+                let groups = self.priority_groups(self.received.iter().collect());
+                sort_and_interleave_into(groups, table, false, lead, place);
+            }
+            None => sort_and_interleave_into([&self.received], table, false, lead, place),
+        }
+        self.plain_positions = Some(positions);
     }
 
     fn next_running_index(&mut self) -> Option<usize> {

@@ -119,18 +119,35 @@ pub(crate) struct Keyed {
 /// [`crate::interleave::sort_and_interleave_groups`] places them before interleaving: those that
 /// did not fail recently first, then those that did (HE-4.2), each part in
 /// [`sort_destinations`] order. Returns where the failed part starts.
+///
+/// Without `history`, what the candidates' history says is left out: the order a race without
+/// history would use.
 pub(crate) fn sort_keyed<'a>(
     candidates: impl IntoIterator<Item = &'a Candidate>,
     table: &PolicyTable,
+    history: bool,
     out: &mut Vec<Keyed>,
 ) -> usize {
     out.clear();
     let mut labels = SourceLabels::default();
-    out.extend(candidates.into_iter().map(|c| Keyed {
-        failed: c.hist.failed.is_some(),
-        attrs: Attrs::of(c, table, &mut labels),
-        dst: c.dst,
-        family: c.family(),
+    out.extend(candidates.into_iter().map(|c| {
+        let plain;
+        let c = match history {
+            true => c,
+            false => {
+                plain = Candidate {
+                    hist: Remembered::default(),
+                    ..*c
+                };
+                &plain
+            }
+        };
+        Keyed {
+            failed: c.hist.failed.is_some(),
+            attrs: Attrs::of(c, table, &mut labels),
+            dst: c.dst,
+            family: c.family(),
+        }
     }));
     let order = |a: &Keyed, b: &Keyed| {
         a.failed
