@@ -71,9 +71,9 @@ fn connect_heap_and_allocations_stay_bounded() {
             eyeballs_literal <= tokio + 1,
             "a literal connect made {eyeballs_literal} allocations (tokio {tokio})"
         );
-        // By name (two lookups, two answers, sorting, one attempt, the history): 35 on 2026-12-03.
+        // By name (two lookups, two answers, sorting, one attempt, the history): 30 on 2026-12-03.
         assert!(
-            by_name <= 36,
+            by_name <= 31,
             "a connect by name made {by_name} allocations"
         );
 

@@ -74,12 +74,15 @@ impl Admission {
 }
 
 /// The destinations already taken in one connect, for dropping duplicates (HE-5.6): the race's
-/// own rule, and the driver's check before it spends a system call on an address. Short lists are
-/// searched directly (no hashing on the common one-or-two-address connect), long ones hashed.
+/// own rule, and the driver's check before it spends a system call on an address. The first two
+/// are kept inline (most connects have one or two: nothing to allocate), up to
+/// [`Seen::LINEAR_MAX`] are searched directly, longer lists hashed.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// Up to [`Seen::LINEAR_MAX`] addresses, searched in order (most connects have one or two).
-    list: Vec<SocketAddr>,
+    /// The first two, in order.
+    first: [Option<SocketAddr>; 2],
+    /// The next ones, up to [`Seen::LINEAR_MAX`] in all, searched in order.
+    more: Vec<SocketAddr>,
     /// Past that, every address; boxed, so the common case carries a pointer, not a table.
     #[allow(
         clippy::box_collection,
@@ -97,18 +100,23 @@ impl Seen {
         if let Some(set) = &mut self.set {
             return set.insert(addr);
         }
-        if self.list.contains(&addr) {
+        if self.first.contains(&Some(addr)) || self.more.contains(&addr) {
             return false;
         }
-        if self.list.len() < Self::LINEAR_MAX {
-            if self.list.len() == self.list.capacity() {
-                // Room for 2, then 4, 8, 16 (`Vec` would start at 4).
-                self.list.reserve_exact(self.list.len().max(2));
-            }
-            self.list.push(addr);
+        if let Some(slot) = self.first.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(addr);
             return true;
         }
-        let mut set: FastSet<SocketAddr> = std::mem::take(&mut self.list).into_iter().collect();
+        if self.more.len() + self.first.len() < Self::LINEAR_MAX {
+            if self.more.len() == self.more.capacity() {
+                // Room for 2, then 4, 8 (`Vec` would start at 4).
+                self.more.reserve_exact(self.more.len().max(2));
+            }
+            self.more.push(addr);
+            return true;
+        }
+        let first = self.first.iter_mut().filter_map(Option::take);
+        let mut set: FastSet<SocketAddr> = first.chain(std::mem::take(&mut self.more)).collect();
         set.insert(addr);
         self.set = Some(Box::new(set));
         true
@@ -120,7 +128,14 @@ impl Seen {
             Some(set) => {
                 set.remove(addr);
             }
-            None => self.list.retain(|a| a != addr),
+            None => {
+                for slot in &mut self.first {
+                    if *slot == Some(*addr) {
+                        *slot = None;
+                    }
+                }
+                self.more.retain(|a| a != addr);
+            }
         }
     }
 }
@@ -180,6 +195,21 @@ mod tests {
         for i in 0..100u16 {
             let addr = SocketAddr::new(IpAddr::from([192, 0, 2, (i % 50) as u8]), 443);
             assert_eq!(seen.insert(addr), i < 50, "{addr} at {i}");
+        }
+        // Removed addresses can come again, wherever they were kept: inline, listed, hashed.
+        for n in [1u8, 2, 3, 16, 17, 40] {
+            let mut seen = Seen::default();
+            let addr = |i: u8| SocketAddr::new(IpAddr::from([192, 0, 2, i]), 443);
+            for i in 0..n {
+                assert!(seen.insert(addr(i)));
+            }
+            for i in (0..n).step_by(2) {
+                seen.remove(&addr(i));
+            }
+            for i in 0..n {
+                assert_eq!(seen.insert(addr(i)), i % 2 == 0, "{n} addresses, {i}");
+                assert!(!seen.insert(addr(i)), "{n} addresses, {i} again");
+            }
         }
     }
 

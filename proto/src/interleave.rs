@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::Family;
-use super::sort::{Candidate, PolicyTable, sort_keyed};
+use super::sort::{Candidate, Keyed, PolicyTable, SourceLabels, sort_keyed_slice};
 
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3), over groups tried
 /// one after the other (HE-10.6: service priorities), each sorted and interleaved within itself,
@@ -38,11 +38,32 @@ pub(crate) fn sort_and_interleave_into<'a, G>(
 ) where
     G: IntoIterator<Item = &'a Candidate>,
 {
-    let mut keyed = Vec::new();
+    // Short groups (most races have one of two destinations) are sorted on the stack.
+    const INLINE: usize = 4;
+    let mut inline = [Keyed::EMPTY; INLINE];
+    let mut heap = Vec::new();
     let mut last_family = None;
     let mut lead = Some(lead);
     for group in groups {
-        let split = sort_keyed(group, table, history, &mut keyed);
+        let group = group.into_iter();
+        let mut labels = SourceLabels::default();
+        let mut key = |c| Keyed::of(c, table, history, &mut labels);
+        let keyed: &mut [Keyed] = match group.size_hint().1 {
+            Some(most) if most <= INLINE => {
+                let mut n = 0;
+                for (slot, c) in inline.iter_mut().zip(group) {
+                    *slot = key(c);
+                    n += 1;
+                }
+                &mut inline[..n]
+            }
+            _ => {
+                heap.clear();
+                heap.extend(group.map(key));
+                &mut heap
+            }
+        };
+        let split = sort_keyed_slice(keyed);
         let (fresh, failed) = keyed.split_at(split);
         for part in [fresh, failed] {
             let Some(best) = part.first().map(|k| k.family) else {

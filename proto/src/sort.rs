@@ -115,22 +115,34 @@ pub(crate) struct Keyed {
     pub(crate) family: Family,
 }
 
-/// Fills `out` (emptied first; its room is reused) with `candidates` in the order
-/// [`crate::interleave::sort_and_interleave_groups`] places them before interleaving: those that
-/// did not fail recently first, then those that did (HE-4.2), each part in
-/// [`sort_destinations`] order. Returns where the failed part starts.
-///
-/// Without `history`, what the candidates' history says is left out: the order a race without
-/// history would use.
-pub(crate) fn sort_keyed<'a>(
-    candidates: impl IntoIterator<Item = &'a Candidate>,
-    table: &PolicyTable,
-    history: bool,
-    out: &mut Vec<Keyed>,
-) -> usize {
-    out.clear();
-    let mut labels = SourceLabels::default();
-    out.extend(candidates.into_iter().map(|c| {
+impl Keyed {
+    /// A placeholder, for filling a buffer before use.
+    pub(crate) const EMPTY: Keyed = Keyed {
+        failed: false,
+        attrs: Attrs {
+            usable: false,
+            scope_match: false,
+            label_match: false,
+            precedence: 0,
+            scope: 0,
+            prefix: None,
+            rtt_step: None,
+            worked: false,
+        },
+        dst: SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        )),
+        family: Family::V4,
+    };
+
+    /// `c` as sorting sees it; without `history`, as if nothing were known of it.
+    pub(crate) fn of(
+        c: &Candidate,
+        table: &PolicyTable,
+        history: bool,
+        labels: &mut SourceLabels,
+    ) -> Keyed {
         let plain;
         let c = match history {
             true => c,
@@ -144,26 +156,32 @@ pub(crate) fn sort_keyed<'a>(
         };
         Keyed {
             failed: c.hist.failed.is_some(),
-            attrs: Attrs::of(c, table, &mut labels),
+            attrs: Attrs::of(c, table, labels),
             dst: c.dst,
             family: c.family(),
         }
-    }));
+    }
+}
+
+/// Sorts `keyed` in the order [`crate::interleave::sort_and_interleave_groups`] places them
+/// before interleaving: those that did not fail recently first, then those that did (HE-4.2),
+/// each part in [`sort_destinations`] order. Returns where the failed part starts.
+pub(crate) fn sort_keyed_slice(keyed: &mut [Keyed]) -> usize {
     let order = |a: &Keyed, b: &Keyed| {
         a.failed
             .cmp(&b.failed)
             .then_with(|| compare(&a.attrs, &b.attrs))
     };
-    match out.as_mut_slice() {
+    match &mut *keyed {
         // The common two-address answer: one comparison (stable: equal keeps the order).
         [a, b] => {
             if order(b, a) == Ordering::Less {
                 std::mem::swap(a, b);
             }
         }
-        keyed => keyed.sort_by(order),
+        all => all.sort_by(order),
     }
-    out.partition_point(|k| !k.failed)
+    keyed.partition_point(|k| !k.failed)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -190,7 +208,7 @@ fn rtt_step(rtt: std::time::Duration) -> u32 {
 /// The labels of the source addresses one sort has looked up: a race's destinations share one
 /// source per family, so each sort looks up about two, not one per destination.
 #[derive(Debug, Default)]
-struct SourceLabels([Option<(IpAddr, u32)>; 2]);
+pub(crate) struct SourceLabels([Option<(IpAddr, u32)>; 2]);
 
 impl SourceLabels {
     fn of(&mut self, table: &PolicyTable, src: IpAddr) -> u32 {

@@ -2265,9 +2265,9 @@ fn state_sizes_stay_bounded() {
     use std::mem::size_of;
     type Tcp = crate::dial::TcpDial;
     let driver = size_of::<Driver<'static, Tcp, NoHandshake>>();
-    assert!(driver <= 1_072, "Driver is {driver} bytes");
+    assert!(driver <= 1_200, "Driver is {driver} bytes");
     let race = size_of::<Race>();
-    assert!(race <= 600, "Race is {race} bytes");
+    assert!(race <= 664, "Race is {race} bytes");
     let report = size_of::<Report>();
     assert!(report <= 232, "Report is {report} bytes");
     // The driver's future is the driver: the request and the single-attempt path are not kept.
