@@ -420,7 +420,8 @@ impl Connector {
         port: u16,
     ) -> Result<SocketAddr, Error> {
         let addr = self.literal(host, ip, zone, port)?;
-        if self.inner.config.address_policy.allows(addr.ip()) {
+        let policy = &self.inner.config.address_policy;
+        if policy.allows_destination(addr.ip(), addr.port()) {
             Ok(addr)
         } else {
             let report = Report::new(host, port);

@@ -130,6 +130,36 @@ async fn he_5_9_resolve_applies_the_policy_to_literals() {
     assert_eq!(addrs, ["127.0.0.1:80".parse::<SocketAddr>().unwrap()]);
 }
 
+// HE-5.11 / HE-5.9: a port rule judges literals and given addresses at every entry point, and a
+// name's destinations right before each attempt (nothing is sent to a refused port).
+#[tokio::test]
+async fn he_5_11_a_port_rule_applies_at_every_entry_point() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open = listener.local_addr().unwrap().port();
+    let connector = Connector::builder()
+        .resolver(StaticResolver::new().with("local.test", ["127.0.0.1".parse().unwrap()]))
+        .address_policy(AddressPolicy::ports(move |port| port != open))
+        .build()
+        .unwrap();
+    let err = connector.resolve("127.0.0.1", open).await.unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+    let err = connector.connect(("127.0.0.1", open)).await.unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+    let addr = SocketAddr::from(([127, 0, 0, 1], open));
+    let err = connector.connect(addr).await.unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+    let err = connector.connect(("local.test", open)).await.unwrap_err();
+    assert!(matches!(err, Error::Denied(_)), "{err:?}");
+    // Nothing reached the listener: its accept queue is empty.
+    let listener = listener.into_std().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a connection reached a refused port: {accepted:?}"
+    );
+}
+
 /// A resolver that answers with `n` distinct loopback addresses in A (127.0.0.1 first, where the
 /// test listens) and `::1` in AAAA: nothing leaves the machine.
 #[derive(Debug)]

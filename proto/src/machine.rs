@@ -773,12 +773,13 @@ impl Race {
         order.into_iter().partition(|addr| self.allows(*addr))
     }
 
-    /// Whether the address policy allows `addr` (HE-7.6: a translation judged by its IPv4).
+    /// Whether the address policy allows `addr` (HE-7.6: a translation judged by its IPv4; its
+    /// port by the port rules, HE-5.11).
     #[inline]
     fn allows(&self, addr: SocketAddr) -> bool {
         self.address_policy
             .as_ref()
-            .is_none_or(|policy| policy.allows(self.judged(addr)))
+            .is_none_or(|policy| policy.allows_destination(self.judged(addr), addr.port()))
     }
 
     /// Every attempt so far, by id: started, denied, failed, cancelled or won.

@@ -33,6 +33,7 @@ pub struct AddressPolicy {
 enum Rule {
     PublicOnly,
     Custom(Arc<dyn Fn(IpAddr) -> bool + Send + Sync>),
+    Ports(Arc<dyn Fn(u16) -> bool + Send + Sync>),
 }
 
 impl Default for AddressPolicy {
@@ -49,6 +50,7 @@ impl fmt::Debug for AddressPolicy {
             .map(|r| match r {
                 Rule::PublicOnly => "public_only",
                 Rule::Custom(_) => "custom",
+                Rule::Ports(_) => "ports",
             })
             .collect();
         if names.is_empty() {
@@ -81,6 +83,27 @@ impl AddressPolicy {
         }
     }
 
+    /// Destinations whose port `allow` accepts, whatever their address. A connect's own port is
+    /// the caller's; an HTTPS record can steer a connect to another (HE-10.9 leaves out only the
+    /// Fetch standard's bad ports): this rule judges every destination's port, the connect's
+    /// own included, right before its attempt, as the address rules judge its address.
+    ///
+    /// ```
+    /// use eyeballs_proto::policy::AddressPolicy;
+    ///
+    /// // Web ports only, on public addresses.
+    /// let policy = AddressPolicy::public_only().and(AddressPolicy::ports(|p| p == 443 || p == 80));
+    /// let ip = "8.8.8.8".parse().unwrap();
+    /// assert!(policy.allows_destination(ip, 443));
+    /// assert!(!policy.allows_destination(ip, 8443));
+    /// assert!(policy.allows(ip), "the address alone passes");
+    /// ```
+    pub fn ports(allow: impl Fn(u16) -> bool + Send + Sync + 'static) -> AddressPolicy {
+        AddressPolicy {
+            rules: Arc::new([Rule::Ports(Arc::new(allow))]),
+        }
+    }
+
     /// Allows an address only if both policies do.
     pub fn and(self, other: AddressPolicy) -> AddressPolicy {
         let rules: Vec<Rule> = self
@@ -94,11 +117,23 @@ impl AddressPolicy {
         }
     }
 
-    /// Whether `ip` may be connected to.
+    /// Whether `ip` may be connected to, by the address rules (a [`AddressPolicy::ports`] rule
+    /// is not asked: see [`AddressPolicy::allows_destination`]).
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.rules.iter().all(|r| match r {
             Rule::PublicOnly => is_public(ip),
             Rule::Custom(f) => f(ip),
+            Rule::Ports(_) => true,
+        })
+    }
+
+    /// Whether a connect may go to `ip` on `port`: every rule, the port rules included. This is
+    /// what a race asks right before each attempt.
+    pub fn allows_destination(&self, ip: IpAddr, port: u16) -> bool {
+        self.rules.iter().all(|r| match r {
+            Rule::PublicOnly => is_public(ip),
+            Rule::Custom(f) => f(ip),
+            Rule::Ports(f) => f(port),
         })
     }
 

@@ -813,6 +813,32 @@ mod denial {
         );
     }
 
+    // HE-5.11: a port rule judges each destination's port right before its attempt, as the
+    // address rules judge its address: one on a refused port is denied and the next starts at
+    // once; `allows` (the address alone) does not look at ports.
+    #[test]
+    fn he_5_11_a_port_rule_denies_by_port() {
+        let policy = AddressPolicy::ports(|port| port == 443);
+        assert!(policy.allows("2001:db8::1".parse().unwrap()));
+        let mut h = H::with_race(config(), |race| race.with_address_policy(policy));
+        let on = |ip: &str, port| Candidate {
+            dst: SocketAddr::new(ip.parse().unwrap(), port),
+            ..cand(ip)
+        };
+        let v6 = Answer::Addresses(vec![on("2001:db8::1", 8443)]);
+        assert_eq!(h.addresses(0, Family::V6, v6), none());
+        let v4 = Answer::Addresses(vec![on("192.0.2.1", 443)]);
+        assert_eq!(h.addresses(7, Family::V4, v4), ["start 1 192.0.2.1:443"]);
+        assert_eq!(h.race.attempts()[0].state, AttemptState::Denied);
+        assert_eq!(h.race.attempts()[0].addr.port(), 8443);
+        // Every destination on a refused port: the race is denied.
+        let mut h = H::with_race(config(), |race| {
+            race.with_address_policy(AddressPolicy::ports(|port| port == 80))
+        });
+        assert_eq!(h.resolved(0, Family::V6, &["2001:db8::1"]), none());
+        assert_eq!(h.resolved(0, Family::V4, &["192.0.2.1"]), ["done Denied"]);
+    }
+
     // HE-7.6: a NAT64 translation is judged by the IPv4 address it stands for.
     #[test]
     fn he_7_6_a_translation_is_judged_by_its_ipv4_address() {
