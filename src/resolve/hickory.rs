@@ -567,25 +567,30 @@ impl HickoryResolver {
     /// as glibc does: with no address of one family, that family has none (and the name never
     /// goes to a name server), except that `localhost` names keep both loopback addresses
     /// (RFC 6761 §6.3), which hickory's resolver answers.
-    async fn addresses(self, name: String, family: Family) -> Answers {
-        let once = |answer: Result<(Vec<IpAddr>, Option<Duration>), ResolveError>| -> Answers {
-            let answer = answer.map(|(ips, ttl)| Resolved::fresh(ips, ttl));
-            Box::pin(futures::stream::once(std::future::ready(answer)))
-        };
-        let Some((table, stub)) = self.system_conf() else {
-            return once(self.hickory(name, family).await);
-        };
-        match from_hosts(&table, &name, family) {
-            Some(ips) if ips.is_empty() && is_localhost(&name) => {
-                return once(self.hickory(name, family).await);
+    ///
+    /// Decided at once where it can be (the hosts file and the stub resolver need no runtime): a
+    /// connect's lookup then costs the stub's own stream and nothing around it. hickory's
+    /// resolver is made when first polled, inside the runtime that polls it.
+    fn addresses(&self, name: &str, family: Family) -> Answers {
+        if let Some((table, stub)) = self.system_conf() {
+            match from_hosts(&table, name, family) {
+                Some(ips) if ips.is_empty() && is_localhost(name) => {}
+                Some(ips) => {
+                    let answer = Ok(Resolved::fresh(ips, None));
+                    return Box::pin(futures::stream::once(std::future::ready(answer)));
+                }
+                None => {
+                    if let Some(stub) = stub.filter(|_| Stub::takes(name)) {
+                        return stub_answers(stub, name.to_string(), family);
+                    }
+                }
             }
-            Some(ips) => return once(Ok((ips, None))),
-            None => {}
         }
-        match stub.filter(|_| Stub::takes(&name)) {
-            Some(stub) => stub_answers(stub, name, family),
-            None => once(self.hickory(name, family).await),
-        }
+        let (this, name) = (self.clone(), name.to_string());
+        Box::pin(futures::stream::once(async move {
+            let answer = this.hickory(name, family).await;
+            answer.map(|(ips, ttl)| Resolved::fresh(ips, ttl))
+        }))
     }
 
     /// The HTTPS records of `name` (already the query name): none for local names, then the
@@ -717,9 +722,7 @@ impl Resolve for HickoryResolver {
     }
 
     fn lookup_answers(&self, name: &str, family: Family) -> Answers {
-        // Everything happens when first polled, inside the runtime that polls it.
-        let answers = self.clone().addresses(name.to_string(), family);
-        Box::pin(futures::stream::once(answers).flatten())
+        self.addresses(name, family)
     }
 
     /// The answer; when only a stale one can be had (RFC 8767: the name server silent or
