@@ -75,13 +75,13 @@ impl Admission {
 
 /// The destinations already taken in one connect, for dropping duplicates (HE-5.6): the race's
 /// own rule, and the driver's check before it spends a system call on an address. The first two
-/// are kept inline (most connects have one or two: nothing to allocate), up to
-/// [`Seen::LINEAR_MAX`] are searched directly, longer lists hashed.
+/// are kept inline (most connects have one or two: nothing to allocate), up to 16 are searched
+/// directly, longer lists hashed.
 #[derive(Debug, Default)]
 pub struct Seen {
     /// The first two, in order.
     first: [Option<SocketAddr>; 2],
-    /// The next ones, up to [`Seen::LINEAR_MAX`] in all, searched in order.
+    /// The next ones, up to `LINEAR_MAX` in all, searched in order.
     more: Vec<SocketAddr>,
     /// Past that, every address; boxed, so the common case carries a pointer, not a table.
     #[allow(
