@@ -6,9 +6,10 @@
 //! cross networks: on another network the source differs and the old entry is simply not found.
 //! The table is bounded (least recently used entries go first) and failure verdicts expire.
 
-use crate::fasthash::FastMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+
+use crate::fasthash::FastMap;
 
 /// How a destination last failed, as the history remembers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

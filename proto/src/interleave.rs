@@ -7,28 +7,15 @@ use super::sort::{Candidate, Keyed, PolicyTable, SourceLabels, sort_keyed_slice}
 
 /// Sorts destinations (RFC 6724, HE-4.1) and interleaves the families (HE-4.3), over groups tried
 /// one after the other (HE-10.6: service priorities), each sorted and interleaved within itself,
-/// alternation going on from one group to the next. `lead` is given the family of the best sorted
-/// destination and returns the family to lead with and how many of it come first.
+/// alternation going on from one group to the next, handing each destination to `place` in
+/// order (one scratch list for all the sorting, nothing else allocated). `lead` is given the
+/// family of the best sorted destination and returns the family to lead with and how many of it
+/// come first.
 ///
 /// Destinations that failed recently (HE-4.2) go behind all the others of their group, whatever
 /// their family, sorted and interleaved among themselves: tried last, and at once when the others
-/// fail, never dropped.
-pub(crate) fn sort_and_interleave_groups<'a, G>(
-    groups: impl IntoIterator<Item = G>,
-    table: &PolicyTable,
-    lead: impl FnOnce(Family) -> (Family, usize),
-) -> Vec<SocketAddr>
-where
-    G: IntoIterator<Item = &'a Candidate>,
-{
-    let mut order = Vec::new();
-    sort_and_interleave_into(groups, table, true, lead, |addr| order.push(addr));
-    order
-}
-
-/// [`sort_and_interleave_groups`], handing each destination to `place` in order: one scratch
-/// list for all the sorting, nothing else allocated. Without `history`, the order a race
-/// without history would use.
+/// fail, never dropped. Without `history`, what the candidates' history says is left out: the
+/// order a race without history would use.
 pub(crate) fn sort_and_interleave_into<'a, G>(
     groups: impl IntoIterator<Item = G>,
     table: &PolicyTable,

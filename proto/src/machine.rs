@@ -11,15 +11,14 @@
 //! `now` must never go backwards; an earlier `now` is treated as the latest one seen.
 
 use std::collections::VecDeque;
-
-use super::fasthash::{FastMap, FastSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
 use super::admit::Seen;
+use super::fasthash::{FastMap, FastSet};
 use super::history::DelayBasis;
-use super::interleave::{sort_and_interleave_groups, sort_and_interleave_into};
+use super::interleave::sort_and_interleave_into;
 use super::nat64::{Nat64, Nat64Prefix, PrefixSource, SynthesizedBy, Translation};
 use super::policy::AddressPolicy;
 use super::sort::{Candidate, PolicyTable};
@@ -531,6 +530,16 @@ pub struct Race {
     done: bool,
 }
 
+/// Where in `received` the destination with the lowest known RTT is (HE-5.3), if any has one.
+fn nearest_in(received: &[Candidate]) -> Option<u32> {
+    received
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
+        .min()
+        .map(|(_, i)| i as u32)
+}
+
 /// An index of a race's received destinations: where each was when it was indexed, and how
 /// many were. A change to the list other than appending makes it stale; every use checks what it
 /// finds, so a stale index costs a rebuild, never a wrong answer.
@@ -766,10 +775,10 @@ impl Race {
     /// endpoint priority first, HE-10.6), split into those the address policy allows and those
     /// it denies.
     pub fn plan(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
-        let groups = self.priority_groups(self.received.iter().collect());
         let first_family_count = self.config.first_family_count;
-        let order =
-            sort_and_interleave_groups(groups, self.policy(), |best| (best, first_family_count));
+        let mut order = Vec::with_capacity(self.received.len());
+        let lead = |best| (best, first_family_count);
+        self.order_into(self.received.iter(), true, lead, |addr| order.push(addr));
         order.into_iter().partition(|addr| self.allows(*addr))
     }
 
@@ -1211,13 +1220,7 @@ impl Race {
             Some(service) => service.answers.retain(|c| !leaving(&c.dst)),
             None => {
                 self.received.retain(|c| !leaving(&c.dst));
-                self.nearest = self
-                    .received
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
-                    .min()
-                    .map(|(_, i)| i as u32);
+                self.nearest = nearest_in(&self.received);
                 if self.begun {
                     self.rebuild_untried();
                 }
@@ -1491,12 +1494,7 @@ impl Race {
                 }
             }
         }
-        self.nearest = received
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
-            .min()
-            .map(|(_, i)| i as u32);
+        self.nearest = nearest_in(&received);
         let changed = received != self.received;
         self.received = received;
         if changed && self.begun {
@@ -1817,10 +1815,6 @@ impl Race {
         };
         let translated = &self.translated;
         let first_family_count = self.config.first_family_count;
-        let table = match &self.policy {
-            Some(table) => table,
-            None => PolicyTable::default_ref(),
-        };
         let lead = |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
@@ -1844,35 +1838,33 @@ impl Race {
         order.clear();
         // Room for what is left to try, exactly (the room it had is reused).
         order.reserve_exact(self.received.len().saturating_sub(attempts.len()));
-        let place = |addr| order.push_back(addr);
         let pending = self.received.iter().filter(untried);
-        // HE-10.6: endpoints of a better SvcPriority first, sorted and interleaved within each.
-        match self.service.as_ref().filter(|s| !s.priorities.is_empty()) {
-            Some(_) => {
-                let groups = self.priority_groups(pending.collect());
-                sort_and_interleave_into(groups, table, true, lead, place);
-            }
-            None => sort_and_interleave_into([pending], table, true, lead, place),
-        }
+        self.order_into(pending, true, lead, |addr| order.push_back(addr));
         self.untried = order;
     }
 
-    /// `candidates` split by their endpoint's SvcPriority, best first (HE-10.6); one group
-    /// without HTTPS records.
-    fn priority_groups<'a>(&self, candidates: Vec<&'a Candidate>) -> Vec<Vec<&'a Candidate>> {
-        let Some(service) = self.service.as_ref().filter(|s| !s.priorities.is_empty()) else {
-            return vec![candidates];
+    /// Sorts and interleaves `candidates` (HE-4.1, HE-4.3) into `place`, endpoints of a better
+    /// SvcPriority first when HTTPS records gave priorities (HE-10.6), else as one group with
+    /// nothing collected. Without `history`, in the order a race without history would use.
+    fn order_into<'a>(
+        &self,
+        candidates: impl Iterator<Item = &'a Candidate>,
+        history: bool,
+        lead: impl FnOnce(Family) -> (Family, usize),
+        place: impl FnMut(SocketAddr),
+    ) {
+        let table = self.policy();
+        let priorities = self.service.as_ref().map(|s| &s.priorities);
+        let Some(priorities) = priorities.filter(|p| !p.is_empty()) else {
+            return sort_and_interleave_into([candidates], table, history, lead, place);
         };
         let mut groups: std::collections::BTreeMap<u32, Vec<&Candidate>> = Default::default();
         for c in candidates {
             // Addresses without a record (the fallback on the connect's port) go last.
-            let key = service
-                .priorities
-                .get(&c.dst)
-                .map_or(u32::MAX, |p| u32::from(*p));
+            let key = priorities.get(&c.dst).map_or(u32::MAX, |p| u32::from(*p));
             groups.entry(key).or_default().push(c);
         }
-        groups.into_values().collect()
+        sort_and_interleave_into(groups.into_values(), table, history, lead, place);
     }
 
     /// When history knows something about the received destinations, works out the order a race
@@ -1893,14 +1885,7 @@ impl Race {
             positions.insert(addr, next);
             next += 1;
         };
-        let table = self.policy();
-        match self.service.as_ref().filter(|s| !s.priorities.is_empty()) {
-            Some(_) => {
-                let groups = self.priority_groups(self.received.iter().collect());
-                sort_and_interleave_into(groups, table, false, lead, place);
-            }
-            None => sort_and_interleave_into([&self.received], table, false, lead, place),
-        }
+        self.order_into(self.received.iter(), false, lead, place);
         self.plain_positions = Some(positions);
     }
 

@@ -77,34 +77,6 @@ pub(crate) fn sort_destinations_with(candidates: &mut [Candidate], table: &Polic
     }
 }
 
-/// The destinations of `candidates` in [`sort_destinations`] order, each with the family it
-/// counts as ([`Candidate::family`]), without copying the candidates themselves.
-#[cfg(test)]
-pub(crate) fn sorted_addrs<'a>(
-    candidates: impl IntoIterator<Item = &'a Candidate>,
-    table: &PolicyTable,
-) -> Vec<(SocketAddr, Family)> {
-    let mut keyed: Vec<(Attrs, (SocketAddr, Family))> = candidates
-        .into_iter()
-        .map(|c| {
-            (
-                Attrs::of(c, table, &mut SourceLabels::default()),
-                (c.dst, c.family()),
-            )
-        })
-        .collect();
-    match keyed.as_mut_slice() {
-        // The common two-address answer: one comparison (stable: equal keeps the order).
-        [a, b] => {
-            if compare(&b.0, &a.0) == std::cmp::Ordering::Less {
-                std::mem::swap(a, b);
-            }
-        }
-        keyed => keyed.sort_by(|(a, _), (b, _)| compare(a, b)),
-    }
-    keyed.into_iter().map(|(_, dst)| dst).collect()
-}
-
 /// A destination as the race's ordering sees it: whether it failed recently (HE-4.2), its
 /// sorting attributes, where it goes and the family it counts as.
 #[derive(Debug, Clone, Copy)]
@@ -163,7 +135,7 @@ impl Keyed {
     }
 }
 
-/// Sorts `keyed` in the order [`crate::interleave::sort_and_interleave_groups`] places them
+/// Sorts `keyed` in the order [`crate::interleave::sort_and_interleave_into`] places them
 /// before interleaving: those that did not fail recently first, then those that did (HE-4.2),
 /// each part in [`sort_destinations`] order. Returns where the failed part starts.
 pub(crate) fn sort_keyed_slice(keyed: &mut [Keyed]) -> usize {
@@ -894,7 +866,11 @@ mod tests {
         }
         assert_eq!(translated.family(), Family::V4);
         assert_eq!(native.family(), Family::V6);
-        let order = sorted_addrs([&translated, &native], PolicyTable::default_ref());
+        // The race's own sort says the same, with the family each counts as.
+        let (table, mut labels) = (PolicyTable::default_ref(), SourceLabels::default());
+        let mut keyed = [translated, native].map(|c| Keyed::of(&c, table, true, &mut labels));
+        sort_keyed_slice(&mut keyed);
+        let order = keyed.map(|k| (k.dst, k.family));
         assert_eq!(
             order,
             [(native.dst, Family::V6), (translated.dst, Family::V4)]
