@@ -120,20 +120,21 @@ impl AddressPolicy {
     /// Whether `ip` may be connected to, by the address rules (a [`AddressPolicy::ports`] rule
     /// is not asked: see [`AddressPolicy::allows_destination`]).
     pub fn allows(&self, ip: IpAddr) -> bool {
-        self.rules.iter().all(|r| match r {
-            Rule::PublicOnly => is_public(ip),
-            Rule::Custom(f) => f(ip),
-            Rule::Ports(_) => true,
-        })
+        self.judge(ip, None)
     }
 
     /// Whether a connect may go to `ip` on `port`: every rule, the port rules included. This is
     /// what a race asks right before each attempt.
     pub fn allows_destination(&self, ip: IpAddr, port: u16) -> bool {
+        self.judge(ip, Some(port))
+    }
+
+    /// Every rule on `ip`, and the port rules on `port` when there is one.
+    fn judge(&self, ip: IpAddr, port: Option<u16>) -> bool {
         self.rules.iter().all(|r| match r {
             Rule::PublicOnly => is_public(ip),
             Rule::Custom(f) => f(ip),
-            Rule::Ports(f) => f(port),
+            Rule::Ports(f) => port.is_none_or(|port| f(port)),
         })
     }
 
