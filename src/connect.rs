@@ -14,11 +14,10 @@ use std::io;
 use std::time::Instant;
 
 use tokio::net::TcpStream;
-
-use crate::dial::TcpConnect;
 use tracing::debug;
 
 use crate::connector::Connector;
+use crate::dial::TcpConnect;
 use crate::driver::{self, Settings, Want};
 use crate::error::Error;
 use crate::handshake::{Destination, Handshake, NoHandshake};
@@ -456,8 +455,8 @@ impl<T> Direct<'_, T> {
         let addr = self.addr;
         if let DirectState::Start = self.state {
             debug!(%addr, attempt = 0, family = %Family::of(&addr), "attempt started");
-            self.state =
-                DirectState::Connecting(crate::dial::connect_default(addr), Instant::now());
+            let connect = crate::dial::connect_default(addr);
+            self.state = DirectState::Connecting(connect, Instant::now());
         }
         let DirectState::Connecting(connect, started) = &mut self.state else {
             panic!("ConnectFuture polled after it completed");
@@ -550,8 +549,9 @@ where
     H: Handshake + 'a,
     Y: Yield,
 {
-    /// The whole connect: the settings, then the race. An async block, not an `async fn`: an `async fn` would keep its
-    /// argument twice in its future (as the argument and as the local it moves into).
+    /// The whole connect: the settings, then the race. An async block, not an `async fn`: an
+    /// `async fn` would keep its argument twice in its future (as the argument and as the local
+    /// it moves into).
     #[allow(
         clippy::manual_async_fn,
         reason = "an async fn's future holds its argument twice"

@@ -125,11 +125,7 @@ impl Dial for TcpDial {
             // The fast path: exactly the system calls `TcpStream::connect` makes.
             return connect_default(addr);
         }
-        let stream =
-            configured_socket(&self.options, addr).and_then(|socket| start_connect(socket, addr));
-        TcpConnect {
-            stream: Some(stream),
-        }
+        TcpConnect::start(configured_socket(&self.options, addr), addr)
     }
 
     fn routes_v4(&self, probe: SocketAddr) -> bool {
@@ -197,6 +193,16 @@ pub(crate) struct TcpConnect {
     stream: Option<io::Result<TcpStream>>,
 }
 
+impl TcpConnect {
+    /// Starts `socket`'s connect to `addr`; a failure to make the socket or to start is the
+    /// attempt's outcome when polled.
+    fn start(socket: io::Result<Socket>, addr: SocketAddr) -> TcpConnect {
+        TcpConnect {
+            stream: Some(socket.and_then(|socket| start_connect(socket, addr))),
+        }
+    }
+}
+
 impl Future for TcpConnect {
     type Output = io::Result<TcpStream>;
 
@@ -222,16 +228,18 @@ impl Future for TcpConnect {
 
 /// Starts a TCP connect to `addr` with no socket options: the system calls of
 /// `TcpStream::connect` (a non-blocking socket, `connect`, registration with the reactor). The
-/// A failure to start (no socket, a refused `connect`) is the attempt's outcome when polled.
+/// stream is connected once the returned [`TcpConnect`] is ready with it.
 pub(crate) fn connect_default(addr: SocketAddr) -> TcpConnect {
-    let socket = Socket::new(
+    TcpConnect::start(tcp_socket(addr), addr)
+}
+
+/// A non-blocking TCP socket for `addr`'s family.
+fn tcp_socket(addr: SocketAddr) -> io::Result<Socket> {
+    Socket::new(
         Domain::for_address(addr),
         Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
-    );
-    TcpConnect {
-        stream: Some(socket.and_then(|socket| start_connect(socket, addr))),
-    }
+    )
 }
 
 /// Starts `socket`'s non-blocking connect to `addr` and registers it with the reactor.
@@ -245,11 +253,7 @@ fn start_connect(socket: Socket, addr: SocketAddr) -> io::Result<TcpStream> {
 }
 
 fn configured_socket(o: &SocketOptions, addr: SocketAddr) -> io::Result<Socket> {
-    let socket = Socket::new(
-        Domain::for_address(addr),
-        Type::STREAM.nonblocking(),
-        Some(Protocol::TCP),
-    )?;
+    let socket = tcp_socket(addr)?;
     if o.nodelay {
         socket.set_tcp_nodelay(true)?;
     }

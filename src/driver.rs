@@ -162,18 +162,15 @@ pub(crate) fn run<'a, D: Dial, H: Handshake<D::Stream>>(
             request, dial, handshake, addr, start,
         )))
     } else {
-        let settings = request.settings;
-        let driver = match (request.source.addrs(), &request.source) {
-            (Some(addrs), _) => {
+        let driver = match (&request.source, request.source.addrs()) {
+            (Source::Resolve { resolver, name }, _) => Driver::for_name(
+                &request, dial, handshake, start,
+            )
+            .resolving(*resolver, name.clone(), request.settings),
+            (_, addrs) => {
+                let addrs = addrs.unwrap_or_default();
                 Driver::for_addrs(&request, dial, handshake, start, addrs, nat64_active)
             }
-            (None, Source::Resolve { resolver, name }) => {
-                let resolver = *resolver;
-                let name = name.clone();
-                Driver::for_name(&request, dial, handshake, start)
-                    .resolving(resolver, name, settings)
-            }
-            (None, _) => unreachable!("only a name has no addresses"),
         };
         Run::Race(driver.with_nat64(nat64))
     };
@@ -1290,14 +1287,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             .filter(|c| !c.hist.is_empty())
             .map(|c| (c.dst, c.hist))
             .collect();
-        let mut error_of = vec![
-            None;
-            if self.errors.is_empty() {
-                0
-            } else {
-                self.race.attempts().len()
-            }
-        ];
+        let slots = match self.errors.is_empty() {
+            true => 0,
+            false => self.race.attempts().len(),
+        };
+        let mut error_of = vec![None; slots];
         for (i, (id, _)) in self.errors.iter().enumerate() {
             if let Some(slot) = error_of.get_mut(id.0) {
                 slot.get_or_insert(i);

@@ -17,7 +17,8 @@ use crate::resolve::ResolveError;
 pub struct Answer {
     pub(crate) family: Family,
     pub(crate) at: Duration,
-    /// The error boxed: most answers have addresses, and a connect in flight keeps its answers.
+    /// Boxed, as a connect in flight keeps its answers: the addresses without spare room, and the
+    /// error (most answers have none) out of line.
     pub(crate) result: Result<Box<[IpAddr]>, Box<ResolveError>>,
     pub(crate) stale: Option<Duration>,
 }
