@@ -19,10 +19,12 @@
 
 #[path = "../tests/common/dns.rs"]
 mod dns;
+#[path = "common/own_namespace.rs"]
+mod own_namespace;
 
+use own_namespace::run;
 use std::future::IntoFuture;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -55,60 +57,18 @@ const ROUNDS: usize = 7;
 
 fn main() {
     // `cargo bench` passes `--bench`; criterion-style filters are ignored.
-    if std::env::var_os(INSIDE).is_some() {
+    if own_namespace::is_inside(INSIDE) {
         inside();
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
-        println!("by_name: needs root and iproute2 (network namespaces); skipped");
-        return;
-    }
-    let ns = format!("eb-byname-{}", std::process::id());
-    let _cleanup = Namespace::create(&ns);
-    let status = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(std::env::current_exe().unwrap())
-        .args(std::env::args().skip(1))
-        .env(INSIDE, "1")
-        .status()
-        .unwrap();
-    assert!(status.success(), "the bench inside the namespace failed");
-}
-
-/// A namespace with its own resolv.conf; removed (with the file) when dropped.
-struct Namespace(String);
-
-impl Namespace {
-    fn create(name: &str) -> Namespace {
-        run("ip", &["netns", "add", name]);
-        let guard = Namespace(name.to_string());
-        let dir = format!("/etc/netns/{name}");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            format!("{dir}/resolv.conf"),
+    let files = [
+        (
+            "resolv.conf",
             "nameserver 127.0.0.1\noptions timeout:2 attempts:2\n",
-        )
-        .unwrap();
-        std::fs::write(
-            format!("{dir}/hosts"),
-            "127.0.0.1 localhost\n::1 localhost\n",
-        )
-        .unwrap();
-        guard
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.0));
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let status = Command::new(cmd).args(args).status().unwrap();
-    assert!(status.success(), "{cmd} {args:?} failed");
+        ),
+        ("hosts", "127.0.0.1 localhost\n::1 localhost\n"),
+    ];
+    own_namespace::run_inside("by_name", "eb-byname", INSIDE, &files);
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

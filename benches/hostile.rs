@@ -13,9 +13,11 @@
 
 #[path = "../tests/common/counting.rs"]
 mod counting;
+#[path = "common/own_namespace.rs"]
+mod own_namespace;
 
+use own_namespace::run;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,39 +36,11 @@ const NAME: &str = "hostile.test";
 const TARGETS: &str = ".targets.test";
 
 fn main() {
-    if std::env::var_os(INSIDE).is_some() {
+    if own_namespace::is_inside(INSIDE) {
         inside();
         return;
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
-        println!("hostile: needs root and iproute2 (network namespaces); skipped");
-        return;
-    }
-    let ns = format!("eb-hostile-{}", std::process::id());
-    run("ip", &["netns", "add", &ns]);
-    let _cleanup = Namespace(ns.clone());
-    let status = Command::new("ip")
-        .args(["netns", "exec", &ns])
-        .arg(std::env::current_exe().unwrap())
-        .env(INSIDE, "1")
-        .status()
-        .unwrap();
-    assert!(status.success(), "the bench inside the namespace failed");
-}
-
-/// Removed when dropped, also when the bench fails.
-struct Namespace(String);
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) {
-    let status = Command::new(cmd).args(args).status().unwrap();
-    assert!(status.success(), "{cmd} {args:?} failed");
+    own_namespace::run_inside("hostile", "eb-hostile", INSIDE, &[]);
 }
 
 /// One hostile answer: the HTTPS records, and whether the connect has the address policy on.
