@@ -365,7 +365,9 @@ impl Connector {
     /// The same rules as [`Connector::connect`] apply, to names and IP literals alike: an
     /// IPv4-mapped IPv6 address is returned as the IPv4 address it carries, a literal of a family
     /// the [`FamilyPolicy`] excludes is [`Error::InvalidInput`], and addresses the
-    /// [`crate::AddressPolicy`] denies are left out ([`Error::Denied`] when none is left). Useful
+    /// [`crate::AddressPolicy`] denies are left out ([`Error::Denied`] when none is left), and at
+    /// most [`MAX_ADDRESSES`](crate::proto::admit::MAX_ADDRESSES) (64) of each family are taken
+    /// from an answer, the first ones, with a warning for the rest (HE-5.12). Useful
     /// to hand RFC 8305-ordered addresses to a client that does its own connecting, to check a
     /// target before using it, or to test every address of a host on its own.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {

@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::config::Config;
 use crate::dial::Dial;
@@ -20,7 +20,7 @@ use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Destination, Handshake, NoHandshake};
 use crate::nat64::{Discovery, Found as Nat64Found, Nat64Plan, Nat64Shared};
 use crate::proto::Family;
-use crate::proto::admit::{Admission, Seen};
+use crate::proto::admit::{Admission, MAX_ADDRESSES, Seen};
 use crate::proto::history::{History, PastFailure, Remembered};
 use crate::proto::machine::{
     Action, Addresses, Answer, AttemptId, AttemptRecord, AttemptState, CancelReason, Failure,
@@ -208,23 +208,46 @@ fn push_small<T>(v: &mut Vec<T>, item: T) {
 }
 
 /// The usable destinations in one family's answer, on `port`: records of the other family are
-/// ignored, the rest admitted (HE-5.7, HE-5.9) and deduplicated against `seen` (HE-5.6).
+/// ignored, the rest admitted (HE-5.7, HE-5.9) and deduplicated against `seen` (HE-5.6), at
+/// most `limit` of them, the first ones (HE-5.12). Also how many of `ips` were looked at: those
+/// after the `limit`-th destination are not.
 pub(crate) fn admit_answer(
     admission: &Admission,
     family: Family,
     ips: &[IpAddr],
     port: u16,
     seen: &mut Seen,
-) -> VecDeque<SocketAddr> {
-    let mut queue = Vec::with_capacity(ips.len());
-    queue.extend(
-        ips.iter()
-            .filter(|ip| Family::of_ip(ip) == family)
-            .filter_map(|ip| admission.admit(*ip).ok())
-            .map(|ip| SocketAddr::new(ip, port))
-            .filter(|addr| seen.insert(*addr)),
-    );
-    queue.into()
+    limit: usize,
+) -> (VecDeque<SocketAddr>, usize) {
+    let mut queue = Vec::with_capacity(ips.len().min(limit));
+    let mut looked = 0;
+    for ip in ips {
+        if queue.len() == limit {
+            break;
+        }
+        looked += 1;
+        if Family::of_ip(ip) != family {
+            continue;
+        }
+        if let Ok(ip) = admission.admit(*ip) {
+            let addr = SocketAddr::new(ip, port);
+            if seen.insert(addr) {
+                queue.push(addr);
+            }
+        }
+    }
+    (queue.into(), looked)
+}
+
+/// Says once per connect and source that addresses past the limit were ignored (HE-5.12).
+fn warn_over_limit(what: impl std::fmt::Display, over: usize) {
+    if over > 0 {
+        warn!(
+            over,
+            limit = MAX_ADDRESSES,
+            "{what}: ignoring the addresses past the limit"
+        );
+    }
 }
 
 type RaceResult<S> = Result<(S, Report), Error>;
@@ -520,6 +543,8 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     answers: Vec<AnswerRecord>,
     /// The HTTPS answer, for the report; boxed: most connects look none up.
     service: Option<Box<ServiceAnswer>>,
+    /// Addresses left out past the limit (HE-5.12) before the race saw them.
+    over_limit: u32,
 }
 
 impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
@@ -558,6 +583,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             label: request.label,
             answers: Vec::new(),
             service: None,
+            over_limit: 0,
         }
     }
 
@@ -623,11 +649,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let admission = request.config.admission();
         let mut seen = Seen::default();
         let mut per_family: [VecDeque<SocketAddr>; 2] = Default::default();
+        let mut over = 0usize;
         for addr in addrs.iter().filter_map(|a| admission.admit_addr(*a).ok()) {
-            if seen.insert(addr) {
-                per_family[Family::of(&addr).index()].push_back(addr);
+            let queue = &mut per_family[Family::of(&addr).index()];
+            if queue.len() == MAX_ADDRESSES {
+                // HE-5.12: counted, and not looked at further.
+                over += 1;
+            } else if seen.insert(addr) {
+                queue.push_back(addr);
             }
         }
+        warn_over_limit("given addresses", over);
         let [v6, v4] = per_family;
         let addresses = Addresses::Given {
             v6: !v6.is_empty(),
@@ -640,6 +672,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         d.sources.with_sources =
             v6.len() + v4.len() > 1 || d.sources.history.is_some() || nat64_active;
         d.seen = seen;
+        d.over_limit = over as u32;
         for (family, queue) in [(Family::V6, v6), (Family::V4, v4)] {
             d.feeds[family.index()] = d.race.given(family).map(|id| Feed {
                 id,
@@ -738,6 +771,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         report.service = self.service.take().map(|service| *service);
         report.elapsed = self.since_start(now);
         report.nat64 = self.race.nat64_prefix();
+        report.over_limit = self.over_limit as usize + self.race.over_limit();
         report
     }
 
@@ -866,6 +900,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let at = self.since_start(now);
         let slot = family.index();
         let stale = result.as_ref().ok().and_then(Resolved::expired);
+        let mut looked = 0;
         match &result {
             Ok(_) if stale.is_some() && !self.config.serve_stale => {
                 debug!(%family, "stale dns answer not used (serve_stale off)");
@@ -883,7 +918,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     self.seen.remove(&addr);
                 }
                 let admission = self.config.admission();
-                let queue = admit_answer(&admission, family, ips, self.port, &mut self.seen);
+                let (queue, seen) = admit_answer(
+                    &admission,
+                    family,
+                    ips,
+                    self.port,
+                    &mut self.seen,
+                    MAX_ADDRESSES,
+                );
+                looked = seen;
+                let rr = if family == Family::V6 { "AAAA" } else { "A" };
+                warn_over_limit(format_args!("{rr} answer"), ips.len() - looked);
                 if stale.is_some() {
                     let fed = self.stale_fed.get_or_insert_with(Box::default);
                     fed[slot] = queue.iter().copied().collect();
@@ -904,11 +949,18 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
             }
         }
-        // Exactly the addresses, without the resolver's spare room: the report keeps them for as
-        // long as the connect runs.
+        // Exactly the addresses looked at, without the resolver's spare room: the report keeps
+        // them for as long as the connect runs.
+        let mut over_limit = 0;
         let result = result
-            .map(|answer| answer.into_ips().into_boxed_slice())
+            .map(|answer| {
+                let mut ips = answer.into_ips();
+                over_limit = ips.len() - looked;
+                ips.truncate(looked);
+                ips.into_boxed_slice()
+            })
             .map_err(Box::new);
+        self.over_limit = self.over_limit.saturating_add(over_limit as u32);
         push_small(
             &mut self.answers,
             AnswerRecord {
@@ -916,6 +968,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 at,
                 result,
                 stale,
+                over_limit: over_limit as u32,
             },
         );
     }
@@ -1135,9 +1188,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let admission = self.config.admission();
         let ips = hint_addresses(&records);
         let mut seen = Seen::default();
+        // HE-10.8 bounds the hints (16 a family per record), not HE-5.12.
         let dsts: Vec<SocketAddr> = families
             .iter()
-            .flat_map(|family| admit_answer(&admission, *family, &ips, self.port, &mut seen))
+            .flat_map(|family| {
+                admit_answer(&admission, *family, &ips, self.port, &mut seen, usize::MAX).0
+            })
             .collect();
         let hints = (self.sources).candidates(self.dial, &self.race, dsts, now);
         self.service = Some(Box::new(ServiceAnswer {
@@ -1166,8 +1222,19 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 debug!(%target, %family, count = ips.len(), "target answer");
                 let admission = self.config.admission();
                 let mut seen = Seen::default();
-                let dsts = admit_answer(&admission, family, &ips, self.port, &mut seen);
-                let dsts = dsts.into_iter().take(SOURCE_BATCH);
+                let (dsts, looked) = admit_answer(
+                    &admission,
+                    family,
+                    &ips,
+                    self.port,
+                    &mut seen,
+                    MAX_ADDRESSES,
+                );
+                let over = ips.len() - looked;
+                warn_over_limit(format_args!("{target} {family} answer"), over);
+                self.over_limit = self.over_limit.saturating_add(over as u32);
+                // One batch of source lookups at most (HE-5.10): the limit is no more than that.
+                const _: () = assert!(MAX_ADDRESSES <= SOURCE_BATCH);
                 Answer::Addresses((self.sources).candidates(self.dial, &self.race, dsts, now))
             }
             Err(e) => {

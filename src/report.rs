@@ -21,6 +21,8 @@ pub struct Answer {
     /// error (most answers have none) out of line.
     pub(crate) result: Result<Box<[IpAddr]>, Box<ResolveError>>,
     pub(crate) stale: Option<Duration>,
+    /// Addresses past the limit (HE-5.12), not looked at and not kept.
+    pub(crate) over_limit: u32,
 }
 
 impl Answer {
@@ -44,6 +46,14 @@ impl Answer {
     /// same family in the report.
     pub fn stale(&self) -> Option<Duration> {
         self.stale
+    }
+
+    /// How many of the answer's addresses were ignored because it had more than
+    /// [`MAX_ADDRESSES`](crate::proto::admit::MAX_ADDRESSES) usable ones (HE-5.12): a connect takes the
+    /// first ones in the answer's order. [`Answer::result`] lists the addresses looked at, not
+    /// these.
+    pub fn over_limit(&self) -> usize {
+        self.over_limit as usize
     }
 }
 
@@ -256,6 +266,8 @@ pub struct Report {
     pub(crate) elapsed: Duration,
     /// The NAT64 prefix the connect synthesized with, when it had no IPv4 route (HE-7.9).
     pub(crate) nat64: Option<(Nat64Prefix, PrefixSource)>,
+    /// Addresses ignored past the limit (HE-5.12), from every source.
+    pub(crate) over_limit: usize,
 }
 
 impl Report {
@@ -270,6 +282,7 @@ impl Report {
             winner: None,
             elapsed: Duration::ZERO,
             nat64: None,
+            over_limit: 0,
         }
     }
 
@@ -327,6 +340,14 @@ impl Report {
     pub fn elapsed(&self) -> Duration {
         self.elapsed
     }
+
+    /// How many addresses the connect ignored because an answer, a TargetName's answer or the
+    /// addresses given to [`crate::Connector::connect`] had more than
+    /// [`MAX_ADDRESSES`](crate::proto::admit::MAX_ADDRESSES) usable ones of a family (HE-5.12);
+    /// [`Answer::over_limit`] says which DNS answer. 0 on every ordinary connect.
+    pub fn over_limit(&self) -> usize {
+        self.over_limit
+    }
 }
 
 impl fmt::Display for Report {
@@ -346,7 +367,11 @@ impl fmt::Display for Report {
                 Ok(ips) if ips.is_empty() => writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at))?,
                 Ok(ips) => {
                     let list: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
-                    writeln!(f, "  {:>8} ms  {rr} {}", ms(a.at), list.join(", "))?
+                    let over = match a.over_limit {
+                        0 => String::new(),
+                        n => format!(" (and {n} more, past the limit, ignored)"),
+                    };
+                    writeln!(f, "  {:>8} ms  {rr} {}{over}", ms(a.at), list.join(", "))?
                 }
                 Err(e) => writeln!(f, "  {:>8} ms  {rr} failed: {e}", ms(a.at))?,
             }

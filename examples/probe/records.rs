@@ -109,6 +109,14 @@ pub struct Answer {
     /// family.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stale_s: Option<f64>,
+    /// How many addresses past the limit (64 usable ones a family) were ignored; absent when
+    /// none were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub over_limit: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One connection attempt.
@@ -321,6 +329,7 @@ impl Connect {
                         addrs,
                         error,
                         stale_s: a.stale().map(|d| d.as_secs_f64()),
+                        over_limit: a.over_limit(),
                     }
                 })
                 .collect()
@@ -400,6 +409,7 @@ mod tests {
                 addrs: vec!["[2001:db8::1]:443".into()],
                 error: None,
                 stale_s: None,
+                over_limit: 0,
             }],
             https: None,
             attempts: vec![Attempt {
@@ -441,6 +451,23 @@ mod tests {
                 "error": null,
             })
         );
+    }
+
+    // An answer past the limit (HE-5.12) says how many addresses were ignored; others do not.
+    #[test]
+    fn answer_over_limit_schema() {
+        let answer = |over_limit| Answer {
+            family: "ipv4",
+            ms: 1.0,
+            addrs: vec!["192.0.2.1:443".into()],
+            error: None,
+            stale_s: None,
+            over_limit,
+        };
+        let value = serde_json::to_value(answer(9_936)).unwrap();
+        assert_eq!(value["over_limit"], json!(9_936));
+        let value = serde_json::to_value(answer(0)).unwrap();
+        assert!(value.get("over_limit").is_none(), "{value}");
     }
 
     #[test]

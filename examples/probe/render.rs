@@ -88,6 +88,22 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             ms(a.at()),
             record(a.family())
         );
+        if a.over_limit() > 0 {
+            out += &style.yellow(&format!(
+                "  DNS               {:<4}  {} more address(es) past the limit ignored (64 a family)\n",
+                record(a.family()),
+                a.over_limit()
+            ));
+        }
+    }
+    // Past the limit elsewhere: a TargetName's answer, or given addresses.
+    let other_over = report
+        .over_limit()
+        .saturating_sub(report.answers().iter().map(|a| a.over_limit()).sum());
+    if other_over > 0 {
+        out += &style.yellow(&format!(
+            "  {other_over} more address(es) past the limit ignored (64 a family)\n"
+        ));
     }
     if let Some(service) = report.service_answer() {
         let at = ms(service.at());

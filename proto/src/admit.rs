@@ -7,6 +7,15 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::Family;
 
+/// At most this many usable addresses of each family are taken from the name's answers (a
+/// refresh takes the place of its stale answer's untried addresses), from each TargetName's
+/// answer, and from the addresses given to a connect (HE-5.12): the first ones in the answer's
+/// order, as stub resolvers cap an answer (musl keeps 48 per name). The rest are not looked at,
+/// and are counted ([`crate::Race::over_limit`]). No real service publishes more: a 1,232-byte
+/// EDNS answer holds about 74 A records or 42 AAAA records, and 64 addresses staggered at 250 ms
+/// take 16 s to try.
+pub const MAX_ADDRESSES: usize = 64;
+
 /// The rules that admit a destination: the families the configuration allows and whether the
 /// unspecified address may be used. (The address policy, user code, is applied by the driver right
 /// before each attempt.)

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::Family;
-use super::admit::Seen;
+use super::admit::{MAX_ADDRESSES, Seen};
 use super::fasthash::{FastMap, FastSet};
 use super::history::DelayBasis;
 use super::interleave::sort_and_interleave_into;
@@ -469,6 +469,11 @@ pub struct Race {
     received_at: Option<Box<ReceivedIndex>>,
     /// The addresses in `received`, for duplicate checks (HE-5.6).
     seen: Seen,
+    /// Per family, how many addresses the name's answers (or the given addresses) gave the race,
+    /// against [`MAX_ADDRESSES`] (HE-5.12).
+    taken: [u8; 2],
+    /// How many addresses past [`MAX_ADDRESSES`] the race ignored (HE-5.12).
+    over_limit: u32,
     /// What the race knows of the network's NAT64 (HE-7.1 to HE-7.9); `None`: only the
     /// well-known prefix. Boxed: almost every network has an IPv4 route, and every race's
     /// state stays small.
@@ -516,7 +521,7 @@ pub struct Race {
     )]
     plain_positions: Option<Box<FastMap<SocketAddr, usize>>>,
     attempts: Vec<AttemptRecord>,
-    running: usize,
+    running: u32,
     /// No attempt before this index is running: the oldest running attempt has the earliest
     /// per-attempt deadline, since all attempts share one timeout.
     oldest_running: usize,
@@ -528,6 +533,29 @@ pub struct Race {
     plan_only: bool,
     actions: VecDeque<Action>,
     done: bool,
+}
+
+// `Race::taken` counts up to the limit in a byte.
+const _: () = assert!(MAX_ADDRESSES <= u8::MAX as usize);
+
+/// Takes `c`, an address of `family` from the name's answers or the given addresses, unless it
+/// is a duplicate (HE-5.6) or the family has had [`MAX_ADDRESSES`] (HE-5.12: counted in
+/// `over_limit`, and not looked at).
+fn take(
+    taken: &mut [u8; 2],
+    over_limit: &mut u32,
+    seen: &mut Seen,
+    family: Family,
+    c: &Candidate,
+) -> bool {
+    let taken = &mut taken[family.index()];
+    if usize::from(*taken) >= MAX_ADDRESSES {
+        *over_limit = over_limit.saturating_add(1);
+        return false;
+    }
+    let new = seen.insert(c.dst);
+    *taken += u8::from(new);
+    new
 }
 
 /// Where in `received` the destination with the lowest known RTT is (HE-5.3), if any has one.
@@ -575,6 +603,8 @@ impl Race {
             received: Vec::new(),
             received_at: None,
             seen: Seen::default(),
+            taken: [0; 2],
+            over_limit: 0,
             nat64: None,
             translated: None,
             stale: None,
@@ -1084,6 +1114,13 @@ impl Race {
         !self.done && (!self.begun || self.untried.len() < LOW_WATER)
     }
 
+    /// How many addresses the race ignored because an answer (or the given addresses) had more
+    /// than [`MAX_ADDRESSES`] of a family (HE-5.12). A driver that stops at the limit itself
+    /// (eyeballs' own does, before any system call) adds what it left out.
+    pub fn over_limit(&self) -> usize {
+        self.over_limit as usize
+    }
+
     /// Whether [`Action::Done`] has been produced: the race is over, and inputs change nothing.
     pub fn is_done(&self) -> bool {
         self.done
@@ -1098,6 +1135,22 @@ impl Race {
     #[cfg(test)]
     pub fn attempts_started(&self) -> usize {
         self.attempts.len()
+    }
+
+    /// How many more addresses of `family` the name's answers may give (HE-5.12).
+    fn room(&self, family: Family) -> usize {
+        MAX_ADDRESSES.saturating_sub(usize::from(self.taken[family.index()]))
+    }
+
+    /// [`take`] for the race's own lists.
+    fn take(&mut self, family: Family, c: &Candidate) -> bool {
+        take(
+            &mut self.taken,
+            &mut self.over_limit,
+            &mut self.seen,
+            family,
+            c,
+        )
     }
 
     fn advance_clock(&mut self, now: Instant) {
@@ -1142,23 +1195,26 @@ impl Race {
             self.on_resolved_with_service(family, addrs, last, was);
             return;
         }
-        if self.received.is_empty() && addrs.len() <= 1 {
+        if self.received.is_empty() && addrs.len() <= 1 && self.taken[slot] == 0 {
             // The common single-address answer: adopt the list instead of copying it.
             for c in &addrs {
                 self.seen.insert(c.dst);
             }
+            self.taken[slot] = addrs.len() as u8;
             self.received = addrs;
             addrs = Vec::new();
         }
         // A few destinations: room for exactly them (a second answer of one address makes the
         // list 2 long, not 4); many: the usual doubling, so parts of a long answer stay linear.
-        match self.received.len() + addrs.len() {
-            total if total <= 16 => self.received.reserve_exact(addrs.len()),
-            _ => self.received.reserve(addrs.len()),
+        // Never room for more than the family may still take (HE-5.12).
+        let coming = addrs.len().min(self.room(family));
+        match self.received.len() + coming {
+            total if total <= 16 => self.received.reserve_exact(coming),
+            _ => self.received.reserve(coming),
         }
         for c in addrs {
-            // HE-5.6: no address twice.
-            if self.seen.insert(c.dst) {
+            // HE-5.6: no address twice; HE-5.12: no more than the family may take.
+            if self.take(family, &c) {
                 self.received.push(c);
             }
         }
@@ -1215,6 +1271,8 @@ impl Race {
         let leaving = |dst: &SocketAddr| gone.contains(dst) && !tried.contains(dst);
         for dst in gone.iter().filter(|d| leaving(d)) {
             self.seen.remove(dst);
+            // What leaves makes room for the refresh's own addresses (HE-5.12).
+            self.taken[family.index()] = self.taken[family.index()].saturating_sub(1);
         }
         match self.service.as_mut() {
             Some(service) => service.answers.retain(|c| !leaving(&c.dst)),
@@ -1248,8 +1306,14 @@ impl Race {
         };
         let before = service.answers.len();
         for c in addrs {
-            // HE-5.6: no address twice.
-            if self.seen.insert(c.dst) {
+            // HE-5.6: no address twice; HE-5.12: no more than the family may take.
+            if take(
+                &mut self.taken,
+                &mut self.over_limit,
+                &mut self.seen,
+                family,
+                &c,
+            ) {
                 service.answers.push(c);
             }
         }
@@ -1423,9 +1487,17 @@ impl Race {
             return;
         };
         let before = state.answers.len();
+        // HE-5.12: at most MAX_ADDRESSES of the family from one TargetName's answer (so the
+        // duplicate check below stays short).
+        let mut room = MAX_ADDRESSES;
         for mut c in addrs {
+            if room == 0 {
+                self.over_limit = self.over_limit.saturating_add(1);
+                continue;
+            }
             c.dst.set_ip(c.dst.ip().to_canonical());
             if c.family() == family && !state.answers.iter().any(|o| o.dst == c.dst) {
+                room -= 1;
                 state.answers.push(c);
             }
         }

@@ -854,12 +854,14 @@ impl Resolve for HostileResolver {
     fn lookup(&self, _name: &str, family: Family) -> Lookup {
         let mut ips: Vec<IpAddr> = Vec::new();
         for i in 0..3000u32 {
-            let n = i % 700; // duplicates
+            // Duplicates: 40 distinct addresses, below the limit (HE-5.12), so that the whole
+            // answer is looked at.
+            let n = i % 40;
             ips.push(match family {
                 Family::V6 => IpAddr::from(std::net::Ipv6Addr::from(
                     (0x2001_0db8_u128 << 96) | u128::from(n),
                 )),
-                Family::V4 => IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | (n % 256))),
+                Family::V4 => IpAddr::from(std::net::Ipv4Addr::from(0xc000_0200 | n)),
             });
         }
         ips.extend(
@@ -908,10 +910,10 @@ async fn hostile_dns_answers_are_tamed() {
     let tried: Vec<SocketAddr> = err.attempts().iter().map(|(a, _)| *a).collect();
     let unique: std::collections::HashSet<_> = tried.iter().collect();
     assert_eq!(unique.len(), tried.len(), "no address twice");
-    // 700 IPv6 + 256 IPv4; the other family's record in each answer is ignored, unspecified,
-    // multicast and broadcast are dropped, and the v4-mapped one is 192.0.2.9, already among the
-    // IPv4 addresses (HE-5.7).
-    assert_eq!(tried.len(), 700 + 256);
+    // 40 IPv6 + 40 IPv4 and 192.0.2.77 from the A answer; the other family's record in each
+    // answer is ignored, unspecified, multicast and broadcast are dropped, and the v4-mapped one
+    // is 192.0.2.9, already among the IPv4 addresses (HE-5.7).
+    assert_eq!(tried.len(), 40 + 41);
     assert!(tried.iter().all(|a| a.ip().to_canonical() == a.ip()));
     assert!(
         tried
@@ -2134,6 +2136,83 @@ async fn he_5_10_source_lookups_per_poll_are_bounded() {
     assert!(polls > 1, "the answer is fed over several polls");
 }
 
+// HE-5.12: an answer of 10,000 addresses, every one refused: the connect takes the first 64,
+// tries those and fails; it looks up no source past them, the report keeps only them, and it
+// counts the rest. (Before, it went through all 10,000.)
+#[tokio::test(start_paused = true)]
+async fn he_5_12_an_answer_past_the_limit_is_cut_and_counted() {
+    let addrs = many_v4(10_000);
+    let refused: Vec<(&str, Peer)> = addrs
+        .iter()
+        .map(|a| (&*String::leak(format!("{a}:443")), Peer::Refused(1)))
+        .collect();
+    let dial = FakeDial::new(&refused);
+    let resolver = FakeResolver::new(Answer::Addrs(0, &[]), Answer::Addrs(0, addrs));
+    let err = race(&Config::default(), &dial, &resolver)
+        .await
+        .unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(report.attempts().len(), MAX_ADDRESSES, "{report}");
+    let tried: Vec<String> = report
+        .attempts()
+        .iter()
+        .map(|a| a.addr().ip().to_string())
+        .collect();
+    assert_eq!(
+        tried,
+        addrs[..MAX_ADDRESSES],
+        "the first ones, in the answer's order"
+    );
+    assert_eq!(report.over_limit(), 10_000 - MAX_ADDRESSES);
+    let a = report
+        .answers()
+        .iter()
+        .find(|a| a.family() == Family::V4)
+        .unwrap();
+    assert_eq!(
+        (a.result().unwrap().len(), a.over_limit()),
+        (MAX_ADDRESSES, 10_000 - MAX_ADDRESSES)
+    );
+    let sources = dial.sources.load(Ordering::SeqCst);
+    assert!(sources <= MAX_ADDRESSES + 1, "{sources} source lookups");
+    assert_eq!(dial.open(), 0);
+}
+
+// HE-5.12: 10,000 addresses given to connect, the same: 64 of each family at most.
+#[tokio::test(start_paused = true)]
+async fn he_5_12_given_addresses_past_the_limit_are_cut_and_counted() {
+    let v4 = many_v4(10_000);
+    let mut addrs: Vec<SocketAddr> = v4
+        .iter()
+        .map(|a| format!("{a}:443").parse().unwrap())
+        .collect();
+    addrs.extend(
+        (1..=100u16).map(|i| SocketAddr::new(format!("2001:db8::{i:x}").parse().unwrap(), 443)),
+    );
+    let refused: Vec<(&str, Peer)> = addrs
+        .iter()
+        .map(|a| (&*String::leak(a.to_string()), Peer::Refused(1)))
+        .collect();
+    let dial = FakeDial::new(&refused);
+    let config = Config::default();
+    let request = request(
+        Want::Report,
+        &config,
+        Source::Addrs(&addrs),
+        "x",
+        443,
+        Shared::default(),
+    );
+    let err = run(request, &dial, &NoHandshake).await.unwrap_err();
+    let report = err.report().unwrap();
+    assert_eq!(report.attempts().len(), 2 * MAX_ADDRESSES, "{report}");
+    assert_eq!(
+        report.over_limit(),
+        (10_000 - MAX_ADDRESSES) + (100 - MAX_ADDRESSES)
+    );
+    assert_eq!(dial.open(), 0);
+}
+
 /// A resolver whose AAAA answer is expired: served stale after `stale_ms` (as the name server
 /// stays silent), then its refresh; A answers as `v4` says.
 #[derive(Debug)]
@@ -2268,8 +2347,9 @@ fn state_sizes_stay_bounded() {
     assert!(driver <= 1_200, "Driver is {driver} bytes");
     let race = size_of::<Race>();
     assert!(race <= 664, "Race is {race} bytes");
+    // Built when the race ends, so not part of a connect in flight (HE-5.12's count made it 240).
     let report = size_of::<Report>();
-    assert!(report <= 232, "Report is {report} bytes");
+    assert!(report <= 240, "Report is {report} bytes");
     // The driver's future is the driver: the request and the single-attempt path are not kept.
     let config = Config::default();
     let dial = Tcp::new(Default::default());

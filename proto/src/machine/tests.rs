@@ -765,6 +765,81 @@ mod mapped_and_partial_answers {
         h.part(0, Family::V6, &many);
         assert!(!h.race.wants_addresses(), "39 untried");
     }
+
+    /// `n` distinct addresses of `family`, from `from` on.
+    fn distinct(family: Family, from: u32, n: u32) -> Vec<String> {
+        (from..from + n)
+            .map(|i| match family {
+                Family::V6 => format!("2001:db8::{i:x}"),
+                Family::V4 => std::net::Ipv4Addr::from(0xc000_0200 + i).to_string(),
+            })
+            .collect()
+    }
+
+    // HE-5.12: one answer gives at most MAX_ADDRESSES of its family, in its order, over its
+    // parts alike; the rest is counted, not kept, and the race tries no more than that.
+    #[test]
+    fn he_5_12_an_answer_gives_at_most_the_limit() {
+        use crate::admit::MAX_ADDRESSES;
+        let mut h = H::new(config());
+        let v6 = distinct(Family::V6, 1, 1_000);
+        let v6: Vec<&str> = v6.iter().map(String::as_str).collect();
+        h.part(0, Family::V6, &v6[..40]);
+        h.resolved(1, Family::V6, &v6[40..]);
+        // A duplicate before the limit is no address; after it, nothing is looked at.
+        let v4 = distinct(Family::V4, 1, 100);
+        let mut v4: Vec<&str> = v4.iter().map(String::as_str).collect();
+        v4.insert(1, v4[0]);
+        h.resolved(2, Family::V4, &v4);
+        let received = h.race.received();
+        let count = |f: Family| received.iter().filter(|c| c.family() == f).count();
+        assert_eq!(
+            (count(Family::V6), count(Family::V4)),
+            (MAX_ADDRESSES, MAX_ADDRESSES)
+        );
+        assert_eq!(h.race.over_limit(), (1_000 - 64) + (101 - 65));
+        let kept = |f: Family| -> Vec<String> {
+            let list = received.iter().filter(|c| c.family() == f);
+            list.map(|c| c.dst.ip().to_string()).collect()
+        };
+        assert_eq!(
+            kept(Family::V6),
+            distinct(Family::V6, 1, 64),
+            "the first ones"
+        );
+        assert_eq!(kept(Family::V4), distinct(Family::V4, 1, 64));
+        // Every attempt refused: 128 attempts, then the race is over.
+        let mut ms = 3;
+        while !h.race.is_done() {
+            let running = h.race.attempts().len() - 1;
+            h.failed(ms, running);
+            ms += 1;
+        }
+        assert_eq!(h.race.attempts().len(), 2 * MAX_ADDRESSES);
+    }
+
+    // HE-5.12 / HE-8.7: a stale answer's untried addresses make room for its refresh's.
+    #[test]
+    fn he_5_12_a_refresh_takes_the_room_of_the_stale_answer() {
+        let mut h = H::with(config(), true, false);
+        let stale = distinct(Family::V6, 1, 64);
+        let stale = stale.iter().map(|a| cand(a)).collect();
+        h.addresses(0, Family::V6, Answer::Stale(stale));
+        assert_eq!(
+            h.race.attempts().len(),
+            1,
+            "the first stale address is tried"
+        );
+        let fresh = distinct(Family::V6, 1_001, 64);
+        let fresh: Vec<&str> = fresh.iter().map(String::as_str).collect();
+        h.resolved(10, Family::V6, &fresh);
+        assert_eq!(
+            h.race.received().len(),
+            64,
+            "the tried one and 63 of the refresh"
+        );
+        assert_eq!(h.race.over_limit(), 1);
+    }
 }
 
 mod denial {
@@ -1355,6 +1430,24 @@ mod service {
         let actions = answer(&mut h, 0, records);
         let queries = actions.iter().filter(|a| a.starts_with("query t")).count();
         assert_eq!(queries, 2 * svcb::MAX_TARGETS, "{actions:?}");
+    }
+
+    // HE-5.12: a TargetName's answer gives at most MAX_ADDRESSES of its family too.
+    #[test]
+    fn he_5_12_a_target_answer_gives_at_most_the_limit() {
+        let mut h = h();
+        answer(&mut h, 0, vec![with_target(1, "cdn.test", &[])]);
+        let many: Vec<String> = (1..=1_000u32)
+            .map(|i| std::net::Ipv4Addr::from(0xc000_0200 + i).to_string())
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        target_answer(&mut h, 1, "cdn.test", Family::V4, &many);
+        assert_eq!(h.race.over_limit(), 1_000 - crate::admit::MAX_ADDRESSES);
+        h.resolved(2, Family::V6, &[]);
+        h.resolved(2, Family::V4, &[]);
+        target_answer(&mut h, 3, "cdn.test", Family::V6, &[]);
+        let (allowed, _) = h.race.plan();
+        assert_eq!(allowed.len(), crate::admit::MAX_ADDRESSES, "{allowed:?}");
     }
 
     // HE-10.7: a ServiceMode TargetName is resolved with its own AAAA and A queries; its
