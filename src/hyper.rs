@@ -41,6 +41,8 @@ use tokio::net::TcpStream;
 
 use crate::{Connector, Error, Family};
 
+#[cfg(feature = "ech")]
+mod ech;
 #[cfg(feature = "rustls")]
 mod https;
 #[cfg(feature = "rustls")]
@@ -99,6 +101,46 @@ pub struct ConnectionInfo {
     pub(crate) tcp_elapsed: Duration,
     pub(crate) alpn: Option<Vec<u8>>,
     pub(crate) endpoint: Option<crate::https_records::ServiceEndpoint>,
+    pub(crate) ech: EchStatus,
+}
+
+/// What happened to Encrypted Client Hello (RFC 9849) on a connection:
+/// [`ConnectionInfo::ech`]. ECH needs the feature `ech` and a TLS connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EchStatus {
+    /// No ECH extension was sent: plain TCP, an IP literal, ECH and GREASE off, or the feature
+    /// `ech` not built.
+    NotOffered,
+    /// A GREASE ECH extension was sent (RFC 9849 section 6.2), since no HTTPS record offered an
+    /// ECH configuration: the name went in clear text, and ECH use elsewhere does not stand out.
+    Grease,
+    /// The server accepted ECH: the name asked for crossed the network only encrypted (the
+    /// clear-text ClientHello carried the configuration's public name).
+    Accepted,
+    /// The server rejected the published ECH configuration and sent its current one (the
+    /// handshake authenticated under the public name); the one retry, on a new connection to
+    /// the same address, was accepted (RFC 9849 section 6.1.6). The name was never sent in clear
+    /// text; the HTTPS record is out of date.
+    Retried,
+}
+
+impl EchStatus {
+    /// `"not_offered"`, `"grease"`, `"accepted"`, `"retried"`: the probe's and the logs' words.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EchStatus::NotOffered => "not_offered",
+            EchStatus::Grease => "grease",
+            EchStatus::Accepted => "accepted",
+            EchStatus::Retried => "retried",
+        }
+    }
+}
+
+impl fmt::Display for EchStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl ConnectionInfo {
@@ -151,6 +193,12 @@ impl ConnectionInfo {
     pub fn service_endpoint(&self) -> Option<&crate::https_records::ServiceEndpoint> {
         self.endpoint.as_ref()
     }
+
+    /// What happened to Encrypted Client Hello on this connection (HE-11.x):
+    /// [`EchStatus::Accepted`] when the name crossed the network only encrypted.
+    pub fn ech(&self) -> EchStatus {
+        self.ech
+    }
 }
 
 impl ConnectionInfo {
@@ -173,6 +221,7 @@ impl ConnectionInfo {
             tcp_elapsed: winner.tcp_connected().unwrap_or(elapsed),
             alpn,
             endpoint: winner.endpoint().cloned(),
+            ech: EchStatus::NotOffered,
         }
     }
 }

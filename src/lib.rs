@@ -151,6 +151,9 @@
 //!   handshake and uses HTTPS records.
 //! - `native-roots` (implies `rustls`): [`hyper::HttpsConnector::with_native_roots`], the
 //!   platform's root certificates.
+//! - `ech` (implies `rustls`): Encrypted Client Hello (RFC 9849) in [`hyper::HttpsConnector`]
+//!   ([`hyper::HttpsConnector::enable_ech`]): the name only encrypted where the HTTPS record
+//!   offers ECH, GREASE elsewhere; HPKE from aws-lc-rs.
 //! - `reqwest`: [`reqwest::Resolver`], RFC 8305-ordered addresses for reqwest.
 //!
 //! On docs.rs every item says which feature it needs.

@@ -15,9 +15,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::{ConnectError, ConnectionInfo, HttpConnecting, TcpConnection, host_port};
+use super::{ConnectError, ConnectionInfo, EchStatus, HttpConnecting, TcpConnection, host_port};
 use crate::Connector;
 use crate::handshake::{Destination, Handshake};
+use crate::https_records::ServiceEndpoint;
 
 /// A hyper connector that races connections through the TLS handshake (Happy Eyeballs v3): an
 /// attempt wins only when its rustls handshake completes, so an address whose TCP connects but
@@ -52,14 +53,20 @@ pub struct HttpsConnector {
     /// The ALPN protocols endpoints are chosen for (HE-10.4): the TLS config's, else
     /// `http/1.1` (what a connection without ALPN speaks).
     alpn: Arc<[Vec<u8>]>,
+    /// Encrypted Client Hello (HE-11.x): `None` until the connector knows the verifier to
+    /// build its configurations with.
+    #[cfg(feature = "ech")]
+    ech: Option<Arc<super::ech::Ech>>,
 }
 
 impl fmt::Debug for HttpsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpsConnector")
-            .field("connector", &self.connector)
-            .field("https_only", &self.https_only)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("HttpsConnector");
+        d.field("connector", &self.connector)
+            .field("https_only", &self.https_only);
+        #[cfg(feature = "ech")]
+        d.field("ech", &self.ech);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -78,7 +85,48 @@ impl HttpsConnector {
             https_only: false,
             https_records: true,
             alpn,
+            #[cfg(feature = "ech")]
+            ech: None,
         }
+    }
+
+    /// Turns on Encrypted Client Hello (RFC 9849, HE-11.x) for a connector made with
+    /// [`HttpsConnector::new`]; [`HttpsConnector::with_native_roots`] has it on already.
+    ///
+    /// An endpoint whose HTTPS record carries an `ech` configuration is connected with ECH: the
+    /// name asked for crosses the network only encrypted ([`EchStatus::Accepted`]). Elsewhere a
+    /// GREASE ECH extension is sent ([`HttpsConnector::ech_grease`]). Each configuration list's
+    /// client configuration is made once and cached, from this connector's: its settings, its
+    /// crypto provider and `verifier`, which must be the certificate verifier the configuration
+    /// was built with (rustls keeps a configuration's verifier private, and ECH needs a
+    /// configuration of its own). HPKE comes from aws-lc-rs. Fails when the crypto provider
+    /// cannot make a GREASE key.
+    ///
+    /// [`EchStatus::Accepted`]: super::EchStatus::Accepted
+    #[cfg(feature = "ech")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+    pub fn enable_ech(
+        &mut self,
+        verifier: Arc<dyn rustls::client::danger::ServerCertVerifier>,
+    ) -> Result<(), rustls::Error> {
+        let ech = super::ech::Ech::new(self.tls.clone(), verifier, true)?;
+        self.ech = Some(Arc::new(ech));
+        Ok(())
+    }
+
+    /// Whether to send a GREASE ECH extension (RFC 9849 section 6.2) to endpoints that offer no
+    /// ECH configuration, once ECH is on. Default: `true`, as browsers do: a client that sent ECH
+    /// only to servers that publish it would stand out, and middleboxes would learn to block the
+    /// extension (RFC 8701's reason for GREASE). GREASE costs about 200 bytes in the ClientHello.
+    #[cfg(feature = "ech")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+    pub fn ech_grease(&mut self, on: bool) -> Result<(), rustls::Error> {
+        if let Some(ech) = &self.ech
+            && ech.greases() != on
+        {
+            self.ech = Some(Arc::new(ech.with_grease(on)?));
+        }
+        Ok(())
     }
 
     /// Whether `https` connects also look up the host's HTTPS records (RFC 9460) and use them
@@ -111,13 +159,25 @@ impl HttpsConnector {
         let provider = rustls::crypto::CryptoProvider::get_default()
             .cloned()
             .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .map_err(io::Error::other)?;
         let mut config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
-            .with_root_certificates(roots)
+            .with_webpki_verifier(verifier.clone())
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(HttpsConnector::new(connector, config))
+        #[cfg_attr(not(feature = "ech"), allow(unused_mut))]
+        let mut https = HttpsConnector::new(connector, config);
+        #[cfg(feature = "ech")]
+        https.enable_ech(verifier).map_err(io::Error::other)?;
+        #[cfg(not(feature = "ech"))]
+        drop(verifier);
+        Ok(https)
     }
 
     /// Refuse `http` URIs instead of connecting them over plain TCP. Default: `false`.
@@ -265,38 +325,125 @@ impl Future for HttpsConnecting {
 }
 
 /// The TLS handshake on each attempt (HE-9.1), offering the ALPN protocols of `base` that the
-/// attempt's HTTPS-record endpoint allows (HE-10.4).
+/// attempt's HTTPS-record endpoint allows (HE-10.4), with ECH when the endpoint offers it
+/// (HE-11.1, HE-11.2) and its one retry after a rejection (HE-11.3).
 struct TlsHandshake {
     base: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
+    #[cfg(feature = "ech")]
+    ech: Option<Arc<super::ech::Ech>>,
+    /// Opens the retry's connection, with the connector's socket settings (HE-11.3).
+    #[cfg(feature = "ech")]
+    connector: Connector,
+}
+
+/// The winner of a TLS race: its stream, and whether ECH took its one retry (HE-11.3).
+struct TlsWon {
+    stream: TlsStream<TcpStream>,
+    retried: bool,
+}
+
+impl TlsHandshake {
+    /// The configuration for an attempt to `endpoint`: ECH with its record's configuration, or
+    /// GREASE, when ECH is on and the name is a DNS name (HE-11.1, HE-11.2); else the base one.
+    /// The second value says whether it offers real ECH.
+    fn config_for(&self, endpoint: Option<&ServiceEndpoint>) -> (Arc<rustls::ClientConfig>, bool) {
+        #[cfg(feature = "ech")]
+        if let Some(ech) = &self.ech
+            && matches!(self.name, ServerName::DnsName(_))
+        {
+            return ech.choose(endpoint.and_then(|e| e.record.ech.as_deref()));
+        }
+        let _ = endpoint;
+        (self.base.clone(), false)
+    }
+}
+
+/// `base` offering only the ALPN protocols `endpoint`'s record allows (HE-10.4).
+fn narrowed(
+    base: Arc<rustls::ClientConfig>,
+    endpoint: Option<&ServiceEndpoint>,
+) -> Arc<rustls::ClientConfig> {
+    let Some(endpoint) = endpoint.filter(|_| !base.alpn_protocols.is_empty()) else {
+        return base;
+    };
+    let allowed = endpoint.record.alpn_set();
+    let offer: Vec<Vec<u8>> = base
+        .alpn_protocols
+        .iter()
+        .filter(|p| allowed.contains(p))
+        .cloned()
+        .collect();
+    if offer.len() == base.alpn_protocols.len() {
+        return base;
+    }
+    let mut narrowed = (*base).clone();
+    narrowed.alpn_protocols = offer;
+    Arc::new(narrowed)
 }
 
 impl Handshake for TlsHandshake {
-    type Output = TlsStream<TcpStream>;
-    type Future = tokio_rustls::Connect<TcpStream>;
+    type Output = TlsWon;
+    type Future = TlsAttempt;
 
-    fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> Self::Future {
-        let config = match to.endpoint() {
-            Some(endpoint) if !self.base.alpn_protocols.is_empty() => {
-                let allowed = endpoint.record.alpn_set();
-                let offer: Vec<Vec<u8>> = self
-                    .base
-                    .alpn_protocols
-                    .iter()
-                    .filter(|p| allowed.contains(p))
-                    .cloned()
-                    .collect();
-                if offer.len() == self.base.alpn_protocols.len() {
-                    self.base.clone()
-                } else {
-                    let mut narrowed = (*self.base).clone();
-                    narrowed.alpn_protocols = offer;
-                    Arc::new(narrowed)
-                }
-            }
-            _ => self.base.clone(),
-        };
-        TlsConnector::from(config).connect(self.name.clone(), stream)
+    fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> TlsAttempt {
+        let (base, offers_ech) = self.config_for(to.endpoint());
+        let config = narrowed(base, to.endpoint());
+        #[cfg(feature = "ech")]
+        if offers_ech && let Some(ech) = &self.ech {
+            let retry = super::ech::Retry {
+                ech: ech.clone(),
+                connector: self.connector.clone(),
+                addr: to.addr(),
+                name: self.name.clone(),
+                alpn: config.alpn_protocols.clone(),
+            };
+            let first = TlsConnector::from(config).connect(self.name.clone(), stream);
+            return TlsAttempt::Ech(Box::pin(async move {
+                let (stream, retried) = retry.run(first).await?;
+                Ok(TlsWon { stream, retried })
+            }));
+        }
+        let _ = offers_ech;
+        TlsAttempt::Plain(TlsConnector::from(config).connect(self.name.clone(), stream))
+    }
+}
+
+/// A TLS attempt's handshake: rustls's, polled in place; with ECH offered, boxed with its
+/// possible retry (HE-11.3).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "the common case polls rustls's handshake in place, as before ECH; the rare ECH one is boxed"
+)]
+enum TlsAttempt {
+    Plain(tokio_rustls::Connect<TcpStream>),
+    #[cfg(feature = "ech")]
+    Ech(Pin<Box<dyn Future<Output = io::Result<TlsWon>> + Send>>),
+}
+
+impl Future for TlsAttempt {
+    type Output = io::Result<TlsWon>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<TlsWon>> {
+        match self.get_mut() {
+            TlsAttempt::Plain(connect) => Pin::new(connect).poll(cx).map_ok(|stream| TlsWon {
+                stream,
+                retried: false,
+            }),
+            #[cfg(feature = "ech")]
+            TlsAttempt::Ech(attempt) => attempt.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What the winning session says of ECH (HE-11.6).
+fn ech_status(session: &rustls::ClientConnection, retried: bool) -> EchStatus {
+    match session.ech_status() {
+        rustls::client::EchStatus::Accepted if retried => EchStatus::Retried,
+        rustls::client::EchStatus::Accepted => EchStatus::Accepted,
+        rustls::client::EchStatus::Grease => EchStatus::Grease,
+        // Offered and not yet decided cannot outlive a completed handshake; rejected fails it.
+        _ => EchStatus::NotOffered,
     }
 }
 
@@ -345,6 +492,8 @@ impl tower_service::Service<Uri> for HttpsConnector {
         }
         let connector = self.connector.clone();
         let tls = self.tls.clone();
+        #[cfg(feature = "ech")]
+        let ech = self.ech.clone();
         let https_records = self.https_records;
         let alpn = self.alpn.clone();
         HttpsConnecting {
@@ -356,16 +505,25 @@ impl tower_service::Service<Uri> for HttpsConnector {
                 })?;
                 // HE-9.1: every attempt whose TCP connects runs the TLS handshake; the first
                 // to finish it wins, and every other is dropped.
-                let handshake = TlsHandshake { base: tls, name };
+                let handshake = TlsHandshake {
+                    base: tls,
+                    name,
+                    #[cfg(feature = "ech")]
+                    ech,
+                    #[cfg(feature = "ech")]
+                    connector: connector.clone(),
+                };
                 let mut connect = connector.connect((host, port)).handshake(handshake);
                 if https_records {
                     connect = connect.https_records(true).alpn(alpn.iter());
                 }
-                let (stream, report) = connect.with_report().await?;
+                let (won, report) = connect.with_report().await?;
+                let stream = won.stream;
                 let (tcp, session) = stream.get_ref();
                 let local = tcp.local_addr().map_err(ConnectError::LocalAddr)?;
                 let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
-                let info = ConnectionInfo::from_report(&report, local, alpn);
+                let mut info = ConnectionInfo::from_report(&report, local, alpn);
+                info.ech = ech_status(session, won.retried);
                 Ok(HttpsConnection {
                     inner: Inner::Tls {
                         io: Box::new(TokioIo::new(stream)),

