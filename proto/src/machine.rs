@@ -1608,8 +1608,10 @@ impl Race {
         })
     }
 
-    /// Whether the HTTPS answer, or a TargetName's answer (HE-10.7), is still awaited.
-    fn service_pending(&self) -> bool {
+    /// Whether the HTTPS answer, or a TargetName's answer (HE-10.7), is still awaited. A driver
+    /// whose handshake relies on the records (ECH, HE-11.5) holds a connected stream's handshake
+    /// until this is `false`.
+    pub fn service_pending(&self) -> bool {
         self.service.as_ref().is_some_and(|s| {
             s.lookup == LookupState::Pending
                 || s.targets

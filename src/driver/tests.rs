@@ -1502,6 +1502,65 @@ async fn he_10_1_malformed_record_is_ignored() {
     );
 }
 
+/// A handshake that notes when it began and with which endpoint's port, and that relies on the
+/// HTTPS records (HE-11.5) when `waits`.
+struct NotingHandshake {
+    waits: bool,
+    began: Arc<std::sync::Mutex<Vec<Began>>>,
+    t0: tokio::time::Instant,
+}
+
+/// When a handshake began, and its endpoint's port.
+type Began = (Duration, Option<u16>);
+
+impl Handshake<FakeSocket> for NotingHandshake {
+    type Output = FakeSocket;
+    type Future = std::future::Ready<io::Result<FakeSocket>>;
+
+    fn handshake(&self, stream: FakeSocket, to: &Destination<'_>) -> Self::Future {
+        let port = to.endpoint().map(|e| e.port);
+        self.began.lock().unwrap().push((self.t0.elapsed(), port));
+        std::future::ready(Ok(stream))
+    }
+
+    fn waits_for_service(&self) -> bool {
+        self.waits
+    }
+}
+
+// HE-11.5: a handshake that relies on the HTTPS records waits for their answer: A at once, the
+// HTTPS answer at 300 ms; TCP connects at 51 ms (after the Resolution Delay), the handshake
+// begins at 300 ms, with the record's endpoint. One that does not rely on them begins at once,
+// with none.
+#[tokio::test(start_paused = true)]
+async fn he_11_5_a_handshake_that_relies_on_the_records_waits_for_them() {
+    for (waits, want) in [(true, (300, Some(443))), (false, (51, None))] {
+        let dial = FakeDial::new(&[(V4, Peer::Up(1))]);
+        let resolver = FakeResolver::new(Answer::Addrs(0, &[]), Answer::Addrs(0, &["192.0.2.1"]))
+            .with_https(300, vec![https_rdata(None, &[])]);
+        let config = Config {
+            https_records: true,
+            ..Config::default()
+        };
+        let handshake = NotingHandshake {
+            waits,
+            began: Arc::default(),
+            t0: tokio::time::Instant::now(),
+        };
+        let (_socket, report) = race_through(&config, &dial, &resolver, &handshake, 443)
+            .await
+            .unwrap();
+        let began = handshake.began.lock().unwrap().clone();
+        let (at, port) = began[0];
+        assert_eq!(
+            (at.as_millis() as u64, port),
+            want,
+            "waits: {waits}; {report}"
+        );
+        assert_eq!(report.attempts().len(), 1);
+    }
+}
+
 // HE-10.2: with HTTPS records off (the default) nothing is asked and nothing waits.
 #[tokio::test(start_paused = true)]
 async fn he_10_2_off_by_default_asks_nothing() {

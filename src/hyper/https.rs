@@ -57,6 +57,9 @@ pub struct HttpsConnector {
     /// build its configurations with.
     #[cfg(feature = "ech")]
     ech: Option<Arc<super::ech::Ech>>,
+    /// Never a TLS handshake without ECH (HE-11.5).
+    #[cfg(feature = "ech")]
+    ech_required: bool,
 }
 
 impl fmt::Debug for HttpsConnector {
@@ -87,6 +90,8 @@ impl HttpsConnector {
             alpn,
             #[cfg(feature = "ech")]
             ech: None,
+            #[cfg(feature = "ech")]
+            ech_required: false,
         }
     }
 
@@ -112,6 +117,17 @@ impl HttpsConnector {
         let ech = super::ech::Ech::new(self.tls.clone(), verifier, true)?;
         self.ech = Some(Arc::new(ech));
         Ok(())
+    }
+
+    /// Never send the name in clear text (HE-11.5): a TLS handshake starts only with ECH, so an
+    /// endpoint whose HTTPS record offers no usable ECH configuration (or a name without an HTTPS
+    /// answer, an IP literal, a connector without [`HttpsConnector::enable_ech`]) fails its
+    /// attempt before any TLS byte is sent, and a connect with no such endpoint fails with an
+    /// error that says so. For callers that must not leak the name. Default: `false`.
+    #[cfg(feature = "ech")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
+    pub fn ech_required(&mut self, on: bool) {
+        self.ech_required = on;
     }
 
     /// Whether to send a GREASE ECH extension (RFC 9849 section 6.2) to endpoints that offer no
@@ -335,6 +351,8 @@ struct TlsHandshake {
     /// Opens the retry's connection, with the connector's socket settings (HE-11.3).
     #[cfg(feature = "ech")]
     connector: Connector,
+    #[cfg(feature = "ech")]
+    ech_required: bool,
 }
 
 /// The winner of a TLS race: its stream, and whether ECH took its one retry (HE-11.3).
@@ -386,9 +404,29 @@ impl Handshake for TlsHandshake {
     type Output = TlsWon;
     type Future = TlsAttempt;
 
+    /// With ECH on, the handshake waits for the HTTPS answer (HE-11.5): the record's ECH
+    /// configuration decides how the name is sent.
+    fn waits_for_service(&self) -> bool {
+        #[cfg(feature = "ech")]
+        if self.ech.is_some() || self.ech_required {
+            return matches!(self.name, ServerName::DnsName(_));
+        }
+        false
+    }
+
     fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> TlsAttempt {
         let (base, offers_ech) = self.config_for(to.endpoint());
         let config = narrowed(base, to.endpoint());
+        #[cfg(feature = "ech")]
+        if self.ech_required && !offers_ech {
+            // HE-11.5: not a byte of TLS without ECH; the stream closes here.
+            drop(stream);
+            let e = io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "ECH required, and this endpoint offers no usable ECH configuration",
+            );
+            return TlsAttempt::Ech(Box::pin(std::future::ready(Err(e))));
+        }
         #[cfg(feature = "ech")]
         if offers_ech && let Some(ech) = &self.ech {
             let retry = super::ech::Retry {
@@ -493,7 +531,7 @@ impl tower_service::Service<Uri> for HttpsConnector {
         let connector = self.connector.clone();
         let tls = self.tls.clone();
         #[cfg(feature = "ech")]
-        let ech = self.ech.clone();
+        let (ech, ech_required) = (self.ech.clone(), self.ech_required);
         let https_records = self.https_records;
         let alpn = self.alpn.clone();
         HttpsConnecting {
@@ -512,6 +550,8 @@ impl tower_service::Service<Uri> for HttpsConnector {
                     ech,
                     #[cfg(feature = "ech")]
                     connector: connector.clone(),
+                    #[cfg(feature = "ech")]
+                    ech_required,
                 };
                 let mut connect = connector.connect((host, port)).handshake(handshake);
                 if https_records {
