@@ -47,7 +47,7 @@ mod ech;
 mod https;
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
-pub use https::{HttpsConnection, HttpsConnector};
+pub use https::{HttpsConnection, HttpsConnector, TlsConnected, TlsHandshake, TlsHandshaking};
 
 /// A hyper connector that opens connections with Happy Eyeballs v2.
 ///

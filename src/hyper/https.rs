@@ -205,6 +205,28 @@ impl HttpsConnector {
     pub fn connector(&self) -> &Connector {
         &self.connector
     }
+
+    /// The TLS handshake this connector races through, for `host` (a DNS name or an IP literal,
+    /// brackets allowed), to use with [`crate::Connect::handshake`] on a connect of your own
+    /// (with its [`crate::Report`], say). Fails when `host` is not a valid TLS server name.
+    pub fn tls_handshake(&self, host: &str) -> io::Result<TlsHandshake> {
+        let name = server_name(host).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{host:?} is not a valid TLS server name"),
+            )
+        })?;
+        Ok(TlsHandshake {
+            base: self.tls.clone(),
+            name,
+            #[cfg(feature = "ech")]
+            ech: self.ech.clone(),
+            #[cfg(feature = "ech")]
+            connector: self.connector.clone(),
+            #[cfg(feature = "ech")]
+            ech_required: self.ech_required,
+        })
+    }
 }
 
 /// The stream [`HttpsConnector`] returns: TLS over TCP for `https`, plain TCP for `http`.
@@ -340,10 +362,30 @@ impl Future for HttpsConnecting {
     }
 }
 
-/// The TLS handshake on each attempt (HE-9.1), offering the ALPN protocols of `base` that the
-/// attempt's HTTPS-record endpoint allows (HE-10.4), with ECH when the endpoint offers it
-/// (HE-11.1, HE-11.2) and its one retry after a rejection (HE-11.3).
-struct TlsHandshake {
+/// The rustls handshake [`HttpsConnector`] races through, for a connect of your own
+/// ([`crate::Connect::handshake`]): made by [`HttpsConnector::tls_handshake`], with that
+/// connector's configuration.
+///
+/// Each attempt offers the ALPN protocols of the configuration that its HTTPS-record endpoint
+/// allows (HE-10.4), with ECH (feature `ech`) when the endpoint offers it (HE-11.1, HE-11.2), its
+/// one retry after a rejection (HE-11.3), and the wait for a pending HTTPS answer (HE-11.5). Turn
+/// HTTPS records on for the connect ([`crate::Connect::https_records`]) to use them. Yields a
+/// [`TlsConnected`].
+///
+/// ```no_run
+/// # async fn run(https: eyeballs::hyper::HttpsConnector) -> Result<(), Box<dyn std::error::Error>> {
+/// let tls = https.tls_handshake("example.com")?;
+/// let (connected, report) = https
+///     .connector()
+///     .connect(("example.com", 443))
+///     .https_records(true)
+///     .handshake(tls)
+///     .with_report()
+///     .await?;
+/// println!("{} via {:?}, ECH {}", report.winner().unwrap().addr(), connected.get_ref().get_ref().1.alpn_protocol(), connected.ech());
+/// # Ok(()) }
+/// ```
+pub struct TlsHandshake {
     base: Arc<rustls::ClientConfig>,
     name: ServerName<'static>,
     #[cfg(feature = "ech")]
@@ -355,10 +397,41 @@ struct TlsHandshake {
     ech_required: bool,
 }
 
-/// The winner of a TLS race: its stream, and whether ECH took its one retry (HE-11.3).
-struct TlsWon {
+impl fmt::Debug for TlsHandshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsHandshake")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A completed TLS handshake ([`TlsHandshake`]'s output): the stream, and what happened to ECH.
+#[derive(Debug)]
+pub struct TlsConnected {
     stream: TlsStream<TcpStream>,
-    retried: bool,
+    ech: EchStatus,
+}
+
+impl TlsConnected {
+    /// What happened to Encrypted Client Hello (HE-11.6).
+    pub fn ech(&self) -> EchStatus {
+        self.ech
+    }
+
+    /// The TLS stream.
+    pub fn get_ref(&self) -> &TlsStream<TcpStream> {
+        &self.stream
+    }
+
+    /// Unwraps the TLS stream.
+    pub fn into_inner(self) -> TlsStream<TcpStream> {
+        self.stream
+    }
+
+    fn new(stream: TlsStream<TcpStream>, retried: bool) -> TlsConnected {
+        let ech = ech_status(stream.get_ref().1, retried);
+        TlsConnected { stream, ech }
+    }
 }
 
 impl TlsHandshake {
@@ -401,8 +474,8 @@ fn narrowed(
 }
 
 impl Handshake for TlsHandshake {
-    type Output = TlsWon;
-    type Future = TlsAttempt;
+    type Output = TlsConnected;
+    type Future = TlsHandshaking;
 
     /// With ECH on, the handshake waits for the HTTPS answer (HE-11.5): the record's ECH
     /// configuration decides how the name is sent.
@@ -414,7 +487,13 @@ impl Handshake for TlsHandshake {
         false
     }
 
-    fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> TlsAttempt {
+    fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> TlsHandshaking {
+        TlsHandshaking(self.attempt(stream, to))
+    }
+}
+
+impl TlsHandshake {
+    fn attempt(&self, stream: TcpStream, to: &Destination<'_>) -> TlsAttempt {
         let (base, offers_ech) = self.config_for(to.endpoint());
         let config = narrowed(base, to.endpoint());
         #[cfg(feature = "ech")]
@@ -439,11 +518,28 @@ impl Handshake for TlsHandshake {
             let first = TlsConnector::from(config).connect(self.name.clone(), stream);
             return TlsAttempt::Ech(Box::pin(async move {
                 let (stream, retried) = retry.run(first).await?;
-                Ok(TlsWon { stream, retried })
+                Ok(TlsConnected::new(stream, retried))
             }));
         }
         let _ = offers_ech;
         TlsAttempt::Plain(TlsConnector::from(config).connect(self.name.clone(), stream))
+    }
+}
+
+/// The future of one attempt's TLS handshake ([`TlsHandshake`]).
+pub struct TlsHandshaking(TlsAttempt);
+
+impl fmt::Debug for TlsHandshaking {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TlsHandshaking")
+    }
+}
+
+impl Future for TlsHandshaking {
+    type Output = io::Result<TlsConnected>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<TlsConnected>> {
+        Pin::new(&mut self.get_mut().0).poll(cx)
     }
 }
 
@@ -456,18 +552,17 @@ impl Handshake for TlsHandshake {
 enum TlsAttempt {
     Plain(tokio_rustls::Connect<TcpStream>),
     #[cfg(feature = "ech")]
-    Ech(Pin<Box<dyn Future<Output = io::Result<TlsWon>> + Send>>),
+    Ech(Pin<Box<dyn Future<Output = io::Result<TlsConnected>> + Send>>),
 }
 
 impl Future for TlsAttempt {
-    type Output = io::Result<TlsWon>;
+    type Output = io::Result<TlsConnected>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<TlsWon>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<TlsConnected>> {
         match self.get_mut() {
-            TlsAttempt::Plain(connect) => Pin::new(connect).poll(cx).map_ok(|stream| TlsWon {
-                stream,
-                retried: false,
-            }),
+            TlsAttempt::Plain(connect) => Pin::new(connect)
+                .poll(cx)
+                .map_ok(|stream| TlsConnected::new(stream, false)),
             #[cfg(feature = "ech")]
             TlsAttempt::Ech(attempt) => attempt.as_mut().poll(cx),
         }
@@ -528,42 +623,30 @@ impl tower_service::Service<Uri> for HttpsConnector {
                 }),
             };
         }
-        let connector = self.connector.clone();
-        let tls = self.tls.clone();
-        #[cfg(feature = "ech")]
-        let (ech, ech_required) = (self.ech.clone(), self.ech_required);
-        let https_records = self.https_records;
-        let alpn = self.alpn.clone();
+        let this = self.clone();
         HttpsConnecting {
             inner: Box::pin(async move {
                 let (host, port) = host_port(&uri, false)?;
-                let name = server_name(host).ok_or_else(|| ConnectError::InvalidUri {
-                    uri: uri.to_string(),
-                    reason: "the host is not a valid TLS server name",
-                })?;
+                let handshake = this
+                    .tls_handshake(host)
+                    .map_err(|_| ConnectError::InvalidUri {
+                        uri: uri.to_string(),
+                        reason: "the host is not a valid TLS server name",
+                    })?;
                 // HE-9.1: every attempt whose TCP connects runs the TLS handshake; the first
                 // to finish it wins, and every other is dropped.
-                let handshake = TlsHandshake {
-                    base: tls,
-                    name,
-                    #[cfg(feature = "ech")]
-                    ech,
-                    #[cfg(feature = "ech")]
-                    connector: connector.clone(),
-                    #[cfg(feature = "ech")]
-                    ech_required,
-                };
-                let mut connect = connector.connect((host, port)).handshake(handshake);
-                if https_records {
-                    connect = connect.https_records(true).alpn(alpn.iter());
+                let mut connect = this.connector.connect((host, port)).handshake(handshake);
+                if this.https_records {
+                    connect = connect.https_records(true).alpn(this.alpn.iter());
                 }
                 let (won, report) = connect.with_report().await?;
-                let stream = won.stream;
+                let ech = won.ech();
+                let stream = won.into_inner();
                 let (tcp, session) = stream.get_ref();
                 let local = tcp.local_addr().map_err(ConnectError::LocalAddr)?;
                 let alpn = session.alpn_protocol().map(<[u8]>::to_vec);
                 let mut info = ConnectionInfo::from_report(&report, local, alpn);
-                info.ech = ech_status(session, won.retried);
+                info.ech = ech;
                 Ok(HttpsConnection {
                     inner: Inner::Tls {
                         io: Box::new(TokioIo::new(stream)),
