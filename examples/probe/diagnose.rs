@@ -39,11 +39,14 @@ impl Checked {
 
 /// How a TLS handshake failed after TCP connected, as the probe's handshake words it
 /// (`tls::explain`): each message starts with its prefix, and the code is `--json`'s.
-pub const TLS_FAILURES: [(&str, &str); 4] = [
+pub const TLS_FAILURES: [(&str, &str); 6] = [
     ("not_tls", "not TLS: "),
     ("tls_alert", "TLS alert: "),
     ("certificate", "certificate rejected: "),
     ("tls_reset", "reset during TLS: "),
+    // eyeballs' own words (feature `ech`): the server refused ECH, or ECH was required.
+    ("ech_rejected", "ECH rejected"),
+    ("ech_required", "ECH required"),
 ];
 
 /// How a family's lookup went.
@@ -61,7 +64,8 @@ pub enum Lookup {
 
 /// One address's code: `ok`, `skipped`, `refused`, `unreachable`, `blackhole`, or, when TCP
 /// connected and the TLS handshake then failed, `not_tls`, `tls_alert`, `certificate`,
-/// `tls_reset`, `tls_stalled` or `handshake_failed`; else `failed`.
+/// `tls_reset`, `ech_rejected`, `ech_required`, `tls_stalled` or `handshake_failed`; else
+/// `failed`.
 pub fn address_code(checked: &Checked) -> &'static str {
     let e = match checked {
         Checked::Ok => return "ok",
@@ -206,6 +210,12 @@ pub fn sentence(codes: [&str; 2], port: u16, attempt_delay: Duration) -> String 
                 "{name} connects but its TLS handshake stalls: small packets pass and big ones do not, the signature of a path-MTU black hole"
             ),
             "handshake_failed" => format!("{name} connects but its TLS handshake fails"),
+            "ech_rejected" => format!(
+                "{name} connects but the server rejects Encrypted Client Hello (its HTTPS record's ECH configuration is not one it accepts)"
+            ),
+            "ech_required" => {
+                format!("{name} connects but offers no ECH configuration, and ECH is required")
+            }
             "mixed" => format!("{name} addresses fail in different ways"),
             _ => format!("{name} fails"),
         }

@@ -13,11 +13,11 @@ use hyper_util::rt::TokioExecutor;
 pub async fn request(
     connector: &Connector,
     url: &str,
-    insecure: bool,
+    (insecure, ca): (bool, Option<&std::path::Path>),
     as_json: bool,
     style: Style,
 ) -> bool {
-    let result = get(connector, url, insecure).await;
+    let result = get(connector, url, insecure, ca).await;
     if as_json {
         let http = match &result {
             Ok((status, version, info)) => HttpResult {
@@ -66,19 +66,20 @@ async fn get(
     connector: &Connector,
     url: &str,
     insecure: bool,
+    ca: Option<&std::path::Path>,
 ) -> Result<(u16, String, Option<ConnectionInfo>), String> {
     let uri: hyper::Uri = url.parse().map_err(|e| format!("{e}"))?;
     #[cfg(feature = "rustls")]
     let client: Client<_, Empty<Bytes>> = {
         // HE-9.1: https races through the TLS handshake.
-        let config = crate::tls::client_config(insecure)?;
-        let https = eyeballs::hyper::HttpsConnector::new(connector.clone(), config);
+        let tls = crate::tls::client_config(insecure, ca)?;
+        let https = crate::tls::https_connector(connector, &tls)?;
         Client::builder(TokioExecutor::new()).build(https)
     };
     #[cfg(not(feature = "rustls"))]
     let client: Client<_, Empty<Bytes>> = {
-        if insecure {
-            return Err("--insecure with --http needs the rustls feature".into());
+        if insecure || ca.is_some() {
+            return Err("--insecure and --ca with --http need the rustls feature".into());
         }
         let mut http = eyeballs::hyper::HttpConnector::new(connector.clone());
         http.enforce_http(false);

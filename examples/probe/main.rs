@@ -149,7 +149,8 @@ async fn run(mut opts: Options) -> u8 {
 
 #[cfg(feature = "hyper")]
 async fn http_request(connector: &Connector, url: &str, opts: &Options, style: Style) -> u8 {
-    if http::request(connector, url, opts.insecure, opts.json, style).await {
+    let tls = (opts.insecure, opts.ca.as_deref());
+    if http::request(connector, url, tls, opts.json, style).await {
         0
     } else {
         1
@@ -169,8 +170,14 @@ async fn connect_once(
     opts: &Options,
     style: Style,
 ) -> Result<eyeballs::Report, String> {
+    let mut ech = None;
     let connected = if opts.tls {
-        connect_tls(connector, host, port, opts.insecure).await?
+        connect_tls(connector, host, port, opts)
+            .await?
+            .map(|(report, status)| {
+                ech = Some(status);
+                report
+            })
     } else {
         connector
             .connect((host, port))
@@ -196,10 +203,14 @@ async fn connect_once(
     };
     let shown = result.as_ref().map(|a| *a);
     if opts.json {
-        let record = records::Connect::new(host, port, Some(&report), shown);
+        let mut record = records::Connect::new(host, port, Some(&report), shown);
+        record.ech = ech;
         println!("{}", records::line(&record));
     } else {
         print!("{}", render::timeline(&report, shown, style));
+        if let Some(status) = ech {
+            println!("{}", render::ech_line(status, style));
+        }
     }
     Ok(report)
 }
@@ -214,12 +225,15 @@ type CheckTls = (
 type CheckTls = ();
 
 #[cfg(feature = "rustls")]
-fn check_tls(host: &str, insecure: bool) -> Result<CheckTls, String> {
-    Ok((tls::client_config(insecure)?, tls::server_name(host)?))
+fn check_tls(host: &str, insecure: bool, ca: Option<&std::path::Path>) -> Result<CheckTls, String> {
+    Ok((
+        tls::client_config(insecure, ca)?.config,
+        tls::server_name(host)?,
+    ))
 }
 
 #[cfg(not(feature = "rustls"))]
-fn check_tls(_: &str, _: bool) -> Result<CheckTls, String> {
+fn check_tls(_: &str, _: bool, _: Option<&std::path::Path>) -> Result<CheckTls, String> {
     unreachable!("--tls is refused before any connect without the rustls feature")
 }
 
@@ -251,25 +265,25 @@ async fn check_one(
         .map(|(_, report)| report)
 }
 
-/// `--tls`: a connect that races through the TLS handshake; the outer error is for what is
-/// wrong before any connect (a bad server name, no root certificates).
+/// `--tls`: a connect that races through the TLS handshake (eyeballs' `HttpsConnector`'s: ALPN
+/// per endpoint, ECH with the `ech` feature); the outer error is for what is wrong before any
+/// connect (a bad server name, no root certificates). With the report, what happened to ECH.
 #[cfg(feature = "rustls")]
 async fn connect_tls(
     connector: &Connector,
     host: &str,
     port: u16,
-    insecure: bool,
-) -> Result<Result<eyeballs::Report, Error>, String> {
-    let config = tls::client_config(insecure)?;
-    let name = tls::server_name(host)?;
-    let tls = tokio_rustls::TlsConnector::from(config);
-    let handshake = move |tcp: tokio::net::TcpStream| tls::explained(&tls, name.clone(), tcp);
+    opts: &Options,
+) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
+    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
+    let https = tls::https_connector(connector, &tls)?;
+    let handshake = tls::Explained(https.tls_handshake(host).map_err(|e| e.to_string())?);
     Ok(connector
         .connect((host, port))
         .handshake(handshake)
         .with_report()
         .await
-        .map(|(_stream, report)| report))
+        .map(|(connected, report)| (report, connected.ech().as_str())))
 }
 
 #[cfg(not(feature = "rustls"))]
@@ -277,8 +291,8 @@ async fn connect_tls(
     _: &Connector,
     _: &str,
     _: u16,
-    _: bool,
-) -> Result<Result<eyeballs::Report, Error>, String> {
+    _: &Options,
+) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
     unreachable!("--tls is refused before any connect without the rustls feature")
 }
 
@@ -418,7 +432,7 @@ async fn all_once(
     let lookups: [diagnose::Lookup; 2] = [lookups.remove(0), lookups.remove(0)];
     // With --tls, each address's TLS handshake too (handshake_failed, HE-9.1).
     let tls = match opts.tls {
-        true => match check_tls(host, opts.insecure) {
+        true => match check_tls(host, opts.insecure, opts.ca.as_deref()) {
             Ok(tls) => Some(tls),
             Err(e) => {
                 usage_error(&e, opts.json);

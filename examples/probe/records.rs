@@ -30,6 +30,10 @@ pub struct Connect {
     /// otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nat64: Option<Nat64>,
+    /// With `--tls`, once the handshake completed: what happened to Encrypted Client Hello,
+    /// `accepted`, `retried`, `grease` or `not_offered`; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ech: Option<&'static str>,
     pub error: Option<String>,
 }
 
@@ -193,7 +197,8 @@ pub struct AddressCheck {
     /// `null` when skipped (excluded by `--family`, not connected to).
     pub ok: Option<bool>,
     /// `ok`, `skipped`, `refused`, `unreachable`, `blackhole`, `failed`, or after TCP connected
-    /// `not_tls`, `tls_alert`, `certificate`, `tls_reset`, `tls_stalled`, `handshake_failed`.
+    /// `not_tls`, `tls_alert`, `certificate`, `tls_reset`, `ech_rejected`, `ech_required`,
+    /// `tls_stalled`, `handshake_failed`.
     pub code: &'static str,
     /// `null` when skipped.
     pub ms: Option<f64>,
@@ -379,6 +384,7 @@ impl Connect {
                     prefix: prefix.to_string(),
                     learned: learned_code(learned),
                 }),
+            ech: None,
             error: result.err().map(|e| e.to_string()),
         }
     }
@@ -435,6 +441,7 @@ mod tests {
                 prefix: "2001:db8:64::/96".into(),
                 learned: "discovered",
             }),
+            ech: Some("accepted"),
             error: None,
         };
         assert_eq!(
@@ -448,6 +455,7 @@ mod tests {
                                "next_delay_ms": 100.0, "next_delay_basis": "from its RTT", "tcp_ms": 1.0,
                                "nat64": {"ipv4": "198.51.100.10", "prefix": "2001:db8:64::/96", "by": "client", "learned": "discovered"}}],
                 "nat64": {"prefix": "2001:db8:64::/96", "learned": "discovered"},
+                "ech": "accepted",
                 "error": null,
             })
         );

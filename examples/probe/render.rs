@@ -520,6 +520,27 @@ pub fn median(times: &[Duration]) -> Option<Duration> {
     }
 }
 
+/// The line after a `--tls` timeline: what happened to Encrypted Client Hello.
+pub fn ech_line(status: &str, style: Style) -> String {
+    let words = match status {
+        "accepted" => "accepted: the name crossed the network only encrypted",
+        "retried" => {
+            "accepted on the one retry, with the server's own configuration (its HTTPS record is out of date)"
+        }
+        "grease" => {
+            "not offered by the HTTPS record (or none looked up: --https-records); GREASE sent"
+        }
+        _ => {
+            "not offered (build with --features ech, and look the HTTPS record up: --https-records)"
+        }
+    };
+    let line = format!("  TLS               ECH {words}");
+    match status {
+        "accepted" | "retried" => style.green(&line),
+        _ => style.dim(&line),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

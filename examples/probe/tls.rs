@@ -3,35 +3,110 @@
 
 use std::future::Future;
 use std::io;
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-/// The client configuration: platform roots (or none checked with `insecure`), ALPN h2 and
-/// http/1.1.
-pub fn client_config(insecure: bool) -> Result<Arc<ClientConfig>, String> {
+/// The probe's TLS settings: the client configuration and the certificate verifier it was made
+/// with (ECH configurations are made with the same one).
+pub struct Tls {
+    pub config: Arc<ClientConfig>,
+    #[cfg_attr(not(feature = "ech"), allow(dead_code))]
+    pub verifier: Arc<dyn ServerCertVerifier>,
+}
+
+/// The client configuration: platform roots and, with `ca`, the PEM certificates of that file
+/// (a private or test server), or none checked with `insecure`; ALPN h2 and http/1.1.
+pub fn client_config(insecure: bool, ca: Option<&Path>) -> Result<Tls, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
-    let mut config = if insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
+    let verifier: Arc<dyn ServerCertVerifier> = if insecure {
+        Arc::new(AnyCertificate(provider.clone()))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         let found = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            return Err("no usable root certificate on this system (try --insecure)".into());
+        let (mut added, _) = roots.add_parsable_certificates(found.certs);
+        if let Some(path) = ca {
+            let certs = CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("--ca {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "--ca {}: no certificate in the file",
+                    path.display()
+                ));
+            }
+            let (ca_added, ignored) = roots.add_parsable_certificates(certs);
+            if ignored > 0 {
+                return Err(format!(
+                    "--ca {}: {ignored} certificate(s) could not be used",
+                    path.display()
+                ));
+            }
+            added += ca_added;
         }
-        builder.with_root_certificates(roots).with_no_client_auth()
+        if added == 0 {
+            return Err(
+                "no usable root certificate on this system (try --ca FILE or --insecure)".into(),
+            );
+        }
+        rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .map_err(|e| e.to_string())?
     };
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(Tls {
+        config: Arc::new(config),
+        verifier,
+    })
+}
+
+/// eyeballs' `HttpsConnector` over `connector` with `tls`; with the `ech` feature, ECH on
+/// (from HTTPS records, GREASE elsewhere).
+pub fn https_connector(
+    connector: &eyeballs::Connector,
+    tls: &Tls,
+) -> Result<eyeballs::hyper::HttpsConnector, String> {
+    #[cfg_attr(not(feature = "ech"), allow(unused_mut))]
+    let mut https = eyeballs::hyper::HttpsConnector::new(connector.clone(), tls.config.clone());
+    #[cfg(feature = "ech")]
+    https
+        .enable_ech(tls.verifier.clone())
+        .map_err(|e| format!("ECH: {e}"))?;
+    Ok(https)
+}
+
+/// The connector's TLS handshake for `host`, its failures reworded by [`explain`].
+pub struct Explained(pub eyeballs::hyper::TlsHandshake);
+
+impl eyeballs::Handshake for Explained {
+    type Output = eyeballs::hyper::TlsConnected;
+    type Future =
+        futures::future::MapErr<eyeballs::hyper::TlsHandshaking, fn(io::Error) -> io::Error>;
+
+    fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+        to: &eyeballs::Destination<'_>,
+    ) -> Self::Future {
+        use futures::TryFutureExt;
+        self.0
+            .handshake(tcp, to)
+            .map_err(explain as fn(io::Error) -> io::Error)
+    }
+
+    fn waits_for_service(&self) -> bool {
+        self.0.waits_for_service()
+    }
 }
 
 /// The TLS server name for a host the probe was given.
