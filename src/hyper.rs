@@ -42,7 +42,7 @@ use tokio::net::TcpStream;
 use crate::{Connector, Error, Family};
 
 #[cfg(feature = "ech")]
-mod ech;
+pub(crate) mod ech;
 #[cfg(feature = "rustls")]
 mod https;
 #[cfg(feature = "rustls")]

@@ -226,6 +226,13 @@ pub mod __internal {
     #[cfg(feature = "hickory")]
     pub use crate::resolve::stub::rules::judge_wire as judge_dns_reply;
 
+    /// Whether `HttpsConnector` uses an ECHConfigList (`false`: skipped, GREASE instead), for
+    /// the svcb fuzz target (HE-11.4).
+    #[cfg(feature = "ech")]
+    pub fn ech_config_list_is_used(list: &[u8]) -> bool {
+        crate::hyper::ech::fuzz_list_is_used(list)
+    }
+
     /// The hyper connector's URI reading, for the parse fuzz target.
     #[cfg(feature = "hyper")]
     pub fn uri_host_port(

@@ -1,13 +1,18 @@
 //! HTTPS record RDATA (RFC 9460) on arbitrary bytes: an answer or an error, never a panic; what
-//! parses keeps the format's promises (HE-10.1).
+//! parses keeps the format's promises (HE-10.1). The bytes, and a parsed record's `ech`, also go
+//! to `HttpsConnector`'s ECH configuration builder: used or skipped, never a panic (HE-11.4).
 #![no_main]
 
 use eyeballs::https_records::ServiceRecord;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    eyeballs::__internal::ech_config_list_is_used(data);
     let Ok(record) = ServiceRecord::from_rdata(data) else {
         return;
     };
+    if let Some(ech) = &record.ech {
+        eyeballs::__internal::ech_config_list_is_used(ech);
+    }
     assert!(record.target.len() <= 253, "{record:?}");
     // What parses can be written back, and reads back as itself.
     let wire = record.to_rdata().expect("a parsed record is writable");

@@ -246,6 +246,65 @@ fn grease_mode() -> Result<EchMode, rustls::Error> {
     Ok(EchMode::Grease(EchGreaseConfig::new(suite, public)))
 }
 
+/// For the svcb fuzz target (HE-11.4): the configuration an ECHConfigList gives, on a
+/// connector made once; `true` when the list is used (ECH), `false` when it is skipped (GREASE).
+/// Never a panic.
+#[cfg(fuzzing)]
+pub(crate) fn fuzz_list_is_used(list: &[u8]) -> bool {
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified};
+    use rustls::pki_types::{CertificateDer, UnixTime};
+
+    /// Trusts nothing: the fuzz target never connects.
+    #[derive(Debug)]
+    struct Nothing;
+    impl ServerCertVerifier for Nothing {
+        fn verify_server_cert(
+            &self,
+            _: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            Err(rustls::Error::General("fuzzing".into()))
+        }
+        fn verify_tls12_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Err(rustls::Error::General("fuzzing".into()))
+        }
+        fn verify_tls13_signature(
+            &self,
+            _: &[u8],
+            _: &CertificateDer<'_>,
+            _: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            Err(rustls::Error::General("fuzzing".into()))
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            Vec::new()
+        }
+    }
+
+    static ECH: std::sync::OnceLock<Ech> = std::sync::OnceLock::new();
+    let ech = ECH.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let verifier: Arc<dyn ServerCertVerifier> = Arc::new(Nothing);
+        let base = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the default versions")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier.clone())
+            .with_no_client_auth();
+        Ech::new(Arc::new(base), verifier, true).expect("GREASE")
+    });
+    ech.choose(Some(list)).1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
