@@ -2,6 +2,8 @@
 //! the RFC 8305 schedule that are wide enough never to flake (exact timing is the paused-clock
 //! tests' job). Skipped, with a message, where namespaces cannot be made.
 
+#[cfg(feature = "ech")]
+mod ech_server;
 mod netns;
 #[path = "common/probe_bin.rs"]
 mod probe_bin;
@@ -595,6 +597,57 @@ fn he_10_4_https_connector_offers_the_records_alpn() {
     });
     assert_eq!(alpn.as_deref(), Some(&b"http/1.1"[..]));
     assert_eq!(endpoint, Some(1));
+}
+
+// HE-11.1 / HE-11.5 on a real network: the lab's DNS server serves the HTTPS record with `ech`
+// (the Go ECH server's configuration, tests/ech_server, run in the server namespace), IPv6 is
+// black-holed: IPv4 wins one attempt delay later, with ECH accepted.
+#[cfg(feature = "ech")]
+#[test]
+#[ignore = "needs root (network namespaces) and Go: bash .ci/test runs it as root"]
+fn he_11_1_ech_through_the_lab_with_ipv6_black_holed() {
+    const ECH_PORT: u16 = 9443;
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    lab.black_hole(v6(0));
+    let mut command = lab.in_server_command();
+    command.arg(ech_server::server_binary());
+    let listen = SocketAddr::new(v4(0), ECH_PORT).to_string();
+    let server = ech_server::spawn(command, "ech", "svc.test", &listen);
+    let mut r = record(1, None, &[]);
+    r.alpn = vec!["h2".into()];
+    r.ech = Some(server.ech_config_list.clone());
+    lab.https(
+        &format!("_{ECH_PORT}._https.svc.test."),
+        Duration::ZERO,
+        vec![r],
+    );
+    let ca = server.ca.clone();
+    let (body, ech, winner, attempts) = lab.in_client(move || async move {
+        use http_body_util::BodyExt;
+        let https = ech_server::trusting(ca, Lab::resolver(), true);
+        let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(https);
+        let uri = format!("https://svc.test:{ECH_PORT}/").parse().unwrap();
+        let res = client.get(uri).await.unwrap();
+        let info = res
+            .extensions()
+            .get::<eyeballs::hyper::ConnectionInfo>()
+            .unwrap()
+            .clone();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (
+            String::from_utf8(body.to_vec()).unwrap(),
+            info.ech(),
+            info.remote_addr(),
+            info.attempts(),
+        )
+    });
+    assert_eq!(body, "sni=svc.test ech=true");
+    assert_eq!(ech, eyeballs::hyper::EchStatus::Accepted);
+    assert_eq!(winner, SocketAddr::new(v4(0), ECH_PORT));
+    assert_eq!(attempts, 2, "IPv6 first, black-holed; then IPv4");
 }
 
 // The probe with --https-records, run in the client namespace against the lab's DNS server: the

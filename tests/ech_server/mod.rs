@@ -69,7 +69,13 @@ pub fn start(mode: &str) -> EchServer {
 
 /// The server with `secret` as the name behind ECH (its certificate names it too).
 pub fn start_for(mode: &str, secret: &str) -> EchServer {
-    let mut child = Command::new(server_binary())
+    spawn(Command::new(server_binary()), mode, secret, "127.0.0.1:0")
+}
+
+/// The server run by `command` (the server's binary, or `ip netns exec NS` followed by it),
+/// listening on `listen`.
+pub fn spawn(mut command: Command, mode: &str, secret: &str, listen: &str) -> EchServer {
+    let mut child = command
         .args([
             "-mode",
             mode,
@@ -77,6 +83,8 @@ pub fn start_for(mode: &str, secret: &str) -> EchServer {
             secret,
             "-public-name",
             "public.test",
+            "-listen",
+            listen,
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -138,9 +146,14 @@ impl Resolve for Secret {
 
 /// An `HttpsConnector` trusting the server's CA, resolving with `resolver`, ECH on when `ech`.
 pub fn connector(server: &EchServer, resolver: Secret, ech: bool) -> HttpsConnector {
+    trusting(server.ca.clone(), resolver, ech)
+}
+
+/// An `HttpsConnector` trusting `ca`, resolving with `resolver`, ECH on when `ech`.
+pub fn trusting(ca: CertificateDer<'static>, resolver: impl Resolve, ech: bool) -> HttpsConnector {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(server.ca.clone()).unwrap();
+    roots.add(ca).unwrap();
     let verifier: Arc<dyn ServerCertVerifier> =
         rustls::client::WebPkiServerVerifier::builder_with_provider(roots.into(), provider.clone())
             .build()

@@ -303,6 +303,8 @@ pub struct Https {
     pub no_default_alpn: bool,
     pub port: Option<u16>,
     pub hints: Vec<IpAddr>,
+    /// `ech`: an ECHConfigList (RFC 9848).
+    pub ech: Option<Vec<u8>>,
 }
 
 impl Lab {
@@ -608,6 +610,13 @@ impl Lab {
             .with_no_client_auth()
     }
 
+    /// `ip netns exec` into the server namespace, for a program to run there.
+    pub fn in_server_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new("ip");
+        command.args(["netns", "exec", &self.server]);
+        command
+    }
+
     /// Runs `program` in the client namespace with the lab's DNS server as its resolv.conf (as
     /// `ip netns exec` provides from `/etc/netns/NS/`), `NO_COLOR` set; waits for it.
     pub fn run_in_client(&self, program: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -791,6 +800,12 @@ fn https_record(name: hickory_proto::rr::Name, r: &Https) -> hickory_proto::rr::
     }
     if !v4.is_empty() {
         params.push((SvcParamKey::Ipv4Hint, SvcParamValue::Ipv4Hint(IpHint(v4))));
+    }
+    // Keys in increasing order (RFC 9460 §2.2): ech (5) between ipv4hint (4) and ipv6hint (6).
+    if let Some(ech) = &r.ech {
+        use hickory_proto::rr::rdata::svcb::EchConfigList;
+        let value = SvcParamValue::EchConfigList(EchConfigList(ech.clone()));
+        params.push((SvcParamKey::EchConfigList, value));
     }
     if !v6.is_empty() {
         params.push((SvcParamKey::Ipv6Hint, SvcParamValue::Ipv6Hint(IpHint(v6))));
