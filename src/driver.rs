@@ -301,10 +301,11 @@ async fn single_attempt<D: Dial, H: Handshake<D::Stream>>(
         Ok(_) => AttemptOutcome::Connected,
         Err(e) => failed_outcome(e, handshake_failed),
     };
-    let report = lone_report(request.label, port, addr, tcp_connected, ended, outcome);
+    let mut report = lone_report(request.label, port, addr, tcp_connected, ended, outcome);
     match result {
         Ok(stream) => {
             debug!(%addr, attempt = 0, ms = ended.as_millis() as u64, "connected");
+            report.attempts[0].note = handshake.note(&stream);
             Ok((stream, report))
         }
         Err(e) => Err(lone_failure(report, addr, e)),
@@ -334,6 +335,7 @@ pub(crate) fn lone_report(
         started: Duration::ZERO,
         ended: Some(ended),
         outcome: Some(outcome),
+        note: None,
     });
     report.elapsed = ended;
     report
@@ -1372,9 +1374,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         };
         self.report_attempts(&mut report);
         report.winner = Some(id.0);
+        let winner = self.take_winner();
+        report.attempts[id.0].note = self.handshake.note(&winner);
         let addr = report.attempts[id.0].addr;
         debug!(%addr, attempt = id.0, ms = report.elapsed.as_millis() as u64, "connected");
-        Ok((self.take_winner(), report))
+        Ok((winner, report))
     }
 
     fn take_winner(&mut self) -> H::Output {
@@ -1438,6 +1442,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }),
                 tcp_connected: record.tcp_connected.map(since),
                 translation: self.race.translation(record.addr),
+                note: None,
             });
         }
         for (i, record) in self.race.attempts().iter().enumerate() {

@@ -76,6 +76,14 @@ pub trait Handshake<S = TcpStream>: Send + Sync {
         false
     }
 
+    /// A few words on how a completed handshake went, for the winning attempt's
+    /// [`crate::report::Attempt::handshake_note`] (the crate's TLS handshake says what happened
+    /// to ECH). Asked only when a report is built. Default: none.
+    fn note(&self, output: &Self::Output) -> Option<std::borrow::Cow<'static, str>> {
+        let _ = output;
+        None
+    }
+
     #[doc(hidden)]
     const TCP_ONLY: bool = false;
 }

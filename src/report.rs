@@ -161,6 +161,8 @@ pub struct Attempt {
     pub(crate) tcp_connected: Option<Duration>,
     /// The IPv4 address this IPv6 destination stands for through NAT64 (HE-7.9).
     pub(crate) translation: Option<Translation>,
+    /// The winner's handshake, in its own words ([`crate::Handshake::note`]).
+    pub(crate) note: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// History moved an attempt: [`Attempt::moved_by_history`].
@@ -174,6 +176,14 @@ pub struct Moved {
 }
 
 impl Attempt {
+    /// For the winning attempt, what its handshake said of how it went
+    /// ([`crate::Handshake::note`]): `HttpsConnector`'s TLS handshake says what happened to
+    /// Encrypted Client Hello (`"ECH accepted"`, `"ECH accepted on the retry"`, `"ECH GREASE"`).
+    /// A failed attempt's error says why it failed.
+    pub fn handshake_note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
     /// What the connector's history knew about this address when the race ordered it (its RTT,
     /// whether it worked, whether and how it failed recently), or `None` when it knew nothing
     /// (or history is off). [`Remembered::describe`] says how that moved the attempt.
@@ -382,9 +392,14 @@ impl fmt::Display for Report {
                 .map(|e| format!("{} ms", ms(e)))
                 .unwrap_or_else(|| "-".into());
             let outcome = a.outcome.as_ref().map_or("running", AttemptOutcome::label);
+            let note = a
+                .note
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
             writeln!(
                 f,
-                "  {:>8} ms  {} -> {end} {outcome}",
+                "  {:>8} ms  {} -> {end} {outcome}{note}",
                 ms(a.started),
                 a.addr
             )?;

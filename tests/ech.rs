@@ -184,7 +184,9 @@ async fn he_11_6_the_tls_handshake_on_a_connect_of_ones_own() {
         .await
         .unwrap();
     assert_eq!(connected.ech(), EchStatus::Accepted);
-    assert_eq!(report.winner().unwrap().addr(), server.addr);
+    let winner = report.winner().unwrap();
+    assert_eq!(winner.addr(), server.addr);
+    assert_eq!(winner.handshake_note(), Some("ECH accepted"), "{report}");
     assert!(https.tls_handshake("bad host").is_err());
 }
 

@@ -107,6 +107,10 @@ impl eyeballs::Handshake for Explained {
     fn waits_for_service(&self) -> bool {
         self.0.waits_for_service()
     }
+
+    fn note(&self, output: &Self::Output) -> Option<std::borrow::Cow<'static, str>> {
+        self.0.note(output)
+    }
 }
 
 /// The TLS server name for a host the probe was given.

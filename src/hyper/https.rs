@@ -490,6 +490,18 @@ impl Handshake for TlsHandshake {
     fn handshake(&self, stream: TcpStream, to: &Destination<'_>) -> TlsHandshaking {
         TlsHandshaking(self.attempt(stream, to))
     }
+
+    /// What happened to ECH, for the winner's [`crate::report::Attempt::handshake_note`]
+    /// (HE-11.6); nothing when ECH was not offered.
+    fn note(&self, output: &TlsConnected) -> Option<std::borrow::Cow<'static, str>> {
+        let words = match output.ech {
+            EchStatus::Accepted => "ECH accepted",
+            EchStatus::Retried => "ECH accepted on the retry",
+            EchStatus::Grease => "ECH GREASE",
+            EchStatus::NotOffered => return None,
+        };
+        Some(words.into())
+    }
 }
 
 impl TlsHandshake {
