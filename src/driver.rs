@@ -633,13 +633,18 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         name: Cow<'a, str>,
         settings: Settings<'_>,
     ) -> Self {
-        if settings.https_records {
+        // HE-11.5: a handshake that needs a record makes the connect SVCB-reliant.
+        let required = self.handshake.required_record();
+        if settings.https_records || required.is_some() {
             let alpn = settings.alpn.to_vec();
             self.race = self
                 .race
                 .with_service_query(&name, self.port, alpn, shuffle_endpoints);
             if self.config.allow_bad_record_ports {
                 self.race = self.race.allow_bad_record_ports();
+            }
+            if let Some(accept) = required {
+                self.race = self.race.service_reliant(accept);
             }
         }
         self.resolver = Some((resolver, name));

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpStream;
 
-use crate::proto::svcb::ServiceEndpoint;
+use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
 
 /// A handshake that runs on every attempt whose TCP handshake completes; the first attempt
 /// whose handshake completes wins the race, and every other attempt is dropped (its socket
@@ -74,6 +74,17 @@ pub trait Handshake<S = TcpStream>: Send + Sync {
     /// connect timeouts still apply. Default: `false`.
     fn waits_for_service(&self) -> bool {
         false
+    }
+
+    /// Which HTTPS records this handshake can succeed on, when it can succeed only on an
+    /// endpoint of one (a handshake that must have an ECH configuration, say): `Some(accept)`
+    /// makes a connect by name SVCB-reliant (RFC 9460 §3, HE-11.5). It looks HTTPS records up
+    /// whatever [`crate::Connect::https_records`] says, starts no attempt before their answer,
+    /// and connects only to endpoints whose record `accept` accepts, never to the name's
+    /// addresses without a record; with none it fails as [`crate::Error::NoAddresses`].
+    /// Default: `None`.
+    fn required_record(&self) -> Option<fn(&ServiceRecord) -> bool> {
+        None
     }
 
     /// A few words on how a completed handshake went, for the winning attempt's

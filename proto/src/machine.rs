@@ -329,6 +329,9 @@ struct Service {
     targets: FastMap<String, Target>,
     /// Which families the race looks up (targets are looked up for the same).
     families: [bool; 2],
+    /// SVCB-reliant ([`Race::service_reliant`]): only endpoints whose record this accepts, no
+    /// fallback to the name's own addresses, no attempt before the HTTPS answer.
+    reliant: Option<fn(&ServiceRecord) -> bool>,
 }
 
 /// A ServiceMode TargetName's own resolution (HE-10.7).
@@ -693,7 +696,21 @@ impl Race {
             answers: Vec::new(),
             hints: Vec::new(),
             priorities: FastMap::default(),
+            reliant: None,
         }));
+        self
+    }
+
+    /// Makes the race SVCB-reliant (RFC 9460 §3) for a handshake that needs something only
+    /// HTTPS records carry (an ECH configuration, HE-11.5): it connects only to endpoints whose
+    /// record `accept` accepts, never to the name's own addresses without a record, and starts
+    /// no attempt before the HTTPS answer (and its TargetNames' answers) are in, whatever the
+    /// Resolution Delay. With no such endpoint the race fails with [`Failure::NoAddresses`].
+    /// Call it after [`Race::with_service_query`]; without one it does nothing.
+    pub fn service_reliant(mut self, accept: fn(&ServiceRecord) -> bool) -> Race {
+        if let Some(service) = self.service.as_mut() {
+            service.reliant = Some(accept);
+        }
         self
     }
 
@@ -1527,7 +1544,10 @@ impl Race {
         let mut received = Vec::with_capacity(service.answers.len() + service.hints.len());
         let mut seen = FastSet::default();
         service.priorities.clear();
-        if service.plan.is_empty() {
+        let reliant = service.reliant;
+        if service.plan.is_empty() && reliant.is_some() {
+            // HE-11.5: no endpoint, no destination.
+        } else if service.plan.is_empty() {
             for c in service.answers.iter() {
                 if seen.insert(c.dst) {
                     received.push(*c);
@@ -1536,6 +1556,9 @@ impl Race {
         } else {
             for endpoint in &service.plan {
                 let r = &endpoint.record;
+                if reliant.is_some_and(|accept| !accept(r)) {
+                    continue;
+                }
                 let own_hint = |(t, c): &&(String, Candidate)| *t == r.target && r.lists_hint(c);
                 // HE-10.7: the name's own answers, or its target's.
                 let answers = if r.target.is_empty() {
@@ -1559,10 +1582,12 @@ impl Race {
                 }
             }
             // Last, the name's own addresses on the connect's port, with no record (RFC 9460
-            // §3: an SVCB-optional client falls back to them).
-            for c in &service.answers {
-                if seen.insert(c.dst) {
-                    received.push(*c);
+            // §3: an SVCB-optional client falls back to them; a reliant one does not).
+            if reliant.is_none() {
+                for c in &service.answers {
+                    if seen.insert(c.dst) {
+                        received.push(*c);
+                    }
                 }
             }
         }
@@ -1580,7 +1605,8 @@ impl Race {
     /// Whether a family has usable destinations: an answer with addresses, or (with HTTPS
     /// records) hints standing in for one (HE-10.5).
     fn family_positive(&self, family: Family) -> bool {
-        self.lookups[family.index()].has_addresses()
+        // An SVCB-reliant race (HE-11.5) counts only what the records made destinations of.
+        (self.lookups[family.index()].has_addresses() && !self.reliant())
             || (self.service.is_some() && self.received.iter().any(|c| c.family() == family))
     }
 
@@ -1606,6 +1632,11 @@ impl Race {
                     .iter()
                     .any(|(n, h)| n == name && h.family() == preferred)
         })
+    }
+
+    /// Whether the race is SVCB-reliant ([`Race::service_reliant`]).
+    fn reliant(&self) -> bool {
+        self.service.as_ref().is_some_and(|s| s.reliant.is_some())
     }
 
     /// Whether the HTTPS answer, or a TargetName's answer (HE-10.7), is still awaited. A driver
@@ -1650,10 +1681,13 @@ impl Race {
         if !self.begun {
             if !self.ready_to_begin() {
                 let [v6, v4] = self.lookups;
-                if v6.settled_without_addresses()
-                    && v4.settled_without_addresses()
-                    && !self.service_pending()
-                    && self.received.is_empty()
+                // An SVCB-reliant race has nothing to try once the records gave no endpoint
+                // and the address answers are in, whatever they held.
+                let settled = |l: LookupState| match self.reliant() {
+                    true => !l.unsettled(),
+                    false => l.settled_without_addresses(),
+                };
+                if settled(v6) && settled(v4) && !self.service_pending() && self.received.is_empty()
                 {
                     let failure = if self.lookups.contains(&LookupState::Failed) {
                         Failure::Resolve
@@ -1841,6 +1875,10 @@ impl Race {
     /// (HE-4.2): then, like an A answer that arrives first, it waits up to the Resolution Delay
     /// for the other family, so history can put that family first.
     fn ready_to_begin(&self) -> bool {
+        if self.reliant() && self.service_pending() {
+            // HE-11.5: an SVCB-reliant race knows its destinations only from the records.
+            return false;
+        }
         let [v6, v4] = self.lookups;
         let pending = |l: LookupState| l == LookupState::Pending;
         let fresh_v6 = || {

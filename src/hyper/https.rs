@@ -119,11 +119,15 @@ impl HttpsConnector {
         Ok(())
     }
 
-    /// Never send the name in clear text (HE-11.5): a TLS handshake starts only with ECH, so an
-    /// endpoint whose HTTPS record offers no usable ECH configuration (or a name without an HTTPS
-    /// answer, an IP literal, a connector without [`HttpsConnector::enable_ech`]) fails its
-    /// attempt before any TLS byte is sent, and a connect with no such endpoint fails with an
-    /// error that says so. For callers that must not leak the name. Default: `false`.
+    /// Never send the name in clear text (HE-11.5). The connect becomes SVCB-reliant: it waits
+    /// for the HTTPS answer, connects only to endpoints whose record carries an ECH
+    /// configuration (never to the name's addresses without a record), and fails with
+    /// [`ConnectError::EchUnavailable`], having connected to nothing, when there is none. A TLS
+    /// handshake starts only with ECH: an IP literal, a configuration rustls cannot use, or a
+    /// connector without [`HttpsConnector::enable_ech`] fails the attempt before any TLS byte is
+    /// sent. For callers that must not leak the name. Default: `false`.
+    ///
+    /// [`ConnectError::EchUnavailable`]: super::ConnectError::EchUnavailable
     #[cfg(feature = "ech")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ech")))]
     pub fn ech_required(&mut self, on: bool) {
@@ -491,6 +495,16 @@ impl Handshake for TlsHandshake {
         TlsHandshaking(self.attempt(stream, to))
     }
 
+    /// With `ech_required`, only endpoints whose record carries an ECH configuration (HE-11.5):
+    /// the connect waits for the HTTPS answer and never opens a connection to another.
+    fn required_record(&self) -> Option<fn(&crate::https_records::ServiceRecord) -> bool> {
+        #[cfg(feature = "ech")]
+        if self.ech_required && matches!(self.name, ServerName::DnsName(_)) {
+            return Some(|record| record.ech.is_some());
+        }
+        None
+    }
+
     /// What happened to ECH, for the winner's [`crate::report::Attempt::handshake_note`]
     /// (HE-11.6); nothing when ECH was not offered.
     fn note(&self, output: &TlsConnected) -> Option<std::borrow::Cow<'static, str>> {
@@ -651,7 +665,15 @@ impl tower_service::Service<Uri> for HttpsConnector {
                 if this.https_records {
                     connect = connect.https_records(true).alpn(this.alpn.iter());
                 }
-                let (won, report) = connect.with_report().await?;
+                let (won, report) = match connect.with_report().await {
+                    Ok(won) => won,
+                    // HE-11.5: the reliant race found no endpoint with ECH.
+                    #[cfg(feature = "ech")]
+                    Err(e @ crate::Error::NoAddresses(_)) if this.ech_required => {
+                        return Err(ConnectError::EchUnavailable(e));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let ech = won.ech();
                 let stream = won.into_inner();
                 let (tcp, session) = stream.get_ref();

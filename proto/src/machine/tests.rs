@@ -1125,6 +1125,11 @@ mod service {
     use crate::svcb::{self, ServiceRecord};
 
     fn h() -> H {
+        h_with(|race| race)
+    }
+
+    /// [`h`], with `build` applied to the race.
+    fn h_with(build: impl FnOnce(Race) -> Race) -> H {
         let t0 = Instant::now();
         let race = Race::new(config(), t0, Addresses::Query { v6: true, v4: true })
             .with_service_query(
@@ -1133,6 +1138,7 @@ mod service {
                 vec![b"h2".to_vec(), b"http/1.1".to_vec()],
                 |_| {},
             );
+        let race = build(race);
         let mut h = H {
             race,
             t0,
@@ -1175,6 +1181,54 @@ mod service {
             .collect();
         let service = |q: &Query| matches!(q, Query::Service(_));
         h.answer(ms, service, Answer::Records { records, hints })
+    }
+
+    /// A race for SERVICE that is SVCB-reliant on records with `ech` (HE-11.5).
+    fn reliant() -> H {
+        h_with(|race| race.service_reliant(|r| r.ech.is_some()))
+    }
+
+    // HE-11.5: an SVCB-reliant race waits for the HTTPS answer past the Resolution Delay, then
+    // connects only to the endpoint whose record has `ech` (the name's addresses on its port),
+    // never to the record without it nor to the name's own addresses on the connect's port.
+    #[test]
+    fn he_11_5_a_reliant_race_uses_only_the_records_it_accepts() {
+        let mut h = reliant();
+        assert_eq!(h.resolved(0, Family::V6, &["2001:db8::1"]), none());
+        assert_eq!(h.resolved(0, Family::V4, &["192.0.2.1"]), none());
+        assert_eq!(h.tick(60), none(), "no start at the Resolution Delay");
+        let mut with_ech = record(2, Some(8443), &[]);
+        with_ech.ech = Some(vec![1, 2, 3]);
+        let without = record(1, Some(9443), &[]);
+        assert_eq!(
+            answer(&mut h, 300, vec![with_ech, without]),
+            ["start 0 [2001:db8::1]:8443"]
+        );
+        assert_eq!(h.failed(301, 0), ["start 1 192.0.2.1:8443"]);
+        assert_eq!(
+            h.failed(302, 1),
+            ["done AllAttemptsFailed"],
+            "nothing on 9443 (no ech) or 443 (no record)"
+        );
+    }
+
+    // HE-11.5: no record the race accepts: it fails at once, without an attempt.
+    #[test]
+    fn he_11_5_a_reliant_race_without_an_endpoint_fails() {
+        let mut h = reliant();
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(
+            answer(&mut h, 10, vec![record(1, None, &[])]),
+            ["done NoAddresses"]
+        );
+        assert!(h.race.attempts().is_empty());
+        // The HTTPS lookup failing is the same.
+        let mut h = reliant();
+        h.resolved(0, Family::V6, &["2001:db8::1"]);
+        h.resolved(0, Family::V4, &[]);
+        let service = |q: &Query| matches!(q, Query::Service(_));
+        assert_eq!(h.answer(5, service, Answer::Failed), ["done NoAddresses"]);
     }
 
     // HE-10.3: an AAAA answer alone does not start the race while the HTTPS answer is awaited;
