@@ -648,6 +648,28 @@ fn he_11_1_ech_through_the_lab_with_ipv6_black_holed() {
     assert_eq!(ech, eyeballs::hyper::EchStatus::Accepted);
     assert_eq!(winner, SocketAddr::new(v4(0), ECH_PORT));
     assert_eq!(attempts, 2, "IPv6 first, black-holed; then IPv4");
+
+    // HE-11.6: the probe, in the client namespace, says so per attempt and for the connect.
+    let ca = std::env::temp_dir().join(format!("eyeballs-ech-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca, &server.ca_pem).unwrap();
+    let port = ECH_PORT.to_string();
+    let args = [
+        "--json",
+        "--tls",
+        "--https-records",
+        "--ca",
+        ca.to_str().unwrap(),
+    ];
+    let out = lab.run_in_client(
+        probe_bin::probe_bin(),
+        &[&args[..], &["svc.test", &port]].concat(),
+    );
+    let _ = std::fs::remove_file(&ca);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let record: serde_json::Value = serde_json::from_str(stdout.trim()).expect(&stdout);
+    assert_eq!(record["ech"], "accepted", "{record}");
+    assert_eq!(record["attempts"][1]["ech"], "accepted", "{record}");
+    assert!(record["attempts"][0].get("ech").is_none(), "{record}");
 }
 
 // The probe with --https-records, run in the client namespace against the lab's DNS server: the

@@ -150,6 +150,26 @@ pub struct Attempt {
     /// When the address is a NAT64 translation: what it reaches and how; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nat64: Option<Translation>,
+    /// With `--tls`, what happened to Encrypted Client Hello on this attempt, where it is known:
+    /// `accepted`, `retried` or `grease` for the winner, `rejected` for an attempt the server's
+    /// ECH rejection failed; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ech: Option<&'static str>,
+}
+
+/// What an attempt's report says of ECH: the winner's handshake note, or a failure's words.
+pub fn attempt_ech(a: &eyeballs::report::Attempt) -> Option<&'static str> {
+    match (a.handshake_note(), a.outcome()) {
+        (Some("ECH accepted"), _) => Some("accepted"),
+        (Some("ECH accepted on the retry"), _) => Some("retried"),
+        (Some("ECH GREASE"), _) => Some("grease"),
+        (_, Some(AttemptOutcome::HandshakeFailed { message, .. }))
+            if message.contains("ECH rejected") =>
+        {
+            Some("rejected")
+        }
+        _ => None,
+    }
 }
 
 /// `--all`: every address on its own, and a verdict per family.
@@ -355,6 +375,7 @@ impl Connect {
                     endpoint_priority: a.endpoint().map(|e| e.priority),
                     tcp_ms: a.tcp_connected().map(ms),
                     nat64: a.translation().map(Translation::of),
+                    ech: attempt_ech(a),
                 })
                 .collect()
         });
@@ -436,6 +457,7 @@ mod tests {
                     by: "client",
                     learned: "discovered",
                 }),
+                ech: Some("accepted"),
             }],
             nat64: Some(Nat64 {
                 prefix: "2001:db8:64::/96".into(),
@@ -453,7 +475,8 @@ mod tests {
                 "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
                                "history": "worked before, 1.0 ms RTT", "moved_from": 1,
                                "next_delay_ms": 100.0, "next_delay_basis": "from its RTT", "tcp_ms": 1.0,
-                               "nat64": {"ipv4": "198.51.100.10", "prefix": "2001:db8:64::/96", "by": "client", "learned": "discovered"}}],
+                               "nat64": {"ipv4": "198.51.100.10", "prefix": "2001:db8:64::/96", "by": "client", "learned": "discovered"},
+                               "ech": "accepted"}],
                 "nat64": {"prefix": "2001:db8:64::/96", "learned": "discovered"},
                 "ech": "accepted",
                 "error": null,

@@ -194,6 +194,10 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             }
             _ => String::new(),
         };
+        // The winning handshake's own words (what happened to ECH).
+        if let Some(note) = a.handshake_note() {
+            detail += &format!(" ({note})");
+        }
         // HE-9.1: with a handshake, when TCP connected and how long the handshake then took.
         if let Some(tcp) = a.tcp_connected() {
             let tcp_ms = ms(tcp.saturating_sub(start));
