@@ -371,6 +371,31 @@ impl Connector {
     /// to hand RFC 8305-ordered addresses to a client that does its own connecting, to check a
     /// target before using it, or to test every address of a host on its own.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+        let planned = self.plan(host, port, false).await?;
+        Ok(planned.into_iter().map(|(addr, _)| addr).collect())
+    }
+
+    /// [`Connector::resolve`] with the host's HTTPS records (RFC 9460, HE-10.x): every
+    /// destination in the order a connect with [`crate::Connect::https_records`] would try them
+    /// (the record endpoints by priority, each on its port with its hints and its TargetName's
+    /// addresses, then the name's own addresses on `port`), each with the endpoint it came from
+    /// (`None` for the name's own). The `ALPN` protocols endpoints are chosen for are the
+    /// configuration's ([`crate::Builder::alpn`]). For checking each endpoint on its own (the
+    /// probe's `--all --https-records`), with [`crate::Destination::new`] for its handshake.
+    pub async fn resolve_endpoints(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<(SocketAddr, Option<crate::https_records::ServiceEndpoint>)>, Error> {
+        self.plan(host, port, true).await
+    }
+
+    async fn plan(
+        &self,
+        host: &str,
+        port: u16,
+        https_records: bool,
+    ) -> Result<Vec<driver::Planned>, Error> {
         if port == 0 {
             return Err(Error::invalid(format!("{host}:0"), InputError::PortZero));
         }
@@ -380,10 +405,10 @@ impl Connector {
                 let addr = self.checked_literal(host, ip, zone, port)?;
                 // HE-7.1: an IPv4 literal on a network without an IPv4 route is returned as its
                 // NAT64 translation, as a connect would use it.
-                Ok(vec![
+                let addr =
                     driver::translate_literal(&inner.config, &inner.dial, inner.shared(), addr)
-                        .await,
-                ])
+                        .await;
+                Ok(vec![(addr, None)])
             }
             Host::Name(name) => {
                 let resolver = &*inner.resolver;
@@ -396,6 +421,7 @@ impl Connector {
                     host,
                     port,
                     shared,
+                    https_records,
                 )
                 .await
             }

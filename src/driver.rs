@@ -252,6 +252,9 @@ fn warn_over_limit(what: impl std::fmt::Display, over: usize) {
 
 type RaceResult<S> = Result<(S, Report), Error>;
 
+/// A destination of a plan, with the HTTPS-record endpoint it came from.
+pub(crate) type Planned = (SocketAddr, Option<ServiceEndpoint>);
+
 /// An HTTPS answer: each record's RDATA, or the lookup's error.
 type RecordAnswer = Result<Vec<Vec<u8>>, ResolveError>;
 
@@ -716,7 +719,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// With [`Want::Plan`]: passes until every answer is in, then the order a connect would
     /// try the addresses in.
-    fn poll_plan(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<SocketAddr>, Error>> {
+    fn poll_plan(&mut self, cx: &mut Context<'_>) -> Poll<Result<Vec<Planned>, Error>> {
         let mut budget = SOURCE_BATCH;
         loop {
             match self.pass(cx, &mut budget) {
@@ -762,13 +765,14 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// A plan with every answer in: the allowed addresses in order, or `Error::Denied` when the
     /// address policy denied every one.
-    fn planned(&mut self) -> Result<Vec<SocketAddr>, Error> {
+    fn planned(&mut self) -> Result<Vec<Planned>, Error> {
         let report = self.take_report(Instant::now());
         let (allowed, denied) = self.race.plan();
         if allowed.is_empty() {
             return Err(denied_error(report, denied));
         }
-        Ok(allowed)
+        let endpoint = |addr| self.race.endpoint_of(addr).cloned();
+        Ok(allowed.into_iter().map(|a| (a, endpoint(a))).collect())
     }
 
     /// A plan that found no address: the lookups failed or were empty.
@@ -1519,6 +1523,10 @@ pub(crate) async fn translate_literal<D: Dial>(
 /// Resolves both families concurrently, waits for both, and returns every usable address in the
 /// order a connect would try them (HE-4.1 sort, HE-4.3 interleave, HE-5.6 no duplicates), under
 /// the same rules as a connect (HE-5.9): the same core and driver, in a race that only plans.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the connector's parts, passed as they are"
+)]
 pub(crate) async fn resolve_all<D: Dial>(
     config: &Config,
     dial: &D,
@@ -1527,11 +1535,12 @@ pub(crate) async fn resolve_all<D: Dial>(
     host: &str,
     port: u16,
     shared: Shared<'_>,
-) -> Result<Vec<SocketAddr>, Error> {
+    https_records: bool,
+) -> Result<Vec<Planned>, Error> {
     let start = Instant::now();
     let settings = Settings {
-        https_records: false,
-        alpn: &[],
+        https_records,
+        alpn: &config.alpn,
         connect_timeout: None,
     };
     let request = Request {

@@ -109,6 +109,21 @@ pub struct Destination<'a> {
 }
 
 impl<'a> Destination<'a> {
+    /// A destination, for running a handshake by hand on a stream connected to `addr` (the
+    /// race makes these itself): the host asked for, when known, and the HTTPS-record endpoint
+    /// `addr` belongs to ([`crate::Connector::resolve_endpoints`] gives both).
+    pub fn new(
+        addr: SocketAddr,
+        host: Option<&'a str>,
+        endpoint: Option<&'a ServiceEndpoint>,
+    ) -> Destination<'a> {
+        Destination {
+            addr,
+            host,
+            endpoint,
+        }
+    }
+
     /// The address the attempt connected to (an IPv4 destination reached through NAT64 shows
     /// as its IPv6 translation).
     pub fn addr(&self) -> SocketAddr {

@@ -288,3 +288,51 @@ async fn a_direct_literal_connect_fails_like_the_race() {
     );
     assert_eq!(direct.to_string(), raced.to_string());
 }
+
+/// `svc.test`: 192.0.2.1, and one HTTPS record (priority 1, port 8443, ipv4hint 192.0.2.9).
+#[derive(Debug)]
+struct WithRecord;
+
+impl Resolve for WithRecord {
+    fn lookup(&self, _name: &str, family: Family) -> Lookup {
+        let ips = match family {
+            Family::V4 => vec![std::net::IpAddr::from([192, 0, 2, 1])],
+            Family::V6 => vec![],
+        };
+        Box::pin(async move { Ok(ips) })
+    }
+
+    fn lookup_https(&self, _name: &str) -> Option<RecordLookup> {
+        let mut rdata = vec![0, 1, 0]; // priority 1, target "."
+        rdata.extend([0, 3, 0, 2]); // port
+        rdata.extend(8443u16.to_be_bytes());
+        rdata.extend([0, 4, 0, 4, 192, 0, 2, 9]); // ipv4hint
+        Some(Box::pin(async move { Ok(vec![rdata]) }))
+    }
+}
+
+// HE-10.6 / HE-5.9: resolve_endpoints gives the order a connect with HTTPS records would try:
+// the record's endpoint (the A answer on its port; the hint gave way to it, HE-10.5), then the
+// name's own address on the connect's port, each with the endpoint it came from; resolve keeps
+// to the addresses alone.
+#[tokio::test]
+async fn he_10_6_resolve_endpoints_follows_the_records() {
+    let connector = Connector::builder().resolver(WithRecord).build().unwrap();
+    let planned = connector.resolve_endpoints("svc.test", 443).await.unwrap();
+    let got: Vec<(String, Option<u16>)> = planned
+        .iter()
+        .map(|(addr, e)| (addr.to_string(), e.as_ref().map(|e| e.priority)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("192.0.2.1:8443".to_string(), Some(1)),
+            ("192.0.2.1:443".to_string(), None)
+        ]
+    );
+    let plain = connector.resolve("svc.test", 443).await.unwrap();
+    assert_eq!(
+        plain,
+        ["192.0.2.1:443".parse::<std::net::SocketAddr>().unwrap()]
+    );
+}

@@ -610,18 +610,22 @@ fn he_11_1_ech_through_the_lab_with_ipv6_black_holed() {
     let (aaaa, a) = both();
     let mut lab = lab!(aaaa, a);
     lab.black_hole(v6(0));
-    let mut command = lab.in_server_command();
-    command.arg(ech_server::server_binary());
-    let listen = SocketAddr::new(v4(0), ECH_PORT).to_string();
-    let server = ech_server::spawn(command, "ech", "svc.test", &listen);
-    let mut r = record(1, None, &[]);
-    r.alpn = vec!["h2".into()];
-    r.ech = Some(server.ech_config_list.clone());
-    lab.https(
-        &format!("_{ECH_PORT}._https.svc.test."),
-        Duration::ZERO,
-        vec![r],
-    );
+    // The ECH server in the server namespace on `port`, the lab serving its record.
+    let serve = |lab: &mut Lab, mode: &str, port: u16| {
+        let mut command = lab.in_server_command();
+        command.arg(ech_server::server_binary());
+        let listen = SocketAddr::new(v4(0), port).to_string();
+        let server = ech_server::spawn(command, mode, "svc.test", &listen);
+        let mut r = record(1, None, &[]);
+        r.ech = Some(server.ech_config_list.clone());
+        lab.https(
+            &format!("_{port}._https.svc.test."),
+            Duration::ZERO,
+            vec![r],
+        );
+        server
+    };
+    let server = serve(&mut lab, "ech", ECH_PORT);
     let ca = server.ca.clone();
     let (body, ech, winner, attempts) = lab.in_client(move || async move {
         use http_body_util::BodyExt;
@@ -649,27 +653,46 @@ fn he_11_1_ech_through_the_lab_with_ipv6_black_holed() {
     assert_eq!(winner, SocketAddr::new(v4(0), ECH_PORT));
     assert_eq!(attempts, 2, "IPv6 first, black-holed; then IPv4");
 
-    // HE-11.6: the probe, in the client namespace, says so per attempt and for the connect.
-    let ca = std::env::temp_dir().join(format!("eyeballs-ech-ca-{}.pem", std::process::id()));
-    std::fs::write(&ca, &server.ca_pem).unwrap();
-    let port = ECH_PORT.to_string();
-    let args = [
-        "--json",
-        "--tls",
-        "--https-records",
-        "--ca",
-        ca.to_str().unwrap(),
-    ];
-    let out = lab.run_in_client(
-        probe_bin::probe_bin(),
-        &[&args[..], &["svc.test", &port]].concat(),
+    // The probe in the client namespace, trusting `server`'s CA: its one line of JSON.
+    let probe = |lab: &Lab, server: &ech_server::EchServer, port: u16, all: bool| {
+        let ca = std::env::temp_dir().join(format!("eyeballs-ech-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca, &server.ca_pem).unwrap();
+        let port = port.to_string();
+        let mut args = vec![
+            "--json",
+            "--tls",
+            "--https-records",
+            "--ca",
+            ca.to_str().unwrap(),
+        ];
+        if all {
+            args.push("--all");
+        }
+        args.extend(["svc.test", &port]);
+        let out = lab.run_in_client(probe_bin::probe_bin(), &args);
+        let _ = std::fs::remove_file(&ca);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str::<serde_json::Value>(stdout.trim()).expect(&stdout)
+    };
+
+    // HE-11.6: the probe says so per attempt and for the connect.
+    let connect = probe(&lab, &server, ECH_PORT, false);
+    assert_eq!(connect["ech"], "accepted", "{connect}");
+    assert_eq!(connect["attempts"][1]["ech"], "accepted", "{connect}");
+    assert!(connect["attempts"][0].get("ech").is_none(), "{connect}");
+
+    // HE-11.6: a server that rejects ECH (no keys, no retry configurations), checked address by
+    // address with `--all`: the record's endpoints are tested with its ECH configuration, and
+    // the diagnosis names the rejection.
+    const REJECTING_PORT: u16 = 9444;
+    let rejecting = serve(&mut lab, "none", REJECTING_PORT);
+    let all = probe(&lab, &rejecting, REJECTING_PORT, true);
+    assert_eq!(all["verdict"]["ipv4"], "ech_rejected", "{all}");
+    let diagnosis = all["diagnosis"].as_str().unwrap_or_default();
+    assert!(
+        diagnosis.contains("rejects Encrypted Client Hello"),
+        "{all}"
     );
-    let _ = std::fs::remove_file(&ca);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let record: serde_json::Value = serde_json::from_str(stdout.trim()).expect(&stdout);
-    assert_eq!(record["ech"], "accepted", "{record}");
-    assert_eq!(record["attempts"][1]["ech"], "accepted", "{record}");
-    assert!(record["attempts"][0].get("ech").is_none(), "{record}");
 }
 
 // The probe with --https-records, run in the client namespace against the lab's DNS server: the

@@ -111,8 +111,16 @@ pub struct Options {
     pub all: bool,
     pub http: bool,
     pub tls: bool,
+    #[cfg_attr(
+        not(feature = "hyper"),
+        allow(dead_code, reason = "used by --tls and --http")
+    )]
     pub insecure: bool,
     /// `--ca FILE`: PEM certificates trusted besides the platform's.
+    #[cfg_attr(
+        not(feature = "hyper"),
+        allow(dead_code, reason = "used by --tls and --http")
+    )]
     pub ca: Option<std::path::PathBuf>,
     pub https_records: bool,
     /// The URL, when the target was given as one.

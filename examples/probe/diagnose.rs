@@ -152,10 +152,10 @@ pub fn excluded(policy: FamilyPolicy, family: Family) -> bool {
 }
 
 /// The family's lookup from `--family` and what its own lookup returned.
-pub fn lookup_of(
+pub fn lookup_of<T>(
     policy: FamilyPolicy,
     family: Family,
-    result: &Result<Vec<std::net::SocketAddr>, Error>,
+    result: &Result<Vec<T>, Error>,
 ) -> Lookup {
     if excluded(policy, family) {
         return Lookup::Skipped;

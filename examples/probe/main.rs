@@ -215,41 +215,50 @@ async fn connect_once(
     Ok(report)
 }
 
-/// What `--all --tls` needs for every address's handshake.
+/// What `--all --tls` needs for every address's handshake: the `HttpsConnector`'s (ALPN per
+/// endpoint, ECH with the `ech` feature).
 #[cfg(feature = "rustls")]
-type CheckTls = (
-    std::sync::Arc<rustls::ClientConfig>,
-    rustls::pki_types::ServerName<'static>,
-);
+type CheckTls = eyeballs::hyper::TlsHandshake;
 #[cfg(not(feature = "rustls"))]
 type CheckTls = ();
 
 #[cfg(feature = "rustls")]
-fn check_tls(host: &str, insecure: bool, ca: Option<&std::path::Path>) -> Result<CheckTls, String> {
-    Ok((
-        tls::client_config(insecure, ca)?.config,
-        tls::server_name(host)?,
-    ))
+fn check_tls(connector: &Connector, host: &str, opts: &Options) -> Result<CheckTls, String> {
+    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
+    let https = tls::https_connector(connector, &tls)?;
+    let name = tls::server_name(host)?;
+    https.tls_handshake(&name).map_err(|e| e.to_string())
 }
 
 #[cfg(not(feature = "rustls"))]
-fn check_tls(_: &str, _: bool, _: Option<&std::path::Path>) -> Result<CheckTls, String> {
+fn check_tls(_: &Connector, _: &str, _: &Options) -> Result<CheckTls, String> {
     unreachable!("--tls is refused before any connect without the rustls feature")
 }
 
-/// `--all`: one address on its own, through TLS with `tls`.
+/// An address of `host` to check on its own, with the HTTPS-record endpoint it came from
+/// (`--https-records`).
+type Destination = (
+    std::net::SocketAddr,
+    Option<eyeballs::https_records::ServiceEndpoint>,
+);
+
+/// `--all`: one address on its own, through TLS with `tls` (with the address's HTTPS-record
+/// endpoint, so its ECH configuration is used).
 async fn check_one(
     connector: &Connector,
-    addr: std::net::SocketAddr,
+    (addr, endpoint): &Destination,
+    host: &str,
     tls: Option<&CheckTls>,
 ) -> Result<eyeballs::Report, Error> {
+    let addr = *addr;
     #[cfg(feature = "rustls")]
-    if let Some((config, name)) = tls {
-        let (tls, name) = (
-            tokio_rustls::TlsConnector::from(config.clone()),
-            name.clone(),
-        );
-        let handshake = move |tcp: tokio::net::TcpStream| tls::explained(&tls, name.clone(), tcp);
+    if let Some(tls) = tls {
+        use eyeballs::Handshake;
+        use futures::TryFutureExt;
+        let handshake = move |tcp: tokio::net::TcpStream| {
+            let to = eyeballs::Destination::new(addr, Some(host), endpoint.as_ref());
+            tls.handshake(tcp, &to).map_err(tls::explain)
+        };
         return connector
             .connect([addr])
             .handshake(handshake)
@@ -257,7 +266,7 @@ async fn check_one(
             .await
             .map(|(_, report)| report);
     }
-    let _ = tls;
+    let _ = (tls, endpoint, host);
     connector
         .connect([addr])
         .with_report()
@@ -277,7 +286,8 @@ async fn connect_tls(
 ) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
     let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
     let https = tls::https_connector(connector, &tls)?;
-    let handshake = tls::Explained(https.tls_handshake(host).map_err(|e| e.to_string())?);
+    let name = tls::server_name(host)?;
+    let handshake = tls::Explained(https.tls_handshake(&name).map_err(|e| e.to_string())?);
     Ok(connector
         .connect((host, port))
         .handshake(handshake)
@@ -400,18 +410,23 @@ async fn all_once(
         let excluded = diagnose::excluded(opts.family, family);
         let result = match literal {
             Some(ip) if Family::of_ip(&ip) != family => Ok(Vec::new()),
-            Some(ip) if excluded => Ok(vec![std::net::SocketAddr::new(ip, port)]),
+            Some(ip) if excluded => Ok(vec![(std::net::SocketAddr::new(ip, port), None)]),
             // An IPv4 literal is checked as itself, even where `resolve` returns its NAT64
             // translation: its connect says how it went through.
             Some(ip) => connector.resolve(host, port).await.map(|addrs| match ip {
-                IpAddr::V4(_) => vec![std::net::SocketAddr::new(ip, port)],
-                IpAddr::V6(_) => addrs,
+                IpAddr::V4(_) => vec![(std::net::SocketAddr::new(ip, port), None)],
+                IpAddr::V6(_) => addrs.into_iter().map(|a| (a, None)).collect(),
             }),
             None => {
                 let mut one = opts.clone();
                 one.family = only;
                 match crate::connector(&one, None) {
-                    Ok(c) => c.resolve(host, port).await,
+                    // With --https-records, the record endpoints too, each with its port.
+                    Ok(c) if opts.https_records => c.resolve_endpoints(host, port).await,
+                    Ok(c) => c
+                        .resolve(host, port)
+                        .await
+                        .map(|addrs| addrs.into_iter().map(|a| (a, None)).collect()),
                     Err(e) => {
                         usage_error(&e, opts.json);
                         return Err(2);
@@ -432,7 +447,7 @@ async fn all_once(
     let lookups: [diagnose::Lookup; 2] = [lookups.remove(0), lookups.remove(0)];
     // With --tls, each address's TLS handshake too (handshake_failed, HE-9.1).
     let tls = match opts.tls {
-        true => match check_tls(host, opts.insecure, opts.ca.as_deref()) {
+        true => match check_tls(connector, host, opts) {
             Ok(tls) => Some(tls),
             Err(e) => {
                 usage_error(&e, opts.json);
@@ -442,9 +457,10 @@ async fn all_once(
         false => None,
     };
     let tls = tls.as_ref();
-    let checks = addrs.iter().map(|addr| async move {
+    let checks = addrs.iter().map(|destination| async move {
         let t = std::time::Instant::now();
-        let result = check_one(connector, *addr, tls).await;
+        let addr = &destination.0;
+        let result = check_one(connector, destination, host, tls).await;
         // On an IPv6-only network the IPv4 addresses go through NAT64 (HE-7.1): say so.
         let nat64 = match &result {
             Ok(report) => report.nat64_prefix(),
@@ -458,7 +474,7 @@ async fn all_once(
     results.extend(
         skipped
             .into_iter()
-            .map(|addr| (addr, diagnose::Checked::Skipped, Duration::ZERO)),
+            .map(|(addr, _)| (addr, diagnose::Checked::Skipped, Duration::ZERO)),
     );
     let nat64 = extra.into_iter().flatten().next();
     let delay = connector.config().attempt_delay;

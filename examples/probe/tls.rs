@@ -1,7 +1,6 @@
 //! `--tls` (and `--http` with an https URL): the rustls client configuration the probe races
 //! through: the platform's roots, or, with `--insecure`, any certificate (for diagnosis only).
 
-use std::future::Future;
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -113,25 +112,15 @@ impl eyeballs::Handshake for Explained {
     }
 }
 
-/// The TLS server name for a host the probe was given.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+/// The TLS server name for a host the probe was given: without a zone id, brackets or a final
+/// dot.
+pub fn server_name(host: &str) -> Result<String, String> {
     let bare = host.split('%').next().unwrap_or(host);
     let bare = bare.trim_start_matches('[').trim_end_matches(']');
     let bare = bare.strip_suffix('.').unwrap_or(bare);
     ServerName::try_from(bare.to_string())
+        .map(|_| bare.to_string())
         .map_err(|_| format!("{host:?} is not a valid TLS server name"))
-}
-
-/// The TLS handshake on `tcp`, its failure reworded by [`explain`].
-pub fn explained(
-    tls: &tokio_rustls::TlsConnector,
-    name: ServerName<'static>,
-    tcp: tokio::net::TcpStream,
-) -> impl Future<Output = io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>
-+ Send
-+ use<> {
-    let handshake = tls.connect(name, tcp);
-    async move { handshake.await.map_err(explain) }
 }
 
 /// A failed handshake in words a person can act on, each starting with its prefix in

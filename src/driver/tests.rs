@@ -339,8 +339,10 @@ async fn resolve(
         "t.example",
         443,
         Shared::default(),
+        false,
     )
     .await
+    .map(|planned| planned.into_iter().map(|(addr, _)| addr).collect())
 }
 
 /// Each attempt as `(start ms, addr, outcome)`.
