@@ -114,17 +114,15 @@ fn bench(c: &mut Criterion) {
             || get(&s.hyper_rustls, &uri),
             || get(&s.eyeballs, &uri),
         ));
-        let (a, b) = ab.per_op();
-        println!(
-            "https {name}: interleaved A/B over {} requests each: hyper-rustls {:.0} req/s, eyeballs {:.0} req/s; \
-             eyeballs at {:.1}% of hyper-rustls (median of {} rounds {:.1}%; goal >= 97%)",
-            ab.operations,
-            1.0 / a.as_secs_f64(),
-            1.0 / b.as_secs_f64(),
-            100.0 / ab.ratio_of_totals(),
-            ab.ratios.len(),
-            100.0 / ab.median_ratio()
+        let what = format!("https {name}");
+        let line = ab.throughput_line(
+            &what,
+            "requests",
+            "hyper-rustls",
+            "eyeballs",
+            "; goal >= 97%",
         );
+        println!("{line}");
     }
 }
 
@@ -176,17 +174,8 @@ fn bench_ech(c: &mut Criterion) {
             || get(&plain, &uri),
             || get(other, &uri),
         ));
-        let (a, b) = ab.per_op();
-        println!(
-            "https ech: interleaved A/B over {} new connections each: without ECH {:.0} req/s, {name} {:.0} req/s; \
-             {name} at {:.1}% of without (median of {} rounds {:.1}%)",
-            ab.operations,
-            1.0 / a.as_secs_f64(),
-            1.0 / b.as_secs_f64(),
-            100.0 / ab.ratio_of_totals(),
-            ab.ratios.len(),
-            100.0 / ab.median_ratio()
-        );
+        let line = ab.throughput_line("https ech", "new connections", "without ECH", name, "");
+        println!("{line}");
     }
 }
 

@@ -85,17 +85,8 @@ fn bench(c: &mut Criterion) {
             || get(&s.hyper_util, &uri),
             || get(&s.eyeballs, &uri),
         ));
-        let (a, b) = ab.per_op();
-        println!(
-            "{name}: interleaved A/B over {} requests each: hyper-util {:.0} req/s, eyeballs {:.0} req/s; \
-             eyeballs at {:.1}% of hyper-util (median of {} rounds {:.1}%; goal >= 97%)",
-            ab.operations,
-            1.0 / a.as_secs_f64(),
-            1.0 / b.as_secs_f64(),
-            100.0 / ab.ratio_of_totals(),
-            ab.ratios.len(),
-            100.0 / ab.median_ratio()
-        );
+        let line = ab.throughput_line(name, "requests", "hyper-util", "eyeballs", "; goal >= 97%");
+        println!("{line}");
     }
 }
 

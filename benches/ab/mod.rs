@@ -29,6 +29,23 @@ impl Ab {
         let n = self.operations as u32;
         (self.a_total / n, self.b_total / n)
     }
+
+    /// The benches' line for a throughput comparison: `{what}: interleaved A/B over N {ops}
+    /// each: {a} x req/s, {b} y req/s; {b} at z% of {a} (median of k rounds m%{goal})`.
+    #[allow(dead_code, reason = "not every bench compares throughput")]
+    pub fn throughput_line(&self, what: &str, ops: &str, a: &str, b: &str, goal: &str) -> String {
+        let (per_a, per_b) = self.per_op();
+        format!(
+            "{what}: interleaved A/B over {} {ops} each: {a} {:.0} req/s, {b} {:.0} req/s; \
+             {b} at {:.1}% of {a} (median of {} rounds {:.1}%{goal})",
+            self.operations,
+            1.0 / per_a.as_secs_f64(),
+            1.0 / per_b.as_secs_f64(),
+            100.0 / self.ratio_of_totals(),
+            self.ratios.len(),
+            100.0 / self.median_ratio()
+        )
+    }
 }
 
 pub async fn interleaved<FA, FB>(
