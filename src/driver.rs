@@ -919,7 +919,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let at = self.since_start(now);
         let slot = family.index();
         let stale = result.as_ref().ok().and_then(Resolved::expired);
-        let mut looked = 0;
+        // HE-5.12: how many of the answer's addresses were looked at, and how many were not.
+        let (mut looked, mut over_limit) = (0, 0);
         match &result {
             Ok(_) if stale.is_some() && !self.config.serve_stale => {
                 debug!(%family, "stale dns answer not used (serve_stale off)");
@@ -946,8 +947,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                     MAX_ADDRESSES,
                 );
                 looked = seen;
+                over_limit = ips.len() - looked;
                 let rr = if family == Family::V6 { "AAAA" } else { "A" };
-                warn_over_limit(format_args!("{rr} answer"), ips.len() - looked);
+                warn_over_limit(format_args!("{rr} answer"), over_limit);
                 if stale.is_some() {
                     let fed = self.stale_fed.get_or_insert_with(Box::default);
                     fed[slot] = queue.iter().copied().collect();
@@ -970,11 +972,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         }
         // Exactly the addresses looked at, without the resolver's spare room: the report keeps
         // them for as long as the connect runs.
-        let mut over_limit = 0;
         let result = result
             .map(|answer| {
                 let mut ips = answer.into_ips();
-                over_limit = ips.len() - looked;
                 ips.truncate(looked);
                 ips.into_boxed_slice()
             })
@@ -1309,11 +1309,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         });
         if H::TCP_ONLY {
             // No handshake: the stream is ready as it is (nothing to allocate).
-            let to = Destination {
-                addr,
-                host: self.host,
-                endpoint: self.race.attempt_endpoint(id).map(|e| &**e),
-            };
+            let to = self.destination(id);
             let mut ready = std::pin::pin!(self.handshake.handshake(stream, &to));
             return match ready.as_mut().poll(cx) {
                 Poll::Ready(Ok(out)) => (id, Polled::Won(out)),
@@ -1334,19 +1330,21 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         (id, Polled::TcpConnected)
     }
 
-    /// Starts attempt `id`'s handshake on its connected `stream`, in place `i`, with the endpoint
-    /// its address belongs to now: the one it started from, or one an HTTPS answer that came
-    /// since gave its address and port (HE-11.5).
-    fn start_handshake(&mut self, i: usize, id: AttemptId, stream: D::Stream) {
-        let addr = self.race.attempts()[id.0].addr;
-        let endpoint = self.race.attempt_endpoint(id).map(|e| &**e);
-        let to = Destination {
-            addr,
+    /// Where attempt `id` goes, for its handshake: with the endpoint it belongs to now
+    /// ([`Race::attempt_endpoint_now`], HE-11.5).
+    fn destination(&self, id: AttemptId) -> Destination<'_> {
+        Destination {
+            addr: self.race.attempts()[id.0].addr,
             host: self.host,
-            endpoint: endpoint.or_else(|| self.race.endpoint_of(addr)),
-        };
+            endpoint: self.race.attempt_endpoint_now(id).map(|e| &**e),
+        }
+    }
+
+    /// Starts attempt `id`'s handshake on its connected `stream`, in place `i`.
+    fn start_handshake(&mut self, i: usize, id: AttemptId, stream: D::Stream) {
+        let to = self.destination(id);
         let handshake = Box::pin(self.handshake.handshake(stream, &to));
-        debug!(%addr, attempt = id.0, "handshake started");
+        debug!(addr = %to.addr, attempt = id.0, "handshake started");
         self.attempts[i].1 = Running::Handshake(handshake);
     }
 
@@ -1445,10 +1443,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 history: remembered.get(&record.addr).copied(),
                 placement: self.race.placement(id),
                 // The endpoint it came from when it started; else the one its address has now.
-                endpoint: self.race.attempt_endpoint(id).cloned().or_else(|| {
-                    let now = self.race.endpoint_of(record.addr);
-                    now.cloned().map(Arc::new)
-                }),
+                endpoint: self.race.attempt_endpoint_now(id).cloned(),
                 tcp_connected: record.tcp_connected.map(since),
                 translation: self.race.translation(record.addr),
                 note: None,

@@ -772,6 +772,14 @@ impl Race {
         self.service.as_ref()?.started_from.get(i as usize)
     }
 
+    /// The endpoint attempt `id` belongs to: the one it started from, else (it started before
+    /// the HTTPS answer came) the one its address and port belong to now (HE-11.5), for its
+    /// handshake and the report.
+    pub fn attempt_endpoint_now(&self, id: AttemptId) -> Option<&Arc<ServiceEndpoint>> {
+        let addr = self.attempts.get(id.0)?.addr;
+        self.attempt_endpoint(id).or_else(|| self.endpoint_at(addr))
+    }
+
     /// Keeps the endpoint `addr` comes from for an attempt starting now; its index.
     #[inline]
     fn note_endpoint(&mut self, addr: SocketAddr) -> Option<u32> {
@@ -1545,12 +1553,13 @@ impl Race {
         let mut seen = FastSet::default();
         service.priorities.clear();
         let reliant = service.reliant;
-        if service.plan.is_empty() && reliant.is_some() {
-            // HE-11.5: no endpoint, no destination.
-        } else if service.plan.is_empty() {
-            for c in service.answers.iter() {
-                if seen.insert(c.dst) {
-                    received.push(*c);
+        if service.plan.is_empty() {
+            // HE-11.5: a reliant race has no destination without an endpoint.
+            if reliant.is_none() {
+                for c in service.answers.iter() {
+                    if seen.insert(c.dst) {
+                        received.push(*c);
+                    }
                 }
             }
         } else {
