@@ -203,8 +203,7 @@ async fn connect_once(
     };
     let shown = result.as_ref().map(|a| *a);
     if opts.json {
-        let mut record = records::Connect::new(host, port, Some(&report), shown);
-        record.ech = ech;
+        let record = records::Connect::new(host, port, Some(&report), shown).with_ech(ech);
         println!("{}", records::line(&record));
     } else {
         print!("{}", render::timeline(&report, shown, style));

@@ -157,18 +157,36 @@ pub struct Attempt {
     pub ech: Option<&'static str>,
 }
 
-/// What an attempt's report says of ECH: the winner's handshake note, or a failure's words.
-pub fn attempt_ech(a: &eyeballs::report::Attempt) -> Option<&'static str> {
-    match (a.handshake_note(), a.outcome()) {
-        (Some("ECH accepted"), _) => Some("accepted"),
-        (Some("ECH accepted on the retry"), _) => Some("retried"),
-        (Some("ECH GREASE"), _) => Some("grease"),
-        (_, Some(AttemptOutcome::HandshakeFailed { message, .. }))
+/// `rejected` for an attempt the server's ECH rejection failed (its error's words); the winner's
+/// status comes from its handshake ([`Connect::with_ech`]).
+fn attempt_ech(a: &eyeballs::report::Attempt) -> Option<&'static str> {
+    match a.outcome() {
+        Some(AttemptOutcome::HandshakeFailed { message, .. })
             if message.contains("ECH rejected") =>
         {
             Some("rejected")
         }
         _ => None,
+    }
+}
+
+impl Connect {
+    /// With `--tls`: what the winning handshake said of ECH, for the connect and its attempt
+    /// (`not_offered` is said for the connect only).
+    pub fn with_ech(mut self, ech: Option<&'static str>) -> Connect {
+        self.ech = ech;
+        let winner = self.winner.as_ref().map(|w| w.addr.clone());
+        let shown = ech.filter(|e| *e != "not_offered");
+        if let (Some(winner), Some(shown)) = (winner, shown)
+            && let Some(attempt) = self
+                .attempts
+                .iter_mut()
+                .rev()
+                .find(|a| a.addr == winner && a.outcome == "connected")
+        {
+            attempt.ech = Some(shown);
+        }
+        self
     }
 }
 
@@ -482,6 +500,50 @@ mod tests {
                 "error": null,
             })
         );
+    }
+
+    // HE-11.6: the winning handshake's ECH status goes on the connect and on the winning
+    // attempt; `not_offered` on the connect only.
+    #[test]
+    fn with_ech_marks_the_winner() {
+        let attempt = |addr: &str, outcome| Attempt {
+            addr: addr.into(),
+            family: "ipv4",
+            start_ms: 0.0,
+            end_ms: Some(1.0),
+            outcome,
+            history: None,
+            moved_from: None,
+            next_delay_ms: None,
+            next_delay_basis: None,
+            endpoint_priority: None,
+            tcp_ms: None,
+            nat64: None,
+            ech: None,
+        };
+        let connect = || Connect {
+            host: "example.test".into(),
+            port: 443,
+            ok: true,
+            elapsed_ms: Some(2.0),
+            winner: Some(Endpoint::of("192.0.2.2:443".parse().unwrap())),
+            resolution: vec![],
+            https: None,
+            attempts: vec![
+                attempt("192.0.2.1:443", "handshake failed"),
+                attempt("192.0.2.2:443", "connected"),
+            ],
+            nat64: None,
+            ech: None,
+            error: None,
+        };
+        let accepted = connect().with_ech(Some("accepted"));
+        assert_eq!(accepted.ech, Some("accepted"));
+        let per_attempt: Vec<_> = accepted.attempts.iter().map(|a| a.ech).collect();
+        assert_eq!(per_attempt, [None, Some("accepted")]);
+        let plain = connect().with_ech(Some("not_offered"));
+        assert_eq!(plain.ech, Some("not_offered"));
+        assert!(plain.attempts.iter().all(|a| a.ech.is_none()));
     }
 
     // An answer past the limit (HE-5.12) says how many addresses were ignored; others do not.
