@@ -997,7 +997,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         while let Some(action) = self.race.poll_action() {
             match action {
                 Action::Query { id, query } => self.send_query(id, query, now),
-                Action::Start { id, addr } => self.start_attempt(id, addr),
+                Action::Start { id, addr, .. } => self.start_attempt(id, addr),
                 Action::Cancel { id, reason } => self.cancel_attempt(id, reason, now),
                 Action::Done(result) => return Some(result),
             }

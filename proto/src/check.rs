@@ -202,7 +202,7 @@ struct Seen {
     /// The race has the address policy of [`denies_nothing_ending_in_3`].
     policy: bool,
     started: Vec<(AttemptId, SocketAddr, Instant)>,
-    addrs: HashSet<SocketAddr>,
+    addrs: HashSet<(SocketAddr, crate::Protocol)>,
     ended: HashSet<AttemptId>,
     winners: usize,
     done: bool,
@@ -263,6 +263,16 @@ pub fn run(data: &[u8]) -> Result<(), String> {
     }
     // A network without an IPv4 route whose NAT64 prefix is discovered, for a fifth of the
     // races (decided without reading another byte).
+    // HE-12.x: QUIC raced against TCP in one race of two, on the connect's port or another.
+    let quic = config.attempt_delay.as_millis() % 8;
+    if quic < 4 {
+        race = race.with_quic(crate::QuicPlan {
+            protocols: vec![b"h3".to_vec()],
+            origin_port: [None, Some(443), Some(8443), Some(443)][quic as usize],
+            prefer_tcp: quic == 2,
+            recently_broken: quic == 3,
+        });
+    }
     if config.attempt_delay.as_millis().is_multiple_of(5) {
         let source = Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, 0x100);
         race = race.with_nat64(Nat64::discover(Some(source.into())));
@@ -500,13 +510,13 @@ fn drain(race: &mut Race, seen: &mut Seen, now: Instant, timer: bool) -> Result<
         }
         match action {
             Action::Query { id, query } => query_asked(seen, id, query)?,
-            Action::Start { id, addr } => {
+            Action::Start { id, addr, protocol } => {
                 // 11: a denied address is never started; what a start skips is recorded denied.
                 if seen.policy && !denies_nothing_ending_in_3(judged(addr)) {
                     return Err(format!("{addr}, which the policy denies, was started"));
                 }
                 let canonical = SocketAddr::new(addr.ip().to_canonical(), addr.port());
-                if !seen.addrs.insert(canonical) {
+                if !seen.addrs.insert((canonical, protocol)) {
                     return Err(format!("{addr} tried twice")); // 1
                 }
                 // 2: a start by the stagger timer waits for its deadline and the 10 ms floor.

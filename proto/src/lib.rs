@@ -57,7 +57,7 @@
 //! // The AAAA answer at 10 ms starts the first attempt at once (HE-3.3).
 //! let id = queries[0].1;
 //! race.handle(Input::Answer { id, answer: Answer::Addresses(v6) }, t0 + ms(10));
-//! let Some(Action::Start { id: first, addr }) = race.poll_action() else { unreachable!() };
+//! let Some(Action::Start { id: first, addr, .. }) = race.poll_action() else { unreachable!() };
 //! assert_eq!(addr.to_string(), "[2001:db8::1]:443");
 //!
 //! // The A answer at 20 ms: its address waits for the stagger.
@@ -68,7 +68,7 @@
 //!
 //! // The timer fires: the IPv4 attempt starts; it connects at 280 ms and wins (HE-5.4).
 //! race.handle_timeout(t0 + ms(260));
-//! let Some(Action::Start { id: second, addr }) = race.poll_action() else { unreachable!() };
+//! let Some(Action::Start { id: second, addr, .. }) = race.poll_action() else { unreachable!() };
 //! assert_eq!(addr.to_string(), "192.0.2.1:443");
 //! race.handle(Input::Connected(second), t0 + ms(280));
 //! assert!(matches!(race.poll_action(), Some(Action::Cancel { id, .. }) if id == first));
@@ -99,7 +99,7 @@ pub mod svcb;
 
 pub use machine::{
     Action, Addresses, Answer, AttemptId, AttemptRecord, AttemptState, CancelReason, Failure,
-    Input, Placement, Query, QueryId, Race, RaceConfig,
+    Input, Placement, Protocol, Query, QueryId, QuicPlan, Race, RaceConfig,
 };
 pub use sort::Candidate;
 

@@ -38,6 +38,79 @@ const LOW_WATER: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttemptId(pub usize);
 
+/// The transport an attempt uses: the HEv3 draft's protocol dimension (HE-12.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Protocol {
+    /// TCP, then the connect's own handshake (TLS) on it, if any (HE-9.1).
+    #[default]
+    Tcp,
+    /// QUIC (RFC 9000): its handshake, TLS 1.3 included, is the attempt.
+    Quic,
+}
+
+impl Protocol {
+    /// `"tcp"` or `"quic"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Quic => "quic",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which destinations of a race also get a QUIC attempt, and how QUIC is raced against TCP
+/// (HE-12.1 to HE-12.4): [`Race::with_quic`].
+///
+/// Each destination of the race's order (sorted and interleaved as always, HE-4.x, HE-10.6)
+/// that QUIC applies to gets two attempts, one per protocol, QUIC first unless
+/// [`QuicPlan::prefer_tcp`]: the second one Connection Attempt Delay after the first (at once
+/// when the first fails), and the next destination one delay after that. With UDP silently
+/// dropped the first TCP attempt therefore starts one attempt delay after the first QUIC
+/// attempt; with UDP refused, at once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuicPlan {
+    /// The ALPN protocols the connection can use over QUIC (`h3`): an HTTPS-record endpoint
+    /// whose ALPN set has one of them gets QUIC attempts on its own port, and one whose ALPN
+    /// set has only these (`alpn="h3" no-default-alpn`) gets only QUIC attempts (HE-12.1).
+    pub protocols: Vec<Vec<u8>>,
+    /// The name's own addresses (those no HTTPS record covers) get QUIC attempts on this UDP
+    /// port: the caller knows the origin speaks HTTP/3, or an `Alt-Svc` header said so.
+    /// `None`: only endpoints whose record lists one of [`QuicPlan::protocols`].
+    pub origin_port: Option<u16>,
+    /// TCP first, QUIC one attempt delay later, where QUIC comes first by default.
+    pub prefer_tcp: bool,
+    /// QUIC failed on this network recently while TCP worked (HE-12.4): each destination's TCP
+    /// attempt starts first, and its QUIC attempt the 10 ms floor after it (HE-5.2), so that a
+    /// network that drops UDP costs nothing while QUIC is still tried.
+    pub recently_broken: bool,
+}
+
+/// The QUIC side of a race (HE-12.x): boxed in the race, which most connects never make.
+#[derive(Debug)]
+struct QuicRace {
+    plan: QuicPlan,
+    /// The second protocol of the destination whose first attempt started last, waiting for
+    /// its turn.
+    follow: Option<Next>,
+}
+
+/// An attempt about to start: its destination (what was received and sorted), where it
+/// connects (a QUIC attempt's UDP port may differ), and over what.
+#[derive(Debug, Clone, Copy)]
+struct Next {
+    dst: SocketAddr,
+    addr: SocketAddr,
+    protocol: Protocol,
+    /// The second protocol of its destination.
+    second: bool,
+}
+
 /// The timing parameters of one race (validated by the builder).
 #[derive(Debug, Clone, Copy)]
 pub struct RaceConfig {
@@ -205,12 +278,14 @@ pub enum Action {
         /// What to look up.
         query: Query,
     },
-    /// Start connecting to `addr`.
+    /// Start connecting to `addr` over `protocol`.
     Start {
         /// The new attempt's id.
         id: AttemptId,
-        /// Where to connect.
+        /// Where to connect (for QUIC, the UDP address).
         addr: SocketAddr,
+        /// TCP, or QUIC when the race was given a [`QuicPlan`] (HE-12.1).
+        protocol: Protocol,
     },
     /// Stop the attempt and close its socket.
     Cancel {
@@ -274,8 +349,15 @@ pub enum AttemptState {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AttemptRecord {
-    /// Where it connected (or would have: denied).
+    /// Where it connected (or would have: denied); for QUIC, the UDP address.
     pub addr: SocketAddr,
+    /// Over what (HE-12.1).
+    pub protocol: Protocol,
+    /// The second attempt of its destination, the first having used the other protocol
+    /// (HE-12.2).
+    second: bool,
+    /// Its destination's port: [`AttemptRecord::destination`].
+    dst_port: u16,
     /// The source address it was sorted with ([`Candidate::src`]): the history's key for its
     /// outcome (HE-4.2).
     pub src: Option<IpAddr>,
@@ -297,6 +379,19 @@ pub struct AttemptRecord {
     /// The Connection Attempt Delay it set for the next attempt, and where it came from
     /// (HE-5.1, HE-5.3).
     pub delay: Option<(Duration, DelayBasis)>,
+}
+
+impl AttemptRecord {
+    /// The destination it was for, as received and sorted: [`AttemptRecord::addr`], except for
+    /// a QUIC attempt sent to another UDP port ([`QuicPlan::origin_port`]).
+    pub fn destination(&self) -> SocketAddr {
+        SocketAddr::new(self.addr.ip(), self.dst_port)
+    }
+
+    /// Whether it was its destination's second attempt, over the other protocol (HE-12.2).
+    pub fn is_second(&self) -> bool {
+        self.second
+    }
 }
 
 /// The HTTPS lookup of a race and what it brought (HE-10.x).
@@ -527,13 +622,15 @@ pub struct Race {
     running: u32,
     /// No attempt before this index is running: the oldest running attempt has the earliest
     /// per-attempt deadline, since all attempts share one timeout.
-    oldest_running: usize,
+    oldest_running: u32,
     /// Every query asked, by id, and whether it is settled.
     queries: Asked,
     /// The attempt that won.
-    winner: Option<AttemptId>,
+    winner: Option<u32>,
     /// Plans only ([`Race::plan_only`]): never starts an attempt.
     plan_only: bool,
+    /// With QUIC (HE-12.x). Boxed: most races have none, and every race's state stays small.
+    quic: Option<Box<QuicRace>>,
     actions: VecDeque<Action>,
     done: bool,
 }
@@ -627,6 +724,7 @@ impl Race {
             queries: Asked::default(),
             winner: None,
             plan_only: false,
+            quic: None,
             actions: VecDeque::new(),
             done: false,
         };
@@ -714,6 +812,22 @@ impl Race {
         self
     }
 
+    /// Races QUIC against TCP (HE-12.1 to HE-12.4): the destinations `plan` covers get a QUIC
+    /// attempt next to their TCP one ([`Action::Start`] with [`Protocol::Quic`]); with HTTPS
+    /// records, an endpoint whose ALPN set has only QUIC protocols becomes usable, for QUIC
+    /// only. Call it right after [`Race::new`] (or [`Race::with_service_query`]), before the
+    /// first answer. An empty plan (no protocols, no origin port) changes nothing.
+    pub fn with_quic(mut self, plan: QuicPlan) -> Race {
+        let used = !plan.protocols.is_empty() || plan.origin_port.is_some();
+        self.quic = used.then(|| Box::new(QuicRace { plan, follow: None }));
+        self
+    }
+
+    /// Whether the race was given a QUIC plan ([`Race::with_quic`]).
+    pub fn races_quic(&self) -> bool {
+        self.quic.is_some()
+    }
+
     /// Registers a query under the next id; with `send`, asks the driver to send it.
     #[inline]
     fn ask(&mut self, query: Query, send: bool) {
@@ -776,8 +890,8 @@ impl Race {
     /// the HTTPS answer came) the one its address and port belong to now (HE-11.5), for its
     /// handshake and the report.
     pub fn attempt_endpoint_now(&self, id: AttemptId) -> Option<&Arc<ServiceEndpoint>> {
-        let addr = self.attempts.get(id.0)?.addr;
-        self.attempt_endpoint(id).or_else(|| self.endpoint_at(addr))
+        let dst = self.attempts.get(id.0)?.destination();
+        self.attempt_endpoint(id).or_else(|| self.endpoint_at(dst))
     }
 
     /// Keeps the endpoint `addr` comes from for an attempt starting now; its index.
@@ -1072,7 +1186,7 @@ impl Race {
             Input::Connected(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running) {
                     self.finish_attempt(id, AttemptState::Won);
-                    self.winner = Some(id);
+                    self.winner = Some(id.0 as u32);
                     // HE-5.4: the first handshake wins; cancel every other attempt.
                     self.cancel_running(CancelReason::Lost);
                     self.finish(Ok(id));
@@ -1119,7 +1233,7 @@ impl Race {
                     .map(|t| t + self.config.resolution_delay),
             );
         }
-        if self.begun && !self.untried.is_empty() {
+        if self.begun && self.has_next() {
             consider(self.next_attempt_at);
         }
         if let Some(timeout) = self.config.attempt_timeout {
@@ -1153,7 +1267,7 @@ impl Race {
 
     /// The attempt that won, once one has ([`Input::Connected`] for a running attempt).
     pub fn winner(&self) -> Option<AttemptId> {
-        self.winner
+        self.winner.map(|i| AttemptId(i as usize))
     }
 
     /// Number of attempts started so far.
@@ -1189,7 +1303,7 @@ impl Race {
     }
 
     fn oldest_running_attempt(&self) -> Option<&AttemptRecord> {
-        self.attempts[self.oldest_running..]
+        self.attempts[self.oldest_running as usize..]
             .iter()
             .find(|a| a.state == AttemptState::Running)
     }
@@ -1292,7 +1406,7 @@ impl Race {
     /// refresh found nothing of the family, so unless an attempt used a stale destination the
     /// family has none.
     fn withdraw(&mut self, family: Family, gone: &[SocketAddr], empty: bool) {
-        let tried: FastSet<SocketAddr> = self.attempts.iter().map(|a| a.addr).collect();
+        let tried: FastSet<SocketAddr> = self.attempts.iter().map(|a| a.destination()).collect();
         let leaving = |dst: &SocketAddr| gone.contains(dst) && !tried.contains(dst);
         for dst in gone.iter().filter(|d| leaving(d)) {
             self.seen.remove(dst);
@@ -1408,9 +1522,15 @@ impl Race {
                 });
             }
         }
+        // HE-12.1: with QUIC, an endpoint usable over QUIC only is usable too.
+        let quic = self.quic.as_ref().map(|q| &q.plan.protocols);
+        let usable: std::borrow::Cow<'_, [Vec<u8>]> = match quic.filter(|p| !p.is_empty()) {
+            Some(quic) => [&service.protocols[..], &quic[..]].concat().into(),
+            None => (&service.protocols[..]).into(),
+        };
         let plan = super::svcb::plan(
             &records,
-            &service.protocols,
+            &usable,
             service.port,
             service.refuse_bad_ports,
             service.shuffle,
@@ -1715,13 +1835,19 @@ impl Race {
             self.next_attempt_at = Some(now);
         }
         while let Some(due) = self.next_attempt_at.filter(|t| *t <= now)
-            && let Some(addr) = self.untried.pop_front()
+            && let Some(next) = self.next_attempt()
         {
+            let Next {
+                dst,
+                addr,
+                protocol,
+                second,
+            } = next;
             let id = AttemptId(self.attempts.len());
             let plain_position = self
                 .plain_positions
                 .as_ref()
-                .and_then(|p| p.get(&addr).map(|p| *p as u32));
+                .and_then(|p| p.get(&dst).map(|p| *p as u32));
             let denied = !self.allows(addr);
             let len = self.attempts.len();
             if len == self.attempts.capacity() {
@@ -1734,10 +1860,13 @@ impl Race {
                     _ => self.attempts.reserve_exact(self.untried.len() + 1),
                 }
             }
-            let endpoint = self.note_endpoint(addr);
-            let src = self.received_index(addr).and_then(|i| self.received[i].src);
+            let endpoint = self.note_endpoint(dst);
+            let src = self.received_index(dst).and_then(|i| self.received[i].src);
             self.attempts.push(AttemptRecord {
                 addr,
+                protocol,
+                second,
+                dst_port: dst.port(),
                 src,
                 started: now,
                 ended: denied.then_some(now),
@@ -1757,19 +1886,30 @@ impl Race {
                 continue;
             }
             self.running += 1;
-            self.act(Action::Start { id, addr });
+            self.act(Action::Start { id, addr, protocol });
+            self.hold = None;
+            if self.follows_at_once() {
+                // HE-12.4: QUIC follows its destination's TCP attempt at the 10 ms floor
+                // (HE-5.2); the stagger to the next destination runs from this start's due.
+                self.next_attempt_at = Some(now + MIN_ATTEMPT_GAP);
+                self.staggered_from = Some(due);
+                break;
+            }
             // HE-5.1 / HE-5.8: the next attempt is due one Connection Attempt Delay after this one
             // was due, so a late timer does not push the whole schedule back; never sooner than
             // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
-            // the delay is about its first retransmission.
-            self.staggered_from = Some(due);
-            self.hold = None;
+            // the delay is about its first retransmission. The second attempt of a pair that
+            // starts at once (HE-12.4) keeps its first's due.
+            let paired = second && self.quic.as_ref().is_some_and(|q| q.plan.recently_broken);
+            if !paired || self.staggered_from.is_none() {
+                self.staggered_from = Some(due);
+            }
             self.restagger();
             break;
         }
 
         if self.running == 0
-            && self.untried.is_empty()
+            && !self.has_next()
             && !self.lookups.iter().any(|l| l.unsettled())
             && !self.service_pending()
         {
@@ -1786,13 +1926,104 @@ impl Race {
         }
     }
 
+    /// The next attempt to start: the second protocol of the last destination, else the next
+    /// destination's first (HE-12.2).
+    fn next_attempt(&mut self) -> Option<Next> {
+        if let Some(follow) = self.quic.as_mut().and_then(|q| q.follow.take()) {
+            return Some(follow);
+        }
+        let dst = self.untried.pop_front()?;
+        let Some(quic) = &self.quic else {
+            return Some(Next {
+                dst,
+                addr: dst,
+                protocol: Protocol::Tcp,
+                second: false,
+            });
+        };
+        let (udp_port, tcp_too) = self.protocols_for(dst);
+        let tcp = Next {
+            dst,
+            addr: dst,
+            protocol: Protocol::Tcp,
+            second: false,
+        };
+        // A QUIC attempt on another port than its destination's (an Alt-Svc alternative) may
+        // meet the UDP address of another destination's QUIC attempt: none is sent twice.
+        let used = |port: u16| {
+            let addr = SocketAddr::new(dst.ip(), port);
+            let quic = |a: &&AttemptRecord| a.protocol == Protocol::Quic;
+            self.attempts.iter().filter(quic).any(|a| a.addr == addr)
+        };
+        let Some(port) = udp_port.filter(|port| !used(*port)) else {
+            return Some(tcp);
+        };
+        let quic_next = Next {
+            dst,
+            addr: SocketAddr::new(dst.ip(), port),
+            protocol: Protocol::Quic,
+            second: false,
+        };
+        if !tcp_too {
+            return Some(quic_next);
+        }
+        let tcp_first = quic.plan.prefer_tcp || quic.plan.recently_broken;
+        let (first, second) = match tcp_first {
+            true => (tcp, quic_next),
+            false => (quic_next, tcp),
+        };
+        if let Some(q) = self.quic.as_mut() {
+            q.follow = Some(Next {
+                second: true,
+                ..second
+            });
+        }
+        Some(first)
+    }
+
+    /// Over which protocols `dst` is tried (HE-12.1): the UDP port of its QUIC attempt, if it
+    /// gets one, and whether it gets a TCP attempt.
+    fn protocols_for(&self, dst: SocketAddr) -> (Option<u16>, bool) {
+        let Some(quic) = &self.quic else {
+            return (None, true);
+        };
+        let service = self.service.as_ref();
+        match self.endpoint_at(dst).zip(service) {
+            Some((endpoint, service)) => {
+                let record = &endpoint.record;
+                let quic = &quic.plan.protocols;
+                let udp = (!quic.is_empty() && record.usable_with(quic)).then_some(dst.port());
+                (udp, udp.is_none() || record.usable_with(&service.protocols))
+            }
+            None => (quic.plan.origin_port, true),
+        }
+    }
+
+    /// Whether a second attempt of the destination just started waits for nothing but the
+    /// 10 ms floor (HE-12.4).
+    fn follows_at_once(&self) -> bool {
+        self.quic
+            .as_ref()
+            .is_some_and(|q| q.plan.recently_broken && q.follow.is_some())
+    }
+
+    /// Whether an attempt is left to start: an untried destination, or the second protocol of
+    /// the last one.
+    fn has_next(&self) -> bool {
+        !self.untried.is_empty() || self.quic.as_ref().is_some_and(|q| q.follow.is_some())
+    }
+
     /// Sets the next attempt's instant from the last start (HE-5.1, HE-5.8): one delay after it
     /// was due, never within 10 ms of it (HE-5.2).
     fn restagger(&mut self) {
+        if self.follows_at_once() {
+            return; // The pair's second attempt is due at the 10 ms floor (HE-12.4).
+        }
         if let Some(due) = self.staggered_from
-            && let Some(&AttemptRecord { addr, started, .. }) = self.attempts.last()
+            && let Some(record) = self.attempts.last()
         {
-            let (delay, basis) = self.attempt_delay_after(addr);
+            let (dst, started) = (record.destination(), record.started);
+            let (delay, basis) = self.attempt_delay_after(dst);
             let at = (due + delay).max(started + MIN_ATTEMPT_GAP);
             // HE-9.3: a handshake under way holds the next attempt until it should be done, by
             // at most one more attempt delay.
@@ -1929,10 +2160,10 @@ impl Race {
         }
         let attempts = &self.attempts;
         let tried: Option<FastSet<SocketAddr>> =
-            (attempts.len() > 16).then(|| attempts.iter().map(|a| a.addr).collect());
+            (attempts.len() > 16).then(|| attempts.iter().map(|a| a.destination()).collect());
         let untried = |c: &&Candidate| match &tried {
             Some(tried) => !tried.contains(&c.dst),
-            None => !attempts.iter().any(|a| a.addr == c.dst),
+            None => !attempts.iter().any(|a| a.destination() == c.dst),
         };
         let translated = &self.translated;
         let first_family_count = self.config.first_family_count;
@@ -1946,10 +2177,13 @@ impl Race {
                     true => Family::V4,
                     false => Family::of(addr),
                 };
-                let fam = family(&last.addr);
-                let same = attempts.iter().all(|a| family(&a.addr) == fam);
-                if same && attempts.len() < first_family_count {
-                    (fam, first_family_count - attempts.len())
+                // A destination's second attempt (HE-12.2) is not another destination.
+                let firsts = attempts.iter().filter(|a| !a.second);
+                let fam = family(&last.destination());
+                let same = firsts.clone().all(|a| family(&a.destination()) == fam);
+                let tried = firsts.count();
+                if same && tried < first_family_count {
+                    (fam, first_family_count - tried)
                 } else {
                     (fam.other(), 1)
                 }
@@ -2011,9 +2245,10 @@ impl Race {
     }
 
     fn next_running_index(&mut self) -> Option<usize> {
-        while self.oldest_running < self.attempts.len() {
-            if self.attempts[self.oldest_running].state == AttemptState::Running {
-                return Some(self.oldest_running);
+        while (self.oldest_running as usize) < self.attempts.len() {
+            let i = self.oldest_running as usize;
+            if self.attempts[i].state == AttemptState::Running {
+                return Some(i);
             }
             self.oldest_running += 1;
         }
@@ -2028,7 +2263,7 @@ impl Race {
     }
 
     fn cancel_running(&mut self, reason: CancelReason) {
-        for idx in self.oldest_running..self.attempts.len() {
+        for idx in self.oldest_running as usize..self.attempts.len() {
             if self.attempts[idx].state == AttemptState::Running {
                 self.finish_attempt(AttemptId(idx), AttemptState::Cancelled(reason));
                 self.act(Action::Cancel {
@@ -2041,6 +2276,9 @@ impl Race {
 
     fn finish(&mut self, result: Result<AttemptId, Failure>) {
         self.untried.clear();
+        if let Some(quic) = self.quic.as_mut() {
+            quic.follow = None;
+        }
         self.done = true;
         self.act(Action::Done(result));
     }

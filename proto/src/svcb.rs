@@ -86,7 +86,8 @@ impl ServiceRecord {
     /// Whether a client supporting `protocols` (over TCP) may use this endpoint at all
     /// (RFC 9460 §7.1.2, HE-10.4): its ALPN set and `protocols` share one.
     pub fn usable_with(&self, protocols: &[Vec<u8>]) -> bool {
-        self.alpn_set().iter().any(|p| protocols.contains(p))
+        self.alpn.iter().any(|p| protocols.contains(p))
+            || (!self.no_default_alpn && protocols.iter().any(|p| p == b"http/1.1"))
     }
 }
 

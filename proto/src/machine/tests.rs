@@ -87,7 +87,16 @@ impl H {
                     Query::Target { name, family } => format!("query {name} {family:?}"),
                     Query::Nat64Prefix => "query nat64".to_string(),
                 },
-                Action::Start { id, addr } => format!("start {} {addr}", id.0),
+                Action::Start {
+                    id,
+                    addr,
+                    protocol: Protocol::Tcp,
+                } => format!("start {} {addr}", id.0),
+                Action::Start {
+                    id,
+                    addr,
+                    protocol: Protocol::Quic,
+                } => format!("start {} quic {addr}", id.0),
                 Action::Cancel { id, reason } => format!("cancel {} {reason:?}", id.0),
                 Action::Done(Ok(id)) => format!("done ok {}", id.0),
                 Action::Done(Err(f)) => format!("done {f:?}"),
@@ -1987,4 +1996,319 @@ fn received_index_follows_every_change() {
         check(&mut race);
     }
     assert!(race.received_at.is_some(), "a long list is indexed");
+}
+
+// §12: QUIC raced against TCP (the HEv3 draft's protocol dimension, issue 26).
+mod quic {
+    use super::*;
+    use crate::svcb::ServiceRecord;
+
+    fn plan(origin_port: Option<u16>) -> QuicPlan {
+        QuicPlan {
+            protocols: vec![b"h3".to_vec()],
+            origin_port,
+            ..QuicPlan::default()
+        }
+    }
+
+    fn h(plan: QuicPlan) -> H {
+        H::with_race(config(), |race| race.with_quic(plan))
+    }
+
+    /// Both families answered at once with one address each.
+    fn answered(h: &mut H) -> Vec<String> {
+        let mut out = h.resolved(0, Family::V6, &["2001:db8::1"]);
+        out.extend(h.resolved(0, Family::V4, &["192.0.2.1"]));
+        out
+    }
+
+    // HE-12.2: with UDP silently dropped, each destination's QUIC attempt goes first and its TCP
+    // attempt one Connection Attempt Delay later; the next destination one delay after that.
+    #[test]
+    fn he_12_2_udp_dropped_tcp_follows_one_attempt_delay_later() {
+        let mut h = h(plan(Some(443)));
+        assert_eq!(answered(&mut h), ["start 0 quic [2001:db8::1]:443"]);
+        assert_eq!(h.deadline_ms(), Some(250));
+        assert_eq!(h.tick(250), ["start 1 [2001:db8::1]:443"]);
+        assert_eq!(h.tick(500), ["start 2 quic 192.0.2.1:443"]);
+        assert_eq!(h.tick(750), ["start 3 192.0.2.1:443"]);
+        assert_eq!(h.deadline_ms(), None, "nothing left to start");
+        assert_eq!(
+            h.connected(780, 3),
+            [
+                "cancel 0 Lost",
+                "cancel 1 Lost",
+                "cancel 2 Lost",
+                "done ok 3"
+            ]
+        );
+        let protocols: Vec<_> = h.race.attempts().iter().map(|a| a.protocol).collect();
+        use Protocol::{Quic, Tcp};
+        assert_eq!(protocols, [Quic, Tcp, Quic, Tcp]);
+        let seconds: Vec<_> = h.race.attempts().iter().map(|a| a.is_second()).collect();
+        assert_eq!(seconds, [false, true, false, true]);
+    }
+
+    // HE-12.2: UDP refused (ICMP port unreachable fails the QUIC attempt): TCP starts at once.
+    #[test]
+    fn he_12_2_udp_refused_starts_tcp_at_once() {
+        let mut h = h(plan(Some(443)));
+        answered(&mut h);
+        assert_eq!(h.failed(3, 0), ["start 1 [2001:db8::1]:443"]);
+        assert_eq!(
+            h.deadline_ms(),
+            Some(253),
+            "the stagger runs from the TCP start"
+        );
+        assert_eq!(h.connected(4, 1), ["done ok 1"]);
+    }
+
+    // HE-12.2: QUIC wins where it works; the TCP attempt never starts.
+    #[test]
+    fn he_12_2_quic_wins_before_the_delay() {
+        let mut h = h(plan(Some(443)));
+        answered(&mut h);
+        assert_eq!(h.connected(2, 0), ["done ok 0"]);
+        assert_eq!(h.race.attempts().len(), 1);
+    }
+
+    // HE-12.4: QUIC remembered broken on this network: TCP first at 0, QUIC at the 10 ms
+    // floor, the next destination one delay after the first start; TCP's own handshake
+    // progress does not push the QUIC attempt back.
+    #[test]
+    fn he_12_4_quic_recently_broken_starts_tcp_at_once() {
+        let mut h = h(QuicPlan {
+            recently_broken: true,
+            ..plan(Some(443))
+        });
+        assert_eq!(answered(&mut h), ["start 0 [2001:db8::1]:443"]);
+        assert_eq!(h.deadline_ms(), Some(10));
+        assert_eq!(h.tcp_connected(4, 0), none());
+        assert_eq!(
+            h.deadline_ms(),
+            Some(10),
+            "HE-9.3's hold waits for the pair"
+        );
+        assert_eq!(h.tick(10), ["start 1 quic [2001:db8::1]:443"]);
+        assert_eq!(h.deadline_ms(), Some(250));
+        assert_eq!(h.tick(250), ["start 2 192.0.2.1:443"]);
+        assert_eq!(h.tick(260), ["start 3 quic 192.0.2.1:443"]);
+    }
+
+    // HE-12.2: QUIC preferred by default; `prefer_tcp` turns the pair around.
+    #[test]
+    fn he_12_2_prefer_tcp_puts_tcp_first() {
+        let mut h = h(QuicPlan {
+            prefer_tcp: true,
+            ..plan(Some(443))
+        });
+        assert_eq!(answered(&mut h), ["start 0 [2001:db8::1]:443"]);
+        assert_eq!(h.tick(250), ["start 1 quic [2001:db8::1]:443"]);
+        assert_eq!(h.tick(500), ["start 2 192.0.2.1:443"]);
+    }
+
+    // HE-12.1: an Alt-Svc alternative on another UDP port: the QUIC attempt goes there, its
+    // record keeps the destination, and a late answer does not try the destination again.
+    #[test]
+    fn he_12_1_quic_on_another_port_keeps_its_destination() {
+        let mut h = h(plan(Some(8443)));
+        assert_eq!(
+            h.resolved(0, Family::V6, &["2001:db8::1"]),
+            ["start 0 quic [2001:db8::1]:8443"]
+        );
+        let first = &h.race.attempts()[0];
+        assert_eq!(first.addr.port(), 8443);
+        assert_eq!(first.destination().port(), 443);
+        assert_eq!(
+            h.resolved(5, Family::V4, &["192.0.2.1"]),
+            none(),
+            "the late A answer is sorted in behind the pair"
+        );
+        assert_eq!(h.tick(250), ["start 1 [2001:db8::1]:443"]);
+        assert_eq!(h.tick(500), ["start 2 quic 192.0.2.1:8443"]);
+        assert_eq!(h.tick(750), ["start 3 192.0.2.1:443"]);
+        assert_eq!(h.failed(751, 0), none());
+        assert_eq!(h.failed(752, 1), none());
+        assert_eq!(h.failed(753, 2), none());
+        assert_eq!(h.failed(754, 3), ["done AllAttemptsFailed"]);
+    }
+
+    // HE-12.1: an Alt-Svc port that a record's endpoint also uses: one QUIC attempt to that
+    // UDP address, whichever destination comes first; TCP to both.
+    #[test]
+    fn he_12_1_no_udp_address_is_tried_twice() {
+        for records_first in [true, false] {
+            let t0 = Instant::now();
+            let race = Race::new(
+                config(),
+                t0,
+                Addresses::Query {
+                    v6: true,
+                    v4: false,
+                },
+            )
+            .with_service_query(SERVICE, 443, vec![b"h2".to_vec()], |_| {})
+            .with_quic(plan(Some(8443)));
+            let mut h = H {
+                race,
+                t0,
+                asked: Vec::new(),
+            };
+            h.drain();
+            let record = ServiceRecord {
+                priority: 1,
+                port: Some(8443),
+                alpn: vec![b"h3".to_vec(), b"h2".to_vec()],
+                ..ServiceRecord::default()
+            };
+            let service = |q: &Query| matches!(q, Query::Service(_));
+            let records = Answer::Records {
+                records: vec![record],
+                hints: vec![],
+            };
+            let mut out = vec![];
+            if records_first {
+                // The endpoint's QUIC attempt goes to 8443 first.
+                out.extend(h.answer(0, service, records));
+                out.extend(h.resolved(0, Family::V6, &["2001:db8::1"]));
+            } else {
+                // The HTTPS answer is late: the name's own address starts at the Resolution
+                // Delay, its QUIC attempt on the Alt-Svc port 8443; then the endpoint comes.
+                out.extend(h.resolved(0, Family::V6, &["2001:db8::1"]));
+                out.extend(h.tick(50));
+                out.extend(h.answer(60, service, records));
+            }
+            for i in 0..6 {
+                out.extend(h.failed(100 + i, i as usize));
+            }
+            let expected = match records_first {
+                // The name's own address on 443 (no record covers it) would send QUIC to the
+                // Alt-Svc port the endpoint's QUIC attempt used: TCP only.
+                true => [
+                    "start 0 quic [2001:db8::1]:8443",
+                    "start 1 [2001:db8::1]:8443",
+                    "start 2 [2001:db8::1]:443",
+                ],
+                // The endpoint's QUIC attempt would repeat the first one: TCP only.
+                false => [
+                    "start 0 quic [2001:db8::1]:8443",
+                    "start 1 [2001:db8::1]:443",
+                    "start 2 [2001:db8::1]:8443",
+                ],
+            };
+            assert_eq!(out[..3], expected, "{out:?}");
+            assert_eq!(out[3..], ["done AllAttemptsFailed"]);
+        }
+    }
+
+    // HE-12.2 / HE-4.3: a pair counts as one destination when the families alternate.
+    #[test]
+    fn he_12_2_pairs_alternate_families_by_destination() {
+        let mut h = h(plan(Some(443)));
+        h.resolved(0, Family::V6, &["2001:db8::1", "2001:db8::2"]);
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        let mut starts = vec![];
+        for (i, ms) in [250, 500, 750, 1000, 1250].into_iter().enumerate() {
+            starts.extend(h.failed(ms - 1, i));
+        }
+        assert_eq!(
+            starts,
+            [
+                "start 1 [2001:db8::1]:443",
+                "start 2 quic 192.0.2.1:443",
+                "start 3 192.0.2.1:443",
+                "start 4 quic [2001:db8::2]:443",
+                "start 5 [2001:db8::2]:443",
+            ]
+        );
+    }
+
+    // HE-12.1: with HTTPS records, an endpoint gets QUIC when its ALPN set lists h3, only QUIC
+    // when it lists only h3 (`no-default-alpn`: unusable without QUIC), none otherwise; the
+    // name's own addresses get QUIC only with an origin port.
+    #[test]
+    fn he_12_1_records_decide_which_endpoints_get_quic() {
+        let record = |priority, port, alpn: &[&str], no_default_alpn| ServiceRecord {
+            priority,
+            port: Some(port),
+            alpn: alpn.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            no_default_alpn,
+            ..ServiceRecord::default()
+        };
+        let records = vec![
+            record(1, 8001, &["h3", "h2"], false),
+            record(2, 8002, &["h3"], true),
+            record(3, 8003, &["h2"], false),
+        ];
+        let run = |quic: Option<QuicPlan>| {
+            let t0 = Instant::now();
+            let race = Race::new(
+                config(),
+                t0,
+                Addresses::Query {
+                    v6: true,
+                    v4: false,
+                },
+            )
+            .with_service_query(SERVICE, 443, vec![b"h2".to_vec()], |_| {});
+            let race = match quic {
+                Some(plan) => race.with_quic(plan),
+                None => race,
+            };
+            let mut h = H {
+                race,
+                t0,
+                asked: Vec::new(),
+            };
+            h.drain();
+            let service = |q: &Query| matches!(q, Query::Service(_));
+            let answer = Answer::Records {
+                records: records.clone(),
+                hints: vec![],
+            };
+            let mut out = h.answer(0, service, answer);
+            out.extend(h.resolved(0, Family::V6, &["2001:db8::1"]));
+            for i in 0..8 {
+                out.extend(h.failed(i + 1, i as usize));
+            }
+            out
+        };
+        assert_eq!(
+            run(Some(plan(None))),
+            [
+                "start 0 quic [2001:db8::1]:8001",
+                "start 1 [2001:db8::1]:8001",
+                "start 2 quic [2001:db8::1]:8002",
+                "start 3 [2001:db8::1]:8003",
+                "start 4 [2001:db8::1]:443",
+                "done AllAttemptsFailed",
+            ]
+        );
+        assert_eq!(
+            run(None),
+            [
+                "start 0 [2001:db8::1]:8001",
+                "start 1 [2001:db8::1]:8003",
+                "start 2 [2001:db8::1]:443",
+                "done AllAttemptsFailed",
+            ],
+            "without QUIC the h3-only record is left out (HE-10.4)"
+        );
+        assert_eq!(
+            run(Some(plan(Some(443))))[4],
+            "start 4 quic [2001:db8::1]:443"
+        );
+    }
+
+    // HE-12.1: a plan with nothing to race QUIC on changes nothing.
+    #[test]
+    fn he_12_1_an_empty_plan_is_no_quic() {
+        let race = Race::new(
+            config(),
+            Instant::now(),
+            Addresses::Query { v6: true, v4: true },
+        )
+        .with_quic(QuicPlan::default());
+        assert!(!race.races_quic());
+    }
 }
