@@ -82,6 +82,7 @@
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod admit;
+pub mod altsvc;
 /// The invariant checker, for the property tests and the fuzz target only.
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
