@@ -19,7 +19,6 @@ use crate::dial::Dial;
 use crate::error::{ConnectFailure, Error, round_ms};
 use crate::handshake::{Destination, Handshake, NoHandshake};
 use crate::nat64::{Discovery, Found as Nat64Found, Nat64Plan, Nat64Shared};
-use crate::proto::Family;
 use crate::proto::admit::{Admission, MAX_ADDRESSES, Seen};
 use crate::proto::history::{History, PastFailure, Remembered};
 use crate::proto::machine::{
@@ -28,6 +27,7 @@ use crate::proto::machine::{
 };
 use crate::proto::sort::{Candidate, PolicyTable};
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
+use crate::proto::{Family, Protocol};
 use crate::report::{Answer as AnswerRecord, Attempt, AttemptOutcome, Report, ServiceAnswer};
 use crate::resolve::{
     Answers, Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, Resolved,
@@ -335,6 +335,7 @@ pub(crate) fn lone_report(
         tcp_connected,
         translation: None,
         addr,
+        protocol: Protocol::Tcp,
         started: Duration::ZERO,
         ended: Some(ended),
         outcome: Some(outcome),
@@ -373,6 +374,11 @@ enum Running<C, S, F> {
     /// Connected, its handshake waiting for the HTTPS answer (HE-11.5); `None` once taken.
     Held(Option<S>),
     Handshake(Pin<Box<F>>),
+    /// A QUIC attempt (HE-12.3): the handshake's own connect, with no TCP under it.
+    Quic(Pin<Box<F>>),
+    /// A QUIC attempt that could not start (no UDP socket, HE-12.7): it fails when polled;
+    /// `None` once reported.
+    Unstarted(Option<io::Error>),
 }
 
 /// A running attempt of a driver with dialer `D` and handshake `H`.
@@ -568,6 +574,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         race: Race,
         start: Instant,
     ) -> Self {
+        // HE-12.1: a handshake that speaks QUIC races it against TCP.
+        let race = match handshake.quic_plan() {
+            Some(plan) => race.with_quic(plan),
+            None => race,
+        };
         Driver {
             config: request.config,
             want: request.want,
@@ -997,7 +1008,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         while let Some(action) = self.race.poll_action() {
             match action {
                 Action::Query { id, query } => self.send_query(id, query, now),
-                Action::Start { id, addr, .. } => self.start_attempt(id, addr),
+                Action::Start { id, addr, protocol } => self.start_attempt(id, addr, protocol),
                 Action::Cancel { id, reason } => self.cancel_attempt(id, reason, now),
                 Action::Done(result) => return Some(result),
             }
@@ -1040,9 +1051,21 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     }
 
     /// Starts attempt `id` to `addr` (the race checked the address policy already).
-    fn start_attempt(&mut self, id: AttemptId, addr: SocketAddr) {
-        debug!(%addr, attempt = id.0, family = %Family::of(&addr), "attempt started");
-        push_small(&mut self.attempts, (id, Running::Tcp(self.dial.dial(addr))));
+    fn start_attempt(&mut self, id: AttemptId, addr: SocketAddr, protocol: Protocol) {
+        let family = Family::of(&addr);
+        debug!(%addr, attempt = id.0, %family, %protocol, "attempt started");
+        let running = match protocol {
+            Protocol::Tcp => Running::Tcp(self.dial.dial(addr)),
+            // HE-12.3: the handshake's own QUIC connect; HE-12.7: without UDP it fails at once.
+            Protocol::Quic => match self.handshake.quic(&self.destination(id)) {
+                Ok(quic) => Running::Quic(Box::pin(quic)),
+                Err(e) => {
+                    warn!(%addr, error = %e, "QUIC unavailable, going on over TCP");
+                    Running::Unstarted(Some(e))
+                }
+            },
+        };
+        push_small(&mut self.attempts, (id, running));
     }
 
     /// Stops attempt `id`: dropping its future closes its socket now (HE-5.4).
@@ -1056,9 +1079,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             CancelReason::Lost => PastFailure::LostRace,
             _ => PastFailure::TimedOut,
         };
-        self.sources.remember(record, now, |h, src, dst, now| {
-            h.failure(src, dst, kind, now)
-        });
+        // HE-12.4: a QUIC attempt's fate says nothing of the address over TCP.
+        if record.protocol == Protocol::Tcp {
+            self.sources.remember(record, now, |h, src, dst, now| {
+                h.failure(src, dst, kind, now)
+            });
+        }
         if reason != CancelReason::Lost {
             let msg = format!("timed out after {:?}", round_ms(ran));
             let timed_out = io::Error::new(io::ErrorKind::TimedOut, msg);
@@ -1111,9 +1137,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let kind = failure_kind(e.kind());
         let record = &self.race.attempts()[id.0];
         let addr = record.addr;
-        self.sources.remember(record, now, |h, src, dst, now| {
-            h.failure(src, dst, kind, now)
-        });
+        if record.protocol == Protocol::Tcp {
+            self.sources.remember(record, now, |h, src, dst, now| {
+                h.failure(src, dst, kind, now)
+            });
+        }
         debug!(%addr, attempt = id.0, error = %e, "attempt failed");
         self.errors.push((id, e));
     }
@@ -1300,6 +1328,28 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 return (id, Polled::HandshakeStarted);
             }
             Running::Held(_) => return (id, Polled::Pending),
+            Running::Quic(quic) => {
+                return match quic.as_mut().poll(cx) {
+                    Poll::Pending => (id, Polled::Pending),
+                    Poll::Ready(Ok(out)) => {
+                        // HE-12.4: the QUIC handshake's time stands for the RTT, as a TCP
+                        // connect's does.
+                        let record = &self.race.attempts()[id.0];
+                        let rtt = now.into_std().saturating_duration_since(record.started);
+                        self.sources.remember(record, now, |h, src, dst, now| {
+                            h.success(src, dst, rtt, now)
+                        });
+                        (id, Polled::Won(out))
+                    }
+                    Poll::Ready(Err(e)) => (id, Polled::Failed(e)),
+                };
+            }
+            Running::Unstarted(e) => {
+                let e = e
+                    .take()
+                    .unwrap_or_else(|| io::Error::other("QUIC unavailable"));
+                return (id, Polled::Failed(e));
+            }
         };
         let record = &self.race.attempts()[id.0];
         let rtt = now.into_std().saturating_duration_since(record.started);
@@ -1437,6 +1487,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             };
             report.attempts.push(Attempt {
                 addr: record.addr,
+                protocol: record.protocol,
                 started: since(record.started),
                 ended: record.ended.map(since),
                 outcome,

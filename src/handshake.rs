@@ -64,8 +64,6 @@ pub trait Handshake<S = TcpStream>: Send + Sync {
     /// Starts the handshake on a connected stream to `to`.
     fn handshake(&self, stream: S, to: &Destination<'_>) -> Self::Future;
 
-    /// Whether there is no handshake at all: the TCP stream is the result, with no handshake
-    /// phase in the race or the report. Only [`NoHandshake`] says so.
     /// Whether this handshake relies on the connect's HTTPS records (an ECH configuration, say):
     /// then a connected stream waits for the HTTPS answer, while it is pending, before
     /// [`Handshake::handshake`] is called, so that [`Destination::endpoint`] is known (HE-11.5;
@@ -95,6 +93,31 @@ pub trait Handshake<S = TcpStream>: Send + Sync {
         None
     }
 
+    /// How this handshake races QUIC against TCP (HE-12.1 to HE-12.4): which destinations get
+    /// a QUIC attempt next to their TCP one, and in which order. `Some` makes every connect
+    /// with this handshake call [`Handshake::quic`] for those attempts. Default: `None`, TCP
+    /// only. The crate's own QUIC connector (`eyeballs::quic`, feature `quic`) is built on
+    /// this and [`Handshake::quic`] alone.
+    fn quic_plan(&self) -> Option<crate::QuicPlan> {
+        None
+    }
+
+    /// Starts a QUIC attempt to `to` (its [`Destination::addr`] is the UDP address); its
+    /// completion wins the race as a completed handshake does, its error fails the attempt
+    /// (the next one starts at once, HE-12.2). An `Err` here, where QUIC cannot be used at all
+    /// (no UDP socket in a sandbox), fails the attempt before anything is sent, and the connect
+    /// goes on over TCP (HE-12.7). Called only with a [`Handshake::quic_plan`]. Default: an
+    /// error.
+    fn quic(&self, to: &Destination<'_>) -> io::Result<Self::Future> {
+        let _ = to;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this handshake has no QUIC",
+        ))
+    }
+
+    /// Whether there is no handshake at all: the TCP stream is the result, with no handshake
+    /// phase in the race or the report. Only [`NoHandshake`] says so.
     #[doc(hidden)]
     const TCP_ONLY: bool = false;
 }

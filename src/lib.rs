@@ -210,8 +210,8 @@ pub use crate::connect::{Connect, Target};
 pub use crate::connector::{Builder, Connector, connect};
 pub use crate::error::Error;
 pub use crate::handshake::{Destination, Handshake};
-pub use crate::proto::Family;
 pub use crate::proto::policy::AddressPolicy;
+pub use crate::proto::{Family, Protocol, QuicPlan};
 pub use crate::report::Report;
 
 /// Not part of the public API: the fuzzing hooks, compiled with `--cfg fuzzing` only (what

@@ -6,10 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::nat64::{Nat64Prefix, PrefixSource, Translation};
-use crate::proto::Family;
 pub use crate::proto::history::{DelayBasis, PastFailure, Remembered};
 use crate::proto::machine::Placement;
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
+use crate::proto::{Family, Protocol};
 use crate::resolve::ResolveError;
 
 /// One DNS answer, as it arrived.
@@ -149,6 +149,8 @@ impl AttemptOutcome {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub(crate) addr: SocketAddr,
+    /// TCP, or QUIC (HE-12.x).
+    pub(crate) protocol: Protocol,
     pub(crate) started: Duration,
     pub(crate) ended: Option<Duration>,
     pub(crate) outcome: Option<AttemptOutcome>,
@@ -228,6 +230,13 @@ impl Attempt {
     /// The address tried.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Over what it connected: TCP (and the connect's handshake on it), or QUIC when the
+    /// connect raced QUIC against TCP (HE-12.2); a QUIC attempt's [`Attempt::addr`] is its UDP
+    /// address.
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// When the address tried is a NAT64 translation (an IPv4 destination on a network without
@@ -386,7 +395,14 @@ impl fmt::Display for Report {
                 Err(e) => writeln!(f, "  {:>8} ms  {rr} failed: {e}", ms(a.at))?,
             }
         }
+        // With QUIC in the race, each attempt says over what it went.
+        let mixed = self.attempts.iter().any(|a| a.protocol == Protocol::Quic);
         for a in &self.attempts {
+            let protocol = match (mixed, a.protocol) {
+                (false, _) => "",
+                (true, Protocol::Quic) => "quic ",
+                (true, Protocol::Tcp) => "tcp  ",
+            };
             let end = a
                 .ended
                 .map(|e| format!("{} ms", ms(e)))
@@ -399,7 +415,7 @@ impl fmt::Display for Report {
                 .unwrap_or_default();
             writeln!(
                 f,
-                "  {:>8} ms  {} -> {end} {outcome}{note}",
+                "  {:>8} ms  {protocol}{} -> {end} {outcome}{note}",
                 ms(a.started),
                 a.addr
             )?;

@@ -2430,3 +2430,233 @@ fn state_sizes_stay_bounded() {
     let run = size_of_val(&run(req, &dial, &NoHandshake));
     assert!(run <= driver + 16, "driver::run's future is {run} bytes");
 }
+
+// §12: QUIC raced against TCP. A fake QUIC handshake: each UDP address behaves as its `Peer`
+// says; its "connection" is a fake socket, counted open until dropped.
+#[derive(Debug)]
+enum FakeConnection {
+    Tcp(FakeSocket),
+    Quic(FakeSocket),
+}
+
+struct FakeQuic {
+    plan: crate::QuicPlan,
+    peers: HashMap<SocketAddr, Peer>,
+    /// No UDP socket can be made (HE-12.7).
+    unavailable: bool,
+    open: Arc<AtomicUsize>,
+}
+
+impl FakeQuic {
+    fn new(plan: crate::QuicPlan, peers: &[(&str, Peer)]) -> FakeQuic {
+        FakeQuic {
+            plan,
+            peers: peers
+                .iter()
+                .map(|(a, p)| (a.parse().unwrap(), *p))
+                .collect(),
+            unavailable: false,
+            open: Arc::default(),
+        }
+    }
+}
+
+fn origin_h3() -> crate::QuicPlan {
+    crate::QuicPlan {
+        protocols: vec![b"h3".to_vec()],
+        origin_port: Some(443),
+        ..crate::QuicPlan::default()
+    }
+}
+
+impl Handshake<FakeSocket> for FakeQuic {
+    type Output = FakeConnection;
+    type Future = Pin<Box<dyn Future<Output = io::Result<FakeConnection>> + Send>>;
+
+    fn handshake(&self, stream: FakeSocket, _: &Destination<'_>) -> Self::Future {
+        Box::pin(std::future::ready(Ok(FakeConnection::Tcp(stream))))
+    }
+
+    fn quic_plan(&self) -> Option<crate::QuicPlan> {
+        Some(self.plan.clone())
+    }
+
+    fn quic(&self, to: &Destination<'_>) -> io::Result<Self::Future> {
+        if self.unavailable {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "no UDP socket",
+            ));
+        }
+        let peer = self
+            .peers
+            .get(&to.addr())
+            .copied()
+            .unwrap_or(Peer::BlackHole);
+        let socket = FakeSocket::new(&self.open, to.addr());
+        Ok(Box::pin(async move {
+            match peer {
+                Peer::Up(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(FakeConnection::Quic(socket))
+                }
+                Peer::Refused(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    drop(socket);
+                    Err(io::Error::from(io::ErrorKind::ConnectionRefused))
+                }
+                Peer::BlackHole => std::future::pending().await,
+            }
+        }))
+    }
+}
+
+/// Each attempt's start, protocol, address and outcome.
+fn protocol_timeline(report: &Report) -> Vec<(u128, &'static str, String, &'static str)> {
+    let rows = report.attempts().iter().map(|a| {
+        let outcome = a.outcome().map_or("running", |o| o.label());
+        (
+            a.started().as_millis(),
+            a.protocol().as_str(),
+            a.addr().to_string(),
+            outcome,
+        )
+    });
+    rows.collect()
+}
+
+// HE-12.2, HE-12.3: UDP silently dropped: QUIC at 0, TCP at exactly 250 ms, which wins; the
+// QUIC attempt is closed, and nothing is left open but the winner.
+#[tokio::test(start_paused = true)]
+async fn he_12_2_udp_dropped_tcp_starts_one_delay_later() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2)), (V4, Peer::Up(2))]);
+    let quic = FakeQuic::new(origin_h3(), &[]);
+    let (conn, report) = race_through(&Config::default(), &dial, &one_each(), &quic, 443)
+        .await
+        .unwrap();
+    assert!(matches!(&conn, FakeConnection::Tcp(s) if s.addr.to_string() == V6));
+    assert_eq!(
+        protocol_timeline(&report),
+        [
+            (0, "quic", V6.to_string(), "cancelled"),
+            (250, "tcp", V6.to_string(), "connected"),
+        ]
+    );
+    assert_eq!(report.elapsed(), 252 * MS);
+    assert_eq!((quic.open.load(Ordering::SeqCst), dial.open()), (0, 1));
+    drop(conn);
+    assert_eq!(dial.open(), 0);
+    assert!(
+        report.to_string().contains("quic [2001:db8::1]:443"),
+        "{report}"
+    );
+}
+
+// HE-12.2: UDP refused (the QUIC attempt fails at 1 ms): TCP at once, at 1 ms.
+#[tokio::test(start_paused = true)]
+async fn he_12_2_udp_refused_tcp_at_once() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let quic = FakeQuic::new(origin_h3(), &[(V6, Peer::Refused(1))]);
+    let (conn, report) = race_through(&Config::default(), &dial, &one_each(), &quic, 443)
+        .await
+        .unwrap();
+    assert!(matches!(&conn, FakeConnection::Tcp(s) if s.addr.to_string() == V6));
+    assert_eq!(
+        protocol_timeline(&report),
+        [
+            (0, "quic", V6.to_string(), "refused"),
+            (1, "tcp", V6.to_string(), "connected"),
+        ]
+    );
+}
+
+// HE-12.3: QUIC works: it wins at 3 ms and no TCP attempt is made.
+#[tokio::test(start_paused = true)]
+async fn he_12_3_quic_wins_where_it_works() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let quic = FakeQuic::new(origin_h3(), &[(V6, Peer::Up(3))]);
+    let (conn, report) = race_through(&Config::default(), &dial, &one_each(), &quic, 443)
+        .await
+        .unwrap();
+    assert!(matches!(&conn, FakeConnection::Quic(s) if s.addr.to_string() == V6));
+    assert_eq!(
+        protocol_timeline(&report),
+        [(0, "quic", V6.to_string(), "connected")]
+    );
+    assert_eq!((quic.open.load(Ordering::SeqCst), dial.open()), (1, 0));
+}
+
+// HE-12.4: QUIC remembered broken: TCP at 0, QUIC at the 10 ms floor.
+#[tokio::test(start_paused = true)]
+async fn he_12_4_quic_broken_tcp_at_once() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(20))]);
+    let plan = crate::QuicPlan {
+        recently_broken: true,
+        ..origin_h3()
+    };
+    let quic = FakeQuic::new(plan, &[]);
+    let (_, report) = race_through(&Config::default(), &dial, &one_each(), &quic, 443)
+        .await
+        .unwrap();
+    assert_eq!(
+        protocol_timeline(&report),
+        [
+            (0, "tcp", V6.to_string(), "connected"),
+            (10, "quic", V6.to_string(), "cancelled"),
+        ]
+    );
+}
+
+// HE-12.7: no UDP socket: the QUIC attempt fails before anything is sent, TCP starts at once,
+// and the connect succeeds.
+#[tokio::test(start_paused = true)]
+async fn he_12_7_no_udp_goes_on_over_tcp() {
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let mut quic = FakeQuic::new(origin_h3(), &[]);
+    quic.unavailable = true;
+    let (conn, report) = race_through(&Config::default(), &dial, &one_each(), &quic, 443)
+        .await
+        .unwrap();
+    assert!(matches!(&conn, FakeConnection::Tcp(s) if s.addr.to_string() == V6));
+    assert_eq!(
+        protocol_timeline(&report),
+        [
+            (0, "quic", V6.to_string(), "failed"),
+            (0, "tcp", V6.to_string(), "connected"),
+        ]
+    );
+}
+
+// HE-12.4: a QUIC attempt's failure is not the address's: the history keeps no failure for it,
+// and the next connect orders the addresses as before.
+#[tokio::test(start_paused = true)]
+async fn he_12_4_quic_failures_stay_out_of_the_address_history() {
+    let history = history();
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let quic = FakeQuic::new(origin_h3(), &[(V6, Peer::Refused(1))]);
+    let resolver = one_each();
+    let config = Config::default();
+    let request = || Request {
+        shared: Shared {
+            history: Some(&history),
+            ..Shared::default()
+        },
+        ..request(
+            Want::Report,
+            &config,
+            Source::Resolve {
+                resolver: &resolver,
+                name: "test.example".into(),
+            },
+            "test.example",
+            443,
+            Shared::default(),
+        )
+    };
+    run(request(), &dial, &quic).await.unwrap();
+    let v6: SocketAddr = V6.parse().unwrap();
+    let src = dial.source(v6);
+    let verdict = lock(&history).verdict(src, v6, std::time::Instant::now());
+    assert_eq!(verdict.failed, None, "{verdict:?}");
+    assert!(verdict.worked, "TCP connected: {verdict:?}");
+}
