@@ -512,7 +512,9 @@ impl Sources<'_> {
         write: impl FnOnce(&mut History, Option<IpAddr>, SocketAddr, std::time::Instant),
     ) {
         let Some(history) = self.history else { return };
-        write(&mut lock(history), record.src, record.addr, now.into_std());
+        // The destination as the race sorted it (a QUIC attempt's UDP port may differ).
+        let dst = record.destination();
+        write(&mut lock(history), record.src, dst, now.into_std());
     }
 }
 
@@ -1337,7 +1339,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                         let record = &self.race.attempts()[id.0];
                         let rtt = now.into_std().saturating_duration_since(record.started);
                         self.sources.remember(record, now, |h, src, dst, now| {
-                            h.success(src, dst, rtt, now)
+                            h.success(src, dst, rtt, now);
+                            h.quic_success(src, dst);
                         });
                         (id, Polled::Won(out))
                     }
@@ -1404,6 +1407,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         now: Instant,
     ) -> RaceResult<H::Output> {
         self.attempts.clear();
+        if let Ok(id) = result {
+            self.remember_quic(id, now);
+        }
         self.feeds = [None, None];
         if let Ok(id) = result
             && self.want == Want::StreamOnly
@@ -1436,6 +1442,24 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         let addr = report.attempts[id.0].addr;
         debug!(%addr, attempt = id.0, ms = report.elapsed.as_millis() as u64, "connected");
         Ok((winner, report))
+    }
+
+    /// HE-12.4: TCP won while a QUIC attempt failed, or was still not done: QUIC counts as
+    /// broken to that destination on this network, for the history's backoff.
+    fn remember_quic(&self, winner: AttemptId, now: Instant) {
+        let records = self.race.attempts();
+        if !self.race.races_quic() || records[winner.0].protocol != Protocol::Tcp {
+            return;
+        }
+        let quic = records.iter().filter(|a| a.protocol == Protocol::Quic);
+        for record in quic.filter(|a| a.state != AttemptState::Denied) {
+            let mut backoff = Duration::ZERO;
+            self.sources.remember(record, now, |h, src, dst, now| {
+                backoff = h.quic_failure(src, dst, now);
+            });
+            let dst = record.destination();
+            debug!(%dst, backoff_s = backoff.as_secs(), "QUIC failed where TCP worked");
+        }
     }
 
     fn take_winner(&mut self) -> H::Output {

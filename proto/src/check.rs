@@ -121,6 +121,8 @@ fn history_of(n: u8) -> Remembered {
             rtt: rtt(350),
             worked: true,
             failed: None,
+            // HE-12.4: QUIC broken to it.
+            quic_broken: true,
             ..Remembered::default()
         },
         3 => Remembered {

@@ -44,7 +44,17 @@ pub struct Remembered {
     pub worked: bool,
     /// It failed recently (within the failure time to live), and how.
     pub failed: Option<PastFailure>,
+    /// QUIC to it failed on this network while TCP worked, and the backoff since has not run
+    /// out (HE-12.4): its TCP attempt goes first, its QUIC attempt right after.
+    pub quic_broken: bool,
 }
+
+/// How long QUIC counts as broken to a destination after its first failure there while TCP
+/// worked (HE-12.4): 5 minutes, as Chromium marks a broken alternative service.
+pub const QUIC_BACKOFF: Duration = Duration::from_secs(5 * 60);
+
+/// The longest the backoff grows to, doubling with each failure after it ran out: 2 days.
+pub const QUIC_BACKOFF_MAX: Duration = Duration::from_secs(2 * 86_400);
 
 impl PastFailure {
     /// A short word: `refused`, `unreachable`, `timed out`, `lost the race` or `failed`.
@@ -73,6 +83,9 @@ impl Remembered {
                 "{} recently: tried after the others",
                 failure.label()
             ));
+        }
+        if self.quic_broken {
+            return Some("QUIC failed here recently: its TCP attempt went first".into());
         }
         match (self.rtt, self.worked) {
             (Some((srtt, _)), true) => Some(format!(
@@ -143,6 +156,9 @@ struct Entry {
     /// The latest outcome was a success.
     worked: bool,
     failure: Option<(Instant, PastFailure)>,
+    /// QUIC failed while TCP worked (HE-12.4): broken until this instant, and the backoff that
+    /// set it.
+    quic: Option<(Instant, Duration)>,
     /// When the entry was last read or written, for eviction.
     used: u64,
 }
@@ -196,6 +212,7 @@ impl History {
                 connected_ago: e.connected.map(|at| now.saturating_duration_since(at)),
                 worked: e.worked,
                 failed,
+                quic_broken: e.quic.is_some_and(|(until, _)| now < until),
             }
         });
         let mut verdict = own.unwrap_or_default();
@@ -244,6 +261,31 @@ impl History {
         e.worked = false;
     }
 
+    /// A QUIC attempt to `dst` failed (or lost) while TCP worked (HE-12.4): QUIC counts as
+    /// broken to it for [`QUIC_BACKOFF`]; a failure after the backoff ran out doubles it (up to
+    /// [`QUIC_BACKOFF_MAX`]); one while it runs changes nothing (QUIC started behind TCP then).
+    /// Returns the backoff in force.
+    pub fn quic_failure(&mut self, src: Option<IpAddr>, dst: SocketAddr, now: Instant) -> Duration {
+        let e = self.entry(src, dst);
+        let (until, backoff) = match e.quic {
+            Some((until, backoff)) if now < until => (until, backoff),
+            Some((_, backoff)) => {
+                let backoff = (backoff * 2).min(QUIC_BACKOFF_MAX);
+                (now + backoff, backoff)
+            }
+            None => (now + QUIC_BACKOFF, QUIC_BACKOFF),
+        };
+        e.quic = Some((until, backoff));
+        backoff
+    }
+
+    /// A QUIC attempt to `dst` completed: QUIC works there again (HE-12.4).
+    pub fn quic_success(&mut self, src: Option<IpAddr>, dst: SocketAddr) {
+        if let Some(e) = self.entries.get_mut(&(src, dst)) {
+            e.quic = None;
+        }
+    }
+
     fn entry(&mut self, src: Option<IpAddr>, dst: SocketAddr) -> &mut Entry {
         self.clock += 1;
         let clock = self.clock;
@@ -256,6 +298,7 @@ impl History {
             connected: None,
             worked: false,
             failure: None,
+            quic: None,
             used: clock,
         });
         e.used = clock;
@@ -395,6 +438,50 @@ mod tests {
             Some(60 * MS),
             "10 ms granularity"
         );
+    }
+
+    // HE-12.4: QUIC broken to a destination for 5 minutes after a failure while TCP worked;
+    // failures while it runs change nothing, one after it ran out doubles it (to at most 2
+    // days); a QUIC success clears it; per network, as the rest of the history.
+    #[test]
+    fn he_12_4_quic_backoff_doubles_while_quic_keeps_failing() {
+        let mut h = History::new(Limits {
+            max_entries: 16,
+            failure_ttl: Duration::from_secs(600),
+        });
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let (src, other) = (Some(ip("2001:db8::100")), Some(ip("2001:db8:1::100")));
+        let dst = "[2001:db8::1]:443".parse().unwrap();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        assert!(!h.verdict(src, dst, t0).quic_broken);
+        assert_eq!(h.quic_failure(src, dst, t0), QUIC_BACKOFF);
+        assert!(h.verdict(src, dst, at(299)).quic_broken);
+        assert!(!h.verdict(other, dst, at(1)).quic_broken, "another network");
+        assert_eq!(
+            h.quic_failure(src, dst, at(100)),
+            QUIC_BACKOFF,
+            "within: unchanged"
+        );
+        assert!(!h.verdict(src, dst, at(300)).quic_broken, "ran out");
+        assert_eq!(h.quic_failure(src, dst, at(300)), 2 * QUIC_BACKOFF);
+        assert!(h.verdict(src, dst, at(899)).quic_broken);
+        assert!(!h.verdict(src, dst, at(900)).quic_broken);
+        let mut now = 900;
+        for _ in 0..20 {
+            let backoff = h.quic_failure(src, dst, at(now));
+            now += backoff.as_secs();
+        }
+        assert_eq!(h.quic_failure(src, dst, at(now)), QUIC_BACKOFF_MAX);
+        h.quic_success(src, dst);
+        assert!(!h.verdict(src, dst, at(now + 1)).quic_broken);
+        assert_eq!(
+            h.quic_failure(src, dst, at(now + 1)),
+            QUIC_BACKOFF,
+            "starts over"
+        );
+        // A QUIC failure is not the address's failure.
+        assert_eq!(h.verdict(src, dst, at(now + 1)).failed, None);
     }
 
     // HE-4.2: a failure is a verdict until it expires; a later success clears it; history is per

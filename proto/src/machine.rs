@@ -98,6 +98,8 @@ struct QuicRace {
     /// The second protocol of the destination whose first attempt started last, waiting for
     /// its turn.
     follow: Option<Next>,
+    /// The follow is due at the 10 ms floor, QUIC being broken to its destination (HE-12.4).
+    at_once: bool,
 }
 
 /// An attempt about to start: its destination (what was received and sorted), where it
@@ -819,7 +821,13 @@ impl Race {
     /// first answer. An empty plan (no protocols, no origin port) changes nothing.
     pub fn with_quic(mut self, plan: QuicPlan) -> Race {
         let used = !plan.protocols.is_empty() || plan.origin_port.is_some();
-        self.quic = used.then(|| Box::new(QuicRace { plan, follow: None }));
+        self.quic = used.then(|| {
+            Box::new(QuicRace {
+                plan,
+                follow: None,
+                at_once: false,
+            })
+        });
         self
     }
 
@@ -1900,7 +1908,7 @@ impl Race {
             // the 10 ms floor after this start (HE-5.2). HE-5.3: with this address's RTT known,
             // the delay is about its first retransmission. The second attempt of a pair that
             // starts at once (HE-12.4) keeps its first's due.
-            let paired = second && self.quic.as_ref().is_some_and(|q| q.plan.recently_broken);
+            let paired = second && self.quic.as_ref().is_some_and(|q| q.at_once);
             if !paired || self.staggered_from.is_none() {
                 self.staggered_from = Some(due);
             }
@@ -1967,16 +1975,22 @@ impl Race {
         if !tcp_too {
             return Some(quic_next);
         }
-        let tcp_first = quic.plan.prefer_tcp || quic.plan.recently_broken;
-        let (first, second) = match tcp_first {
-            true => (tcp, quic_next),
-            false => (quic_next, tcp),
+        // HE-12.4: QUIC broken on this network (the history's verdict for the destination, or
+        // the caller's word): TCP first, QUIC at the 10 ms floor after it.
+        let broken = quic.plan.recently_broken
+            || self
+                .received_index(dst)
+                .is_some_and(|i| self.received[i].hist.quic_broken);
+        let (first, second) = match (self.quic.as_ref()?.plan.prefer_tcp, broken) {
+            (false, false) => (quic_next, tcp),
+            _ => (tcp, quic_next),
         };
         if let Some(q) = self.quic.as_mut() {
             q.follow = Some(Next {
                 second: true,
                 ..second
             });
+            q.at_once = broken;
         }
         Some(first)
     }
@@ -2004,7 +2018,7 @@ impl Race {
     fn follows_at_once(&self) -> bool {
         self.quic
             .as_ref()
-            .is_some_and(|q| q.plan.recently_broken && q.follow.is_some())
+            .is_some_and(|q| q.at_once && q.follow.is_some())
     }
 
     /// Whether an attempt is left to start: an untried destination, or the second protocol of

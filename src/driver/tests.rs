@@ -2627,6 +2627,58 @@ async fn he_12_7_no_udp_goes_on_over_tcp() {
     );
 }
 
+// HE-12.4: UDP dropped: the first connect pays one attempt delay (TCP at 250 ms); the next
+// ones, on the same network, start TCP at 0 (and would start QUIC at 10 ms), for 5 minutes;
+// then QUIC goes first again, and losing again doubles the backoff (10 minutes).
+#[tokio::test(start_paused = true)]
+async fn he_12_4_the_second_connect_after_a_quic_failure_goes_tcp_first() {
+    let history = history();
+    let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
+    let quic = FakeQuic::new(origin_h3(), &[]);
+    let resolver = one_each();
+    let config = Config::default();
+    let connect = || {
+        let request = Request {
+            shared: Shared {
+                history: Some(&history),
+                ..Shared::default()
+            },
+            ..request(
+                Want::Report,
+                &config,
+                Source::Resolve {
+                    resolver: &resolver,
+                    name: "test.example".into(),
+                },
+                "test.example",
+                443,
+                Shared::default(),
+            )
+        };
+        run(request, &dial, &quic)
+    };
+    let starts = |report: &Report| -> Vec<(u128, &'static str)> {
+        let a = report.attempts().iter();
+        a.map(|a| (a.started().as_millis(), a.protocol().as_str()))
+            .collect()
+    };
+    let (_, first) = connect().await.unwrap();
+    assert_eq!(starts(&first), [(0, "quic"), (250, "tcp")]);
+    let (_, second) = connect().await.unwrap();
+    assert_eq!(starts(&second), [(0, "tcp")], "TCP won before QUIC's turn");
+    tokio::time::advance(Duration::from_secs(4 * 60)).await;
+    let (_, third) = connect().await.unwrap();
+    assert_eq!(starts(&third), [(0, "tcp")]);
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let (_, after) = connect().await.unwrap();
+    // The backoff ran out: QUIC first again; the TCP attempt follows after the adaptive delay
+    // (HE-5.3: the 2 ms RTT TCP measured, held to the 100 ms floor).
+    assert_eq!(starts(&after), [(0, "quic"), (100, "tcp")]);
+    tokio::time::advance(Duration::from_secs(9 * 60)).await;
+    let (_, doubled) = connect().await.unwrap();
+    assert_eq!(starts(&doubled), [(0, "tcp")], "10 minutes now");
+}
+
 // HE-12.4: a QUIC attempt's failure is not the address's: the history keeps no failure for it,
 // and the next connect orders the addresses as before.
 #[tokio::test(start_paused = true)]

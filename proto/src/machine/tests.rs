@@ -2095,6 +2095,29 @@ mod quic {
         assert_eq!(h.tick(260), ["start 3 quic 192.0.2.1:443"]);
     }
 
+    // HE-12.4: the history's verdict is per destination: QUIC broken to the IPv6 address only
+    // (on this network) puts its TCP attempt first; the IPv4 address keeps QUIC first.
+    #[test]
+    fn he_12_4_the_history_marks_quic_broken_per_destination() {
+        let mut h = h(plan(Some(443)));
+        let broken = Candidate {
+            hist: crate::history::Remembered {
+                quic_broken: true,
+                ..Default::default()
+            },
+            ..cand("2001:db8::1")
+        };
+        let v6 = Answer::Addresses(vec![broken]);
+        assert_eq!(
+            h.addresses(0, Family::V6, v6),
+            ["start 0 [2001:db8::1]:443"]
+        );
+        h.resolved(0, Family::V4, &["192.0.2.1"]);
+        assert_eq!(h.tick(10), ["start 1 quic [2001:db8::1]:443"]);
+        assert_eq!(h.tick(250), ["start 2 quic 192.0.2.1:443"]);
+        assert_eq!(h.tick(500), ["start 3 192.0.2.1:443"]);
+    }
+
     // HE-12.2: QUIC preferred by default; `prefer_tcp` turns the pair around.
     #[test]
     fn he_12_2_prefer_tcp_puts_tcp_first() {
