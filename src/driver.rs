@@ -157,6 +157,8 @@ pub(crate) fn run<'a, D: Dial, H: Handshake<D::Stream>>(
         && request.settings.connect_timeout.is_none()
         && config.admission().admit_addr(addr) == Ok(addr)
         && !nat64_active
+        // HE-12.1: a QUIC attempt next to the TCP one is a race.
+        && handshake.quic_plan().is_none()
     {
         Run::Single(Box::pin(single_attempt(
             request, dial, handshake, addr, start,

@@ -63,6 +63,9 @@ pub enum InputError {
         /// The connector's family policy.
         policy: crate::config::FamilyPolicy,
     },
+    /// A host TLS cannot name the server by (its server name must be a DNS name or an IP
+    /// address); for connects that run a TLS or QUIC handshake.
+    NotTlsServerName,
 }
 
 impl fmt::Display for InputError {
@@ -103,6 +106,9 @@ impl fmt::Display for InputError {
                 f,
                 "{ip} is a multicast or broadcast address, not a TCP destination"
             ),
+            InputError::NotTlsServerName => {
+                f.write_str("the host is not a name TLS can send as the server name")
+            }
             InputError::FamilyNotAllowed { ip, policy } => {
                 let family = match ip.to_canonical() {
                     IpAddr::V4(_) => "IPv4",

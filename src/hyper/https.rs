@@ -210,6 +210,17 @@ impl HttpsConnector {
         &self.connector
     }
 
+    /// The TLS client configuration its handshakes start from.
+    pub(crate) fn tls_config(&self) -> &Arc<rustls::ClientConfig> {
+        &self.tls
+    }
+
+    /// Whether its connects use HTTPS records, and the ALPN protocols they choose endpoints
+    /// for (HE-10.4).
+    pub(crate) fn records(&self) -> (bool, &[Vec<u8>]) {
+        (self.https_records, &self.alpn)
+    }
+
     /// The TLS handshake this connector races through, for `host` (a DNS name or an IP literal,
     /// brackets allowed), to use with [`crate::Connect::handshake`] on a connect of your own
     /// (with its [`crate::Report`], say). Fails when `host` is not a valid TLS server name.
