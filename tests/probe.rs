@@ -1,6 +1,8 @@
 //! The probe example, run as a person would: its real binary, real loopback listeners.
 
 mod common;
+#[cfg(feature = "quic")]
+mod h3_server;
 mod http_server;
 
 use std::net::SocketAddr;
@@ -513,4 +515,49 @@ async fn an_https_url_checks_tls() {
     let out = probe(&["--json", &format!("http://{addr}/")]).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+}
+
+// HE-12.6: `--quic` races QUIC against TCP+TLS: against an HTTP/3 server QUIC wins, and the
+// timeline and the JSON say so; with nothing on the UDP port, QUIC is refused and TCP wins.
+#[cfg(feature = "quic")]
+#[tokio::test]
+async fn quic_race_marks_each_attempt_protocol() {
+    let certs = h3_server::certs();
+    let h3 = h3_server::start("127.0.0.1", h3_server::Udp::H3, &certs).await;
+    let port = h3.addr.port().to_string();
+    let out = probe(&["--quic", "--insecure", "127.0.0.1", &port]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let won = stdout
+        .lines()
+        .find(|l| l.contains(" won"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(won.contains("quic 127.0.0.1:"), "{stdout}");
+    assert!(stdout.contains("over QUIC"), "{stdout}");
+    let out = probe(&["--quic", "--insecure", "--json", "127.0.0.1", &port]).await;
+    let record: serde_json::Value = serde_json::from_str(text(&out).0.trim()).unwrap();
+    assert_eq!(record["winner"]["protocol"], "quic", "{record}");
+    assert_eq!(record["attempts"][0]["protocol"], "quic", "{record}");
+
+    let closed = h3_server::start("127.0.0.1", h3_server::Udp::Closed, &certs).await;
+    let port = closed.addr.port().to_string();
+    let out = probe(&["--quic", "--insecure", "--json", "127.0.0.1", &port]).await;
+    let record: serde_json::Value = serde_json::from_str(text(&out).0.trim()).unwrap();
+    assert_eq!(record["winner"]["protocol"], "tcp", "{record}");
+    let attempts: Vec<_> = record["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["protocol"].as_str().unwrap(),
+                a["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [("quic", "refused"), ("tcp", "connected")],
+        "{record}"
+    );
 }

@@ -66,6 +66,11 @@ struct Cli {
     /// --all every address's TLS handshake is checked too (needs --features rustls)
     #[arg(long)]
     tls: bool,
+    /// Race QUIC (HTTP/3) against TCP+TLS, as if HOST spoke h3 on PORT (HTTPS records and
+    /// Alt-Svc find it too): the timeline marks each attempt quic or tcp; implies --tls
+    /// (needs --features quic)
+    #[arg(long)]
+    quic: bool,
     /// With --tls or --http: accept any certificate (to diagnose the path, not to trust it)
     #[arg(long)]
     insecure: bool,
@@ -111,6 +116,8 @@ pub struct Options {
     pub all: bool,
     pub http: bool,
     pub tls: bool,
+    /// `--quic`: QUIC raced against TCP+TLS (implies `tls`).
+    pub quic: bool,
     #[cfg_attr(
         not(feature = "hyper"),
         allow(dead_code, reason = "used by --tls and --http")
@@ -145,10 +152,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         }
         Err(e) => return Err(one_line(&e)),
     };
-    if cli.insecure && !(cli.tls || cli.http) {
+    // --quic races through TLS too.
+    let tls = cli.tls || cli.quic;
+    if cli.insecure && !(tls || cli.http) {
         return Err("--insecure needs --tls or --http (see --help)".into());
     }
-    if cli.ca.is_some() && !(cli.tls || cli.http) {
+    if cli.ca.is_some() && !(tls || cli.http) {
         return Err("--ca needs --tls or --http (see --help)".into());
     }
     if cli.ca.is_some() && cli.insecure {
@@ -184,7 +193,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         resolver: cli.resolver,
         all: cli.all,
         http: cli.http,
-        tls: cli.tls,
+        tls,
+        quic: cli.quic,
         insecure: cli.insecure,
         ca: cli.ca,
         https_records: cli.https_records,
@@ -306,6 +316,8 @@ mod tests {
         assert!(o.tls && o.insecure && o.https_records);
         let o = run(&["--tls", "--all", "h", "443"]).unwrap();
         assert!(o.tls && o.all);
+        let o = run(&["--quic", "--insecure", "h", "443"]).unwrap();
+        assert!(o.quic && o.tls && o.insecure, "--quic implies --tls");
         for bad in [
             &["--repeat", "0"][..],
             &["--timeout", "0"],

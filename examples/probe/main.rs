@@ -97,6 +97,11 @@ async fn run(mut opts: Options) -> u8 {
         usage_error(&e, opts.json);
         return 2;
     }
+    if opts.quic && !cfg!(feature = "quic") {
+        let e = "--quic needs the quic feature: cargo run --example probe --features quic -- --quic ...";
+        usage_error(&e, opts.json);
+        return 2;
+    }
     if opts.http && !cfg!(feature = "hyper") {
         let e = "--http needs the hyper feature: cargo run --example probe --features hyper -- --http ...";
         usage_error(&e, opts.json);
@@ -171,7 +176,14 @@ async fn connect_once(
     style: Style,
 ) -> Result<eyeballs::Report, String> {
     let mut ech = None;
-    let connected = if opts.tls {
+    let connected = if opts.quic {
+        connect_quic(connector, host, port, opts)
+            .await?
+            .map(|(report, status)| {
+                ech = Some(status);
+                report
+            })
+    } else if opts.tls {
         connect_tls(connector, host, port, opts)
             .await?
             .map(|(report, status)| {
@@ -293,6 +305,46 @@ async fn connect_tls(
         .with_report()
         .await
         .map(|(connected, report)| (report, connected.ech().as_str())))
+}
+
+/// `--quic`: a connect that races QUIC against TCP+TLS (eyeballs' `QuicConnector`'s handshake),
+/// the host taken to speak HTTP/3 on its port; HTTPS records (`--https-records`) and what
+/// `Alt-Svc` would say find the same. The outer error is for what is wrong before any connect.
+#[cfg(feature = "quic")]
+async fn connect_quic(
+    connector: &Connector,
+    host: &str,
+    port: u16,
+    opts: &Options,
+) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
+    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
+    let https = tls::https_connector(connector, &tls)?;
+    let quic = eyeballs::quic::QuicConnector::new(https).map_err(|e| e.to_string())?;
+    let name = tls::server_name(host)?;
+    quic.mark_h3(&name, port, port);
+    let handshake = tls::ExplainedQuic(quic.handshake(&name, port).map_err(|e| e.to_string())?);
+    Ok(connector
+        .connect((host, port))
+        .handshake(handshake)
+        .with_report()
+        .await
+        .map(|(connected, report)| {
+            let ech = match &connected {
+                eyeballs::quic::Connected::Tcp(tls) => tls.ech().as_str(),
+                _ => "not_offered",
+            };
+            (report, ech)
+        }))
+}
+
+#[cfg(not(feature = "quic"))]
+async fn connect_quic(
+    _: &Connector,
+    _: &str,
+    _: u16,
+    _: &Options,
+) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
+    unreachable!("--quic is refused before any connect without the quic feature")
 }
 
 #[cfg(not(feature = "rustls"))]

@@ -99,6 +99,9 @@ pub struct HttpsAnswer {
 pub struct Endpoint {
     pub addr: String,
     pub family: &'static str,
+    /// For a connect's winner: `tcp`, or `quic` when QUIC won (`--quic`); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<&'static str>,
 }
 
 /// One DNS answer.
@@ -126,8 +129,11 @@ fn is_zero(n: &usize) -> bool {
 /// One connection attempt.
 #[derive(Debug, Serialize)]
 pub struct Attempt {
+    /// Where it connected; a UDP address for QUIC.
     pub addr: String,
     pub family: &'static str,
+    /// `tcp`, or `quic` (`--quic`).
+    pub protocol: &'static str,
     pub start_ms: f64,
     pub end_ms: Option<f64>,
     /// [`AttemptOutcome::label`], or `running`.
@@ -341,6 +347,7 @@ impl Endpoint {
         Endpoint {
             addr: addr.to_string(),
             family: Family::of(&addr).as_str(),
+            protocol: None,
         }
     }
 }
@@ -383,6 +390,7 @@ impl Connect {
                 .map(|a| Attempt {
                     addr: a.addr().to_string(),
                     family: a.family().as_str(),
+                    protocol: a.protocol().as_str(),
                     start_ms: ms(a.started()),
                     end_ms: a.ended().map(ms),
                     outcome: a.outcome().map_or("running", AttemptOutcome::label),
@@ -402,7 +410,12 @@ impl Connect {
             port,
             ok: result.is_ok(),
             elapsed_ms: report.map(|r| ms(r.elapsed())),
-            winner: result.ok().map(Endpoint::of),
+            winner: result.ok().map(|addr| Endpoint {
+                protocol: report
+                    .and_then(|r| r.winner())
+                    .map(|w| w.protocol().as_str()),
+                ..Endpoint::of(addr)
+            }),
             resolution,
             https: report
                 .and_then(|r| r.service_answer())
@@ -447,7 +460,10 @@ mod tests {
             port: 443,
             ok: true,
             elapsed_ms: Some(1.5),
-            winner: Some(Endpoint::of("[2001:db8::1]:443".parse().unwrap())),
+            winner: Some(Endpoint {
+                protocol: Some("quic"),
+                ..Endpoint::of("[2001:db8::1]:443".parse().unwrap())
+            }),
             resolution: vec![Answer {
                 family: "ipv6",
                 ms: 0.5,
@@ -460,6 +476,7 @@ mod tests {
             attempts: vec![Attempt {
                 addr: "[2001:db8::1]:443".into(),
                 family: "ipv6",
+                protocol: "quic",
                 start_ms: 0.5,
                 end_ms: Some(1.5),
                 outcome: "connected",
@@ -488,9 +505,9 @@ mod tests {
             serde_json::to_value(&record).unwrap(),
             json!({
                 "host": "example.test", "port": 443, "ok": true, "elapsed_ms": 1.5,
-                "winner": {"addr": "[2001:db8::1]:443", "family": "ipv6"},
+                "winner": {"addr": "[2001:db8::1]:443", "family": "ipv6", "protocol": "quic"},
                 "resolution": [{"family": "ipv6", "ms": 0.5, "addrs": ["[2001:db8::1]:443"], "error": null}],
-                "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
+                "attempts": [{"addr": "[2001:db8::1]:443", "family": "ipv6", "protocol": "quic", "start_ms": 0.5, "end_ms": 1.5, "outcome": "connected",
                                "history": "worked before, 1.0 ms RTT", "moved_from": 1,
                                "next_delay_ms": 100.0, "next_delay_basis": "from its RTT", "tcp_ms": 1.0,
                                "nat64": {"ipv4": "198.51.100.10", "prefix": "2001:db8:64::/96", "by": "client", "learned": "discovered"},
@@ -509,6 +526,7 @@ mod tests {
         let attempt = |addr: &str, outcome| Attempt {
             addr: addr.into(),
             family: "ipv4",
+            protocol: "tcp",
             start_ms: 0.0,
             end_ms: Some(1.0),
             outcome,

@@ -166,6 +166,7 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
             w = width + 4
         );
     }
+    let mixed = (report.attempts().iter()).any(|a| a.protocol() == eyeballs::Protocol::Quic);
     for (i, a) in report.attempts().iter().enumerate() {
         let start = a.started();
         let end = a.ended().unwrap_or(report.elapsed());
@@ -240,8 +241,14 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
         if let Some(t) = a.translation() {
             remembered += &style.dim(&format!("  [{}]", translation_text(t)));
         }
+        // With QUIC in the race (--quic), each attempt says over what it went.
+        let protocol = match (mixed, a.protocol()) {
+            (false, _) => String::new(),
+            (true, eyeballs::Protocol::Quic) => format!("{} ", style.bold("quic")),
+            (true, eyeballs::Protocol::Tcp) => "tcp  ".to_string(),
+        };
         out += &format!(
-            "  #{i:<2} {:<w$}  {}  {:>6.1} ms  {:>6.1} ms  {bar} {label}{detail}{remembered}\n",
+            "  #{i:<2} {protocol}{:<w$}  {}  {:>6.1} ms  {:>6.1} ms  {bar} {label}{detail}{remembered}\n",
             a.addr().to_string(),
             a.family(),
             ms(start),
@@ -256,8 +263,13 @@ pub fn timeline(report: &Report, result: Result<SocketAddr, &Error>, style: Styl
     }
     match result {
         Ok(addr) => {
+            let over = match report.winner().map(|w| w.protocol()) {
+                Some(eyeballs::Protocol::Quic) => ", over QUIC",
+                Some(eyeballs::Protocol::Tcp) if mixed => ", over TCP",
+                _ => "",
+            };
             out += &format!(
-                "  {} {addr} ({}) in {:.1} ms\n",
+                "  {} {addr} ({}{over}) in {:.1} ms\n",
                 style.green("connected to"),
                 eyeballs::Family::of(&addr),
                 ms(report.elapsed())

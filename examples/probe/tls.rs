@@ -112,6 +112,51 @@ impl eyeballs::Handshake for Explained {
     }
 }
 
+/// The QUIC connector's handshake for `host` (`--quic`), its failures reworded by [`explain`]
+/// on both protocols.
+#[cfg(feature = "quic")]
+pub struct ExplainedQuic(pub eyeballs::quic::QuicHandshake);
+
+#[cfg(feature = "quic")]
+impl eyeballs::Handshake for ExplainedQuic {
+    type Output = eyeballs::quic::Connected;
+    type Future =
+        futures::future::MapErr<eyeballs::quic::QuicHandshaking, fn(io::Error) -> io::Error>;
+
+    fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+        to: &eyeballs::Destination<'_>,
+    ) -> Self::Future {
+        use futures::TryFutureExt;
+        self.0
+            .handshake(tcp, to)
+            .map_err(explain as fn(io::Error) -> io::Error)
+    }
+
+    fn waits_for_service(&self) -> bool {
+        self.0.waits_for_service()
+    }
+
+    fn required_record(&self) -> Option<fn(&eyeballs::https_records::ServiceRecord) -> bool> {
+        self.0.required_record()
+    }
+
+    fn note(&self, output: &Self::Output) -> Option<std::borrow::Cow<'static, str>> {
+        self.0.note(output)
+    }
+
+    fn quic_plan(&self) -> Option<eyeballs::QuicPlan> {
+        self.0.quic_plan()
+    }
+
+    fn quic(&self, to: &eyeballs::Destination<'_>) -> io::Result<Self::Future> {
+        use futures::TryFutureExt;
+        let attempt = self.0.quic(to)?;
+        Ok(attempt.map_err(explain as fn(io::Error) -> io::Error))
+    }
+}
+
 /// The TLS server name for a host the probe was given: without a zone id, brackets or a final
 /// dot.
 pub fn server_name(host: &str) -> Result<String, String> {

@@ -211,12 +211,14 @@ impl HttpsConnector {
     }
 
     /// The TLS client configuration its handshakes start from.
+    #[cfg(feature = "quic")]
     pub(crate) fn tls_config(&self) -> &Arc<rustls::ClientConfig> {
         &self.tls
     }
 
     /// Whether its connects use HTTPS records, and the ALPN protocols they choose endpoints
     /// for (HE-10.4).
+    #[cfg(feature = "quic")]
     pub(crate) fn records(&self) -> (bool, &[Vec<u8>]) {
         (self.https_records, &self.alpn)
     }
