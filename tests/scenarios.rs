@@ -925,3 +925,178 @@ fn probe_all_tls_path_mtu_black_hole() {
     assert!(diagnosis.contains("path-MTU black hole"), "{diagnosis}");
     assert_eq!(record["results"][0]["code"], "tls_stalled", "{record}");
 }
+
+// §12: QUIC raced against TCP+TLS in the lab: QUIC (h3) on UDP 8443 of the server's first IPv6
+// and IPv4 addresses, TLS on TCP 8443 of the same. The origin is marked as speaking HTTP/3,
+// except where an HTTPS record says so.
+
+/// The winner's protocol and address, every attempt's protocol, address and outcome, and how
+/// long the connect took.
+#[cfg(feature = "quic")]
+type QuicRun = (
+    Result<(eyeballs::Protocol, SocketAddr), String>,
+    Vec<(eyeballs::Protocol, IpAddr, String)>,
+    Duration,
+);
+
+/// `n` connects with one `QuicConnector` (one history) from the client namespace.
+#[cfg(feature = "quic")]
+fn quic_connects(lab: &Lab, tls: rustls::ClientConfig, mark: bool, n: usize) -> Vec<QuicRun> {
+    lab.in_client(move || async move {
+        let connector = Connector::builder()
+            .resolver(Lab::resolver())
+            .build()
+            .unwrap();
+        let https = eyeballs::hyper::HttpsConnector::new(connector, tls);
+        let quic = eyeballs::quic::QuicConnector::new(https).unwrap();
+        let name = NAME.trim_end_matches('.');
+        if mark {
+            quic.mark_h3(name, TLS_PORT, TLS_PORT);
+        }
+        let mut runs = Vec::new();
+        for _ in 0..n {
+            let start = std::time::Instant::now();
+            let result = quic.connect_with_report(name, TLS_PORT).await;
+            let took = start.elapsed();
+            let report = match &result {
+                Ok((_, report)) => report.clone(),
+                Err(e) => e.report().cloned().unwrap(),
+            };
+            let attempts = report.attempts().iter().map(|a| {
+                let outcome = a.outcome().map_or("running", |o| o.label()).to_string();
+                (a.protocol(), a.addr().ip(), outcome)
+            });
+            let won = result
+                .map(|(c, _)| (c.protocol(), c.remote_addr().unwrap()))
+                .map_err(|e| e.to_string());
+            runs.push((won, attempts.collect(), took));
+        }
+        runs
+    })
+}
+
+#[cfg(feature = "quic")]
+fn assert_quic_won(run: &QuicRun, protocol: eyeballs::Protocol, ip: IpAddr, window: (u32, u32)) {
+    let (won, attempts, took) = run;
+    let (got, addr) = won
+        .as_ref()
+        .unwrap_or_else(|e| panic!("expected a winner: {e}"));
+    assert_eq!((*got, addr.ip()), (protocol, ip), "{attempts:?}");
+    assert!(
+        *took >= window.0 * MS && *took <= window.1 * MS,
+        "took {took:?}, expected {window:?} ms: {attempts:?}"
+    );
+}
+
+#[cfg(feature = "quic")]
+fn quic_lab(serve: netns::QuicServe) -> (Lab, rustls::ClientConfig) {
+    let (aaaa, a) = both();
+    let mut lab = lab!(aaaa, a);
+    let tls = lab.serve_quic(&[(v6(0), serve), (v4(0), serve)]);
+    (lab, tls)
+}
+
+// HE-12.3: a healthy network: QUIC to IPv6 at once wins; no TCP attempt.
+#[cfg(feature = "quic")]
+#[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
+fn he_12_3_lab_healthy_quic_wins_at_once() {
+    use eyeballs::Protocol::Quic;
+    let (lab, tls) = quic_lab(netns::QuicServe::H3);
+    let runs = quic_connects(&lab, tls, true, 1);
+    assert_quic_won(&runs[0], Quic, v6(0), (0, 200));
+    assert_eq!(runs[0].1, [(Quic, v6(0), "connected".to_string())]);
+}
+
+// HE-12.2, HE-12.4: the router drops UDP for both families: QUIC to IPv6 at 0, TCP+TLS to IPv6
+// at 250 ms wins; the second connect (same connector, so same history) starts TCP at once.
+#[cfg(feature = "quic")]
+#[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
+fn he_12_2_lab_udp_dropped_for_both_families() {
+    use eyeballs::Protocol::{Quic, Tcp};
+    let (mut lab, tls) = quic_lab(netns::QuicServe::H3);
+    lab.drop_udp(false);
+    let runs = quic_connects(&lab, tls, true, 2);
+    assert_quic_won(&runs[0], Tcp, v6(0), (250, 600));
+    assert_eq!(
+        runs[0].1,
+        [
+            (Quic, v6(0), "cancelled".to_string()),
+            (Tcp, v6(0), "connected".to_string())
+        ]
+    );
+    assert_quic_won(&runs[1], Tcp, v6(0), (0, 200));
+    assert_eq!(runs[1].1[0].0, Tcp, "TCP first after QUIC failed here");
+}
+
+// HE-12.2: UDP dropped for IPv6 only: QUIC to IPv6 at 0 gets nothing, TCP to IPv6 at 250 ms
+// wins before IPv4's QUIC turn (500 ms).
+#[cfg(feature = "quic")]
+#[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
+fn he_12_2_lab_udp_dropped_for_ipv6_only() {
+    use eyeballs::Protocol::Tcp;
+    let (mut lab, tls) = quic_lab(netns::QuicServe::H3);
+    lab.drop_udp(true);
+    let runs = quic_connects(&lab, tls, true, 1);
+    assert_quic_won(&runs[0], Tcp, v6(0), (250, 600));
+}
+
+// HE-12.3: a server that receives the QUIC Initials and never completes the handshake: the same
+// as dropped UDP, TCP at 250 ms wins.
+#[cfg(feature = "quic")]
+#[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
+fn he_12_3_lab_quic_handshake_never_completes() {
+    use eyeballs::Protocol::{Quic, Tcp};
+    let (lab, tls) = quic_lab(netns::QuicServe::Stall);
+    let runs = quic_connects(&lab, tls, true, 1);
+    assert_quic_won(&runs[0], Tcp, v6(0), (250, 600));
+    assert_eq!(runs[0].1[0], (Quic, v6(0), "cancelled".to_string()));
+}
+
+// HE-12.1: an h3-only HTTPS record (`alpn="h3" no-default-alpn`, port 8443) and nothing marked:
+// the record alone makes the endpoint a QUIC-only one; QUIC to IPv6 wins at once. With UDP
+// dropped there is nothing to fall back to: the connect fails (QUIC attempts only), where a
+// client that ignored the record's ALPN would have connected over TCP to a server that does not
+// serve HTTP/1.1 or HTTP/2 there.
+#[cfg(feature = "quic")]
+#[test]
+#[ignore = "needs root (network namespaces): bash .ci/test runs it as root"]
+fn he_12_1_lab_h3_only_record() {
+    use eyeballs::Protocol::Quic;
+    let (mut lab, tls) = quic_lab(netns::QuicServe::H3);
+    let h3_only = Https {
+        alpn: vec!["h3".into()],
+        no_default_alpn: true,
+        ..record(1, Some(TLS_PORT), &[])
+    };
+    lab.https("_8443._https.svc.test.", Duration::ZERO, vec![h3_only]);
+    let runs = quic_connects(&lab, tls.clone(), false, 1);
+    assert_quic_won(&runs[0], Quic, v6(0), (0, 200));
+    lab.drop_udp(false);
+    let runs = lab.in_client(move || async move {
+        let connector = Connector::builder()
+            .resolver(Lab::resolver())
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let https = eyeballs::hyper::HttpsConnector::new(connector, tls);
+        let quic = eyeballs::quic::QuicConnector::new(https).unwrap();
+        let e = quic
+            .connect_with_report(NAME.trim_end_matches('.'), TLS_PORT)
+            .await
+            .unwrap_err();
+        let report = e.report().cloned().unwrap();
+        report
+            .attempts()
+            .iter()
+            .map(|a| a.protocol())
+            .collect::<Vec<_>>()
+    });
+    assert!(
+        !runs.is_empty() && runs.iter().all(|p| *p == Quic),
+        "{runs:?}"
+    );
+}

@@ -47,6 +47,15 @@ pub enum TlsServe {
     Silent,
 }
 
+/// How a server address answers QUIC on UDP [`TLS_PORT`] ([`Lab::serve_quic`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuicServe {
+    /// Completes the QUIC handshake (ALPN h3) and holds the connection.
+    H3,
+    /// Receives the client's Initial packets and never answers: the handshake never completes.
+    Stall,
+}
+
 /// The TCP port every server address listens on.
 pub const PORT: u16 = 8080;
 /// The test name the lab's DNS server answers.
@@ -608,6 +617,106 @@ impl Lab {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth()
+    }
+
+    /// Serves QUIC (ALPN h3) on UDP [`TLS_PORT`] of each address as `serve` says, and TLS on
+    /// TCP [`TLS_PORT`] of the same addresses (handshakes complete and are held); returns a client
+    /// configuration trusting the certificate (TLS 1.3, as QUIC needs).
+    pub fn serve_quic(&mut self, serve: &[(IpAddr, QuicServe)]) -> rustls::ClientConfig {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut names = vec![NAME.trim_end_matches('.').to_string()];
+        names.extend((0..3).map(|i| v6(i).to_string()));
+        names.extend((0..2).map(|i| v4(i).to_string()));
+        let key = rcgen::generate_simple_self_signed(names).unwrap();
+        let cert = key.cert.der().clone();
+        let private = rustls::pki_types::PrivatePkcs8KeyDer::from(key.signing_key.serialize_der());
+        let server = |alpn: &[&[u8]]| {
+            let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(&[&rustls::version::TLS13])
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![cert.clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(private.clone_key()),
+                )
+                .unwrap();
+            config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+            config
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server(&[b"h2", b"http/1.1"])));
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(server(&[b"h3"])).unwrap();
+        let quic = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        let serve = serve.to_vec();
+        let bound = Arc::new(AtomicBool::new(false));
+        let ready = bound.clone();
+        self.spawn(&self.server.clone(), move |stop| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut endpoints = Vec::new();
+                for (ip, how) in serve {
+                    let addr = SocketAddr::new(ip, TLS_PORT);
+                    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        while let Ok((s, _)) = listener.accept().await {
+                            let acceptor = acceptor.clone();
+                            tokio::spawn(async move {
+                                if let Ok(tls) = acceptor.accept(s).await {
+                                    let _held = tls;
+                                    std::future::pending::<()>().await;
+                                }
+                            });
+                        }
+                    });
+                    let endpoint = quinn::Endpoint::server(quic.clone(), addr).unwrap();
+                    let accepting = endpoint.clone();
+                    tokio::spawn(async move {
+                        let mut stalled = Vec::new();
+                        while let Some(incoming) = accepting.accept().await {
+                            match how {
+                                // Never answered: the client's Initials go unacknowledged.
+                                QuicServe::Stall => stalled.push(incoming),
+                                QuicServe::H3 => {
+                                    tokio::spawn(async move {
+                                        if let Ok(conn) = incoming.await {
+                                            let _ = conn.closed().await;
+                                        }
+                                    });
+                                }
+                            }
+                        }
+                    });
+                    endpoints.push(endpoint);
+                }
+                ready.store(true, Ordering::SeqCst);
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                drop(endpoints);
+            });
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !bound.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the QUIC server never bound");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    /// The router drops UDP to [`TLS_PORT`] (QUIC) silently, for IPv6 only or for both families,
+    /// as office and hotel firewalls do.
+    pub fn drop_udp(&mut self, ipv6_only: bool) {
+        let family = if ipv6_only { "meta nfproto ipv6 " } else { "" };
+        self.nft(1, &format!("{family}udp dport {TLS_PORT} drop"));
     }
 
     /// `ip netns exec` into the server namespace, for a program to run there.
