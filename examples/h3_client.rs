@@ -17,6 +17,8 @@
 
 #[path = "../tests/h3_server/mod.rs"]
 mod h3_server;
+#[path = "../tests/http_server/mod.rs"]
+mod http_server;
 
 use std::error::Error;
 

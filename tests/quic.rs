@@ -3,6 +3,7 @@
 
 mod common;
 mod h3_server;
+mod http_server;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! A local HTTP/3 server (quinn, h3) and an HTTPS server (hyper over rustls) on the same port
 //! number, UDP and TCP, with a self-signed certificate for `localhost`, 127.0.0.1 and ::1 made
-//! here: what a QUIC race runs against on loopback.
+//! here: what a QUIC race runs against on loopback. Declare `mod http_server;` beside it.
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-#[path = "../http_server/mod.rs"]
-mod http_server;
+// The HTTPS side is the sibling module `http_server` (tests/http_server), which every user of
+// this module declares too.
+use super::http_server;
 
 /// The certificate's configurations: TCP (h2, http/1.1), QUIC (h3), and a client trusting it.
 pub struct Certs {
