@@ -580,7 +580,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     ) -> Self {
         // HE-12.1: a handshake that speaks QUIC races it against TCP.
         let race = match handshake.quic_plan() {
-            Some(plan) => race.with_quic(plan),
+            Some(plan) => race.with_quic(plan.clone()),
             None => race,
         };
         Driver {

@@ -98,7 +98,7 @@ pub trait Handshake<S = TcpStream>: Send + Sync {
     /// with this handshake call [`Handshake::quic`] for those attempts. Default: `None`, TCP
     /// only. The crate's own QUIC connector (`eyeballs::quic`, feature `quic`) is built on
     /// this and [`Handshake::quic`] alone.
-    fn quic_plan(&self) -> Option<crate::QuicPlan> {
+    fn quic_plan(&self) -> Option<&crate::QuicPlan> {
         None
     }
 

@@ -78,6 +78,8 @@ pub struct QuicConnector {
     /// The ALPN protocols spoken over QUIC (`h3`).
     protocols: Arc<[Vec<u8>]>,
     origins: Arc<Origins>,
+    /// Its QUIC endpoints, shared by clones.
+    endpoints: Arc<Endpoints>,
     prefer_tcp: bool,
 }
 
@@ -133,6 +135,7 @@ impl QuicConnector {
                 alt_svc: Mutex::new(AltSvcCache::new(ALT_SVC_ORIGINS)),
                 marked: Mutex::new(HashMap::new()),
             }),
+            endpoints: Arc::default(),
             prefer_tcp: false,
         })
     }
@@ -238,6 +241,7 @@ impl QuicConnector {
         Ok(QuicHandshake {
             tls,
             quic: self.quic.clone(),
+            endpoints: self.endpoints.clone(),
             server_name: bare.to_string(),
             plan,
         })
@@ -245,7 +249,7 @@ impl QuicConnector {
 
     /// Connects to `host`:`port`, racing QUIC against TCP+TLS (HE-12.x).
     pub async fn connect(&self, host: &str, port: u16) -> Result<Connected, Error> {
-        Ok(self.connect_with_report(host, port).await?.0)
+        self.prepare(host, port)?.await
     }
 
     /// [`QuicConnector::connect`], with the race's [`Report`]: every attempt's protocol
@@ -255,6 +259,15 @@ impl QuicConnector {
         host: &str,
         port: u16,
     ) -> Result<(Connected, Report), Error> {
+        self.prepare(host, port)?.with_report().await
+    }
+
+    /// The connect to `host`:`port` with this connector's handshake and HTTPS-record settings.
+    fn prepare<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+    ) -> Result<crate::Connect<'a, QuicHandshake>, Error> {
         let invalid = |problem| Error::InvalidInput {
             input: host.to_string(),
             problem,
@@ -268,7 +281,7 @@ impl QuicConnector {
         if records {
             connect = connect.https_records(true).alpn(alpn.iter());
         }
-        connect.handshake(handshake).with_report().await
+        Ok(connect.handshake(handshake))
     }
 }
 
@@ -325,6 +338,7 @@ impl Connected {
 pub struct QuicHandshake {
     tls: TlsHandshake,
     quic: quinn::ClientConfig,
+    endpoints: Arc<Endpoints>,
     server_name: String,
     plan: Option<QuicPlan>,
 }
@@ -370,50 +384,195 @@ impl Handshake for QuicHandshake {
         }
     }
 
-    fn quic_plan(&self) -> Option<QuicPlan> {
-        self.plan.clone()
+    fn quic_plan(&self) -> Option<&QuicPlan> {
+        self.plan.as_ref()
     }
 
     /// A UDP socket of its own, connected to the destination, and a quinn endpoint on it
     /// (HE-12.3); fails when no UDP socket can be made (HE-12.7).
     fn quic(&self, to: &Destination<'_>) -> io::Result<QuicHandshaking> {
-        let attempt = QuicAttempt::start(self.quic.clone(), to.addr(), &self.server_name)?;
+        let attempt = QuicAttempt::start(
+            &self.endpoints,
+            self.quic.clone(),
+            to.addr(),
+            &self.server_name,
+        )?;
         Ok(Box::pin(attempt))
     }
 }
 
-/// One QUIC attempt (HE-12.3): the handshake, raced against a watch on its socket for ICMP
-/// errors.
+/// The connector's QUIC endpoints, one per family, made on first use and shared by every
+/// connect of the connector and its clones: one UDP socket each (IPv6-only for IPv6, so the
+/// families never mix), as quinn's own clients share one. A socket of its own per attempt would
+/// cost a quinn endpoint each (its receive buffers and driver): twice the time of a connect.
+#[derive(Debug, Default)]
+struct Endpoints {
+    families: [Mutex<Option<Arc<FamilyEndpoint>>>; 2],
+}
+
+/// One family's endpoint, and what hears its socket's ICMP errors.
+#[derive(Debug)]
+struct FamilyEndpoint {
+    endpoint: quinn::Endpoint,
+    refusals: Arc<Refusals>,
+    /// Reads the socket's error queue (Linux); stopped when the endpoint goes.
+    watcher: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for FamilyEndpoint {
+    fn drop(&mut self) {
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+    }
+}
+
+impl Endpoints {
+    /// The endpoint for `addr`'s family: the one made earlier while its driver runs, else a
+    /// new one on the current runtime (the first connect's runtime's may be gone). Fails when
+    /// no UDP socket can be made (HE-12.7).
+    fn for_addr(&self, addr: SocketAddr, fresh: bool) -> io::Result<Arc<FamilyEndpoint>> {
+        let slot = &self.families[usize::from(addr.is_ipv4())];
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if !fresh && let Some(endpoint) = slot.as_ref() {
+            return Ok(endpoint.clone());
+        }
+        let endpoint = Arc::new(FamilyEndpoint::new(addr)?);
+        *slot = Some(endpoint.clone());
+        Ok(endpoint)
+    }
+}
+
+impl FamilyEndpoint {
+    fn new(addr: SocketAddr) -> io::Result<FamilyEndpoint> {
+        let socket = udp_socket(addr)?;
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let refusals = Arc::new(Refusals::default());
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let watcher = {
+            // A second descriptor of the socket, registered with the runtime to hear its
+            // errors; quinn reads the first.
+            let watch = tokio::net::UdpSocket::from_std(socket.try_clone()?.into())?;
+            Some(tokio::spawn(watch_errors(watch, refusals.clone())))
+        };
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let watcher = None;
+        let wrapped = Arc::new(IcmpTolerant(runtime.wrap_udp_socket(socket.into())?));
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
+            quinn::EndpointConfig::default(),
+            None,
+            wrapped,
+            runtime,
+        )?;
+        debug!(local = ?endpoint.local_addr().ok(), "QUIC endpoint made");
+        Ok(FamilyEndpoint {
+            endpoint,
+            refusals,
+            watcher,
+        })
+    }
+}
+
+/// The QUIC attempts waiting to hear of an ICMP error for their destination.
+#[derive(Debug, Default)]
+struct Refusals {
+    waiting: Mutex<HashMap<SocketAddr, Vec<Arc<Refusal>>>>,
+}
+
+/// One attempt's ICMP error, once it came.
+#[derive(Debug, Default)]
+struct Refusal {
+    error: Mutex<Option<io::Error>>,
+    waker: futures::task::AtomicWaker,
+}
+
+impl Refusals {
+    fn register(self: &Arc<Self>, addr: SocketAddr) -> Registration {
+        let refusal = Arc::new(Refusal::default());
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.entry(addr).or_default().push(refusal.clone());
+        Registration {
+            refusals: self.clone(),
+            addr,
+            refusal,
+        }
+    }
+
+    /// `addr` answered with an ICMP error: every attempt to it fails with it.
+    fn notify(&self, addr: SocketAddr, error: &io::Error) {
+        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        for refusal in waiting.get(&addr).into_iter().flatten() {
+            let mut slot = refusal.error.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert_with(|| io::Error::new(error.kind(), error.to_string()));
+            refusal.waker.wake();
+        }
+    }
+}
+
+/// An attempt's place among [`Refusals`]; dropping it takes it out.
+struct Registration {
+    refusals: Arc<Refusals>,
+    addr: SocketAddr,
+    refusal: Arc<Refusal>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut waiting = self
+            .refusals
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = waiting.get_mut(&self.addr) {
+            list.retain(|r| !Arc::ptr_eq(r, &self.refusal));
+            if list.is_empty() {
+                waiting.remove(&self.addr);
+            }
+        }
+    }
+}
+
+impl Future for Registration {
+    type Output = io::Error;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Error> {
+        self.refusal.waker.register(cx.waker());
+        let mut slot = self.refusal.error.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.take() {
+            Some(e) => std::task::Poll::Ready(e),
+            None => std::task::Poll::Pending,
+        }
+    }
+}
+
+/// One QUIC attempt (HE-12.3): the handshake on the family's shared endpoint, raced against an
+/// ICMP error for its destination.
 struct QuicAttempt;
 
 impl QuicAttempt {
     fn start(
+        endpoints: &Endpoints,
         config: quinn::ClientConfig,
         addr: SocketAddr,
         name: &str,
     ) -> io::Result<impl Future<Output = io::Result<Connected>> + Send + 'static> {
-        let socket = udp_socket(addr)?;
-        // A second descriptor of the socket, registered with the runtime only to hear its
-        // errors; quinn reads the first.
-        let watch = tokio::net::UdpSocket::from_std(socket.try_clone()?.into())?;
-        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
-        let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
-            None,
-            socket.into(),
-            runtime,
-        )?;
-        let connecting = endpoint
-            .connect_with(config, addr, name)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let mut family = endpoints.for_addr(addr, false)?;
+        let connecting = match family.endpoint.connect_with(config.clone(), addr, name) {
+            // The runtime that made the endpoint is gone (its driver with it): a new one here.
+            Err(quinn::ConnectError::EndpointStopping) => {
+                family = endpoints.for_addr(addr, true)?;
+                family.endpoint.connect_with(config, addr, name)
+            }
+            other => other,
+        }
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let refused = family.refusals.register(addr);
         debug!(%addr, "QUIC attempt started");
         Ok(async move {
-            // The endpoint handle lives as long as the attempt; after it the connection keeps
-            // the endpoint's driver, and a lost attempt's drop closes both.
-            let _endpoint = endpoint;
+            // Keeps the endpoint's error watcher while the attempt runs.
+            let _family = family;
             let handshake = std::pin::pin!(connecting);
-            let icmp = std::pin::pin!(icmp_error(&watch));
-            match futures::future::select(handshake, icmp).await {
+            match futures::future::select(handshake, refused).await {
                 futures::future::Either::Left((result, _)) => {
                     result.map(Connected::Quic).map_err(quic_error)
                 }
@@ -426,28 +585,173 @@ impl QuicAttempt {
     }
 }
 
-/// The first ICMP error the kernel reports on the attempt's socket (connection refused, host
-/// or network unreachable).
-async fn icmp_error(watch: &tokio::net::UdpSocket) -> io::Error {
-    loop {
-        if let Err(e) = watch.ready(Interest::ERROR).await {
-            return e;
+/// quinn's socket, where an ICMP error the kernel reports on a receive (with `IP_RECVERR`) is
+/// not fatal: the error watcher reads it from the error queue, and the endpoint goes on. quinn
+/// ends an endpoint on any receive error but a reset.
+#[derive(Debug)]
+struct IcmpTolerant(Arc<dyn quinn::AsyncUdpSocket>);
+
+impl quinn::AsyncUdpSocket for IcmpTolerant {
+    fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn quinn::UdpPoller>> {
+        self.0.clone().create_io_poller()
+    }
+
+    fn try_send(&self, transmit: &quinn::udp::Transmit<'_>) -> io::Result<()> {
+        match self.0.try_send(transmit) {
+            Err(e) if is_icmp(&e) => Ok(()),
+            other => other,
         }
-        match watch.take_error() {
-            Ok(Some(e)) | Err(e) => return e,
-            // Seen by quinn's descriptor first: clear the readiness and wait for another.
-            Ok(None) => {
-                let clear = || Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock));
-                let _ = watch.try_io(Interest::ERROR, clear);
+    }
+
+    fn poll_recv(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        bufs: &mut [std::io::IoSliceMut<'_>],
+        meta: &mut [quinn::udp::RecvMeta],
+    ) -> std::task::Poll<io::Result<usize>> {
+        loop {
+            match self.0.poll_recv(cx, bufs, meta) {
+                std::task::Poll::Ready(Err(e)) if is_icmp(&e) => continue,
+                other => return other,
             }
         }
     }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.0.local_addr()
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        self.0.max_transmit_segments()
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        self.0.max_receive_segments()
+    }
+
+    fn may_fragment(&self) -> bool {
+        self.0.may_fragment()
+    }
 }
 
-/// A UDP socket for one QUIC attempt to `addr`: bound to the family's unspecified address,
-/// connected to `addr` so that the kernel reports its ICMP errors (with `IP_RECVERR`, the soft
-/// ones too: host and network unreachable). `SO_SELECT_ERR_QUEUE` makes such an error wake a
-/// reader. No UDP socket at all (a sandbox) is the error (HE-12.7).
+/// An error an ICMP message causes on a UDP socket.
+fn is_icmp(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+    ) || matches!(
+        e.raw_os_error(),
+        Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::ECONNREFUSED | libc::EPROTO)
+    )
+}
+
+/// Reads the socket's error queue whenever it has something: each ICMP error fails the
+/// attempts to the destination of the datagram that caused it (HE-12.3).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+async fn watch_errors(watch: tokio::net::UdpSocket, refusals: Arc<Refusals>) {
+    use std::os::fd::AsRawFd;
+    loop {
+        if watch.ready(Interest::ERROR).await.is_err() {
+            return;
+        }
+        for (addr, error) in read_error_queue(watch.as_raw_fd()) {
+            debug!(%addr, %error, "ICMP error on the QUIC socket");
+            refusals.notify(addr, &error);
+        }
+        // The queue is empty: wait for the next error.
+        let clear = || Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock));
+        let _ = watch.try_io(Interest::ERROR, clear);
+    }
+}
+
+/// The errors queued on socket `fd` (`IP_RECVERR`), at most 64: each with the destination of
+/// the datagram that caused it, as `recvmsg(MSG_ERRQUEUE)` gives them.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn read_error_queue(fd: std::os::fd::RawFd) -> Vec<(SocketAddr, io::Error)> {
+    let mut found = Vec::new();
+    for _ in 0..64 {
+        // SAFETY: plain C structs, zero is a valid value for each.
+        let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut payload = [0u8; 64];
+        let mut control = [0u64; 64];
+        let mut iov = libc::iovec {
+            iov_base: payload.as_mut_ptr().cast(),
+            iov_len: payload.len(),
+        };
+        // SAFETY: as above.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = (&mut name as *mut libc::sockaddr_storage).cast();
+        msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: every pointer in `msg` points at a live buffer of the length it gives.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+        if n < 0 {
+            break; // EAGAIN: the queue is empty.
+        }
+        let mut errno = None;
+        // SAFETY: `msg` was filled by recvmsg; the CMSG macros walk its control buffer.
+        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        while !cmsg.is_null() {
+            // SAFETY: a header inside the control buffer.
+            let header = unsafe { &*cmsg };
+            let ours = (header.cmsg_level == libc::SOL_IP && header.cmsg_type == libc::IP_RECVERR)
+                || (header.cmsg_level == libc::SOL_IPV6 && header.cmsg_type == libc::IPV6_RECVERR);
+            if ours {
+                // SAFETY: the kernel puts a sock_extended_err in these messages' data.
+                let err = unsafe {
+                    std::ptr::read_unaligned(
+                        libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>(),
+                    )
+                };
+                errno = Some(err.ee_errno as i32);
+            }
+            // SAFETY: as above.
+            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+        }
+        if let (Some(addr), Some(errno)) = (socket_addr(&name), errno) {
+            found.push((addr, io::Error::from_raw_os_error(errno)));
+        }
+    }
+    found
+}
+
+/// A `sockaddr_storage` as a socket address, if it holds an IPv4 or IPv6 one.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn socket_addr(name: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(name.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: an AF_INET address is a sockaddr_in, which fits the storage.
+            let sin =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            Some(SocketAddr::new(ip.into(), u16::from_be(sin.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: an AF_INET6 address is a sockaddr_in6, which fits the storage.
+            let sin6 =
+                unsafe { &*(name as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            let v6 = std::net::SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            );
+            Some(SocketAddr::V6(v6))
+        }
+        _ => None,
+    }
+}
+
+/// The UDP socket of a family's endpoint: bound to the family's unspecified address (IPv6 only
+/// for IPv6), with `IP_RECVERR` / `IPV6_RECVERR` on Linux, so that ICMP errors for any
+/// destination (port unreachable, host and network unreachable) are queued with the address
+/// they concern. No UDP socket at all (a sandbox) is the error (HE-12.7).
 fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(
         Domain::for_address(addr),
@@ -465,32 +769,28 @@ fn udp_socket(addr: SocketAddr) -> io::Result<Socket> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     recverr(&socket, addr.is_ipv6());
     socket.bind(&SocketAddr::new(unspecified, 0).into())?;
-    socket.connect(&addr.into())?;
     Ok(socket)
 }
 
-/// `IP_RECVERR` / `IPV6_RECVERR` and `SO_SELECT_ERR_QUEUE`, best effort.
+/// `IP_RECVERR` or `IPV6_RECVERR`, best effort.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn recverr(socket: &Socket, v6: bool) {
     use std::os::fd::AsRawFd;
     let on: libc::c_int = 1;
-    let set = |level, name| {
-        // SAFETY: a valid descriptor, and a c_int option of the right size.
-        unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                level,
-                name,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        }
+    let (level, name) = match v6 {
+        true => (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
+        false => (libc::IPPROTO_IP, libc::IP_RECVERR),
     };
-    match v6 {
-        true => set(libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
-        false => set(libc::IPPROTO_IP, libc::IP_RECVERR),
+    // SAFETY: a valid descriptor, and a c_int option of the right size.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
     };
-    set(libc::SOL_SOCKET, libc::SO_SELECT_ERR_QUEUE);
 }
 
 /// A QUIC handshake's failure as an I/O error of the matching kind (HE-12.3).

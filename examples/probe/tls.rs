@@ -146,7 +146,7 @@ impl eyeballs::Handshake for ExplainedQuic {
         self.0.note(output)
     }
 
-    fn quic_plan(&self) -> Option<eyeballs::QuicPlan> {
+    fn quic_plan(&self) -> Option<&eyeballs::QuicPlan> {
         self.0.quic_plan()
     }
 

@@ -2477,8 +2477,8 @@ impl Handshake<FakeSocket> for FakeQuic {
         Box::pin(std::future::ready(Ok(FakeConnection::Tcp(stream))))
     }
 
-    fn quic_plan(&self) -> Option<crate::QuicPlan> {
-        Some(self.plan.clone())
+    fn quic_plan(&self) -> Option<&crate::QuicPlan> {
+        Some(&self.plan)
     }
 
     fn quic(&self, to: &Destination<'_>) -> io::Result<Self::Future> {
