@@ -18,12 +18,17 @@
 //! | UDP refused (ICMP port unreachable) | QUIC at 0 ms fails when the ICMP error comes back; TCP starts at that instant |
 //! | no UDP socket can be made (a sandbox) | the QUIC attempt fails before sending anything, with a warning; TCP at 0 ms |
 //!
-//! Each QUIC attempt has a UDP socket of its own, connected to the destination (the kernel then
-//! reports the destination's ICMP errors to it, which is how a refused port fails the attempt at
-//! once; an unconnected socket shared by every connect hears none) and its own quinn endpoint;
-//! the winner's connection keeps it, the losers' are closed with a CONNECTION_CLOSE and their
-//! sockets released. One socket per connection, as browsers do, also keeps connections to
-//! different servers from sharing a source port.
+//! The connector owns one quinn endpoint per family, made on the first QUIC attempt of that
+//! family and shared by every connect of the connector and its clones (one UDP socket each,
+//! IPv6-only for IPv6), as quinn's own clients share one; it is closed when the last clone goes
+//! and its connections are done. On Linux the socket has `IP_RECVERR`: the kernel queues each
+//! ICMP error (port, host or network unreachable) with the destination it concerns, and the
+//! attempts to that destination fail at once. Elsewhere a refused UDP port is found by the
+//! stagger (250 ms). A winner's connection lives on the shared socket; losers are closed with a
+//! CONNECTION_CLOSE, and quinn keeps their state for the closing period (three probe timeouts,
+//! about 3 s for a server that never answered) before freeing it. The endpoints belong to the
+//! tokio runtime of their first connect; a connect on another runtime after that one is gone
+//! makes new ones.
 //!
 //! QUIC attempts do not use Encrypted Client Hello: with `HttpsConnector::ech_required`, a
 //! connect makes no QUIC attempt at all, so the name is never sent in clear text.
