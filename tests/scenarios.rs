@@ -1028,6 +1028,31 @@ fn he_12_2_lab_udp_dropped_for_both_families() {
     );
     assert_quic_won(&runs[1], Tcp, v6(0), (0, 200));
     assert_eq!(runs[1].1[0].0, Tcp, "TCP first after QUIC failed here");
+
+    // HE-12.6: the probe's --all --quic names the block (a short timeout: each QUIC check waits
+    // that long for an answer that never comes).
+    let port = TLS_PORT.to_string();
+    let args = [
+        "--all",
+        "--quic",
+        "--insecure",
+        "--json",
+        "--timeout",
+        "1000",
+        "svc.test",
+        &port,
+    ];
+    let out = lab.run_in_client(probe_bin::probe_bin(), &args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let record: serde_json::Value = serde_json::from_str(stdout.trim()).expect(&stdout);
+    assert_eq!(record["verdict"]["ipv6"], "ok", "{record}");
+    assert_eq!(record["quic_verdict"]["ipv6"], "blackhole", "{record}");
+    assert_eq!(record["quic_verdict"]["ipv4"], "blackhole", "{record}");
+    let diagnosis = record["diagnosis"].as_str().unwrap();
+    assert!(
+        diagnosis.contains("UDP to port 8443 is blocked on this path (QUIC unreachable, TCP fine)"),
+        "{diagnosis}"
+    );
 }
 
 // HE-12.2: UDP dropped for IPv6 only: QUIC to IPv6 at 0 gets nothing, TCP to IPv6 at 250 ms

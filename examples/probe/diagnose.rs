@@ -37,6 +37,91 @@ impl Checked {
     }
 }
 
+/// `--all --quic`: one address's QUIC handshake on its own, its code (`ok`, `refused`,
+/// `unreachable`, `blackhole`, `no_udp`, `handshake_failed`, or `not_offered` for an HTTPS
+/// endpoint whose record lists no `h3`), how long it took, and its error's words.
+pub type QuicCheck = (std::net::SocketAddr, &'static str, Duration, Option<String>);
+
+/// A QUIC check's code from its outcome: `None` when the attempt timed out.
+#[cfg_attr(not(feature = "quic"), allow(dead_code, reason = "used by --quic"))]
+pub fn quic_code(result: &Option<Result<(), std::io::Error>>) -> &'static str {
+    use std::io::ErrorKind;
+    match result {
+        None => "blackhole",
+        Some(Ok(())) => "ok",
+        Some(Err(e)) => match e.kind() {
+            ErrorKind::ConnectionRefused => "refused",
+            ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => "unreachable",
+            ErrorKind::TimedOut => "blackhole",
+            ErrorKind::PermissionDenied | ErrorKind::AddrNotAvailable | ErrorKind::Unsupported => {
+                "no_udp"
+            }
+            _ => "handshake_failed",
+        },
+    }
+}
+
+/// A family's QUIC code: `ok` if any address's QUIC worked, the shared code of all, `mixed`, or
+/// `no_address`.
+pub fn quic_family_code(checks: &[&QuicCheck]) -> &'static str {
+    let codes: Vec<&str> = checks.iter().map(|c| c.1).collect();
+    match codes.first() {
+        None => "no_address",
+        Some(_) if codes.contains(&"ok") => "ok",
+        Some(first) if codes.iter().all(|c| c == first) => first,
+        Some(_) => "mixed",
+    }
+}
+
+/// What `--all --quic` adds to the sentence, from each family's TCP (+TLS) code and QUIC code.
+pub fn quic_sentence(
+    tcp: [&str; 2],
+    quic: [&str; 2],
+    port: u16,
+    attempt_delay: Duration,
+) -> String {
+    let delay = attempt_delay.as_millis();
+    let blocked = |f: usize| tcp[f] == "ok" && matches!(quic[f], "blackhole" | "unreachable");
+    let refused = |f: usize| tcp[f] == "ok" && quic[f] == "refused";
+    let tested: Vec<usize> = (0..2)
+        .filter(|f| !matches!(quic[*f], "no_address"))
+        .collect();
+    if tested.is_empty() {
+        return String::new();
+    }
+    if tested.iter().all(|f| quic[*f] == "ok") {
+        return " QUIC (HTTP/3) works too.".into();
+    }
+    let over = |fs: &[usize]| match fs {
+        [0] => " over IPv6",
+        [1] => " over IPv4",
+        _ => "",
+    };
+    let blocked: Vec<usize> = tested.iter().copied().filter(|f| blocked(*f)).collect();
+    if !blocked.is_empty() {
+        return format!(
+            " UDP to port {port} is blocked on this path{} (QUIC unreachable, TCP fine): a client \
+             racing QUIC loses {delay} ms on its first connect, then starts TCP first.",
+            over(&blocked)
+        );
+    }
+    let refused: Vec<usize> = tested.iter().copied().filter(|f| refused(*f)).collect();
+    if !refused.is_empty() {
+        return format!(
+            " Nothing answers QUIC on UDP port {port}{} (refused, TCP fine): a client racing QUIC \
+             falls back to TCP at once.",
+            over(&refused)
+        );
+    }
+    if tested.iter().any(|f| quic[*f] == "no_udp") {
+        return " QUIC was not checked: no UDP socket could be made here.".into();
+    }
+    if tested.iter().any(|f| quic[*f] == "handshake_failed") {
+        return format!(" The QUIC handshake on UDP port {port} fails (see each address's error).");
+    }
+    String::new()
+}
+
 /// How a TLS handshake failed after TCP connected, as the probe's handshake words it
 /// (`tls::explain`): each message starts with its prefix, and the code is `--json`'s.
 pub const TLS_FAILURES: [(&str, &str); 6] = [
@@ -263,6 +348,33 @@ mod tests {
         assert_eq!(family_code(&Lookup::Skipped, &[]), "skipped");
         assert_eq!(family_code(&Lookup::Failed("x".into()), &[]), "dns_error");
         assert_eq!(family_code(&Lookup::NoAddress, &[]), "no_address");
+    }
+
+    // HE-12.6: the QUIC part of the diagnosis names a UDP block where TCP works.
+    #[test]
+    fn quic_sentences() {
+        let d = Duration::from_millis(250);
+        let s = quic_sentence(["ok", "ok"], ["blackhole", "blackhole"], 443, d);
+        assert!(
+            s.contains("UDP to port 443 is blocked on this path (QUIC unreachable, TCP fine)"),
+            "{s}"
+        );
+        let s = quic_sentence(["ok", "ok"], ["blackhole", "ok"], 443, d);
+        assert!(s.contains("blocked on this path over IPv6"), "{s}");
+        let s = quic_sentence(["ok", "ok"], ["refused", "refused"], 443, d);
+        assert!(s.contains("Nothing answers QUIC on UDP port 443"), "{s}");
+        assert_eq!(
+            quic_sentence(["ok", "ok"], ["ok", "ok"], 443, d),
+            " QUIC (HTTP/3) works too."
+        );
+        assert_eq!(
+            quic_sentence(["ok", "no_address"], ["ok", "no_address"], 443, d),
+            " QUIC (HTTP/3) works too."
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(quic_code(&Some(Err(refused))), "refused");
+        assert_eq!(quic_code(&None), "blackhole");
+        assert_eq!(quic_code(&Some(Ok(()))), "ok");
     }
 
     #[test]

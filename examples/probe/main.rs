@@ -529,7 +529,17 @@ async fn all_once(
     );
     let nat64 = extra.into_iter().flatten().next();
     let delay = connector.config().attempt_delay;
-    let diagnosis = render::Diagnosis::new(lookups, &results, port, delay, nat64);
+    let mut diagnosis = render::Diagnosis::new(lookups, &results, port, delay, nat64);
+    // With --quic, each address's QUIC handshake on its own too (HE-12.6).
+    if opts.quic {
+        match quic_checks(connector, host, port, &addrs, opts).await {
+            Ok(checks) => diagnosis = diagnosis.with_quic(checks, port, delay),
+            Err(e) => {
+                usage_error(&e, opts.json);
+                return Err(2);
+            }
+        }
+    }
     if opts.json {
         let record = render::all_record(host, port, &results, &diagnosis);
         println!("{}", records::line(&record));
@@ -544,6 +554,67 @@ async fn all_once(
         .map(|(addr, checked, took)| (*addr, diagnose::address_code(checked), *took))
         .collect();
     Ok((if diagnosis.ok() { 0 } else { 1 }, runs))
+}
+
+/// `--all --quic`: every address's QUIC handshake on its own (the QUIC connector's, the host
+/// taken to speak HTTP/3 on its port), each bounded by the timeout; an HTTPS endpoint whose
+/// record lists no `h3` is `not_offered`.
+#[cfg(feature = "quic")]
+async fn quic_checks(
+    connector: &Connector,
+    host: &str,
+    port: u16,
+    addrs: &[Destination],
+    opts: &Options,
+) -> Result<Vec<diagnose::QuicCheck>, String> {
+    use eyeballs::Handshake;
+    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
+    let https = tls::https_connector(connector, &tls)?;
+    let quic = eyeballs::quic::QuicConnector::new(https).map_err(|e| e.to_string())?;
+    let name = tls::server_name(host)?;
+    quic.mark_h3(&name, port, port);
+    let handshake = tls::ExplainedQuic(quic.handshake(&name, port).map_err(|e| e.to_string())?);
+    let handshake = &handshake;
+    let checks = addrs.iter().map(|(addr, endpoint)| async move {
+        let addr = *addr;
+        let h3 = |e: &eyeballs::https_records::ServiceEndpoint| {
+            e.record.alpn_set().iter().any(|p| p == b"h3")
+        };
+        if endpoint.as_ref().is_some_and(|e| !h3(e)) {
+            return (addr, "not_offered", Duration::ZERO, None);
+        }
+        let to = eyeballs::Destination::new(addr, Some(host), endpoint.as_ref());
+        let t = std::time::Instant::now();
+        let result = match handshake.quic(&to) {
+            Ok(attempt) => tokio::time::timeout(opts.timeout, attempt)
+                .await
+                .ok()
+                .map(|r| r.map(drop)),
+            Err(e) => Some(Err(e)),
+        };
+        let code = diagnose::quic_code(&result);
+        let error = match result {
+            Some(Err(e)) => Some(e.to_string()),
+            None => Some(format!(
+                "no QUIC answer within {} ms",
+                opts.timeout.as_millis()
+            )),
+            Some(Ok(())) => None,
+        };
+        (addr, code, t.elapsed(), error)
+    });
+    Ok(futures::future::join_all(checks).await)
+}
+
+#[cfg(not(feature = "quic"))]
+async fn quic_checks(
+    _: &Connector,
+    _: &str,
+    _: u16,
+    _: &[Destination],
+    _: &Options,
+) -> Result<Vec<diagnose::QuicCheck>, String> {
+    unreachable!("--quic is refused before any connect without the quic feature")
 }
 
 /// The demo's sentence after a case: why it matters (text mode only).

@@ -209,6 +209,10 @@ pub struct All {
     /// `blackhole`, `handshake_failed`, `failed`, `mixed` or `skipped`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdicts>,
+    /// With `--quic`, per family: `ok`, `refused`, `unreachable`, `blackhole`, `no_udp`,
+    /// `handshake_failed`, `not_offered`, `mixed` or `no_address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic_verdict: Option<Verdicts>,
     /// Per family, the lookup's error when it failed (`dns_error`).
     pub dns: DnsErrors,
     /// The sentence that sums it up.
@@ -247,6 +251,14 @@ pub struct AddressCheck {
     /// `null` when skipped.
     pub ms: Option<f64>,
     pub error: Option<String>,
+    /// With `--quic`: the address's QUIC check, `ok`, `refused`, `unreachable`, `blackhole`,
+    /// `no_udp`, `handshake_failed` or `not_offered`; its time when `ok`, and its error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic_error: Option<String>,
 }
 
 /// `--repeat N`: one summary object after the connects.
@@ -595,9 +607,16 @@ mod tests {
                 code: "refused",
                 ms: Some(2.0),
                 error: Some("connection refused".into()),
+                quic: Some("refused"),
+                quic_ms: None,
+                quic_error: Some("connection refused".into()),
             }],
             verdict: Some(Verdicts {
                 ipv6: "dns_error",
+                ipv4: "refused",
+            }),
+            quic_verdict: Some(Verdicts {
+                ipv6: "no_address",
                 ipv4: "refused",
             }),
             dns: DnsErrors {
@@ -613,8 +632,10 @@ mod tests {
             json!({
                 "host": "example.test", "port": 80, "mode": "all", "ok": false,
                 "results": [{"addr": "192.0.2.1:80", "family": "ipv4", "ok": false, "code": "refused",
-                             "ms": 2.0, "error": "connection refused"}],
+                             "ms": 2.0, "error": "connection refused",
+                             "quic": "refused", "quic_error": "connection refused"}],
                 "verdict": {"ipv6": "dns_error", "ipv4": "refused"},
+                "quic_verdict": {"ipv6": "no_address", "ipv4": "refused"},
                 "dns": {"ipv6": "SERVFAIL", "ipv4": null},
                 "diagnosis": "The IPv6 lookup fails; IPv4 is refused.",
                 "error": null,

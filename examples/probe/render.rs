@@ -288,6 +288,8 @@ pub struct Diagnosis {
     pub sentence: String,
     /// The NAT64 prefix IPv4 addresses were reached through (no IPv4 route), if any.
     pub nat64: Option<(eyeballs::nat64::Nat64Prefix, eyeballs::nat64::PrefixSource)>,
+    /// With `--quic`: each address's QUIC check, and each family's QUIC code.
+    pub quic: Option<(Vec<diagnose::QuicCheck>, [&'static str; 2])>,
 }
 
 impl Diagnosis {
@@ -318,7 +320,33 @@ impl Diagnosis {
             codes,
             sentence,
             nat64,
+            quic: None,
         }
+    }
+
+    /// `--all --quic`: each address's QUIC check, its family codes, and the sentence's words on
+    /// them (HE-12.6). The verdict (and the exit status) stays TCP's.
+    pub fn with_quic(
+        mut self,
+        checks: Vec<diagnose::QuicCheck>,
+        port: u16,
+        delay: Duration,
+    ) -> Diagnosis {
+        let codes = [Family::V6, Family::V4].map(|family| {
+            let of: Vec<&diagnose::QuicCheck> = checks
+                .iter()
+                .filter(|c| Family::of(&c.0) == family)
+                .collect();
+            diagnose::quic_family_code(&of)
+        });
+        self.sentence += &diagnose::quic_sentence(self.codes, codes, port, delay);
+        self.quic = Some((checks, codes));
+        self
+    }
+
+    /// The QUIC check of `addr`, with `--quic`.
+    pub fn quic_of(&self, addr: &std::net::SocketAddr) -> Option<&diagnose::QuicCheck> {
+        self.quic.as_ref()?.0.iter().find(|c| c.0 == *addr)
     }
 
     /// Whether the exit status is 0.
@@ -360,8 +388,15 @@ pub fn all_record(host: &str, port: u16, results: &[Check], d: &Diagnosis) -> re
                     _ => Some(ms(*t)),
                 },
                 error: c.error().map(ToString::to_string),
+                quic: d.quic_of(a).map(|q| q.1),
+                quic_ms: d.quic_of(a).map(|q| ms(q.2)),
+                quic_error: d.quic_of(a).and_then(|q| q.3.clone()),
             })
             .collect(),
+        quic_verdict: d.quic.as_ref().map(|(_, codes)| records::Verdicts {
+            ipv6: codes[0],
+            ipv4: codes[1],
+        }),
         verdict: Some(records::Verdicts {
             ipv6: d.codes[0],
             ipv4: d.codes[1],
@@ -422,9 +457,13 @@ pub fn reachability(
         .map(|(a, _, _)| a.to_string().len())
         .max()
         .unwrap_or(0);
+    let quic_column = match d.quic {
+        Some(_) => format!("  {:<16}  {:>10}", "quic", "quic time"),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "  {:<w$}  {:<6}  {:<16}  {:>10}",
+        "  {:<w$}  {:<6}  {:<16}  {:>10}{quic_column}",
         "address", "family", "result", "handshake"
     );
     let mut why = Vec::new();
@@ -444,9 +483,27 @@ pub fn reachability(
                 (style.red(&format!("{code:<16}")), "-".to_string())
             }
         };
+        let quic = match d.quic_of(a) {
+            Some((_, code, t, error)) => {
+                if let Some(error) = error {
+                    why.push(format!("  {a} (QUIC): {error}"));
+                }
+                let (code, time) = match *code {
+                    "ok" => (
+                        style.green(&format!("{code:<16}")),
+                        format!("{:.1} ms", ms(*t)),
+                    ),
+                    "not_offered" => (style.dim(&format!("{code:<16}")), "-".to_string()),
+                    _ => (style.red(&format!("{code:<16}")), "-".to_string()),
+                };
+                format!("  {code}  {time:>10}")
+            }
+            None if d.quic.is_some() => format!("  {:<16}  {:>10}", style.dim("skipped"), "-"),
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {:<w$}  {:<6}  {res}  {time:>10}",
+            "  {:<w$}  {:<6}  {res}  {time:>10}{quic}",
             a.to_string(),
             Family::of(a).as_str()
         );
@@ -461,6 +518,15 @@ pub fn reachability(
         style.red(&verdict)
     };
     let _ = writeln!(out, "{} {verdict}", style.bold("verdict:"));
+    if let Some((_, codes)) = &d.quic {
+        let _ = writeln!(
+            out,
+            "{} IPv6 {}, IPv4 {}",
+            style.bold("QUIC:"),
+            codes[0],
+            codes[1]
+        );
+    }
     let _ = writeln!(out, "{} {}", style.bold("diagnosis:"), d.sentence);
     out
 }
