@@ -165,6 +165,28 @@ async fn he_12_2_udp_silent_tcp_after_the_attempt_delay() {
     assert!(report.attempts()[1].started() >= Duration::from_millis(250));
 }
 
+// HE-12.3: a server that answers the QUIC Initials with garbage: quinn drops what does not parse,
+// nothing panics, and TCP wins one attempt delay later.
+#[tokio::test]
+async fn he_12_3_garbage_on_udp_is_ignored() {
+    let _serial = SERIAL.lock().await;
+    let certs = certs();
+    let server = start("127.0.0.1", Udp::Garbage, &certs).await;
+    let quic = connector(&certs);
+    quic.mark_h3("127.0.0.1", server.addr.port(), server.addr.port());
+    let (connected, report) = quic
+        .connect_with_report("127.0.0.1", server.addr.port())
+        .await
+        .unwrap();
+    assert_eq!(connected.protocol(), Protocol::Tcp, "{report}");
+    assert_eq!(
+        attempts(&report),
+        [(Protocol::Quic, "cancelled"), (Protocol::Tcp, "connected")],
+        "{report}"
+    );
+    assert!(report.attempts()[1].started() >= Duration::from_millis(250));
+}
+
 // HE-12.1: an origin nobody marked and no record lists: TCP only, no UDP sent.
 #[tokio::test]
 async fn he_12_1_unmarked_origins_get_no_quic_attempt() {

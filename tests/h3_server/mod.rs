@@ -67,6 +67,9 @@ pub enum Udp {
     Closed,
     /// A socket bound that reads every datagram and answers none.
     Silent,
+    /// A socket that answers every datagram with bytes that are not QUIC (a long-header first
+    /// byte, then noise), three times over.
+    Garbage,
 }
 
 /// A server: HTTPS over TCP on `addr`, and UDP on the same port as `udp` says.
@@ -121,6 +124,30 @@ pub async fn start(ip: &str, udp: Udp, certs: &Certs) -> Server {
                 tasks.push(tokio::spawn(async move {
                     let mut buf = [0u8; 2048];
                     while socket.recv_from(&mut buf).await.is_ok() {}
+                }));
+            }
+            Udp::Garbage => {
+                std_udp.set_nonblocking(true).unwrap();
+                let socket = tokio::net::UdpSocket::from_std(std_udp).unwrap();
+                tasks.push(tokio::spawn(async move {
+                    let mut buf = [0u8; 2048];
+                    let mut noise = 0x9e37_79b9_u32;
+                    while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                        for len in [n.min(1200), 40, 1] {
+                            let reply: Vec<u8> = (0..len)
+                                .map(|i| {
+                                    noise =
+                                        noise.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                                    if i == 0 {
+                                        0xc0 | (noise >> 24) as u8
+                                    } else {
+                                        (noise >> 24) as u8
+                                    }
+                                })
+                                .collect();
+                            let _ = socket.send_to(&reply, peer).await;
+                        }
+                    }
                 }));
             }
             Udp::H3 => {
