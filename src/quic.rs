@@ -178,24 +178,27 @@ impl QuicConnector {
             .alt_svc
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        Ok(cache.update(host, port, &parsed, &self.protocols, Instant::now()))
+        let host = origin_host(host);
+        Ok(cache.update(&host, port, &parsed, &self.protocols, Instant::now()))
     }
 
     /// Marks `host`:`port` as speaking HTTP/3 on UDP port `udp_port` (usually the same): its
     /// own addresses get QUIC attempts, not only endpoints of HTTPS records that list `h3`
     /// (HE-12.1). Kept until [`QuicConnector::unmark_h3`].
+    /// The host is matched as an origin: case, brackets around an IPv6 literal and a final dot
+    /// do not matter.
     pub fn mark_h3(&self, host: &str, port: u16, udp_port: u16) {
         let mut marked = self
             .origins
             .marked
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        marked.insert((host.to_ascii_lowercase(), port), udp_port);
+        marked.insert((origin_host(host), port), udp_port);
     }
 
     /// Removes a mark of [`QuicConnector::mark_h3`], and what `Alt-Svc` said of the origin.
     pub fn unmark_h3(&self, host: &str, port: u16) {
-        let key = (host.to_ascii_lowercase(), port);
+        let key = (origin_host(host), port);
         (self
             .origins
             .marked
@@ -220,7 +223,7 @@ impl QuicConnector {
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let origin = (bare.to_ascii_lowercase(), port);
+        let origin = (origin_host(host), port);
         let marked = self
             .origins
             .marked
@@ -288,6 +291,17 @@ impl QuicConnector {
         }
         Ok(connect.handshake(handshake))
     }
+}
+
+/// How the connector's memory names an origin's host: lowercase, without brackets around an
+/// IPv6 literal or a final dot, so that `[2001:DB8::1]` and `2001:db8::1`, `example.com.` and
+/// `Example.com` are one origin.
+fn origin_host(host: &str) -> String {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.strip_suffix('.').unwrap_or(bare).to_ascii_lowercase()
 }
 
 /// The connection a [`QuicConnector`] made: QUIC, or TCP with TLS on it.
@@ -810,4 +824,30 @@ fn quic_error(e: quinn::ConnectionError) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, format!("QUIC handshake failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // HE-12.5: one origin however its host is written.
+    #[test]
+    fn origin_hosts_are_normalised() {
+        assert_eq!(origin_host("[2001:DB8::1]"), "2001:db8::1");
+        assert_eq!(origin_host("2001:db8::1"), "2001:db8::1");
+        assert_eq!(origin_host("Example.COM."), "example.com");
+        assert_eq!(origin_host("example.com"), "example.com");
+    }
+
+    // HE-12.3: the errors an ICMP message causes, and only those, are passed over.
+    #[test]
+    fn icmp_errors_are_recognised() {
+        use io::ErrorKind::*;
+        for kind in [ConnectionRefused, HostUnreachable, NetworkUnreachable] {
+            assert!(is_icmp(&io::Error::from(kind)), "{kind:?}");
+        }
+        for kind in [WouldBlock, InvalidInput, Other, ConnectionReset] {
+            assert!(!is_icmp(&io::Error::from(kind)), "{kind:?}");
+        }
+    }
 }
