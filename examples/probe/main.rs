@@ -295,10 +295,7 @@ async fn connect_tls(
     port: u16,
     opts: &Options,
 ) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
-    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
-    let https = tls::https_connector(connector, &tls)?;
-    let name = tls::server_name(host)?;
-    let handshake = tls::Explained(https.tls_handshake(&name).map_err(|e| e.to_string())?);
+    let handshake = tls::Explained(check_tls(connector, host, opts)?);
     Ok(connector
         .connect((host, port))
         .handshake(handshake)
@@ -317,12 +314,7 @@ async fn connect_quic(
     port: u16,
     opts: &Options,
 ) -> Result<Result<(eyeballs::Report, &'static str), Error>, String> {
-    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
-    let https = tls::https_connector(connector, &tls)?;
-    let quic = eyeballs::quic::QuicConnector::new(https).map_err(|e| e.to_string())?;
-    let name = tls::server_name(host)?;
-    quic.mark_h3(&name, port, port);
-    let handshake = tls::ExplainedQuic(quic.handshake(&name, port).map_err(|e| e.to_string())?);
+    let handshake = quic_handshake(connector, host, port, opts)?;
     Ok(connector
         .connect((host, port))
         .handshake(handshake)
@@ -335,6 +327,24 @@ async fn connect_quic(
             };
             (report, ech)
         }))
+}
+
+/// `--quic`'s handshake: the `QuicConnector`'s over `connector` (the probe's TLS settings), the
+/// host taken to speak HTTP/3 on `port`, its failures explained.
+#[cfg(feature = "quic")]
+fn quic_handshake(
+    connector: &Connector,
+    host: &str,
+    port: u16,
+    opts: &Options,
+) -> Result<tls::Explained<eyeballs::quic::QuicHandshake>, String> {
+    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
+    let https = tls::https_connector(connector, &tls)?;
+    let quic = eyeballs::quic::QuicConnector::new(https).map_err(|e| e.to_string())?;
+    let name = tls::server_name(host)?;
+    quic.mark_h3(&name, port, port);
+    let handshake = quic.handshake(&name, port).map_err(|e| e.to_string())?;
+    Ok(tls::Explained(handshake))
 }
 
 #[cfg(not(feature = "quic"))]
@@ -568,13 +578,7 @@ async fn quic_checks(
     opts: &Options,
 ) -> Result<Vec<diagnose::QuicCheck>, String> {
     use eyeballs::Handshake;
-    let tls = tls::client_config(opts.insecure, opts.ca.as_deref())?;
-    let https = tls::https_connector(connector, &tls)?;
-    let quic = eyeballs::quic::QuicConnector::new(https).map_err(|e| e.to_string())?;
-    let name = tls::server_name(host)?;
-    quic.mark_h3(&name, port, port);
-    let handshake = tls::ExplainedQuic(quic.handshake(&name, port).map_err(|e| e.to_string())?);
-    let handshake = &handshake;
+    let handshake = &quic_handshake(connector, host, port, opts)?;
     let checks = addrs.iter().map(|(addr, endpoint)| async move {
         let addr = *addr;
         let h3 = |e: &eyeballs::https_records::ServiceEndpoint| {

@@ -84,44 +84,14 @@ pub fn https_connector(
     Ok(https)
 }
 
-/// The connector's TLS handshake for `host`, its failures reworded by [`explain`].
-pub struct Explained(pub eyeballs::hyper::TlsHandshake);
+/// One of the connector's handshakes (`HttpsConnector`'s TLS one, `QuicConnector`'s with
+/// `--quic`), its failures reworded by [`explain`], over TCP and QUIC alike; everything else as
+/// the handshake has it.
+pub struct Explained<H>(pub H);
 
-impl eyeballs::Handshake for Explained {
-    type Output = eyeballs::hyper::TlsConnected;
-    type Future =
-        futures::future::MapErr<eyeballs::hyper::TlsHandshaking, fn(io::Error) -> io::Error>;
-
-    fn handshake(
-        &self,
-        tcp: tokio::net::TcpStream,
-        to: &eyeballs::Destination<'_>,
-    ) -> Self::Future {
-        use futures::TryFutureExt;
-        self.0
-            .handshake(tcp, to)
-            .map_err(explain as fn(io::Error) -> io::Error)
-    }
-
-    fn waits_for_service(&self) -> bool {
-        self.0.waits_for_service()
-    }
-
-    fn note(&self, output: &Self::Output) -> Option<std::borrow::Cow<'static, str>> {
-        self.0.note(output)
-    }
-}
-
-/// The QUIC connector's handshake for `host` (`--quic`), its failures reworded by [`explain`]
-/// on both protocols.
-#[cfg(feature = "quic")]
-pub struct ExplainedQuic(pub eyeballs::quic::QuicHandshake);
-
-#[cfg(feature = "quic")]
-impl eyeballs::Handshake for ExplainedQuic {
-    type Output = eyeballs::quic::Connected;
-    type Future =
-        futures::future::MapErr<eyeballs::quic::QuicHandshaking, fn(io::Error) -> io::Error>;
+impl<H: eyeballs::Handshake> eyeballs::Handshake for Explained<H> {
+    type Output = H::Output;
+    type Future = futures::future::MapErr<H::Future, fn(io::Error) -> io::Error>;
 
     fn handshake(
         &self,
