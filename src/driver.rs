@@ -1687,11 +1687,10 @@ fn failure_kind(kind: io::ErrorKind) -> PastFailure {
     }
 }
 
-/// The history, even if a panic elsewhere poisoned its lock (it holds nothing half-written).
-pub(crate) fn lock(history: &SharedHistory) -> std::sync::MutexGuard<'_, History> {
-    history
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// A lock, even if a panic elsewhere poisoned it: what the crate keeps behind locks (the
+/// history, NAT64 and QUIC memory) holds nothing half-written.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The error for a target whose every address the address policy denied.

@@ -8,13 +8,14 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared, WeakShared};
 use tokio::time::Instant;
 
 use crate::dial::Dial;
+use crate::driver::lock;
 use crate::proto::Family;
 use crate::proto::nat64::{IPV4ONLY_ARPA, Nat64, Nat64Memory, WELL_KNOWN, discover};
 use crate::proto::{Answer, Candidate};
@@ -87,10 +88,6 @@ impl fmt::Debug for Found {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Nat64Shared {

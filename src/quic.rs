@@ -49,6 +49,7 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tracing::debug;
 
+use crate::driver::lock;
 use crate::handshake::{Destination, Handshake};
 use crate::hyper::{HttpsConnector, TlsConnected, TlsHandshake};
 use crate::proto::altsvc::{self, AltSvcCache, AltSvcError, Update};
@@ -173,11 +174,7 @@ impl QuicConnector {
                 "Alt-Svc alternatives ignored (malformed)"
             );
         }
-        let mut cache = self
-            .origins
-            .alt_svc
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut cache = lock(&self.origins.alt_svc);
         let host = origin_host(host);
         Ok(cache.update(&host, port, &parsed, &self.protocols, Instant::now()))
     }
@@ -188,28 +185,15 @@ impl QuicConnector {
     /// The host is matched as an origin: case, brackets around an IPv6 literal and a final dot
     /// do not matter.
     pub fn mark_h3(&self, host: &str, port: u16, udp_port: u16) {
-        let mut marked = self
-            .origins
-            .marked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut marked = lock(&self.origins.marked);
         marked.insert((origin_host(host), port), udp_port);
     }
 
     /// Removes a mark of [`QuicConnector::mark_h3`], and what `Alt-Svc` said of the origin.
     pub fn unmark_h3(&self, host: &str, port: u16) {
         let key = (origin_host(host), port);
-        (self
-            .origins
-            .marked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()))
-        .remove(&key);
-        let mut cache = self
-            .origins
-            .alt_svc
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        lock(&self.origins.marked).remove(&key);
+        let mut cache = lock(&self.origins.alt_svc);
         cache.clear(&key.0, port);
     }
 
@@ -224,17 +208,9 @@ impl QuicConnector {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
         let origin = (origin_host(host), port);
-        let marked = self
-            .origins
-            .marked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let marked = lock(&self.origins.marked);
         let origin_port = marked.get(&origin).copied().or_else(|| {
-            let cache = self
-                .origins
-                .alt_svc
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let cache = lock(&self.origins.alt_svc);
             cache.quic_port(&origin.0, port, Instant::now())
         });
         drop(marked);
@@ -280,10 +256,15 @@ impl QuicConnector {
             input: host.to_string(),
             problem,
         };
-        crate::host::parse_host(host).map_err(invalid)?;
-        let handshake = self
-            .handshake(host, port)
-            .map_err(|_| invalid(crate::error::InputError::NotTlsServerName))?;
+        // A host TLS cannot name: the host parser's own error when it has one (the connect
+        // would give it), else that TLS cannot. A good host is parsed once, by the connect.
+        let handshake = match self.handshake(host, port) {
+            Ok(handshake) => handshake,
+            Err(_) => {
+                crate::host::parse_host(host).map_err(invalid)?;
+                return Err(invalid(crate::error::InputError::NotTlsServerName));
+            }
+        };
         let (records, alpn) = self.https.records();
         let mut connect = self.https.connector().connect((host, port));
         if records {
@@ -451,8 +432,7 @@ impl Endpoints {
     /// new one on the current runtime (the first connect's runtime's may be gone). Fails when
     /// no UDP socket can be made (HE-12.7).
     fn for_addr(&self, addr: SocketAddr, fresh: bool) -> io::Result<Arc<FamilyEndpoint>> {
-        let slot = &self.families[usize::from(addr.is_ipv4())];
-        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = lock(&self.families[usize::from(addr.is_ipv4())]);
         if !fresh && let Some(endpoint) = slot.as_ref() {
             return Ok(endpoint.clone());
         }
@@ -508,7 +488,7 @@ struct Refusal {
 impl Refusals {
     fn register(self: &Arc<Self>, addr: SocketAddr) -> Registration {
         let refusal = Arc::new(Refusal::default());
-        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiting = lock(&self.waiting);
         waiting.entry(addr).or_default().push(refusal.clone());
         Registration {
             refusals: self.clone(),
@@ -519,9 +499,9 @@ impl Refusals {
 
     /// `addr` answered with an ICMP error: every attempt to it fails with it.
     fn notify(&self, addr: SocketAddr, error: &io::Error) {
-        let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        let waiting = lock(&self.waiting);
         for refusal in waiting.get(&addr).into_iter().flatten() {
-            let mut slot = refusal.error.lock().unwrap_or_else(|e| e.into_inner());
+            let mut slot = lock(&refusal.error);
             slot.get_or_insert_with(|| io::Error::new(error.kind(), error.to_string()));
             refusal.waker.wake();
         }
@@ -537,11 +517,7 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let mut waiting = self
-            .refusals
-            .waiting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut waiting = lock(&self.refusals.waiting);
         if let Some(list) = waiting.get_mut(&self.addr) {
             list.retain(|r| !Arc::ptr_eq(r, &self.refusal));
             if list.is_empty() {
@@ -556,7 +532,7 @@ impl Future for Registration {
 
     fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Error> {
         self.refusal.waker.register(cx.waker());
-        let mut slot = self.refusal.error.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = lock(&self.refusal.error);
         match slot.take() {
             Some(e) => std::task::Poll::Ready(e),
             None => std::task::Poll::Pending,
