@@ -50,6 +50,18 @@ fn connector(certs: &h3_server::Certs) -> QuicConnector {
     QuicConnector::new(https).unwrap()
 }
 
+/// One connect to an origin marked as speaking HTTP/3, on a server whose UDP side is `udp`: the
+/// server (kept for what it counted), and what the connect returned.
+async fn race_marked(udp: Udp) -> (h3_server::Server, Connected, Report) {
+    let certs = certs();
+    let server = start("127.0.0.1", udp, &certs).await;
+    let quic = connector(&certs);
+    let port = server.addr.port();
+    quic.mark_h3("127.0.0.1", port, port);
+    let (connected, report) = quic.connect_with_report("127.0.0.1", port).await.unwrap();
+    (server, connected, report)
+}
+
 /// Each attempt's protocol and outcome's label.
 fn attempts(report: &Report) -> Vec<(Protocol, &'static str)> {
     let a = report.attempts().iter();
@@ -67,14 +79,7 @@ fn attempts(report: &Report) -> Vec<(Protocol, &'static str)> {
 #[tokio::test]
 async fn he_12_3_quic_wins_where_udp_works() {
     let _serial = SERIAL.lock().await;
-    let certs = certs();
-    let server = start("127.0.0.1", Udp::H3, &certs).await;
-    let quic = connector(&certs);
-    quic.mark_h3("127.0.0.1", server.addr.port(), server.addr.port());
-    let (connected, report) = quic
-        .connect_with_report("127.0.0.1", server.addr.port())
-        .await
-        .unwrap();
+    let (server, connected, report) = race_marked(Udp::H3).await;
     assert_eq!(connected.protocol(), Protocol::Quic, "{report}");
     assert_eq!(connected.alpn().as_deref(), Some(&b"h3"[..]));
     assert_eq!(connected.remote_addr().unwrap(), server.addr);
@@ -115,14 +120,7 @@ async fn he_12_3_quic_wins_where_udp_works() {
 #[tokio::test]
 async fn he_12_2_udp_refused_starts_tcp_when_quic_fails() {
     let _serial = SERIAL.lock().await;
-    let certs = certs();
-    let server = start("127.0.0.1", Udp::Closed, &certs).await;
-    let quic = connector(&certs);
-    quic.mark_h3("127.0.0.1", server.addr.port(), server.addr.port());
-    let (connected, report) = quic
-        .connect_with_report("127.0.0.1", server.addr.port())
-        .await
-        .unwrap();
+    let (_server, connected, report) = race_marked(Udp::Closed).await;
     assert_eq!(connected.protocol(), Protocol::Tcp, "{report}");
     assert_eq!(
         attempts(&report),
@@ -140,14 +138,7 @@ async fn he_12_2_udp_refused_starts_tcp_when_quic_fails() {
 #[tokio::test]
 async fn he_12_2_udp_silent_tcp_after_the_attempt_delay() {
     let _serial = SERIAL.lock().await;
-    let certs = certs();
-    let server = start("127.0.0.1", Udp::Silent, &certs).await;
-    let quic = connector(&certs);
-    quic.mark_h3("127.0.0.1", server.addr.port(), server.addr.port());
-    let (connected, report) = quic
-        .connect_with_report("127.0.0.1", server.addr.port())
-        .await
-        .unwrap();
+    let (_server, connected, report) = race_marked(Udp::Silent).await;
     assert_eq!(connected.protocol(), Protocol::Tcp, "{report}");
     assert_eq!(
         attempts(&report),
@@ -164,14 +155,7 @@ async fn he_12_2_udp_silent_tcp_after_the_attempt_delay() {
 #[tokio::test]
 async fn he_12_3_garbage_on_udp_is_ignored() {
     let _serial = SERIAL.lock().await;
-    let certs = certs();
-    let server = start("127.0.0.1", Udp::Garbage, &certs).await;
-    let quic = connector(&certs);
-    quic.mark_h3("127.0.0.1", server.addr.port(), server.addr.port());
-    let (connected, report) = quic
-        .connect_with_report("127.0.0.1", server.addr.port())
-        .await
-        .unwrap();
+    let (_server, connected, report) = race_marked(Udp::Garbage).await;
     assert_eq!(connected.protocol(), Protocol::Tcp, "{report}");
     assert_eq!(
         attempts(&report),
@@ -265,4 +249,22 @@ async fn he_12_6_losing_and_dropped_quic_attempts_close_their_sockets() {
     }
     eprintln!("UDP sockets closed after {:?}", t0.elapsed());
     assert_eq!(new(), 0, "UDP sockets left open");
+}
+
+// Bad input: a malformed host is the host parser's typed error; nothing is sent.
+#[tokio::test]
+async fn a_bad_host_is_a_typed_error() {
+    let certs = certs();
+    let quic = connector(&certs);
+    for (host, want) in [
+        ("bad host", eyeballs::error::InputError::Whitespace),
+        ("", eyeballs::error::InputError::EmptyHost),
+    ] {
+        match quic.connect(host, 443).await {
+            Err(eyeballs::Error::InvalidInput { problem, .. }) => {
+                assert_eq!(problem, want, "{host:?}")
+            }
+            other => panic!("{host:?}: {other:?}"),
+        }
+    }
 }

@@ -1013,6 +1013,16 @@ async fn race_with(
     dial: &FakeDial,
     resolver: &FakeResolver,
 ) -> Result<(FakeSocket, Report), Error> {
+    race_remembering(history, dial, resolver, &NoHandshake).await
+}
+
+/// A race like [`race_through`] to `test.example:443`, remembering into `history`.
+async fn race_remembering<H: Handshake<FakeSocket>>(
+    history: &SharedHistory,
+    dial: &FakeDial,
+    resolver: &FakeResolver,
+    handshake: &H,
+) -> Result<(H::Output, Report), Error> {
     run(
         Request {
             want: Want::Report,
@@ -1031,7 +1041,7 @@ async fn race_with(
             },
         },
         dial,
-        &NoHandshake,
+        handshake,
     )
     .await
 }
@@ -2636,27 +2646,7 @@ async fn he_12_4_the_second_connect_after_a_quic_failure_goes_tcp_first() {
     let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
     let quic = FakeQuic::new(origin_h3(), &[]);
     let resolver = one_each();
-    let config = Config::default();
-    let connect = || {
-        let request = Request {
-            shared: Shared {
-                history: Some(&history),
-                ..Shared::default()
-            },
-            ..request(
-                Want::Report,
-                &config,
-                Source::Resolve {
-                    resolver: &resolver,
-                    name: "test.example".into(),
-                },
-                "test.example",
-                443,
-                Shared::default(),
-            )
-        };
-        run(request, &dial, &quic)
-    };
+    let connect = || race_remembering(&history, &dial, &resolver, &quic);
     let starts = |report: &Report| -> Vec<(u128, &'static str)> {
         let a = report.attempts().iter();
         a.map(|a| (a.started().as_millis(), a.protocol().as_str()))
@@ -2687,25 +2677,9 @@ async fn he_12_4_quic_failures_stay_out_of_the_address_history() {
     let dial = FakeDial::new(&[(V6, Peer::Up(2))]);
     let quic = FakeQuic::new(origin_h3(), &[(V6, Peer::Refused(1))]);
     let resolver = one_each();
-    let config = Config::default();
-    let request = || Request {
-        shared: Shared {
-            history: Some(&history),
-            ..Shared::default()
-        },
-        ..request(
-            Want::Report,
-            &config,
-            Source::Resolve {
-                resolver: &resolver,
-                name: "test.example".into(),
-            },
-            "test.example",
-            443,
-            Shared::default(),
-        )
-    };
-    run(request(), &dial, &quic).await.unwrap();
+    race_remembering(&history, &dial, &resolver, &quic)
+        .await
+        .unwrap();
     let v6: SocketAddr = V6.parse().unwrap();
     let src = dial.source(v6);
     let verdict = lock(&history).verdict(src, v6, std::time::Instant::now());

@@ -47,6 +47,47 @@ pub enum TlsServe {
     Silent,
 }
 
+/// A self-signed certificate naming [`NAME`] (without the dot) and every server address, with
+/// `padding` more names to make it bigger; and its key.
+fn certificate(
+    padding: usize,
+) -> (
+    rustls::pki_types::CertificateDer<'static>,
+    rustls::pki_types::PrivatePkcs8KeyDer<'static>,
+) {
+    let mut names = vec![NAME.trim_end_matches('.').to_string()];
+    names.extend((0..3).map(|i| v6(i).to_string()));
+    names.extend((0..2).map(|i| v4(i).to_string()));
+    names.extend((0..padding).map(|i| format!("padding-{i:040}.svc.test")));
+    let key = rcgen::generate_simple_self_signed(names).unwrap();
+    let private = rustls::pki_types::PrivatePkcs8KeyDer::from(key.signing_key.serialize_der());
+    (key.cert.der().clone(), private)
+}
+
+/// A client configuration trusting `cert` alone, with these TLS versions.
+fn trusting(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    cert: rustls::pki_types::CertificateDer<'static>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// Waits (5 s at most) for a server thread to say it has bound its sockets.
+fn wait_bound(bound: &AtomicBool, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !bound.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "{what} never bound");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// How a server address answers QUIC on UDP [`TLS_PORT`] ([`Lab::serve_quic`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuicServe {
@@ -540,17 +581,10 @@ impl Lab {
     /// trusts the certificate, which names [`NAME`] (without the dot) and every server address.
     pub fn serve_tls(&mut self, serve: &[(IpAddr, TlsServe)]) -> rustls::ClientConfig {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut names = vec![NAME.trim_end_matches('.').to_string()];
-        names.extend((0..3).map(|i| v6(i).to_string()));
-        names.extend((0..2).map(|i| v4(i).to_string()));
         // Padding: a certificate of about 3 KB, so the server's first flight needs full-size
         // packets (what a path-MTU black hole drops).
-        names.extend((0..60).map(|i| format!("padding-{i:040}.svc.test")));
-        let key = rcgen::generate_simple_self_signed(names).unwrap();
-        let cert = key.cert.der().clone();
-        let private = rustls::pki_types::PrivateKeyDer::Pkcs8(
-            rustls::pki_types::PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()),
-        );
+        let (cert, private) = certificate(60);
+        let private = rustls::pki_types::PrivateKeyDer::Pkcs8(private);
         let mut server = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -605,18 +639,8 @@ impl Lab {
                 }
             });
         });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !bound.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the TLS server never bound");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert).unwrap();
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth()
+        wait_bound(&bound, "the TLS server");
+        trusting(provider, cert, rustls::DEFAULT_VERSIONS)
     }
 
     /// Serves QUIC (ALPN h3) on UDP [`TLS_PORT`] of each address as `serve` says, and TLS on
@@ -624,12 +648,7 @@ impl Lab {
     /// configuration trusting the certificate (TLS 1.3, as QUIC needs).
     pub fn serve_quic(&mut self, serve: &[(IpAddr, QuicServe)]) -> rustls::ClientConfig {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut names = vec![NAME.trim_end_matches('.').to_string()];
-        names.extend((0..3).map(|i| v6(i).to_string()));
-        names.extend((0..2).map(|i| v4(i).to_string()));
-        let key = rcgen::generate_simple_self_signed(names).unwrap();
-        let cert = key.cert.der().clone();
-        let private = rustls::pki_types::PrivatePkcs8KeyDer::from(key.signing_key.serialize_der());
+        let (cert, private) = certificate(0);
         let server = |alpn: &[&[u8]]| {
             let mut config = rustls::ServerConfig::builder_with_provider(provider.clone())
                 .with_protocol_versions(&[&rustls::version::TLS13])
@@ -698,18 +717,8 @@ impl Lab {
                 drop(endpoints);
             });
         });
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !bound.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the QUIC server never bound");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(cert).unwrap();
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth()
+        wait_bound(&bound, "the QUIC server");
+        trusting(provider, cert, &[&rustls::version::TLS13])
     }
 
     /// The router drops UDP to [`TLS_PORT`] (QUIC) silently, for IPv6 only or for both families,
