@@ -467,6 +467,40 @@ struct Feed {
     stale: bool,
 }
 
+/// What only resolving needs: the lookups in flight and the answers not yet handed to the race.
+/// Boxed, and let go once every lookup is answered and every answer handed over
+/// ([`Driver::settle_resolving`]), so that a connect stalled on its attempts keeps none of it
+/// (issue 23). Made again if the race asks another query later; its duplicate checks then start
+/// afresh, the race's own (HE-5.6) still dropping any address it has.
+#[derive(Default)]
+struct Resolving {
+    /// Every query in flight, by the race's id.
+    lookups: Vec<(QueryId, InFlight)>,
+    /// Address answers still to hand to the race, per family (HE-5.10). `Some` until the
+    /// family's last part is fed.
+    feeds: [Option<Feed>; 2],
+    /// Per family, the destinations of a stale answer handed over, until its refresh comes
+    /// (HE-8.7).
+    stale_fed: Option<[Vec<SocketAddr>; 2]>,
+    /// The addresses fed or queued, for duplicate checks before any system call (HE-5.6).
+    seen: Seen,
+    /// An HTTPS answer and when it came, held while [`Driver::gated`].
+    held_service: Option<(QueryId, RecordAnswer, Instant)>,
+}
+
+impl Resolving {
+    /// Whether nothing is left in it: no lookup, no answer to hand over or hold.
+    fn is_idle(&self) -> bool {
+        self.lookups.is_empty()
+            && self.feeds.iter().all(Option::is_none)
+            && self.held_service.is_none()
+            && self
+                .stale_fed
+                .as_ref()
+                .is_none_or(|fed| fed.iter().all(Vec::is_empty))
+    }
+}
+
 /// What turns destinations into the race's candidates, and records attempts' outcomes.
 struct Sources<'a> {
     /// Whether to look source addresses up (not for a single address: nothing to sort).
@@ -535,22 +569,11 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     race: Race,
     /// The resolver and name to query when the race asks ([`Action::Query`]).
     resolver: Option<(&'a dyn Resolve, Cow<'a, str>)>,
-    /// Every query in flight, by the race's id.
-    lookups: Vec<(QueryId, InFlight)>,
+    /// The lookups and the answers not yet handed over; `None` when there are none.
+    resolving: Option<Box<Resolving>>,
     /// The NAT64 discovery that answers the race's [`Query::Nat64Prefix`], until it is asked.
     discovery: Option<Discovery>,
-    /// Address answers still to hand to the race, per family (HE-5.10). `Some` until the
-    /// family's last part is fed.
-    feeds: [Option<Feed>; 2],
-    /// Per family, the destinations of a stale answer handed over, until its refresh comes
-    /// (HE-8.7).
-    /// Boxed: almost no connect serves a stale answer.
-    stale_fed: Option<Box<[Vec<SocketAddr>; 2]>>,
-    /// The addresses fed or queued, for duplicate checks before any system call (HE-5.6).
-    seen: Seen,
     sources: Sources<'a>,
-    /// An HTTPS answer and when it came, held while [`Driver::gated`].
-    held_service: Option<Box<(QueryId, RecordAnswer, Instant)>>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
     /// The errors of the attempts that failed, in the order they failed (nothing to allocate
@@ -594,16 +617,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             handshake,
             race,
             resolver: None,
-            lookups: Vec::new(),
+            resolving: None,
             discovery: None,
-            feeds: [None, None],
-            stale_fed: None,
-            seen: Seen::default(),
             sources: Sources {
                 with_sources: true,
                 history: request.shared.history,
             },
-            held_service: None,
             attempts: Vec::new(),
             errors: Vec::new(),
             winner: None,
@@ -704,15 +723,19 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         // history is keyed by the real source (the network).
         d.sources.with_sources =
             v6.len() + v4.len() > 1 || d.sources.history.is_some() || nat64_active;
-        d.seen = seen;
         d.over_limit = over as u32;
+        let mut resolving = Resolving {
+            seen,
+            ..Resolving::default()
+        };
         for (family, queue) in [(Family::V6, v6), (Family::V4, v4)] {
-            d.feeds[family.index()] = d.race.given(family).map(|id| Feed {
+            resolving.feeds[family.index()] = d.race.given(family).map(|id| Feed {
                 id,
                 queue,
                 stale: false,
             });
         }
+        d.resolving = Some(Box::new(resolving));
         d
     }
 
@@ -762,9 +785,22 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         if let Some(result) = self.apply_actions(now) {
             return Pass::Done(result, now);
         }
+        self.settle_resolving();
         match progressed {
             true => Pass::Progressed,
             false => Pass::Idle,
+        }
+    }
+
+    /// The resolving state, made if there is none.
+    fn resolving_mut(&mut self) -> &mut Resolving {
+        self.resolving.get_or_insert_with(Box::default)
+    }
+
+    /// Lets the resolving state go when nothing is left in it (issue 23).
+    fn settle_resolving(&mut self) {
+        if self.resolving.as_deref().is_some_and(Resolving::is_idle) {
+            self.resolving = None;
         }
     }
 
@@ -824,8 +860,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         self.race
             .handle(Input::Answer { id, answer }, now.into_std());
         debug!(prefix = ?self.race.nat64_prefix().map(|(p, _)| p), "NAT64 discovery ended");
-        if let Some(held) = self.held_service.take() {
-            let (id, result, arrived) = *held;
+        let held = self.resolving.as_mut().and_then(|r| r.held_service.take());
+        if let Some((id, result, arrived)) = held {
             self.on_records(id, result, arrived, now);
         }
     }
@@ -842,7 +878,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 // be judged by the IPv4 address it carries).
                 continue;
             }
-            let Some(feed) = &mut self.feeds[family.index()] else {
+            let Some(resolving) = self.resolving.as_deref_mut() else {
+                break;
+            };
+            let slot = &mut resolving.feeds[family.index()];
+            let Some(feed) = slot else {
                 continue;
             };
             if !feed.queue.is_empty() && (!self.race.wants_addresses() || *budget == 0) {
@@ -859,7 +899,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 (false, false) => Answer::Part(addrs),
             };
             if last {
-                self.feeds[family.index()] = None;
+                *slot = None;
             }
             self.race
                 .handle(Input::Answer { id, answer }, now.into_std());
@@ -877,8 +917,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
 
     /// Whether queued addresses wait for a lookup budget the race wants them for now.
     fn feed_waiting(&self) -> bool {
-        let v6 = self.feeds[Family::V6.index()].is_some() && !self.gated();
-        let v4 = self.feeds[Family::V4.index()].is_some() && !self.race.nat64_waiting();
+        let Some(resolving) = self.resolving.as_deref() else {
+            return false;
+        };
+        let v6 = resolving.feeds[Family::V6.index()].is_some() && !self.gated();
+        let v4 = resolving.feeds[Family::V4.index()].is_some() && !self.race.nat64_waiting();
         (v6 || v4) && self.race.wants_addresses()
     }
 
@@ -886,18 +929,21 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn drive_lookups(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progressed = false;
         let mut i = 0;
-        while i < self.lookups.len() {
-            let Poll::Ready(found) = self.lookups[i].1.poll(cx) else {
+        while let Some(resolving) = self.resolving.as_deref_mut() {
+            let Some((_, lookup)) = resolving.lookups.get_mut(i) else {
+                break;
+            };
+            let Poll::Ready(found) = lookup.poll(cx) else {
                 i += 1;
                 continue;
             };
-            let (id, lookup) = self.lookups.remove(i);
+            let (id, lookup) = resolving.lookups.remove(i);
             progressed = true;
             if let Found::Addresses(_, Ok(answer)) = &found
                 && answer.is_stale()
             {
                 // HE-8.7: the refresh is still to come.
-                self.lookups.insert(i, (id, lookup));
+                resolving.lookups.insert(i, (id, lookup));
                 i += 1;
             }
             match found {
@@ -907,15 +953,18 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
                 Found::Records(result) if self.gated() => {
                     // HE-7.6: its addresses wait for the prefix, to be judged rightly.
-                    self.held_service = Some(Box::new((id, result, now)));
+                    self.resolving_mut().held_service = Some((id, result, now));
                 }
                 Found::Records(result) => self.on_records(id, result, now, now),
                 Found::Nat64(found) => self.on_nat64(id, found, now),
             }
         }
-        if self.lookups.is_empty() && self.lookups.capacity() > 0 {
+        if let Some(resolving) = self.resolving.as_deref_mut()
+            && resolving.lookups.is_empty()
+            && resolving.lookups.capacity() > 0
+        {
             // Every answer is in: a connect that stalls on its attempts keeps no room for them.
-            self.lookups = Vec::new();
+            resolving.lookups = Vec::new();
         }
         progressed
     }
@@ -945,20 +994,21 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 let ips = answer.ips();
                 debug!(%family, count = ips.len(), ms = at.as_millis() as u64, stale = stale.is_some(), "dns answer");
                 // The refresh may list the stale answer's addresses again: they are its own.
-                let fed = self
-                    .stale_fed
+                let admission = self.config.admission();
+                let port = self.port;
+                let resolving = self.resolving_mut();
+                let fed = (resolving.stale_fed)
                     .as_mut()
                     .map(|fed| std::mem::take(&mut fed[slot]));
                 for addr in fed.unwrap_or_default() {
-                    self.seen.remove(&addr);
+                    resolving.seen.remove(&addr);
                 }
-                let admission = self.config.admission();
                 let (queue, seen) = admit_answer(
                     &admission,
                     family,
                     ips,
-                    self.port,
-                    &mut self.seen,
+                    port,
+                    &mut resolving.seen,
                     MAX_ADDRESSES,
                 );
                 looked = seen;
@@ -966,15 +1016,15 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 let rr = if family == Family::V6 { "AAAA" } else { "A" };
                 warn_over_limit(format_args!("{rr} answer"), over_limit);
                 if stale.is_some() {
-                    let fed = self.stale_fed.get_or_insert_with(Box::default);
+                    let fed = resolving.stale_fed.get_or_insert_with(Default::default);
                     fed[slot] = queue.iter().copied().collect();
                 }
                 let stale = stale.is_some();
-                self.feeds[slot] = Some(Feed { id, queue, stale });
+                resolving.feeds[slot] = Some(Feed { id, queue, stale });
             }
             Err(e) => {
                 debug!(%family, error = %e, "dns lookup failed");
-                match &mut self.feeds[slot] {
+                match &mut self.resolving_mut().feeds[slot] {
                     // A stale answer still being handed over becomes the answer.
                     Some(feed) if feed.stale => feed.stale = false,
                     _ => {
@@ -1051,7 +1101,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 }
             }
         };
-        push_small(&mut self.lookups, (id, lookup));
+        push_small(&mut self.resolving_mut().lookups, (id, lookup));
     }
 
     /// Starts attempt `id` to `addr` (the race checked the address policy already).
@@ -1176,9 +1226,11 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// [`LATE_ANSWERS`], their answers discarded, so a resolver with a cache (hickory) has them
     /// for the next connect. Without a tokio runtime to spawn on, they are dropped.
     fn finish_lookups_in_background(&mut self) {
-        let pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = self
-            .lookups
-            .drain(..)
+        let Some(resolving) = self.resolving.take() else {
+            return;
+        };
+        let pending: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = (resolving.lookups)
+            .into_iter()
             .map(|(_, lookup)| lookup.into_future())
             .collect();
         // A NAT64 discovery among them keeps its result for the next connect (HE-7.7).
@@ -1412,7 +1464,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
         if let Ok(id) = result {
             self.remember_quic(id, now);
         }
-        self.feeds = [None, None];
+        if let Some(resolving) = self.resolving.as_deref_mut() {
+            resolving.feeds = [None, None];
+        }
         if let Ok(id) = result
             && self.want == Want::StreamOnly
         {
