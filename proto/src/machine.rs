@@ -132,6 +132,65 @@ pub struct RaceConfig {
     pub adaptive_delay: Option<(Duration, Duration)>,
 }
 
+/// A race's [`RaceConfig`] as the race keeps it: durations as nanoseconds, 48 bytes where the
+/// config takes 104 (issue 23). The connect timeout is kept as the race's deadline instead.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    resolution_delay: u64,
+    attempt_delay: u64,
+    /// [`Timing::NONE`]: no per-attempt timeout (nor one too long to represent, which never
+    /// comes).
+    attempt_timeout: u64,
+    /// The adaptive delay's bounds; [`Timing::NONE`] in the first: no adaptive delay.
+    adaptive: [u64; 2],
+    first_family_count: u32,
+}
+
+impl Timing {
+    const NONE: u64 = u64::MAX;
+
+    fn new(config: &RaceConfig) -> Timing {
+        // Past 584 years a delay is as good as never: saturated just below `NONE`.
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(Self::NONE - 1);
+        let (adaptive_min, adaptive_max) = match config.adaptive_delay {
+            Some((min, max)) => (nanos(min), nanos(max)),
+            None => (Self::NONE, Self::NONE),
+        };
+        let attempt_timeout = config
+            .attempt_timeout
+            .and_then(|t| u64::try_from(t.as_nanos()).ok())
+            .unwrap_or(Self::NONE);
+        Timing {
+            resolution_delay: nanos(config.resolution_delay),
+            attempt_delay: nanos(config.attempt_delay),
+            attempt_timeout,
+            adaptive: [adaptive_min, adaptive_max],
+            first_family_count: u32::try_from(config.first_family_count).unwrap_or(u32::MAX),
+        }
+    }
+
+    fn resolution_delay(&self) -> Duration {
+        Duration::from_nanos(self.resolution_delay)
+    }
+
+    fn attempt_delay(&self) -> Duration {
+        Duration::from_nanos(self.attempt_delay)
+    }
+
+    fn attempt_timeout(&self) -> Option<Duration> {
+        (self.attempt_timeout != Self::NONE).then(|| Duration::from_nanos(self.attempt_timeout))
+    }
+
+    fn adaptive_delay(&self) -> Option<(Duration, Duration)> {
+        let [min, max] = self.adaptive;
+        (min != Self::NONE).then(|| (Duration::from_nanos(min), Duration::from_nanos(max)))
+    }
+
+    fn first_family_count(&self) -> usize {
+        self.first_family_count as usize
+    }
+}
+
 /// Where a race's addresses come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Addresses {
@@ -551,7 +610,7 @@ pub struct Placement {
 /// One Happy Eyeballs race: from the first DNS query to a winner or a failure.
 #[derive(Debug)]
 pub struct Race {
-    config: RaceConfig,
+    config: Timing,
     now: Instant,
     connect_deadline: Option<Instant>,
     lookups: [LookupState; 2],
@@ -696,7 +755,7 @@ impl Race {
             }
         };
         let mut race = Race {
-            config,
+            config: Timing::new(&config),
             now,
             // A limit too far away to be an instant (`Duration::MAX`) is no limit.
             connect_deadline: config.connect_timeout.and_then(|t| now.checked_add(t)),
@@ -952,7 +1011,7 @@ impl Race {
     /// endpoint priority first, HE-10.6), split into those the address policy allows and those
     /// it denies.
     pub fn plan(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
-        let first_family_count = self.config.first_family_count;
+        let first_family_count = self.config.first_family_count();
         let mut order = Vec::with_capacity(self.received.len());
         let lead = |best| (best, first_family_count);
         self.order_into(self.received.iter(), true, lead, |addr| order.push(addr));
@@ -1238,13 +1297,13 @@ impl Race {
         {
             consider(
                 self.first_positive_at
-                    .map(|t| t + self.config.resolution_delay),
+                    .map(|t| t + self.config.resolution_delay()),
             );
         }
         if self.begun && self.has_next() {
             consider(self.next_attempt_at);
         }
-        if let Some(timeout) = self.config.attempt_timeout {
+        if let Some(timeout) = self.config.attempt_timeout() {
             consider(
                 self.oldest_running_attempt()
                     .and_then(|a| a.started.checked_add(timeout)),
@@ -1389,7 +1448,7 @@ impl Race {
             // HE-3.5 / HE-6.3: late answers are sorted into the untried part of the list.
             self.rebuild_untried();
             // HE-5.3: their RTTs may say how far the server is, and so how long to wait.
-            if self.config.adaptive_delay.is_some() {
+            if self.config.adaptive_delay().is_some() {
                 self.restagger();
             }
         }
@@ -1733,7 +1792,7 @@ impl Race {
         self.received = received;
         if changed && self.begun {
             self.rebuild_untried();
-            if self.config.adaptive_delay.is_some() {
+            if self.config.adaptive_delay().is_some() {
                 self.restagger();
             }
         }
@@ -1795,7 +1854,7 @@ impl Race {
             self.finish(Err(Failure::TimedOut));
             return;
         }
-        if let Some(timeout) = self.config.attempt_timeout {
+        if let Some(timeout) = self.config.attempt_timeout() {
             while let Some(idx) = self.next_running_index() {
                 // An unrepresentable end (`Duration::MAX`) never comes.
                 if self.attempts[idx]
@@ -2098,9 +2157,9 @@ impl Race {
     /// prefix's) RTT; without one, from the lowest RTT known among this race's addresses (how
     /// far the server is, whichever family told us); without any, the configured delay.
     fn attempt_delay_after(&mut self, addr: SocketAddr) -> (Duration, DelayBasis) {
-        let configured = (self.config.attempt_delay, DelayBasis::Configured);
+        let configured = (self.config.attempt_delay(), DelayBasis::Configured);
         // Without any RTT in this race (no history, or a first connect) there is nothing to adapt.
-        let (Some(bounds), Some(nearest)) = (self.config.adaptive_delay, self.nearest) else {
+        let (Some(bounds), Some(nearest)) = (self.config.adaptive_delay(), self.nearest) else {
             return configured;
         };
         let own = self.received_index(addr).map(|i| self.received[i].hist);
@@ -2157,7 +2216,7 @@ impl Race {
         (v6_positive || v4_positive)
             && self
                 .first_positive_at
-                .is_some_and(|t| self.now >= t + self.config.resolution_delay)
+                .is_some_and(|t| self.now >= t + self.config.resolution_delay())
     }
 
     /// Sorts every received, untried destination (HE-4.1) and interleaves the families so that
@@ -2180,7 +2239,7 @@ impl Race {
             None => !attempts.iter().any(|a| a.destination() == c.dst),
         };
         let translated = &self.translated;
-        let first_family_count = self.config.first_family_count;
+        let first_family_count = self.config.first_family_count();
         let lead = |best| match attempts.last() {
             None => (best, first_family_count),
             Some(last) => {
@@ -2243,7 +2302,7 @@ impl Race {
             self.plain_positions = None;
             return;
         }
-        let first_family_count = self.config.first_family_count;
+        let first_family_count = self.config.first_family_count();
         let lead = |best| (best, first_family_count);
         // The map of the last rebuild is reused: its room is already there.
         let mut positions = self.plain_positions.take().unwrap_or_default();
