@@ -28,7 +28,9 @@ use crate::proto::machine::{
 use crate::proto::sort::{Candidate, PolicyTable};
 use crate::proto::svcb::{ServiceEndpoint, ServiceRecord};
 use crate::proto::{Family, Protocol};
-use crate::report::{Answer as AnswerRecord, Attempt, AttemptOutcome, Report, ServiceAnswer};
+use crate::report::{
+    Addrs, Answer as AnswerRecord, Attempt, AttemptOutcome, Report, ServiceAnswer,
+};
 use crate::resolve::{
     Answers, Lookup, RecordLookup, Resolve, ResolveError, ResolveErrorKind, Resolved,
 };
@@ -207,6 +209,40 @@ fn push_small<T>(v: &mut Vec<T>, item: T) {
         v.reserve_exact(v.len().max(2));
     }
     v.push(item);
+}
+
+/// A list that usually holds two items (a connect's address answers, one per family): those
+/// inline, in the state a connect in flight carries anyway, any more in a vector (issue 23).
+struct Inline2<T> {
+    inline: [Option<T>; 2],
+    more: Vec<T>,
+}
+
+impl<T> Default for Inline2<T> {
+    fn default() -> Self {
+        Inline2 {
+            inline: [None, None],
+            more: Vec::new(),
+        }
+    }
+}
+
+impl<T> Inline2<T> {
+    fn push(&mut self, item: T) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some(item),
+            None => push_small(&mut self.more, item),
+        }
+    }
+
+    /// The items in the order they were pushed.
+    fn into_vec(self) -> Vec<T> {
+        let [a, b] = self.inline;
+        let mut all = Vec::with_capacity(2 + self.more.len());
+        all.extend(a.into_iter().chain(b));
+        all.extend(self.more);
+        all
+    }
 }
 
 /// The usable destinations in one family's answer, on `port`: records of the other family are
@@ -586,7 +622,7 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     /// How the report names the target.
     label: &'a str,
     /// The address answers as they came, for the report (built when the race ends).
-    answers: Vec<AnswerRecord>,
+    answers: Inline2<AnswerRecord>,
     /// The HTTPS answer, for the report; boxed: most connects look none up.
     service: Option<Box<ServiceAnswer>>,
     /// Addresses left out past the limit (HE-5.12) before the race saw them.
@@ -628,7 +664,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             winner: None,
             timer: None,
             label: request.label,
-            answers: Vec::new(),
+            answers: Inline2::default(),
             service: None,
             over_limit: 0,
         }
@@ -837,7 +873,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     fn take_report(&mut self, now: Instant) -> Report {
         self.finish_lookups_in_background();
         let mut report = Report::new(self.label, self.port);
-        report.answers = std::mem::take(&mut self.answers);
+        report.answers = std::mem::take(&mut self.answers).into_vec();
         report.service = self.service.take().map(|service| *service);
         report.elapsed = self.since_start(now);
         report.nat64 = self.race.nat64_prefix();
@@ -1041,20 +1077,17 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             .map(|answer| {
                 let mut ips = answer.into_ips();
                 ips.truncate(looked);
-                ips.into_boxed_slice()
+                Addrs::from(ips)
             })
             .map_err(Box::new);
         self.over_limit = self.over_limit.saturating_add(over_limit as u32);
-        push_small(
-            &mut self.answers,
-            AnswerRecord {
-                family,
-                at,
-                result,
-                stale,
-                over_limit: over_limit as u32,
-            },
-        );
+        self.answers.push(AnswerRecord {
+            family,
+            at,
+            result,
+            stale,
+            over_limit: over_limit as u32,
+        });
     }
 
     /// Carries out the race's actions; returns its result once the race is over.

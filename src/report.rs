@@ -17,12 +17,46 @@ use crate::resolve::ResolveError;
 pub struct Answer {
     pub(crate) family: Family,
     pub(crate) at: Duration,
-    /// Boxed, as a connect in flight keeps its answers: the addresses without spare room, and the
-    /// error (most answers have none) out of line.
-    pub(crate) result: Result<Box<[IpAddr]>, Box<ResolveError>>,
+    /// Compact, as a connect in flight keeps its answers: one address inline, more without
+    /// spare room, and the error (most answers have none) out of line.
+    pub(crate) result: Result<Addrs, Box<ResolveError>>,
     pub(crate) stale: Option<Duration>,
     /// Addresses past the limit (HE-5.12), not looked at and not kept.
     pub(crate) over_limit: u32,
+}
+
+/// An answer's addresses: none or one inline (most answers a connect gets), more in one
+/// allocation of exactly their size (issue 23).
+#[derive(Debug, Clone)]
+pub(crate) enum Addrs {
+    One(Option<IpAddr>),
+    Many(Box<[IpAddr]>),
+}
+
+impl Addrs {
+    pub(crate) fn as_slice(&self) -> &[IpAddr] {
+        match self {
+            Addrs::One(one) => one.as_slice(),
+            Addrs::Many(many) => many,
+        }
+    }
+}
+
+impl std::ops::Deref for Addrs {
+    type Target = [IpAddr];
+
+    fn deref(&self) -> &[IpAddr] {
+        self.as_slice()
+    }
+}
+
+impl From<Vec<IpAddr>> for Addrs {
+    fn from(ips: Vec<IpAddr>) -> Addrs {
+        match ips.len() {
+            0 | 1 => Addrs::One(ips.first().copied()),
+            _ => Addrs::Many(ips.into_boxed_slice()),
+        }
+    }
 }
 
 impl Answer {
@@ -38,7 +72,7 @@ impl Answer {
 
     /// The addresses (empty for NODATA), or the error.
     pub fn result(&self) -> Result<&[IpAddr], &ResolveError> {
-        self.result.as_deref().map_err(|e| &**e)
+        self.result.as_ref().map(Addrs::as_slice).map_err(|e| &**e)
     }
 
     /// For an expired answer served while the name server was silent or failing (RFC 8767,
@@ -382,7 +416,7 @@ impl fmt::Display for Report {
         }
         for a in &self.answers {
             let rr = if a.family == Family::V6 { "AAAA" } else { "A" };
-            match &a.result {
+            match a.result() {
                 Ok(ips) if ips.is_empty() => writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at))?,
                 Ok(ips) => {
                     let list: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
