@@ -41,21 +41,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 let rtt = Duration::from_micros(u64::from(op[2]) * 997);
                 h.success(src, dst, rtt, now);
                 let v = h.verdict(src, dst, now);
-                assert!(v.worked && v.failed.is_none(), "{v:?}");
-                assert!(v.rtt.is_some());
+                assert!(v.worked() && v.failed().is_none(), "{v:?}");
+                assert!(v.rtt().is_some());
             }
             1 => {
                 h.failure(src, dst, PastFailure::Unreachable, now);
                 let v = h.verdict(src, dst, now);
-                assert!(!v.worked);
+                assert!(!v.worked());
                 if !limits.failure_ttl.is_zero() {
-                    assert_eq!(v.failed, Some(PastFailure::Unreachable));
+                    assert_eq!(v.failed(), Some(PastFailure::Unreachable));
                 }
-                assert_eq!(h.verdict(src, dst, now + limits.failure_ttl).failed, None);
+                assert_eq!(h.verdict(src, dst, now + limits.failure_ttl).failed(), None);
             }
             _ => {
                 let v = h.verdict(src, dst, now);
-                if let Some((srtt, rttvar)) = v.rtt {
+                if let Some((srtt, rttvar)) = v.rtt() {
                     let bounds = (Duration::from_millis(10), Duration::from_secs(2));
                     let delay = v.attempt_delay(bounds).unwrap();
                     assert!(delay >= bounds.0 && delay <= bounds.1);

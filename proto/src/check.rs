@@ -111,30 +111,13 @@ fn address(family: Family, n: u8) -> Candidate {
 fn history_of(n: u8) -> Remembered {
     let rtt = |ms: u64| Some((Duration::from_millis(ms), Duration::from_millis(ms / 2)));
     match (n / 48) % 5 {
-        1 => Remembered {
-            rtt: rtt(2),
-            worked: true,
-            failed: None,
-            ..Remembered::default()
-        },
-        2 => Remembered {
-            rtt: rtt(350),
-            worked: true,
-            failed: None,
-            // HE-12.4: QUIC broken to it.
-            quic_broken: true,
-            ..Remembered::default()
-        },
-        3 => Remembered {
-            failed: Some(PastFailure::TimedOut),
-            ..Remembered::default()
-        },
-        4 => Remembered {
-            rtt: rtt(40),
-            worked: false,
-            failed: Some(PastFailure::LostRace),
-            ..Remembered::default()
-        },
+        1 => Remembered::default().with_rtt(rtt(2)).with_worked(true),
+        // HE-12.4: QUIC broken to it.
+        2 => (Remembered::default().with_rtt(rtt(350)))
+            .with_worked(true)
+            .with_quic_broken(true),
+        3 => Remembered::default().with_failed(Some(PastFailure::TimedOut)),
+        4 => (Remembered::default().with_rtt(rtt(40))).with_failed(Some(PastFailure::LostRace)),
         _ => Remembered::default(),
     }
 }

@@ -7,6 +7,7 @@
 //! The table is bounded (least recently used entries go first) and failure verdicts expire.
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use crate::fasthash::FastMap;
@@ -28,25 +29,104 @@ pub enum PastFailure {
 }
 
 /// What the history knew about a destination when a connect ordered and timed its attempts
-/// (eyeballs' `report::Attempt::history`).
+/// (eyeballs' `report::Attempt::history`). Compact, as every candidate of a connect in flight
+/// carries one (16 bytes; issue 23): the RTTs are kept in microseconds (at most 71 minutes), how
+/// long ago it connected in milliseconds (at most 49 days); longer ones saturate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Remembered {
+    /// The smoothed RTT in microseconds, plus one (`None`: no RTT known).
+    srtt: Option<NonZeroU32>,
+    /// Its variation, in microseconds.
+    rttvar: u32,
+    /// How long before this connect it last connected, in milliseconds, plus one.
+    ago: Option<NonZeroU32>,
+    prefix_rtt: bool,
+    worked: bool,
+    failed: Option<PastFailure>,
+    quic_broken: bool,
+}
+
+/// `d` in `unit`s plus one, saturating: never zero.
+fn plus_one(d: Duration, per_unit_nanos: u128) -> NonZeroU32 {
+    let units = u32::try_from(d.as_nanos() / per_unit_nanos).unwrap_or(u32::MAX - 1);
+    NonZeroU32::MIN.saturating_add(units)
+}
+
+impl Remembered {
     /// The smoothed RTT and its variation, if the destination ever connected (or, see
     /// [`Remembered::prefix_rtt`], if another address of its network prefix did).
-    pub rtt: Option<(Duration, Duration)>,
-    /// The RTT is its network prefix's (/24, /64): the destination itself never connected.
-    pub prefix_rtt: bool,
+    pub fn rtt(&self) -> Option<(Duration, Duration)> {
+        let srtt = u64::from(self.srtt?.get() - 1);
+        let rttvar = u64::from(self.rttvar);
+        Some((Duration::from_micros(srtt), Duration::from_micros(rttvar)))
+    }
+
+    /// Whether the RTT is its network prefix's (/24, /64): the destination itself never
+    /// connected.
+    pub fn prefix_rtt(&self) -> bool {
+        self.prefix_rtt
+    }
+
     /// How long before this connect the destination last connected, if it ever did (the table
     /// remembers it as long as the entry lives).
-    pub connected_ago: Option<Duration>,
-    /// It connected before (and has not failed since).
-    pub worked: bool,
-    /// It failed recently (within the failure time to live), and how.
-    pub failed: Option<PastFailure>,
-    /// QUIC to it failed on this network while TCP worked, and the backoff since has not run
-    /// out (HE-12.4): its TCP attempt goes first, its QUIC attempt right after.
-    pub quic_broken: bool,
+    pub fn connected_ago(&self) -> Option<Duration> {
+        self.ago
+            .map(|ms| Duration::from_millis(u64::from(ms.get() - 1)))
+    }
+
+    /// Whether it connected before (and has not failed since).
+    pub fn worked(&self) -> bool {
+        self.worked
+    }
+
+    /// Whether it failed recently (within the failure time to live), and how.
+    pub fn failed(&self) -> Option<PastFailure> {
+        self.failed
+    }
+
+    /// Whether QUIC to it failed on this network while TCP worked, and the backoff since has
+    /// not run out (HE-12.4): its TCP attempt goes first, its QUIC attempt right after.
+    pub fn quic_broken(&self) -> bool {
+        self.quic_broken
+    }
+
+    /// With this smoothed RTT and variation (or none).
+    pub fn with_rtt(mut self, rtt: Option<(Duration, Duration)>) -> Self {
+        self.srtt = rtt.map(|(srtt, _)| plus_one(srtt, 1_000));
+        self.rttvar = rtt.map_or(0, |(_, var)| plus_one(var, 1_000).get() - 1);
+        self
+    }
+
+    /// With [`Remembered::prefix_rtt`] set.
+    pub fn with_prefix_rtt(mut self, prefix_rtt: bool) -> Self {
+        self.prefix_rtt = prefix_rtt;
+        self
+    }
+
+    /// With [`Remembered::connected_ago`] set.
+    pub fn with_connected_ago(mut self, ago: Option<Duration>) -> Self {
+        self.ago = ago.map(|ago| plus_one(ago, 1_000_000));
+        self
+    }
+
+    /// With [`Remembered::worked`] set.
+    pub fn with_worked(mut self, worked: bool) -> Self {
+        self.worked = worked;
+        self
+    }
+
+    /// With [`Remembered::failed`] set.
+    pub fn with_failed(mut self, failed: Option<PastFailure>) -> Self {
+        self.failed = failed;
+        self
+    }
+
+    /// With [`Remembered::quic_broken`] set.
+    pub fn with_quic_broken(mut self, quic_broken: bool) -> Self {
+        self.quic_broken = quic_broken;
+        self
+    }
 }
 
 /// How long QUIC counts as broken to a destination after its first failure there while TCP
@@ -87,7 +167,7 @@ impl Remembered {
         if self.quic_broken {
             return Some("QUIC failed here recently: its TCP attempt went first".into());
         }
-        match (self.rtt, self.worked) {
+        match (self.rtt(), self.worked) {
             (Some((srtt, _)), true) => Some(format!(
                 "worked before, {:.1} ms RTT",
                 srtt.as_secs_f64() * 1e3
@@ -106,7 +186,7 @@ impl Remembered {
     /// first SYN would be retransmitted, `SRTT + max(10 ms, 4 RTTVAR)` (RFC 6298 §2 with a 10 ms
     /// clock granularity), within `bounds`; `None` without an RTT.
     pub fn attempt_delay(&self, bounds: (Duration, Duration)) -> Option<Duration> {
-        let (srtt, rttvar) = self.rtt?;
+        let (srtt, rttvar) = self.rtt()?;
         let rto = srtt + (4 * rttvar).max(Duration::from_millis(10));
         Some(rto.clamp(bounds.0, bounds.1))
     }
@@ -206,22 +286,20 @@ impl History {
                 .failure
                 .filter(|(at, _)| now.saturating_duration_since(*at) < ttl)
                 .map(|(_, kind)| kind);
-            Remembered {
-                rtt: e.srtt,
-                prefix_rtt: false,
-                connected_ago: e.connected.map(|at| now.saturating_duration_since(at)),
-                worked: e.worked,
-                failed,
-                quic_broken: e.quic.is_some_and(|(until, _)| now < until),
-            }
+            Remembered::default()
+                .with_rtt(e.srtt)
+                .with_connected_ago(e.connected.map(|at| now.saturating_duration_since(at)))
+                .with_worked(e.worked)
+                .with_failed(failed)
+                .with_quic_broken(e.quic.is_some_and(|(until, _)| now < until))
         });
         let mut verdict = own.unwrap_or_default();
-        if verdict.rtt.is_none() {
-            verdict.rtt = self.entries.get_mut(&(src, prefix(dst))).and_then(|e| {
+        if verdict.srtt.is_none() {
+            let rtt = self.entries.get_mut(&(src, prefix(dst))).and_then(|e| {
                 e.used = clock;
                 e.srtt
             });
-            verdict.prefix_rtt = verdict.rtt.is_some();
+            verdict = verdict.with_rtt(rtt).with_prefix_rtt(rtt.is_some());
         }
         verdict
     }
@@ -338,16 +416,16 @@ mod tests {
         let src = Some("192.0.2.200".parse().unwrap());
         h.success(src, addr("192.0.2.1:443"), 2 * MS, t0);
         let sibling = h.verdict(src, addr("192.0.2.7:443"), t0);
-        assert_eq!(sibling.rtt, Some((2 * MS, MS)));
-        assert!(!sibling.worked, "worked is the destination's own");
-        assert_eq!(h.verdict(src, addr("198.51.100.1:443"), t0).rtt, None);
+        assert_eq!(sibling.rtt(), Some((2 * MS, MS)));
+        assert!(!sibling.worked(), "worked is the destination's own");
+        assert_eq!(h.verdict(src, addr("198.51.100.1:443"), t0).rtt(), None);
         let v6 = Some("2001:db8::100".parse().unwrap());
         h.success(v6, addr("[2001:db8:0:1::1]:443"), 3 * MS, t0);
         assert_eq!(
-            h.verdict(v6, addr("[2001:db8:0:1::9]:443"), t0).rtt,
+            h.verdict(v6, addr("[2001:db8:0:1::9]:443"), t0).rtt(),
             Some((3 * MS, 1500 * Duration::from_micros(1)))
         );
-        assert_eq!(h.verdict(v6, addr("[2001:db8:0:2::1]:443"), t0).rtt, None);
+        assert_eq!(h.verdict(v6, addr("[2001:db8:0:2::1]:443"), t0).rtt(), None);
     }
 
     // HE-4.2: the history says when a destination last connected, and whether its RTT is its
@@ -358,19 +436,19 @@ mod tests {
         let t0 = Instant::now();
         let src = Some("192.0.2.200".parse().unwrap());
         let dst = addr("192.0.2.1:443");
-        assert_eq!(h.verdict(src, dst, t0).connected_ago, None);
+        assert_eq!(h.verdict(src, dst, t0).connected_ago(), None);
         h.success(src, dst, 2 * MS, t0);
         let later = h.verdict(src, dst, t0 + 90 * MS);
-        assert_eq!(later.connected_ago, Some(90 * MS));
-        assert!(!later.prefix_rtt);
+        assert_eq!(later.connected_ago(), Some(90 * MS));
+        assert!(!later.prefix_rtt());
         h.failure(src, dst, PastFailure::Refused, t0 + 100 * MS);
         assert_eq!(
-            h.verdict(src, dst, t0 + 200 * MS).connected_ago,
+            h.verdict(src, dst, t0 + 200 * MS).connected_ago(),
             Some(200 * MS),
             "a failure does not erase when it last connected"
         );
         let sibling = h.verdict(src, addr("192.0.2.9:443"), t0);
-        assert!(sibling.prefix_rtt && sibling.connected_ago.is_none());
+        assert!(sibling.prefix_rtt() && sibling.connected_ago().is_none());
         assert_eq!(
             sibling.describe().as_deref(),
             Some("2.0 ms RTT to its network")
@@ -398,21 +476,18 @@ mod tests {
             addr("[2001:db8::1]:443"),
         );
         h.success(src, dst, 80 * MS, t0);
-        assert_eq!(h.verdict(src, dst, t0).rtt, Some((80 * MS, 40 * MS)));
+        assert_eq!(h.verdict(src, dst, t0).rtt(), Some((80 * MS, 40 * MS)));
         h.success(src, dst, 160 * MS, t0);
         // SRTT = 7/8 80 + 1/8 160 = 90; RTTVAR = 3/4 40 + 1/4 |80 - 160| = 50.
-        assert_eq!(h.verdict(src, dst, t0).rtt, Some((90 * MS, 50 * MS)));
-        assert!(h.verdict(src, dst, t0).worked);
+        assert_eq!(h.verdict(src, dst, t0).rtt(), Some((90 * MS, 50 * MS)));
+        assert!(h.verdict(src, dst, t0).worked());
     }
 
     // HE-5.3: the attempt delay follows the first retransmission, within the bounds.
     #[test]
     fn he_5_3_attempt_delay_from_rtt() {
         let bounds = (100 * MS, 2000 * MS);
-        let v = |srtt: u32, var: u32| Remembered {
-            rtt: Some((srtt * MS, var * MS)),
-            ..Remembered::default()
-        };
+        let v = |srtt: u32, var: u32| Remembered::default().with_rtt(Some((srtt * MS, var * MS)));
         assert_eq!(
             Remembered::default().attempt_delay(bounds),
             None,
@@ -454,19 +529,22 @@ mod tests {
         let dst = "[2001:db8::1]:443".parse().unwrap();
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
-        assert!(!h.verdict(src, dst, t0).quic_broken);
+        assert!(!h.verdict(src, dst, t0).quic_broken());
         assert_eq!(h.quic_failure(src, dst, t0), QUIC_BACKOFF);
-        assert!(h.verdict(src, dst, at(299)).quic_broken);
-        assert!(!h.verdict(other, dst, at(1)).quic_broken, "another network");
+        assert!(h.verdict(src, dst, at(299)).quic_broken());
+        assert!(
+            !h.verdict(other, dst, at(1)).quic_broken(),
+            "another network"
+        );
         assert_eq!(
             h.quic_failure(src, dst, at(100)),
             QUIC_BACKOFF,
             "within: unchanged"
         );
-        assert!(!h.verdict(src, dst, at(300)).quic_broken, "ran out");
+        assert!(!h.verdict(src, dst, at(300)).quic_broken(), "ran out");
         assert_eq!(h.quic_failure(src, dst, at(300)), 2 * QUIC_BACKOFF);
-        assert!(h.verdict(src, dst, at(899)).quic_broken);
-        assert!(!h.verdict(src, dst, at(900)).quic_broken);
+        assert!(h.verdict(src, dst, at(899)).quic_broken());
+        assert!(!h.verdict(src, dst, at(900)).quic_broken());
         let mut now = 900;
         for _ in 0..20 {
             let backoff = h.quic_failure(src, dst, at(now));
@@ -474,14 +552,14 @@ mod tests {
         }
         assert_eq!(h.quic_failure(src, dst, at(now)), QUIC_BACKOFF_MAX);
         h.quic_success(src, dst);
-        assert!(!h.verdict(src, dst, at(now + 1)).quic_broken);
+        assert!(!h.verdict(src, dst, at(now + 1)).quic_broken());
         assert_eq!(
             h.quic_failure(src, dst, at(now + 1)),
             QUIC_BACKOFF,
             "starts over"
         );
         // A QUIC failure is not the address's failure.
-        assert_eq!(h.verdict(src, dst, at(now + 1)).failed, None);
+        assert_eq!(h.verdict(src, dst, at(now + 1)).failed(), None);
     }
 
     // HE-4.2: a failure is a verdict until it expires; a later success clears it; history is per
@@ -494,7 +572,10 @@ mod tests {
         let cafe = Some("2001:db8:2::100".parse().unwrap());
         let dst = addr("[2001:db8::1]:443");
         h.failure(home, dst, PastFailure::TimedOut, t0);
-        assert_eq!(h.verdict(home, dst, t0).failed, Some(PastFailure::TimedOut));
+        assert_eq!(
+            h.verdict(home, dst, t0).failed(),
+            Some(PastFailure::TimedOut)
+        );
         assert_eq!(
             h.verdict(cafe, dst, t0),
             Remembered::default(),
@@ -502,20 +583,23 @@ mod tests {
         );
         let almost = t0 + LIMITS.failure_ttl - MS;
         assert_eq!(
-            h.verdict(home, dst, almost).failed,
+            h.verdict(home, dst, almost).failed(),
             Some(PastFailure::TimedOut)
         );
         assert_eq!(
-            h.verdict(home, dst, t0 + LIMITS.failure_ttl).failed,
+            h.verdict(home, dst, t0 + LIMITS.failure_ttl).failed(),
             None,
             "expired"
         );
         h.success(home, dst, 5 * MS, t0);
         let v = h.verdict(home, dst, t0 + MS);
-        assert_eq!((v.failed, v.worked), (None, true));
+        assert_eq!((v.failed(), v.worked()), (None, true));
         h.failure(home, dst, PastFailure::LostRace, t0 + 2 * MS);
         let v = h.verdict(home, dst, t0 + 2 * MS);
-        assert_eq!((v.failed, v.worked), (Some(PastFailure::LostRace), false));
+        assert_eq!(
+            (v.failed(), v.worked()),
+            (Some(PastFailure::LostRace), false)
+        );
         h.clear();
         assert_eq!(h.len(), 0);
     }
@@ -539,7 +623,7 @@ mod tests {
             }
             assert!(h.len() <= limits.max_entries);
         }
-        assert!(h.verdict(None, keep, t0).worked, "a hot entry is kept");
+        assert!(h.verdict(None, keep, t0).worked(), "a hot entry is kept");
     }
 
     use proptest::prelude::*;
@@ -565,17 +649,17 @@ mod tests {
                         let rtt = Duration::from_millis(u64::from(rtt_ms) + 1);
                         h.success(src, dst, rtt, now);
                         let v = h.verdict(src, dst, now);
-                        prop_assert!(v.worked && v.failed.is_none());
-                        let (srtt, _) = v.rtt.unwrap();
+                        prop_assert!(v.worked() && v.failed().is_none());
+                        let (srtt, _) = v.rtt().unwrap();
                         prop_assert!(srtt >= MS && srtt <= Duration::from_millis(401));
                     }
                     1 => {
                         h.failure(src, dst, PastFailure::TimedOut, now);
                         let v = h.verdict(src, dst, now);
-                        prop_assert_eq!(v.failed, Some(PastFailure::TimedOut));
-                        prop_assert!(!v.worked);
+                        prop_assert_eq!(v.failed(), Some(PastFailure::TimedOut));
+                        prop_assert!(!v.worked());
                         let later = h.verdict(src, dst, now + limits.failure_ttl);
-                        prop_assert_eq!(later.failed, None, "expired");
+                        prop_assert_eq!(later.failed(), None, "expired");
                     }
                     _ => {
                         let _ = h.verdict(src, dst, now);

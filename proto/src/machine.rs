@@ -724,7 +724,7 @@ fn nearest_in(received: &[Candidate]) -> Option<u32> {
     received
         .iter()
         .enumerate()
-        .filter_map(|(i, c)| c.hist.rtt.map(|(srtt, _)| (srtt, i)))
+        .filter_map(|(i, c)| c.hist.rtt().map(|(srtt, _)| (srtt, i)))
         .min()
         .map(|(_, i)| i as u32)
 }
@@ -1427,8 +1427,8 @@ impl Race {
         for (i, c) in self.received.iter().enumerate().skip(before) {
             let nearest = self
                 .nearest
-                .and_then(|n| self.received[n as usize].hist.rtt);
-            if let Some((srtt, _)) = c.hist.rtt
+                .and_then(|n| self.received[n as usize].hist.rtt());
+            if let Some((srtt, _)) = c.hist.rtt()
                 && nearest.is_none_or(|(best, _)| srtt < best)
             {
                 self.nearest = Some(i as u32);
@@ -2039,7 +2039,7 @@ impl Race {
         let broken = quic.plan.recently_broken
             || self
                 .received_index(dst)
-                .is_some_and(|i| self.received[i].hist.quic_broken);
+                .is_some_and(|i| self.received[i].hist.quic_broken());
         let (first, second) = match (self.quic.as_ref()?.plan.prefer_tcp, broken) {
             (false, false) => (quic_next, tcp),
             _ => (tcp, quic_next),
@@ -2166,7 +2166,7 @@ impl Race {
         if let Some(own) = own
             && let Some(delay) = own.attempt_delay(bounds)
         {
-            let basis = if own.prefix_rtt {
+            let basis = if own.prefix_rtt() {
                 DelayBasis::PrefixRtt
             } else {
                 DelayBasis::OwnRtt
@@ -2197,7 +2197,7 @@ impl Race {
         let fresh_v6 = || {
             self.received
                 .iter()
-                .any(|c| c.dst.is_ipv6() && c.hist.failed.is_none())
+                .any(|c| c.dst.is_ipv6() && c.hist.failed().is_none())
         };
         let (v6_positive, v4_positive) = (
             self.family_positive(Family::V6),

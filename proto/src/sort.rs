@@ -127,7 +127,7 @@ impl Keyed {
             }
         };
         Keyed {
-            failed: c.hist.failed.is_some(),
+            failed: c.hist.failed().is_some(),
             attrs: Attrs::of(c, table, labels),
             dst: c.dst,
             family: c.family(),
@@ -205,8 +205,8 @@ impl Attrs {
         let dst = to_v6(d_ip);
         let d_policy = table.lookup(&dst);
         let d_scope = scope(&d_ip);
-        let rtt_step = c.hist.rtt.map(|(srtt, _)| rtt_step(srtt));
-        let worked = c.hist.worked;
+        let rtt_step = c.hist.rtt().map(|(srtt, _)| rtt_step(srtt));
+        let worked = c.hist.worked();
         match c.src {
             None => Attrs {
                 usable: false,

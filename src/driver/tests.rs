@@ -1142,7 +1142,7 @@ async fn he_4_2_several_dead_addresses() {
     assert_eq!(second.elapsed(), 3 * MS, "one RTT");
     assert_eq!(moves(&second), [Some((3, 0))]);
     let history_of = second.attempts()[0].history().unwrap();
-    assert!(history_of.worked && history_of.connected_ago.is_some());
+    assert!(history_of.worked() && history_of.connected_ago().is_some());
 
     // The live one refuses now: the dead ones follow at once, interleaved, none dropped; the
     // server is known to be near (3 ms), so they are staggered by the 100 ms minimum.
@@ -1234,7 +1234,7 @@ async fn he_5_3_fallback_at_the_minimum_for_a_sibling_host() {
     );
     assert_eq!(report.attempts()[0].history(), None, "nothing of its own");
     assert_eq!(
-        report.attempts()[1].history().map(|h| h.prefix_rtt),
+        report.attempts()[1].history().map(|h| h.prefix_rtt()),
         Some(true)
     );
 }
@@ -2683,6 +2683,6 @@ async fn he_12_4_quic_failures_stay_out_of_the_address_history() {
     let v6: SocketAddr = V6.parse().unwrap();
     let src = dial.source(v6);
     let verdict = lock(&history).verdict(src, v6, std::time::Instant::now());
-    assert_eq!(verdict.failed, None, "{verdict:?}");
-    assert!(verdict.worked, "TCP connected: {verdict:?}");
+    assert_eq!(verdict.failed(), None, "{verdict:?}");
+    assert!(verdict.worked(), "TCP connected: {verdict:?}");
 }

@@ -955,19 +955,16 @@ mod section_4_history {
     }
 
     fn failed() -> Remembered {
-        Remembered {
-            failed: Some(PastFailure::TimedOut),
-            ..Remembered::default()
-        }
+        Remembered::default().with_failed(Some(PastFailure::TimedOut))
     }
 
     fn rtt(ms: u64) -> Remembered {
-        Remembered {
-            rtt: Some((Duration::from_millis(ms), Duration::from_millis(ms / 2))),
-            worked: true,
-            failed: None,
-            ..Remembered::default()
-        }
+        Remembered::default()
+            .with_rtt(Some((
+                Duration::from_millis(ms),
+                Duration::from_millis(ms / 2),
+            )))
+            .with_worked(true)
     }
 
     fn resolved_with(h: &mut H, ms: u64, family: Family, addrs: Vec<Candidate>) -> Vec<String> {
@@ -1114,7 +1111,7 @@ mod handshake {
             ..config()
         });
         let mut near = cand("2001:db8::1");
-        near.hist.rtt = Some((20 * MS, 10 * MS));
+        near.hist = near.hist.with_rtt(Some((20 * MS, 10 * MS)));
         let v6 = Answer::Addresses(vec![near]);
         assert_eq!(
             h.addresses(0, Family::V6, v6),
@@ -1947,7 +1944,9 @@ fn race_state_sizes_stay_bounded() {
     let record = size_of::<AttemptRecord>();
     assert!(record <= 168, "AttemptRecord is {record} bytes");
     let candidate = size_of::<crate::sort::Candidate>();
-    assert!(candidate <= 128, "Candidate is {candidate} bytes");
+    assert!(candidate <= 88, "Candidate is {candidate} bytes");
+    let remembered = size_of::<crate::history::Remembered>();
+    assert!(remembered <= 16, "Remembered is {remembered} bytes");
     let action = size_of::<Action>();
     assert!(action <= 48, "Action is {action} bytes");
 }
@@ -2101,10 +2100,7 @@ mod quic {
     fn he_12_4_the_history_marks_quic_broken_per_destination() {
         let mut h = h(plan(Some(443)));
         let broken = Candidate {
-            hist: crate::history::Remembered {
-                quic_broken: true,
-                ..Default::default()
-            },
+            hist: crate::history::Remembered::default().with_quic_broken(true),
             ..cand("2001:db8::1")
         };
         let v6 = Answer::Addresses(vec![broken]);
