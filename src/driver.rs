@@ -1586,7 +1586,7 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 .copied()
                 .flatten()
                 .map(|e| &self.errors[e].1);
-            let in_handshake = record.tcp_connected.is_some();
+            let in_handshake = record.tcp_connected().is_some();
             let outcome = match (record.state, error) {
                 (AttemptState::Running, _) => None,
                 (AttemptState::Won, _) => Some(AttemptOutcome::Connected),
@@ -1602,13 +1602,13 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
                 addr: record.addr,
                 protocol: record.protocol,
                 started: since(record.started),
-                ended: record.ended.map(since),
+                ended: record.ended().map(since),
                 outcome,
                 history: remembered.get(&record.addr).copied(),
                 placement: self.race.placement(id),
                 // The endpoint it came from when it started; else the one its address has now.
                 endpoint: self.race.attempt_endpoint_now(id).cloned(),
-                tcp_connected: record.tcp_connected.map(since),
+                tcp_connected: record.tcp_connected().map(since),
                 translation: self.race.translation(record.addr),
                 note: None,
             });

@@ -424,25 +424,74 @@ pub struct AttemptRecord {
     pub src: Option<IpAddr>,
     /// When it started (or was denied).
     pub started: Instant,
-    /// When it ended: failed, denied, cancelled or won; `None` while running.
-    pub ended: Option<Instant>,
-    /// When its TCP handshake completed and the connect's own handshake began
-    /// ([`Input::TcpConnected`], HE-9.1).
-    pub tcp_connected: Option<Instant>,
+    /// [`AttemptRecord::ended`], in nanoseconds after `started`; [`NONE`] while running. The
+    /// times and indices of a record are kept compact, as a connect in flight carries a record
+    /// per attempt (issue 23).
+    ended: u64,
+    /// [`AttemptRecord::tcp_connected`], in nanoseconds after `started`; [`NONE`]: not yet.
+    tcp_connected: u64,
     /// What became of it.
     pub state: AttemptState,
     /// The HTTPS-record endpoint its address came from when it started (HE-10.6), an index
-    /// into [`Service::started_from`]: [`Race::attempt_endpoint`].
-    endpoint: Option<u32>,
-    /// Its position in the order a race without history would have used (HE-4.2), when the
-    /// history knew something about this race's addresses.
-    pub plain_position: Option<u32>,
-    /// The Connection Attempt Delay it set for the next attempt, and where it came from
-    /// (HE-5.1, HE-5.3).
-    pub delay: Option<(Duration, DelayBasis)>,
+    /// into [`Service::started_from`]: [`Race::attempt_endpoint`]. `u32::MAX`: none.
+    endpoint: u32,
+    /// [`AttemptRecord::plain_position`]; `u32::MAX`: none.
+    plain_position: u32,
+    /// [`AttemptRecord::delay`], in nanoseconds, with `basis`; [`NONE`]: none set.
+    delay: u64,
+    basis: DelayBasis,
+}
+
+/// A compact record's "none".
+const NONE: u64 = u64::MAX;
+
+/// `Some(n)` for a compact index.
+fn index(n: u32) -> Option<u32> {
+    (n != u32::MAX).then_some(n)
 }
 
 impl AttemptRecord {
+    /// When it ended: failed, denied, cancelled or won; `None` while running.
+    pub fn ended(&self) -> Option<Instant> {
+        self.at(self.ended)
+    }
+
+    /// When its TCP handshake completed and the connect's own handshake began
+    /// ([`Input::TcpConnected`], HE-9.1).
+    pub fn tcp_connected(&self) -> Option<Instant> {
+        self.at(self.tcp_connected)
+    }
+
+    /// Its position in the order a race without history would have used (HE-4.2), when the
+    /// history knew something about this race's addresses.
+    pub fn plain_position(&self) -> Option<u32> {
+        index(self.plain_position)
+    }
+
+    /// The Connection Attempt Delay it set for the next attempt, and where it came from
+    /// (HE-5.1, HE-5.3).
+    pub fn delay(&self) -> Option<(Duration, DelayBasis)> {
+        (self.delay != NONE).then(|| (Duration::from_nanos(self.delay), self.basis))
+    }
+
+    fn endpoint(&self) -> Option<u32> {
+        index(self.endpoint)
+    }
+
+    fn at(&self, after: u64) -> Option<Instant> {
+        (after != NONE).then(|| self.started + Duration::from_nanos(after))
+    }
+
+    /// `at` as nanoseconds after the start (never before it), saturating just below [`NONE`].
+    fn after(&self, at: Instant) -> u64 {
+        let nanos = at.saturating_duration_since(self.started).as_nanos();
+        u64::try_from(nanos).unwrap_or(NONE - 1).min(NONE - 1)
+    }
+
+    fn set_ended(&mut self, at: Instant) {
+        self.ended = self.after(at);
+    }
+
     /// The destination it was for, as received and sorted: [`AttemptRecord::addr`], except for
     /// a QUIC attempt sent to another UDP port ([`QuicPlan::origin_port`]).
     pub fn destination(&self) -> SocketAddr {
@@ -949,7 +998,7 @@ impl Race {
     /// The endpoint attempt `id` started from (HE-10.6), when HTTPS records were used; a plan
     /// that changed since does not change it.
     pub fn attempt_endpoint(&self, id: AttemptId) -> Option<&Arc<ServiceEndpoint>> {
-        let i = self.attempts.get(id.0)?.endpoint?;
+        let i = self.attempts.get(id.0)?.endpoint()?;
         self.service.as_ref()?.started_from.get(i as usize)
     }
 
@@ -1239,9 +1288,10 @@ impl Race {
             }
             Input::TcpConnected(id) => {
                 if self.attempt_state(id) == Some(AttemptState::Running)
-                    && self.attempts[id.0].tcp_connected.is_none()
+                    && self.attempts[id.0].tcp_connected == NONE
                 {
-                    self.attempts[id.0].tcp_connected = Some(self.now);
+                    let record = &mut self.attempts[id.0];
+                    record.tcp_connected = record.after(self.now);
                     let rtt = self
                         .now
                         .saturating_duration_since(self.attempts[id.0].started);
@@ -1911,10 +1961,10 @@ impl Race {
                 second,
             } = next;
             let id = AttemptId(self.attempts.len());
-            let plain_position = self
-                .plain_positions
-                .as_ref()
-                .and_then(|p| p.get(&dst).map(|p| *p as u32));
+            let plain_position = self.plain_positions.as_ref().and_then(|p| {
+                p.get(&dst)
+                    .map(|p| u32::try_from(*p).unwrap_or(u32::MAX - 1))
+            });
             let denied = !self.allows(addr);
             let len = self.attempts.len();
             if len == self.attempts.capacity() {
@@ -1936,15 +1986,17 @@ impl Race {
                 dst_port: dst.port(),
                 src,
                 started: now,
-                ended: denied.then_some(now),
-                tcp_connected: None,
+                // A denial ends as it starts.
+                ended: if denied { 0 } else { NONE },
+                tcp_connected: NONE,
                 state: match denied {
                     true => AttemptState::Denied,
                     false => AttemptState::Running,
                 },
-                endpoint,
-                plain_position,
-                delay: None,
+                endpoint: endpoint.unwrap_or(u32::MAX),
+                plain_position: plain_position.unwrap_or(u32::MAX),
+                delay: NONE,
+                basis: DelayBasis::Configured,
             });
             if denied {
                 // Like a failure, a denial starts the next address at once (HE-5.5).
@@ -2105,7 +2157,8 @@ impl Race {
                 None => at,
             });
             if let Some(last) = self.attempts.last_mut() {
-                last.delay = Some((delay, basis));
+                let nanos = u64::try_from(delay.as_nanos()).unwrap_or(NONE - 1);
+                (last.delay, last.basis) = (nanos.min(NONE - 1), basis);
             }
         }
     }
@@ -2115,8 +2168,8 @@ impl Race {
         let a = self.attempts.get(id.0)?;
         Some(Placement {
             position: id.0,
-            plain_position: a.plain_position.map(|p| p as usize),
-            delay: a.delay,
+            plain_position: a.plain_position().map(|p| p as usize),
+            delay: a.delay(),
         })
     }
 
@@ -2331,7 +2384,7 @@ impl Race {
     fn finish_attempt(&mut self, id: AttemptId, state: AttemptState) {
         let attempt = &mut self.attempts[id.0];
         attempt.state = state;
-        attempt.ended = Some(self.now);
+        attempt.set_ended(self.now);
         self.running -= 1;
     }
 
