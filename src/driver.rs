@@ -1081,13 +1081,8 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             })
             .map_err(Box::new);
         self.over_limit = self.over_limit.saturating_add(over_limit as u32);
-        self.answers.push(AnswerRecord {
-            family,
-            at,
-            result,
-            stale,
-            over_limit: over_limit as u32,
-        });
+        let answer = AnswerRecord::new(family, at, result, stale, over_limit as u32);
+        self.answers.push(answer);
     }
 
     /// Carries out the race's actions; returns its result once the race is over.

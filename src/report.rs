@@ -16,11 +16,14 @@ use crate::resolve::ResolveError;
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub(crate) family: Family,
-    pub(crate) at: Duration,
+    /// [`Answer::at`] in nanoseconds (compact, like the rest: a connect in flight keeps its
+    /// answers).
+    at: u64,
     /// Compact, as a connect in flight keeps its answers: one address inline, more without
     /// spare room, and the error (most answers have none) out of line.
     pub(crate) result: Result<Addrs, Box<ResolveError>>,
-    pub(crate) stale: Option<Duration>,
+    /// [`Answer::stale`] in nanoseconds; `u64::MAX`: not stale.
+    stale: u64,
     /// Addresses past the limit (HE-5.12), not looked at and not kept.
     pub(crate) over_limit: u32,
 }
@@ -59,7 +62,30 @@ impl From<Vec<IpAddr>> for Addrs {
     }
 }
 
+/// `d` in nanoseconds, saturating just below `u64::MAX` (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos())
+        .unwrap_or(u64::MAX - 1)
+        .min(u64::MAX - 1)
+}
+
 impl Answer {
+    pub(crate) fn new(
+        family: Family,
+        at: Duration,
+        result: Result<Addrs, Box<ResolveError>>,
+        stale: Option<Duration>,
+        over_limit: u32,
+    ) -> Answer {
+        Answer {
+            family,
+            at: nanos(at),
+            result,
+            stale: stale.map_or(u64::MAX, nanos),
+            over_limit,
+        }
+    }
+
     /// Which family was asked for (AAAA for [`Family::V6`], A for [`Family::V4`]).
     pub fn family(&self) -> Family {
         self.family
@@ -67,7 +93,7 @@ impl Answer {
 
     /// When the answer arrived, from the start of the connect.
     pub fn at(&self) -> Duration {
-        self.at
+        Duration::from_nanos(self.at)
     }
 
     /// The addresses (empty for NODATA), or the error.
@@ -79,7 +105,7 @@ impl Answer {
     /// HE-8.7): how long ago it expired. Its refresh, when it came, is the next answer of the
     /// same family in the report.
     pub fn stale(&self) -> Option<Duration> {
-        self.stale
+        (self.stale != u64::MAX).then(|| Duration::from_nanos(self.stale))
     }
 
     /// How many of the answer's addresses were ignored because it had more than
@@ -417,16 +443,18 @@ impl fmt::Display for Report {
         for a in &self.answers {
             let rr = if a.family == Family::V6 { "AAAA" } else { "A" };
             match a.result() {
-                Ok(ips) if ips.is_empty() => writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at))?,
+                Ok(ips) if ips.is_empty() => {
+                    writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at()))?
+                }
                 Ok(ips) => {
                     let list: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
                     let over = match a.over_limit {
                         0 => String::new(),
                         n => format!(" (and {n} more, past the limit, ignored)"),
                     };
-                    writeln!(f, "  {:>8} ms  {rr} {}{over}", ms(a.at), list.join(", "))?
+                    writeln!(f, "  {:>8} ms  {rr} {}{over}", ms(a.at()), list.join(", "))?
                 }
-                Err(e) => writeln!(f, "  {:>8} ms  {rr} failed: {e}", ms(a.at))?,
+                Err(e) => writeln!(f, "  {:>8} ms  {rr} failed: {e}", ms(a.at()))?,
             }
         }
         // With QUIC in the race, each attempt says over what it went.
