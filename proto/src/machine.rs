@@ -551,12 +551,12 @@ struct Target {
 /// of HTTPS and TargetName queries are kept apart.
 #[derive(Debug, Default)]
 struct Asked {
-    /// The ids of the name's AAAA and A queries, by family index.
-    addresses: [Option<QueryId>; 2],
+    /// The ids of the name's AAAA and A queries, by family index, plus one (0: not asked).
+    addresses: [u32; 2],
     inline: [(Kind, bool); 4],
     more: Vec<(Kind, bool)>,
     names: Vec<String>,
-    len: usize,
+    len: u32,
 }
 
 /// What a query asked for, its name (if any) an index into [`Asked::names`].
@@ -591,9 +591,9 @@ impl Asked {
 
     fn push_kind(&mut self, kind: Kind) {
         if let Kind::Addresses(family) = kind {
-            self.addresses[family.index()] = Some(QueryId(self.len));
+            self.addresses[family.index()] = self.len.saturating_add(1);
         }
-        match self.inline.get_mut(self.len) {
+        match self.inline.get_mut(self.len as usize) {
             Some(slot) => *slot = (kind, false),
             None => self.more.push((kind, false)),
         }
@@ -601,7 +601,7 @@ impl Asked {
     }
 
     fn entry(&mut self, i: usize) -> Option<&mut (Kind, bool)> {
-        if i >= self.len {
+        if i >= self.len as usize {
             return None;
         }
         let inline = self.inline.len();
@@ -612,7 +612,7 @@ impl Asked {
     }
 
     fn kinds(&self) -> impl DoubleEndedIterator<Item = Kind> + '_ {
-        let inline = &self.inline[..self.len.min(self.inline.len())];
+        let inline = &self.inline[..(self.len as usize).min(self.inline.len())];
         inline.iter().chain(self.more.iter()).map(|(kind, _)| *kind)
     }
 
@@ -633,10 +633,11 @@ impl Asked {
     #[inline]
     fn rposition(&self, query: &Query) -> Option<usize> {
         if let Query::Addresses(family) = query {
-            return self.addresses[family.index()].map(|id| id.0);
+            let id = self.addresses[family.index()];
+            return (id != 0).then(|| id as usize - 1);
         }
         let found = self.kinds().rev().position(|kind| self.is(kind, query))?;
-        Some(self.len - 1 - found)
+        Some(self.len as usize - 1 - found)
     }
 }
 
@@ -947,7 +948,7 @@ impl Race {
     /// Registers a query under the next id; with `send`, asks the driver to send it.
     #[inline]
     fn ask(&mut self, query: Query, send: bool) {
-        let id = QueryId(self.queries.len);
+        let id = QueryId(self.queries.len as usize);
         if send {
             self.act(Action::Query {
                 id,
@@ -968,7 +969,7 @@ impl Race {
 
     /// [`Race::ask`] for the name's addresses of `family`.
     fn ask_addresses(&mut self, family: Family, send: bool) {
-        let id = QueryId(self.queries.len);
+        let id = QueryId(self.queries.len as usize);
         if send {
             let query = Query::Addresses(family);
             self.act(Action::Query { id, query });
@@ -2052,6 +2053,11 @@ impl Race {
             return Some(follow);
         }
         let dst = self.untried.pop_front()?;
+        if self.untried.is_empty() {
+            // The last one: a race that now waits on its attempts keeps no room for more (issue
+            // 23); late answers make the list again.
+            self.untried = VecDeque::new();
+        }
         let Some(quic) = &self.quic else {
             return Some(Next {
                 dst,
