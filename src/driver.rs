@@ -512,6 +512,8 @@ struct Feed {
 struct Resolving {
     /// Every query in flight, by the race's id.
     lookups: Vec<(QueryId, InFlight)>,
+    /// The NAT64 discovery that answers the race's [`Query::Nat64Prefix`], until it is asked.
+    discovery: Option<Discovery>,
     /// Address answers still to hand to the race, per family (HE-5.10). `Some` until the
     /// family's last part is fed.
     feeds: [Option<Feed>; 2],
@@ -528,6 +530,7 @@ impl Resolving {
     /// Whether nothing is left in it: no lookup, no answer to hand over or hold.
     fn is_idle(&self) -> bool {
         self.lookups.is_empty()
+            && self.discovery.is_none()
             && self.feeds.iter().all(Option::is_none)
             && self.held_service.is_none()
             && self
@@ -607,8 +610,6 @@ struct Driver<'a, D: Dial, H: Handshake<D::Stream>> {
     resolver: Option<(&'a dyn Resolve, Cow<'a, str>)>,
     /// The lookups and the answers not yet handed over; `None` when there are none.
     resolving: Option<Box<Resolving>>,
-    /// The NAT64 discovery that answers the race's [`Query::Nat64Prefix`], until it is asked.
-    discovery: Option<Discovery>,
     sources: Sources<'a>,
     /// Running attempts; dropping one closes its socket.
     attempts: Vec<(AttemptId, AttemptOf<D, H>)>,
@@ -654,7 +655,6 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
             race,
             resolver: None,
             resolving: None,
-            discovery: None,
             sources: Sources {
                 with_sources: true,
                 history: request.shared.history,
@@ -885,7 +885,9 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// poll (after [`Driver::resolving`]); the discovery, if one runs, answers the race's query.
     fn with_nat64(mut self, plan: Nat64Plan) -> Self {
         self.race = self.race.with_nat64(plan.nat64);
-        self.discovery = plan.discovery;
+        if let Some(discovery) = plan.discovery {
+            self.resolving_mut().discovery = Some(discovery);
+        }
         self
     }
 
@@ -1103,10 +1105,12 @@ impl<'a, D: Dial, H: Handshake<D::Stream>> Driver<'a, D, H> {
     /// query of the name.
     fn send_query(&mut self, id: QueryId, query: Query, now: Instant) {
         let lookup = match (query, &self.resolver) {
-            (Query::Nat64Prefix, _) => match self.discovery.take() {
-                Some(discovery) => InFlight::Nat64(discovery),
-                None => return,
-            },
+            (Query::Nat64Prefix, _) => {
+                match self.resolving.as_mut().and_then(|r| r.discovery.take()) {
+                    Some(discovery) => InFlight::Nat64(discovery),
+                    None => return,
+                }
+            }
             (_, None) => return,
             (Query::Addresses(family), Some((resolver, name))) => {
                 InFlight::Addresses(family, resolver.lookup_answers(name, family))

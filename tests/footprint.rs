@@ -71,9 +71,9 @@ fn connect_heap_and_allocations_stay_bounded() {
             eyeballs_literal <= tokio + 1,
             "a literal connect made {eyeballs_literal} allocations (tokio {tokio})"
         );
-        // By name (two lookups, two answers, sorting, one attempt, the history): 30 on 2026-12-03.
+        // By name (two lookups, two answers, sorting, one attempt, the history): 29 on 2026-12-03.
         assert!(
-            by_name <= 31,
+            by_name <= 30,
             "a connect by name made {by_name} allocations"
         );
 
@@ -105,10 +105,10 @@ fn connect_heap_and_allocations_stay_bounded() {
         );
         let heap = (live() - live0) as usize / N;
         println!("heap per connect in flight: {heap} bytes");
-        // Measured 2026-12-03: 3,248 bytes here, with the task and tokio's two registrations
-        // (hyper-util 4,592, tokio 696 with one socket, in benches/memory.rs). Issue 23's goal is
-        // below 3 KB.
-        assert!(heap <= 3_350, "a connect in flight holds {heap} heap bytes");
+        // Measured 2026-12-03: 2,734 bytes here (3,248 in the morning), with the task and tokio's
+        // two registrations (hyper-util 4,592, tokio 696 with one socket, in benches/memory.rs).
+        // Issue 23's goal is 3 KB of resident memory, which is about 700 bytes above this.
+        assert!(heap <= 2_800, "a connect in flight holds {heap} heap bytes");
         tasks.shutdown().await;
         // Closed sockets leave the I/O driver at its next turn.
         tokio::time::sleep(Duration::from_millis(50)).await;
