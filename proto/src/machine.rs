@@ -151,18 +151,15 @@ impl Timing {
 
     fn new(config: &RaceConfig) -> Timing {
         // Past 584 years a delay is as good as never: saturated just below `NONE`.
-        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(Self::NONE - 1);
+        let saturated = |d: Duration| nanos(d).unwrap_or(Self::NONE - 1);
         let (adaptive_min, adaptive_max) = match config.adaptive_delay {
-            Some((min, max)) => (nanos(min), nanos(max)),
+            Some((min, max)) => (saturated(min), saturated(max)),
             None => (Self::NONE, Self::NONE),
         };
-        let attempt_timeout = config
-            .attempt_timeout
-            .and_then(|t| u64::try_from(t.as_nanos()).ok())
-            .unwrap_or(Self::NONE);
+        let attempt_timeout = config.attempt_timeout.and_then(nanos).unwrap_or(Self::NONE);
         Timing {
-            resolution_delay: nanos(config.resolution_delay),
-            attempt_delay: nanos(config.attempt_delay),
+            resolution_delay: saturated(config.resolution_delay),
+            attempt_delay: saturated(config.attempt_delay),
             attempt_timeout,
             adaptive: [adaptive_min, adaptive_max],
             first_family_count: u32::try_from(config.first_family_count).unwrap_or(u32::MAX),
@@ -445,6 +442,13 @@ pub struct AttemptRecord {
 /// A compact record's "none".
 const NONE: u64 = u64::MAX;
 
+/// `d` in nanoseconds, if that fits in a u64 (584 years), in u64 arithmetic (cheaper than
+/// [`Duration::as_nanos`]'s u128).
+fn nanos(d: Duration) -> Option<u64> {
+    (d.as_secs().checked_mul(1_000_000_000))
+        .and_then(|n| n.checked_add(u64::from(d.subsec_nanos())))
+}
+
 /// `Some(n)` for a compact index.
 fn index(n: u32) -> Option<u32> {
     (n != u32::MAX).then_some(n)
@@ -484,8 +488,8 @@ impl AttemptRecord {
 
     /// `at` as nanoseconds after the start (never before it), saturating just below [`NONE`].
     fn after(&self, at: Instant) -> u64 {
-        let nanos = at.saturating_duration_since(self.started).as_nanos();
-        u64::try_from(nanos).unwrap_or(NONE - 1).min(NONE - 1)
+        let nanos = nanos(at.saturating_duration_since(self.started));
+        nanos.unwrap_or(NONE - 1).min(NONE - 1)
     }
 
     fn set_ended(&mut self, at: Instant) {
@@ -2163,7 +2167,7 @@ impl Race {
                 None => at,
             });
             if let Some(last) = self.attempts.last_mut() {
-                let nanos = u64::try_from(delay.as_nanos()).unwrap_or(NONE - 1);
+                let nanos = nanos(delay).unwrap_or(NONE - 1);
                 (last.delay, last.basis) = (nanos.min(NONE - 1), basis);
             }
         }
