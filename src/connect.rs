@@ -658,7 +658,7 @@ mod tests {
     }
 
     // Issue 23: the future a caller holds is small (the race is boxed), and the boxed race is
-    // about the driver's size (968 bytes): what wraps it (the connect itself, its span) adds
+    // about the driver's size (1,048 bytes, the race's first two actions inline): what wraps it (the connect itself, its span) adds
     // 144 (it added 488 when each layer was an `async fn`).
     #[test]
     fn connect_futures_stay_small() {
@@ -666,6 +666,6 @@ mod tests {
         let held = size_of_val(&c.connect(("h.example", 80)).into_future());
         assert!(held <= 136, "ConnectFuture is {held} bytes");
         let race = size_of_val(&c.connect(("h.example", 80)).race());
-        assert!(race <= 1_112, "the boxed race future is {race} bytes");
+        assert!(race <= 1_192, "the boxed race future is {race} bytes");
     }
 }

@@ -508,6 +508,50 @@ impl AttemptRecord {
     }
 }
 
+/// The race's pending actions, in order: the first two in an inline ring (a race is drained
+/// after every call, and seldom has more waiting: nothing to allocate, issue 23), any more after
+/// them.
+#[derive(Debug, Default)]
+struct Actions {
+    ring: [Option<Action>; 2],
+    /// Where the ring's oldest action is.
+    head: u8,
+    /// How many the ring holds; all of them come before any in `more`.
+    len: u8,
+    /// Boxed: a pointer in every race, the queue only when more than two wait.
+    #[allow(
+        clippy::box_collection,
+        reason = "a pointer in every race, the queue only when more than two wait"
+    )]
+    more: Option<Box<VecDeque<Action>>>,
+}
+
+impl Actions {
+    fn push(&mut self, action: Action) {
+        let more_empty = self.more.as_ref().is_none_or(|more| more.is_empty());
+        if self.len < 2 && more_empty {
+            self.ring[usize::from((self.head + self.len) % 2)] = Some(action);
+            self.len += 1;
+            return;
+        }
+        self.more.get_or_insert_default().push_back(action);
+    }
+
+    fn pop(&mut self) -> Option<Action> {
+        if self.len == 0 {
+            return self.more.as_mut()?.pop_front();
+        }
+        let action = self.ring[usize::from(self.head)].take();
+        self.head = (self.head + 1) % 2;
+        self.len -= 1;
+        action
+    }
+
+    fn clear(&mut self) {
+        *self = Actions::default();
+    }
+}
+
 /// The HTTPS lookup of a race and what it brought (HE-10.x).
 #[derive(Debug)]
 struct Service {
@@ -746,7 +790,7 @@ pub struct Race {
     plan_only: bool,
     /// With QUIC (HE-12.x). Boxed: most races have none, and every race's state stays small.
     quic: Option<Box<QuicRace>>,
-    actions: VecDeque<Action>,
+    actions: Actions,
     done: bool,
 }
 
@@ -840,7 +884,7 @@ impl Race {
             winner: None,
             plan_only: false,
             quic: None,
-            actions: VecDeque::new(),
+            actions: Actions::default(),
             done: false,
         };
         // HE-3.1: AAAA first, then A, back to back; neither waits for the other. Given
@@ -965,10 +1009,7 @@ impl Race {
     /// Queues `action` for [`Race::poll_action`]. The queue is drained after every input and
     /// rarely holds more than two: room for 2, then 4, 8 (`VecDeque` would start at 4).
     fn act(&mut self, action: Action) {
-        if self.actions.len() == self.actions.capacity() {
-            self.actions.reserve_exact(self.actions.len().max(2));
-        }
-        self.actions.push_back(action);
+        self.actions.push(action);
     }
 
     /// [`Race::ask`] for the name's addresses of `family`.
@@ -1327,7 +1368,7 @@ impl Race {
 
     /// The next action to carry out, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.actions.pop()
     }
 
     /// The instant at which [`Race::handle_timeout`] must be called next, if any.

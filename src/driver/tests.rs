@@ -2415,9 +2415,9 @@ fn state_sizes_stay_bounded() {
     use std::mem::size_of;
     type Tcp = crate::dial::TcpDial;
     let driver = size_of::<Driver<'static, Tcp, NoHandshake>>();
-    assert!(driver <= 968, "Driver is {driver} bytes");
+    assert!(driver <= 1_048, "Driver is {driver} bytes");
     let race = size_of::<Race>();
-    assert!(race <= 584, "Race is {race} bytes");
+    assert!(race <= 664, "Race is {race} bytes");
     // Built when the race ends, so not part of a connect in flight (HE-5.12's count made it 240).
     let report = size_of::<Report>();
     assert!(report <= 240, "Report is {report} bytes");
