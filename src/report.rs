@@ -443,9 +443,7 @@ impl fmt::Display for Report {
         for a in &self.answers {
             let rr = if a.family == Family::V6 { "AAAA" } else { "A" };
             match a.result() {
-                Ok(ips) if ips.is_empty() => {
-                    writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at()))?
-                }
+                Ok([]) => writeln!(f, "  {:>8} ms  {rr} no records", ms(a.at()))?,
                 Ok(ips) => {
                     let list: Vec<String> = ips.iter().map(|ip| ip.to_string()).collect();
                     let over = match a.over_limit {
