@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use eyeballs::Family;
 use eyeballs::proto::history::{History, Limits as HistoryLimits};
 use eyeballs::proto::svcb::{ServiceRecord, bound_answer};
@@ -223,4 +223,30 @@ criterion_group! {
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = bench, bench_https
 }
-criterion_main!(benches);
+/// With `EYEBALLS_CORE_RACES="N K"`: runs K races over N addresses and nothing else, for counting
+/// instructions (deterministic, unlike time): run it under callgrind with two values of K, and the
+/// difference over the difference in K is the instructions per race, e.g.
+/// `EYEBALLS_CORE_RACES="2 3000" valgrind --tool=callgrind target/release/deps/core-*` (the
+/// figures in docs/performance.md).
+fn count_races(spec: &str) {
+    let mut args = spec.split_whitespace().map(|a| a.parse::<usize>());
+    let (Some(Ok(n)), Some(Ok(k))) = (args.next(), args.next()) else {
+        panic!("EYEBALLS_CORE_RACES is \"N K\": addresses per race, races");
+    };
+    let (v6, v4) = candidates(n);
+    let t0 = Instant::now();
+    let started: usize = (0..k)
+        .map(|_| black_box(race(black_box(v6.clone()), black_box(v4.clone()), t0)))
+        .sum();
+    assert_eq!(started, n * k, "every address is tried once");
+    println!("{k} races of {n} addresses");
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("EYEBALLS_CORE_RACES") {
+        count_races(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
